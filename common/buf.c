@@ -1,0 +1,149 @@
+/* Byte queues that wipe what they release; see buf.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+
+#define BUF_MIN_CAP	4096
+
+void
+wipe(void *p, size_t n)
+{
+	if (p == NULL || n == 0)
+		return;
+#ifdef HAVE_EXPLICIT_BZERO
+	explicit_bzero(p, n);
+#else
+	volatile unsigned char *v = p;
+	while (n--)
+		*v++ = 0;
+#endif
+}
+
+void
+buf_init(struct buf *b)
+{
+	memset(b, 0, sizeof(*b));
+}
+
+void
+buf_free(struct buf *b)
+{
+	if (b->data != NULL) {
+		wipe(b->data, b->cap);
+		free(b->data);
+	}
+	memset(b, 0, sizeof(*b));
+}
+
+int
+buf_reserve(struct buf *b, size_t n)
+{
+	size_t need, ncap;
+	uint8_t *nd;
+
+	if (b->cap - b->off - b->len >= n)
+		return 0;
+	/* Compact first when that alone makes room: cheaper than growing. */
+	if (b->off > 0 && b->cap - b->len >= n && b->off >= b->len) {
+		memcpy(b->data, b->data + b->off, b->len);
+		wipe(b->data + b->len, b->off);
+		b->off = 0;
+		return 0;
+	}
+	if (n > SIZE_MAX / 2 - b->len)
+		return -1;
+	need = b->len + n;
+	ncap = b->cap < BUF_MIN_CAP ? BUF_MIN_CAP : b->cap;
+	while (ncap < need)
+		ncap *= 2;
+	/* Not realloc: the old block is wiped before it is released. */
+	if ((nd = malloc(ncap)) == NULL)
+		return -1;
+	if (b->data != NULL) {
+		memcpy(nd, b->data + b->off, b->len);
+		wipe(b->data, b->cap);
+		free(b->data);
+	}
+	b->data = nd;
+	b->cap = ncap;
+	b->off = 0;
+	return 0;
+}
+
+uint8_t *
+buf_tail(struct buf *b)
+{
+	return b->data + b->off + b->len;
+}
+
+void
+buf_commit(struct buf *b, size_t n)
+{
+	b->len += n;
+}
+
+int
+buf_add(struct buf *b, const void *p, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (buf_reserve(b, n) == -1)
+		return -1;
+	memcpy(buf_tail(b), p, n);
+	b->len += n;
+	return 0;
+}
+
+void
+buf_drain(struct buf *b, size_t n)
+{
+	if (n > b->len)
+		n = b->len;
+	wipe(b->data + b->off, n);
+	b->off += n;
+	b->len -= n;
+	if (b->len == 0)
+		b->off = 0;
+}
+
+void
+buf_truncate(struct buf *b, size_t n)
+{
+	if (n >= b->len)
+		return;
+	wipe(b->data + b->off + n, b->len - n);
+	b->len = n;
+}
+
+ssize_t
+buf_read(struct buf *b, int fd, size_t max)
+{
+	ssize_t n;
+
+	if (buf_reserve(b, max) == -1) {
+		errno = ENOMEM;
+		return -1;
+	}
+	n = read(fd, buf_tail(b), max);
+	if (n > 0)
+		b->len += (size_t)n;
+	return n;
+}
+
+ssize_t
+buf_write(struct buf *b, int fd)
+{
+	ssize_t n;
+
+	if (b->len == 0)
+		return 0;
+	n = write(fd, buf_head(b), b->len);
+	if (n > 0)
+		buf_drain(b, (size_t)n);
+	return n;
+}

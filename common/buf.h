@@ -1,0 +1,38 @@
+/*
+ * A byte queue owned by one connection or channel.  Consumed bytes are wiped
+ * before the memory is reused or freed: a queue may have held an API key or the
+ * auth token, and freed heap memory ends up in the next allocation or a core.
+ */
+#ifndef OCB_BUF_H
+#define OCB_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct buf {
+	uint8_t	*data;
+	size_t	 off;		/* first unread byte */
+	size_t	 len;		/* bytes in use from off */
+	size_t	 cap;
+};
+
+void	 buf_init(struct buf *);
+void	 buf_free(struct buf *);			/* wipes */
+int	 buf_reserve(struct buf *, size_t);		/* room for n more bytes */
+int	 buf_add(struct buf *, const void *, size_t);
+uint8_t	*buf_tail(struct buf *);			/* where reserved room starts */
+void	 buf_commit(struct buf *, size_t);		/* after writing n bytes at the tail */
+void	 buf_drain(struct buf *, size_t);		/* wipes what it drains */
+void	 buf_truncate(struct buf *, size_t);	/* keep only the first n unread bytes */
+static inline uint8_t *buf_head(const struct buf *b) { return b->data + b->off; }
+static inline size_t buf_used(const struct buf *b) { return b->len; }
+
+/* I/O helpers; both return -1 with errno set on error (EAGAIN included), 0 on EOF
+ * for buf_read. */
+ssize_t	 buf_read(struct buf *, int fd, size_t max);
+ssize_t	 buf_write(struct buf *, int fd);
+
+void	 wipe(void *, size_t);
+
+#endif

@@ -1,0 +1,282 @@
+/* IPC frame codec and the few socket calls it needs; see ipc.h. */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/ipc.h"
+
+#define IPC_READ_CHUNK	65536
+
+void
+ipc_reader_init(struct ipc_reader *r)
+{
+	memset(r, 0, sizeof(*r));
+	buf_init(&r->in);
+}
+
+void
+ipc_reader_free(struct ipc_reader *r)
+{
+	while (r->nfds > 0)
+		close(r->fds[--r->nfds]);
+	buf_free(&r->in);
+}
+
+static enum ipc_status
+ipc_reader_fail(struct ipc_reader *r, const char *why)
+{
+	r->bad = 1;
+	r->why = why;
+	return IPC_BAD;
+}
+
+int
+ipc_reader_feed(struct ipc_reader *r, const void *p, size_t n)
+{
+	return buf_add(&r->in, p, n);
+}
+
+enum ipc_status
+ipc_reader_next(struct ipc_reader *r, Ocb__Ipc__Frame **out)
+{
+	const uint8_t *h;
+	uint32_t len;
+	Ocb__Ipc__Frame *f;
+
+	*out = NULL;
+	if (r->bad)
+		return IPC_BAD;
+	if (buf_used(&r->in) < IPC_HEADER)
+		return IPC_NEED_MORE;
+	h = buf_head(&r->in);
+	len = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 |
+	    (uint32_t)h[2] << 8 | (uint32_t)h[3];
+	/* Refuse an oversized frame from its header, before buffering it. */
+	if (len > IPC_MAX_FRAME)
+		return ipc_reader_fail(r, "frame too long");
+	if (buf_used(&r->in) - IPC_HEADER < len)
+		return IPC_NEED_MORE;
+	f = ocb__ipc__frame__unpack(NULL, len, h + IPC_HEADER);
+	buf_drain(&r->in, IPC_HEADER + (size_t)len);
+	if (f == NULL)
+		return ipc_reader_fail(r, "frame does not decode");
+	if (f->version != IPC_VERSION) {
+		ocb__ipc__frame__free_unpacked(f, NULL);
+		return ipc_reader_fail(r, "wrong protocol version");
+	}
+	if (f->body_case == OCB__IPC__FRAME__BODY__NOT_SET) {
+		ocb__ipc__frame__free_unpacked(f, NULL);
+		return ipc_reader_fail(r, "frame has no body");
+	}
+	*out = f;
+	return IPC_FRAME;
+}
+
+void
+ipc_frame_free(Ocb__Ipc__Frame *f)
+{
+	if (f == NULL)
+		return;
+	/* Config frames carry the token or the upstream password. */
+	if (f->body_case == OCB__IPC__FRAME__BODY_CONFIG) {
+		Ocb__Ipc__Config *c = f->config;
+		wipe(c->token.data, c->token.len);
+		wipe(c->upstream_password.data, c->upstream_password.len);
+	} else if (f->body_case == OCB__IPC__FRAME__BODY_REQUEST)
+		wipe(f->request->client_message.data,
+		    f->request->client_message.len);
+	ocb__ipc__frame__free_unpacked(f, NULL);
+}
+
+int
+ipc_reader_take_fd(struct ipc_reader *r)
+{
+	int fd;
+
+	if (r->nfds == 0)
+		return -1;
+	fd = r->fds[0];
+	memmove(r->fds, r->fds + 1, (r->nfds - 1) * sizeof(int));
+	r->nfds--;
+	return fd;
+}
+
+int
+ipc_frame_pack(struct buf *out, Ocb__Ipc__Frame *f)
+{
+	size_t len;
+	uint8_t *p;
+
+	f->version = IPC_VERSION;
+	len = ocb__ipc__frame__get_packed_size(f);
+	if (len > IPC_MAX_FRAME)
+		return -1;
+	if (buf_reserve(out, IPC_HEADER + len) == -1)
+		return -1;
+	p = buf_tail(out);
+	p[0] = (uint8_t)(len >> 24);
+	p[1] = (uint8_t)(len >> 16);
+	p[2] = (uint8_t)(len >> 8);
+	p[3] = (uint8_t)len;
+	ocb__ipc__frame__pack(f, p + IPC_HEADER);
+	buf_commit(out, IPC_HEADER + len);
+	return 0;
+}
+
+ssize_t
+ipc_read(struct ipc_reader *r, int fd)
+{
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(sizeof(int) * IPC_MAX_FDS)];
+	} cmsgbuf;
+	struct msghdr msg;
+	struct cmsghdr *cmsg;
+	struct iovec iov;
+	ssize_t n;
+
+	if (buf_reserve(&r->in, IPC_READ_CHUNK) == -1) {
+		errno = ENOMEM;
+		return -1;
+	}
+	memset(&msg, 0, sizeof(msg));
+	iov.iov_base = buf_tail(&r->in);
+	iov.iov_len = IPC_READ_CHUNK;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cmsgbuf.buf;
+	msg.msg_controllen = sizeof(cmsgbuf.buf);
+	n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+	if (n <= 0)
+		return n;
+	buf_commit(&r->in, (size_t)n);
+	for (cmsg = CMSG_FIRSTHDR(&msg); cmsg != NULL;
+	    cmsg = CMSG_NXTHDR(&msg, cmsg)) {
+		size_t nfd;
+
+		if (cmsg->cmsg_level != SOL_SOCKET ||
+		    cmsg->cmsg_type != SCM_RIGHTS)
+			continue;
+		nfd = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < nfd; i++) {
+			int rfd;
+
+			memcpy(&rfd, CMSG_DATA(cmsg) + i * sizeof(int),
+			    sizeof(int));
+			if (r->nfds < IPC_MAX_FDS)
+				r->fds[r->nfds++] = rfd;
+			else
+				close(rfd);
+		}
+	}
+	return n;
+}
+
+int
+ipc_send_fd(int sock, Ocb__Ipc__Frame *f, int fd)
+{
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cmsgbuf;
+	struct msghdr msg;
+	struct cmsghdr *cmsg;
+	struct iovec iov;
+	struct buf out;
+	size_t off = 0;
+	int rc = -1;
+
+	buf_init(&out);
+	if (ipc_frame_pack(&out, f) == -1)
+		goto done;
+	while (off < buf_used(&out)) {
+		ssize_t n;
+
+		memset(&msg, 0, sizeof(msg));
+		iov.iov_base = buf_head(&out) + off;
+		iov.iov_len = buf_used(&out) - off;
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		if (off == 0 && fd != -1) {
+			memset(&cmsgbuf, 0, sizeof(cmsgbuf));
+			msg.msg_control = cmsgbuf.buf;
+			msg.msg_controllen = sizeof(cmsgbuf.buf);
+			cmsg = CMSG_FIRSTHDR(&msg);
+			cmsg->cmsg_level = SOL_SOCKET;
+			cmsg->cmsg_type = SCM_RIGHTS;
+			cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+		}
+		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+		if (n == -1) {
+			struct pollfd pfd = { .fd = sock, .events = POLLOUT };
+
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN || poll(&pfd, 1, 5000) <= 0)
+				goto done;
+			continue;
+		}
+		off += (size_t)n;
+	}
+	rc = 0;
+done:
+	buf_free(&out);
+	return rc;
+}
+
+int
+ipc_read_frame_blocking(struct ipc_reader *r, int fd, Ocb__Ipc__Frame **out)
+{
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		enum ipc_status st;
+		ssize_t n;
+
+		st = ipc_reader_next(r, out);
+		if (st == IPC_FRAME)
+			return 0;
+		if (st == IPC_BAD)
+			return -1;
+		if (poll(&pfd, 1, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		n = ipc_read(r, fd);
+		if (n == 0) {
+			errno = EPIPE;
+			return -1;
+		}
+		if (n == -1 && errno != EINTR && errno != EAGAIN)
+			return -1;
+	}
+}
+
+int
+ipc_flush_blocking(struct buf *b, int fd)
+{
+	while (buf_used(b) > 0) {
+		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+		ssize_t n = send(fd, buf_head(b), buf_used(b), MSG_NOSIGNAL);
+
+		if (n > 0) {
+			buf_drain(b, (size_t)n);
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN && poll(&pfd, 1, 5000) > 0)
+			continue;
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,60 @@
+/*
+ * IPC framing between ocbroker's processes, in the manner of OpenBSD's imsg:
+ * a 4-byte big-endian length, then one ocb.ipc.Frame of that many bytes.
+ *
+ * The reader is a pure state machine (no I/O): bytes go in with ipc_reader_feed
+ * or straight into ipc_reader_buf, frames come out of ipc_reader_next.  A frame
+ * that is too long, does not decode or carries another protocol version marks
+ * the reader bad for good: the peer is never read again.
+ */
+#ifndef OCB_IPC_H
+#define OCB_IPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "proto/ipc.pb-c.h"
+
+#define IPC_VERSION		1
+#define IPC_HEADER		4
+#define IPC_MAX_FRAME		(16u * 1024 * 1024)	/* a /provider reply is small once mapped */
+#define IPC_MAX_FDS		4			/* descriptors queued ahead of their frames */
+
+enum ipc_status {
+	IPC_BAD = -1,		/* malformed: stop reading this peer */
+	IPC_NEED_MORE = 0,
+	IPC_FRAME = 1,
+};
+
+struct ipc_reader {
+	struct buf	 in;
+	int		 bad;
+	const char	*why;		/* static text: why the reader went bad */
+	int		 fds[IPC_MAX_FDS];	/* received with SCM_RIGHTS, oldest first */
+	size_t		 nfds;
+};
+
+void		 ipc_reader_init(struct ipc_reader *);
+void		 ipc_reader_free(struct ipc_reader *);	/* closes queued fds, wipes */
+int		 ipc_reader_feed(struct ipc_reader *, const void *, size_t);
+/* On IPC_FRAME *out is a frame to release with ipc_frame_free. */
+enum ipc_status	 ipc_reader_next(struct ipc_reader *, Ocb__Ipc__Frame **out);
+void		 ipc_frame_free(Ocb__Ipc__Frame *);
+/* Takes the oldest descriptor that came with SCM_RIGHTS, or -1. */
+int		 ipc_reader_take_fd(struct ipc_reader *);
+
+/* Appends one framed message to out (version filled in). */
+int		 ipc_frame_pack(struct buf *out, Ocb__Ipc__Frame *);
+
+/* I/O: read what is there into the reader (also collecting SCM_RIGHTS fds);
+ * returns bytes read, 0 on EOF, -1 with errno. */
+ssize_t		 ipc_read(struct ipc_reader *, int fd);
+/* Sends one frame with a descriptor attached to its first byte (blocking). */
+int		 ipc_send_fd(int sock, Ocb__Ipc__Frame *, int fd);
+/* Reads frames synchronously until one arrives (used at child start-up). */
+int		 ipc_read_frame_blocking(struct ipc_reader *, int fd, Ocb__Ipc__Frame **out);
+/* Writes the whole buffer synchronously (start-up and shutdown paths only). */
+int		 ipc_flush_blocking(struct buf *, int fd);
+
+#endif

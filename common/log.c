@@ -1,0 +1,150 @@
+/* Logging to stderr or syslog; see log.h for the conventions. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+
+#define LOG_LINE_MAX	1024
+
+/* The process's own logging configuration, set once at start. */
+static const char	*log_procname = "ocbroker";
+static int		 log_level = LOG_LEVEL_INFO;
+static int		 log_syslog;
+
+void
+log_init(const char *procname, int level, int use_syslog)
+{
+	log_procname = procname;
+	log_level = level;
+	log_syslog = use_syslog;
+	if (use_syslog)
+		openlog("ocbroker", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+void
+log_setlevel(int level)
+{
+	log_level = level;
+}
+
+int
+log_getlevel(void)
+{
+	return log_level;
+}
+
+int
+log_level_parse(const char *name)
+{
+	static const char *const names[] = { "error", "warn", "info", "debug" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(name, names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+static void
+vlog(int level, const char *fmt, va_list ap, const char *suffix)
+{
+	static const char *const tags[] = { "error", "warn", "info", "debug" };
+	static const int prios[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+	char msg[LOG_LINE_MAX], line[LOG_LINE_MAX + 128];
+	struct timespec ts;
+	struct tm tm;
+	int n;
+
+	if (level > log_level)
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (log_syslog) {
+		syslog(prios[level], "%s: %s%s%s", log_procname, msg,
+		    suffix ? ": " : "", suffix ? suffix : "");
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = snprintf(line, sizeof(line),
+	    "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ ocbroker %s[%ld] %s: %s%s%s\n",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	    tm.tm_sec, ts.tv_nsec / 1000000, log_procname, (long)getpid(),
+	    tags[level], msg, suffix ? ": " : "", suffix ? suffix : "");
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line)) {
+		n = sizeof(line) - 1;
+		line[n - 1] = '\n';
+	}
+	/* One write per line; a failing stderr has nowhere to be reported. */
+	(void)!write(STDERR_FILENO, line, (size_t)n);
+}
+
+#define LOG_BODY(level, suffix) do {		\
+	va_list ap;				\
+	va_start(ap, fmt);			\
+	vlog(level, fmt, ap, suffix);		\
+	va_end(ap);				\
+} while (0)
+
+void
+log_warn(const char *fmt, ...)
+{
+	const char *err = strerror(errno);
+
+	LOG_BODY(LOG_LEVEL_WARN, err);
+}
+
+void
+log_warnx(const char *fmt, ...)
+{
+	LOG_BODY(LOG_LEVEL_WARN, NULL);
+}
+
+void
+log_info(const char *fmt, ...)
+{
+	LOG_BODY(LOG_LEVEL_INFO, NULL);
+}
+
+void
+log_debug(const char *fmt, ...)
+{
+	LOG_BODY(LOG_LEVEL_DEBUG, NULL);
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	const char *err = strerror(errno);
+
+	LOG_BODY(LOG_LEVEL_ERROR, err);
+	exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	LOG_BODY(LOG_LEVEL_ERROR, NULL);
+	exit(1);
+}
+
+const char *
+log_sanitize(char *dst, size_t dstlen, const void *src, size_t srclen)
+{
+	const unsigned char *s = src;
+	size_t i;
+
+	if (dstlen == 0)
+		return dst;
+	for (i = 0; i < srclen && i < dstlen - 1; i++)
+		dst[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? (char)s[i] : '?';
+	dst[i] = '\0';
+	return dst;
+}

@@ -1,0 +1,13 @@
+/*
+ * A protobuf-c allocator that wipes every block when it is freed.  Unpacked
+ * client messages hold the auth token or API keys, and protobuf-c's own
+ * free_unpacked hands the memory back to malloc as it is.
+ */
+#ifndef OCB_PBALLOC_H
+#define OCB_PBALLOC_H
+
+#include <protobuf-c/protobuf-c.h>
+
+ProtobufCAllocator	*pb_wiping_allocator(void);
+
+#endif

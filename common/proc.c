@@ -1,0 +1,129 @@
+/* Spawning children with a role flag; see proc.h. */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/proc.h"
+
+#define PROC_ENV_MAX	8
+
+/* Only these variables reach a child; the sanitizer ones keep a sanitizer build
+ * configurable, TZ keeps log times right.  Nothing else is inherited. */
+static const char *const proc_env_keep[] = {
+	"TZ", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS",
+};
+
+void
+proc_closefrom(int lowfd)
+{
+#if defined(HAVE_CLOSE_RANGE)
+	if (close_range((unsigned)lowfd, ~0U, 0) == 0)
+		return;
+#elif defined(SYS_close_range)
+	if (syscall(SYS_close_range, (unsigned)lowfd, ~0U, 0) == 0)
+		return;
+#endif
+	long max = sysconf(_SC_OPEN_MAX);
+
+	if (max < 0 || max > 65536)
+		max = 65536;
+	for (long fd = lowfd; fd < max; fd++)
+		close((int)fd);
+}
+
+pid_t
+proc_spawn(const char *self, const char *role, int ipc_fd, int err_fd)
+{
+	char *argv[4], *envp[PROC_ENV_MAX + 1];
+	size_t nenv = 0;
+	pid_t pid;
+	int null;
+
+	/* Build everything before fork: the child only dup2s and execs. */
+	for (size_t i = 0; i < sizeof(proc_env_keep) / sizeof(proc_env_keep[0]); i++) {
+		const char *k = proc_env_keep[i];
+		extern char **environ;
+
+		for (char **e = environ; *e != NULL; e++)
+			if (strncmp(*e, k, strlen(k)) == 0 && (*e)[strlen(k)] == '=')
+				envp[nenv++] = *e;
+	}
+	envp[nenv] = NULL;
+	argv[0] = (char *)"ocbroker";
+	argv[1] = (char *)PROC_ROLE_FLAG;
+	argv[2] = (char *)role;
+	argv[3] = NULL;
+	if ((null = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1)
+		return -1;
+
+	switch (pid = fork()) {
+	case -1:
+		close(null);
+		return -1;
+	case 0:
+		break;
+	default:
+		close(null);
+		return pid;
+	}
+
+	/* Child.  Signals the parent handles must be default again after exec. */
+	signal(SIGPIPE, SIG_DFL);
+	if (ipc_fd == PROC_IPC_FD) {
+		int c = fcntl(ipc_fd, F_GETFD);
+
+		if (c == -1 || fcntl(ipc_fd, F_SETFD, c & ~FD_CLOEXEC) == -1)
+			_exit(127);
+	} else if (dup2(ipc_fd, PROC_IPC_FD) == -1)
+		_exit(127);
+	if (err_fd != -1 && err_fd != STDERR_FILENO &&
+	    dup2(err_fd, STDERR_FILENO) == -1)
+		_exit(127);
+	if (dup2(null, STDIN_FILENO) == -1 || dup2(null, STDOUT_FILENO) == -1)
+		_exit(127);
+	proc_closefrom(PROC_IPC_FD + 1);
+	execve(self, argv, envp);
+	_exit(127);
+}
+
+int
+proc_check_ipc_fd(void)
+{
+	int domain = 0;
+	socklen_t len = sizeof(domain);
+
+	if (getsockopt(PROC_IPC_FD, SOL_SOCKET, SO_DOMAIN, &domain, &len) == -1)
+		return -1;
+	if (domain != AF_UNIX) {
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
+int
+proc_no_core(void)
+{
+	struct rlimit rl = { 0, 0 };
+
+	if (setrlimit(RLIMIT_CORE, &rl) == -1)
+		return -1;
+#ifdef PR_SET_DUMPABLE
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		return -1;
+#endif
+	return 0;
+}

@@ -1,0 +1,29 @@
+/*
+ * Starting the children: fork, then re-exec of our own binary with an internal
+ * role flag, so that each child gets a fresh address space (as OpenSSH and
+ * OpenBSD's proc.c do).  The child's IPC end becomes fd 3 and everything above
+ * it is closed before exec.
+ */
+#ifndef OCB_PROC_H
+#define OCB_PROC_H
+
+#include <sys/types.h>
+
+#define PROC_IPC_FD		3
+#define PROC_ROLE_FLAG		"--role"
+
+/* Starts `self --role ROLE` with ipc_fd as fd 3 and err_fd (or our stderr when
+ * -1) as fd 2, stdin and stdout on /dev/null, and a scrubbed environment.
+ * Returns the pid or -1. */
+pid_t	proc_spawn(const char *self, const char *role, int ipc_fd, int err_fd);
+
+/* In a child, before trusting fd 3: is it an AF_UNIX socket? 0 or -1. */
+int	proc_check_ipc_fd(void);
+
+/* Not dumpable, no core files: a child's memory holds the token or keys. */
+int	proc_no_core(void);
+
+/* Closes every descriptor from lowfd up. */
+void	proc_closefrom(int lowfd);
+
+#endif

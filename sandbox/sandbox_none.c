@@ -1,0 +1,26 @@
+/* No sandbox backend: ocbroker only runs with --insecure-no-sandbox. */
+#include "config.h"
+
+#include <errno.h>
+
+#include "sandbox/sandbox.h"
+
+const char *
+sandbox_backend(void)
+{
+	return "none";
+}
+
+int
+sandbox_available(void)
+{
+	return 0;
+}
+
+int
+sandbox_enter(enum sandbox_role role)
+{
+	(void)role;
+	errno = ENOSYS;
+	return -1;
+}

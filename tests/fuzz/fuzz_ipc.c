@@ -1,0 +1,35 @@
+/* libFuzzer target: arbitrary bytes from a peer into the IPC reader, fed in
+ * chunks whose sizes come from the input. */
+#include "config.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/ipc.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct ipc_reader r;
+	Ocb__Ipc__Frame *f;
+	size_t off = 0;
+
+	ipc_reader_init(&r);
+	while (off < size) {
+		size_t chunk = 1 + data[off] % 64;
+		enum ipc_status st;
+
+		if (chunk > size - off)
+			chunk = size - off;
+		ipc_reader_feed(&r, data + off, chunk);
+		off += chunk;
+		while ((st = ipc_reader_next(&r, &f)) == IPC_FRAME)
+			ipc_frame_free(f);
+		if (st == IPC_BAD)
+			break;
+	}
+	ipc_reader_free(&r);
+	return 0;
+}
