@@ -1,0 +1,437 @@
+/*
+ * One client connection, from accept to close: the opening handshake, the
+ * WebSocket framing and the output queue.  Every way a connection ends goes
+ * through conn_close (protocol ends) and conn_destroy (the descriptor goes);
+ * destruction is deferred to the connection's own timer callback, so no caller
+ * ever finds its connection freed under it.
+ */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "broker/front.h"
+#include "broker/ws_upgrade.h"
+#include "common/log.h"
+
+#define HTTP_RESPONSE_MAX	512
+
+static void	conn_read_cb(evutil_socket_t, short, void *);
+static void	conn_write_cb(evutil_socket_t, short, void *);
+static void	conn_timer_cb(evutil_socket_t, short, void *);
+static void	conn_flush(struct conn *);
+
+static void
+conn_set_timer(struct conn *c, int seconds)
+{
+	struct timeval tv = { seconds, 0 };
+
+	evtimer_add(c->timer, &tv);
+}
+
+/* Ends the connection from any context: the timer callback frees it. */
+static void
+conn_kill(struct conn *c)
+{
+	if (c->state == CONN_OPEN)
+		TAILQ_REMOVE(&c->front->open, c, open_entry);
+	c->state = CONN_LINGER;
+	c->dead = 1;
+	event_del(c->rev);
+	event_del(c->wev);
+	event_active(c->timer, EV_TIMEOUT, 1);
+}
+
+struct conn *
+conn_lookup(struct front *f, uint64_t id)
+{
+	size_t slot = (size_t)(id & 0xffff);
+	struct conn *c;
+
+	if (slot >= FRONT_MAX_CONNS || (c = f->conns[slot]) == NULL ||
+	    c->id != id)
+		return NULL;
+	return c;
+}
+
+void
+conn_accept(struct front *f, int fd)
+{
+	struct conn *c;
+	size_t slot;
+	int one = 1;
+
+	for (slot = 0; slot < FRONT_MAX_CONNS; slot++)
+		if (f->conns[slot] == NULL)
+			break;
+	if (slot == FRONT_MAX_CONNS) {
+		log_warnx("connection refused: %d connections already",
+		    FRONT_MAX_CONNS);
+		close(fd);
+		return;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->head = malloc(sizeof(*c->head))) == NULL) {
+		log_warn("connection refused");
+		free(c);
+		close(fd);
+		return;
+	}
+	c->front = f;
+	c->fd = fd;
+	c->state = CONN_HEAD;
+	f->generation[slot]++;
+	/* Generation in the high bits: a reply for a closed connection never
+	 * reaches the next one in the same slot. */
+	c->id = (uint64_t)f->generation[slot] << 16 | slot;
+	http_head_init(c->head);
+	buf_init(&c->out);
+	/* Small frames go out at once; we batch writes ourselves. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->rev = event_new(f->base, fd, EV_READ | EV_PERSIST, conn_read_cb, c);
+	c->wev = event_new(f->base, fd, EV_WRITE | EV_PERSIST, conn_write_cb, c);
+	c->timer = evtimer_new(f->base, conn_timer_cb, c);
+	if (c->rev == NULL || c->wev == NULL || c->timer == NULL ||
+	    event_add(c->rev, NULL) == -1) {
+		log_warnx("connection refused: out of memory");
+		if (c->rev) event_free(c->rev);
+		if (c->wev) event_free(c->wev);
+		if (c->timer) event_free(c->timer);
+		free(c->head);
+		free(c);
+		close(fd);
+		return;
+	}
+	f->conns[slot] = c;
+	f->nconns++;
+	conn_set_timer(c, FRONT_HEAD_TIMEOUT_S);
+	log_debug("conn %llx: accepted", (unsigned long long)c->id);
+}
+
+void
+conn_destroy(struct conn *c)
+{
+	struct front *f = c->front;
+
+	if (c->state == CONN_OPEN)
+		TAILQ_REMOVE(&f->open, c, open_entry);
+	c->state = CONN_LINGER;
+	dispatch_conn_gone(c);
+	dispatch_clear_filter(c);
+	event_free(c->rev);
+	event_free(c->wev);
+	event_free(c->timer);
+	close(c->fd);
+	if (c->head != NULL) {
+		wipe(c->head, sizeof(*c->head));
+		free(c->head);
+	}
+	if (c->ws_ready)
+		ws_parser_free(&c->ws);
+	buf_free(&c->out);
+	f->conns[c->id & 0xffff] = NULL;
+	f->nconns--;
+	log_debug("conn %llx: closed", (unsigned long long)c->id);
+	free(c);
+	if (f->stopping && f->nconns == 0)
+		event_base_loopexit(f->base, NULL);
+}
+
+static void
+conn_schedule_write(struct conn *c)
+{
+	/* Everything queued in this loop iteration leaves in one write. */
+	if (!event_pending(c->wev, EV_WRITE, NULL) && !c->write_scheduled) {
+		c->write_scheduled = 1;
+		event_active(c->wev, EV_WRITE, 1);
+	}
+}
+
+static void
+conn_flush(struct conn *c)
+{
+	while (buf_used(&c->out) > 0) {
+		ssize_t n = buf_write(&c->out, c->fd);
+
+		if (n > 0)
+			continue;
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN) {
+			if (!event_pending(c->wev, EV_WRITE, NULL))
+				event_add(c->wev, NULL);
+			return;
+		}
+		log_debug("conn %llx: write failed: %s",
+		    (unsigned long long)c->id, strerror(errno));
+		conn_kill(c);
+		return;
+	}
+	if (event_pending(c->wev, EV_WRITE, NULL))
+		event_del(c->wev);
+	if (c->state == CONN_CLOSING) {
+		/* All sent: half-close and drain what the peer still sends, so
+		 * our last bytes are not lost to a reset. */
+		shutdown(c->fd, SHUT_WR);
+		c->state = CONN_LINGER;
+		conn_set_timer(c, FRONT_LINGER_S);
+	}
+}
+
+static void
+conn_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	c->write_scheduled = 0;
+	if (c->dead)
+		return;
+	conn_flush(c);
+}
+
+static int
+conn_queue_frame(struct conn *c, enum ws_opcode op, const uint8_t *p, size_t len)
+{
+	uint8_t hdr[WS_MAX_HEADER];
+	size_t hlen;
+
+	hlen = ws_frame_header(hdr, op, len, NULL);
+	if (buf_reserve(&c->out, hlen + len) == -1)
+		return -1;
+	buf_add(&c->out, hdr, hlen);
+	buf_add(&c->out, p, len);
+	conn_schedule_write(c);
+	return 0;
+}
+
+int
+conn_send_message(struct conn *c, const uint8_t *p, size_t len)
+{
+	if (c->state != CONN_AUTH && c->state != CONN_OPEN)
+		return -1;
+	if (buf_used(&c->out) + len > FRONT_OUTQ_MAX) {
+		conn_close(c, 1013, "send queue overflow: client too slow");
+		return -1;
+	}
+	if (conn_queue_frame(c, WS_OP_BINARY, p, len) == -1) {
+		conn_close(c, 1011, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+int
+conn_send_error(struct conn *c, uint64_t request_id, const char *code,
+    const char *message)
+{
+	Opencode__ServerMessage sm = OPENCODE__SERVER_MESSAGE__INIT;
+	Opencode__ErrorResponse er = OPENCODE__ERROR_RESPONSE__INIT;
+	uint8_t stackbuf[512], *p = stackbuf;
+	size_t len;
+	int rc;
+
+	er.code = (char *)code;
+	er.message = (char *)message;
+	sm.request_id = request_id;
+	sm.payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_ERROR;
+	sm.error = &er;
+	len = opencode__server_message__get_packed_size(&sm);
+	if (len > sizeof(stackbuf) && (p = malloc(len)) == NULL)
+		return -1;
+	opencode__server_message__pack(&sm, p);
+	rc = conn_send_message(c, p, len);
+	if (p != stackbuf)
+		free(p);
+	return rc;
+}
+
+void
+conn_close(struct conn *c, uint16_t code, const char *why)
+{
+	uint8_t payload[WS_MAX_CONTROL];
+	size_t plen;
+
+	if (c->state == CONN_CLOSING || c->state == CONN_LINGER)
+		return;
+	log_info("conn %llx: close %u: %s", (unsigned long long)c->id, code, why);
+	if (c->state == CONN_OPEN)
+		TAILQ_REMOVE(&c->front->open, c, open_entry);
+	if (c->state == CONN_HEAD) {
+		/* Nothing to say before the upgrade. */
+		conn_kill(c);
+		return;
+	}
+	c->state = CONN_CLOSING;
+	dispatch_conn_gone(c);
+	/* 1005 means the peer's close had no code: echo an empty close. */
+	plen = code == 1005 ? 0 : ws_close_payload(payload, code, "");
+	conn_queue_frame(c, WS_OP_CLOSE, payload, plen);
+	conn_set_timer(c, FRONT_CLOSE_FLUSH_S);
+}
+
+/* An HTTP status instead of 101, then the connection goes. */
+static void
+conn_reject(struct conn *c, int status, const char *why)
+{
+	char resp[HTTP_RESPONSE_MAX];
+	int n;
+
+	log_info("conn %llx: handshake refused with %d: %s",
+	    (unsigned long long)c->id, status, why);
+	n = ws_upgrade_response(status, NULL, resp, sizeof(resp));
+	if (n > 0)
+		buf_add(&c->out, resp, (size_t)n);
+	c->state = CONN_CLOSING;
+	conn_set_timer(c, FRONT_CLOSE_FLUSH_S);
+	conn_schedule_write(c);
+}
+
+static void
+conn_upgrade(struct conn *c)
+{
+	struct front *f = c->front;
+	struct ws_upgrade_policy pol;
+	struct ws_upgrade_result res;
+	char resp[HTTP_RESPONSE_MAX];
+	int n;
+
+	memset(&pol, 0, sizeof(pol));
+	pol.port = f->port;
+	pol.allow_origins = (const char *const *)f->allow_origins;
+	pol.n_allow_origins = f->n_allow_origins;
+	if (ws_upgrade_check(&c->head->head, &pol, &res) != 101) {
+		conn_reject(c, res.status, res.reason);
+		return;
+	}
+	n = ws_upgrade_response(101, res.accept, resp, sizeof(resp));
+	if (n <= 0 || buf_add(&c->out, resp, (size_t)n) == -1) {
+		conn_kill(c);
+		return;
+	}
+	wipe(c->head, sizeof(*c->head));
+	free(c->head);
+	c->head = NULL;
+	ws_parser_init(&c->ws, WS_ROLE_SERVER, f->max_message);
+	c->ws_ready = 1;
+	c->state = CONN_AUTH;
+	conn_set_timer(c, FRONT_AUTH_TIMEOUT_S);
+	conn_schedule_write(c);
+	log_debug("conn %llx: upgraded", (unsigned long long)c->id);
+}
+
+static int
+conn_live(const struct conn *c)
+{
+	return !c->dead && (c->state == CONN_HEAD || c->state == CONN_AUTH ||
+	    c->state == CONN_OPEN);
+}
+
+static void
+conn_input(struct conn *c, const uint8_t *data, size_t len)
+{
+	struct ws_event ev;
+	size_t used;
+
+	while (len > 0 && conn_live(c)) {
+		if (c->state == CONN_HEAD) {
+			enum http_head_status st;
+
+			st = http_head_feed(c->head, data, len, &used);
+			data += used;
+			len -= used;
+			if (st == HTTP_HEAD_INCOMPLETE)
+				return;
+			if (st == HTTP_HEAD_ERROR) {
+				conn_reject(c, c->head->error_status,
+				    c->head->error_reason);
+				return;
+			}
+			conn_upgrade(c);
+			continue;
+		}
+		switch (ws_parser_feed(&c->ws, data, len, &used, &ev)) {
+		case WS_EV_NONE:
+			break;
+		case WS_EV_MESSAGE:
+			dispatch_message(c, ev.data, ev.len);
+			break;
+		case WS_EV_PING:
+			/* Answered at once, even inside a fragmented message. */
+			if (conn_queue_frame(c, WS_OP_PONG, ev.data, ev.len) == -1)
+				conn_close(c, 1011, "out of memory");
+			break;
+		case WS_EV_PONG:
+			break;
+		case WS_EV_CLOSE:
+			conn_close(c, ev.code, "client closed");
+			break;
+		case WS_EV_ERROR:
+			conn_close(c, ev.code, ev.reason);
+			break;
+		}
+		data += used;
+		len -= used;
+	}
+}
+
+static void
+conn_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	uint8_t chunk[FRONT_READ_CHUNK];
+	ssize_t n;
+
+	n = recv(fd, chunk, sizeof(chunk), 0);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		if (c->state != CONN_LINGER && c->state != CONN_CLOSING)
+			log_debug("conn %llx: peer went away",
+			    (unsigned long long)c->id);
+		conn_kill(c);
+		return;
+	}
+	/* After our close, input is drained and ignored. */
+	if (conn_live(c))
+		conn_input(c, chunk, (size_t)n);
+	/* The chunk may have held the token or an API key. */
+	wipe(chunk, (size_t)n);
+}
+
+static void
+conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->dead) {
+		conn_destroy(c);
+		return;
+	}
+	switch (c->state) {
+	case CONN_HEAD:
+		log_info("conn %llx: opening handshake not complete in %d s",
+		    (unsigned long long)c->id, FRONT_HEAD_TIMEOUT_S);
+		conn_kill(c);
+		break;
+	case CONN_AUTH:
+		conn_close(c, 1008, "no auth handshake in time");
+		break;
+	case CONN_OPEN:
+		break;
+	case CONN_CLOSING:
+		log_info("conn %llx: peer read nothing for %d s; dropped",
+		    (unsigned long long)c->id, FRONT_CLOSE_FLUSH_S);
+		conn_kill(c);
+		break;
+	case CONN_LINGER:
+		conn_kill(c);
+		break;
+	}
+}

@@ -1,0 +1,342 @@
+/*
+ * Routing.  Client messages after the upgrade: the auth handshake, requests the
+ * front answers itself (Subscribe), and everything else forwarded to netproc
+ * tagged with (connection, request_id).  Frames from netproc: replies back to
+ * their connection, events fanned out to every authenticated connection whose
+ * filter lets them through.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/auth.h"
+#include "broker/front.h"
+#include "common/log.h"
+#include "common/pballoc.h"
+
+#define SESSION_ID_MAX	100
+
+#define ERR_UNAUTHENTICATED	"UNAUTHENTICATED"
+#define ERR_BAD_MESSAGE		"BAD_MESSAGE"
+#define ERR_UNKNOWN_REQUEST	"UNKNOWN_REQUEST"
+#define ERR_INVALID_REQUEST	"INVALID_REQUEST"
+#define ERR_UNAVAILABLE		"UPSTREAM_UNAVAILABLE"
+#define ERR_TOO_MANY		"TOO_MANY_REQUESTS"
+#define ERR_INTERNAL		"INTERNAL"
+
+static int
+send_packed(struct conn *c, const Opencode__ServerMessage *sm)
+{
+	uint8_t stackbuf[256], *p = stackbuf;
+	size_t len = opencode__server_message__get_packed_size(sm);
+	int rc;
+
+	if (len > sizeof(stackbuf) && (p = malloc(len)) == NULL)
+		return -1;
+	opencode__server_message__pack(sm, p);
+	rc = conn_send_message(c, p, len);
+	if (p != stackbuf)
+		free(p);
+	return rc;
+}
+
+/* A ServerMessage with the request's id and no payload: "done". */
+static int
+send_empty(struct conn *c, uint64_t request_id)
+{
+	Opencode__ServerMessage sm = OPENCODE__SERVER_MESSAGE__INIT;
+
+	sm.request_id = request_id;
+	return send_packed(c, &sm);
+}
+
+static void
+auth_answer(struct conn *c, const Opencode__ClientMessage *m)
+{
+	struct front *f = c->front;
+	Opencode__ServerMessage sm = OPENCODE__SERVER_MESSAGE__INIT;
+	Opencode__AuthHandshakeResponse ar =
+	    OPENCODE__AUTH_HANDSHAKE_RESPONSE__INIT;
+	uint64_t rid = m != NULL ? m->request_id : 0;
+
+	switch (auth_check(m, f->token, f->token_len)) {
+	case AUTH_OK:
+		ar.success = 1;
+		sm.request_id = rid;
+		sm.payload_case =
+		    OPENCODE__SERVER_MESSAGE__PAYLOAD_AUTH_HANDSHAKE_RESPONSE;
+		sm.auth_handshake_response = &ar;
+		if (send_packed(c, &sm) == -1)
+			return;
+		c->state = CONN_OPEN;
+		TAILQ_INSERT_TAIL(&f->open, c, open_entry);
+		evtimer_del(c->timer);
+		log_info("conn %llx: authenticated", (unsigned long long)c->id);
+		break;
+	case AUTH_BAD_TOKEN:
+		ar.success = 0;
+		ar._error_case = OPENCODE__AUTH_HANDSHAKE_RESPONSE___ERROR_ERROR;
+		ar.error = (char *)"invalid token";
+		sm.request_id = rid;
+		sm.payload_case =
+		    OPENCODE__SERVER_MESSAGE__PAYLOAD_AUTH_HANDSHAKE_RESPONSE;
+		sm.auth_handshake_response = &ar;
+		send_packed(c, &sm);
+		conn_close(c, 1008, "auth failed: invalid token");
+		break;
+	case AUTH_NOT_HANDSHAKE:
+		conn_send_error(c, rid, ERR_UNAUTHENTICATED,
+		    "the first message must be an auth handshake");
+		conn_close(c, 1008, "first message was not an auth handshake");
+		break;
+	}
+}
+
+static int
+valid_session_id(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len <= 4 || len > SESSION_ID_MAX || strncmp(s, "ses_", 4) != 0)
+		return 0;
+	for (size_t i = 4; i < len; i++) {
+		char ch = s[i];
+
+		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
+		    (ch >= 'A' && ch <= 'Z')))
+			return 0;
+	}
+	return 1;
+}
+
+void
+dispatch_clear_filter(struct conn *c)
+{
+	for (size_t i = 0; i < c->nfilter; i++)
+		free(c->filter[i]);
+	c->nfilter = 0;
+}
+
+static void
+subscribe(struct conn *c, uint64_t rid, const Opencode__Subscribe *s)
+{
+	if (s->n_session_ids > FRONT_MAX_FILTER) {
+		conn_send_error(c, rid, ERR_INVALID_REQUEST,
+		    "too many session ids in one Subscribe");
+		return;
+	}
+	for (size_t i = 0; i < s->n_session_ids; i++)
+		if (!valid_session_id(s->session_ids[i])) {
+			conn_send_error(c, rid, ERR_INVALID_REQUEST,
+			    "invalid session id");
+			return;
+		}
+	dispatch_clear_filter(c);
+	for (size_t i = 0; i < s->n_session_ids; i++) {
+		if ((c->filter[i] = strdup(s->session_ids[i])) == NULL) {
+			dispatch_clear_filter(c);
+			conn_send_error(c, rid, ERR_INTERNAL, "out of memory");
+			return;
+		}
+		c->nfilter++;
+	}
+	send_empty(c, rid);
+}
+
+static int
+inflight_find(const struct conn *c, uint64_t rid)
+{
+	for (size_t i = 0; i < c->ninflight; i++)
+		if (c->inflight[i] == rid)
+			return (int)i;
+	return -1;
+}
+
+static void
+forward(struct conn *c, uint64_t rid, const uint8_t *data, size_t len)
+{
+	struct front *f = c->front;
+	Ocb__Ipc__Frame fr = OCB__IPC__FRAME__INIT;
+	Ocb__Ipc__Request rq = OCB__IPC__REQUEST__INIT;
+
+	if (rid == 0) {
+		conn_send_error(c, rid, ERR_INVALID_REQUEST,
+		    "request_id 0 is reserved for events");
+		return;
+	}
+	if (inflight_find(c, rid) != -1) {
+		conn_send_error(c, rid, ERR_INVALID_REQUEST,
+		    "request_id is already in flight");
+		return;
+	}
+	if (c->ninflight == FRONT_MAX_INFLIGHT) {
+		conn_send_error(c, rid, ERR_TOO_MANY,
+		    "too many requests in flight on this connection");
+		return;
+	}
+	if (f->np.fd == -1) {
+		conn_send_error(c, rid, ERR_UNAVAILABLE, "netproc is restarting");
+		return;
+	}
+	rq.conn_id = c->id;
+	rq.request_id = rid;
+	rq.client_message.data = (uint8_t *)data;
+	rq.client_message.len = len;
+	fr.body_case = OCB__IPC__FRAME__BODY_REQUEST;
+	fr.request = &rq;
+	if (front_netproc_send(f, &fr) == -1) {
+		conn_send_error(c, rid, ERR_UNAVAILABLE, "netproc is not reading");
+		return;
+	}
+	c->inflight[c->ninflight++] = rid;
+}
+
+void
+dispatch_message(struct conn *c, const uint8_t *data, size_t len)
+{
+	Opencode__ClientMessage *m;
+
+	m = opencode__client_message__unpack(pb_wiping_allocator(), len, data);
+	if (c->state == CONN_AUTH) {
+		auth_answer(c, m);
+		goto done;
+	}
+	if (m == NULL) {
+		/* No request_id can be trusted from an undecodable message. */
+		log_info("conn %llx: message is not a ClientMessage",
+		    (unsigned long long)c->id);
+		conn_send_error(c, 0, ERR_BAD_MESSAGE,
+		    "not a valid ClientMessage");
+		return;
+	}
+	switch (m->payload_case) {
+	case OPENCODE__CLIENT_MESSAGE__PAYLOAD__NOT_SET:
+		/* Also a payload from a newer version: an unknown field. */
+		log_info("conn %llx: request %llu has no known payload",
+		    (unsigned long long)c->id, (unsigned long long)m->request_id);
+		conn_send_error(c, m->request_id, ERR_UNKNOWN_REQUEST,
+		    "no payload this version knows");
+		break;
+	case OPENCODE__CLIENT_MESSAGE__PAYLOAD_AUTH_HANDSHAKE:
+		conn_send_error(c, m->request_id, ERR_INVALID_REQUEST,
+		    "already authenticated");
+		break;
+	case OPENCODE__CLIENT_MESSAGE__PAYLOAD_SUBSCRIBE:
+		subscribe(c, m->request_id, m->subscribe);
+		break;
+	default:
+		forward(c, m->request_id, data, len);
+		break;
+	}
+done:
+	if (m != NULL)
+		opencode__client_message__free_unpacked(m, pb_wiping_allocator());
+}
+
+void
+dispatch_conn_gone(struct conn *c)
+{
+	Ocb__Ipc__Frame fr = OCB__IPC__FRAME__INIT;
+	Ocb__Ipc__Cancel cn = OCB__IPC__CANCEL__INIT;
+
+	if (c->ninflight == 0)
+		return;
+	c->ninflight = 0;
+	if (c->front->np.fd == -1)
+		return;
+	cn.conn_id = c->id;
+	fr.body_case = OCB__IPC__FRAME__BODY_CANCEL;
+	fr.cancel = &cn;
+	(void)front_netproc_send(c->front, &fr);
+}
+
+static int
+filter_pass(const struct conn *c, const char *session_id)
+{
+	if (c->nfilter == 0 || session_id == NULL || *session_id == '\0')
+		return 1;
+	for (size_t i = 0; i < c->nfilter; i++)
+		if (strcmp(c->filter[i], session_id) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+fan_out(struct front *f, const Ocb__Ipc__Event *ev)
+{
+	struct conn *c, *next;
+
+	/* conn_send_message may close a slow connection, which unlinks it. */
+	for (c = TAILQ_FIRST(&f->open); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, open_entry);
+		if (filter_pass(c, ev->session_id))
+			conn_send_message(c, ev->server_message.data,
+			    ev->server_message.len);
+	}
+}
+
+static void
+upstream_status_all(struct front *f, int connected)
+{
+	Opencode__ServerMessage sm = OPENCODE__SERVER_MESSAGE__INIT;
+	Opencode__UpstreamStatus us = OPENCODE__UPSTREAM_STATUS__INIT;
+	Ocb__Ipc__Event ev = OCB__IPC__EVENT__INIT;
+	uint8_t buf[64];
+
+	us.connected = connected;
+	sm.payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_UPSTREAM_STATUS;
+	sm.upstream_status = &us;
+	ev.server_message.len = opencode__server_message__pack(&sm, buf);
+	ev.server_message.data = buf;
+	ev.session_id = (char *)"";
+	fan_out(f, &ev);
+}
+
+void
+dispatch_netproc_frame(struct front *f, Ocb__Ipc__Frame *fr)
+{
+	struct conn *c;
+	int i;
+
+	switch (fr->body_case) {
+	case OCB__IPC__FRAME__BODY_REPLY:
+		c = conn_lookup(f, fr->reply->conn_id);
+		if (c == NULL || c->state != CONN_OPEN ||
+		    (i = inflight_find(c, fr->reply->request_id)) == -1) {
+			/* The client went away meanwhile; nothing to do. */
+			log_debug("reply for a closed connection dropped");
+			return;
+		}
+		c->inflight[i] = c->inflight[--c->ninflight];
+		conn_send_message(c, fr->reply->server_message.data,
+		    fr->reply->server_message.len);
+		break;
+	case OCB__IPC__FRAME__BODY_EVENT:
+		fan_out(f, fr->event);
+		break;
+	default:
+		front_restart_netproc(f, "netproc sent a frame it must not send");
+		break;
+	}
+}
+
+void
+dispatch_netproc_down(struct front *f)
+{
+	struct conn *c, *next;
+
+	for (c = TAILQ_FIRST(&f->open); c != NULL; c = next) {
+		size_t n = c->ninflight;
+
+		next = TAILQ_NEXT(c, open_entry);
+		c->ninflight = 0;
+		for (size_t i = 0; i < n; i++)
+			conn_send_error(c, c->inflight[i], ERR_UNAVAILABLE,
+			    "netproc went away");
+	}
+	if (f->np.connected) {
+		f->np.connected = 0;
+		upstream_status_all(f, 0);
+	}
+}

@@ -1,0 +1,354 @@
+/*
+ * The front process: start-up from the parent's channel, the listener, the
+ * channel to netproc, signals.  Connections live in conn.c, routing in
+ * dispatch.c.
+ */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "broker/front.h"
+#include "common/log.h"
+#include "common/proc.h"
+#include "parent/parent.h"
+#include "sandbox/sandbox.h"
+
+#define ACCEPT_BURST		64	/* accepts per wake-up, so reads are not starved */
+#define ACCEPT_PAUSE_MS		200	/* out of descriptors: try again then */
+#define NETPROC_OUTQ_MAX	(64u * 1024 * 1024)
+
+static void	netproc_attach(struct front *, int fd);
+
+static void
+accept_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct front *f = arg;
+
+	for (int i = 0; i < ACCEPT_BURST && !f->stopping; i++) {
+		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (cfd == -1) {
+			if (errno == EMFILE || errno == ENFILE) {
+				struct timeval tv = { 0, ACCEPT_PAUSE_MS * 1000 };
+
+				log_warn("accept");
+				event_del(f->accept_ev);
+				evtimer_add(f->accept_pause, &tv);
+			} else if (errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warn("accept");
+			return;
+		}
+		conn_accept(f, cfd);
+	}
+}
+
+static void
+accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct front *f = arg;
+
+	if (!f->stopping)
+		event_add(f->accept_ev, NULL);
+}
+
+static void
+netproc_detach(struct front *f)
+{
+	struct netproc_chan *np = &f->np;
+
+	if (np->fd == -1)
+		return;
+	event_free(np->rev);
+	event_free(np->wev);
+	np->rev = np->wev = NULL;
+	close(np->fd);
+	np->fd = -1;
+	ipc_reader_free(&np->in);
+	buf_free(&np->out);
+	dispatch_netproc_down(f);
+}
+
+void
+front_restart_netproc(struct front *f, const char *why)
+{
+	Ocb__Ipc__Frame fr = OCB__IPC__FRAME__INIT;
+	Ocb__Ipc__Control ctl = OCB__IPC__CONTROL__INIT;
+	struct buf out;
+
+	/* A peer that misbehaved once is never read again. */
+	log_warnx("netproc: %s; asking for a restart", why);
+	netproc_detach(f);
+	ctl.kind = OCB__IPC__CONTROL__KIND__RESTART_NETPROC;
+	fr.body_case = OCB__IPC__FRAME__BODY_CONTROL;
+	fr.control = &ctl;
+	buf_init(&out);
+	if (ipc_frame_pack(&out, &fr) == 0)
+		(void)ipc_flush_blocking(&out, f->parent_fd);
+	buf_free(&out);
+}
+
+static void
+netproc_flush(struct front *f)
+{
+	struct netproc_chan *np = &f->np;
+
+	while (buf_used(&np->out) > 0) {
+		ssize_t n = buf_write(&np->out, np->fd);
+
+		if (n > 0)
+			continue;
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN) {
+			event_add(np->wev, NULL);
+			return;
+		}
+		log_warn("netproc: write");
+		netproc_detach(f);
+		return;
+	}
+	event_del(np->wev);
+}
+
+static void
+netproc_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	netproc_flush(arg);
+}
+
+int
+front_netproc_send(struct front *f, Ocb__Ipc__Frame *fr)
+{
+	struct netproc_chan *np = &f->np;
+
+	if (np->fd == -1 || buf_used(&np->out) > NETPROC_OUTQ_MAX)
+		return -1;
+	if (ipc_frame_pack(&np->out, fr) == -1)
+		return -1;
+	if (!event_pending(np->wev, EV_WRITE, NULL))
+		event_active(np->wev, EV_WRITE, 1);
+	return 0;
+}
+
+static void
+netproc_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct front *f = arg;
+	struct netproc_chan *np = &f->np;
+	Ocb__Ipc__Frame *fr;
+	enum ipc_status st;
+	ssize_t n;
+
+	n = ipc_read(&np->in, fd);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		log_warnx("netproc went away");
+		netproc_detach(f);
+		return;
+	}
+	while (np->fd != -1 && (st = ipc_reader_next(&np->in, &fr)) == IPC_FRAME) {
+		dispatch_netproc_frame(f, fr);
+		ipc_frame_free(fr);
+	}
+	if (np->fd != -1 && st == IPC_BAD)
+		front_restart_netproc(f, np->in.why);
+}
+
+static void
+netproc_attach(struct front *f, int fd)
+{
+	struct netproc_chan *np = &f->np;
+
+	netproc_detach(f);
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	np->fd = fd;
+	ipc_reader_init(&np->in);
+	buf_init(&np->out);
+	np->rev = event_new(f->base, fd, EV_READ | EV_PERSIST, netproc_read_cb, f);
+	np->wev = event_new(f->base, fd, EV_WRITE | EV_PERSIST, netproc_write_cb, f);
+	if (np->rev == NULL || np->wev == NULL || event_add(np->rev, NULL) == -1)
+		fatalx("cannot watch netproc");
+	np->connected = 1;
+	log_debug("netproc attached");
+}
+
+static void
+parent_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct front *f = arg;
+	Ocb__Ipc__Frame *fr;
+	enum ipc_status st;
+	ssize_t n;
+
+	n = ipc_read(&f->parent_in, fd);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0)
+		fatalx("the parent went away");
+	while ((st = ipc_reader_next(&f->parent_in, &fr)) == IPC_FRAME) {
+		int nfd;
+
+		if (fr->body_case != OCB__IPC__FRAME__BODY_CONTROL ||
+		    fr->control->kind != OCB__IPC__CONTROL__KIND__NETPROC_FD ||
+		    (nfd = ipc_reader_take_fd(&f->parent_in)) == -1)
+			fatalx("the parent sent something unexpected");
+		netproc_attach(f, nfd);
+		ipc_frame_free(fr);
+	}
+	if (st == IPC_BAD)
+		fatalx("parent channel: %s", f->parent_in.why);
+}
+
+static void
+shutdown_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct front *f = arg;
+
+	log_warnx("%zu connections did not close in %d s", f->nconns,
+	    FRONT_SHUTDOWN_S);
+	event_base_loopexit(f->base, NULL);
+}
+
+static void
+sigterm_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct front *f = arg;
+	struct timeval tv = { FRONT_SHUTDOWN_S, 0 };
+	struct event *ev;
+
+	if (f->stopping)
+		return;
+	f->stopping = 1;
+	log_info("shutting down: closing %zu connections", f->nconns);
+	event_del(f->accept_ev);
+	for (size_t i = 0; i < FRONT_MAX_CONNS; i++)
+		if (f->conns[i] != NULL)
+			conn_close(f->conns[i], 1001, "server shutting down");
+	if (f->nconns == 0) {
+		event_base_loopexit(f->base, NULL);
+		return;
+	}
+	if ((ev = evtimer_new(f->base, shutdown_timeout_cb, f)) != NULL)
+		evtimer_add(ev, &tv);
+}
+
+/* Reads the config, the listener and netproc's first end from the parent. */
+static void
+front_configure(struct front *f)
+{
+	Ocb__Ipc__Frame *fr;
+	int have_config = 0, np_fd = -1;
+
+	f->listener = -1;
+	while (!have_config || f->listener == -1 || np_fd == -1) {
+		if (ipc_read_frame_blocking(&f->parent_in, PROC_IPC_FD, &fr) == -1)
+			fatalx("cannot read the configuration");
+		if (fr->body_case == OCB__IPC__FRAME__BODY_CONFIG && !have_config) {
+			Ocb__Ipc__Config *c = fr->config;
+
+			if (c->token.len == 0 || c->token.len > TOKEN_MAX_LEN ||
+			    c->port == 0 || c->port > 65535 ||
+			    c->max_message == 0)
+				fatalx("bad configuration");
+			memcpy(f->token, c->token.data, c->token.len);
+			f->token_len = c->token.len;
+			f->port = (uint16_t)c->port;
+			f->max_message = c->max_message;
+			f->n_allow_origins = c->n_allow_origins;
+			f->allow_origins = calloc(c->n_allow_origins + 1,
+			    sizeof(char *));
+			if (f->allow_origins == NULL)
+				fatal("calloc");
+			for (size_t i = 0; i < c->n_allow_origins; i++)
+				if ((f->allow_origins[i] =
+				    strdup(c->allow_origins[i])) == NULL)
+					fatal("strdup");
+			log_setlevel((int)c->log_level);
+			f->insecure = c->insecure_no_sandbox;
+			have_config = 1;
+		} else if (fr->body_case == OCB__IPC__FRAME__BODY_CONTROL &&
+		    fr->control->kind == OCB__IPC__CONTROL__KIND__LISTENER_FD &&
+		    f->listener == -1) {
+			if ((f->listener = ipc_reader_take_fd(&f->parent_in)) == -1)
+				fatalx("no listener came with its frame");
+		} else if (fr->body_case == OCB__IPC__FRAME__BODY_CONTROL &&
+		    fr->control->kind == OCB__IPC__CONTROL__KIND__NETPROC_FD &&
+		    np_fd == -1) {
+			if ((np_fd = ipc_reader_take_fd(&f->parent_in)) == -1)
+				fatalx("no netproc end came with its frame");
+		} else
+			fatalx("unexpected frame during start-up");
+		ipc_frame_free(fr);
+	}
+	netproc_attach(f, np_fd);
+}
+
+int
+front_main(void)
+{
+	struct front f;
+	struct event *ev_term, *ev_int;
+	Ocb__Ipc__Frame fr = OCB__IPC__FRAME__INIT;
+	Ocb__Ipc__Control ctl = OCB__IPC__CONTROL__INIT;
+	struct buf out;
+
+	log_init("front", LOG_LEVEL_INFO, 0);
+	signal(SIGPIPE, SIG_IGN);
+	if (proc_no_core() == -1)
+		fatal("cannot disable core dumps");
+	if (proc_check_ipc_fd() == -1)
+		fatalx("fd %d is not our channel", PROC_IPC_FD);
+
+	memset(&f, 0, sizeof(f));
+	TAILQ_INIT(&f.open);
+	f.np.fd = -1;
+	f.parent_fd = PROC_IPC_FD;
+	ipc_reader_init(&f.parent_in);
+	if ((f.base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	front_configure(&f);
+
+	fcntl(f.parent_fd, F_SETFL, O_NONBLOCK);
+	f.accept_ev = event_new(f.base, f.listener, EV_READ | EV_PERSIST,
+	    accept_cb, &f);
+	f.accept_pause = evtimer_new(f.base, accept_resume_cb, &f);
+	f.parent_ev = event_new(f.base, f.parent_fd, EV_READ | EV_PERSIST,
+	    parent_read_cb, &f);
+	ev_term = evsignal_new(f.base, SIGTERM, sigterm_cb, &f);
+	ev_int = evsignal_new(f.base, SIGINT, sigterm_cb, &f);
+	if (f.accept_ev == NULL || f.accept_pause == NULL ||
+	    f.parent_ev == NULL || ev_term == NULL || ev_int == NULL ||
+	    event_add(f.accept_ev, NULL) == -1 ||
+	    event_add(f.parent_ev, NULL) == -1 ||
+	    evsignal_add(ev_term, NULL) == -1 || evsignal_add(ev_int, NULL) == -1)
+		fatalx("cannot set up the event loop");
+
+	/* Everything this process will ever open is open now. */
+	if (!f.insecure && sandbox_enter(SANDBOX_FRONT) == -1)
+		fatal("cannot enter the sandbox");
+
+	ctl.kind = OCB__IPC__CONTROL__KIND__READY;
+	fr.body_case = OCB__IPC__FRAME__BODY_CONTROL;
+	fr.control = &ctl;
+	buf_init(&out);
+	if (ipc_frame_pack(&out, &fr) == -1 ||
+	    ipc_flush_blocking(&out, f.parent_fd) == -1)
+		fatalx("cannot tell the parent we are ready");
+	buf_free(&out);
+
+	event_base_dispatch(f.base);
+
+	wipe(f.token, sizeof(f.token));
+	log_debug("exiting");
+	return 0;
+}

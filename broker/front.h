@@ -1,0 +1,124 @@
+/*
+ * The front: one libevent loop that owns every client connection.  It does the
+ * HTTP upgrade, RFC 6455 framing, the auth handshake, routing by request_id and
+ * the fan-out of events.  It decodes protobuf but never parses JSON, never opens
+ * a file and never creates or connects a socket: requests go to netproc over the
+ * inherited socketpair.
+ */
+#ifndef OCB_FRONT_H
+#define OCB_FRONT_H
+
+#include <sys/queue.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "broker/http_head.h"
+#include "broker/ws_frame.h"
+#include "common/buf.h"
+#include "common/ipc.h"
+#include "common/token.h"
+#include "proto/messages.pb-c.h"
+
+#define FRONT_MAX_CONNS		1024	/* accepted connections at once */
+#define FRONT_MAX_INFLIGHT	64	/* requests in flight per connection */
+#define FRONT_HEAD_TIMEOUT_S	5	/* opening handshake must be complete by then */
+#define FRONT_AUTH_TIMEOUT_S	5	/* auth handshake after the upgrade */
+#define FRONT_LINGER_S		2	/* after our close: drain the peer this long */
+#define FRONT_CLOSE_FLUSH_S	5	/* a peer that reads nothing is cut off then */
+#define FRONT_READ_CHUNK	16384
+#define FRONT_OUTQ_MAX		(8u * 1024 * 1024)	/* queued bytes per connection */
+#define FRONT_OUTQ_HIGH		(1u * 1024 * 1024)	/* above: merge ChatTokens */
+#define FRONT_MAX_FILTER	64	/* session ids in one Subscribe */
+#define FRONT_SHUTDOWN_S	2	/* SIGTERM: time to flush the 1001 closes */
+
+enum conn_state {
+	CONN_HEAD,		/* reading the HTTP upgrade request */
+	CONN_AUTH,		/* upgraded, waiting for AuthHandshake */
+	CONN_OPEN,		/* authenticated */
+	CONN_CLOSING,		/* close frame or HTTP error queued; flushing */
+	CONN_LINGER,		/* flushed and shut down for writing; draining input */
+};
+
+struct front;
+
+struct conn {
+	struct front		*front;
+	uint64_t		 id;		/* slot | generation << 16 */
+	int			 fd;
+	enum conn_state		 state;
+	struct event		*rev, *wev, *timer;
+	struct http_head_parser	*head;		/* CONN_HEAD only */
+	struct ws_parser	 ws;
+	int			 ws_ready;
+	int			 dead;		/* destroyed from its timer callback */
+	int			 write_scheduled;
+	struct buf		 out;
+	uint64_t		 inflight[FRONT_MAX_INFLIGHT];
+	size_t			 ninflight;
+	char			*filter[FRONT_MAX_FILTER];	/* Subscribe */
+	size_t			 nfilter;
+	TAILQ_ENTRY(conn)	 open_entry;	/* in front->open while CONN_OPEN */
+};
+
+struct netproc_chan {
+	int			 fd;		/* -1 while netproc is down */
+	struct event		*rev, *wev;
+	struct ipc_reader	 in;
+	struct buf		 out;
+	int			 connected;	/* its event stream is up */
+};
+
+struct front {
+	struct event_base	*base;
+	/* configuration from the parent */
+	char			 token[TOKEN_MAX_LEN + 1];
+	size_t			 token_len;
+	uint16_t		 port;
+	char			**allow_origins;
+	size_t			 n_allow_origins;
+	uint64_t		 max_message;
+
+	int			 listener;
+	struct event		*accept_ev;
+	struct event		*accept_pause;	/* EMFILE back-off */
+
+	int			 parent_fd;
+	struct event		*parent_ev;
+	struct ipc_reader	 parent_in;
+
+	struct netproc_chan	 np;
+
+	struct conn		*conns[FRONT_MAX_CONNS];
+	uint16_t		 generation[FRONT_MAX_CONNS];
+	size_t			 nconns;
+	TAILQ_HEAD(, conn)	 open;		/* authenticated connections */
+
+	int			 stopping;
+	int			 insecure;	/* --insecure-no-sandbox */
+};
+
+/* conn.c */
+void	conn_accept(struct front *, int fd);
+/* The one close path: queues a WebSocket close (or nothing before the upgrade)
+ * and lets the connection flush and go. */
+void	conn_close(struct conn *, uint16_t code, const char *why);
+void	conn_destroy(struct conn *);
+/* Queues one binary message (a packed ServerMessage). */
+int	conn_send_message(struct conn *, const uint8_t *, size_t);
+int	conn_send_error(struct conn *, uint64_t request_id, const char *code,
+	    const char *message);
+struct conn *conn_lookup(struct front *, uint64_t id);
+
+/* dispatch.c */
+void	dispatch_message(struct conn *, const uint8_t *, size_t);
+void	dispatch_netproc_frame(struct front *, Ocb__Ipc__Frame *);
+void	dispatch_netproc_down(struct front *);
+void	dispatch_conn_gone(struct conn *);
+void	dispatch_clear_filter(struct conn *);
+
+/* front.c */
+int	front_netproc_send(struct front *, Ocb__Ipc__Frame *);
+void	front_restart_netproc(struct front *, const char *why);
+
+#endif
