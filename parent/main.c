@@ -1,0 +1,38 @@
+/*
+ * ocbroker: one binary, three processes.  Started by a user it is the parent;
+ * the parent re-executes it with the internal role flag to become the front or
+ * netproc.  The role flag is not an interface: an unknown role is fatal.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/proc.h"
+#include "parent/parent.h"
+
+static const struct {
+	const char	*name;
+	int		(*main)(void);
+} roles[] = {
+	{ "front",	front_main },
+	{ "netproc",	netproc_main },
+};
+
+int
+main(int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], PROC_ROLE_FLAG) == 0) {
+		if (argc != 3) {
+			fprintf(stderr, "ocbroker: internal role flag misused\n");
+			return 1;
+		}
+		for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++)
+			if (strcmp(argv[2], roles[i].name) == 0)
+				return roles[i].main();
+		fprintf(stderr, "ocbroker: unknown role\n");
+		return 1;
+	}
+	return parent_main(argc, argv);
+}

@@ -1,0 +1,598 @@
+/*
+ * The parent: parses options, binds the listener, starts the front and netproc,
+ * prints the ready line, supervises.  It never touches client or upstream bytes:
+ * the listener and netproc's socketpair end are handed to the front and closed
+ * here.
+ */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/ipc.h"
+#include "common/log.h"
+#include "common/options.h"
+#include "common/proc.h"
+#include "common/token.h"
+#include "parent/parent.h"
+#include "sandbox/sandbox.h"
+
+#define LISTEN_BACKLOG		128
+#define RESTART_FIRST_MS	100	/* first netproc restart */
+#define RESTART_MAX_MS		5000	/* cap in a crash loop */
+#define RESTART_STABLE_S	10	/* a netproc that lived this long resets the backoff */
+#define STOP_GRACE_S		5	/* children get this long to exit on SIGTERM */
+#define LOGPIPE_LINE_MAX	2048
+
+struct child {
+	const char	*role;
+	pid_t		 pid;
+	time_t		 started;
+	int		 errpipe;		/* --syslog: the child's stderr */
+	struct event	*errev;
+	struct buf	 errbuf;
+};
+
+struct parent {
+	struct event_base	*base;
+	struct options		 opt;
+	char			 self[PATH_MAX];
+
+	char			 token[TOKEN_MAX_LEN + 1];
+	size_t			 token_len;
+	int			 token_generated;
+	char			*password;	/* OPENCODE_SERVER_PASSWORD, wiped at exit */
+	size_t			 password_len;
+	const char		*username;
+
+	int			 listener;
+	uint16_t		 port;
+
+	struct child		 front, netproc;
+	int			 front_fd;	/* our end of the front's channel */
+	struct ipc_reader	 front_in;
+	struct event		*front_ev;
+
+	struct event		*restart_timer;
+	struct event		*stop_timer;
+	unsigned		 backoff_ms;
+	int			 ready;
+	int			 stopping;
+	int			 exit_code;
+};
+
+static void	parent_stop(struct parent *, int);
+static int	start_netproc(struct parent *);
+
+static int
+bind_listener(struct parent *p)
+{
+	struct sockaddr_in sin;
+	socklen_t len;
+	int fd, one = 1;
+
+	for (unsigned port = p->opt.port_lo; port <= p->opt.port_hi; port++) {
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd == -1)
+			return -1;
+		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1) {
+			close(fd);
+			return -1;
+		}
+		memset(&sin, 0, sizeof(sin));
+		sin.sin_family = AF_INET;
+		sin.sin_port = htons((uint16_t)port);
+		/* Loopback only, whatever else the machine has. */
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+		    listen(fd, LISTEN_BACKLOG) == 0) {
+			len = sizeof(sin);
+			if (getsockname(fd, (struct sockaddr *)&sin, &len) == -1) {
+				close(fd);
+				return -1;
+			}
+			p->listener = fd;
+			p->port = ntohs(sin.sin_port);
+			return 0;
+		}
+		close(fd);
+		if (errno != EADDRINUSE && errno != EACCES)
+			return -1;
+	}
+	errno = EADDRINUSE;
+	return -1;
+}
+
+static void
+logpipe_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct child *c = arg;
+	uint8_t *nl;
+	ssize_t n;
+
+	n = buf_read(&c->errbuf, fd, LOGPIPE_LINE_MAX);
+	if (n <= 0) {
+		if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+			event_free(c->errev);
+			c->errev = NULL;
+			close(c->errpipe);
+			c->errpipe = -1;
+			buf_free(&c->errbuf);
+		}
+		return;
+	}
+	/* One syslog record per line; an overlong line is cut, not kept. */
+	while ((nl = memchr(buf_head(&c->errbuf), '\n', buf_used(&c->errbuf))) != NULL) {
+		size_t len = (size_t)(nl - buf_head(&c->errbuf));
+
+		syslog(LOG_NOTICE, "%.*s", (int)len, (char *)buf_head(&c->errbuf));
+		buf_drain(&c->errbuf, len + 1);
+	}
+	if (buf_used(&c->errbuf) >= LOGPIPE_LINE_MAX) {
+		syslog(LOG_NOTICE, "%.*s", (int)buf_used(&c->errbuf),
+		    (char *)buf_head(&c->errbuf));
+		buf_drain(&c->errbuf, buf_used(&c->errbuf));
+	}
+}
+
+/* Starts a child on ipc_fd; with --syslog its stderr comes back to us. */
+static int
+spawn_child(struct parent *p, struct child *c, int ipc_fd)
+{
+	int errp[2] = { -1, -1 };
+
+	if (p->opt.use_syslog && pipe2(errp, O_CLOEXEC) == -1)
+		return -1;
+	c->pid = proc_spawn(p->self, c->role, ipc_fd, errp[1]);
+	if (errp[1] != -1)
+		close(errp[1]);
+	if (c->pid == -1) {
+		if (errp[0] != -1)
+			close(errp[0]);
+		return -1;
+	}
+	c->started = time(NULL);
+	if (errp[0] != -1) {
+		if (c->errev != NULL) {
+			event_free(c->errev);
+			close(c->errpipe);
+			buf_free(&c->errbuf);
+		}
+		c->errpipe = errp[0];
+		fcntl(c->errpipe, F_SETFL, O_NONBLOCK);
+		c->errev = event_new(p->base, c->errpipe, EV_READ | EV_PERSIST,
+		    logpipe_cb, c);
+		if (c->errev == NULL || event_add(c->errev, NULL) == -1)
+			return -1;
+	}
+	log_debug("started %s, pid %ld", c->role, (long)c->pid);
+	return 0;
+}
+
+static int
+send_config(struct parent *p, int fd, int for_front)
+{
+	Ocb__Ipc__Frame f = OCB__IPC__FRAME__INIT;
+	Ocb__Ipc__Config c = OCB__IPC__CONFIG__INIT;
+	struct buf out;
+	int rc;
+
+	c.log_level = (uint32_t)p->opt.log_level;
+	c.log_syslog = p->opt.use_syslog;
+	c.insecure_no_sandbox = p->opt.insecure_no_sandbox;
+	if (for_front) {
+		c.token.data = (uint8_t *)p->token;
+		c.token.len = p->token_len;
+		c.port = p->port;
+		c.allow_origins = (char **)p->opt.allow_origins;
+		c.n_allow_origins = p->opt.n_allow_origins;
+		c.max_message = p->opt.max_message;
+	} else {
+		c.upstream_url = (char *)p->opt.upstream;
+		c.upstream_username = (char *)p->username;
+		c.upstream_password.data = (uint8_t *)p->password;
+		c.upstream_password.len = p->password_len;
+	}
+	f.body_case = OCB__IPC__FRAME__BODY_CONFIG;
+	f.config = &c;
+	buf_init(&out);
+	rc = ipc_frame_pack(&out, &f);
+	if (rc == 0)
+		rc = ipc_flush_blocking(&out, fd);
+	buf_free(&out);		/* wipes the packed secret */
+	return rc;
+}
+
+static int
+send_control_fd(int sock, Ocb__Ipc__Control__Kind kind, int fd)
+{
+	Ocb__Ipc__Frame f = OCB__IPC__FRAME__INIT;
+	Ocb__Ipc__Control ctl = OCB__IPC__CONTROL__INIT;
+
+	ctl.kind = kind;
+	f.body_case = OCB__IPC__FRAME__BODY_CONTROL;
+	f.control = &ctl;
+	return ipc_send_fd(sock, &f, fd);
+}
+
+static int
+start_netproc(struct parent *p)
+{
+	int sp[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1)
+		return -1;
+	if (spawn_child(p, &p->netproc, sp[0]) == -1) {
+		close(sp[0]);
+		close(sp[1]);
+		return -1;
+	}
+	close(sp[0]);
+	/* The config goes first on what becomes the front's end, so netproc
+	 * reads it before any request. */
+	if (send_config(p, sp[1], 0) == -1 ||
+	    send_control_fd(p->front_fd, OCB__IPC__CONTROL__KIND__NETPROC_FD,
+	    sp[1]) == -1) {
+		close(sp[1]);
+		return -1;
+	}
+	close(sp[1]);
+	return 0;
+}
+
+static void
+restart_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct parent *p = arg;
+
+	if (p->stopping)
+		return;
+	if (start_netproc(p) == -1) {
+		log_warn("cannot restart netproc");
+		parent_stop(p, 1);
+		return;
+	}
+	log_info("netproc restarted, pid %ld", (long)p->netproc.pid);
+}
+
+static const char *
+describe_exit(int status, char *buf, size_t len)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+		snprintf(buf, len, "was killed by SIGSYS (a sandbox violation)");
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "was killed by signal %d (%s)", WTERMSIG(status),
+		    strsignal(WTERMSIG(status)));
+	else
+		snprintf(buf, len, "stopped (status %d)", status);
+	return buf;
+}
+
+static void
+sigchld_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct parent *p = arg;
+	char desc[128];
+	pid_t pid;
+	int status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid == p->front.pid) {
+			p->front.pid = -1;
+			if (p->stopping && WIFEXITED(status) &&
+			    WEXITSTATUS(status) == 0) {
+				log_debug("front exited");
+				if (p->netproc.pid > 0)
+					kill(p->netproc.pid, SIGTERM);
+				else
+					event_base_loopexit(p->base, NULL);
+				continue;
+			}
+			/*
+			 * The front owns every client connection and the
+			 * listener; a new one could not take them over, so a
+			 * dead front ends ocbroker and the app supervising us
+			 * sees a non-zero exit.
+			 */
+			log_warnx("front %s; exiting",
+			    describe_exit(status, desc, sizeof(desc)));
+			parent_stop(p, 1);
+			if (p->netproc.pid > 0)
+				kill(p->netproc.pid, SIGTERM);
+			else
+				event_base_loopexit(p->base, NULL);
+		} else if (pid == p->netproc.pid) {
+			time_t lived = time(NULL) - p->netproc.started;
+			struct timeval tv;
+
+			p->netproc.pid = -1;
+			if (p->stopping) {
+				if (p->front.pid <= 0)
+					event_base_loopexit(p->base, NULL);
+				continue;
+			}
+			if (lived >= RESTART_STABLE_S)
+				p->backoff_ms = RESTART_FIRST_MS;
+			log_warnx("netproc %s; restarting in %u ms",
+			    describe_exit(status, desc, sizeof(desc)),
+			    p->backoff_ms);
+			tv.tv_sec = p->backoff_ms / 1000;
+			tv.tv_usec = (p->backoff_ms % 1000) * 1000;
+			evtimer_add(p->restart_timer, &tv);
+			p->backoff_ms *= 2;
+			if (p->backoff_ms > RESTART_MAX_MS)
+				p->backoff_ms = RESTART_MAX_MS;
+		}
+	}
+}
+
+static void
+stop_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct parent *p = arg;
+
+	log_warnx("children did not exit in %d s; killing them", STOP_GRACE_S);
+	if (p->front.pid > 0)
+		kill(p->front.pid, SIGKILL);
+	if (p->netproc.pid > 0)
+		kill(p->netproc.pid, SIGKILL);
+	p->exit_code = 1;
+	event_base_loopexit(p->base, NULL);
+}
+
+static void
+parent_stop(struct parent *p, int code)
+{
+	struct timeval tv = { STOP_GRACE_S, 0 };
+
+	if (code != 0)
+		p->exit_code = code;
+	if (p->stopping)
+		return;
+	p->stopping = 1;
+	evtimer_add(p->stop_timer, &tv);
+}
+
+static void
+sigterm_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct parent *p = arg;
+
+	log_info("signal %d: shutting down", (int)sig);
+	parent_stop(p, 0);
+	/* The front closes every WebSocket with 1001 and exits; netproc
+	 * follows once it is gone. */
+	if (p->front.pid > 0)
+		kill(p->front.pid, SIGTERM);
+	else if (p->netproc.pid > 0)
+		kill(p->netproc.pid, SIGTERM);
+	else
+		event_base_loopexit(p->base, NULL);
+}
+
+static void
+print_ready(struct parent *p)
+{
+	if (p->token_generated)
+		printf("{\"ready\":true,\"port\":%u,\"token\":\"%s\",\"version\":\"%s\"}\n",
+		    p->port, p->token, PACKAGE_VERSION);
+	else
+		printf("{\"ready\":true,\"port\":%u,\"version\":\"%s\"}\n",
+		    p->port, PACKAGE_VERSION);
+	fflush(stdout);
+	/* The token lives on in the front only. */
+	wipe(p->token, sizeof(p->token));
+	p->ready = 1;
+}
+
+static void
+front_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct parent *p = arg;
+	Ocb__Ipc__Frame *f;
+	enum ipc_status st;
+	ssize_t n;
+
+	n = ipc_read(&p->front_in, fd);
+	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+		/* The front is gone; SIGCHLD tells how. */
+		event_del(p->front_ev);
+		return;
+	}
+	while ((st = ipc_reader_next(&p->front_in, &f)) == IPC_FRAME) {
+		if (f->body_case != OCB__IPC__FRAME__BODY_CONTROL) {
+			ipc_frame_free(f);
+			st = IPC_BAD;
+			p->front_in.why = "unexpected frame";
+			break;
+		}
+		switch (f->control->kind) {
+		case OCB__IPC__CONTROL__KIND__READY:
+			if (!p->ready) {
+				print_ready(p);
+				log_info("listening on 127.0.0.1:%u", p->port);
+			}
+			break;
+		case OCB__IPC__CONTROL__KIND__RESTART_NETPROC:
+			if (p->netproc.pid > 0) {
+				log_warnx("front asked for a netproc restart");
+				kill(p->netproc.pid, SIGKILL);
+			}
+			break;
+		default:
+			log_warnx("front sent an unexpected control message");
+			break;
+		}
+		ipc_frame_free(f);
+	}
+	if (st == IPC_BAD) {
+		log_warnx("front channel: %s; stopping", p->front_in.why);
+		event_del(p->front_ev);
+		parent_stop(p, 1);
+		if (p->front.pid > 0)
+			kill(p->front.pid, SIGTERM);
+	}
+}
+
+static int
+self_path(char *out, size_t len, const char *argv0)
+{
+	ssize_t n = readlink("/proc/self/exe", out, len - 1);
+
+	if (n > 0) {
+		out[n] = '\0';
+		return 0;
+	}
+	/* Without /proc: argv[0] resolved now, before anything can move. */
+	if (realpath(argv0, out) != NULL)
+		return 0;
+	return -1;
+}
+
+static void
+read_upstream_credentials(struct parent *p)
+{
+	const char *pw = getenv("OPENCODE_SERVER_PASSWORD");
+	const char *user = getenv("OPENCODE_SERVER_USERNAME");
+
+	p->username = (user != NULL && *user != '\0') ? strdup(user) : "opencode";
+	if (pw != NULL && *pw != '\0') {
+		p->password_len = strlen(pw);
+		if ((p->password = malloc(p->password_len)) == NULL)
+			fatal("malloc");
+		memcpy(p->password, pw, p->password_len);
+		wipe((char *)pw, p->password_len);
+	}
+	/* No child inherits them: only netproc gets them, over its channel. */
+	unsetenv("OPENCODE_SERVER_PASSWORD");
+	unsetenv("OPENCODE_SERVER_USERNAME");
+}
+
+int
+parent_main(int argc, char **argv)
+{
+	struct parent p;
+	struct event *ev_term, *ev_int, *ev_chld;
+	char err[256];
+	int sp[2], rc;
+
+	memset(&p, 0, sizeof(p));
+	p.listener = p.front_fd = -1;
+	p.front.role = "front";
+	p.netproc.role = "netproc";
+	p.front.errpipe = p.netproc.errpipe = -1;
+	p.backoff_ms = RESTART_FIRST_MS;
+	ipc_reader_init(&p.front_in);
+
+	switch (options_parse(argc, argv, &p.opt, err, sizeof(err))) {
+	case OPTIONS_EXIT_OK:
+		return 0;
+	case OPTIONS_USAGE:
+		fprintf(stderr, "ocbroker: %s\n", err);
+		options_usage(stderr);
+		return 64;	/* EX_USAGE */
+	case OPTIONS_RUN:
+		break;
+	}
+	log_init("parent", p.opt.log_level, p.opt.use_syslog);
+	signal(SIGPIPE, SIG_IGN);
+	if (proc_no_core() == -1)
+		fatal("cannot disable core dumps");
+
+	if (!sandbox_available()) {
+		if (!p.opt.insecure_no_sandbox)
+			fatalx("no sandbox backend (%s) is available here; refusing "
+			    "to start without --insecure-no-sandbox", sandbox_backend());
+		log_warnx("running WITHOUT a sandbox (--insecure-no-sandbox)");
+	} else if (p.opt.insecure_no_sandbox)
+		log_warnx("running WITHOUT a sandbox (--insecure-no-sandbox); "
+		    "backend %s left unused", sandbox_backend());
+	else
+		log_info("sandbox backend: %s", sandbox_backend());
+
+	if (self_path(p.self, sizeof(p.self), argv[0]) == -1)
+		fatal("cannot find our own binary");
+	if (p.opt.token_fd != -1) {
+		rc = token_read_fd(p.opt.token_fd, p.token);
+		if (rc == -1)
+			fatalx("--token-fd: expected %d..%d printable bytes",
+			    TOKEN_MIN_LEN, TOKEN_MAX_LEN);
+		p.token_len = (size_t)rc;
+	} else {
+		if (token_generate(p.token) == -1)
+			fatal("cannot get random bytes for the token");
+		p.token_len = TOKEN_HEX_LEN;
+		p.token_generated = 1;
+	}
+	read_upstream_credentials(&p);
+	if (bind_listener(&p) == -1)
+		fatal("cannot listen on 127.0.0.1 port %u-%u", p.opt.port_lo,
+		    p.opt.port_hi);
+
+	if ((p.base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	ev_term = evsignal_new(p.base, SIGTERM, sigterm_cb, &p);
+	ev_int = evsignal_new(p.base, SIGINT, sigterm_cb, &p);
+	ev_chld = evsignal_new(p.base, SIGCHLD, sigchld_cb, &p);
+	p.restart_timer = evtimer_new(p.base, restart_cb, &p);
+	p.stop_timer = evtimer_new(p.base, stop_timeout_cb, &p);
+	if (ev_term == NULL || ev_int == NULL || ev_chld == NULL ||
+	    p.restart_timer == NULL || p.stop_timer == NULL ||
+	    evsignal_add(ev_term, NULL) == -1 || evsignal_add(ev_int, NULL) == -1 ||
+	    evsignal_add(ev_chld, NULL) == -1)
+		fatalx("cannot set up signal handling");
+
+	/* The front first: it gets its config, the listener, then netproc's end. */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1)
+		fatal("socketpair");
+	if (spawn_child(&p, &p.front, sp[0]) == -1)
+		fatal("cannot start the front");
+	close(sp[0]);
+	p.front_fd = sp[1];
+	if (send_config(&p, p.front_fd, 1) == -1 ||
+	    send_control_fd(p.front_fd, OCB__IPC__CONTROL__KIND__LISTENER_FD,
+	    p.listener) == -1)
+		fatal("cannot configure the front");
+	close(p.listener);
+	p.listener = -1;
+	if (start_netproc(&p) == -1)
+		fatal("cannot start netproc");
+	if (p.password != NULL) {
+		/* netproc restarts need it again, so it stays, wiped at exit. */
+	}
+	fcntl(p.front_fd, F_SETFL, O_NONBLOCK);
+	p.front_ev = event_new(p.base, p.front_fd, EV_READ | EV_PERSIST,
+	    front_read_cb, &p);
+	if (p.front_ev == NULL || event_add(p.front_ev, NULL) == -1)
+		fatalx("cannot watch the front");
+
+	event_base_dispatch(p.base);
+
+	if (p.password != NULL) {
+		wipe(p.password, p.password_len);
+		free(p.password);
+	}
+	wipe(p.token, sizeof(p.token));
+	if (!p.ready && p.exit_code == 0)
+		p.exit_code = 1;
+	log_debug("exiting with %d", p.exit_code);
+	return p.exit_code;
+}
