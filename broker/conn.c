@@ -207,6 +207,9 @@ conn_queue_frame(struct conn *c, enum ws_opcode op, const uint8_t *p, size_t len
 		return -1;
 	buf_add(&c->out, hdr, hlen);
 	buf_add(&c->out, p, len);
+	/* Remember the last frame: a ChatToken may still be merged into it. */
+	c->tail_len = op == WS_OP_BINARY ? hlen + len : 0;
+	c->tail_hlen = hlen;
 	conn_schedule_write(c);
 	return 0;
 }
@@ -225,6 +228,95 @@ conn_send_message(struct conn *c, const uint8_t *p, size_t len)
 		return -1;
 	}
 	return 0;
+}
+
+static int
+same_part(const Opencode__ChatToken *a, const Opencode__ChatToken *b)
+{
+	return strcmp(a->part_id, b->part_id) == 0 &&
+	    strcmp(a->message_id, b->message_id) == 0 &&
+	    strcmp(a->session_id, b->session_id) == 0;
+}
+
+/*
+ * Above the high-water mark a ChatToken is merged into the frame queued just
+ * before it when that one is an unsent ChatToken of the same part: the client
+ * gets fewer, longer deltas and loses nothing.  Returns 0 when merged.
+ */
+static int
+conn_merge_token(struct conn *c, const uint8_t *p, size_t len)
+{
+	Opencode__ServerMessage *next = NULL, *prev = NULL, out;
+	Opencode__ChatToken tok;
+	uint8_t *packed = NULL;
+	char *delta = NULL;
+	size_t used = buf_used(&c->out), plen, dl1, dl2;
+	int rc = -1;
+
+	/* The tail must be whole: no partial write may have reached it. */
+	if (c->tail_len == 0 || c->tail_len > used)
+		return -1;
+	next = opencode__server_message__unpack(NULL, len, p);
+	if (next == NULL ||
+	    next->payload_case != OPENCODE__SERVER_MESSAGE__PAYLOAD_TOKEN)
+		goto done;
+	prev = opencode__server_message__unpack(NULL, c->tail_len - c->tail_hlen,
+	    buf_head(&c->out) + used - c->tail_len + c->tail_hlen);
+	if (prev == NULL ||
+	    prev->payload_case != OPENCODE__SERVER_MESSAGE__PAYLOAD_TOKEN ||
+	    prev->request_id != 0 || !same_part(prev->token, next->token))
+		goto done;
+	dl1 = strlen(prev->token->delta);
+	dl2 = strlen(next->token->delta);
+	if ((delta = malloc(dl1 + dl2 + 1)) == NULL)
+		goto done;
+	memcpy(delta, prev->token->delta, dl1);
+	memcpy(delta + dl1, next->token->delta, dl2 + 1);
+	tok = *prev->token;
+	tok.delta = delta;
+	out = *prev;
+	out.token = &tok;
+	plen = opencode__server_message__get_packed_size(&out);
+	if ((packed = malloc(plen)) == NULL)
+		goto done;
+	opencode__server_message__pack(&out, packed);
+	buf_truncate(&c->out, used - c->tail_len);
+	if (conn_queue_frame(c, WS_OP_BINARY, packed, plen) == -1) {
+		conn_close(c, 1011, "out of memory");
+		goto done;
+	}
+	c->merged++;
+	rc = 0;
+done:
+	free(packed);
+	free(delta);
+	if (prev != NULL)
+		opencode__server_message__free_unpacked(prev, NULL);
+	if (next != NULL)
+		opencode__server_message__free_unpacked(next, NULL);
+	return rc;
+}
+
+int
+conn_send_event(struct conn *c, const uint8_t *p, size_t len)
+{
+	if (c->state != CONN_OPEN)
+		return -1;
+	if (buf_used(&c->out) > FRONT_OUTQ_HIGH) {
+		if (!c->pressure) {
+			c->pressure = 1;
+			log_info("conn %llx: slow reader: %zu bytes queued; merging "
+			    "chat tokens", (unsigned long long)c->id,
+			    buf_used(&c->out));
+		}
+		if (conn_merge_token(c, p, len) == 0)
+			return 0;
+	} else if (c->pressure && buf_used(&c->out) < FRONT_OUTQ_HIGH / 2) {
+		c->pressure = 0;
+		log_info("conn %llx: caught up (%llu tokens merged)",
+		    (unsigned long long)c->id, (unsigned long long)c->merged);
+	}
+	return conn_send_message(c, p, len);
 }
 
 int

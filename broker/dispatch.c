@@ -271,7 +271,7 @@ fan_out(struct front *f, const Ocb__Ipc__Event *ev)
 	for (c = TAILQ_FIRST(&f->open); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, open_entry);
 		if (filter_pass(c, ev->session_id))
-			conn_send_message(c, ev->server_message.data,
+			conn_send_event(c, ev->server_message.data,
 			    ev->server_message.len);
 	}
 }

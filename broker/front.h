@@ -56,6 +56,10 @@ struct conn {
 	struct buf		 out;
 	uint64_t		 inflight[FRONT_MAX_INFLIGHT];
 	size_t			 ninflight;
+	size_t			 tail_len;	/* last queued binary frame, 0: none */
+	size_t			 tail_hlen;	/* its WebSocket header */
+	int			 pressure;	/* above FRONT_OUTQ_HIGH: merging */
+	uint64_t		 merged;	/* ChatTokens merged, for the log */
 	char			*filter[FRONT_MAX_FILTER];	/* Subscribe */
 	size_t			 nfilter;
 	TAILQ_ENTRY(conn)	 open_entry;	/* in front->open while CONN_OPEN */
@@ -106,6 +110,9 @@ void	conn_close(struct conn *, uint16_t code, const char *why);
 void	conn_destroy(struct conn *);
 /* Queues one binary message (a packed ServerMessage). */
 int	conn_send_message(struct conn *, const uint8_t *, size_t);
+/* An event: like conn_send_message, but above the high-water mark a ChatToken
+ * is merged into the one queued before it (lossless). */
+int	conn_send_event(struct conn *, const uint8_t *, size_t);
 int	conn_send_error(struct conn *, uint64_t request_id, const char *code,
 	    const char *message);
 struct conn *conn_lookup(struct front *, uint64_t id);

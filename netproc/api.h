@@ -1,0 +1,102 @@
+/*
+ * netproc's HTTP <-> protobuf mapping: turns a decoded ClientMessage into an
+ * upstream call and the upstream's reply into a packed ServerMessage.  Pure:
+ * no I/O, no logging, no global state; the libcurl glue calls it.
+ */
+#ifndef OCB_NETPROC_API_H
+#define OCB_NETPROC_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/messages.pb-c.h"
+
+#define API_PATH_MAX		512
+#define API_PROVIDER_MAX	128		/* api_call.provider_id, with the NUL */
+#define API_MSG_MAX		256		/* ErrorResponse.message, with the NUL */
+#define API_QUOTE_MAX		120		/* bytes of upstream error text quoted */
+#define API_ERRBODY_MAX		(64 * 1024)	/* larger error bodies are not read */
+#define API_NAME_MAX		256		/* model id and agent name in a prompt */
+#define API_FIELD_MAX		(16 * 1024 * 1024) /* any string put in a body */
+
+/* ErrorResponse.code: a closed set (DESIGN.md, "Wire protocol"). */
+#define API_ERR_UNAUTHENTICATED		"UNAUTHENTICATED"
+#define API_ERR_BAD_MESSAGE		"BAD_MESSAGE"
+#define API_ERR_UNKNOWN_REQUEST		"UNKNOWN_REQUEST"
+#define API_ERR_INVALID_REQUEST		"INVALID_REQUEST"
+#define API_ERR_NOT_FOUND		"NOT_FOUND"
+#define API_ERR_UPSTREAM_UNAVAILABLE	"UPSTREAM_UNAVAILABLE"
+#define API_ERR_UPSTREAM_TIMEOUT	"UPSTREAM_TIMEOUT"
+#define API_ERR_UPSTREAM_ERROR		"UPSTREAM_ERROR"
+#define API_ERR_PARSE_ERROR		"PARSE_ERROR"
+#define API_ERR_TOO_MANY_REQUESTS	"TOO_MANY_REQUESTS"
+#define API_ERR_INTERNAL		"INTERNAL"
+
+enum api_method { API_GET, API_POST, API_PUT, API_DELETE, API_PATCH };
+
+/* Which reply mapper applies (api_call.kind); 0 is never valid. */
+enum api_kind {
+	API_KIND_EMPTY = 1,		/* no payload: 204, empty, or `true` */
+	API_KIND_SESSION_LIST,		/* GET /session */
+	API_KIND_SESSION_INFO,		/* POST /session */
+	API_KIND_AGENT_LIST,		/* GET /agent */
+	API_KIND_PROVIDER_STATUS,	/* GET /provider, `connected` */
+	API_KIND_AUTH_STATUS,		/* GET /provider, provider_id connected? */
+	API_KIND_HEALTH			/* GET /global/health */
+};
+
+struct api_call {
+	uint64_t	 request_id;
+	enum api_method	 method;
+	char		 path[API_PATH_MAX];	/* e.g. "/session/ses_abc/abort", already percent-encoded */
+	char		*body;			/* JSON request body, NULL for none; may hold an API key: api_call_free wipes it */
+	size_t		 body_len;		/* body is also NUL-terminated */
+	int		 kind;			/* enum api_kind */
+	char		 provider_id[API_PROVIDER_MAX];	/* GetAuth: which provider to look for in GET /provider */
+	int		 quote_errors;		/* the upstream's error text may be quoted back */
+};
+
+struct api_error {
+	const char	*code;			/* API_ERR_* */
+	char		 message[API_MSG_MAX];
+};
+
+struct api_response {
+	long		 status;
+	const char	*content_type;		/* may be NULL */
+	const uint8_t	*body;
+	size_t		 body_len;
+};
+
+/*
+ * Turns one decoded ClientMessage into an upstream call.  Returns 0, or -1
+ * with err filled: INVALID_REQUEST (bad or missing ids or fields),
+ * UNKNOWN_REQUEST (no payload, or one netproc does not handle, such as
+ * AuthHandshake or Subscribe), INTERNAL (out of memory).  A body, when set,
+ * is JSON (Content-Type: application/json).  On -1 nothing needs freeing.
+ */
+int	 api_call_build(const Opencode__ClientMessage *, struct api_call *,
+	    struct api_error *);
+/* explicit_bzero()s and frees the body. */
+void	 api_call_free(struct api_call *);
+
+/*
+ * Maps the upstream reply into a packed ServerMessage (request_id =
+ * call->request_id) in a malloc'd buffer.  A reply that cannot be mapped
+ * becomes an ErrorResponse; -1 only when out of memory.
+ */
+int	 api_reply_pack(const struct api_call *, const struct api_response *,
+	    uint8_t **, size_t *);
+
+/*
+ * A packed ServerMessage carrying ErrorResponse{code, message}.  A code
+ * outside the set becomes INTERNAL; the message is cut to API_MSG_MAX - 1
+ * bytes and made valid UTF-8 without control characters.
+ */
+int	 api_error_pack(uint64_t, const char *, const char *, uint8_t **,
+	    size_t *);
+
+/* "GET", "POST", ... */
+const char	*api_method_name(enum api_method);
+
+#endif /* OCB_NETPROC_API_H */

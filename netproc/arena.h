@@ -1,0 +1,31 @@
+/*
+ * A bump allocator: a reply mapper builds a protobuf-c ServerMessage out of
+ * many small allocations and releases them all with one arena_free().
+ * Memory is not wiped on free: nothing secret is ever put in an arena.
+ */
+#ifndef OCB_NETPROC_ARENA_H
+#define OCB_NETPROC_ARENA_H
+
+#include <stddef.h>
+
+#define ARENA_CHUNK_MIN	(16 * 1024)	/* size of the first chunk */
+#define ARENA_CHUNK_MAX	(1024 * 1024)	/* chunk sizes double up to this */
+
+struct arena_chunk;
+
+struct arena {
+	struct arena_chunk	*head;		/* chunk being filled */
+	size_t			 next_size;	/* size of the next chunk */
+};
+
+void	 arena_init(struct arena *);
+/* Zeroed memory aligned for any type; NULL (errno ENOMEM) on failure. */
+void	*arena_alloc(struct arena *, size_t);
+/* arena_alloc(nmemb * size), NULL on overflow. */
+void	*arena_calloc(struct arena *, size_t, size_t);
+char	*arena_strndup(struct arena *, const char *, size_t);
+char	*arena_strdup(struct arena *, const char *);
+/* Frees every allocation; the arena can be used again afterwards. */
+void	 arena_free(struct arena *);
+
+#endif /* OCB_NETPROC_ARENA_H */

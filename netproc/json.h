@@ -1,0 +1,83 @@
+/*
+ * JSON reading on top of jsmn, in place: the tokens point into the caller's
+ * buffer, which must outlive the struct json.  No recursion anywhere.
+ *
+ * Policy:
+ * - Parsing is jsmn's (strict mode, parent links) after a linear pre-scan
+ *   that bounds the nesting depth and refuses NUL bytes, followed by a
+ *   linear structural check of the tokens (one root value and nothing after
+ *   it, every object member a string key with exactly one value, literals
+ *   exactly true/false/null or a JSON number).  jsmn's leniency about
+ *   separators (`[1 2]`, `[1,,2]`) is kept: it cannot change the structure.
+ * - Strings are checked when they are read: a raw control character is
+ *   refused; escapes are decoded (\uXXXX, surrogate pairs); a lone surrogate,
+ *   \u0000 (protobuf-c strings are NUL-terminated) and every byte of an
+ *   invalid raw UTF-8 sequence become U+FFFD.  The result is always valid
+ *   UTF-8 and never contains a NUL.
+ * - Integers are int64: a fraction, an exponent or an overflow is refused.
+ * - Object lookup returns the first member with that key.
+ * - Errors: -1 with errno set (ENOMEM, EINVAL for malformed input, E2BIG
+ *   above the limits below).
+ */
+#ifndef OCB_NETPROC_JSON_H
+#define OCB_NETPROC_JSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * The largest document the upstream sends is GET /provider: 6 529 060 bytes,
+ * 785 170 tokens, depth 9 (OpenCode 1.18.34).
+ */
+#define JSON_MAX_LEN	(32 * 1024 * 1024)	/* bytes; jsmn positions are int */
+#define JSON_MAX_TOKENS	(2 * 1024 * 1024)	/* 2.67x /provider, 40 MiB of tokens */
+#define JSON_MAX_DEPTH	64			/* jsmn closes a bracket in O(depth) */
+
+enum json_type {
+	JSON_OBJECT = 1,
+	JSON_ARRAY,
+	JSON_STRING,
+	JSON_NUMBER,
+	JSON_BOOL,
+	JSON_NULL
+};
+
+struct arena;
+struct json;
+
+int	 json_parse(const void *, size_t, struct json **);
+void	 json_free(struct json *);
+int	 json_ntokens(const struct json *);
+
+/*
+ * Tokens are indices, 0 is the root.  Every function accepts any int: an
+ * index out of range (e.g. -1 from a failed lookup) is "no such value".
+ */
+int	 json_type(const struct json *, int);	/* enum json_type, or -1 */
+/* Members of an object, elements of an array; 0 for anything else. */
+int	 json_len(const struct json *, int);
+/* The token after t and everything below it (a key's includes its value). */
+int	 json_next(const struct json *, int);
+/* The value of member key in object obj, or -1. */
+int	 json_obj_get(const struct json *, int, const char *);
+/* 1 when string token t decodes to exactly s, else 0. */
+int	 json_str_eq(const struct json *, int, const char *);
+
+/*
+ * Decodes string token t into dst (NUL-terminated, dstsize bytes) and
+ * stores the decoded length (without the NUL) in *lenp.  With dst NULL it
+ * only measures.  -1 when t is not a valid string or dst is too small.
+ */
+int	 json_str_decode(const struct json *, int, char *, size_t, size_t *);
+/* Decodes string token t into the arena. */
+int	 json_get_str(const struct json *, int, struct arena *, char **);
+int	 json_get_int64(const struct json *, int, int64_t *);
+int	 json_get_bool(const struct json *, int, int *);
+
+/*
+ * Decodes one code point of possibly invalid UTF-8 s[0..len), len > 0:
+ * returns the bytes used (1 for an invalid byte, which decodes to U+FFFD).
+ */
+size_t	 json_utf8_next(const uint8_t *, size_t, uint32_t *);
+
+#endif /* OCB_NETPROC_JSON_H */

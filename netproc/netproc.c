@@ -1,0 +1,248 @@
+/*
+ * netproc: the only process that may reach the upstream.  It reads requests
+ * from the front over fd 3, turns each into an upstream call (api.c) carried by
+ * libcurl (upstream.c), and writes the mapped reply back.  It never touches a
+ * client socket; all JSON is parsed here.
+ */
+#include "config.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/ipc.h"
+#include "common/log.h"
+#include "common/pballoc.h"
+#include "common/proc.h"
+#include "netproc/api.h"
+#include "netproc/upstream.h"
+#include "parent/parent.h"
+#include "sandbox/sandbox.h"
+
+#define NETPROC_OUTQ_MAX	(256u * 1024 * 1024)	/* the front stopped reading */
+
+struct netproc {
+	struct event_base	*base;
+	int			 fd;
+	struct event		*rev, *wev;
+	struct ipc_reader	 in;
+	struct buf		 out;
+	struct upstream		*up;
+};
+
+/* What libcurl or its TLS library would read from the environment. */
+static const char *const scrub_env[] = {
+	"SSLKEYLOGFILE", "http_proxy", "HTTP_PROXY", "https_proxy",
+	"HTTPS_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY",
+	"CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR", "CURL_HOME",
+};
+
+static void
+netproc_flush(struct netproc *np)
+{
+	while (buf_used(&np->out) > 0) {
+		ssize_t n = buf_write(&np->out, np->fd);
+
+		if (n > 0)
+			continue;
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN) {
+			event_add(np->wev, NULL);
+			return;
+		}
+		fatal("front channel: write");
+	}
+	event_del(np->wev);
+}
+
+static void
+write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	netproc_flush(arg);
+}
+
+static void
+send_frame(struct netproc *np, Ocb__Ipc__Frame *fr)
+{
+	if (buf_used(&np->out) > NETPROC_OUTQ_MAX)
+		fatalx("the front stopped reading");
+	if (ipc_frame_pack(&np->out, fr) == -1)
+		fatalx("cannot pack a frame");
+	if (!event_pending(np->wev, EV_WRITE, NULL))
+		event_active(np->wev, EV_WRITE, 1);
+}
+
+static void
+reply_cb(void *arg, uint64_t conn_id, uint64_t request_id, const uint8_t *msg,
+    size_t len)
+{
+	struct netproc *np = arg;
+	Ocb__Ipc__Frame fr = OCB__IPC__FRAME__INIT;
+	Ocb__Ipc__Reply rp = OCB__IPC__REPLY__INIT;
+
+	rp.conn_id = conn_id;
+	rp.request_id = request_id;
+	rp.server_message.data = (uint8_t *)msg;
+	rp.server_message.len = len;
+	fr.body_case = OCB__IPC__FRAME__BODY_REPLY;
+	fr.reply = &rp;
+	send_frame(np, &fr);
+}
+
+static void
+handle_request(struct netproc *np, const Ocb__Ipc__Request *rq)
+{
+	Opencode__ClientMessage *m;
+	struct api_call *call;
+	struct api_error err;
+	uint8_t *msg;
+	size_t len;
+
+	m = opencode__client_message__unpack(pb_wiping_allocator(),
+	    rq->client_message.len, rq->client_message.data);
+	if (m == NULL || m->request_id != rq->request_id) {
+		/* The front decoded it already: this is the front's bug. */
+		if (m != NULL)
+			opencode__client_message__free_unpacked(m,
+			    pb_wiping_allocator());
+		fatalx("the front forwarded a request that does not decode");
+	}
+	if ((call = calloc(1, sizeof(*call))) == NULL)
+		fatal("calloc");
+	memset(&err, 0, sizeof(err));
+	if (api_call_build(m, call, &err) == -1) {
+		log_info("request %llu refused: %s: %s",
+		    (unsigned long long)rq->request_id, err.code, err.message);
+		free(call);
+		if (api_error_pack(rq->request_id, err.code, err.message, &msg,
+		    &len) == -1)
+			fatalx("out of memory");
+		reply_cb(np, rq->conn_id, rq->request_id, msg, len);
+		free(msg);
+	} else {
+		call->request_id = rq->request_id;
+		upstream_submit(np->up, rq->conn_id, call);
+	}
+	opencode__client_message__free_unpacked(m, pb_wiping_allocator());
+}
+
+static void
+read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct netproc *np = arg;
+	Ocb__Ipc__Frame *fr;
+	enum ipc_status st;
+	ssize_t n;
+
+	n = ipc_read(&np->in, fd);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		log_debug("the front closed our channel");
+		event_base_loopexit(np->base, NULL);
+		return;
+	}
+	while ((st = ipc_reader_next(&np->in, &fr)) == IPC_FRAME) {
+		switch (fr->body_case) {
+		case OCB__IPC__FRAME__BODY_REQUEST:
+			handle_request(np, fr->request);
+			break;
+		case OCB__IPC__FRAME__BODY_CANCEL:
+			upstream_cancel_conn(np->up, fr->cancel->conn_id);
+			break;
+		default:
+			fatalx("the front sent a frame it must not send");
+		}
+		ipc_frame_free(fr);
+	}
+	if (st == IPC_BAD)
+		fatalx("front channel: %s", np->in.why);
+}
+
+static void
+sigterm_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct netproc *np = arg;
+
+	event_base_loopexit(np->base, NULL);
+}
+
+int
+netproc_main(void)
+{
+	struct netproc np;
+	struct upstream_config ucfg;
+	Ocb__Ipc__Frame *fr;
+	Ocb__Ipc__Config *cfg;
+	struct event *ev_term;
+	struct tm tm;
+	time_t now;
+	int insecure;
+
+	log_init("netproc", LOG_LEVEL_INFO, 0);
+	signal(SIGPIPE, SIG_IGN);
+	/* The parent relays a terminal's ^C; the front owns the shutdown. */
+	signal(SIGINT, SIG_IGN);
+	if (proc_no_core() == -1)
+		fatal("cannot disable core dumps");
+	if (proc_check_ipc_fd() == -1)
+		fatalx("fd %d is not our channel", PROC_IPC_FD);
+
+	memset(&np, 0, sizeof(np));
+	np.fd = PROC_IPC_FD;
+	ipc_reader_init(&np.in);
+	buf_init(&np.out);
+	if (ipc_read_frame_blocking(&np.in, np.fd, &fr) == -1 ||
+	    fr->body_case != OCB__IPC__FRAME__BODY_CONFIG)
+		fatalx("cannot read the configuration");
+	cfg = fr->config;
+	log_setlevel((int)cfg->log_level);
+	insecure = cfg->insecure_no_sandbox;
+
+	/* DESIGN.md's checklist, in order, before the sandbox. */
+	for (size_t i = 0; i < sizeof(scrub_env) / sizeof(scrub_env[0]); i++)
+		unsetenv(scrub_env[i]);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		fatalx("curl_global_init failed");
+	/* The first TLS handshake would otherwise open /etc/localtime. */
+	tzset();
+	now = time(NULL);
+	localtime_r(&now, &tm);
+
+	if ((np.base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	memset(&ucfg, 0, sizeof(ucfg));
+	ucfg.url = cfg->upstream_url;
+	ucfg.username = cfg->upstream_username;
+	if (cfg->upstream_password.len > 0) {
+		ucfg.password = cfg->upstream_password.data;
+		ucfg.password_len = cfg->upstream_password.len;
+	}
+	if ((np.up = upstream_new(np.base, &ucfg, reply_cb, &np)) == NULL)
+		fatalx("cannot set up the upstream %s", cfg->upstream_url);
+	ipc_frame_free(fr);	/* wipes the password */
+
+	fcntl(np.fd, F_SETFL, O_NONBLOCK);
+	np.rev = event_new(np.base, np.fd, EV_READ | EV_PERSIST, read_cb, &np);
+	np.wev = event_new(np.base, np.fd, EV_WRITE | EV_PERSIST, write_cb, &np);
+	ev_term = evsignal_new(np.base, SIGTERM, sigterm_cb, &np);
+	if (np.rev == NULL || np.wev == NULL || ev_term == NULL ||
+	    event_add(np.rev, NULL) == -1 || evsignal_add(ev_term, NULL) == -1)
+		fatalx("cannot set up the event loop");
+
+	if (!insecure && sandbox_enter(SANDBOX_NETPROC) == -1)
+		fatal("cannot enter the sandbox");
+
+	event_base_dispatch(np.base);
+
+	upstream_free(np.up);
+	curl_global_cleanup();
+	return 0;
+}

@@ -1,0 +1,698 @@
+/* libcurl multi + libevent glue and the pinned destination; see upstream.h. */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/queue.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "netproc/upstream.h"
+
+struct upstream_req {
+	struct upstream_xfer	 xfer;		/* first: it is the easy handle's private */
+	struct upstream		*up;
+	uint64_t		 conn_id;
+	struct api_call		*call;
+	CURL			*easy;
+	struct curl_slist	*headers;
+	struct buf		 body;
+	int			 too_large;
+	TAILQ_ENTRY(upstream_req) entry;
+};
+
+struct upstream_sock {
+	struct event		*ev;
+	struct upstream		*up;
+};
+
+struct upstream {
+	struct event_base	*base;
+	CURLM			*multi;
+	struct event		*timer;
+	upstream_done_cb	 done;
+	void			*done_arg;
+
+	char			 base_url[UPSTREAM_URL_MAX];
+	char			 host[256];
+	unsigned		 port;
+	int			 https;
+	struct curl_slist	*resolve;	/* the pinned address */
+	struct sockaddr_storage	 pinned;
+	socklen_t		 pinned_len;
+	char			*username;
+	char			*password;	/* NUL-terminated copy, wiped at free */
+	size_t			 password_len;
+	struct curl_blob	 ca;		/* the CA bundle, in memory */
+
+	TAILQ_HEAD(, upstream_req) reqs;
+	size_t			 nreqs;
+};
+
+
+/* Splits http[s]://host[:port][/prefix]; the prefix stays in base_url. */
+static int
+parse_url(struct upstream *up, const char *url)
+{
+	const char *p, *hend, *pstart;
+	size_t hlen;
+
+	if (strlen(url) >= sizeof(up->base_url))
+		return -1;
+	if (strncmp(url, "https://", 8) == 0) {
+		up->https = 1;
+		p = url + 8;
+		up->port = 443;
+	} else if (strncmp(url, "http://", 7) == 0) {
+		p = url + 7;
+		up->port = 80;
+	} else
+		return -1;
+	if (strchr(p, '@') != NULL)	/* credentials come from the environment */
+		return -1;
+	if (*p == '[') {
+		if ((hend = strchr(p, ']')) == NULL)
+			return -1;
+		hlen = (size_t)(hend - p - 1);
+		if (hlen == 0 || hlen >= sizeof(up->host))
+			return -1;
+		memcpy(up->host, p + 1, hlen);
+		up->host[hlen] = '\0';
+		pstart = hend + 1;
+	} else {
+		hend = p + strcspn(p, ":/?#");
+		hlen = (size_t)(hend - p);
+		if (hlen == 0 || hlen >= sizeof(up->host))
+			return -1;
+		memcpy(up->host, p, hlen);
+		up->host[hlen] = '\0';
+		pstart = hend;
+	}
+	if (*pstart == ':') {
+		char *end;
+		unsigned long v = strtoul(pstart + 1, &end, 10);
+
+		if (end == pstart + 1 || v == 0 || v > 65535 ||
+		    (*end != '\0' && *end != '/'))
+			return -1;
+		up->port = (unsigned)v;
+		pstart = end;
+	}
+	if (*pstart != '\0' && *pstart != '/')
+		return -1;
+	if (strchr(pstart, '?') != NULL || strchr(pstart, '#') != NULL)
+		return -1;
+	snprintf(up->base_url, sizeof(up->base_url), "%s", url);
+	/* Paths from api.c start with '/'. */
+	hlen = strlen(up->base_url);
+	while (hlen > 0 && up->base_url[hlen - 1] == '/')
+		up->base_url[--hlen] = '\0';
+	return 0;
+}
+
+/* Resolves the host once; libcurl then never starts a resolver (the sandbox
+ * would not let it) and can only reach this address. */
+static int
+pin_address(struct upstream *up)
+{
+	struct addrinfo hints, *res = NULL;
+	char portstr[8], addr[INET6_ADDRSTRLEN], entry[512];
+	int rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(portstr, sizeof(portstr), "%u", up->port);
+	if ((rc = getaddrinfo(up->host, portstr, &hints, &res)) != 0) {
+		log_warnx("upstream host %s: %s", up->host, gai_strerror(rc));
+		return -1;
+	}
+	if (res->ai_addrlen > sizeof(up->pinned)) {
+		freeaddrinfo(res);
+		return -1;
+	}
+	memcpy(&up->pinned, res->ai_addr, res->ai_addrlen);
+	up->pinned_len = res->ai_addrlen;
+	freeaddrinfo(res);
+	if (up->pinned.ss_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&up->pinned)->sin_addr,
+		    addr, sizeof(addr));
+	else
+		inet_ntop(AF_INET6,
+		    &((struct sockaddr_in6 *)&up->pinned)->sin6_addr, addr,
+		    sizeof(addr));
+	snprintf(entry, sizeof(entry), "%s:%u:%s%s%s", up->host, up->port,
+	    up->pinned.ss_family == AF_INET6 ? "[" : "", addr,
+	    up->pinned.ss_family == AF_INET6 ? "]" : "");
+	if ((up->resolve = curl_slist_append(NULL, entry)) == NULL)
+		return -1;
+	log_info("upstream %s pinned to %s port %u", up->host, addr, up->port);
+	return 0;
+}
+
+static int
+load_ca(struct upstream *up, const char *path)
+{
+	struct buf b;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		log_warn("CA bundle %s", path);
+		return -1;
+	}
+	buf_init(&b);
+	while ((n = buf_read(&b, fd, 65536)) > 0)
+		if (buf_used(&b) > UPSTREAM_CA_MAX) {
+			log_warnx("CA bundle %s is too large", path);
+			close(fd);
+			buf_free(&b);
+			return -1;
+		}
+	close(fd);
+	if (n == -1) {
+		log_warn("CA bundle %s", path);
+		buf_free(&b);
+		return -1;
+	}
+	/* The blob owns its memory; nothing secret in it. */
+	up->ca.data = b.data + b.off;
+	up->ca.len = buf_used(&b);
+	up->ca.flags = CURL_BLOB_NOCOPY;
+	return 0;
+}
+
+/* The destination, enforced a second time: any address but the pinned one is
+ * refused before a socket exists. */
+static curl_socket_t
+opensocket_cb(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct upstream *up = arg;
+	int same = 0;
+
+	if (purpose == CURLSOCKTYPE_IPCXN && a->family == up->pinned.ss_family) {
+		if (a->family == AF_INET) {
+			const struct sockaddr_in *x = (const void *)&a->addr;
+			const struct sockaddr_in *y = (const void *)&up->pinned;
+
+			same = x->sin_port == y->sin_port &&
+			    x->sin_addr.s_addr == y->sin_addr.s_addr;
+		} else if (a->family == AF_INET6) {
+			const struct sockaddr_in6 *x = (const void *)&a->addr;
+			const struct sockaddr_in6 *y = (const void *)&up->pinned;
+
+			same = x->sin6_port == y->sin6_port &&
+			    memcmp(&x->sin6_addr, &y->sin6_addr,
+			    sizeof(x->sin6_addr)) == 0;
+		}
+	}
+	if (!same) {
+		log_warnx("refused a connection to an address that is not the "
+		    "pinned upstream");
+		return CURL_SOCKET_BAD;
+	}
+	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+static size_t
+write_cb(char *data, size_t size, size_t n, void *arg)
+{
+	struct upstream_req *r = arg;
+	size_t len = size * n;
+
+	if (buf_used(&r->body) == 0) {
+		curl_off_t cl = -1;
+
+		/* Size the buffer once from Content-Length: no regrowth
+		 * copies for the 6.5 MB /provider. */
+		if (curl_easy_getinfo(r->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T,
+		    &cl) == CURLE_OK && cl > 0 && cl <= UPSTREAM_MAX_BODY)
+			(void)buf_reserve(&r->body, (size_t)cl + 1);
+	}
+	if (buf_used(&r->body) + len > UPSTREAM_MAX_BODY) {
+		r->too_large = 1;
+		return 0;
+	}
+	if (buf_add(&r->body, data, len) == -1)
+		return 0;
+	return len;
+}
+
+static void
+req_free(struct upstream_req *r)
+{
+	if (r->easy != NULL) {
+		curl_multi_remove_handle(r->up->multi, r->easy);
+		curl_easy_cleanup(r->easy);
+	}
+	curl_slist_free_all(r->headers);
+	buf_free(&r->body);
+	if (r->call != NULL) {
+		api_call_free(r->call);
+		free(r->call);
+	}
+	free(r);
+}
+
+static void
+answer_error(struct upstream *up, uint64_t conn_id, uint64_t request_id,
+    const char *code, const char *message)
+{
+	uint8_t *msg;
+	size_t len;
+
+	if (api_error_pack(request_id, code, message, &msg, &len) == -1) {
+		log_warnx("out of memory answering request %llu",
+		    (unsigned long long)request_id);
+		return;
+	}
+	up->done(up->done_arg, conn_id, request_id, msg, len);
+	free(msg);
+}
+
+static const char *
+method_name(enum api_method m)
+{
+	switch (m) {
+	case API_GET:		return "GET";
+	case API_POST:		return "POST";
+	case API_PUT:		return "PUT";
+	case API_DELETE:	return "DELETE";
+	case API_PATCH:		return "PATCH";
+	}
+	return "GET";
+}
+
+int
+upstream_easy_setup(struct upstream *up, CURL *e, const char *path,
+    struct curl_slist *headers)
+{
+	char url[UPSTREAM_URL_MAX + API_PATH_MAX];
+
+	if ((size_t)snprintf(url, sizeof(url), "%s%s", up->base_url, path) >=
+	    sizeof(url))
+		return -1;
+	if (curl_easy_setopt(e, CURLOPT_URL, url) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_PROXY, "") != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_RESOLVE, up->resolve) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, opensocket_cb) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, up) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+	    (long)UPSTREAM_CONNECT_TIMEOUT_MS) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L) != CURLE_OK)
+		return -1;
+	if (up->https &&
+	    (curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &up->ca) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_CAINFO, NULL) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_CAPATH, NULL) != CURLE_OK))
+		return -1;
+	if (up->password != NULL &&
+	    (curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_USERNAME, up->username) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_PASSWORD, up->password) != CURLE_OK))
+		return -1;
+	return 0;
+}
+
+int
+upstream_xfer_add(struct upstream *up, CURL *e, struct upstream_xfer *x)
+{
+	if (curl_easy_setopt(e, CURLOPT_PRIVATE, x) != CURLE_OK ||
+	    curl_multi_add_handle(up->multi, e) != CURLM_OK)
+		return -1;
+	return 0;
+}
+
+void
+upstream_xfer_remove(struct upstream *up, CURL *e)
+{
+	curl_multi_remove_handle(up->multi, e);
+}
+
+struct event_base *
+upstream_base(struct upstream *up)
+{
+	return up->base;
+}
+
+static void	req_done(struct upstream_xfer *, CURLcode);
+
+static int
+req_setup(struct upstream *up, struct upstream_req *r)
+{
+	struct api_call *c = r->call;
+	CURL *e;
+
+	if ((r->easy = e = curl_easy_init()) == NULL)
+		return -1;
+	r->xfer.done = req_done;
+	r->headers = curl_slist_append(r->headers, "Accept: application/json");
+	/* No 100-continue round trip for a small body. */
+	r->headers = curl_slist_append(r->headers, "Expect:");
+	if (c->body != NULL)
+		r->headers = curl_slist_append(r->headers,
+		    "Content-Type: application/json");
+	if (r->headers == NULL || upstream_easy_setup(up, e, c->path,
+	    r->headers) == -1)
+		return -1;
+	if (curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_WRITEDATA, r) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
+	    (long)UPSTREAM_REQUEST_TIMEOUT_MS) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method_name(c->method)) != CURLE_OK)
+		return -1;
+	if (c->body != NULL &&
+	    (curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+	    (curl_off_t)c->body_len) != CURLE_OK))
+		return -1;
+	if (c->body == NULL && c->method == API_POST &&
+	    (curl_easy_setopt(e, CURLOPT_POSTFIELDS, "") != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, 0L) != CURLE_OK))
+		return -1;
+	if (c->method == API_GET &&
+	    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L) != CURLE_OK)
+		return -1;
+	return 0;
+}
+
+void
+upstream_submit(struct upstream *up, uint64_t conn_id, struct api_call *call)
+{
+	struct upstream_req *r;
+	uint64_t rid = call->request_id;
+
+	if (up->nreqs >= UPSTREAM_MAX_INFLIGHT) {
+		api_call_free(call);
+		free(call);
+		answer_error(up, conn_id, rid, "TOO_MANY_REQUESTS",
+		    "too many upstream requests in flight");
+		return;
+	}
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		api_call_free(call);
+		free(call);
+		answer_error(up, conn_id, rid, "INTERNAL", "out of memory");
+		return;
+	}
+	r->up = up;
+	r->conn_id = conn_id;
+	r->call = call;
+	buf_init(&r->body);
+	if (req_setup(up, r) == -1 ||
+	    upstream_xfer_add(up, r->easy, &r->xfer) == -1) {
+		req_free(r);
+		answer_error(up, conn_id, rid, "INTERNAL",
+		    "cannot set up the upstream request");
+		return;
+	}
+	TAILQ_INSERT_TAIL(&up->reqs, r, entry);
+	up->nreqs++;
+}
+
+void
+upstream_cancel_conn(struct upstream *up, uint64_t conn_id)
+{
+	struct upstream_req *r, *next;
+
+	for (r = TAILQ_FIRST(&up->reqs); r != NULL; r = next) {
+		next = TAILQ_NEXT(r, entry);
+		if (r->conn_id != conn_id)
+			continue;
+		TAILQ_REMOVE(&up->reqs, r, entry);
+		up->nreqs--;
+		req_free(r);
+	}
+}
+
+size_t
+upstream_inflight(const struct upstream *up)
+{
+	return up->nreqs;
+}
+
+/* Transport failures, in the contract's codes. */
+static void
+answer_curl_error(struct upstream_req *r, CURLcode rc)
+{
+	const char *code, *msg = curl_easy_strerror(rc);
+
+	switch (rc) {
+	case CURLE_OPERATION_TIMEDOUT:
+		code = "UPSTREAM_TIMEOUT";
+		msg = "the upstream did not answer in time";
+		break;
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+		code = "UPSTREAM_UNAVAILABLE";
+		break;
+	case CURLE_WRITE_ERROR:
+		code = "UPSTREAM_ERROR";
+		msg = r->too_large ? "the upstream's answer is too large" :
+		    "out of memory";
+		break;
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CACERT_BADFILE:
+		code = "UPSTREAM_ERROR";
+		msg = "TLS: the upstream's certificate did not verify";
+		break;
+	default:
+		code = "UPSTREAM_ERROR";
+		break;
+	}
+	log_info("request %llu: %s %s: %s",
+	    (unsigned long long)r->call->request_id, method_name(r->call->method),
+	    r->call->path, msg);
+	answer_error(r->up, r->conn_id, r->call->request_id, code, msg);
+}
+
+static void
+finish(struct upstream_req *r, CURLcode rc)
+{
+	struct upstream *up = r->up;
+	struct api_response resp;
+	uint8_t *msg;
+	size_t len;
+
+	if (rc != CURLE_OK) {
+		answer_curl_error(r, rc);
+		return;
+	}
+	memset(&resp, 0, sizeof(resp));
+	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &resp.status);
+	curl_easy_getinfo(r->easy, CURLINFO_CONTENT_TYPE, &resp.content_type);
+	resp.body = buf_head(&r->body);
+	resp.body_len = buf_used(&r->body);
+	if (resp.status < 200 || resp.status > 299)
+		log_info("request %llu: %s %s: HTTP %ld",
+		    (unsigned long long)r->call->request_id,
+		    method_name(r->call->method), r->call->path, resp.status);
+	else
+		log_debug("request %llu: %s %s: HTTP %ld, %zu bytes",
+		    (unsigned long long)r->call->request_id,
+		    method_name(r->call->method), r->call->path, resp.status,
+		    resp.body_len);
+	if (api_reply_pack(r->call, &resp, &msg, &len) == -1) {
+		answer_error(up, r->conn_id, r->call->request_id, "INTERNAL",
+		    "out of memory");
+		return;
+	}
+	up->done(up->done_arg, r->conn_id, r->call->request_id, msg, len);
+	free(msg);
+}
+
+static void
+req_done(struct upstream_xfer *x, CURLcode rc)
+{
+	struct upstream_req *r = (struct upstream_req *)x;
+	struct upstream *up = r->up;
+
+	TAILQ_REMOVE(&up->reqs, r, entry);
+	up->nreqs--;
+	finish(r, rc);
+	req_free(r);
+}
+
+static void
+check_done(struct upstream *up)
+{
+	CURLMsg *m;
+	int left;
+
+	while ((m = curl_multi_info_read(up->multi, &left)) != NULL) {
+		struct upstream_xfer *x;
+		CURLcode rc;
+
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		rc = m->data.result;
+		if (curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE,
+		    (char **)&x) != CURLE_OK || x == NULL)
+			continue;
+		x->done(x, rc);
+	}
+}
+
+static void
+sock_event_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct upstream *up = arg;
+	int running, flags = 0;
+
+	if (what & EV_READ)
+		flags |= CURL_CSELECT_IN;
+	if (what & EV_WRITE)
+		flags |= CURL_CSELECT_OUT;
+	curl_multi_socket_action(up->multi, fd, flags, &running);
+	check_done(up);
+}
+
+static int
+sock_cb(CURL *e, curl_socket_t s, int what, void *arg, void *sockp)
+{
+	struct upstream *up = arg;
+	struct upstream_sock *us = sockp;
+	short kind = EV_PERSIST;
+
+	if (what == CURL_POLL_REMOVE) {
+		if (us != NULL) {
+			event_free(us->ev);
+			free(us);
+			curl_multi_assign(up->multi, s, NULL);
+		}
+		return 0;
+	}
+	if (what & CURL_POLL_IN)
+		kind |= EV_READ;
+	if (what & CURL_POLL_OUT)
+		kind |= EV_WRITE;
+	if (us == NULL) {
+		if ((us = calloc(1, sizeof(*us))) == NULL)
+			return -1;
+		us->up = up;
+		curl_multi_assign(up->multi, s, us);
+	} else
+		event_free(us->ev);
+	us->ev = event_new(up->base, s, kind, sock_event_cb, up);
+	if (us->ev == NULL || event_add(us->ev, NULL) == -1)
+		return -1;
+	return 0;
+}
+
+static void
+timer_event_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct upstream *up = arg;
+	int running;
+
+	curl_multi_socket_action(up->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	check_done(up);
+}
+
+static int
+timer_cb(CURLM *multi, long timeout_ms, void *arg)
+{
+	struct upstream *up = arg;
+	struct timeval tv;
+
+	if (timeout_ms < 0) {
+		evtimer_del(up->timer);
+		return 0;
+	}
+	tv.tv_sec = timeout_ms / 1000;
+	tv.tv_usec = (timeout_ms % 1000) * 1000;
+	evtimer_add(up->timer, &tv);
+	return 0;
+}
+
+struct upstream *
+upstream_new(struct event_base *base, const struct upstream_config *cfg,
+    upstream_done_cb done, void *arg)
+{
+	struct upstream *up;
+
+	if ((up = calloc(1, sizeof(*up))) == NULL)
+		return NULL;
+	up->base = base;
+	up->done = done;
+	up->done_arg = arg;
+	TAILQ_INIT(&up->reqs);
+	if (parse_url(up, cfg->url) == -1) {
+		log_warnx("the upstream URL is not usable");
+		goto fail;
+	}
+	if (pin_address(up) == -1)
+		goto fail;
+	if (up->https && load_ca(up, cfg->ca_file != NULL ? cfg->ca_file :
+	    UPSTREAM_CA_BUNDLE) == -1)
+		goto fail;
+	if (cfg->password != NULL) {
+		if ((up->password = malloc(cfg->password_len + 1)) == NULL ||
+		    (up->username = strdup(cfg->username != NULL &&
+		    *cfg->username != '\0' ? cfg->username : "opencode")) == NULL)
+			goto fail;
+		memcpy(up->password, cfg->password, cfg->password_len);
+		up->password[cfg->password_len] = '\0';
+		up->password_len = cfg->password_len;
+	}
+	if ((up->multi = curl_multi_init()) == NULL ||
+	    (up->timer = evtimer_new(base, timer_event_cb, up)) == NULL)
+		goto fail;
+	curl_multi_setopt(up->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
+	curl_multi_setopt(up->multi, CURLMOPT_SOCKETDATA, up);
+	curl_multi_setopt(up->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+	curl_multi_setopt(up->multi, CURLMOPT_TIMERDATA, up);
+	/* Keep-alive: idle connections stay in the multi's cache. */
+	curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, 16L);
+	return up;
+fail:
+	upstream_free(up);
+	return NULL;
+}
+
+void
+upstream_free(struct upstream *up)
+{
+	struct upstream_req *r;
+
+	if (up == NULL)
+		return;
+	while ((r = TAILQ_FIRST(&up->reqs)) != NULL) {
+		TAILQ_REMOVE(&up->reqs, r, entry);
+		req_free(r);
+	}
+	if (up->multi != NULL)
+		curl_multi_cleanup(up->multi);
+	if (up->timer != NULL)
+		event_free(up->timer);
+	curl_slist_free_all(up->resolve);
+	if (up->password != NULL) {
+		wipe(up->password, up->password_len);
+		free(up->password);
+	}
+	free(up->username);
+	if (up->ca.data != NULL)
+		free((uint8_t *)up->ca.data);
+	free(up);
+}

@@ -1,0 +1,581 @@
+/* cmocka tests of netproc/json.c, netproc/arena.c and netproc/pathenc.c. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "common/utf8.h"
+#include "netproc/arena.h"
+#include "netproc/json.h"
+#include "netproc/pathenc.h"
+
+static double
+now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static struct json *
+parse_ok(const char *s)
+{
+	struct json	*j = NULL;
+
+	if (json_parse(s, strlen(s), &j) != 0)
+		fail_msg("did not parse: %s", s);
+	return j;
+}
+
+static int
+parses(const char *s, size_t len)
+{
+	struct json	*j;
+	int		 rc;
+
+	rc = json_parse(s, len, &j);
+	json_free(j);
+	return rc == 0;
+}
+
+#define PARSES(s)	parses((s), sizeof(s) - 1)
+
+static void
+test_parse_valid(void **state)
+{
+	static const char *const ok[] = {
+		"{}", "[]", " { } ", "\n[\t]\r\n", "true", "false", "null",
+		"0", "-0", "12", "-3.25e+10", "1E5", "0.5", "\"\"", " \"x\" ",
+		"{\"a\":1,\"b\":[true,false,null],\"c\":{\"d\":\"e\"}}",
+		"[1,\"a\",{},[],-1.5]", "{\"a\":{\"b\":{\"c\":[[[]]]}}}",
+	};
+	size_t	i;
+
+	(void)state;
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (!parses(ok[i], strlen(ok[i])))
+			fail_msg("rejected: %s", ok[i]);
+}
+
+static void
+test_parse_invalid(void **state)
+{
+	static const char *const bad[] = {
+		"", " ", "\n", "{", "}", "[", "]", "[1]]", "[[1]", "{\"a\"}",
+		"{\"a\":}", "{\"a\":1:2}", "[\"a\":1]", "{1:2}", "{\"a\" 1}",
+		"tru", "truex", "nul", "True", "01", "1.", ".5", "-", "1e",
+		"1e+", "+1", "0x10", "[1x]", "{} {}", "{} x", "{},", ",{}",
+		"[] 1", "1 2", "\"abc", "\"a\\x\"", "\"\\u12\"", "\"\\u12g4\"",
+		"{\"a\":1 \"b\"}", "{\"a\":\"b\":\"c\"}", "[\"a\"}", "{\"a\"]",
+		"'a'", "{a:1}", "[nan]", "[Infinity]", "\"a\"\"b\"",
+		"{\"a\":[1,2}", "[{]}",
+	};
+	size_t	i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (parses(bad[i], strlen(bad[i])))
+			fail_msg("accepted: %s", bad[i]);
+	/* NUL bytes anywhere: jsmn would stop at the first one. */
+	assert_false(PARSES("{}\0"));
+	assert_false(PARSES("{\"a\0\":1}"));
+	assert_false(PARSES("[1,\0 2]"));
+	assert_false(PARSES("\0"));
+	/* Leniency kept from jsmn: separators do not change the structure. */
+	assert_true(PARSES("[1 2]"));
+}
+
+static void
+test_depth(void **state)
+{
+	char	*s;
+	size_t	 n = 100000, i;
+	double	 t0;
+
+	(void)state;
+	s = malloc(2 * n);
+	assert_non_null(s);
+	for (i = 0; i < n; i++) {
+		s[i] = '[';
+		s[n + i] = ']';
+	}
+	t0 = now_ms();
+	assert_false(parses(s, n));
+	assert_int_equal(errno, E2BIG);
+	assert_false(parses(s, 2 * n));
+	print_message("deep nesting x%zu refused in %.2f ms\n", n, now_ms() - t0);
+	/* Exactly at the limit and one more. */
+	memcpy(s + JSON_MAX_DEPTH, s + n, JSON_MAX_DEPTH);
+	assert_true(parses(s, 2 * JSON_MAX_DEPTH));
+	s[0] = '{';
+	assert_false(parses(s, 2 * JSON_MAX_DEPTH));
+	s[0] = '[';
+	memmove(s + JSON_MAX_DEPTH + 1, s + n, JSON_MAX_DEPTH + 1);
+	assert_false(parses(s, 2 * (JSON_MAX_DEPTH + 1)));
+	/* Deep in a string is no nesting at all. */
+	s[0] = '"';
+	memset(s + 1, '[', n);
+	s[n] = '"';
+	assert_true(parses(s, n + 1));
+	free(s);
+}
+
+static void
+test_limits(void **state)
+{
+	struct json	*j;
+	char		 c = '[';
+
+	(void)state;
+	assert_int_equal(json_parse(&c, (size_t)JSON_MAX_LEN + 1, &j), -1);
+	assert_int_equal(errno, E2BIG);
+	assert_null(j);
+}
+
+/* Builds "[x,x,...]" with n elements. */
+static char *
+wide_array(const char *elem, size_t n, size_t *lenp)
+{
+	size_t	 el = strlen(elem), len = 2 + n * (el + 1), i, o = 0;
+	char	*s = malloc(len);
+
+	assert_non_null(s);
+	s[o++] = '[';
+	for (i = 0; i < n; i++) {
+		memcpy(s + o, elem, el);
+		o += el;
+		if (i + 1 < n)
+			s[o++] = ',';
+	}
+	s[o++] = ']';
+	*lenp = o;
+	return s;
+}
+
+static double
+time_parse(const char *s, size_t len, int ntok)
+{
+	struct json	*j;
+	double		 best = 1e9, t0, t;
+	int		 k;
+
+	for (k = 0; k < 3; k++) {
+		t0 = now_ms();
+		assert_int_equal(json_parse(s, len, &j), 0);
+		t = now_ms() - t0;
+		if (ntok >= 0)
+			assert_int_equal(json_ntokens(j), ntok);
+		json_free(j);
+		if (t < best)
+			best = t;
+	}
+	return best;
+}
+
+/* 63 levels: inside the outer array, one below JSON_MAX_DEPTH. */
+#define DEEP63	("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[" \
+		"]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]")
+
+/*
+ * Wide documents: jsmn without parent links rescans earlier siblings on
+ * every close bracket.  Four times the input must take about four times
+ * as long, not sixteen.
+ */
+static void
+test_not_quadratic(void **state)
+{
+	static const char *const elems[] = {
+		"{}", "[]", "{\"k\":[1]}", "\"s\"",
+		DEEP63
+	};
+	size_t	 i, n = 100000, len1, len4;
+	char	*s1, *s4;
+	double	 t1, t4;
+
+	(void)state;
+	for (i = 0; i < sizeof(elems) / sizeof(elems[0]); i++) {
+		s1 = wide_array(elems[i], n / (i == 4 ? 60 : 1), &len1);
+		s4 = wide_array(elems[i], 4 * n / (i == 4 ? 60 : 1), &len4);
+		t1 = time_parse(s1, len1, -1);
+		t4 = time_parse(s4, len4, -1);
+		print_message("wide %-10.10s %7zu bytes %.2f ms, %8zu bytes "
+		    "%.2f ms (x%.1f)\n", elems[i], len1, t1, len4, t4,
+		    t4 / (t1 > 0.01 ? t1 : 0.01));
+		assert_true(t4 < 10 * t1 + 5);
+		free(s1);
+		free(s4);
+	}
+}
+
+static void
+test_navigation(void **state)
+{
+	struct json	*j;
+	int		 t, k, i, n;
+	int64_t		 v;
+
+	(void)state;
+	j = parse_ok("{\"a\":{\"x\":[1,[2,3],{\"y\":4}]},\"b\":[],"
+	    "\"c\":\"s\",\"a\":2,\"d\":{\"e\":[{\"f\":5}]}}");
+	assert_int_equal(json_type(j, 0), JSON_OBJECT);
+	assert_int_equal(json_len(j, 0), 5);
+	/* Members in order, each skip jumps over a whole subtree. */
+	k = 1;
+	assert_true(json_str_eq(j, k, "a"));
+	k = json_next(j, k);
+	assert_true(json_str_eq(j, k, "b"));
+	k = json_next(j, k);
+	assert_true(json_str_eq(j, k, "c"));
+	k = json_next(j, k);
+	assert_true(json_str_eq(j, k, "a"));
+	k = json_next(j, k);
+	assert_true(json_str_eq(j, k, "d"));
+	assert_int_equal(json_next(j, k), json_ntokens(j));
+
+	/* First member wins. */
+	t = json_obj_get(j, 0, "a");
+	assert_int_equal(json_type(j, t), JSON_OBJECT);
+	t = json_obj_get(j, t, "x");
+	assert_int_equal(json_type(j, t), JSON_ARRAY);
+	n = json_len(j, t);
+	assert_int_equal(n, 3);
+	for (i = 0, k = t + 1; i < n; i++, k = json_next(j, k))
+		;
+	assert_int_equal(k, json_obj_get(j, 0, "b") - 1);
+	assert_int_equal(json_type(j, json_obj_get(j, 0, "b")), JSON_ARRAY);
+	assert_int_equal(json_len(j, json_obj_get(j, 0, "b")), 0);
+	t = json_obj_get(j, json_obj_get(j, 0, "d"), "e");
+	assert_int_equal(json_get_int64(j,
+	    json_obj_get(j, t + 1, "f"), &v), 0);
+	assert_int_equal(v, 5);
+
+	/* Misses and out-of-range indices. */
+	assert_int_equal(json_obj_get(j, 0, "zz"), -1);
+	assert_int_equal(json_obj_get(j, 0, "a\0"), json_obj_get(j, 0, "a"));
+	assert_int_equal(json_obj_get(j, -1, "a"), -1);
+	assert_int_equal(json_obj_get(j, json_obj_get(j, 0, "c"), "a"), -1);
+	assert_int_equal(json_type(j, -1), -1);
+	assert_int_equal(json_type(j, json_ntokens(j)), -1);
+	assert_int_equal(json_next(j, -1), -1);
+	assert_int_equal(json_len(j, 1000), 0);
+	assert_false(json_str_eq(j, -1, "a"));
+	assert_int_equal(json_get_int64(j, -1, &v), -1);
+	json_free(j);
+	json_free(NULL);
+}
+
+static char *
+get_str(struct json *j, int t, struct arena *a)
+{
+	char	*s = NULL;
+
+	if (json_get_str(j, t, a, &s) == -1)
+		return NULL;
+	assert_true(utf8_valid((const uint8_t *)s, strlen(s)));
+	return s;
+}
+
+static void
+test_strings(void **state)
+{
+	static const struct {
+		const char	*in;
+		const char	*out;
+	} cases[] = {
+		{ "\"plain\"", "plain" },
+		{ "\"\"", "" },
+		{ "\"\\\" \\\\ \\/ \\b \\f \\n \\r \\t\"", "\" \\ / \b \f \n \r \t" },
+		{ "\"\\u0041\\u00e9\\u20AC\"", "A\xc3\xa9\xe2\x82\xac" },
+		{ "\"\\uD83D\\uDE00\"", "\xf0\x9f\x98\x80" },
+		{ "\"\\ud83d\\ude00x\"", "\xf0\x9f\x98\x80x" },
+		/* Lone surrogates and NUL become U+FFFD. */
+		{ "\"\\uD83Dx\"", "\xef\xbf\xbdx" },
+		{ "\"\\uD83D\"", "\xef\xbf\xbd" },
+		{ "\"\\uDE00\\uD83D\"", "\xef\xbf\xbd\xef\xbf\xbd" },
+		{ "\"\\uD83D\\uD83D\\uDE00\"", "\xef\xbf\xbd\xf0\x9f\x98\x80" },
+		{ "\"\\uD83D\\u0041\"", "\xef\xbf\xbd" "A" },
+		{ "\"\\uD83D\\n\"", "\xef\xbf\xbd\n" },
+		{ "\"a\\u0000b\"", "a\xef\xbf\xbd" "b" },
+		/* Raw UTF-8 passes; invalid raw bytes become U+FFFD each. */
+		{ "\"\xc3\xa9\xf0\x9f\x98\x80\"", "\xc3\xa9\xf0\x9f\x98\x80" },
+		{ "\"\xff\"", "\xef\xbf\xbd" },
+		{ "\"\xc0\xaf\"", "\xef\xbf\xbd\xef\xbf\xbd" },
+		{ "\"\xed\xa0\x80\"", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
+		{ "\"\xe2\x82\"", "\xef\xbf\xbd\xef\xbf\xbd" },
+		{ "\"\xf4\x90\x80\x80\"",
+		  "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
+		{ "\"a\x80z\"", "a\xef\xbf\xbdz" },
+	};
+	struct arena	 a;
+	struct json	*j;
+	char		*s, buf[4];
+	size_t		 i, n;
+
+	(void)state;
+	arena_init(&a);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		j = parse_ok(cases[i].in);
+		s = get_str(j, 0, &a);
+		if (s == NULL || strcmp(s, cases[i].out) != 0)
+			fail_msg("case %zu: %s", i, cases[i].in);
+		assert_true(json_str_eq(j, 0, cases[i].out));
+		json_free(j);
+	}
+	/* A raw control character is refused when read. */
+	j = parse_ok("[\"a\tb\",\"\x01\",\"\x7f\"]");
+	assert_null(get_str(j, 1, &a));
+	assert_int_equal(errno, EINVAL);
+	assert_null(get_str(j, 2, &a));
+	assert_non_null(get_str(j, 3, &a));
+	assert_false(json_str_eq(j, 1, "a\tb"));
+	/* Not a string. */
+	assert_null(get_str(j, 0, &a));
+	json_free(j);
+
+	/* Escaped keys compare decoded. */
+	j = parse_ok("{\"\\u0063onn\\u00e9cted\":1,\"\\uD83D\":2}");
+	assert_int_equal(json_obj_get(j, 0, "conn\xc3\xa9" "cted"), 2);
+	assert_int_equal(json_obj_get(j, 0, "\xef\xbf\xbd"), 4);
+	assert_int_equal(json_obj_get(j, 0, "conn"), -1);
+	assert_int_equal(json_obj_get(j, 0, "conn\xc3\xa9" "ctedX"), -1);
+	assert_false(json_str_eq(j, 1, "conn\xc3"));
+	json_free(j);
+
+	/* json_str_decode: measuring and a short buffer. */
+	j = parse_ok("\"\\u20ac1\"");
+	assert_int_equal(json_str_decode(j, 0, NULL, 0, &n), 0);
+	assert_int_equal(n, 4);
+	assert_int_equal(json_str_decode(j, 0, buf, sizeof(buf), &n), -1);
+	json_free(j);
+	arena_free(&a);
+}
+
+static void
+test_huge_string(void **state)
+{
+	struct arena	 a;
+	struct json	*j;
+	size_t		 n = 8 * 1024 * 1024, i;
+	char		*s, *out;
+
+	(void)state;
+	s = malloc(n + 2);
+	assert_non_null(s);
+	s[0] = '"';
+	for (i = 1; i <= n; i++)
+		s[i] = (char)('a' + i % 26);
+	memcpy(s + n - 11, "\\uD83D\\uDE00", 12);
+	s[n + 1] = '"';
+	assert_int_equal(json_parse(s, n + 2, &j), 0);
+	arena_init(&a);
+	out = get_str(j, 0, &a);
+	assert_non_null(out);
+	assert_int_equal(strlen(out), n - 12 + 4);
+	assert_memory_equal(out + n - 12, "\xf0\x9f\x98\x80", 4);
+	arena_free(&a);
+	json_free(j);
+	free(s);
+}
+
+static void
+test_integers(void **state)
+{
+	static const struct {
+		const char	*in;
+		int		 ok;
+		int64_t		 v;
+	} cases[] = {
+		{ "0", 1, 0 }, { "-0", 1, 0 }, { "7", 1, 7 }, { "-42", 1, -42 },
+		{ "1795667975339", 1, 1795667975339LL },
+		{ "9223372036854775807", 1, INT64_MAX },
+		{ "-9223372036854775808", 1, INT64_MIN },
+		{ "9223372036854775808", 0, 0 },
+		{ "-9223372036854775809", 0, 0 },
+		{ "99999999999999999999999", 0, 0 },
+		{ "1.5", 0, 0 }, { "1.0", 0, 0 }, { "1e3", 0, 0 },
+		{ "-1E-2", 0, 0 }, { "true", 0, 0 }, { "null", 0, 0 },
+		{ "\"1\"", 0, 0 }, { "[1]", 0, 0 },
+	};
+	struct json	*j;
+	int64_t		 v;
+	size_t		 i;
+	int		 b;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		j = parse_ok(cases[i].in);
+		v = 12345;
+		if ((json_get_int64(j, 0, &v) == 0) != cases[i].ok)
+			fail_msg("int %s", cases[i].in);
+		if (cases[i].ok)
+			assert_true(v == cases[i].v);
+		json_free(j);
+	}
+	j = parse_ok("[true,false,null,\"true\",1]");
+	assert_int_equal(json_get_bool(j, 1, &b), 0);
+	assert_int_equal(b, 1);
+	assert_int_equal(json_get_bool(j, 2, &b), 0);
+	assert_int_equal(b, 0);
+	assert_int_equal(json_type(j, 3), JSON_NULL);
+	assert_int_equal(json_get_bool(j, 3, &b), -1);
+	assert_int_equal(json_get_bool(j, 4, &b), -1);
+	assert_int_equal(json_get_bool(j, 5, &b), -1);
+	assert_int_equal(json_type(j, 5), JSON_NUMBER);
+	json_free(j);
+}
+
+static void
+test_truncations(void **state)
+{
+	static const char doc[] =
+	    "{\"a\":[1,-2.5e3,\"x\\u00e9\\\"\",{\"b\":null}],\"c\":true}";
+	size_t	n;
+
+	(void)state;
+	assert_true(PARSES(doc));
+	for (n = 0; n < sizeof(doc) - 1; n++)
+		if (parses(doc, n))
+			fail_msg("prefix %zu accepted", n);
+}
+
+static void
+test_utf8_next(void **state)
+{
+	uint32_t	cp;
+
+	(void)state;
+	assert_int_equal(json_utf8_next((const uint8_t *)"A", 1, &cp), 1);
+	assert_int_equal(cp, 'A');
+	assert_int_equal(json_utf8_next((const uint8_t *)"\xe2\x82\xac", 3,
+	    &cp), 3);
+	assert_int_equal(cp, 0x20ac);
+	assert_int_equal(json_utf8_next((const uint8_t *)"\xe2\x82\xac", 2,
+	    &cp), 1);
+	assert_int_equal(cp, 0xfffd);
+	assert_int_equal(json_utf8_next((const uint8_t *)"\xe0\x80\x80", 3,
+	    &cp), 1);
+	assert_int_equal(cp, 0xfffd);
+}
+
+static void
+test_arena(void **state)
+{
+	struct arena	 a;
+	char		*p, *q, *big, *s;
+	size_t		 i;
+
+	(void)state;
+	arena_init(&a);
+	for (i = 0; i < 100000; i++) {
+		p = arena_alloc(&a, i % 37 + 1);
+		assert_non_null(p);
+		assert_true(((uintptr_t)p % _Alignof(max_align_t)) == 0);
+		assert_int_equal(p[i % 37], 0);
+		memset(p, 0xa5, i % 37 + 1);
+	}
+	q = arena_alloc(&a, 8);
+	big = arena_alloc(&a, 3 * ARENA_CHUNK_MAX);
+	assert_non_null(big);
+	memset(big, 1, 3 * ARENA_CHUNK_MAX);
+	p = arena_alloc(&a, 8);
+	assert_non_null(p);
+	assert_ptr_equal(p, q + 16);	/* the big one did not end the chunk */
+	assert_non_null(arena_alloc(&a, 0));
+	assert_null(arena_calloc(&a, SIZE_MAX / 2, 4));
+	assert_null(arena_alloc(&a, SIZE_MAX - 8));
+	s = arena_strndup(&a, "hello world", 5);
+	assert_string_equal(s, "hello");
+	assert_string_equal(arena_strdup(&a, "x"), "x");
+	arena_free(&a);
+	/* Reusable after free. */
+	assert_non_null(arena_alloc(&a, 10));
+	arena_free(&a);
+	arena_free(&a);
+}
+
+static void
+test_pathenc(void **state)
+{
+	char	buf[16];
+	char	id[PATHENC_ID_MAX + 2];
+
+	(void)state;
+	assert_true(pathenc_session_id("ses_de9d92354ffeyyP4zHEmF5A4Lo"));
+	assert_false(pathenc_session_id("ses_"));
+	assert_false(pathenc_session_id("ses_a-b"));
+	assert_false(pathenc_session_id("ses_%2e%2e"));
+	assert_false(pathenc_session_id("ses_../x"));
+	assert_false(pathenc_session_id("../x"));
+	assert_false(pathenc_session_id("SES_abc"));
+	assert_false(pathenc_session_id("per_abc"));
+	assert_false(pathenc_session_id(""));
+	assert_false(pathenc_session_id(NULL));
+	assert_true(pathenc_permission_id("per_216265ce1001662Y9m56RK1l4W"));
+	assert_false(pathenc_permission_id("per_a/b"));
+	assert_false(pathenc_permission_id("ses_abc"));
+	memset(id, 'a', sizeof(id));
+	memcpy(id, "ses_", 4);
+	id[PATHENC_ID_MAX] = '\0';
+	assert_true(pathenc_session_id(id));
+	id[PATHENC_ID_MAX] = 'a';
+	id[PATHENC_ID_MAX + 1] = '\0';
+	assert_false(pathenc_session_id(id));
+
+	assert_true(pathenc_provider_id("anthropic"));
+	assert_true(pathenc_provider_id("wafer.ai"));
+	assert_true(pathenc_provider_id("ocb-fixture_oauth.1"));
+	assert_true(pathenc_provider_id("..."));
+	assert_false(pathenc_provider_id("."));
+	assert_false(pathenc_provider_id(".."));
+	assert_false(pathenc_provider_id("../x"));
+	assert_false(pathenc_provider_id("a/b"));
+	assert_false(pathenc_provider_id("a b"));
+	assert_false(pathenc_provider_id("a%2e"));
+	assert_false(pathenc_provider_id("caf\xc3\xa9"));
+	assert_false(pathenc_provider_id(""));
+	assert_false(pathenc_provider_id(NULL));
+	memset(id, 'p', PATHENC_ID_MAX);
+	id[PATHENC_ID_MAX] = '\0';
+	assert_true(pathenc_provider_id(id));
+	id[PATHENC_ID_MAX] = 'p';
+	assert_false(pathenc_provider_id(id));
+
+	strcpy(buf, "/a/");
+	assert_int_equal(pathenc_append(buf, sizeof(buf), "x y/%~"), 0);
+	assert_string_equal(buf, "/a/x%20y%2F%25~");
+	assert_int_equal(pathenc_append(buf, sizeof(buf), "z"), -1);
+	assert_string_equal(buf, "/a/x%20y%2F%25~");
+	strcpy(buf, "");
+	assert_int_equal(pathenc_append(buf, sizeof(buf), "\xc3\xa9."), 0);
+	assert_string_equal(buf, "%C3%A9.");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_valid),
+		cmocka_unit_test(test_parse_invalid),
+		cmocka_unit_test(test_depth),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_not_quadratic),
+		cmocka_unit_test(test_navigation),
+		cmocka_unit_test(test_strings),
+		cmocka_unit_test(test_huge_string),
+		cmocka_unit_test(test_integers),
+		cmocka_unit_test(test_truncations),
+		cmocka_unit_test(test_utf8_next),
+		cmocka_unit_test(test_arena),
+		cmocka_unit_test(test_pathenc),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
