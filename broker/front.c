@@ -183,18 +183,11 @@ netproc_attach(struct front *f, int fd)
 }
 
 static void
-parent_read_cb(evutil_socket_t fd, short what, void *arg)
+parent_frames(struct front *f)
 {
-	struct front *f = arg;
 	Ocb__Ipc__Frame *fr;
 	enum ipc_status st;
-	ssize_t n;
 
-	n = ipc_read(&f->parent_in, fd);
-	if (n == -1 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0)
-		fatalx("the parent went away");
 	while ((st = ipc_reader_next(&f->parent_in, &fr)) == IPC_FRAME) {
 		int nfd;
 
@@ -207,6 +200,20 @@ parent_read_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (st == IPC_BAD)
 		fatalx("parent channel: %s", f->parent_in.why);
+}
+
+static void
+parent_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct front *f = arg;
+	ssize_t n;
+
+	n = ipc_read(&f->parent_in, fd);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0)
+		fatalx("the parent went away");
+	parent_frames(f);
 }
 
 static void
@@ -346,6 +353,8 @@ front_main(void)
 		fatalx("cannot tell the parent we are ready");
 	buf_free(&out);
 
+	/* Anything that came in the same read as the start-up frames. */
+	parent_frames(&f);
 	event_base_dispatch(f.base);
 
 	wipe(f.token, sizeof(f.token));

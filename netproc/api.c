@@ -36,7 +36,7 @@ fail(struct api_error *err, const char *code, const char *msg)
 static int
 invalid(struct api_error *err, const char *msg)
 {
-	return fail(err, API_ERR_INVALID_REQUEST, msg);
+	return fail(err, ERR_INVALID_REQUEST, msg);
 }
 
 static int
@@ -209,7 +209,7 @@ body_build(struct api_call *c, const Opencode__ClientMessage *m,
 
 	body_emit(&w, m);
 	if ((w.p = malloc(w.len + 1)) == NULL)
-		return fail(err, API_ERR_INTERNAL, "out of memory");
+		return fail(err, ERR_INTERNAL, "out of memory");
 	c->body_len = w.len;
 	w.len = 0;
 	body_emit(&w, m);
@@ -224,7 +224,7 @@ set_path(struct api_call *c, const char *prefix, const char *id,
 {
 	c->path[0] = '\0';
 	if (strlen(prefix) >= sizeof(c->path))
-		return fail(err, API_ERR_INTERNAL, "path too long");
+		return fail(err, ERR_INTERNAL, "path too long");
 	memcpy(c->path, prefix, strlen(prefix) + 1);
 	if ((id != NULL &&
 	    pathenc_append(c->path, sizeof(c->path), id) == -1) ||
@@ -389,10 +389,10 @@ build(const Opencode__ClientMessage *m, struct api_call *c,
 	case OPENCODE__CLIENT_MESSAGE__PAYLOAD_REPLY_PERMISSION:
 		return build_reply(m->reply_permission, c, err);
 	case OPENCODE__CLIENT_MESSAGE__PAYLOAD__NOT_SET:
-		return fail(err, API_ERR_UNKNOWN_REQUEST, "no payload");
+		return fail(err, ERR_UNKNOWN_REQUEST, "no payload");
 	default:
 		/* AuthHandshake and Subscribe are the front's. */
-		return fail(err, API_ERR_UNKNOWN_REQUEST, "unknown request");
+		return fail(err, ERR_UNKNOWN_REQUEST, "unknown request");
 	}
 }
 
@@ -404,7 +404,7 @@ api_call_build(const Opencode__ClientMessage *m, struct api_call *c,
 	err->code = NULL;
 	err->message[0] = '\0';
 	if (m == NULL)
-		return fail(err, API_ERR_UNKNOWN_REQUEST, "no payload");
+		return fail(err, ERR_UNKNOWN_REQUEST, "no payload");
 	c->request_id = m->request_id;
 	if (build(m, c, err) == -1)
 		goto bad;
@@ -527,12 +527,12 @@ static int
 known_code(const char *code)
 {
 	static const char *const codes[] = {
-		API_ERR_UNAUTHENTICATED, API_ERR_BAD_MESSAGE,
-		API_ERR_UNKNOWN_REQUEST, API_ERR_INVALID_REQUEST,
-		API_ERR_NOT_FOUND, API_ERR_UPSTREAM_UNAVAILABLE,
-		API_ERR_UPSTREAM_TIMEOUT, API_ERR_UPSTREAM_ERROR,
-		API_ERR_PARSE_ERROR, API_ERR_TOO_MANY_REQUESTS,
-		API_ERR_INTERNAL
+		ERR_UNAUTHENTICATED, ERR_BAD_MESSAGE,
+		ERR_UNKNOWN_REQUEST, ERR_INVALID_REQUEST,
+		ERR_NOT_FOUND, ERR_UPSTREAM_UNAVAILABLE,
+		ERR_UPSTREAM_TIMEOUT, ERR_UPSTREAM_ERROR,
+		ERR_PARSE_ERROR, ERR_TOO_MANY_REQUESTS,
+		ERR_INTERNAL
 	};
 	size_t	i;
 
@@ -557,7 +557,7 @@ api_error_pack(uint64_t request_id, const char *code, const char *message,
 	msg[0] = '\0';
 	if (message != NULL)
 		msg_append(msg, sizeof(msg), message, sizeof(msg) - 1);
-	er.code = (char *)(known_code(code) ? code : API_ERR_INTERNAL);
+	er.code = (char *)(known_code(code) ? code : ERR_INTERNAL);
 	er.message = msg;
 	sm.request_id = request_id;
 	sm.payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_ERROR;
@@ -623,11 +623,11 @@ reply_failure(const struct api_call *c, const struct api_response *r,
 	char		 msg[API_MSG_MAX];
 
 	if (r->status == 404)
-		code = API_ERR_NOT_FOUND;
+		code = ERR_NOT_FOUND;
 	else if (r->status == 429)
-		code = API_ERR_TOO_MANY_REQUESTS;
+		code = ERR_TOO_MANY_REQUESTS;
 	else
-		code = API_ERR_UPSTREAM_ERROR;
+		code = ERR_UPSTREAM_ERROR;
 	if (r->status < 100 || r->status > 599)
 		snprintf(msg, sizeof(msg), "invalid HTTP status");
 	else {
@@ -948,18 +948,18 @@ reply_success(const struct api_call *c, const struct api_response *r,
 
 	sm.request_id = c->request_id;
 	if (c->kind < API_KIND_EMPTY || c->kind > API_KIND_HEALTH)
-		return api_error_pack(c->request_id, API_ERR_INTERNAL,
+		return api_error_pack(c->request_id, ERR_INTERNAL,
 		    "unknown reply kind", out, out_len);
 	if (c->kind == API_KIND_EMPTY && r->body_len == 0)
 		return pack(&sm, out, out_len);
 	/* Unknown routes answer 200 text/html (the server's web UI). */
 	if (!is_json_type(r->content_type))
-		return api_error_pack(c->request_id, API_ERR_UPSTREAM_ERROR,
+		return api_error_pack(c->request_id, ERR_UPSTREAM_ERROR,
 		    "unexpected content type", out, out_len);
 	if (r->body == NULL || json_parse(r->body, r->body_len, &j) == -1) {
 		if (r->body != NULL && errno == ENOMEM)
 			return -1;
-		return api_error_pack(c->request_id, API_ERR_PARSE_ERROR,
+		return api_error_pack(c->request_id, ERR_PARSE_ERROR,
 		    r->body != NULL && errno == E2BIG ? "reply too large" :
 		    "invalid JSON", out, out_len);
 	}
@@ -995,14 +995,14 @@ reply_success(const struct api_call *c, const struct api_response *r,
 	}
 
 	if (rc == 0 && m.why != NULL)
-		rc = api_error_pack(c->request_id, API_ERR_UPSTREAM_ERROR,
+		rc = api_error_pack(c->request_id, ERR_UPSTREAM_ERROR,
 		    m.why, out, out_len);
 	else if (rc == 0)
 		rc = pack(&sm, out, out_len);
 	else if (!m.oom) {
 		snprintf(msg, sizeof(msg), "unexpected reply: %s",
 		    m.why != NULL ? m.why : "?");
-		rc = api_error_pack(c->request_id, API_ERR_PARSE_ERROR, msg,
+		rc = api_error_pack(c->request_id, ERR_PARSE_ERROR, msg,
 		    out, out_len);
 	}
 	arena_free(&m.a);

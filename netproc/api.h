@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/errcode.h"
 #include "proto/messages.pb-c.h"
 
 #define API_PATH_MAX		512
@@ -19,18 +20,6 @@
 #define API_NAME_MAX		256		/* model id and agent name in a prompt */
 #define API_FIELD_MAX		(16 * 1024 * 1024) /* any string put in a body */
 
-/* ErrorResponse.code: a closed set (DESIGN.md, "Wire protocol"). */
-#define API_ERR_UNAUTHENTICATED		"UNAUTHENTICATED"
-#define API_ERR_BAD_MESSAGE		"BAD_MESSAGE"
-#define API_ERR_UNKNOWN_REQUEST		"UNKNOWN_REQUEST"
-#define API_ERR_INVALID_REQUEST		"INVALID_REQUEST"
-#define API_ERR_NOT_FOUND		"NOT_FOUND"
-#define API_ERR_UPSTREAM_UNAVAILABLE	"UPSTREAM_UNAVAILABLE"
-#define API_ERR_UPSTREAM_TIMEOUT	"UPSTREAM_TIMEOUT"
-#define API_ERR_UPSTREAM_ERROR		"UPSTREAM_ERROR"
-#define API_ERR_PARSE_ERROR		"PARSE_ERROR"
-#define API_ERR_TOO_MANY_REQUESTS	"TOO_MANY_REQUESTS"
-#define API_ERR_INTERNAL		"INTERNAL"
 
 enum api_method { API_GET, API_POST, API_PUT, API_DELETE, API_PATCH };
 

@@ -21,6 +21,7 @@
 #include "common/pballoc.h"
 #include "common/proc.h"
 #include "netproc/api.h"
+#include "netproc/stream.h"
 #include "netproc/upstream.h"
 #include "parent/parent.h"
 #include "sandbox/sandbox.h"
@@ -34,6 +35,7 @@ struct netproc {
 	struct ipc_reader	 in;
 	struct buf		 out;
 	struct upstream		*up;
+	struct stream		*stream;
 };
 
 /* What libcurl or its TLS library would read from the environment. */
@@ -96,6 +98,22 @@ reply_cb(void *arg, uint64_t conn_id, uint64_t request_id, const uint8_t *msg,
 	send_frame(np, &fr);
 }
 
+/* One mapped upstream event, to the front for fan-out. */
+static void
+event_cb(void *arg, const char *session_id, const uint8_t *msg, size_t len)
+{
+	struct netproc *np = arg;
+	Ocb__Ipc__Frame fr = OCB__IPC__FRAME__INIT;
+	Ocb__Ipc__Event ev = OCB__IPC__EVENT__INIT;
+
+	ev.server_message.data = (uint8_t *)msg;
+	ev.server_message.len = len;
+	ev.session_id = (char *)session_id;
+	fr.body_case = OCB__IPC__FRAME__BODY_EVENT;
+	fr.event = &ev;
+	send_frame(np, &fr);
+}
+
 static void
 handle_request(struct netproc *np, const Ocb__Ipc__Request *rq)
 {
@@ -134,21 +152,11 @@ handle_request(struct netproc *np, const Ocb__Ipc__Request *rq)
 }
 
 static void
-read_cb(evutil_socket_t fd, short what, void *arg)
+handle_frames(struct netproc *np)
 {
-	struct netproc *np = arg;
 	Ocb__Ipc__Frame *fr;
 	enum ipc_status st;
-	ssize_t n;
 
-	n = ipc_read(&np->in, fd);
-	if (n == -1 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0) {
-		log_debug("the front closed our channel");
-		event_base_loopexit(np->base, NULL);
-		return;
-	}
 	while ((st = ipc_reader_next(&np->in, &fr)) == IPC_FRAME) {
 		switch (fr->body_case) {
 		case OCB__IPC__FRAME__BODY_REQUEST:
@@ -164,6 +172,23 @@ read_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (st == IPC_BAD)
 		fatalx("front channel: %s", np->in.why);
+}
+
+static void
+read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct netproc *np = arg;
+	ssize_t n;
+
+	n = ipc_read(&np->in, fd);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		log_debug("the front closed our channel");
+		event_base_loopexit(np->base, NULL);
+		return;
+	}
+	handle_frames(np);
 }
 
 static void
@@ -228,6 +253,8 @@ netproc_main(void)
 	if ((np.up = upstream_new(np.base, &ucfg, reply_cb, &np)) == NULL)
 		fatalx("cannot set up the upstream %s", cfg->upstream_url);
 	ipc_frame_free(fr);	/* wipes the password */
+	if ((np.stream = stream_new(np.up, event_cb, &np)) == NULL)
+		fatalx("cannot set up the event stream");
 
 	fcntl(np.fd, F_SETFL, O_NONBLOCK);
 	np.rev = event_new(np.base, np.fd, EV_READ | EV_PERSIST, read_cb, &np);
@@ -240,8 +267,12 @@ netproc_main(void)
 	if (!insecure && sandbox_enter(SANDBOX_NETPROC) == -1)
 		fatal("cannot enter the sandbox");
 
+	stream_start(np.stream);
+	/* Requests may have arrived in the same read as the configuration. */
+	handle_frames(&np);
 	event_base_dispatch(np.base);
 
+	stream_free(np.stream);
 	upstream_free(np.up);
 	curl_global_cleanup();
 	return 0;

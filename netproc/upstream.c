@@ -400,14 +400,14 @@ upstream_submit(struct upstream *up, uint64_t conn_id, struct api_call *call)
 	if (up->nreqs >= UPSTREAM_MAX_INFLIGHT) {
 		api_call_free(call);
 		free(call);
-		answer_error(up, conn_id, rid, "TOO_MANY_REQUESTS",
+		answer_error(up, conn_id, rid, ERR_TOO_MANY_REQUESTS,
 		    "too many upstream requests in flight");
 		return;
 	}
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
 		api_call_free(call);
 		free(call);
-		answer_error(up, conn_id, rid, "INTERNAL", "out of memory");
+		answer_error(up, conn_id, rid, ERR_INTERNAL, "out of memory");
 		return;
 	}
 	r->up = up;
@@ -417,7 +417,7 @@ upstream_submit(struct upstream *up, uint64_t conn_id, struct api_call *call)
 	if (req_setup(up, r) == -1 ||
 	    upstream_xfer_add(up, r->easy, &r->xfer) == -1) {
 		req_free(r);
-		answer_error(up, conn_id, rid, "INTERNAL",
+		answer_error(up, conn_id, rid, ERR_INTERNAL,
 		    "cannot set up the upstream request");
 		return;
 	}
@@ -454,7 +454,7 @@ answer_curl_error(struct upstream_req *r, CURLcode rc)
 
 	switch (rc) {
 	case CURLE_OPERATION_TIMEDOUT:
-		code = "UPSTREAM_TIMEOUT";
+		code = ERR_UPSTREAM_TIMEOUT;
 		msg = "the upstream did not answer in time";
 		break;
 	case CURLE_COULDNT_CONNECT:
@@ -463,10 +463,10 @@ answer_curl_error(struct upstream_req *r, CURLcode rc)
 	case CURLE_SEND_ERROR:
 	case CURLE_GOT_NOTHING:
 	case CURLE_PARTIAL_FILE:
-		code = "UPSTREAM_UNAVAILABLE";
+		code = ERR_UPSTREAM_UNAVAILABLE;
 		break;
 	case CURLE_WRITE_ERROR:
-		code = "UPSTREAM_ERROR";
+		code = ERR_UPSTREAM_ERROR;
 		msg = r->too_large ? "the upstream's answer is too large" :
 		    "out of memory";
 		break;
@@ -474,11 +474,11 @@ answer_curl_error(struct upstream_req *r, CURLcode rc)
 	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_SSL_CERTPROBLEM:
 	case CURLE_SSL_CACERT_BADFILE:
-		code = "UPSTREAM_ERROR";
+		code = ERR_UPSTREAM_ERROR;
 		msg = "TLS: the upstream's certificate did not verify";
 		break;
 	default:
-		code = "UPSTREAM_ERROR";
+		code = ERR_UPSTREAM_ERROR;
 		break;
 	}
 	log_info("request %llu: %s %s: %s",
@@ -514,7 +514,7 @@ finish(struct upstream_req *r, CURLcode rc)
 		    method_name(r->call->method), r->call->path, resp.status,
 		    resp.body_len);
 	if (api_reply_pack(r->call, &resp, &msg, &len) == -1) {
-		answer_error(up, r->conn_id, r->call->request_id, "INTERNAL",
+		answer_error(up, r->conn_id, r->call->request_id, ERR_INTERNAL,
 		    "out of memory");
 		return;
 	}

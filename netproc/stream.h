@@ -1,0 +1,28 @@
+/*
+ * The one long-lived subscription to the upstream's GET /event.  Bytes go to
+ * the SSE parser, events to the mapper, mapped messages out through the emit
+ * callback.  The stream is watched: no response head within a few seconds, or
+ * no byte for STREAM_IDLE_TIMEOUT_S (the server's heartbeat comes every ~10 s),
+ * and it is dropped and reconnected with backoff.  Every loss and every
+ * recovery is told to clients as UpstreamStatus: the upstream replays nothing,
+ * so this is their signal to refetch state.
+ */
+#ifndef OCB_STREAM_H
+#define OCB_STREAM_H
+
+#include "netproc/events.h"
+#include "netproc/upstream.h"
+
+#define STREAM_HEAD_TIMEOUT_S		5
+#define STREAM_IDLE_TIMEOUT_S		30
+#define STREAM_BACKOFF_FIRST_MS		100
+#define STREAM_BACKOFF_MAX_MS		5000
+#define STREAM_HEALTH_MAX		4096	/* bytes of /global/health kept */
+
+struct stream;
+
+struct stream	*stream_new(struct upstream *, event_emit_fn, void *arg);
+void		 stream_start(struct stream *);
+void		 stream_free(struct stream *);
+
+#endif

@@ -1,0 +1,1250 @@
+/*
+ * cmocka tests of netproc/events.c on every captured GET /event transcript
+ * (tests/fixtures/sse-*.txt, directory from $OCB_FIXTURES) and on hostile
+ * event data.  Expected values were read off the captures (and the reference
+ * README, "Event shapes" and "State machines as observed"); the sequences are
+ * written as one letter per emitted message:
+ *   T ChatToken  X ChatCompleted  K ToolCallEvent  P PermissionRequest
+ *   SessionEvent: C created  U updated  D deleted  S status  I idle  E error
+ */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/utf8.h"
+#include "netproc/arena.h"
+#include "netproc/events.h"
+#include "netproc/json.h"
+#include "netproc/sse.h"
+#include "proto/messages.pb-c.h"
+
+#define MAX_CODES	4096
+
+/* ---- fixtures ---- */
+
+static const char *
+fixdir(void)
+{
+	const char	*d = getenv("OCB_FIXTURES");
+
+	if (d != NULL && *d != '\0')
+		return d;
+	if (access("tests/fixtures/sse-text.txt", R_OK) == 0)
+		return "tests/fixtures";
+	return "fixtures";
+}
+
+static uint8_t *
+load(const char *name, size_t *lenp)
+{
+	char	 path[1024];
+	uint8_t	*buf;
+	FILE	*f;
+	long	 n;
+
+	snprintf(path, sizeof(path), "%s/%s", fixdir(), name);
+	if ((f = fopen(path, "rb")) == NULL)
+		fail_msg("cannot open %s", path);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n >= 0);
+	rewind(f);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	*lenp = (size_t)n;
+	return buf;
+}
+
+/* ---- what the mapper emits ---- */
+
+struct out {
+	Opencode__ServerMessage	**msg;
+	char			**sid;		/* as passed to emit */
+	size_t			  n, cap;
+	char			  codes[MAX_CODES + 1];
+};
+
+static void
+check_str(const char *s)
+{
+	assert_non_null(s);
+	if (!utf8_valid((const uint8_t *)s, strlen(s)))
+		fail_msg("invalid UTF-8 in an emitted string");
+}
+
+/* input_json and metadata_json: "" or a JSON value json.c accepts. */
+static void
+check_json(const char *s)
+{
+	struct json	*j;
+
+	check_str(s);
+	if (s[0] == '\0')
+		return;
+	if (json_parse(s, strlen(s), &j) == -1)
+		fail_msg("not JSON: %s", s);
+	json_free(j);
+}
+
+static char
+code_of(const Opencode__ServerMessage *m)
+{
+	const char	*k;
+
+	switch (m->payload_case) {
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_TOKEN:
+		return 'T';
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_COMPLETED:
+		return 'X';
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_TOOL_CALL:
+		return 'K';
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_PERMISSION_REQUEST:
+		return 'P';
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_EVENT:
+		k = m->session_event->kind;
+		if (strcmp(k, "created") == 0)
+			return 'C';
+		if (strcmp(k, "updated") == 0)
+			return 'U';
+		if (strcmp(k, "deleted") == 0)
+			return 'D';
+		if (strcmp(k, "status") == 0)
+			return 'S';
+		if (strcmp(k, "idle") == 0)
+			return 'I';
+		if (strcmp(k, "error") == 0)
+			return 'E';
+		return '?';
+	default:
+		return '?';
+	}
+}
+
+/* Every string valid UTF-8; the emitted session id is the message's. */
+static void
+check_msg(const Opencode__ServerMessage *m, const char *sid)
+{
+	const char	*msid = NULL;
+	size_t		 i;
+
+	assert_int_equal(m->request_id, 0);
+	switch (m->payload_case) {
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_TOKEN:
+		msid = m->token->session_id;
+		check_str(m->token->message_id);
+		check_str(m->token->part_id);
+		check_str(m->token->delta);
+		break;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_COMPLETED:
+		msid = m->completed->session_id;
+		check_str(m->completed->message_id);
+		check_str(m->completed->finish);
+		check_str(m->completed->error);
+		break;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_TOOL_CALL:
+		msid = m->tool_call->session_id;
+		check_str(m->tool_call->message_id);
+		check_str(m->tool_call->call_id);
+		check_str(m->tool_call->tool);
+		check_str(m->tool_call->status);
+		check_str(m->tool_call->title);
+		check_json(m->tool_call->input_json);
+		check_str(m->tool_call->output);
+		check_str(m->tool_call->part_id);
+		check_str(m->tool_call->error);
+		break;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_PERMISSION_REQUEST:
+		msid = m->permission_request->session_id;
+		check_str(m->permission_request->permission_id);
+		check_str(m->permission_request->permission);
+		for (i = 0; i < m->permission_request->n_patterns; i++)
+			check_str(m->permission_request->patterns[i]);
+		check_str(m->permission_request->message_id);
+		check_str(m->permission_request->call_id);
+		check_json(m->permission_request->metadata_json);
+		break;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_EVENT:
+		msid = m->session_event->session_id;
+		check_str(m->session_event->kind);
+		check_str(m->session_event->status);
+		check_str(m->session_event->error_name);
+		check_str(m->session_event->error_message);
+		assert_true(strlen(m->session_event->error_message) <=
+		    EVENT_ERRMSG_MAX);
+		assert_null(strchr(m->session_event->error_message, '\n'));
+		if (m->session_event->info != NULL) {
+			check_str(m->session_event->info->id);
+			if (m->session_event->info->_title_case ==
+			    OPENCODE__SESSION_INFO___TITLE_TITLE)
+				check_str(m->session_event->info->title);
+		}
+		break;
+	default:
+		fail_msg("unexpected payload %d", m->payload_case);
+	}
+	check_str(msid);
+	assert_string_equal(sid, msid);
+}
+
+static void
+record(void *arg, const char *sid, const uint8_t *buf, size_t len)
+{
+	struct out		*o = arg;
+	Opencode__ServerMessage	*m;
+
+	m = opencode__server_message__unpack(NULL, len, buf);
+	assert_non_null(m);
+	check_msg(m, sid);
+	if (o->n == o->cap) {
+		o->cap = o->cap * 2 + 64;
+		o->msg = realloc(o->msg, o->cap * sizeof(*o->msg));
+		o->sid = realloc(o->sid, o->cap * sizeof(*o->sid));
+		assert_non_null(o->msg);
+		assert_non_null(o->sid);
+	}
+	if (o->n < MAX_CODES) {
+		o->codes[o->n] = code_of(m);
+		o->codes[o->n + 1] = '\0';
+	}
+	o->sid[o->n] = strdup(sid);
+	o->msg[o->n++] = m;
+}
+
+static void
+out_free(struct out *o)
+{
+	size_t	i;
+
+	for (i = 0; i < o->n; i++) {
+		opencode__server_message__free_unpacked(o->msg[i], NULL);
+		free(o->sid[i]);
+	}
+	free(o->msg);
+	free(o->sid);
+	memset(o, 0, sizeof(*o));
+}
+
+/* The n-th emitted message with that code. */
+static const Opencode__ServerMessage *
+nth(const struct out *o, char code, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < o->n; i++)
+		if (code_of(o->msg[i]) == code && n-- == 0)
+			return o->msg[i];
+	fail_msg("no message %c #%zu", code, n);
+	return NULL;
+}
+
+static size_t
+count(const struct out *o, char code)
+{
+	size_t	i, n = 0;
+
+	for (i = 0; i < o->n; i++)
+		if (code_of(o->msg[i]) == code)
+			n++;
+	return n;
+}
+
+/* Kinds returned per fixture. */
+struct kinds {
+	size_t	events, mapped, ignored, connected, heartbeat, invalid;
+};
+
+/* Maps a whole transcript through the SSE parser into o. */
+static void
+map_fixture(struct event_mapper *m, const char *name, struct out *o,
+    struct kinds *k)
+{
+	struct sse_parser	 p;
+	struct sse_event	 ev;
+	enum sse_status		 s;
+	uint8_t			*buf;
+	size_t			 len, off = 0, used;
+
+	memset(k, 0, sizeof(*k));
+	buf = load(name, &len);
+	sse_parser_init(&p);
+	for (;;) {
+		s = sse_parser_feed(&p, buf + off, len - off, &used, &ev);
+		assert_int_not_equal(s, SSE_ERROR);
+		off += used;
+		if (s == SSE_NEED_MORE)
+			break;
+		k->events++;
+		switch (event_map(m, ev.data, ev.data_len, record, o)) {
+		case EVENT_MAPPED:
+			k->mapped++;
+			break;
+		case EVENT_IGNORED:
+			k->ignored++;
+			break;
+		case EVENT_CONNECTED:
+			k->connected++;
+			break;
+		case EVENT_HEARTBEAT:
+			k->heartbeat++;
+			break;
+		case EVENT_INVALID:
+			k->invalid++;
+			break;
+		}
+	}
+	sse_parser_free(&p);
+	free(buf);
+	/* Every real event is understood. */
+	assert_int_equal(k->invalid, 0);
+	assert_int_equal(k->connected, 1);
+}
+
+static void
+run(const char *name, struct out *o, struct kinds *k)
+{
+	struct event_mapper	*m;
+	const struct event_stats *st;
+
+	assert_non_null(m = event_mapper_new());
+	map_fixture(m, name, o, k);
+	st = event_mapper_stats(m);
+	assert_int_equal(st->mapped, k->mapped);
+	assert_int_equal(st->ignored, k->ignored);
+	assert_int_equal(st->invalid, 0);
+	assert_int_equal(st->connected, 1);
+	assert_int_equal(st->emitted, o->n);
+	event_mapper_free(m);
+}
+
+static char *
+concat_tokens(const struct out *o)
+{
+	size_t	 i, len = 0;
+	char	*s;
+
+	for (i = 0; i < o->n; i++)
+		if (code_of(o->msg[i]) == 'T')
+			len += strlen(o->msg[i]->token->delta);
+	s = malloc(len + 1);
+	assert_non_null(s);
+	s[0] = '\0';
+	for (i = 0; i < o->n; i++)
+		if (code_of(o->msg[i]) == 'T')
+			strcat(s, o->msg[i]->token->delta);
+	return s;
+}
+
+/* ---- the captures ---- */
+
+static void
+test_text(void **state)
+{
+	struct out				 o = { 0 };
+	struct kinds				 k;
+	const Opencode__ServerMessage		*m;
+	const Opencode__ChatCompleted		*cc;
+	char					*s;
+	size_t					 i;
+
+	(void)state;
+	run("sse-text.txt", &o, &k);
+	assert_string_equal(o.codes, "CUUSUSUTTTTTTXSSIU");
+	assert_int_equal(k.events, 31);
+	assert_int_equal(k.mapped, 18);
+	assert_int_equal(count(&o, 'T'), 6);
+	s = concat_tokens(&o);
+	assert_string_equal(s, "Hello from the mock language model.");
+	free(s);
+	for (i = 0; i < 6; i++) {
+		m = nth(&o, 'T', i);
+		assert_string_equal(m->token->session_id,
+		    "ses_de9d9dd34ffervjM6BvxQjuyqi");
+		assert_string_equal(m->token->message_id,
+		    "msg_216262588001q3VujcXqF77pVu");
+		assert_string_equal(m->token->part_id,
+		    "prt_2162626f0001PDqpN9fe8vUGKY");
+	}
+	assert_string_equal(nth(&o, 'T', 0)->token->delta, "Hello ");
+	cc = nth(&o, 'X', 0)->completed;
+	assert_string_equal(cc->session_id, "ses_de9d9dd34ffervjM6BvxQjuyqi");
+	assert_string_equal(cc->message_id, "msg_216262588001q3VujcXqF77pVu");
+	assert_string_equal(cc->finish, "stop");
+	assert_int_equal(cc->input_tokens, 120);
+	assert_int_equal(cc->output_tokens, 6);
+	assert_string_equal(cc->error, "");
+
+	m = nth(&o, 'C', 0);
+	assert_string_equal(m->session_event->info->id,
+	    "ses_de9d9dd34ffervjM6BvxQjuyqi");
+	assert_int_equal(m->session_event->info->_title_case,
+	    OPENCODE__SESSION_INFO___TITLE_TITLE);
+	assert_string_equal(m->session_event->info->title,
+	    "New session - 2026-11-26T04:38:47.756Z");
+	assert_int_equal(m->session_event->info->created_at, 1795667927756LL);
+	assert_int_equal(m->session_event->info->updated_at, 1795667927756LL);
+	/* The server names the session on the first prompt. */
+	assert_string_equal(nth(&o, 'U', 2)->session_event->info->title,
+	    "Mock session title");
+	assert_string_equal(nth(&o, 'S', 0)->session_event->status, "busy");
+	assert_string_equal(nth(&o, 'S', 3)->session_event->status, "idle");
+	assert_string_equal(nth(&o, 'I', 0)->session_event->session_id,
+	    "ses_de9d9dd34ffervjM6BvxQjuyqi");
+	out_free(&o);
+}
+
+static void
+test_tool(void **state)
+{
+	static const char *const status[] = { "pending", "running", "completed" };
+	struct out			 o = { 0 };
+	struct kinds			 k;
+	const Opencode__ToolCallEvent	*tc;
+	const Opencode__ChatCompleted	*cc;
+	char				*s;
+	size_t				 i;
+
+	(void)state;
+	run("sse-tool.txt", &o, &k);
+	assert_string_equal(o.codes, "CUUSSUKKKXSUSTTTTXSSIU");
+	for (i = 0; i < 3; i++) {
+		tc = nth(&o, 'K', i)->tool_call;
+		assert_string_equal(tc->status, status[i]);
+		assert_string_equal(tc->tool, "read");
+		assert_string_equal(tc->call_id, "call_mock_0005");
+		assert_string_equal(tc->session_id,
+		    "ses_de9d9cc0cffehGld5NiPkdFvkF");
+		assert_string_equal(tc->message_id,
+		    "msg_2162637d3001D3oiM0PZUN3pqM");
+		assert_string_equal(tc->part_id,
+		    nth(&o, 'K', 0)->tool_call->part_id);
+		assert_string_equal(tc->error, "");
+	}
+	tc = nth(&o, 'K', 0)->tool_call;
+	assert_string_equal(tc->input_json, "{}");
+	assert_string_equal(tc->title, "");
+	assert_string_equal(tc->output, "");
+	tc = nth(&o, 'K', 1)->tool_call;
+	assert_string_equal(tc->input_json, "{\"filePath\":\"hello.txt\"}");
+	assert_string_equal(tc->output, "");
+	tc = nth(&o, 'K', 2)->tool_call;
+	assert_string_equal(tc->input_json, "{\"filePath\":\"hello.txt\"}");
+	assert_string_equal(tc->title, "hello.txt");
+	assert_non_null(strstr(tc->output, "/home/user/project/hello.txt"));
+	assert_non_null(strstr(tc->output, "hello from the ocbroker probe project"));
+
+	/* Two assistant messages: 120/4 + 140/4 (README, token mapping). */
+	cc = nth(&o, 'X', 0)->completed;
+	assert_string_equal(cc->message_id, "msg_2162637d3001D3oiM0PZUN3pqM");
+	assert_string_equal(cc->finish, "tool-calls");
+	assert_int_equal(cc->input_tokens, 120);
+	assert_int_equal(cc->output_tokens, 4);
+	cc = nth(&o, 'X', 1)->completed;
+	assert_string_equal(cc->message_id, "msg_216263a96001SKCFNDr8w9qs3X");
+	assert_string_equal(cc->finish, "stop");
+	assert_int_equal(cc->input_tokens, 140);
+	assert_int_equal(cc->output_tokens, 4);
+	s = concat_tokens(&o);
+	assert_string_equal(s, "The tool call finished; this is the mock's answer.");
+	free(s);
+	for (i = 0; i < 4; i++)
+		assert_string_equal(nth(&o, 'T', i)->token->message_id,
+		    "msg_216263a96001SKCFNDr8w9qs3X");
+	out_free(&o);
+}
+
+static void
+test_permission(void **state)
+{
+	static const char *const status[] = { "pending", "running", "running",
+	    "running", "completed" };
+	static const char *const output[] = { "", "", "",
+	    "hello from the mock\n", "hello from the mock\n" };
+	struct out			 o = { 0 };
+	struct kinds			 k;
+	const Opencode__PermissionRequest *pr;
+	const Opencode__ToolCallEvent	*tc;
+	size_t				 i;
+
+	(void)state;
+	run("sse-permission.txt", &o, &k);
+	assert_string_equal(o.codes, "CUUSUSKKPKKKXSUSTTTTXSSIU");
+	pr = nth(&o, 'P', 0)->permission_request;
+	assert_string_equal(pr->session_id, "ses_de9d9baa3ffe6SsOQyL6OP9AJP");
+	assert_string_equal(pr->permission_id, "per_216264a5a001SZP3O5Om9g1xn2");
+	assert_string_equal(pr->permission, "bash");
+	assert_int_equal(pr->n_patterns, 1);
+	assert_string_equal(pr->patterns[0], "echo hello from the mock");
+	assert_string_equal(pr->message_id, "msg_21626484f001xcMbZ0W2yhhjY3");
+	assert_string_equal(pr->call_id, "call_mock_0007");
+	assert_string_equal(pr->metadata_json,
+	    "{\"command\":\"echo hello from the mock\"}");
+	for (i = 0; i < 5; i++) {
+		tc = nth(&o, 'K', i)->tool_call;
+		assert_string_equal(tc->tool, "bash");
+		assert_string_equal(tc->call_id, "call_mock_0007");
+		assert_string_equal(tc->status, status[i]);
+		/* Running bash streams metadata.output; completed has output. */
+		assert_string_equal(tc->output, output[i]);
+	}
+	assert_string_equal(nth(&o, 'K', 1)->tool_call->input_json,
+	    "{\"command\":\"echo hello from the mock\","
+	    "\"description\":\"Print a greeting\"}");
+	assert_string_equal(nth(&o, 'K', 4)->tool_call->title,
+	    "echo hello from the mock");
+	assert_int_equal(count(&o, 'X'), 2);
+	out_free(&o);
+
+	run("sse-permission-reject.txt", &o, &k);
+	assert_string_equal(o.codes, "CUUSUSKPKKXSIU");
+	tc = nth(&o, 'K', 2)->tool_call;
+	assert_string_equal(tc->status, "error");
+	assert_string_equal(tc->error,
+	    "The user rejected permission to use this specific tool call.");
+	assert_string_equal(nth(&o, 'P', 0)->permission_request->permission_id,
+	    "per_216265ce1001662Y9m56RK1l4W");
+	assert_string_equal(nth(&o, 'X', 0)->completed->finish, "tool-calls");
+	out_free(&o);
+}
+
+static void
+test_abort(void **state)
+{
+	struct event_mapper		*m;
+	struct out			 o = { 0 };
+	struct kinds			 k;
+	const Opencode__ChatCompleted	*cc;
+	const Opencode__SessionEvent	*se;
+	char				*s;
+
+	(void)state;
+	run("sse-abort.txt", &o, &k);
+	assert_string_equal(o.codes, "CUUSUSTTTESIXSI");
+	s = concat_tokens(&o);
+	assert_string_equal(s, "tick1 tick2 tick3 ");
+	free(s);
+	assert_int_equal(count(&o, 'X'), 1);
+	cc = nth(&o, 'X', 0)->completed;
+	assert_string_equal(cc->message_id, "msg_216266b58001yX93srUzPtrsMo");
+	assert_string_equal(cc->error, "MessageAbortedError");
+	assert_string_equal(cc->finish, "");
+	assert_int_equal(cc->input_tokens, 0);
+	assert_int_equal(cc->output_tokens, 0);
+	se = nth(&o, 'E', 0)->session_event;
+	assert_string_equal(se->session_id, "ses_de9d997ceffe562ZA3dhHlShtT");
+	assert_string_equal(se->error_name, "MessageAbortedError");
+	assert_string_equal(se->error_message, "Aborted");
+	assert_null(se->info);
+	out_free(&o);
+
+	/* The same stream again (the server re-sends): no second completion. */
+	assert_non_null(m = event_mapper_new());
+	map_fixture(m, "sse-abort.txt", &o, &k);
+	assert_int_equal(count(&o, 'X'), 1);
+	out_free(&o);
+	map_fixture(m, "sse-abort.txt", &o, &k);
+	assert_string_equal(o.codes, "CUUSUSTTTESISI");
+	assert_int_equal(event_mapper_stats(m)->duplicates, 1);
+	out_free(&o);
+	event_mapper_free(m);
+
+	run("sse-abort-idle.txt", &o, &k);
+	assert_string_equal(o.codes, "SI");
+	assert_string_equal(nth(&o, 'S', 0)->session_event->status, "idle");
+	out_free(&o);
+}
+
+/* The text of the finished text part, read from the transcript itself. */
+static char *
+final_text(const char *name, const char *message_id)
+{
+	struct sse_parser	 p;
+	struct sse_event	 ev;
+	struct arena		 a;
+	struct json		*j;
+	uint8_t			*buf;
+	size_t			 len, off = 0, used;
+	char			*text = NULL, *s;
+	int			 part, tm;
+
+	buf = load(name, &len);
+	sse_parser_init(&p);
+	arena_init(&a);
+	while (sse_parser_feed(&p, buf + off, len - off, &used, &ev) ==
+	    SSE_EVENT) {
+		off += used;
+		assert_int_equal(json_parse(ev.data, ev.data_len, &j), 0);
+		part = json_obj_get(j, json_obj_get(j, 0, "properties"), "part");
+		tm = json_obj_get(j, part, "time");
+		if (json_str_eq(j, json_obj_get(j, 0, "type"),
+		    "message.part.updated") &&
+		    json_str_eq(j, json_obj_get(j, part, "type"), "text") &&
+		    json_str_eq(j, json_obj_get(j, part, "messageID"),
+		    message_id) &&
+		    json_obj_get(j, tm, "end") != -1) {
+			assert_int_equal(json_get_str(j,
+			    json_obj_get(j, part, "text"), &a, &s), 0);
+			assert_null(text);
+			text = strdup(s);
+		}
+		json_free(j);
+	}
+	arena_free(&a);
+	sse_parser_free(&p);
+	free(buf);
+	assert_non_null(text);
+	return text;
+}
+
+static void
+test_many(void **state)
+{
+	struct out	 o = { 0 };
+	struct kinds	 k;
+	char		 want[2048 + 16], *s, *text;
+	size_t		 i;
+
+	(void)state;
+	run("sse-many.txt", &o, &k);
+	memcpy(want, "CUUSUS", 6);
+	memset(want + 6, 'T', 2000);
+	memcpy(want + 2006, "XSSIU", 6);
+	assert_string_equal(o.codes, want);
+	assert_int_equal(count(&o, 'T'), 2000);
+	s = concat_tokens(&o);
+	text = final_text("sse-many.txt", nth(&o, 'T', 0)->token->message_id);
+	assert_true(strlen(text) > 2000);
+	assert_string_equal(s, text);
+	for (i = 0; i < 2000; i++)
+		assert_string_equal(nth(&o, 'T', i)->token->part_id,
+		    nth(&o, 'T', 0)->token->part_id);
+	free(s);
+	free(text);
+	out_free(&o);
+}
+
+static void
+test_sessions(void **state)
+{
+	struct out			 o = { 0 };
+	struct kinds			 k;
+	const Opencode__SessionEvent	*se;
+
+	(void)state;
+	run("sse-sessions.txt", &o, &k);
+	assert_string_equal(o.codes, "CUD");
+	se = nth(&o, 'C', 0)->session_event;
+	assert_string_equal(se->kind, "created");
+	assert_string_equal(se->session_id, "ses_de9da0d54ffehULAtvbJczpmni");
+	assert_string_equal(se->info->id, "ses_de9da0d54ffehULAtvbJczpmni");
+	assert_string_equal(se->info->title, "fixture session");
+	se = nth(&o, 'U', 0)->session_event;
+	assert_string_equal(se->info->title, "fixture session (renamed)");
+	/* PATCH did not change time.updated (README). */
+	assert_int_equal(se->info->updated_at,
+	    nth(&o, 'C', 0)->session_event->info->updated_at);
+	se = nth(&o, 'D', 0)->session_event;
+	assert_string_equal(se->kind, "deleted");
+	assert_string_equal(se->info->title, "fixture session (renamed)");
+	out_free(&o);
+}
+
+static void
+test_retry(void **state)
+{
+	static const char *const st[] = { "busy", "busy", "retry", "busy",
+	    "retry", "idle" };
+	struct out			 o = { 0 };
+	struct kinds			 k;
+	const Opencode__SessionEvent	*se;
+	const Opencode__ChatCompleted	*cc;
+	size_t				 i;
+
+	(void)state;
+	run("sse-retry.txt", &o, &k);
+	assert_string_equal(o.codes, "CUUSUSSSSXSI");
+	for (i = 0; i < 6; i++) {
+		se = nth(&o, 'S', i)->session_event;
+		assert_string_equal(se->status, st[i]);
+		if (strcmp(st[i], "retry") == 0) {
+			assert_int_equal(se->attempt, i == 2 ? 1 : 2);
+			assert_string_equal(se->error_message,
+			    "mock error 500 (requested by the prompt)");
+		} else {
+			assert_int_equal(se->attempt, 0);
+			assert_string_equal(se->error_message, "");
+		}
+	}
+	/* Aborted during retries: completed without finish or error. */
+	cc = nth(&o, 'X', 0)->completed;
+	assert_string_equal(cc->finish, "");
+	assert_string_equal(cc->error, "");
+	out_free(&o);
+}
+
+static void
+test_errors(void **state)
+{
+	struct out			 o = { 0 };
+	struct kinds			 k;
+	const Opencode__SessionEvent	*se;
+
+	(void)state;
+	run("sse-error.txt", &o, &k);
+	assert_string_equal(o.codes, "CUUSSUESIXSI");
+	se = nth(&o, 'E', 0)->session_event;
+	assert_string_equal(se->error_name, "APIError");
+	assert_string_equal(se->error_message,
+	    "mock error 400 (requested by the prompt)");
+	assert_string_equal(nth(&o, 'X', 0)->completed->error, "APIError");
+	out_free(&o);
+
+	/* The second error carries a stack trace: only its first line stays. */
+	run("sse-bad-agent.txt", &o, &k);
+	assert_string_equal(o.codes, "CEE");
+	se = nth(&o, 'E', 0)->session_event;
+	assert_string_equal(se->error_name, "UnknownError");
+	assert_string_equal(se->error_message, "Agent not found: "
+	    "\"no-such-agent\". Available agents: build, explore, general, plan");
+	se = nth(&o, 'E', 1)->session_event;
+	assert_string_equal(se->error_message, "UnknownError: UnknownError");
+	out_free(&o);
+
+	run("sse-bad-model.txt", &o, &k);
+	assert_string_equal(o.codes, "CUUSESIE");
+	assert_string_equal(nth(&o, 'E', 1)->session_event->error_message,
+	    "ProviderModelNotFoundError: Model not found: nope/x. "
+	    "Did you mean: standardcompute?");
+	out_free(&o);
+}
+
+static void
+test_other_fixtures(void **state)
+{
+	static const struct {
+		const char	*name;
+		const char	*codes;
+		size_t		 heartbeats;
+	} fx[] = {
+		{ "sse-first-prompt.txt", "CUUSUUSTTTTTTXSSIU", 0 },
+		{ "sse-queued.txt", "CUUSSUTUTTTXSUSTTTTTTXSSIU", 0 },
+		{ "sse-auth.txt", "", 0 },
+		{ "sse-reconnect-1.txt", "", 0 },
+		{ "sse-reconnect-2.txt", "", 1 },
+		{ "sse-server-sigterm.txt", "", 0 },
+		{ "sse-server-sigkill.txt", "", 0 },
+	};
+	struct event_mapper		*m;
+	const struct event_stats	*st;
+	struct out			 o = { 0 };
+	struct kinds			 k;
+	size_t				 i;
+	int				 plugins = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(fx) / sizeof(fx[0]); i++) {
+		run(fx[i].name, &o, &k);
+		assert_string_equal(o.codes, fx[i].codes);
+		assert_int_equal(k.heartbeat, fx[i].heartbeats);
+		out_free(&o);
+	}
+
+	/* Ignored events are counted by type. */
+	assert_non_null(m = event_mapper_new());
+	map_fixture(m, "sse-first-prompt.txt", &o, &k);
+	out_free(&o);
+	st = event_mapper_stats(m);
+	for (i = 0; i < st->n_ignored_types; i++) {
+		if (strcmp(st->ignored_types[i].name, "plugin.added") == 0) {
+			assert_int_equal(st->ignored_types[i].count, 45);
+			plugins = 1;
+		}
+		if (strcmp(st->ignored_types[i].name, "catalog.updated") == 0)
+			assert_int_equal(st->ignored_types[i].count, 2);
+	}
+	assert_true(plugins);
+	assert_int_equal(st->ignored_other, 0);
+	event_mapper_free(m);
+}
+
+/* ---- hostile event data ---- */
+
+static enum event_kind
+map1(struct event_mapper *m, const char *json, struct out *o)
+{
+	return event_map(m, json, strlen(json), record, o);
+}
+
+#define DELTA(props)	"{\"id\":\"evt_1\",\"type\":\"message.part.delta\"," \
+			"\"properties\":{" props "}}"
+
+static void
+test_malformed(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"   ",
+		"{",
+		"{\"type\":\"message.part.delta\",\"properties\":{\"sessionID\"",
+		"[]",
+		"\"message.part.delta\"",
+		"42",
+		"null",
+		"{}",
+		"{\"type\":5,\"properties\":{}}",
+		"{\"type\":null}",
+		"{\"type\":[\"server.connected\"]}",
+		"{\"type\":\"message.part.delta\"}",
+		"{\"type\":\"message.part.delta\",\"properties\":[]}",
+		"{\"type\":\"message.part.delta\",\"properties\":\"x\"}",
+		/* wrong types */
+		DELTA("\"sessionID\":\"ses_1\",\"messageID\":\"msg_1\","
+		    "\"partID\":\"prt_1\",\"field\":\"text\",\"delta\":5"),
+		DELTA("\"sessionID\":\"ses_1\",\"messageID\":\"msg_1\","
+		    "\"partID\":7,\"field\":\"text\",\"delta\":\"x\""),
+		DELTA("\"sessionID\":\"ses_1\",\"messageID\":\"msg_1\","
+		    "\"partID\":\"prt_1\",\"field\":1,\"delta\":\"x\""),
+		/* missing fields */
+		DELTA("\"messageID\":\"msg_1\",\"partID\":\"prt_1\","
+		    "\"field\":\"text\",\"delta\":\"x\""),
+		DELTA("\"sessionID\":\"ses_1\",\"messageID\":\"msg_1\","
+		    "\"field\":\"text\",\"delta\":\"x\""),
+		DELTA("\"sessionID\":\"ses_1\",\"partID\":\"prt_1\","
+		    "\"field\":\"text\",\"delta\":\"x\""),
+		DELTA("\"sessionID\":\"ses_1\",\"messageID\":\"msg_1\","
+		    "\"partID\":\"prt_1\",\"field\":\"text\""),
+		DELTA("\"sessionID\":\"\",\"messageID\":\"msg_1\","
+		    "\"partID\":\"prt_1\",\"field\":\"text\",\"delta\":\"x\""),
+		/* a raw control character in a string */
+		DELTA("\"sessionID\":\"ses_1\",\"messageID\":\"msg_1\","
+		    "\"partID\":\"prt_1\",\"field\":\"text\",\"delta\":\"a\001\""),
+		/* trailing garbage, a bad literal */
+		DELTA("\"sessionID\":\"ses_1\"") "x",
+		"{\"type\":\"session.idle\",\"properties\":{\"sessionID\":nul}}",
+		"{\"type\":\"session.idle\",\"properties\":{}}",
+		"{\"type\":\"session.idle\",\"properties\":{\"sessionID\":{}}}",
+		"{\"type\":\"session.status\",\"properties\":"
+		    "{\"sessionID\":\"ses_1\",\"status\":\"busy\"}}",
+		"{\"type\":\"session.status\",\"properties\":"
+		    "{\"sessionID\":\"ses_1\",\"status\":{\"type\":\"retry\","
+		    "\"attempt\":1.5}}}",
+		"{\"type\":\"session.created\",\"properties\":"
+		    "{\"sessionID\":\"ses_1\",\"info\":{\"id\":\"ses_1\"}}}",
+		"{\"type\":\"session.created\",\"properties\":"
+		    "{\"sessionID\":\"ses_1\",\"info\":{\"id\":\"ses_1\","
+		    "\"time\":{\"created\":\"x\",\"updated\":1}}}}",
+		"{\"type\":\"session.error\",\"properties\":{\"error\":\"boom\"}}",
+		"{\"type\":\"message.updated\",\"properties\":{\"info\":5}}",
+		"{\"type\":\"message.updated\",\"properties\":{\"info\":"
+		    "{\"role\":\"assistant\",\"id\":\"msg_1\",\"sessionID\":"
+		    "\"ses_1\",\"time\":{\"completed\":\"soon\"}}}}",
+		"{\"type\":\"message.updated\",\"properties\":{\"info\":"
+		    "{\"role\":\"assistant\",\"id\":\"msg_1\",\"sessionID\":"
+		    "\"ses_1\",\"time\":{\"completed\":1},\"tokens\":"
+		    "{\"input\":\"x\"}}}}",
+		"{\"type\":\"message.updated\",\"properties\":{\"info\":"
+		    "{\"role\":\"assistant\",\"sessionID\":\"ses_1\","
+		    "\"time\":{\"completed\":1}}}}",
+		"{\"type\":\"message.part.updated\",\"properties\":{\"part\":"
+		    "{\"type\":\"tool\",\"id\":\"prt_1\",\"messageID\":\"msg_1\","
+		    "\"sessionID\":\"ses_1\",\"callID\":\"c\",\"tool\":\"bash\"}}}",
+		"{\"type\":\"permission.asked\",\"properties\":{\"id\":\"per_1\","
+		    "\"sessionID\":\"ses_1\",\"permission\":\"bash\","
+		    "\"patterns\":[\"a\",1]}}",
+		"{\"type\":\"permission.asked\",\"properties\":{\"id\":\"per_1\","
+		    "\"sessionID\":\"ses_1\",\"permission\":\"bash\","
+		    "\"patterns\":\"a\"}}",
+		"{\"type\":\"permission.asked\",\"properties\":{\"id\":\"per_1\","
+		    "\"sessionID\":\"ses_1\",\"permission\":\"bash\","
+		    "\"tool\":\"x\"}}",
+		"{\"type\":\"message.updated\",\"properties\":{\"info\":"
+		    "{\"role\":5}}}",
+		"{\"type\":\"message.updated\",\"properties\":{\"info\":"
+		    "{\"role\":\"assistant\",\"time\":5}}}",
+		"{\"type\":\"message.part.updated\",\"properties\":{\"part\":"
+		    "{\"type\":\"tool\",\"id\":\"prt_1\",\"messageID\":\"msg_1\","
+		    "\"sessionID\":\"ses_1\",\"callID\":\"c\",\"tool\":\"bash\","
+		    "\"state\":{\"status\":\"completed\",\"output\":5}}}}",
+		"{\"type\":\"message.part.updated\",\"properties\":{\"part\":"
+		    "{\"type\":7}}}",
+		"{\"type\":\"session.deleted\",\"properties\":"
+		    "{\"sessionID\":\"ses_1\",\"info\":{\"title\":\"t\","
+		    "\"time\":{\"created\":1,\"updated\":2}}}}",
+	};
+	struct event_mapper	*m;
+	struct out		 o = { 0 };
+	size_t			 i;
+
+	(void)state;
+	assert_non_null(m = event_mapper_new());
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (map1(m, bad[i], &o) != EVENT_INVALID)
+			fail_msg("bad[%zu] is not invalid: %s", i, bad[i]);
+	assert_int_equal(o.n, 0);
+	assert_int_equal(event_mapper_stats(m)->invalid,
+	    sizeof(bad) / sizeof(bad[0]));
+	assert_int_equal(event_mapper_stats(m)->mapped, 0);
+
+	/* Not NUL-terminated, and a length that stops early. */
+	assert_int_equal(event_map(m, "{\"type\":\"server.connected\"}xyz", 27,
+	    record, &o), EVENT_CONNECTED);
+	assert_int_equal(event_map(m, "{\"type\":\"server.heartbeat\"}", 20,
+	    record, &o), EVENT_INVALID);
+	out_free(&o);
+	event_mapper_free(m);
+}
+
+static void
+test_deep(void **state)
+{
+	static const char	 head[] = "{\"type\":\"message.part.delta\","
+	    "\"properties\":{\"sessionID\":\"ses_1\",\"messageID\":\"msg_1\","
+	    "\"partID\":\"prt_1\",\"field\":\"text\",\"delta\":\"x\",\"d\":";
+	struct event_mapper	*m;
+	struct out		 o = { 0 };
+	size_t			 depth = 100000, n, i;
+	char			*s;
+
+	(void)state;
+	n = sizeof(head) - 1 + 2 * depth + 2;
+	assert_non_null(s = malloc(n + 1));
+	memcpy(s, head, sizeof(head) - 1);
+	for (i = 0; i < depth; i++) {
+		s[sizeof(head) - 1 + i] = '[';
+		s[sizeof(head) - 1 + depth + i] = ']';
+	}
+	memcpy(s + n - 2, "}}", 3);
+	assert_non_null(m = event_mapper_new());
+	assert_int_equal(map1(m, s, &o), EVENT_INVALID);
+	/* Object nesting too. */
+	for (i = 0; i < depth; i++)
+		s[sizeof(head) - 1 + i] = '{';
+	assert_int_equal(map1(m, s, &o), EVENT_INVALID);
+	assert_int_equal(o.n, 0);
+	free(s);
+	event_mapper_free(m);
+}
+
+static void
+test_utf8(void **state)
+{
+	struct event_mapper		*m;
+	struct out			 o = { 0 };
+	const Opencode__ToolCallEvent	*tc;
+	struct json			*j;
+
+	(void)state;
+	assert_non_null(m = event_mapper_new());
+	/* Invalid bytes, a lone surrogate and \u0000 become U+FFFD. */
+	assert_int_equal(map1(m, DELTA("\"sessionID\":\"ses_1\","
+	    "\"messageID\":\"msg_1\",\"partID\":\"prt_1\",\"field\":\"text\","
+	    "\"delta\":\"a\xff" "b\xc3(\\ud800\\u0000\xe2\x82\xac\""), &o),
+	    EVENT_MAPPED);
+	assert_string_equal(nth(&o, 'T', 0)->token->delta,
+	    "a\xef\xbf\xbd" "b\xef\xbf\xbd(\xef\xbf\xbd\xef\xbf\xbd\xe2\x82\xac");
+	/* Invalid UTF-8 in the session id, too. */
+	assert_int_equal(map1(m, "{\"type\":\"session.idle\",\"properties\":"
+	    "{\"sessionID\":\"ses_\xc0\xaf\"}}", &o), EVENT_MAPPED);
+	assert_string_equal(o.sid[1], "ses_\xef\xbf\xbd\xef\xbf\xbd");
+
+	/* Tool input: raw text kept, made valid UTF-8 and valid JSON. */
+	assert_int_equal(map1(m, "{\"type\":\"message.part.updated\","
+	    "\"properties\":{\"part\":{\"type\":\"tool\",\"id\":\"prt_1\","
+	    "\"messageID\":\"msg_1\",\"sessionID\":\"ses_1\",\"callID\":\"c1\","
+	    "\"tool\":\"bash\",\"state\":{\"status\":\"running\","
+	    "\"input\":{\"a\":\"x\xffy\tz\\\"\",\"\xe2\x82\xac\":[1,-2.5e3]}}}}}",
+	    &o), EVENT_MAPPED);
+	tc = nth(&o, 'K', 0)->tool_call;
+	assert_string_equal(tc->input_json,
+	    "{\"a\":\"x\xef\xbf\xbdy\\u0009z\\\"\",\"\xe2\x82\xac\":[1,-2.5e3]}");
+	assert_int_equal(json_parse(tc->input_json, strlen(tc->input_json), &j),
+	    0);
+	json_free(j);
+	out_free(&o);
+	event_mapper_free(m);
+}
+
+static void
+test_raw_json(void **state)
+{
+	struct event_mapper		*m;
+	struct out			 o = { 0 };
+	const Opencode__ToolCallEvent	*tc;
+
+	(void)state;
+	assert_non_null(m = event_mapper_new());
+	/*
+	 * Key order, whitespace and values before "input" that hold every
+	 * kind of token; the input's own text comes out exactly.
+	 */
+	assert_int_equal(map1(m, "{ \"properties\" : { \"part\" : {"
+	    " \"state\" : { \"x\" : [ 1 , true , null , -2.5e3 , { \"k\" :"
+	    " \"v\\\"]}\" } , [ ] , \"}\" ] , \"status\":\"running\" ,"
+	    " \"input\" : { \"cmd\" : \"ls \\\"-l\\\"\" , \"n\" : [1,2] } ,"
+	    " \"title\" : \"t\" , \"metadata\" : {\"output\":\"so far\"} } ,"
+	    " \"tool\":\"bash\", \"callID\":\"c\", \"messageID\":\"msg_1\","
+	    " \"id\":\"prt_1\", \"sessionID\":\"ses_1\", \"type\":\"tool\" } ,"
+	    " \"sessionID\" : \"ses_1\" } , \"type\" : \"message.part.updated\""
+	    " }", &o), EVENT_MAPPED);
+	tc = nth(&o, 'K', 0)->tool_call;
+	assert_string_equal(tc->input_json,
+	    "{ \"cmd\" : \"ls \\\"-l\\\"\" , \"n\" : [1,2] }");
+	assert_string_equal(tc->title, "t");
+	assert_string_equal(tc->output, "so far");
+
+	/* A scalar input, and none at all. */
+	assert_int_equal(map1(m, "{\"type\":\"message.part.updated\","
+	    "\"properties\":{\"part\":{\"type\":\"tool\",\"id\":\"prt_1\","
+	    "\"messageID\":\"msg_1\",\"sessionID\":\"ses_1\",\"callID\":\"c\","
+	    "\"tool\":\"t\",\"state\":{\"status\":\"pending\","
+	    "\"input\":\"a\\u00e9\"}}}}", &o), EVENT_MAPPED);
+	assert_string_equal(nth(&o, 'K', 1)->tool_call->input_json,
+	    "\"a\\u00e9\"");
+	assert_int_equal(map1(m, "{\"type\":\"message.part.updated\","
+	    "\"properties\":{\"part\":{\"type\":\"tool\",\"id\":\"prt_1\","
+	    "\"messageID\":\"msg_1\",\"sessionID\":\"ses_1\",\"callID\":\"c\","
+	    "\"tool\":\"t\",\"state\":{\"status\":\"pending\",\"input\":null,"
+	    "\"output\":null}}}}", &o), EVENT_MAPPED);
+	assert_string_equal(nth(&o, 'K', 2)->tool_call->input_json, "");
+
+	/* Permission: metadata of any shape, tool optional. */
+	assert_int_equal(map1(m, "{\"type\":\"permission.asked\",\"properties\":"
+	    "{\"patterns\":[],\"metadata\":[1,{\"a\":\"\\n\"}],\"id\":\"per_1\","
+	    "\"permission\":\"edit\",\"sessionID\":\"ses_1\"}}", &o),
+	    EVENT_MAPPED);
+	assert_string_equal(nth(&o, 'P', 0)->permission_request->metadata_json,
+	    "[1,{\"a\":\"\\n\"}]");
+	assert_int_equal(nth(&o, 'P', 0)->permission_request->n_patterns, 0);
+	assert_string_equal(nth(&o, 'P', 0)->permission_request->call_id, "");
+	out_free(&o);
+	event_mapper_free(m);
+}
+
+static void
+test_ignored(void **state)
+{
+	static const char *const ign[] = {
+		"{\"type\":\"session.diff\",\"properties\":{\"sessionID\":\"s\","
+		    "\"diff\":[]}}",
+		"{\"type\":\"permission.replied\",\"properties\":{}}",
+		"{\"type\":\"no.such.event\"}",
+		"{\"type\":\"weird name\\n\"}",
+		DELTA("\"sessionID\":\"ses_1\",\"messageID\":\"msg_1\","
+		    "\"partID\":\"prt_1\",\"field\":\"reasoning\",\"delta\":\"x\""),
+		/* a user message, an assistant message still running */
+		"{\"type\":\"message.updated\",\"properties\":{\"info\":"
+		    "{\"role\":\"user\",\"id\":\"msg_1\",\"time\":{\"completed\":1}}}}",
+		"{\"type\":\"message.updated\",\"properties\":{\"info\":"
+		    "{\"role\":\"assistant\",\"id\":\"msg_1\",\"sessionID\":\"s\","
+		    "\"time\":{\"created\":1,\"completed\":null}}}}",
+		"{\"type\":\"message.part.updated\",\"properties\":{\"part\":"
+		    "{\"type\":\"step-finish\"}}}",
+	};
+	struct event_mapper		*m;
+	const struct event_stats	*st;
+	struct out			 o = { 0 };
+	size_t				 i;
+
+	(void)state;
+	assert_non_null(m = event_mapper_new());
+	for (i = 0; i < sizeof(ign) / sizeof(ign[0]); i++)
+		if (map1(m, ign[i], &o) != EVENT_IGNORED)
+			fail_msg("ign[%zu] is not ignored: %s", i, ign[i]);
+	assert_int_equal(o.n, 0);
+	st = event_mapper_stats(m);
+	assert_int_equal(st->ignored, sizeof(ign) / sizeof(ign[0]));
+	assert_int_equal(st->ignored_other, 1);		/* the weird name */
+	assert_string_equal(st->ignored_types[0].name, "session.diff");
+	assert_string_equal(st->ignored_types[3].name, "message.part.delta");
+	assert_string_equal(st->ignored_types[4].name, "message.updated");
+	assert_int_equal(st->ignored_types[4].count, 2);
+
+	/* The table is bounded. */
+	for (i = 0; i < 2 * EVENT_STATS_TYPES; i++) {
+		char	 buf[64];
+
+		snprintf(buf, sizeof(buf), "{\"type\":\"t%zu\"}", i);
+		assert_int_equal(map1(m, buf, &o), EVENT_IGNORED);
+	}
+	assert_int_equal(st->n_ignored_types, EVENT_STATS_TYPES);
+	out_free(&o);
+	event_mapper_free(m);
+}
+
+static void
+completed_json(char *buf, size_t size, unsigned id)
+{
+	snprintf(buf, size, "{\"type\":\"message.updated\",\"properties\":"
+	    "{\"sessionID\":\"ses_1\",\"info\":{\"time\":{\"completed\":5,"
+	    "\"created\":1},\"tokens\":{\"output\":2,\"input\":1},"
+	    "\"finish\":\"stop\",\"id\":\"msg_%06u\",\"role\":\"assistant\"}}}",
+	    id);
+}
+
+static void
+test_completed_once(void **state)
+{
+	struct event_mapper	*m;
+	struct out		 o = { 0 };
+	char			 buf[512], longid[EVENT_ID_MAX + 200], big[1024];
+	unsigned		 i;
+
+	(void)state;
+	assert_non_null(m = event_mapper_new());
+	completed_json(buf, sizeof(buf), 0);
+	assert_int_equal(map1(m, buf, &o), EVENT_MAPPED);
+	assert_int_equal(map1(m, buf, &o), EVENT_IGNORED);
+	assert_int_equal(o.n, 1);
+	assert_string_equal(o.msg[0]->completed->message_id, "msg_000000");
+	assert_string_equal(o.msg[0]->completed->session_id, "ses_1");
+	assert_int_equal(o.msg[0]->completed->input_tokens, 1);
+	assert_int_equal(o.msg[0]->completed->output_tokens, 2);
+	out_free(&o);
+
+	/* FIFO: after EVENT_COMPLETED_MAX more ids the first one is gone. */
+	for (i = 1; i <= EVENT_COMPLETED_MAX; i++) {
+		completed_json(buf, sizeof(buf), i);
+		assert_int_equal(map1(m, buf, &o), EVENT_MAPPED);
+	}
+	out_free(&o);
+	completed_json(buf, sizeof(buf), EVENT_COMPLETED_MAX);
+	assert_int_equal(map1(m, buf, &o), EVENT_IGNORED);
+	completed_json(buf, sizeof(buf), 1);
+	assert_int_equal(map1(m, buf, &o), EVENT_IGNORED);
+	completed_json(buf, sizeof(buf), 0);
+	assert_int_equal(map1(m, buf, &o), EVENT_MAPPED);
+	/* ... which evicted id 1. */
+	completed_json(buf, sizeof(buf), 1);
+	assert_int_equal(map1(m, buf, &o), EVENT_MAPPED);
+	assert_int_equal(event_mapper_stats(m)->duplicates, 3);
+
+	/* An absurd message id is not remembered: invalid. */
+	memset(longid, 'a', sizeof(longid) - 1);
+	longid[sizeof(longid) - 1] = '\0';
+	snprintf(big, sizeof(big), "{\"type\":\"message.updated\","
+	    "\"properties\":{\"sessionID\":\"s\",\"info\":{\"id\":\"%s\","
+	    "\"role\":\"assistant\",\"time\":{\"completed\":1}}}}", longid);
+	assert_int_equal(map1(m, big, &o), EVENT_INVALID);
+	out_free(&o);
+	event_mapper_free(m);
+}
+
+static void
+test_error_text(void **state)
+{
+	struct event_mapper		*m;
+	struct out			 o = { 0 };
+	const Opencode__SessionEvent	*se;
+	char				*s, *p;
+	size_t				 i, n;
+
+	(void)state;
+	/* A first line of 1000 two-byte characters, then a stack trace. */
+	n = 4096;
+	assert_non_null(s = malloc(n));
+	p = s + snprintf(s, n, "{\"type\":\"session.error\",\"properties\":"
+	    "{\"error\":{\"name\":\"UnknownError\",\"data\":{\"message\":\"");
+	for (i = 0; i < 1000; i++) {
+		memcpy(p, "\xc3\xa9", 2);
+		p += 2;
+	}
+	snprintf(p, n - (size_t)(p - s), "\\tx\\n    at <anonymous> "
+	    "(/$bunfs/root/chunk.js:1:2)\"}}}}");
+	assert_non_null(m = event_mapper_new());
+	assert_int_equal(map1(m, s, &o), EVENT_MAPPED);
+	se = nth(&o, 'E', 0)->session_event;
+	/* No sessionID: the event belongs to no session. */
+	assert_string_equal(se->session_id, "");
+	assert_string_equal(o.sid[0], "");
+	assert_string_equal(se->error_name, "UnknownError");
+	assert_true(strlen(se->error_message) <= EVENT_ERRMSG_MAX);
+	assert_true(strlen(se->error_message) >= EVENT_ERRMSG_MAX - 4);
+	assert_null(strstr(se->error_message, "bunfs"));
+	assert_string_equal(se->error_message + strlen(se->error_message) - 3,
+	    "...");
+	assert_memory_equal(se->error_message, "\xc3\xa9\xc3\xa9", 4);
+
+	/* Short: controls become spaces, the trace goes. */
+	assert_int_equal(map1(m, "{\"type\":\"session.error\",\"properties\":"
+	    "{\"sessionID\":\"ses_1\",\"error\":{\"name\":\"E\",\"data\":"
+	    "{\"message\":\"bad\\tthing\\r\\n  at x\"}}}}", &o), EVENT_MAPPED);
+	assert_string_equal(nth(&o, 'E', 1)->session_event->error_message,
+	    "bad thing");
+	/* No error object at all. */
+	assert_int_equal(map1(m, "{\"type\":\"session.error\",\"properties\":"
+	    "{\"sessionID\":\"ses_1\"}}", &o), EVENT_MAPPED);
+	assert_string_equal(nth(&o, 'E', 2)->session_event->error_name, "");
+	out_free(&o);
+	free(s);
+	event_mapper_free(m);
+}
+
+/* Large messages: the buffers grow for them and are given back after. */
+static void
+test_big(void **state)
+{
+	static const char	 head[] = "{\"type\":\"message.part.updated\","
+	    "\"properties\":{\"part\":{\"type\":\"tool\",\"id\":\"prt_1\","
+	    "\"messageID\":\"msg_1\",\"sessionID\":\"ses_1\",\"callID\":\"c\","
+	    "\"tool\":\"read\",\"state\":{\"status\":\"completed\","
+	    "\"input\":{},\"output\":\"";
+	struct event_mapper	*m;
+	struct out		 o = { 0 };
+	size_t			 big = 3 * 1024 * 1024, n, i;
+	char			*s;
+
+	(void)state;
+	n = sizeof(head) - 1 + big + 6;
+	assert_non_null(s = malloc(n + 1));
+	memcpy(s, head, sizeof(head) - 1);
+	memset(s + sizeof(head) - 1, 'x', big);
+	memcpy(s + sizeof(head) - 1 + big, "\"}}}}", 6);
+	assert_non_null(m = event_mapper_new());
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(map1(m, s, &o), EVENT_MAPPED);
+		assert_int_equal(strlen(o.msg[o.n - 1]->tool_call->output), big);
+		assert_int_equal(map1(m, DELTA("\"sessionID\":\"ses_1\","
+		    "\"messageID\":\"msg_1\",\"partID\":\"prt_1\","
+		    "\"field\":\"text\",\"delta\":\"small\""), &o), EVENT_MAPPED);
+		assert_string_equal(o.msg[o.n - 1]->token->delta, "small");
+	}
+	out_free(&o);
+	free(s);
+	event_mapper_free(m);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_text),
+		cmocka_unit_test(test_tool),
+		cmocka_unit_test(test_permission),
+		cmocka_unit_test(test_abort),
+		cmocka_unit_test(test_many),
+		cmocka_unit_test(test_sessions),
+		cmocka_unit_test(test_retry),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_other_fixtures),
+		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_deep),
+		cmocka_unit_test(test_utf8),
+		cmocka_unit_test(test_raw_json),
+		cmocka_unit_test(test_ignored),
+		cmocka_unit_test(test_completed_once),
+		cmocka_unit_test(test_error_text),
+		cmocka_unit_test(test_big),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
