@@ -1,0 +1,1392 @@
+/*
+ * Tests of libocbclient and ocbctl against the real ocbroker (OCBROKER) in
+ * front of tests/fake_upstream (FAKE_UPSTREAM, OCB_FIXTURES), started by
+ * tests/integration_util.  ocbctl is OCBCTL, or "ocbctl" beside OCBROKER.
+ * A few tests use a scripted WebSocket server forked by the test itself,
+ * for what the broker never does on its own (pings, odd close codes, a
+ * wrong Sec-WebSocket-Accept).
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "broker/ws_frame.h"
+#include "client/ocbclient.h"
+#include "common/base64.h"
+#include "common/sha1.h"
+#include "proto/messages.pb-c.h"
+#include "tests/integration_util.h"
+
+#define T_IO		5000
+#define T_REPLY		10000
+#define T_EXIT		10000
+
+#define FX_SESSION	"ses_de9d9dd34ffervjM6BvxQjuyqi"
+#define UNKNOWN_SESSION	"ses_0000000000000000000000000000"
+#define FX_SESSIONS	12
+#define FX_AGENTS	7
+#define FX_TEXT		"Hello from the mock language model."
+#define N_INFLIGHT	20
+
+/* ---- setup ---- */
+
+static int
+setup_default(void **state)
+{
+	static const struct it_opts o;
+	struct it_env *e;
+
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		return -1;
+	*state = e;
+	if (it_start(e, &o) == -1)
+		return -1;
+	/*
+	 * netproc's event stream is up once its loop runs.  Until then,
+	 * requests that reach it in the same read as its configuration frame
+	 * sit in its IPC buffer unprocessed (a netproc start-up race, reported)
+	 * and the first test would wait for replies that never come.
+	 */
+	return it_fake_wait_streams(e, 1, T_REPLY);
+}
+
+static int
+setup_none(void **state)
+{
+	*state = NULL;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct it_env *e = *state;
+	int st, extra, bad = 0;
+
+	if (e == NULL)
+		return 0;
+	if (e->running) {
+		st = it_stop(e, T_EXIT, &extra);
+		if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+			fprintf(stderr, "teardown: ocbroker did not exit 0 "
+			    "(status %d, log %s)\n", st, e->ocb_log);
+			bad = 1;
+		}
+	}
+	free(e);
+	*state = NULL;
+	return bad ? -1 : 0;
+}
+
+static struct ocb_client *
+connected(const struct it_env *e)
+{
+	struct ocb_client *c;
+
+	assert_non_null(c = ocb_client_new());
+	if (ocb_client_connect(c, e->port, e->token, T_IO) == -1)
+		fail_msg("connect: %s", ocb_client_error(c));
+	return c;
+}
+
+/* ---- requests ---- */
+
+enum kind {
+	K_PROVIDERS,
+	K_SESSIONS,
+	K_HEALTH,
+	K_SUBSCRIBE,
+	K_AGENTS,
+	K_GET_AUTH,
+	K_BAD_DELETE,
+	K_CREATE,
+	K_NKINDS
+};
+
+/* The storage a request points into: it must live until it is packed. */
+struct req {
+	Opencode__ClientMessage			cm;
+	Opencode__ListSessionsRequest		ls;
+	Opencode__ListAgentsRequest		la;
+	Opencode__GetProviderStatusRequest	gp;
+	Opencode__HealthCheck			hc;
+	Opencode__Subscribe			sub;
+	Opencode__GetAuthRequest		ga;
+	Opencode__DeleteSessionRequest		del;
+	Opencode__CreateSessionRequest		cs;
+};
+
+static void
+req_init(struct req *r, enum kind k)
+{
+	static const Opencode__ClientMessage cm =
+	    OPENCODE__CLIENT_MESSAGE__INIT;
+	static const Opencode__ListSessionsRequest ls =
+	    OPENCODE__LIST_SESSIONS_REQUEST__INIT;
+	static const Opencode__ListAgentsRequest la =
+	    OPENCODE__LIST_AGENTS_REQUEST__INIT;
+	static const Opencode__GetProviderStatusRequest gp =
+	    OPENCODE__GET_PROVIDER_STATUS_REQUEST__INIT;
+	static const Opencode__HealthCheck hc = OPENCODE__HEALTH_CHECK__INIT;
+	static const Opencode__Subscribe sub = OPENCODE__SUBSCRIBE__INIT;
+	static const Opencode__GetAuthRequest ga =
+	    OPENCODE__GET_AUTH_REQUEST__INIT;
+	static const Opencode__DeleteSessionRequest del =
+	    OPENCODE__DELETE_SESSION_REQUEST__INIT;
+	static const Opencode__CreateSessionRequest cs =
+	    OPENCODE__CREATE_SESSION_REQUEST__INIT;
+
+	r->cm = cm;
+	r->ls = ls;
+	r->la = la;
+	r->gp = gp;
+	r->hc = hc;
+	r->sub = sub;
+	r->ga = ga;
+	r->del = del;
+	r->cs = cs;
+	switch (k) {
+	case K_PROVIDERS:
+		r->cm.payload_case =
+		    OPENCODE__CLIENT_MESSAGE__PAYLOAD_GET_PROVIDER_STATUS;
+		r->cm.get_provider_status = &r->gp;
+		break;
+	case K_SESSIONS:
+		r->cm.payload_case =
+		    OPENCODE__CLIENT_MESSAGE__PAYLOAD_LIST_SESSIONS;
+		r->cm.list_sessions = &r->ls;
+		break;
+	case K_HEALTH:
+		r->cm.payload_case =
+		    OPENCODE__CLIENT_MESSAGE__PAYLOAD_HEALTH_CHECK;
+		r->cm.health_check = &r->hc;
+		break;
+	case K_SUBSCRIBE:
+		r->cm.payload_case =
+		    OPENCODE__CLIENT_MESSAGE__PAYLOAD_SUBSCRIBE;
+		r->cm.subscribe = &r->sub;
+		break;
+	case K_AGENTS:
+		r->cm.payload_case =
+		    OPENCODE__CLIENT_MESSAGE__PAYLOAD_LIST_AGENTS;
+		r->cm.list_agents = &r->la;
+		break;
+	case K_GET_AUTH:
+		r->ga.provider_id = "mock";
+		r->cm.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_GET_AUTH;
+		r->cm.get_auth = &r->ga;
+		break;
+	case K_BAD_DELETE:
+		r->del.session_id = "../x";
+		r->cm.payload_case =
+		    OPENCODE__CLIENT_MESSAGE__PAYLOAD_DELETE_SESSION;
+		r->cm.delete_session = &r->del;
+		break;
+	case K_CREATE:
+	case K_NKINDS:
+		r->cm.payload_case =
+		    OPENCODE__CLIENT_MESSAGE__PAYLOAD_CREATE_SESSION;
+		r->cm.create_session = &r->cs;
+		break;
+	}
+}
+
+/* What each kind must be answered with. */
+static int
+expected_payload(enum kind k)
+{
+	switch (k) {
+	case K_PROVIDERS:
+		return OPENCODE__SERVER_MESSAGE__PAYLOAD_PROVIDER_STATUS;
+	case K_SESSIONS:
+		return OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_LIST;
+	case K_HEALTH:
+		return OPENCODE__SERVER_MESSAGE__PAYLOAD_UPSTREAM_HEALTH;
+	case K_SUBSCRIBE:
+		return OPENCODE__SERVER_MESSAGE__PAYLOAD__NOT_SET;
+	case K_AGENTS:
+		return OPENCODE__SERVER_MESSAGE__PAYLOAD_AGENT_LIST;
+	case K_GET_AUTH:
+		return OPENCODE__SERVER_MESSAGE__PAYLOAD_AUTH_STATUS;
+	case K_BAD_DELETE:
+		return OPENCODE__SERVER_MESSAGE__PAYLOAD_ERROR;
+	default:
+		return OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_INFO;
+	}
+}
+
+struct reply_rec {
+	int		*seq;		/* arrival counter shared by all */
+	enum kind	 kind;
+	uint64_t	 id;		/* as assigned by the library */
+	uint64_t	 got_id;
+	int		 calls;
+	int		 order;		/* 1 = first reply to arrive */
+	int		 null_reply;
+	int		 payload;
+	size_t		 n;		/* sessions or agents */
+	char		 detail[64];	/* error code, provider id, ... */
+};
+
+static void
+on_reply(struct ocb_client *c, uint64_t id, const Opencode__ServerMessage *m,
+    void *arg)
+{
+	struct reply_rec *r = arg;
+
+	(void)c;
+	r->calls++;
+	r->got_id = id;
+	r->order = ++*r->seq;
+	if (m == NULL) {
+		r->null_reply = 1;
+		return;
+	}
+	r->payload = (int)m->payload_case;
+	switch (m->payload_case) {
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_LIST:
+		r->n = m->session_list->n_sessions;
+		break;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_AGENT_LIST:
+		r->n = m->agent_list->n_agents;
+		break;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_ERROR:
+		snprintf(r->detail, sizeof(r->detail), "%s", m->error->code);
+		break;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_AUTH_STATUS:
+		snprintf(r->detail, sizeof(r->detail), "%s:%d",
+		    m->auth_status->provider_id, m->auth_status->connected);
+		break;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_PROVIDER_STATUS:
+		r->n = m->provider_status->n_connected;
+		break;
+	default:
+		break;
+	}
+}
+
+/*
+ * 20 requests in flight at once, driven from our own poll loop.  The first
+ * one maps the 6.5 MB /provider document and Subscribe is answered by the
+ * front alone, so replies cannot all come back in the order sent.
+ */
+static void
+test_correlation(void **state)
+{
+	struct it_env *e = *state;
+	struct ocb_client *c = connected(e);
+	struct req reqs[N_INFLIGHT];
+	struct reply_rec recs[N_INFLIGHT];
+	struct pollfd pfd;
+	int64_t deadline;
+	int seq = 0, i, j, done, out_of_order = 0;
+
+	memset(recs, 0, sizeof(recs));
+	for (i = 0; i < N_INFLIGHT; i++) {
+		recs[i].seq = &seq;
+		recs[i].kind = i == 0 ? K_PROVIDERS :
+		    (enum kind)(1 + (i - 1) % (K_NKINDS - 1));
+		req_init(&reqs[i], recs[i].kind);
+		if (ocb_client_request(c, &reqs[i].cm, on_reply,
+		    &recs[i]) == -1)
+			fail_msg("request %d: %s", i, ocb_client_error(c));
+		recs[i].id = reqs[i].cm.request_id;
+		assert_true(recs[i].id != 0);
+		for (j = 0; j < i; j++)
+			assert_true(recs[j].id != recs[i].id);
+	}
+	assert_int_equal(ocb_client_in_flight(c), N_INFLIGHT);
+
+	deadline = it_now_ms() + T_REPLY;
+	while (seq < N_INFLIGHT && it_now_ms() < deadline) {
+		pfd.fd = ocb_client_fd(c);
+		pfd.events = POLLIN | (ocb_client_want_write(c) ? POLLOUT : 0);
+		if (poll(&pfd, 1, 100) == -1 && errno != EINTR)
+			fail_msg("poll: %s", strerror(errno));
+		if (ocb_client_process(c, 0) == -1)
+			fail_msg("process: %s", ocb_client_error(c));
+	}
+	assert_int_equal(seq, N_INFLIGHT);
+	assert_int_equal(ocb_client_in_flight(c), 0);
+
+	for (i = 0, done = 0; i < N_INFLIGHT; i++) {
+		struct reply_rec *r = &recs[i];
+
+		assert_int_equal(r->calls, 1);
+		assert_false(r->null_reply);
+		assert_true(r->got_id == r->id);
+		if (r->payload != expected_payload(r->kind))
+			fail_msg("request %d (kind %d): payload %d, %s", i,
+			    (int)r->kind, r->payload, r->detail);
+		switch (r->kind) {
+		case K_SESSIONS:
+			assert_int_equal(r->n, FX_SESSIONS);
+			break;
+		case K_AGENTS:
+			assert_int_equal(r->n, FX_AGENTS);
+			break;
+		case K_BAD_DELETE:
+			assert_string_equal(r->detail, "INVALID_REQUEST");
+			break;
+		case K_GET_AUTH:
+			assert_string_equal(r->detail, "mock:1");
+			break;
+		case K_PROVIDERS:
+			assert_int_equal(r->n, 2);
+			break;
+		default:
+			break;
+		}
+		for (j = i + 1; j < N_INFLIGHT; j++)
+			if (recs[j].order < r->order)
+				out_of_order = 1;
+		done++;
+	}
+	assert_int_equal(done, N_INFLIGHT);
+	assert_true(out_of_order);
+	/* The slow one was overtaken. */
+	assert_true(recs[0].order > 1);
+
+	assert_int_equal(ocb_client_close(c, T_IO), 0);
+	assert_int_equal(ocb_client_close_code(c), 1000);
+	ocb_client_free(c);
+}
+
+/* ---- the synchronous call, and events delivered meanwhile ---- */
+
+struct events {
+	int	tokens;
+	int	completed;
+	int	other;
+	char	text[256];
+	char	finish[32];
+	int64_t	in_tokens, out_tokens;
+};
+
+static void
+on_event(struct ocb_client *c, const Opencode__ServerMessage *m, void *arg)
+{
+	struct events *ev = arg;
+	size_t tl;
+
+	(void)c;
+	assert_int_equal(m->request_id, 0);
+	switch (m->payload_case) {
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_TOKEN:
+		ev->tokens++;
+		tl = strlen(ev->text);
+		snprintf(ev->text + tl, sizeof(ev->text) - tl, "%s",
+		    m->token->delta);
+		break;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_COMPLETED:
+		ev->completed++;
+		snprintf(ev->finish, sizeof(ev->finish), "%s",
+		    m->completed->finish);
+		ev->in_tokens = m->completed->input_tokens;
+		ev->out_tokens = m->completed->output_tokens;
+		break;
+	default:
+		ev->other++;
+	}
+}
+
+static Opencode__ServerMessage *
+call(struct ocb_client *c, struct req *r)
+{
+	Opencode__ServerMessage *m;
+
+	if (ocb_client_call(c, &r->cm, T_REPLY, &m) == -1)
+		fail_msg("call: %s", ocb_client_error(c));
+	assert_non_null(m);
+	assert_true(m->request_id == r->cm.request_id);
+	return m;
+}
+
+static void
+test_sync_call(void **state)
+{
+	struct it_env *e = *state;
+	struct ocb_client *c = connected(e);
+	Opencode__ServerMessage *m;
+	struct events ev;
+	struct req r;
+	char *resp = NULL;
+	int i;
+
+	memset(&ev, 0, sizeof(ev));
+	ocb_client_set_event_cb(c, on_event, &ev);
+
+	req_init(&r, K_SESSIONS);
+	m = call(c, &r);
+	assert_int_equal(m->payload_case,
+	    OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_LIST);
+	assert_int_equal(m->session_list->n_sessions, FX_SESSIONS);
+	assert_string_equal(m->session_list->sessions[0]->id,
+	    "ses_de9d92354ffeyyP4zHEmF5A4Lo");
+	assert_int_equal(m->session_list->sessions[0]->_title_case,
+	    OPENCODE__SESSION_INFO___TITLE_TITLE);
+	assert_string_equal(m->session_list->sessions[0]->title,
+	    "bad agent chat");
+	ocb_message_free(m);
+
+	/*
+	 * Nothing but ocb_client_call() reads the socket here: every event
+	 * counted was dispatched while a call waited for its own reply.
+	 */
+	if (it_fake_wait_streams(e, 1, T_REPLY) == -1)
+		fail_msg("ocbroker never subscribed to /event");
+	assert_int_equal(it_fake_req(e, "POST", "/__fake/sse", "sse-text.txt",
+	    &resp), 200);
+	free(resp);
+	for (i = 0; i < 100 && ev.completed == 0; i++) {
+		req_init(&r, K_HEALTH);
+		m = call(c, &r);
+		assert_int_equal(m->payload_case,
+		    OPENCODE__SERVER_MESSAGE__PAYLOAD_UPSTREAM_HEALTH);
+		assert_true(m->upstream_health->healthy);
+		ocb_message_free(m);
+		if (ev.completed == 0)
+			usleep(20000);
+	}
+	assert_int_equal(ev.completed, 1);
+	assert_int_equal(ev.tokens, 6);
+	assert_string_equal(ev.text, FX_TEXT);
+	assert_string_equal(ev.finish, "stop");
+	assert_int_equal(ev.in_tokens, 120);
+	assert_int_equal(ev.out_tokens, 6);
+	assert_true(ev.other > 0);	/* session events */
+
+	assert_int_equal(ocb_client_close(c, T_IO), 0);
+	ocb_client_free(c);
+}
+
+/* A call that times out forgets its request; the connection stays usable. */
+static void
+test_call_timeout(void **state)
+{
+	struct it_env *e = *state;
+	struct ocb_client *c = connected(e);
+	Opencode__ServerMessage *m = NULL;
+	struct req r;
+	int64_t t0;
+
+	assert_int_equal(it_fake_mode(e, "hang"), 0);
+	req_init(&r, K_HEALTH);
+	t0 = it_now_ms();
+	assert_int_equal(ocb_client_call(c, &r.cm, 300, &m), -1);
+	assert_null(m);
+	assert_true(it_now_ms() - t0 < 3000);
+	assert_non_null(strstr(ocb_client_error(c), "timed out"));
+	assert_int_equal(ocb_client_in_flight(c), 0);
+	assert_int_equal(ocb_client_forget(c, r.cm.request_id), -1);
+
+	assert_int_equal(it_fake_mode(e, "normal"), 0);
+	req_init(&r, K_SUBSCRIBE);
+	m = call(c, &r);
+	assert_int_equal(m->payload_case,
+	    OPENCODE__SERVER_MESSAGE__PAYLOAD__NOT_SET);
+	ocb_message_free(m);
+	req_init(&r, K_AGENTS);
+	m = call(c, &r);
+	assert_int_equal(m->payload_case,
+	    OPENCODE__SERVER_MESSAGE__PAYLOAD_AGENT_LIST);
+	ocb_message_free(m);
+	ocb_client_free(c);
+}
+
+static void
+test_error_reply(void **state)
+{
+	struct it_env *e = *state;
+	struct ocb_client *c = connected(e);
+	Opencode__ServerMessage *m;
+	struct req r;
+
+	req_init(&r, K_BAD_DELETE);
+	r.del.session_id = UNKNOWN_SESSION;
+	m = call(c, &r);
+	assert_int_equal(m->payload_case,
+	    OPENCODE__SERVER_MESSAGE__PAYLOAD_ERROR);
+	assert_string_equal(m->error->code, "NOT_FOUND");
+	ocb_message_free(m);
+
+	req_init(&r, K_BAD_DELETE);
+	m = call(c, &r);
+	assert_int_equal(m->payload_case,
+	    OPENCODE__SERVER_MESSAGE__PAYLOAD_ERROR);
+	assert_string_equal(m->error->code, "INVALID_REQUEST");
+	ocb_message_free(m);
+
+	/* An upstream 500 is an error reply, not a failure of the call. */
+	assert_int_equal(it_fake_mode(e, "status 500"), 0);
+	req_init(&r, K_SESSIONS);
+	m = call(c, &r);
+	assert_int_equal(m->payload_case,
+	    OPENCODE__SERVER_MESSAGE__PAYLOAD_ERROR);
+	assert_string_equal(m->error->code, "UPSTREAM_ERROR");
+	assert_non_null(strstr(m->error->message, "500"));
+	ocb_message_free(m);
+
+	/* No auth handshake through the request API. */
+	{
+		Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
+		Opencode__AuthHandshake ah = OPENCODE__AUTH_HANDSHAKE__INIT;
+
+		cm.payload_case =
+		    OPENCODE__CLIENT_MESSAGE__PAYLOAD_AUTH_HANDSHAKE;
+		cm.auth_handshake = &ah;
+		assert_int_equal(ocb_client_request(c, &cm, NULL, NULL), -1);
+	}
+	assert_int_equal(ocb_client_close(c, T_IO), 0);
+	/* Closed: nothing more can be sent. */
+	req_init(&r, K_HEALTH);
+	assert_int_equal(ocb_client_request(c, &r.cm, NULL, NULL), -1);
+	ocb_client_free(c);
+}
+
+static void
+test_wrong_token(void **state)
+{
+	struct it_env *e = *state;
+	struct ocb_client *c;
+	char bad[IT_TOKEN_LEN + 1];
+
+	memcpy(bad, e->token, sizeof(bad));
+	bad[0] = bad[0] == 'a' ? 'b' : 'a';
+	assert_non_null(c = ocb_client_new());
+	assert_int_equal(ocb_client_connect(c, e->port, bad, T_IO), -1);
+	assert_non_null(strstr(ocb_client_error(c), "authentication failed"));
+	/* Neither token appears in the error text. */
+	assert_null(strstr(ocb_client_error(c), bad));
+	assert_null(strstr(ocb_client_error(c), e->token));
+	assert_int_equal(ocb_client_close_code(c), 1008);
+	assert_int_equal(ocb_client_process(c, 0), -1);
+	ocb_client_free(c);
+
+	/* Not a WebSocket server (the fake upstream): no 101, no close code. */
+	assert_non_null(c = ocb_client_new());
+	assert_int_equal(ocb_client_connect(c, e->fake_port, e->token, T_IO),
+	    -1);
+	assert_non_null(strstr(ocb_client_error(c), "HTTP 200"));
+	assert_int_equal(ocb_client_close_code(c), 0);
+	ocb_client_free(c);
+}
+
+/* SIGTERM: the broker closes with 1001 and requests in flight are failed. */
+static void
+test_server_close(void **state)
+{
+	struct it_env *e = *state;
+	struct ocb_client *c = connected(e);
+	struct reply_rec rec;
+	struct req r;
+	int64_t deadline;
+	int seq = 0, st;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.seq = &seq;
+	assert_int_equal(it_fake_mode(e, "hang"), 0);
+	req_init(&r, K_HEALTH);
+	assert_int_equal(ocb_client_request(c, &r.cm, on_reply, &rec), 0);
+	/* Let the request reach the broker before it is told to stop. */
+	assert_int_equal(ocb_client_process(c, 200), 0);
+	it_signal(e, SIGTERM);
+	deadline = it_now_ms() + T_IO;
+	while (ocb_client_process(c, 100) == 0 && it_now_ms() < deadline)
+		;
+	assert_int_equal(ocb_client_close_code(c), 1001);
+	assert_non_null(strstr(ocb_client_error(c), "1001"));
+	assert_int_equal(rec.calls, 1);
+	assert_true(rec.null_reply);
+	assert_int_equal(ocb_client_in_flight(c), 0);
+	assert_int_equal(ocb_client_close(c, T_IO), 0);
+	ocb_client_free(c);
+	st = it_wait(e, T_EXIT, NULL);
+	assert_true(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* ---- a scripted server: pings, a private close code, a bad handshake ---- */
+
+enum script {
+	S_PING_CLOSE,	/* 101 + ping in one write, auth, event, close 4000 */
+	S_BAD_ACCEPT,	/* 101 with a wrong Sec-WebSocket-Accept */
+	S_FORBIDDEN	/* 403 */
+};
+
+#define SCRIPT_TOKEN	"scripted-token"
+#define SM_AUTH	\
+	OPENCODE__SERVER_MESSAGE__PAYLOAD_AUTH_HANDSHAKE_RESPONSE
+#define SM_STATUS	OPENCODE__SERVER_MESSAGE__PAYLOAD_UPSTREAM_STATUS
+
+static int
+write_all(int fd, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	ssize_t w;
+
+	while (n > 0) {
+		w = send(fd, b, n, MSG_NOSIGNAL);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* An unmasked server frame into out; returns its length. */
+static size_t
+server_frame(uint8_t *out, enum ws_opcode op, const void *p, size_t n)
+{
+	size_t hl = ws_frame_header(out, op, n, NULL);
+
+	memcpy(out + hl, p, n);
+	return hl + n;
+}
+
+static int
+send_server_msg(int fd, const Opencode__ServerMessage *m)
+{
+	uint8_t buf[1024];
+	uint8_t pl[1024 - WS_MAX_HEADER];
+	size_t n = opencode__server_message__get_packed_size(m);
+
+	if (n > sizeof(pl))
+		return -1;
+	opencode__server_message__pack(m, pl);
+	return write_all(fd, buf, server_frame(buf, WS_OP_BINARY, pl, n));
+}
+
+/* The child's side; returns its exit status (0: the client behaved). */
+static int
+script_run(int lfd, enum script s)
+{
+	Opencode__ServerMessage sm = OPENCODE__SERVER_MESSAGE__INIT;
+	Opencode__AuthHandshakeResponse ar =
+	    OPENCODE__AUTH_HANDSHAKE_RESPONSE__INIT;
+	Opencode__UpstreamStatus us = OPENCODE__UPSTREAM_STATUS__INIT;
+	Opencode__ClientMessage *cm;
+	struct ws_parser p;
+	struct ws_event ev;
+	struct sha1_ctx ctx;
+	struct pollfd pfd;
+	uint8_t digest[SHA1_DIGEST_LENGTH], frame[256], cl[WS_MAX_CONTROL];
+	char head[4096], acc[64], key[64], out[512];
+	char *k, *end;
+	size_t hl = 0, off, used, n;
+	ssize_t r;
+	int fd, got_auth = 0, got_pong = 0, sent_close = 0;
+
+	pfd.fd = lfd;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, T_IO) != 1 || (fd = accept(lfd, NULL, NULL)) == -1)
+		return 10;
+	for (;;) {
+		pfd.fd = fd;
+		if (poll(&pfd, 1, T_IO) != 1)
+			return 11;
+		if ((r = read(fd, head + hl, sizeof(head) - 1 - hl)) <= 0)
+			return 12;
+		hl += (size_t)r;
+		head[hl] = '\0';
+		if (strstr(head, "\r\n\r\n") != NULL)
+			break;
+	}
+	if ((k = strcasestr(head, "\r\nSec-WebSocket-Key: ")) == NULL)
+		return 13;
+	k += strlen("\r\nSec-WebSocket-Key: ");
+	if ((end = strstr(k, "\r\n")) == NULL || (size_t)(end - k) >=
+	    sizeof(key))
+		return 14;
+	memcpy(key, k, (size_t)(end - k));
+	key[end - k] = '\0';
+	sha1_init(&ctx);
+	sha1_update(&ctx, key, strlen(key));
+	if (s != S_BAD_ACCEPT)
+		sha1_update(&ctx, "258EAFA5-E914-47DA-95CA-C5AB0DC85B11", 36);
+	sha1_final(&ctx, digest);
+	base64_encode(digest, sizeof(digest), acc, sizeof(acc));
+	if (s == S_FORBIDDEN)
+		n = (size_t)snprintf(out, sizeof(out),
+		    "HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n");
+	else
+		n = (size_t)snprintf(out, sizeof(out),
+		    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+		    "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
+		    acc);
+	/* The ping rides in the same write as the head. */
+	if (s == S_PING_CLOSE)
+		n += server_frame((uint8_t *)out + n, WS_OP_PING, "abc", 3);
+	if (write_all(fd, out, n) == -1)
+		return 15;
+	if (s != S_PING_CLOSE) {
+		/* The client must give up: wait for its EOF. */
+		pfd.fd = fd;
+		while (poll(&pfd, 1, T_IO) == 1 && read(fd, head,
+		    sizeof(head)) > 0)
+			;
+		close(fd);
+		return 0;
+	}
+
+	ws_parser_init(&p, WS_ROLE_SERVER, 65536);
+	for (;;) {
+		pfd.fd = fd;
+		if (poll(&pfd, 1, T_IO) != 1)
+			return 20;
+		if ((r = read(fd, frame, sizeof(frame))) <= 0)
+			return 21;
+		for (off = 0; off < (size_t)r; off += used) {
+			switch (ws_parser_feed(&p, frame + off, (size_t)r - off,
+			    &used, &ev)) {
+			case WS_EV_NONE:
+				break;
+			case WS_EV_MESSAGE:
+				cm = opencode__client_message__unpack(NULL,
+				    ev.len, ev.data);
+				if (cm == NULL || cm->auth_handshake == NULL ||
+				    strcmp(cm->auth_handshake->token,
+				    SCRIPT_TOKEN) != 0)
+					return 22;
+				got_auth = 1;
+				ar.success = 1;
+				sm.request_id = cm->request_id;
+				sm.payload_case = SM_AUTH;
+				sm.auth_handshake_response = &ar;
+				opencode__client_message__free_unpacked(cm,
+				    NULL);
+				if (send_server_msg(fd, &sm) == -1)
+					return 23;
+				us.connected = 1;
+				us.version = "9.9.9";
+				sm.request_id = 0;
+				sm.payload_case = SM_STATUS;
+				sm.upstream_status = &us;
+				if (send_server_msg(fd, &sm) == -1)
+					return 24;
+				break;
+			case WS_EV_PONG:
+				if (ev.len != 3 ||
+				    memcmp(ev.data, "abc", 3) != 0)
+					return 25;
+				got_pong = 1;
+				break;
+			case WS_EV_CLOSE:
+				close(fd);
+				ws_parser_free(&p);
+				/* The client echoes our code. */
+				return ev.code == 4000 && sent_close ? 0 : 26;
+			default:
+				return 27;
+			}
+			if (got_auth && got_pong && !sent_close) {
+				n = ws_close_payload(cl, 4000, "bye");
+				if (write_all(fd, frame, server_frame(frame,
+				    WS_OP_CLOSE, cl, n)) == -1)
+					return 28;
+				sent_close = 1;
+			}
+		}
+	}
+}
+
+/* Forks the scripted server on a fresh port; returns its pid. */
+static pid_t
+script_start(enum script s, uint16_t *port)
+{
+	struct sockaddr_in sin;
+	socklen_t sl = sizeof(sin);
+	pid_t pid;
+	int lfd;
+
+	assert_true((lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) !=
+	    -1);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(lfd, 1), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sin, &sl), 0);
+	*port = ntohs(sin.sin_port);
+	fflush(NULL);
+	assert_true((pid = fork()) != -1);
+	if (pid == 0)
+		_exit(script_run(lfd, s));
+	close(lfd);
+	return pid;
+}
+
+static int
+script_wait(pid_t pid)
+{
+	int64_t deadline = it_now_ms() + T_IO;
+	int st;
+
+	while (waitpid(pid, &st, WNOHANG) == 0) {
+		if (it_now_ms() > deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			return -1;
+		}
+		usleep(10000);
+	}
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void
+test_ping_and_close_code(void **state)
+{
+	struct ocb_client *c;
+	struct events ev;
+	uint16_t port;
+	pid_t pid;
+	int64_t deadline;
+
+	(void)state;
+	memset(&ev, 0, sizeof(ev));
+	pid = script_start(S_PING_CLOSE, &port);
+	assert_non_null(c = ocb_client_new());
+	ocb_client_set_event_cb(c, on_event, &ev);
+	if (ocb_client_connect(c, port, SCRIPT_TOKEN, T_IO) == -1)
+		fail_msg("connect: %s", ocb_client_error(c));
+	deadline = it_now_ms() + T_IO;
+	while (ocb_client_process(c, 100) == 0 && it_now_ms() < deadline)
+		;
+	assert_int_equal(ocb_client_close_code(c), 4000);
+	assert_non_null(strstr(ocb_client_error(c), "4000 bye"));
+	assert_int_equal(ev.other, 1);		/* the UpstreamStatus */
+	assert_int_equal(ocb_client_close(c, T_IO), 0);
+	ocb_client_free(c);
+	assert_int_equal(script_wait(pid), 0);
+}
+
+static void
+test_bad_handshake(void **state)
+{
+	struct ocb_client *c;
+	uint16_t port;
+	pid_t pid;
+
+	(void)state;
+	pid = script_start(S_BAD_ACCEPT, &port);
+	assert_non_null(c = ocb_client_new());
+	assert_int_equal(ocb_client_connect(c, port, SCRIPT_TOKEN, T_IO), -1);
+	assert_non_null(strstr(ocb_client_error(c), "Sec-WebSocket-Accept"));
+	assert_int_equal(ocb_client_fd(c), -1);
+	ocb_client_free(c);
+	assert_int_equal(script_wait(pid), 0);
+
+	pid = script_start(S_FORBIDDEN, &port);
+	assert_non_null(c = ocb_client_new());
+	assert_int_equal(ocb_client_connect(c, port, SCRIPT_TOKEN, T_IO), -1);
+	assert_non_null(strstr(ocb_client_error(c), "HTTP 403"));
+	ocb_client_free(c);
+	assert_int_equal(script_wait(pid), 0);
+}
+
+/* ---- ocbctl ---- */
+
+static const char *
+ocbctl_path(void)
+{
+	static char path[PATH_MAX];
+	const char *v, *slash;
+
+	if ((v = getenv("OCBCTL")) != NULL && *v != '\0')
+		return v;
+	if ((v = getenv("OCBROKER")) == NULL || (slash = strrchr(v, '/')) ==
+	    NULL)
+		return "ocbctl";
+	snprintf(path, sizeof(path), "%.*s/ocbctl", (int)(slash - v), v);
+	return path;
+}
+
+static const char *
+token_file(const struct it_env *e, const char *token)
+{
+	static char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/token-%u", it_logdir(),
+	    (unsigned)e->port);
+	assert_true((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) != -1);
+	assert_true(write(fd, token, strlen(token)) == (ssize_t)strlen(token));
+	assert_true(write(fd, "\n", 1) == 1);
+	close(fd);
+	return path;
+}
+
+struct ctl {
+	pid_t	 pid;
+	int	 out;		/* its stdout */
+	char	*buf;		/* what it printed, NUL-terminated */
+	size_t	 len;
+	int	 status;	/* exit status, -1 if killed/none */
+};
+
+/* Starts ocbctl --port P --token-file F ARGS...; stderr to the log dir. */
+static void
+ctl_start(struct ctl *x, const struct it_env *e, const char *tokfile,
+    const char *const *args)
+{
+	char *argv[32], port[16], log[PATH_MAX];
+	int p[2], fd, i = 0;
+
+	memset(x, 0, sizeof(*x));
+	x->status = -1;
+	snprintf(port, sizeof(port), "%u", (unsigned)e->port);
+	argv[i++] = (char *)ocbctl_path();
+	argv[i++] = "--port";
+	argv[i++] = port;
+	argv[i++] = "--token-file";
+	argv[i++] = (char *)tokfile;
+	for (; *args != NULL && i < 31; args++)
+		argv[i++] = (char *)*args;
+	argv[i] = NULL;
+	snprintf(log, sizeof(log), "%s/ocbctl.log", it_logdir());
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	fflush(NULL);
+	assert_true((x->pid = fork()) != -1);
+	if (x->pid == 0) {
+		dup2(p[1], 1);
+		if ((fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644)) != -1)
+			dup2(fd, 2);
+		signal(SIGPIPE, SIG_DFL);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(p[1]);
+	x->out = p[0];
+}
+
+/* Reads what is there (up to wait_ms); 1 on EOF. */
+static int
+ctl_read(struct ctl *x, int wait_ms)
+{
+	struct pollfd pfd;
+	char *nb;
+	ssize_t n;
+
+	pfd.fd = x->out;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, wait_ms) <= 0)
+		return 0;
+	assert_non_null(nb = realloc(x->buf, x->len + 4097));
+	x->buf = nb;
+	n = read(x->out, x->buf + x->len, 4096);
+	if (n <= 0) {
+		x->buf[x->len] = '\0';
+		return 1;
+	}
+	x->len += (size_t)n;
+	x->buf[x->len] = '\0';
+	return 0;
+}
+
+/* Reads to EOF and reaps it; returns the exit status. */
+static int
+ctl_finish(struct ctl *x)
+{
+	int64_t deadline = it_now_ms() + T_REPLY + T_IO;
+	int st;
+
+	while (!ctl_read(x, 100) && it_now_ms() < deadline)
+		;
+	close(x->out);
+	if (x->buf == NULL)
+		assert_non_null(x->buf = calloc(1, 1));
+	while (waitpid(x->pid, &st, WNOHANG) == 0) {
+		if (it_now_ms() > deadline) {
+			kill(x->pid, SIGKILL);
+			waitpid(x->pid, &st, 0);
+			fail_msg("ocbctl did not exit");
+		}
+		usleep(10000);
+	}
+	x->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return x->status;
+}
+
+/* Runs ocbctl to the end; *out is what it printed (free it). */
+static int
+ctl(const struct it_env *e, const char *tokfile, char **out, ...)
+{
+	const char *args[24];
+	struct ctl x;
+	va_list ap;
+	int i = 0;
+
+	va_start(ap, out);
+	while (i < 23 && (args[i] = va_arg(ap, const char *)) != NULL)
+		i++;
+	va_end(ap);
+	args[i] = NULL;
+	ctl_start(&x, e, tokfile, args);
+	ctl_finish(&x);
+	*out = x.buf;
+	return x.status;
+}
+
+/* Lines of s that contain needle. */
+static int
+count_lines(const char *s, const char *needle)
+{
+	const char *l, *nl;
+	int n = 0;
+
+	for (l = s; *l != '\0'; l = nl + 1) {
+		if ((nl = strchr(l, '\n')) == NULL)
+			nl = l + strlen(l);
+		if (memmem(l, (size_t)(nl - l), needle, strlen(needle)) != NULL)
+			n++;
+		if (*nl == '\0')
+			break;
+	}
+	return n;
+}
+
+/* Every line is one JSON object: starts with '{', ends with '}'. */
+static void
+assert_json_lines(const char *s)
+{
+	const char *l, *nl;
+
+	for (l = s; *l != '\0'; l = nl + 1) {
+		if ((nl = strchr(l, '\n')) == NULL)
+			fail_msg("last line not terminated: %s", l);
+		if (l[0] != '{' || nl[-1] != '}')
+			fail_msg("not a JSON object line: %.*s", (int)(nl - l),
+			    l);
+	}
+}
+
+#define CTL_EXPECT(st, needle, n) do {					\
+	assert_json_lines(out);						\
+	if (status != (st) || count_lines(out, (needle)) != (n))	\
+		fail_msg("exit %d (want %d), %d lines with %s (want %d):\n%s", \
+		    status, (st), count_lines(out, (needle)), (needle), (n), \
+		    out);						\
+} while (0)
+
+static void
+test_ctl_commands(void **state)
+{
+	struct it_env *e = *state;
+	const char *tf = token_file(e, e->token);
+	char *out, *last;
+	int status;
+
+	status = ctl(e, tf, &out, "sessions", NULL);
+	CTL_EXPECT(0, "{\"session\":{\"id\":\"ses_", FX_SESSIONS);
+	assert_int_equal(count_lines(out,
+	    "\"id\":\"ses_de9d92354ffeyyP4zHEmF5A4Lo\","
+	    "\"title\":\"bad agent chat\",\"created_at\":1795667975339,"
+	    "\"updated_at\":1795667975339}}"), 1);
+	free(out);
+
+	status = ctl(e, tf, &out, "agents", NULL);
+	CTL_EXPECT(0, "{\"agent\":{\"name\":", FX_AGENTS);
+	assert_int_equal(count_lines(out, "\"name\":\"build\""), 1);
+	assert_int_equal(count_lines(out, "\"built_in\":true"), FX_AGENTS);
+	free(out);
+
+	status = ctl(e, tf, &out, "providers", NULL);
+	CTL_EXPECT(0, "{\"provider_status\":{\"connected\":"
+	    "[\"opencode\",\"mock\"]}}", 1);
+	free(out);
+
+	status = ctl(e, tf, &out, "health", NULL);
+	CTL_EXPECT(0, "{\"upstream_health\":{\"healthy\":true,"
+	    "\"version\":\"1.18.34\"}}", 1);
+	free(out);
+
+	/* The title travels escaped both ways. */
+	status = ctl(e, tf, &out, "create", "a \"quoted\" title\\", NULL);
+	CTL_EXPECT(0, "\"title\":\"a \\\"quoted\\\" title\\\\\"", 1);
+	assert_int_equal(count_lines(out, "{\"session\":{\"id\":\"ses_"), 1);
+	free(out);
+	status = ctl(e, tf, &out, "create", NULL);
+	CTL_EXPECT(0, "\"title\":\"New session - ", 1);
+	free(out);
+
+	status = ctl(e, tf, &out, "delete", FX_SESSION, NULL);
+	CTL_EXPECT(0, "{\"ok\":true}", 1);
+	free(out);
+	status = ctl(e, tf, &out, "delete", UNKNOWN_SESSION, NULL);
+	CTL_EXPECT(1, "{\"error\":{\"code\":\"NOT_FOUND\",\"message\":", 1);
+	free(out);
+	status = ctl(e, tf, &out, "delete", "../x", NULL);
+	CTL_EXPECT(1, "{\"error\":{\"code\":\"INVALID_REQUEST\"", 1);
+	free(out);
+
+	status = ctl(e, tf, &out, "send", FX_SESSION, "text", NULL);
+	CTL_EXPECT(0, "{\"ok\":true}", 1);
+	free(out);
+	assert_non_null(last = it_fake_last(e));
+	assert_non_null(strstr(last, "POST /session/" FX_SESSION
+	    "/prompt_async"));
+	assert_non_null(strstr(last, "\"text\":\"text\""));
+	free(last);
+	status = ctl(e, tf, &out, "send", "--model", "mock/mock-1", "--agent",
+	    "build", FX_SESSION, "hello", NULL);
+	CTL_EXPECT(0, "{\"ok\":true}", 1);
+	free(out);
+	assert_non_null(last = it_fake_last(e));
+	assert_non_null(strstr(last, "\"providerID\":\"mock\""));
+	assert_non_null(strstr(last, "\"modelID\":\"mock-1\""));
+	assert_non_null(strstr(last, "\"agent\":\"build\""));
+	free(last);
+
+	status = ctl(e, tf, &out, "cancel", FX_SESSION, NULL);
+	CTL_EXPECT(0, "{\"ok\":true}", 1);
+	free(out);
+	assert_non_null(last = it_fake_last(e));
+	assert_non_null(strstr(last, "POST /session/" FX_SESSION "/abort"));
+	free(last);
+
+	status = ctl(e, tf, &out, "auth-status", "mock", NULL);
+	CTL_EXPECT(0, "{\"auth_status\":{\"provider_id\":\"mock\","
+	    "\"connected\":true}}", 1);
+	free(out);
+	status = ctl(e, tf, &out, "auth-status", "anthropic", NULL);
+	CTL_EXPECT(0, "\"connected\":false", 1);
+	free(out);
+
+	status = ctl(e, tf, &out, "reply-permission", FX_SESSION,
+	    "per_0000000000000000000000000000", "once", NULL);
+	CTL_EXPECT(1, "\"code\":\"NOT_FOUND\"", 1);
+	free(out);
+}
+
+static void
+test_ctl_failures(void **state)
+{
+	struct it_env *e = *state;
+	const char *tf;
+	char *out, bad[IT_TOKEN_LEN + 1], missing[PATH_MAX];
+	int status;
+
+	tf = token_file(e, e->token);
+	/* Usage errors: 2, nothing on stdout. */
+	status = ctl(e, tf, &out, NULL);
+	CTL_EXPECT(2, "{", 0);
+	free(out);
+	status = ctl(e, tf, &out, "frobnicate", NULL);
+	CTL_EXPECT(2, "{", 0);
+	free(out);
+	status = ctl(e, tf, &out, "delete", NULL);
+	CTL_EXPECT(2, "{", 0);
+	free(out);
+	status = ctl(e, tf, &out, "health", "extra", NULL);
+	CTL_EXPECT(2, "{", 0);
+	free(out);
+	status = ctl(e, tf, &out, "send", "--model", "nomodel", FX_SESSION,
+	    "x", NULL);
+	CTL_EXPECT(2, "{", 0);
+	free(out);
+	snprintf(missing, sizeof(missing), "%s/no-such-token", it_logdir());
+	status = ctl(e, missing, &out, "health", NULL);
+	CTL_EXPECT(2, "{", 0);
+	free(out);
+
+	/* A wrong token: 3. */
+	memcpy(bad, e->token, sizeof(bad));
+	bad[0] = bad[0] == 'a' ? 'b' : 'a';
+	tf = token_file(e, bad);
+	status = ctl(e, tf, &out, "health", NULL);
+	CTL_EXPECT(3, "{", 0);
+	free(out);
+
+	/* No reply in time: 3. */
+	tf = token_file(e, e->token);
+	assert_int_equal(it_fake_mode(e, "hang"), 0);
+	status = ctl(e, tf, &out, "--timeout", "300", "health", NULL);
+	CTL_EXPECT(3, "{", 0);
+	free(out);
+	assert_int_equal(it_fake_mode(e, "normal"), 0);
+}
+
+/* Saves s under the log directory, for a failure message. */
+static const char *
+dump(const char *s)
+{
+	static char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/ocbctl.out", it_logdir());
+	if ((f = fopen(path, "w")) != NULL) {
+		fputs(s, f);
+		fclose(f);
+	}
+	return path;
+}
+
+/* Lines of x's output so far that contain needle. */
+static int
+ctl_lines(const struct ctl *x, const char *needle)
+{
+	return x->buf == NULL ? 0 : count_lines(x->buf, needle);
+}
+
+/*
+ * Replays the server.connected-only transcript until ocbctl has printed
+ * want UpstreamStatus lines: it passes every filter, so it tells us that
+ * ocbctl is connected and that everything sent before it has arrived.
+ */
+static void
+ctl_sync(const struct it_env *e, struct ctl *x, int want)
+{
+	int64_t deadline = it_now_ms() + T_REPLY, next = 0;
+	char *r = NULL;
+
+	while (ctl_lines(x, "{\"upstream_status\":{\"connected\":true") <
+	    want) {
+		if (it_now_ms() > deadline)
+			fail_msg("ocbctl printed no UpstreamStatus");
+		if (it_now_ms() >= next) {
+			assert_int_equal(it_fake_req(e, "POST", "/__fake/sse",
+			    "sse-reconnect-1.txt", &r), 200);
+			free(r);
+			next = it_now_ms() + 500;
+		}
+		if (ctl_read(x, 50))
+			fail_msg("ocbctl exited");
+	}
+}
+
+/* watch SESSION: events as lines, filtered, until SIGINT, which exits 0. */
+static void
+test_ctl_watch(void **state)
+{
+	struct it_env *e = *state;
+	const char *tf = token_file(e, e->token);
+	const char *args[] = { "watch", FX_SESSION, NULL };
+	struct ctl x;
+	char *r = NULL;
+	int64_t deadline;
+	int synced;
+
+	ctl_start(&x, e, tf, args);
+	ctl_sync(e, &x, 1);
+	synced = ctl_lines(&x, "{\"upstream_status\":");
+
+	assert_int_equal(it_fake_req(e, "POST", "/__fake/sse", "sse-text.txt",
+	    &r), 200);
+	free(r);
+	deadline = it_now_ms() + T_REPLY;
+	while (ctl_lines(&x, "{\"completed\":") == 0 &&
+	    it_now_ms() < deadline)
+		if (ctl_read(&x, 100))
+			fail_msg("ocbctl exited");
+	if (ctl_lines(&x, "{\"completed\":{\"session_id\":\"" FX_SESSION
+	    "\"") != 1)
+		fail_msg("no completion in %s", dump(x.buf));
+	assert_int_equal(ctl_lines(&x, "{\"token\":{\"session_id\":\""
+	    FX_SESSION "\",\"message_id\":\"msg_"), 6);
+	assert_int_equal(ctl_lines(&x, "\"delta\":\"Hello \""), 1);
+	assert_int_equal(ctl_lines(&x, "\"finish\":\"stop\","
+	    "\"input_tokens\":120,\"output_tokens\":6"), 1);
+	assert_int_equal(ctl_lines(&x, "{\"session_event\":{\"session_id\":\""
+	    FX_SESSION "\",\"kind\":\"created\""), 1);
+
+	/* Another session's events are filtered out by the Subscribe. */
+	assert_int_equal(it_fake_req(e, "POST", "/__fake/sse",
+	    "sse-sessions.txt", &r), 200);
+	free(r);
+	ctl_sync(e, &x, synced + 1);
+	assert_int_equal(ctl_lines(&x, "ses_de9da0d54ffehULAtvbJczpmni"), 0);
+
+	kill(x.pid, SIGINT);
+	assert_int_equal(ctl_finish(&x), 0);
+	assert_json_lines(x.buf);
+	free(x.buf);
+
+	/* Unfiltered, and ended by the broker going away: exit 0 too. */
+	args[1] = NULL;
+	ctl_start(&x, e, tf, args);
+	ctl_sync(e, &x, 1);
+	assert_int_equal(it_fake_req(e, "POST", "/__fake/sse",
+	    "sse-sessions.txt", &r), 200);
+	free(r);
+	deadline = it_now_ms() + T_REPLY;
+	while (ctl_lines(&x, "\"kind\":\"deleted\"") == 0 &&
+	    it_now_ms() < deadline)
+		if (ctl_read(&x, 100))
+			fail_msg("ocbctl exited");
+	assert_int_equal(ctl_lines(&x, "{\"session_event\":{\"session_id\":"
+	    "\"ses_de9da0d54ffehULAtvbJczpmni\""), 3);
+	it_signal(e, SIGTERM);
+	assert_int_equal(ctl_finish(&x), 0);
+	assert_json_lines(x.buf);
+	free(x.buf);
+	assert_int_equal(it_wait(e, T_EXIT, NULL), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_correlation,
+		    setup_default, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_call,
+		    setup_default, teardown),
+		cmocka_unit_test_setup_teardown(test_call_timeout,
+		    setup_default, teardown),
+		cmocka_unit_test_setup_teardown(test_error_reply,
+		    setup_default, teardown),
+		cmocka_unit_test_setup_teardown(test_wrong_token,
+		    setup_default, teardown),
+		cmocka_unit_test_setup_teardown(test_server_close,
+		    setup_default, teardown),
+		cmocka_unit_test_setup_teardown(test_ping_and_close_code,
+		    setup_none, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_handshake,
+		    setup_none, teardown),
+		cmocka_unit_test_setup_teardown(test_ctl_commands,
+		    setup_default, teardown),
+		cmocka_unit_test_setup_teardown(test_ctl_failures,
+		    setup_default, teardown),
+		cmocka_unit_test_setup_teardown(test_ctl_watch,
+		    setup_default, teardown),
+	};
+	const char *filter;
+	int failed;
+
+	signal(SIGPIPE, SIG_IGN);
+	if ((filter = getenv("OCB_IT_FILTER")) != NULL && *filter != '\0')
+		cmocka_set_test_filter(filter);
+	failed = cmocka_run_group_tests_name("client", tests, NULL, NULL);
+	if (failed == 0) {
+		it_logdir_remove();
+		return 0;
+	}
+	fprintf(stderr, "client: logs kept in %s\n", it_logdir());
+	fflush(NULL);
+	_exit(1);
+}
