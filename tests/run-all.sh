@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Every test ocbroker has, in one command (the README's test command):
+#   1. gcc build: make check, then make distcheck
+#   2. clang build with -Werror: make check
+#   3. ASan+UBSan build: make check
+#   4. libFuzzer build: each target runs briefly from its seed corpus
+# Build trees go under build-test/; nothing else in the checkout is written.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+out=$top/build-test
+jobs=${JOBS:-2}
+fuzz_seconds=${FUZZ_SECONDS:-20}
+
+step() { printf '\n==== %s\n' "$*"; }
+
+cd "$top"
+step "autoreconf"
+autoreconf -fi >/dev/null 2>&1 || autoreconf -fi
+
+run_build() {	# name, configure args...
+	local name=$1; shift
+	rm -rf "$out/$name"; mkdir -p "$out/$name"
+	(cd "$out/$name" && "$top/configure" -q "$@" && make -s -j"$jobs")
+}
+
+check() {	# name
+	if ! (cd "$out/$1" && make -s -j"$jobs" check); then
+		for f in $(find "$out/$1/tests" -name '*.log'); do
+			echo "---- $f"; tail -n 60 "$f"
+		done
+		return 1
+	fi
+	grep -h -E '^(PASS|FAIL|ERROR|XFAIL|XPASS|SKIP):' "$out/$1/test-suite.log" 2>/dev/null || true
+}
+
+step "gcc: build and make check"
+run_build gcc CC=gcc
+check gcc
+
+step "gcc: make distcheck"
+(cd "$out/gcc" && make -s -j"$jobs" distcheck >/dev/null)
+
+step "clang: build and make check"
+run_build clang CC=clang
+check clang
+
+step "ASan+UBSan (clang): build and make check"
+run_build asan CC=clang --enable-sanitizers
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 check asan
+
+step "libFuzzer: ${fuzz_seconds}s per target"
+run_build fuzz CC=clang --enable-fuzzing --enable-sanitizers
+for t in "$out"/fuzz/tests/fuzz/fuzz_*; do
+	[ -x "$t" ] || continue
+	name=${t##*/fuzz_}
+	work=$out/fuzz/corpus-$name
+	mkdir -p "$work"
+	# New inputs go to the scratch corpus, the seeds stay as committed.
+	"$t" -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 \
+		"$work" "$top/tests/fuzz/corpus/$name" 2>"$out/fuzz/$name.log" ||
+		{ tail -n 40 "$out/fuzz/$name.log"; exit 1; }
+	echo "fuzz $name: $(grep -Eo 'Done [0-9]+ runs in [0-9]+ second' "$out/fuzz/$name.log" | tail -1)"
+done
+
+step "all tests passed"
