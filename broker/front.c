@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -282,6 +283,11 @@ front_configure(struct front *f)
 					fatal("strdup");
 			log_setlevel((int)c->log_level);
 			f->insecure = c->insecure_no_sandbox;
+			f->drop = c->drop_privileges;
+			f->drop_uid = c->uid;
+			f->drop_gid = c->gid;
+			snprintf(f->chroot_dir, sizeof(f->chroot_dir), "%s",
+			    c->chroot_dir);
 			have_config = 1;
 		} else if (fr->body_case == OCB__IPC__FRAME__BODY_CONTROL &&
 		    fr->control->kind == OCB__IPC__CONTROL__KIND__LISTENER_FD &&
@@ -341,6 +347,9 @@ front_main(void)
 		fatalx("cannot set up the event loop");
 
 	/* Everything this process will ever open is open now. */
+	if (f.drop && sandbox_drop_privileges(f.chroot_dir, f.drop_uid,
+	    f.drop_gid) == -1)
+		fatalx("cannot drop privileges");
 	if (!f.insecure && sandbox_enter(SANDBOX_FRONT) == -1)
 		fatal("cannot enter the sandbox");
 

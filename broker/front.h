@@ -100,6 +100,9 @@ struct front {
 
 	int			 stopping;
 	int			 insecure;	/* --insecure-no-sandbox */
+	int			 drop;
+	unsigned		 drop_uid, drop_gid;
+	char			 chroot_dir[256];
 };
 
 /* conn.c */

@@ -45,12 +45,11 @@ proc_closefrom(int lowfd)
 }
 
 pid_t
-proc_spawn(const char *self, const char *role, int ipc_fd, int err_fd)
+proc_spawn(const char *self, const char *role, int ipc_fd, int err_fd, int null)
 {
 	char *argv[4], *envp[PROC_ENV_MAX + 1];
 	size_t nenv = 0;
 	pid_t pid;
-	int null;
 
 	/* Build everything before fork: the child only dup2s and execs. */
 	for (size_t i = 0; i < sizeof(proc_env_keep) / sizeof(proc_env_keep[0]); i++) {
@@ -66,17 +65,12 @@ proc_spawn(const char *self, const char *role, int ipc_fd, int err_fd)
 	argv[1] = (char *)PROC_ROLE_FLAG;
 	argv[2] = (char *)role;
 	argv[3] = NULL;
-	if ((null = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1)
-		return -1;
-
 	switch (pid = fork()) {
 	case -1:
-		close(null);
 		return -1;
 	case 0:
 		break;
 	default:
-		close(null);
 		return pid;
 	}
 

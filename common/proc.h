@@ -13,9 +13,11 @@
 #define PROC_ROLE_FLAG		"--role"
 
 /* Starts `self --role ROLE` with ipc_fd as fd 3 and err_fd (or our stderr when
- * -1) as fd 2, stdin and stdout on /dev/null, and a scrubbed environment.
- * Returns the pid or -1. */
-pid_t	proc_spawn(const char *self, const char *role, int ipc_fd, int err_fd);
+ * -1) as fd 2, stdin and stdout on null_fd (/dev/null, opened by the caller
+ * before its sandbox, which allows read-only opens only), and a scrubbed
+ * environment.  Returns the pid or -1. */
+pid_t	proc_spawn(const char *self, const char *role, int ipc_fd, int err_fd,
+	    int null_fd);
 
 /* In a child, before trusting fd 3: is it an AF_UNIX socket? 0 or -1. */
 int	proc_check_ipc_fd(void);

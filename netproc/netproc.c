@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -209,7 +210,9 @@ netproc_main(void)
 	struct event *ev_term;
 	struct tm tm;
 	time_t now;
-	int insecure;
+	int insecure, drop;
+	unsigned drop_uid, drop_gid;
+	char chroot_dir[256];
 
 	log_init("netproc", LOG_LEVEL_INFO, 0);
 	signal(SIGPIPE, SIG_IGN);
@@ -230,6 +233,10 @@ netproc_main(void)
 	cfg = fr->config;
 	log_setlevel((int)cfg->log_level);
 	insecure = cfg->insecure_no_sandbox;
+	drop = cfg->drop_privileges;
+	drop_uid = cfg->uid;
+	drop_gid = cfg->gid;
+	snprintf(chroot_dir, sizeof(chroot_dir), "%s", cfg->chroot_dir);
 
 	/* DESIGN.md's checklist, in order, before the sandbox. */
 	for (size_t i = 0; i < sizeof(scrub_env) / sizeof(scrub_env[0]); i++)
@@ -264,6 +271,8 @@ netproc_main(void)
 	    event_add(np.rev, NULL) == -1 || evsignal_add(ev_term, NULL) == -1)
 		fatalx("cannot set up the event loop");
 
+	if (drop && sandbox_drop_privileges(chroot_dir, drop_uid, drop_gid) == -1)
+		fatalx("cannot drop privileges");
 	if (!insecure && sandbox_enter(SANDBOX_NETPROC) == -1)
 		fatal("cannot enter the sandbox");
 

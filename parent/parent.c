@@ -75,6 +75,10 @@ struct parent {
 	int			 ready;
 	int			 stopping;
 	int			 exit_code;
+	int			 devnull;	/* the children's stdin and stdout */
+	int			 drop;		/* started as root */
+	uid_t			 uid;
+	gid_t			 gid;
 };
 
 static void	parent_stop(struct parent *, int);
@@ -159,7 +163,7 @@ spawn_child(struct parent *p, struct child *c, int ipc_fd)
 
 	if (p->opt.use_syslog && pipe2(errp, O_CLOEXEC) == -1)
 		return -1;
-	c->pid = proc_spawn(p->self, c->role, ipc_fd, errp[1]);
+	c->pid = proc_spawn(p->self, c->role, ipc_fd, errp[1], p->devnull);
 	if (errp[1] != -1)
 		close(errp[1]);
 	if (c->pid == -1) {
@@ -196,6 +200,10 @@ send_config(struct parent *p, int fd, int for_front)
 	c.log_level = (uint32_t)p->opt.log_level;
 	c.log_syslog = p->opt.use_syslog;
 	c.insecure_no_sandbox = p->opt.insecure_no_sandbox;
+	c.drop_privileges = p->drop;
+	c.uid = (uint32_t)p->uid;
+	c.gid = (uint32_t)p->gid;
+	c.chroot_dir = (char *)SANDBOX_CHROOT_DIR;
 	if (for_front) {
 		c.token.data = (uint8_t *)p->token;
 		c.token.len = p->token_len;
@@ -528,8 +536,18 @@ parent_main(int argc, char **argv)
 	else
 		log_info("sandbox backend: %s", sandbox_backend());
 
+	if (geteuid() == 0) {
+		if (sandbox_user_lookup(p.opt.user, &p.uid, &p.gid) == -1 ||
+		    sandbox_chroot_prepare(SANDBOX_CHROOT_DIR) == -1)
+			fatalx("cannot prepare the privilege drop");
+		p.drop = 1;
+		log_info("children will run as uid %ld in %s", (long)p.uid,
+		    SANDBOX_CHROOT_DIR);
+	}
 	if (self_path(p.self, sizeof(p.self), argv[0]) == -1)
 		fatal("cannot find our own binary");
+	if ((p.devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1)
+		fatal("/dev/null");
 	if (p.opt.token_fd != -1) {
 		rc = token_read_fd(p.opt.token_fd, p.token);
 		if (rc == -1)
@@ -575,15 +593,14 @@ parent_main(int argc, char **argv)
 	p.listener = -1;
 	if (start_netproc(&p) == -1)
 		fatal("cannot start netproc");
-	if (p.password != NULL) {
-		/* netproc restarts need it again, so it stays, wiped at exit. */
-	}
 	fcntl(p.front_fd, F_SETFL, O_NONBLOCK);
 	p.front_ev = event_new(p.base, p.front_fd, EV_READ | EV_PERSIST,
 	    front_read_cb, &p);
 	if (p.front_ev == NULL || event_add(p.front_ev, NULL) == -1)
 		fatalx("cannot watch the front");
 
+	if (!p.opt.insecure_no_sandbox && sandbox_enter(SANDBOX_PARENT) == -1)
+		fatal("cannot enter the sandbox");
 	event_base_dispatch(p.base);
 
 	if (p.password != NULL) {

@@ -1,9 +1,32 @@
 /*
  * One small interface to the operating system's sandbox, as OpenSSH has it:
- * a backend per system, chosen by configure (--with-sandbox=...).
+ * a backend per system, chosen by configure (--with-sandbox=...), and the
+ * privilege drop (privdrop.c), which every backend shares.
+ *
+ * The order in a child, once everything it will ever open is open:
+ *
+ *	sandbox_drop_privileges(cfg->chroot_dir, cfg->uid, cfg->gid);
+ *					(only when cfg->drop_privileges)
+ *	sandbox_enter(SANDBOX_FRONT or SANDBOX_NETPROC);
+ *
+ * and in the parent, before anything else when it runs as root:
+ * sandbox_user_lookup() and sandbox_chroot_prepare(); then, once both children
+ * run, sandbox_enter(SANDBOX_PARENT).  doc/sandbox.md has the details.
  */
 #ifndef OCB_SANDBOX_H
 #define OCB_SANDBOX_H
+
+#include <sys/types.h>
+
+/*
+ * The empty directory the children chroot to when ocbroker starts as root.
+ * Like OpenSSH's /run/sshd it is shared by every instance, root-owned, not
+ * writable by anyone else and empty; sandbox_chroot_prepare() creates it when
+ * it is missing and refuses it when it is not so.
+ */
+#ifndef SANDBOX_CHROOT_DIR
+#define SANDBOX_CHROOT_DIR	"/run/ocbroker-empty"
+#endif
 
 enum sandbox_role {
 	SANDBOX_PARENT,
@@ -18,5 +41,39 @@ int		 sandbox_available(void);
 /* Confines the calling process for the rest of its life; 0 or -1.
  * Failing to confine is fatal for the caller. */
 int		 sandbox_enter(enum sandbox_role);
+
+/*
+ * Privilege drop (privdrop.c, every backend).
+ */
+
+/* Parent, at start-up: the uid and gid of --user.  Refuses a user that maps
+ * to uid 0 or gid 0 (that would drop nothing).  0 or -1 (logged). */
+int		 sandbox_user_lookup(const char *name, uid_t *uid, gid_t *gid);
+/* Parent, at start-up, as root: creates dir (0755, root) when missing, then
+ * checks that it and every directory above it is root-owned and not writable
+ * by group or others, that it is not a symlink and that it is empty.
+ * 0 or -1 (logged). */
+int		 sandbox_chroot_prepare(const char *dir);
+/* Child, as root, after its last open and before sandbox_enter: chroot(dir),
+ * chdir("/"), setgroups(1, &gid), setresgid, setresuid, then checks that the
+ * old ids cannot be regained.  0 or -1 (logged); -1 must be fatal. */
+int		 sandbox_drop_privileges(const char *dir, uid_t uid, gid_t gid);
+
+#ifdef SANDBOX_SECCOMP
+#include <stdio.h>
+/* Prints the seccomp allowlists and soft denials as doc/sandbox.md shows
+ * them (tests/sandbox_probe describe).  0 or -1. */
+int		 sandbox_seccomp_describe(FILE *);
+#endif
+
+#ifdef SANDBOX_CAPSICUM
+struct sockaddr;
+/* FreeBSD only (netproc): the one address cap_net(3) will let netproc
+ * connect to, given before sandbox_enter(SANDBOX_NETPROC). */
+int		 sandbox_capsicum_allow_connect(const struct sockaddr *,
+		    socklen_t);
+/* FreeBSD only (netproc): connect(2) in capability mode, through cap_net. */
+int		 sandbox_capsicum_connect(int, const struct sockaddr *, socklen_t);
+#endif
 
 #endif

@@ -1148,7 +1148,7 @@ test_ctl_commands(void **state)
 	status = ctl(e, tf, &out, "send", FX_SESSION, "text", NULL);
 	CTL_EXPECT(0, "{\"ok\":true}", 1);
 	free(out);
-	assert_non_null(last = it_fake_last(e));
+	assert_non_null(last = it_fake_last(e, "POST", "/session/"));
 	assert_non_null(strstr(last, "POST /session/" FX_SESSION
 	    "/prompt_async"));
 	assert_non_null(strstr(last, "\"text\":\"text\""));
@@ -1157,7 +1157,7 @@ test_ctl_commands(void **state)
 	    "build", FX_SESSION, "hello", NULL);
 	CTL_EXPECT(0, "{\"ok\":true}", 1);
 	free(out);
-	assert_non_null(last = it_fake_last(e));
+	assert_non_null(last = it_fake_last(e, "POST", "/session/"));
 	assert_non_null(strstr(last, "\"providerID\":\"mock\""));
 	assert_non_null(strstr(last, "\"modelID\":\"mock-1\""));
 	assert_non_null(strstr(last, "\"agent\":\"build\""));
@@ -1166,7 +1166,7 @@ test_ctl_commands(void **state)
 	status = ctl(e, tf, &out, "cancel", FX_SESSION, NULL);
 	CTL_EXPECT(0, "{\"ok\":true}", 1);
 	free(out);
-	assert_non_null(last = it_fake_last(e));
+	assert_non_null(last = it_fake_last(e, "POST", "/session/"));
 	assert_non_null(strstr(last, "POST /session/" FX_SESSION "/abort"));
 	free(last);
 

@@ -1,0 +1,209 @@
+/*
+ * Dropping root, in OpenSSH's order: chroot to an empty directory, chdir("/"),
+ * setgroups, setresgid, setresuid, and then proving that the old ids cannot
+ * be had back.  Shared by every sandbox backend; see sandbox.h.
+ *
+ * The chroot directory is SANDBOX_CHROOT_DIR, one fixed directory shared by
+ * every instance (as OpenSSH's /run/sshd), not a per-run mkdtemp directory:
+ * nothing has to be removed at exit (the parent's filter has no rmdir), a
+ * killed parent leaves nothing behind, and a netproc restarted hours later
+ * still finds it.  The parent creates it when it is missing and refuses to
+ * start when it is not empty, not root-owned or writable by anyone else.
+ */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "sandbox/sandbox.h"
+
+int
+sandbox_user_lookup(const char *name, uid_t *uid, gid_t *gid)
+{
+	struct passwd *pw;
+
+	errno = 0;
+	if ((pw = getpwnam(name)) == NULL) {
+		if (errno != 0)
+			log_warn("user %s", name);
+		else
+			log_warnx("user %s does not exist", name);
+		return -1;
+	}
+	/* Dropping to root (or to a root group) would drop nothing. */
+	if (pw->pw_uid == 0 || pw->pw_gid == 0) {
+		log_warnx("user %s has uid or gid 0; choose an unprivileged "
+		    "user with --user", name);
+		return -1;
+	}
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	return 0;
+}
+
+/* One directory on the way: root-owned, not a symlink, not writable by
+ * group or others. */
+static int
+check_component(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) == -1) {
+		log_warn("chroot directory: %s", path);
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		log_warnx("chroot directory: %s is not a directory", path);
+		return -1;
+	}
+	if (st.st_uid != 0) {
+		log_warnx("chroot directory: %s is not owned by root", path);
+		return -1;
+	}
+	/* The sticky bit does not help here: others could still put an entry
+	 * in it. */
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		log_warnx("chroot directory: %s is writable by group or others",
+		    path);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+check_empty(const char *dir)
+{
+	struct dirent *de;
+	DIR *d;
+	int rc = 0;
+
+	if ((d = opendir(dir)) == NULL) {
+		log_warn("chroot directory: %s", dir);
+		return -1;
+	}
+	while ((errno = 0, de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		log_warnx("chroot directory: %s is not empty", dir);
+		rc = -1;
+		break;
+	}
+	if (rc == 0 && errno != 0) {
+		log_warn("chroot directory: %s", dir);
+		rc = -1;
+	}
+	closedir(d);
+	return rc;
+}
+
+int
+sandbox_chroot_prepare(const char *dir)
+{
+	char path[PATH_MAX];
+	size_t len;
+
+	len = strlen(dir);
+	if (len == 0 || dir[0] != '/' || len >= sizeof(path)) {
+		log_warnx("chroot directory: %s is not an absolute path", dir);
+		return -1;
+	}
+	/* umask may be anything; 0755 and root's ownership are checked below
+	 * either way. */
+	if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
+		log_warn("chroot directory: mkdir %s", dir);
+		return -1;
+	}
+	/* Every directory from "/" down: a writable one above would let its
+	 * owner swap the chroot directory for another. */
+	memcpy(path, dir, len + 1);
+	for (char *p = path + 1;; p++) {
+		if (*p == '/' || *p == '\0') {
+			char c = *p;
+
+			*p = '\0';
+			if (check_component(path) == -1)
+				return -1;
+			*p = c;
+			if (c == '\0')
+				break;
+		}
+	}
+	if (check_component("/") == -1)
+		return -1;
+	return check_empty(dir);
+}
+
+int
+sandbox_drop_privileges(const char *dir, uid_t uid, gid_t gid)
+{
+	uid_t ruid, euid, suid;
+	gid_t rgid, egid, sgid, groups[2];
+	int n;
+
+	if (dir == NULL || *dir != '/') {
+		log_warnx("privilege drop: no chroot directory");
+		return -1;
+	}
+	if (uid == 0 || gid == 0) {
+		log_warnx("privilege drop: refusing to \"drop\" to uid or gid 0");
+		return -1;
+	}
+	if (chroot(dir) == -1) {
+		log_warn("chroot %s", dir);
+		return -1;
+	}
+	if (chdir("/") == -1) {
+		log_warn("chdir to the new root");
+		return -1;
+	}
+	if (setgroups(1, &gid) == -1) {
+		log_warn("setgroups");
+		return -1;
+	}
+	if (setresgid(gid, gid, gid) == -1) {
+		log_warn("setresgid");
+		return -1;
+	}
+	if (setresuid(uid, uid, uid) == -1) {
+		log_warn("setresuid");
+		return -1;
+	}
+
+	/* Prove it: the old ids must be gone from every slot ... */
+	if (getresuid(&ruid, &euid, &suid) == -1 ||
+	    getresgid(&rgid, &egid, &sgid) == -1) {
+		log_warn("getresuid/getresgid");
+		return -1;
+	}
+	if (ruid != uid || euid != uid || suid != uid ||
+	    rgid != gid || egid != gid || sgid != gid) {
+		log_warnx("privilege drop: ids are %ld/%ld/%ld:%ld/%ld/%ld, "
+		    "expected %ld:%ld", (long)ruid, (long)euid, (long)suid,
+		    (long)rgid, (long)egid, (long)sgid, (long)uid, (long)gid);
+		return -1;
+	}
+	if ((n = getgroups(2, groups)) != 1 || groups[0] != gid) {
+		log_warnx("privilege drop: supplementary groups remain");
+		return -1;
+	}
+	/* ... and must not come back. */
+	if (setuid(0) != -1 || seteuid(0) != -1) {
+		log_warnx("privilege drop: uid 0 could be regained");
+		return -1;
+	}
+	if (setgid(0) != -1 || setegid(0) != -1) {
+		log_warnx("privilege drop: gid 0 could be regained");
+		return -1;
+	}
+	return 0;
+}
