@@ -253,8 +253,11 @@ conn_merge_token(struct conn *c, const uint8_t *p, size_t len)
 	size_t used = buf_used(&c->out), plen, dl1, dl2;
 	int rc = -1;
 
-	/* The tail must be whole: no partial write may have reached it. */
-	if (c->tail_len == 0 || c->tail_len > used)
+	/* The tail must be whole: no partial write may have reached it.  A
+	 * merged frame is re-encoded on every merge, so it is kept small:
+	 * that bounds the cost of a merge, not how much is merged. */
+	if (c->tail_len == 0 || c->tail_len > used ||
+	    c->tail_len + len > FRONT_MERGE_MAX)
 		return -1;
 	next = opencode__server_message__unpack(NULL, len, p);
 	if (next == NULL ||
@@ -311,7 +314,8 @@ conn_send_event(struct conn *c, const uint8_t *p, size_t len)
 		}
 		if (conn_merge_token(c, p, len) == 0)
 			return 0;
-	} else if (c->pressure && buf_used(&c->out) < FRONT_OUTQ_HIGH / 2) {
+	} else if (c->pressure && buf_used(&c->out) < FRONT_OUTQ_HIGH / 4) {
+		/* Well below the mark, so the two log lines do not alternate. */
 		c->pressure = 0;
 		log_info("conn %llx: caught up (%llu tokens merged)",
 		    (unsigned long long)c->id, (unsigned long long)c->merged);

@@ -12,18 +12,12 @@
 
 #include "broker/auth.h"
 #include "broker/front.h"
+#include "common/errcode.h"
 #include "common/log.h"
 #include "common/pballoc.h"
 
 #define SESSION_ID_MAX	100
 
-#define ERR_UNAUTHENTICATED	"UNAUTHENTICATED"
-#define ERR_BAD_MESSAGE		"BAD_MESSAGE"
-#define ERR_UNKNOWN_REQUEST	"UNKNOWN_REQUEST"
-#define ERR_INVALID_REQUEST	"INVALID_REQUEST"
-#define ERR_UNAVAILABLE		"UPSTREAM_UNAVAILABLE"
-#define ERR_TOO_MANY		"TOO_MANY_REQUESTS"
-#define ERR_INTERNAL		"INTERNAL"
 
 static int
 send_packed(struct conn *c, const Opencode__ServerMessage *sm)
@@ -171,12 +165,12 @@ forward(struct conn *c, uint64_t rid, const uint8_t *data, size_t len)
 		return;
 	}
 	if (c->ninflight == FRONT_MAX_INFLIGHT) {
-		conn_send_error(c, rid, ERR_TOO_MANY,
+		conn_send_error(c, rid, ERR_TOO_MANY_REQUESTS,
 		    "too many requests in flight on this connection");
 		return;
 	}
 	if (f->np.fd == -1) {
-		conn_send_error(c, rid, ERR_UNAVAILABLE, "netproc is restarting");
+		conn_send_error(c, rid, ERR_UPSTREAM_UNAVAILABLE, "netproc is restarting");
 		return;
 	}
 	rq.conn_id = c->id;
@@ -186,7 +180,7 @@ forward(struct conn *c, uint64_t rid, const uint8_t *data, size_t len)
 	fr.body_case = OCB__IPC__FRAME__BODY_REQUEST;
 	fr.request = &rq;
 	if (front_netproc_send(f, &fr) == -1) {
-		conn_send_error(c, rid, ERR_UNAVAILABLE, "netproc is not reading");
+		conn_send_error(c, rid, ERR_UPSTREAM_UNAVAILABLE, "netproc is not reading");
 		return;
 	}
 	c->inflight[c->ninflight++] = rid;
@@ -332,7 +326,7 @@ dispatch_netproc_down(struct front *f)
 		next = TAILQ_NEXT(c, open_entry);
 		c->ninflight = 0;
 		for (size_t i = 0; i < n; i++)
-			conn_send_error(c, c->inflight[i], ERR_UNAVAILABLE,
+			conn_send_error(c, c->inflight[i], ERR_UPSTREAM_UNAVAILABLE,
 			    "netproc went away");
 	}
 	if (f->np.connected) {

@@ -29,6 +29,7 @@
 #define FRONT_READ_CHUNK	16384
 #define FRONT_OUTQ_MAX		(8u * 1024 * 1024)	/* queued bytes per connection */
 #define FRONT_OUTQ_HIGH		(1u * 1024 * 1024)	/* above: merge ChatTokens */
+#define FRONT_MERGE_MAX		4096	/* a merged frame grows to this, then a new one starts */
 #define FRONT_MAX_FILTER	64	/* session ids in one Subscribe */
 #define FRONT_SHUTDOWN_S	2	/* SIGTERM: time to flush the 1001 closes */
 

@@ -49,8 +49,9 @@ buf_reserve(struct buf *b, size_t n)
 	if (b->cap - b->off - b->len >= n)
 		return 0;
 	/* Compact first when that alone makes room: cheaper than growing. */
-	if (b->off > 0 && b->cap - b->len >= n && b->off >= b->len) {
-		memcpy(b->data, b->data + b->off, b->len);
+	if (b->off > 0 && b->cap - b->len >= n) {
+		memmove(b->data, b->data + b->off, b->len);
+		/* Wipe what the move left behind beyond the live bytes. */
 		wipe(b->data + b->len, b->off);
 		b->off = 0;
 		return 0;

@@ -21,9 +21,16 @@ static int		 log_syslog;
 void
 log_init(const char *procname, int level, int use_syslog)
 {
+	struct tm tm;
+	time_t now = time(NULL);
+
 	log_procname = procname;
 	log_level = level;
 	log_syslog = use_syslog;
+	/* glibc reads /etc/localtime at the first time conversion, even for
+	 * gmtime_r: do it now, before any sandbox forbids the open. */
+	tzset();
+	gmtime_r(&now, &tm);
 	if (use_syslog)
 		openlog("ocbroker", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }

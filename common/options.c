@@ -12,7 +12,7 @@
 #include "common/options.h"
 
 enum {
-	OPT_PORT = 256, OPT_PORT_RANGE, OPT_UPSTREAM, OPT_TOKEN_FD,
+	OPT_PORT = 256, OPT_PORT_RANGE, OPT_UPSTREAM, OPT_UPSTREAM_CA, OPT_TOKEN_FD,
 	OPT_ALLOW_ORIGIN, OPT_MAX_MESSAGE, OPT_USER, OPT_LOG_LEVEL,
 	OPT_SYSLOG, OPT_INSECURE, OPT_VERSION, OPT_HELP,
 };
@@ -21,6 +21,7 @@ static const struct option longopts[] = {
 	{ "port",		required_argument, NULL, OPT_PORT },
 	{ "port-range",		required_argument, NULL, OPT_PORT_RANGE },
 	{ "upstream",		required_argument, NULL, OPT_UPSTREAM },
+	{ "upstream-ca",	required_argument, NULL, OPT_UPSTREAM_CA },
 	{ "token-fd",		required_argument, NULL, OPT_TOKEN_FD },
 	{ "allow-origin",	required_argument, NULL, OPT_ALLOW_ORIGIN },
 	{ "max-message",	required_argument, NULL, OPT_MAX_MESSAGE },
@@ -40,7 +41,7 @@ options_usage(FILE *fp)
 	    "usage: ocbroker [--port N | --port-range A-B] [--upstream URL] [--token-fd FD]\n"
 	    "                [--allow-origin ORIGIN]... [--max-message BYTES] [--user NAME]\n"
 	    "                [--log-level error|warn|info|debug] [--syslog] [--insecure-no-sandbox]\n"
-	    "                [--version] [--help]\n");
+	    "                [--upstream-ca FILE] [--version] [--help]\n");
 }
 
 /* A decimal number in [lo, hi], the whole string, no sign, no spaces. */
@@ -148,6 +149,14 @@ options_parse(int argc, char **argv, struct options *o, char *err, size_t errlen
 				return OPTIONS_USAGE;
 			}
 			o->upstream = optarg;
+			break;
+		case OPT_UPSTREAM_CA:
+			if (*optarg != '/' || strlen(optarg) >= OPT_URL_MAX) {
+				snprintf(err, errlen,
+				    "--upstream-ca: expected an absolute path");
+				return OPTIONS_USAGE;
+			}
+			o->upstream_ca = optarg;
 			break;
 		case OPT_TOKEN_FD:
 			if (parse_u64(optarg, 0, 1 << 20, &v) == -1) {

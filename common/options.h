@@ -20,6 +20,7 @@
 struct options {
 	uint16_t	 port_lo, port_hi;	/* --port N sets both; 0 = any */
 	const char	*upstream;
+	const char	*upstream_ca;		/* NULL: the system bundle */
 	int		 token_fd;		/* -1: generate */
 	const char	*allow_origins[OPT_MAX_ORIGINS];
 	size_t		 n_allow_origins;

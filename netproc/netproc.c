@@ -252,6 +252,8 @@ netproc_main(void)
 		fatalx("event_base_new failed");
 	memset(&ucfg, 0, sizeof(ucfg));
 	ucfg.url = cfg->upstream_url;
+	if (cfg->upstream_ca_file[0] != '\0')
+		ucfg.ca_file = cfg->upstream_ca_file;
 	ucfg.username = cfg->upstream_username;
 	if (cfg->upstream_password.len > 0) {
 		ucfg.password = cfg->upstream_password.data;

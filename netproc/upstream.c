@@ -152,11 +152,14 @@ pin_address(struct upstream *up)
 		inet_ntop(AF_INET6,
 		    &((struct sockaddr_in6 *)&up->pinned)->sin6_addr, addr,
 		    sizeof(addr));
-	snprintf(entry, sizeof(entry), "%s:%u:%s%s%s", up->host, up->port,
-	    up->pinned.ss_family == AF_INET6 ? "[" : "", addr,
-	    up->pinned.ss_family == AF_INET6 ? "]" : "");
-	if ((up->resolve = curl_slist_append(NULL, entry)) == NULL)
-		return -1;
+	/* An address literal needs no resolving; a name is pinned. */
+	if (strcmp(addr, up->host) != 0) {
+		snprintf(entry, sizeof(entry), "%s:%u:%s%s%s", up->host, up->port,
+		    up->pinned.ss_family == AF_INET6 ? "[" : "", addr,
+		    up->pinned.ss_family == AF_INET6 ? "]" : "");
+		if ((up->resolve = curl_slist_append(NULL, entry)) == NULL)
+			return -1;
+	}
 	log_info("upstream %s pinned to %s port %u", up->host, addr, up->port);
 	return 0;
 }

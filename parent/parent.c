@@ -213,6 +213,8 @@ send_config(struct parent *p, int fd, int for_front)
 		c.max_message = p->opt.max_message;
 	} else {
 		c.upstream_url = (char *)p->opt.upstream;
+		c.upstream_ca_file = (char *)(p->opt.upstream_ca != NULL ?
+		    p->opt.upstream_ca : "");
 		c.upstream_username = (char *)p->username;
 		c.upstream_password.data = (uint8_t *)p->password;
 		c.upstream_password.len = p->password_len;
