@@ -1,0 +1,438 @@
+/*
+ * Confinement and supervision, on the real binary with its sandbox on (a
+ * sanitizer build runs it off, and says so): every process is filtered,
+ * netproc killed mid-request is restarted while the client stays connected,
+ * a dead front ends ocbroker with a non-zero status, and an https upstream
+ * works with the right CA and fails cleanly with the wrong one.
+ */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "tests/integration_util.h"
+#include "tests/wsclient.h"
+
+#define WAIT_MS		5000
+
+static int sandboxed;
+
+/* The pids of ocbroker's children, from /proc/PID/task/PID/children. */
+static int
+children(pid_t parent, pid_t *out, int max)
+{
+	char path[64], buf[256], *p, *end;
+	FILE *fp;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children",
+	    (long)parent, (long)parent);
+	if ((fp = fopen(path, "r")) == NULL)
+		return -1;
+	if (fgets(buf, sizeof(buf), fp) == NULL)
+		buf[0] = '\0';
+	fclose(fp);
+	for (p = buf; n < max; p = end) {
+		long v = strtol(p, &end, 10);
+
+		if (end == p)
+			break;
+		out[n++] = (pid_t)v;
+	}
+	return n;
+}
+
+/* The child whose command line ends in the role, or -1. */
+static pid_t
+role_pid(pid_t parent, const char *role)
+{
+	pid_t kids[8];
+	int n = children(parent, kids, 8);
+
+	for (int i = 0; i < n; i++) {
+		char path[64], cmd[256];
+		size_t len;
+		FILE *fp;
+
+		snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)kids[i]);
+		if ((fp = fopen(path, "r")) == NULL)
+			continue;
+		len = fread(cmd, 1, sizeof(cmd) - 1, fp);
+		fclose(fp);
+		cmd[len] = '\0';
+		/* argv is NUL-separated: "ocbroker\0--role\0ROLE\0". */
+		for (size_t k = 0; k + 1 < len; k++)
+			if (cmd[k] == '\0' && strcmp(cmd + k + 1, role) == 0)
+				return kids[i];
+	}
+	return -1;
+}
+
+/* The value of a "Key:\tvalue" line of /proc/PID/status, or -1. */
+static long
+status_field(pid_t pid, const char *key)
+{
+	char path[64], line[256];
+	size_t klen = strlen(key);
+	long v = -1;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	if ((fp = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
+			v = strtol(line + klen + 1, NULL, 10);
+			break;
+		}
+	fclose(fp);
+	return v;
+}
+
+static void
+open_client(struct it_env *e, struct wsc *w)
+{
+	assert_int_equal(wsc_open(w, e->port, WAIT_MS), 0);
+	assert_int_equal(wsc_auth(w, e->token, 1, WAIT_MS), 1);
+}
+
+static Opencode__ServerMessage *
+call(struct wsc *w, uint64_t rid, Opencode__ClientMessage *m)
+{
+	m->request_id = rid;
+	assert_int_equal(wsc_send_msg(w, m, WAIT_MS), 0);
+	return wsc_recv_reply(w, rid, 35000);
+}
+
+static Opencode__ServerMessage *
+list_sessions(struct wsc *w, uint64_t rid)
+{
+	Opencode__ClientMessage m = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__ListSessionsRequest ls = OPENCODE__LIST_SESSIONS_REQUEST__INIT;
+
+	m.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_LIST_SESSIONS;
+	m.list_sessions = &ls;
+	return call(w, rid, &m);
+}
+
+static Opencode__ServerMessage *
+health(struct wsc *w, uint64_t rid)
+{
+	Opencode__ClientMessage m = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__HealthCheck hc = OPENCODE__HEALTH_CHECK__INIT;
+
+	m.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_HEALTH_CHECK;
+	m.health_check = &hc;
+	return call(w, rid, &m);
+}
+
+static void
+test_every_process_is_confined(void **state)
+{
+	struct it_env e;
+	pid_t front, np;
+
+	if (!sandboxed)
+		skip();
+	assert_int_equal(it_start(&e, NULL), 0);
+	front = role_pid(e.ocb_pid, "front");
+	np = role_pid(e.ocb_pid, "netproc");
+	assert_true(front > 0);
+	assert_true(np > 0);
+	/* Seccomp 2 is filter mode; NoNewPrivs comes with it. */
+	assert_int_equal(status_field(front, "Seccomp"), 2);
+	assert_int_equal(status_field(front, "NoNewPrivs"), 1);
+	assert_int_equal(status_field(np, "Seccomp"), 2);
+	assert_int_equal(status_field(np, "NoNewPrivs"), 1);
+	assert_int_equal(status_field(e.ocb_pid, "Seccomp"), 2);
+	assert_int_equal(it_stop(&e, WAIT_MS, NULL), 0);
+}
+
+static void
+test_netproc_killed_mid_request(void **state)
+{
+	Opencode__ServerMessage *r;
+	struct it_env e;
+	struct wsc w;
+	pid_t np, np2 = -1;
+	int64_t t0;
+	uint64_t rid = 10;
+	int ok = 0;
+
+	assert_int_equal(it_start(&e, NULL), 0);
+	open_client(&e, &w);
+	assert_int_equal(it_fake_wait_streams(&e, 1, WAIT_MS), 0);
+	np = role_pid(e.ocb_pid, "netproc");
+	assert_true(np > 0);
+
+	/* A request the upstream never answers is in flight when netproc dies. */
+	assert_int_equal(it_fake_mode(&e, "hang"), 0);
+	{
+		Opencode__ClientMessage m = OPENCODE__CLIENT_MESSAGE__INIT;
+		Opencode__ListSessionsRequest ls =
+		    OPENCODE__LIST_SESSIONS_REQUEST__INIT;
+
+		m.request_id = 2;
+		m.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_LIST_SESSIONS;
+		m.list_sessions = &ls;
+		assert_int_equal(wsc_send_msg(&w, &m, WAIT_MS), 0);
+	}
+	usleep(300 * 1000);
+	t0 = it_now_ms();
+	assert_int_equal(kill(np, SIGKILL), 0);
+	r = wsc_recv_reply(&w, 2, WAIT_MS);
+	assert_non_null(r);
+	assert_int_equal(r->payload_case, OPENCODE__SERVER_MESSAGE__PAYLOAD_ERROR);
+	assert_string_equal(r->error->code, "UPSTREAM_UNAVAILABLE");
+	/* At once, not after the request timeout. */
+	assert_true(it_now_ms() - t0 < 2000);
+	wsc_msg_free(r);
+	assert_int_equal(it_fake_mode(&e, "normal"), 0);
+
+	/* The same WebSocket works again once the new netproc is attached
+	 * (the first restart comes within 500 ms). */
+	while (it_now_ms() - t0 < WAIT_MS && !ok) {
+		r = list_sessions(&w, rid++);
+		assert_non_null(r);
+		if (r->payload_case ==
+		    OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_LIST) {
+			assert_int_equal(r->session_list->n_sessions, 12);
+			ok = 1;
+		} else {
+			assert_int_equal(r->payload_case,
+			    OPENCODE__SERVER_MESSAGE__PAYLOAD_ERROR);
+			assert_string_equal(r->error->code,
+			    "UPSTREAM_UNAVAILABLE");
+			usleep(50 * 1000);
+		}
+		wsc_msg_free(r);
+	}
+	assert_true(ok);
+	np2 = role_pid(e.ocb_pid, "netproc");
+	assert_true(np2 > 0 && np2 != np);
+	if (sandboxed) {
+		assert_int_equal(status_field(np2, "NoNewPrivs"), 1);
+		/* Its own filter on top of the parent's. */
+		assert_int_equal(status_field(np2, "Seccomp"), 2);
+	}
+	wsc_close(&w);
+	assert_int_equal(it_stop(&e, WAIT_MS, NULL), 0);
+}
+
+static void
+test_front_death_ends_ocbroker(void **state)
+{
+	struct it_env e;
+	pid_t front;
+	int status;
+
+	assert_int_equal(it_start(&e, NULL), 0);
+	front = role_pid(e.ocb_pid, "front");
+	assert_true(front > 0);
+	assert_int_equal(kill(front, SIGKILL), 0);
+	status = it_wait(&e, WAIT_MS, NULL);
+	/* Non-zero: the supervising app must see that ocbroker is gone. */
+	assert_int_not_equal(status, 0);
+	assert_int_not_equal(status, -1);
+	it_stop(&e, WAIT_MS, NULL);
+}
+
+/* ---- https upstream ---- */
+
+static const char tls_server_py[] =
+"import http.server, ssl, sys\n"
+"class H(http.server.BaseHTTPRequestHandler):\n"
+"    protocol_version = 'HTTP/1.1'\n"
+"    def do_GET(self):\n"
+"        if self.path == '/global/health':\n"
+"            b = b'{\"healthy\":true,\"version\":\"tls-test\"}'\n"
+"            self.send_response(200)\n"
+"            self.send_header('Content-Type', 'application/json')\n"
+"        else:\n"
+"            b = b'{\"name\":\"NotFoundError\",\"data\":{}}'\n"
+"            self.send_response(404)\n"
+"            self.send_header('Content-Type', 'application/json')\n"
+"        self.send_header('Content-Length', str(len(b)))\n"
+"        self.end_headers()\n"
+"        self.wfile.write(b)\n"
+"    def log_message(self, *a):\n"
+"        pass\n"
+"srv = http.server.ThreadingHTTPServer(('127.0.0.1', 0), H)\n"
+"ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n"
+"ctx.load_cert_chain(sys.argv[1], sys.argv[2])\n"
+"srv.socket = ctx.wrap_socket(srv.socket, server_side=True)\n"
+"print(srv.server_address[1], flush=True)\n"
+"srv.serve_forever()\n";
+
+struct tls_fixture {
+	char	 dir[64];
+	char	 ca[128];
+	pid_t	 server;
+	unsigned port;
+};
+
+static int
+run(const char *cmd)
+{
+	int st = system(cmd);
+
+	return st == 0 ? 0 : -1;
+}
+
+static int
+tls_setup(void **state)
+{
+	static struct tls_fixture t;
+	char cmd[2048], script[128], cert[128], key[128];
+	int out[2];
+	FILE *fp;
+
+	snprintf(t.dir, sizeof(t.dir), "/tmp/ocb-tls.XXXXXX");
+	if (mkdtemp(t.dir) == NULL)
+		return -1;
+	snprintf(t.ca, sizeof(t.ca), "%s/ca.pem", t.dir);
+	snprintf(cert, sizeof(cert), "%s/server.pem", t.dir);
+	snprintf(key, sizeof(key), "%s/server.key", t.dir);
+	/* A CA made now, and a server certificate for 127.0.0.1 it signed. */
+	snprintf(cmd, sizeof(cmd),
+	    "cd %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+	    "-nodes -keyout ca.key -out ca.pem -days 1 -subj /CN=ocb-test-ca "
+	    ">/dev/null 2>&1 && "
+	    "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+	    "-keyout server.key -out server.csr -subj /CN=127.0.0.1 "
+	    ">/dev/null 2>&1 && "
+	    "printf 'subjectAltName=IP:127.0.0.1\\n' > ext.cnf && "
+	    "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key "
+	    "-CAcreateserial -out server.pem -days 1 -extfile ext.cnf "
+	    ">/dev/null 2>&1", t.dir);
+	if (run(cmd) == -1)
+		return -1;
+	snprintf(script, sizeof(script), "%s/server.py", t.dir);
+	if ((fp = fopen(script, "w")) == NULL)
+		return -1;
+	fputs(tls_server_py, fp);
+	fclose(fp);
+	if (pipe(out) == -1)
+		return -1;
+	if ((t.server = fork()) == 0) {
+		dup2(out[1], STDOUT_FILENO);
+		close(out[0]);
+		execlp("python3", "python3", script, cert, key, (char *)NULL);
+		_exit(127);
+	}
+	close(out[1]);
+	if ((fp = fdopen(out[0], "r")) == NULL || fscanf(fp, "%u", &t.port) != 1)
+		return -1;
+	fclose(fp);
+	*state = &t;
+	return 0;
+}
+
+static int
+tls_teardown(void **state)
+{
+	struct tls_fixture *t = *state;
+	char cmd[128];
+
+	if (t == NULL)
+		return 0;
+	kill(t->server, SIGTERM);
+	waitpid(t->server, NULL, 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", t->dir);
+	return run(cmd);
+}
+
+static void
+tls_run(struct tls_fixture *t, int with_ca)
+{
+	char url[64];
+	const char *args[5];
+	struct it_opts o;
+	struct it_env e;
+	struct wsc w;
+	Opencode__ServerMessage *r;
+	pid_t np;
+
+	snprintf(url, sizeof(url), "https://127.0.0.1:%u", t->port);
+	args[0] = "--upstream";
+	args[1] = url;
+	args[2] = with_ca ? "--upstream-ca" : NULL;
+	args[3] = with_ca ? t->ca : NULL;
+	args[4] = NULL;
+	memset(&o, 0, sizeof(o));
+	o.ocb_args = args;
+	assert_int_equal(it_start(&e, &o), 0);
+	open_client(&e, &w);
+	np = role_pid(e.ocb_pid, "netproc");
+	r = health(&w, 5);
+	assert_non_null(r);
+	if (with_ca) {
+		assert_int_equal(r->payload_case,
+		    OPENCODE__SERVER_MESSAGE__PAYLOAD_UPSTREAM_HEALTH);
+		assert_true(r->upstream_health->healthy);
+		assert_string_equal(r->upstream_health->version, "tls-test");
+	} else {
+		/* The system bundle does not know the test CA: an error
+		 * reply, not a dead netproc. */
+		assert_int_equal(r->payload_case,
+		    OPENCODE__SERVER_MESSAGE__PAYLOAD_ERROR);
+		assert_string_equal(r->error->code, "UPSTREAM_ERROR");
+		assert_non_null(strstr(r->error->message, "TLS"));
+	}
+	wsc_msg_free(r);
+	/* The same netproc is still there. */
+	assert_int_equal(role_pid(e.ocb_pid, "netproc"), np);
+	wsc_close(&w);
+	assert_int_equal(it_stop(&e, WAIT_MS, NULL), 0);
+}
+
+static void
+test_https_upstream_verified(void **state)
+{
+	tls_run(*state, 1);
+}
+
+static void
+test_https_upstream_unknown_ca(void **state)
+{
+	tls_run(*state, 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_every_process_is_confined),
+		cmocka_unit_test(test_netproc_killed_mid_request),
+		cmocka_unit_test(test_front_death_ends_ocbroker),
+		cmocka_unit_test(test_https_upstream_verified),
+		cmocka_unit_test(test_https_upstream_unknown_ca),
+	};
+	int rc;
+
+#ifdef OCB_SANITIZERS
+	/* The sanitizers' runtimes make calls the filters rightly refuse. */
+	fprintf(stderr, "test_supervision: sanitizer build: sandbox OFF\n");
+#else
+	sandboxed = 1;
+	setenv("OCB_IT_SANDBOX", "1", 1);
+#endif
+	signal(SIGPIPE, SIG_IGN);
+	rc = cmocka_run_group_tests(tests, tls_setup, tls_teardown);
+	it_logdir_remove();
+	return rc;
+}
