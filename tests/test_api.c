@@ -280,17 +280,17 @@ test_build_simple(void **state)
 	/* The front's business, or nothing at all. */
 	m.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_AUTH_HANDSHAKE;
 	m.auth_handshake = &ah;
-	expect_invalid(&m, API_ERR_UNKNOWN_REQUEST);
+	expect_invalid(&m, ERR_UNKNOWN_REQUEST);
 	m.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_SUBSCRIBE;
 	m.subscribe = &su;
-	expect_invalid(&m, API_ERR_UNKNOWN_REQUEST);
+	expect_invalid(&m, ERR_UNKNOWN_REQUEST);
 	m.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD__NOT_SET;
-	expect_invalid(&m, API_ERR_UNKNOWN_REQUEST);
+	expect_invalid(&m, ERR_UNKNOWN_REQUEST);
 	m.payload_case = (Opencode__ClientMessage__PayloadCase)999;
-	expect_invalid(&m, API_ERR_UNKNOWN_REQUEST);
+	expect_invalid(&m, ERR_UNKNOWN_REQUEST);
 	build(NULL, &b);
 	assert_int_equal(b.rc, -1);
-	assert_string_equal(b.err.code, API_ERR_UNKNOWN_REQUEST);
+	assert_string_equal(b.err.code, ERR_UNKNOWN_REQUEST);
 
 	assert_string_equal(api_method_name(API_DELETE), "DELETE");
 	assert_string_equal(api_method_name(API_PATCH), "PATCH");
@@ -332,7 +332,7 @@ test_build_sessions(void **state)
 	expect_call(&m, API_POST, "/session", API_KIND_SESSION_INFO,
 	    "{\"title\":\"q\\\"b\\\\s/\\n\\r\\t\\u0001\\u001f\x7f \xc3\xa9\"}");
 	cs.title = "bad \xff utf-8";
-	expect_invalid(&m, API_ERR_INVALID_REQUEST);
+	expect_invalid(&m, ERR_INVALID_REQUEST);
 
 	m.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_DELETE_SESSION;
 	m.delete_session = &ds;
@@ -341,7 +341,7 @@ test_build_sessions(void **state)
 	    API_KIND_EMPTY, NULL);
 	for (i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++) {
 		ds.session_id = (char *)bad_ids[i];
-		expect_invalid(&m, API_ERR_INVALID_REQUEST);
+		expect_invalid(&m, ERR_INVALID_REQUEST);
 	}
 	memset(longid, 'a', sizeof(longid));
 	memcpy(longid, "ses_", 4);
@@ -352,9 +352,9 @@ test_build_sessions(void **state)
 	    API_KIND_EMPTY, NULL);
 	longid[100] = 'a';
 	longid[101] = '\0';
-	expect_invalid(&m, API_ERR_INVALID_REQUEST);
+	expect_invalid(&m, ERR_INVALID_REQUEST);
 	m.delete_session = NULL;
-	expect_invalid(&m, API_ERR_INVALID_REQUEST);
+	expect_invalid(&m, ERR_INVALID_REQUEST);
 
 	m.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_CANCEL_REQUEST;
 	m.cancel_request = &cr;
@@ -363,7 +363,7 @@ test_build_sessions(void **state)
 	    API_KIND_EMPTY, NULL);
 	for (i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++) {
 		cr.session_id = (char *)bad_ids[i];
-		expect_invalid(&m, API_ERR_INVALID_REQUEST);
+		expect_invalid(&m, ERR_INVALID_REQUEST);
 	}
 }
 
@@ -390,9 +390,9 @@ test_build_auth(void **state)
 	m.set_auth = &sa;
 	sa.provider_id = "anthropic";
 	/* Missing auth, or auth without a type. */
-	expect_invalid(&m, API_ERR_INVALID_REQUEST);
+	expect_invalid(&m, ERR_INVALID_REQUEST);
 	sa.auth = &ai;
-	expect_invalid(&m, API_ERR_INVALID_REQUEST);
+	expect_invalid(&m, ERR_INVALID_REQUEST);
 
 	ai.auth_type_case = OPENCODE__AUTH_INFO__AUTH_TYPE_API_KEY;
 	ai.api_key = &ak;
@@ -407,16 +407,16 @@ test_build_auth(void **state)
 	assert_int_equal(b.call.quote_errors, 0);
 	api_call_free(&b.call);
 	ak.key = "";
-	expect_invalid(&m, API_ERR_INVALID_REQUEST);
+	expect_invalid(&m, ERR_INVALID_REQUEST);
 	ak.key = "bad\xc0\xaf";
-	expect_invalid(&m, API_ERR_INVALID_REQUEST);
+	expect_invalid(&m, ERR_INVALID_REQUEST);
 	ai.api_key = NULL;
-	expect_invalid(&m, API_ERR_INVALID_REQUEST);
+	expect_invalid(&m, ERR_INVALID_REQUEST);
 	ai.api_key = &ak;
 	ak.key = "k";
 	for (i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++) {
 		sa.provider_id = (char *)bad_ids[i];
-		expect_invalid(&m, API_ERR_INVALID_REQUEST);
+		expect_invalid(&m, ERR_INVALID_REQUEST);
 	}
 	sa.provider_id = "wafer.ai";
 	expect_call(&m, API_PUT, "/auth/wafer.ai", API_KIND_EMPTY,
@@ -432,15 +432,15 @@ test_build_auth(void **state)
 	    "{\"type\":\"oauth\",\"refresh\":\"r-not-a-secret\","
 	    "\"access\":\"a-not-a-secret\",\"expires\":1767225600000}");
 	oa.expires_at = -1;
-	expect_invalid(&m, API_ERR_INVALID_REQUEST);
+	expect_invalid(&m, ERR_INVALID_REQUEST);
 	oa.expires_at = 0;
 	oa.access_token = "";
-	expect_invalid(&m, API_ERR_INVALID_REQUEST);
+	expect_invalid(&m, ERR_INVALID_REQUEST);
 	oa.access_token = "a";
 	oa.refresh_token = "\xff";
-	expect_invalid(&m, API_ERR_INVALID_REQUEST);
+	expect_invalid(&m, ERR_INVALID_REQUEST);
 	m.set_auth = NULL;
-	expect_invalid(&m, API_ERR_INVALID_REQUEST);
+	expect_invalid(&m, ERR_INVALID_REQUEST);
 
 	m.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_GET_AUTH;
 	m.get_auth = &ga;
@@ -454,7 +454,7 @@ test_build_auth(void **state)
 	assert_null(b.call.body);
 	for (i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++) {
 		ga.provider_id = (char *)bad_ids[i];
-		expect_invalid(&m, API_ERR_INVALID_REQUEST);
+		expect_invalid(&m, ERR_INVALID_REQUEST);
 	}
 
 	m.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_DELETE_AUTH;
@@ -463,10 +463,10 @@ test_build_auth(void **state)
 	expect_call(&m, API_DELETE, "/auth/anthropic", API_KIND_EMPTY, NULL);
 	for (i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++) {
 		da.provider_id = (char *)bad_ids[i];
-		expect_invalid(&m, API_ERR_INVALID_REQUEST);
+		expect_invalid(&m, ERR_INVALID_REQUEST);
 	}
 	m.delete_auth = NULL;
-	expect_invalid(&m, API_ERR_INVALID_REQUEST);
+	expect_invalid(&m, ERR_INVALID_REQUEST);
 }
 
 static void
@@ -489,14 +489,14 @@ test_build_prompt(void **state)
 	sm._provider_id_case = OPENCODE__SEND_MESSAGE___PROVIDER_ID_PROVIDER_ID;
 	sm.provider_id = "nope";
 	/* Only one of provider_id and model_id. */
-	expect_invalid(&m, API_ERR_INVALID_REQUEST);
+	expect_invalid(&m, ERR_INVALID_REQUEST);
 	sm._model_id_case = OPENCODE__SEND_MESSAGE___MODEL_ID_MODEL_ID;
 	sm.model_id = "x";
 	expect_call(&m, API_POST, path, API_KIND_EMPTY,
 	    "{\"parts\":[{\"type\":\"text\",\"text\":\"text\"}],"
 	    "\"model\":{\"providerID\":\"nope\",\"modelID\":\"x\"}}");
 	sm._provider_id_case = OPENCODE__SEND_MESSAGE___PROVIDER_ID__NOT_SET;
-	expect_invalid(&m, API_ERR_INVALID_REQUEST);
+	expect_invalid(&m, ERR_INVALID_REQUEST);
 	sm._model_id_case = OPENCODE__SEND_MESSAGE___MODEL_ID__NOT_SET;
 	sm._agent_case = OPENCODE__SEND_MESSAGE___AGENT_AGENT;
 	sm.agent = "no-such-agent";
@@ -514,25 +514,25 @@ test_build_prompt(void **state)
 	    "\"modelID\":\"@cf/zai-org/glm-5.3-flash\"},"
 	    "\"agent\":\"no-such-agent\"}");
 	sm.provider_id = "../x";
-	expect_invalid(&m, API_ERR_INVALID_REQUEST);
+	expect_invalid(&m, ERR_INVALID_REQUEST);
 	sm.provider_id = "mock";
 	sm.model_id = "";
-	expect_invalid(&m, API_ERR_INVALID_REQUEST);
+	expect_invalid(&m, ERR_INVALID_REQUEST);
 	sm.model_id = "mock-1";
 	sm.agent = "";
-	expect_invalid(&m, API_ERR_INVALID_REQUEST);
+	expect_invalid(&m, ERR_INVALID_REQUEST);
 	sm.agent = "build";
 	sm.text = "";
-	expect_invalid(&m, API_ERR_INVALID_REQUEST);
+	expect_invalid(&m, ERR_INVALID_REQUEST);
 	sm.text = "\xed\xa0\x80";
-	expect_invalid(&m, API_ERR_INVALID_REQUEST);
+	expect_invalid(&m, ERR_INVALID_REQUEST);
 	sm.text = "t";
 	sm.session_id = "ses_%2e%2e";
-	expect_invalid(&m, API_ERR_INVALID_REQUEST);
+	expect_invalid(&m, ERR_INVALID_REQUEST);
 	sm.session_id = "";
-	expect_invalid(&m, API_ERR_INVALID_REQUEST);
+	expect_invalid(&m, ERR_INVALID_REQUEST);
 	m.send_message = NULL;
-	expect_invalid(&m, API_ERR_INVALID_REQUEST);
+	expect_invalid(&m, ERR_INVALID_REQUEST);
 
 	m.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_REPLY_PERMISSION;
 	m.reply_permission = &rp;
@@ -548,21 +548,21 @@ test_build_prompt(void **state)
 	expect_call(&m, API_POST, "/permission/per_216264a5a001SZP3O5Om9g1xn2"
 	    "/reply", API_KIND_EMPTY, "{\"reply\":\"reject\"}");
 	rp.session_id = "../x";
-	expect_invalid(&m, API_ERR_INVALID_REQUEST);
+	expect_invalid(&m, ERR_INVALID_REQUEST);
 	rp.session_id = "";
 	rp.reply = "maybe";
-	expect_invalid(&m, API_ERR_INVALID_REQUEST);
+	expect_invalid(&m, ERR_INVALID_REQUEST);
 	rp.reply = "";
-	expect_invalid(&m, API_ERR_INVALID_REQUEST);
+	expect_invalid(&m, ERR_INVALID_REQUEST);
 	rp.reply = "Once";
-	expect_invalid(&m, API_ERR_INVALID_REQUEST);
+	expect_invalid(&m, ERR_INVALID_REQUEST);
 	rp.reply = "once";
 	rp.permission_id = "ses_abc";
-	expect_invalid(&m, API_ERR_INVALID_REQUEST);
+	expect_invalid(&m, ERR_INVALID_REQUEST);
 	rp.permission_id = "per_../x";
-	expect_invalid(&m, API_ERR_INVALID_REQUEST);
+	expect_invalid(&m, ERR_INVALID_REQUEST);
 	rp.permission_id = "";
-	expect_invalid(&m, API_ERR_INVALID_REQUEST);
+	expect_invalid(&m, ERR_INVALID_REQUEST);
 }
 
 /* The real decoder's output, not hand-built structs. */
@@ -843,10 +843,10 @@ test_provider(void **state)
 	/* Truncated anywhere: PARSE_ERROR, never a partial list. */
 	call_init(&c, API_KIND_PROVIDER_STATUS, 0);
 	expect_error(reply(&c, 200, JSON_CT, body, len - 1),
-	    API_ERR_PARSE_ERROR, NULL);
+	    ERR_PARSE_ERROR, NULL);
 	expect_error(reply(&c, 200, JSON_CT, body, len / 2),
-	    API_ERR_PARSE_ERROR, NULL);
-	expect_error(reply(&c, 200, JSON_CT, body, 1), API_ERR_PARSE_ERROR,
+	    ERR_PARSE_ERROR, NULL);
+	expect_error(reply(&c, 200, JSON_CT, body, 1), ERR_PARSE_ERROR,
 	    NULL);
 	free(body);
 
@@ -903,41 +903,41 @@ test_http_fixtures(void **state)
 		{ "prompt-async-bad-model.http", 1, NULL, NULL },
 		{ "prompt-async-bad-agent.http", 1, NULL, NULL },
 		/* Bodies of /auth are never quoted: they may echo the key. */
-		{ "auth-put-bad.http", 0, API_ERR_UPSTREAM_ERROR, "HTTP 400" },
-		{ "error-bad-json.http", 1, API_ERR_UPSTREAM_ERROR,
+		{ "auth-put-bad.http", 0, ERR_UPSTREAM_ERROR, "HTTP 400" },
+		{ "error-bad-json.http", 1, ERR_UPSTREAM_ERROR,
 		  "HTTP 400: BadRequest" },
-		{ "error-delete-unknown-session.http", 1, API_ERR_NOT_FOUND,
+		{ "error-delete-unknown-session.http", 1, ERR_NOT_FOUND,
 		  "HTTP 404: Session not found: ses_0000000000000000000000000000" },
-		{ "error-unknown-session.http", 1, API_ERR_NOT_FOUND,
+		{ "error-unknown-session.http", 1, ERR_NOT_FOUND,
 		  "HTTP 404: Session not found: ses_0000000000000000000000000000" },
-		{ "error-prompt-unknown-session.http", 1, API_ERR_NOT_FOUND,
+		{ "error-prompt-unknown-session.http", 1, ERR_NOT_FOUND,
 		  "HTTP 404: Session not found: ses_0000000000000000000000000000" },
-		{ "error-malformed-id.http", 1, API_ERR_UPSTREAM_ERROR,
+		{ "error-malformed-id.http", 1, ERR_UPSTREAM_ERROR,
 		  "HTTP 500: Unexpected server error. Check server logs for "
 		  "details." },
-		{ "error-encoded-dotdot-id.http", 0, API_ERR_UPSTREAM_ERROR,
+		{ "error-encoded-dotdot-id.http", 0, ERR_UPSTREAM_ERROR,
 		  "HTTP 500" },
-		{ "error-prompt-bad-json.http", 1, API_ERR_UPSTREAM_ERROR,
+		{ "error-prompt-bad-json.http", 1, ERR_UPSTREAM_ERROR,
 		  "HTTP 500: Unexpected server error. Check server logs for "
 		  "details." },
-		{ "error-prompt-missing-parts.http", 1, API_ERR_UPSTREAM_ERROR,
+		{ "error-prompt-missing-parts.http", 1, ERR_UPSTREAM_ERROR,
 		  "HTTP 400: Missing key   at [\"parts\"]" },
-		{ "error-permission-already-replied.http", 1, API_ERR_NOT_FOUND,
+		{ "error-permission-already-replied.http", 1, ERR_NOT_FOUND,
 		  "HTTP 404: Permission request not found: "
 		  "per_216265ce1001662Y9m56RK1l4W" },
-		{ "error-permission-unknown.http", 1, API_ERR_NOT_FOUND,
+		{ "error-permission-unknown.http", 1, ERR_NOT_FOUND,
 		  "HTTP 404: Permission request not found: "
 		  "per_0000000000000000000000000000" },
-		{ "error-permission-bad-reply.http", 1, API_ERR_UPSTREAM_ERROR,
+		{ "error-permission-bad-reply.http", 1, ERR_UPSTREAM_ERROR,
 		  "HTTP 400: Expected \"once\" | \"always\" | \"reject\", got "
 		  "\"maybe\"   at [\"reply\"]" },
-		{ "error-unauthorized.http", 1, API_ERR_UPSTREAM_ERROR,
+		{ "error-unauthorized.http", 1, ERR_UPSTREAM_ERROR,
 		  "HTTP 401" },
-		{ "error-unauthorized-health.http", 1, API_ERR_UPSTREAM_ERROR,
+		{ "error-unauthorized-health.http", 1, ERR_UPSTREAM_ERROR,
 		  "HTTP 401" },
-		{ "error-wrong-password.http", 1, API_ERR_UPSTREAM_ERROR,
+		{ "error-wrong-password.http", 1, ERR_UPSTREAM_ERROR,
 		  "HTTP 401" },
-		{ "error-unknown-route.http", 1, API_ERR_UPSTREAM_ERROR,
+		{ "error-unknown-route.http", 1, ERR_UPSTREAM_ERROR,
 		  "unexpected content type" },
 	};
 	Opencode__ServerMessage	*sm;
@@ -977,7 +977,7 @@ test_http_fixtures(void **state)
 	load_http("error-unknown-route.http", &h);
 	for (c.kind = API_KIND_EMPTY; c.kind <= API_KIND_HEALTH; c.kind++)
 		expect_error(reply(&c, h.resp.status, h.resp.content_type,
-		    h.resp.body, h.resp.body_len), API_ERR_UPSTREAM_ERROR,
+		    h.resp.body, h.resp.body_len), ERR_UPSTREAM_ERROR,
 		    "unexpected content type");
 	free(h.raw);
 }
@@ -994,48 +994,48 @@ test_status_mapping(void **state)
 
 	(void)state;
 	call_init(&c, API_KIND_SESSION_LIST, 1);
-	expect_error(reply_str(&c, 404, JSON_CT, ""), API_ERR_NOT_FOUND,
+	expect_error(reply_str(&c, 404, JSON_CT, ""), ERR_NOT_FOUND,
 	    "HTTP 404");
-	expect_error(reply_str(&c, 404, NULL, "nope"), API_ERR_NOT_FOUND,
+	expect_error(reply_str(&c, 404, NULL, "nope"), ERR_NOT_FOUND,
 	    "HTTP 404");
 	expect_error(reply_str(&c, 401, JSON_CT, errbody),
-	    API_ERR_UPSTREAM_ERROR, "HTTP 401");
+	    ERR_UPSTREAM_ERROR, "HTTP 401");
 	expect_error(reply_str(&c, 500, JSON_CT, errbody),
-	    API_ERR_UPSTREAM_ERROR, "HTTP 500: boom");
+	    ERR_UPSTREAM_ERROR, "HTTP 500: boom");
 	expect_error(reply_str(&c, 500, "text/plain", errbody),
-	    API_ERR_UPSTREAM_ERROR, "HTTP 500");
+	    ERR_UPSTREAM_ERROR, "HTTP 500");
 	expect_error(reply_str(&c, 503, JSON_CT, "{bad"),
-	    API_ERR_UPSTREAM_ERROR, "HTTP 503");
+	    ERR_UPSTREAM_ERROR, "HTTP 503");
 	expect_error(reply_str(&c, 429, JSON_CT, ""),
-	    API_ERR_TOO_MANY_REQUESTS, "HTTP 429");
-	expect_error(reply_str(&c, 302, NULL, ""), API_ERR_UPSTREAM_ERROR,
+	    ERR_TOO_MANY_REQUESTS, "HTTP 429");
+	expect_error(reply_str(&c, 302, NULL, ""), ERR_UPSTREAM_ERROR,
 	    "HTTP 302");
-	expect_error(reply_str(&c, 100, NULL, ""), API_ERR_UPSTREAM_ERROR,
+	expect_error(reply_str(&c, 100, NULL, ""), ERR_UPSTREAM_ERROR,
 	    "HTTP 100");
-	expect_error(reply_str(&c, 0, NULL, ""), API_ERR_UPSTREAM_ERROR,
+	expect_error(reply_str(&c, 0, NULL, ""), ERR_UPSTREAM_ERROR,
 	    "invalid HTTP status");
-	expect_error(reply_str(&c, 600, NULL, ""), API_ERR_UPSTREAM_ERROR,
+	expect_error(reply_str(&c, 600, NULL, ""), ERR_UPSTREAM_ERROR,
 	    "invalid HTTP status");
-	expect_error(reply_str(&c, -1, NULL, ""), API_ERR_UPSTREAM_ERROR,
+	expect_error(reply_str(&c, -1, NULL, ""), ERR_UPSTREAM_ERROR,
 	    "invalid HTTP status");
 	/* Other shapes, and quoting switched off. */
 	expect_error(reply_str(&c, 404, JSON_CT, "{\"_tag\":\"X\","
-	    "\"message\":\"m\"}"), API_ERR_NOT_FOUND, "HTTP 404: m");
+	    "\"message\":\"m\"}"), ERR_NOT_FOUND, "HTTP 404: m");
 	expect_error(reply_str(&c, 400, JSON_CT, "{\"name\":\"N\","
-	    "\"data\":{\"message\":1}}"), API_ERR_UPSTREAM_ERROR,
+	    "\"data\":{\"message\":1}}"), ERR_UPSTREAM_ERROR,
 	    "HTTP 400: N");
 	expect_error(reply_str(&c, 400, JSON_CT, "[\"x\"]"),
-	    API_ERR_UPSTREAM_ERROR, "HTTP 400");
+	    ERR_UPSTREAM_ERROR, "HTTP 400");
 	expect_error(reply_str(&c, 400, JSON_CT, "{\"message\":\"\"}"),
-	    API_ERR_UPSTREAM_ERROR, "HTTP 400");
+	    ERR_UPSTREAM_ERROR, "HTTP 400");
 	c.quote_errors = 0;
 	expect_error(reply_str(&c, 500, JSON_CT, errbody),
-	    API_ERR_UPSTREAM_ERROR, "HTTP 500");
+	    ERR_UPSTREAM_ERROR, "HTTP 500");
 	c.quote_errors = 1;
 
 	/* Quoted text: short, valid UTF-8, no control characters. */
 	expect_error(reply_str(&c, 400, JSON_CT, "{\"message\":\"a\\u0000b"
-	    "\\u0007\\n\\uD800\xff\\u2028\xc3\xa9\"}"), API_ERR_UPSTREAM_ERROR,
+	    "\\u0007\\n\\uD800\xff\\u2028\xc3\xa9\"}"), ERR_UPSTREAM_ERROR,
 	    "HTTP 400: a\xef\xbf\xbd" "b  \xef\xbf\xbd\xef\xbf\xbd \xc3\xa9");
 	n = 100000;
 	big = malloc(n + 64);
@@ -1045,23 +1045,23 @@ test_status_mapping(void **state)
 	memcpy(big + 12 + 10, "\xe2\x82\xac", 3);
 	strcpy(big + 12 + n, "\"}");
 	/* Above API_ERRBODY_MAX: not read at all. */
-	expect_error(reply_str(&c, 400, JSON_CT, big), API_ERR_UPSTREAM_ERROR,
+	expect_error(reply_str(&c, 400, JSON_CT, big), ERR_UPSTREAM_ERROR,
 	    "HTTP 400");
 	strcpy(big + 12 + 1000, "\"}");
 	sm = reply_str(&c, 400, JSON_CT, big);
-	assert_string_equal(sm->error->code, API_ERR_UPSTREAM_ERROR);
+	assert_string_equal(sm->error->code, ERR_UPSTREAM_ERROR);
 	assert_int_equal(strncmp(sm->error->message, "HTTP 400: aaaaaaaaaa"
 	    "\xe2\x82\xac", 23), 0);
 	assert_int_equal(strlen(sm->error->message), 10 + API_QUOTE_MAX);
 	assert_string_equal(sm->error->message + strlen(sm->error->message) - 4,
 	    "a...");
-	expect_error(sm, API_ERR_UPSTREAM_ERROR, NULL);
+	expect_error(sm, ERR_UPSTREAM_ERROR, NULL);
 	/* A cut never splits a character. */
 	memset(big + 12, 'a', 1000);
 	for (n = 100; n < 130; n++) {
 		memcpy(big + 12 + n, "\xf0\x9f\x98\x80", 4);
 		expect_error(reply_str(&c, 400, JSON_CT, big),
-		    API_ERR_UPSTREAM_ERROR, NULL);
+		    ERR_UPSTREAM_ERROR, NULL);
 		memset(big + 12 + n, 'a', 4);
 	}
 	free(big);
@@ -1074,14 +1074,14 @@ test_status_mapping(void **state)
 	    OPENCODE__SERVER_MESSAGE__PAYLOAD_UPSTREAM_HEALTH);
 	opencode__server_message__free_unpacked(sm, NULL);
 	expect_error(reply_str(&c, 200, "application/jsonx", "{}"),
-	    API_ERR_UPSTREAM_ERROR, "unexpected content type");
+	    ERR_UPSTREAM_ERROR, "unexpected content type");
 	expect_error(reply_str(&c, 200, "text/json", "{}"),
-	    API_ERR_UPSTREAM_ERROR, "unexpected content type");
-	expect_error(reply_str(&c, 200, NULL, "{}"), API_ERR_UPSTREAM_ERROR,
+	    ERR_UPSTREAM_ERROR, "unexpected content type");
+	expect_error(reply_str(&c, 200, NULL, "{}"), ERR_UPSTREAM_ERROR,
 	    "unexpected content type");
-	expect_error(reply_str(&c, 204, NULL, ""), API_ERR_UPSTREAM_ERROR,
+	expect_error(reply_str(&c, 204, NULL, ""), ERR_UPSTREAM_ERROR,
 	    "unexpected content type");
-	expect_error(reply_str(&c, 200, JSON_CT, ""), API_ERR_PARSE_ERROR,
+	expect_error(reply_str(&c, 200, JSON_CT, ""), ERR_PARSE_ERROR,
 	    "invalid JSON");
 
 	/* Empty replies: 204, `true`, anything JSON; `false` is a failure. */
@@ -1091,18 +1091,18 @@ test_status_mapping(void **state)
 	expect_empty(reply_str(&c, 200, JSON_CT, "true"));
 	expect_empty(reply_str(&c, 201, JSON_CT, "{\"ok\":1}\n"));
 	expect_error(reply_str(&c, 200, JSON_CT, "false"),
-	    API_ERR_UPSTREAM_ERROR, "upstream answered false");
-	expect_error(reply_str(&c, 200, JSON_CT, "tru"), API_ERR_PARSE_ERROR,
+	    ERR_UPSTREAM_ERROR, "upstream answered false");
+	expect_error(reply_str(&c, 200, JSON_CT, "tru"), ERR_PARSE_ERROR,
 	    "invalid JSON");
 	expect_error(reply_str(&c, 200, "text/html", "true"),
-	    API_ERR_UPSTREAM_ERROR, "unexpected content type");
+	    ERR_UPSTREAM_ERROR, "unexpected content type");
 
 	/* A call that was never built. */
 	call_init(&c, 0, 1);
-	expect_error(reply_str(&c, 200, JSON_CT, "{}"), API_ERR_INTERNAL,
+	expect_error(reply_str(&c, 200, JSON_CT, "{}"), ERR_INTERNAL,
 	    NULL);
 	call_init(&c, API_KIND_HEALTH + 1, 1);
-	expect_error(reply_str(&c, 200, JSON_CT, "{}"), API_ERR_INTERNAL,
+	expect_error(reply_str(&c, 200, JSON_CT, "{}"), ERR_INTERNAL,
 	    NULL);
 }
 
@@ -1170,7 +1170,7 @@ test_wrong_types(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		call_init(&c, cases[i].kind, 1);
 		expect_error(reply_str(&c, 200, JSON_CT, cases[i].body),
-		    API_ERR_PARSE_ERROR, NULL);
+		    ERR_PARSE_ERROR, NULL);
 	}
 }
 
@@ -1206,7 +1206,7 @@ test_truncated(void **state)
 			    OPENCODE__SERVER_MESSAGE__PAYLOAD_ERROR)
 				fail_msg("%s: prefix %zu mapped",
 				    files[f].file, n);
-			expect_error(sm, API_ERR_PARSE_ERROR, NULL);
+			expect_error(sm, ERR_PARSE_ERROR, NULL);
 		}
 		sm = reply(&c, 200, JSON_CT, body, len);
 		assert_int_not_equal(sm->payload_case,
@@ -1236,11 +1236,11 @@ test_hostile(void **state)
 	for (k = API_KIND_EMPTY; k <= API_KIND_HEALTH; k++) {
 		call_init(&c, (int)k, 1);
 		expect_error(reply(&c, 200, JSON_CT, buf, n),
-		    API_ERR_PARSE_ERROR, NULL);
+		    ERR_PARSE_ERROR, NULL);
 		expect_error(reply(&c, 200, JSON_CT, buf, 2 * n),
-		    API_ERR_PARSE_ERROR, NULL);
+		    ERR_PARSE_ERROR, NULL);
 		expect_error(reply(&c, 500, JSON_CT, buf, 2 * n),
-		    API_ERR_UPSTREAM_ERROR, "HTTP 500");
+		    ERR_UPSTREAM_ERROR, "HTTP 500");
 	}
 	print_message("[ x %zu: refused by every mapper in %.1f ms\n", n,
 	    now_ms() - t0);
@@ -1274,7 +1274,7 @@ test_hostile(void **state)
 	/* A NUL byte in the body. */
 	memcpy(buf, "{\"healthy\":true,\"version\":\"1\0\"}", 31);
 	call_init(&c, API_KIND_HEALTH, 1);
-	expect_error(reply(&c, 200, JSON_CT, buf, 31), API_ERR_PARSE_ERROR,
+	expect_error(reply(&c, 200, JSON_CT, buf, 31), ERR_PARSE_ERROR,
 	    "invalid JSON");
 	free(buf);
 }
@@ -1288,33 +1288,33 @@ test_error_pack(void **state)
 	char			 big[1000];
 
 	(void)state;
-	assert_int_equal(api_error_pack(3, API_ERR_UPSTREAM_TIMEOUT,
+	assert_int_equal(api_error_pack(3, ERR_UPSTREAM_TIMEOUT,
 	    "upstream timed out", &out, &outlen), 0);
 	sm = opencode__server_message__unpack(NULL, outlen, out);
 	free(out);
 	assert_true(sm->request_id == 3);
-	expect_error(sm, API_ERR_UPSTREAM_TIMEOUT, "upstream timed out");
+	expect_error(sm, ERR_UPSTREAM_TIMEOUT, "upstream timed out");
 
 	assert_int_equal(api_error_pack(4, "NOT_A_CODE", NULL, &out, &outlen),
 	    0);
 	sm = opencode__server_message__unpack(NULL, outlen, out);
 	free(out);
-	expect_error(sm, API_ERR_INTERNAL, "");
+	expect_error(sm, ERR_INTERNAL, "");
 
 	assert_int_equal(api_error_pack(5, NULL, "bad \xff\x01 utf8", &out,
 	    &outlen), 0);
 	sm = opencode__server_message__unpack(NULL, outlen, out);
 	free(out);
-	expect_error(sm, API_ERR_INTERNAL, "bad \xef\xbf\xbd  utf8");
+	expect_error(sm, ERR_INTERNAL, "bad \xef\xbf\xbd  utf8");
 
 	memset(big, 'e', sizeof(big));
 	big[sizeof(big) - 1] = '\0';
-	assert_int_equal(api_error_pack(6, API_ERR_PARSE_ERROR, big, &out,
+	assert_int_equal(api_error_pack(6, ERR_PARSE_ERROR, big, &out,
 	    &outlen), 0);
 	sm = opencode__server_message__unpack(NULL, outlen, out);
 	free(out);
 	assert_int_equal(strlen(sm->error->message), API_MSG_MAX - 1);
-	expect_error(sm, API_ERR_PARSE_ERROR, NULL);
+	expect_error(sm, ERR_PARSE_ERROR, NULL);
 }
 
 int

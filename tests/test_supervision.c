@@ -149,6 +149,9 @@ test_every_process_is_confined(void **state)
 	if (!sandboxed)
 		skip();
 	assert_int_equal(it_start(&e, NULL), 0);
+	/* The ready line waits for the front only; netproc's event stream
+	 * is opened from its loop, after its filter went on. */
+	assert_int_equal(it_fake_wait_streams(&e, 1, WAIT_MS), 0);
 	front = role_pid(e.ocb_pid, "front");
 	np = role_pid(e.ocb_pid, "netproc");
 	assert_true(front > 0);
