@@ -60,6 +60,12 @@ netproc_flush(struct netproc *np)
 			event_add(np->wev, NULL);
 			return;
 		}
+		if (errno == EPIPE || errno == ECONNRESET) {
+			/* The front is gone (shutdown): nothing left to do. */
+			log_debug("front channel closed");
+			event_base_loopexit(np->base, NULL);
+			return;
+		}
 		fatal("front channel: write");
 	}
 	event_del(np->wev);

@@ -427,13 +427,8 @@ main(void)
 	};
 	int rc;
 
-#ifdef OCB_SANITIZERS
-	/* The sanitizers' runtimes make calls the filters rightly refuse. */
-	fprintf(stderr, "test_supervision: sanitizer build: sandbox OFF\n");
-#else
-	sandboxed = 1;
-	setenv("OCB_IT_SANDBOX", "1", 1);
-#endif
+	if ((sandboxed = it_sandboxed()) == 0)
+		fprintf(stderr, "test_supervision: sanitizer build: sandbox OFF\n");
 	signal(SIGPIPE, SIG_IGN);
 	rc = cmocka_run_group_tests(tests, tls_setup, tls_teardown);
 	it_logdir_remove();

@@ -1,0 +1,1343 @@
+/*
+ * A fake OpenCode server for the integration tests, on libevent's evhttp.
+ *
+ * usage: fake_upstream --fixtures DIR [--port N] [--heartbeat S]
+ * It binds 127.0.0.1 (port 0 = any), prints {"port":N} on stdout once
+ * listening, logs to stderr and exits 0 on SIGTERM/SIGINT.  It answers the
+ * routes ocbroker uses with the captured fixtures of OpenCode 1.18.34
+ * (bodies byte for byte, application/json); unknown routes get 200
+ * text/html, as from the real server.  With FAKE_UPSTREAM_PASSWORD set,
+ * every non-control route needs basic auth opencode:<password> (else 401
+ * with www-authenticate and an empty body).
+ *
+ * Control interface (never password protected):
+ *   POST /__fake/mode     "normal" | "status N" | "hang" | "html" | "close":
+ *                         how every following non-control request is answered
+ *   GET  /__fake/last[?method=M][&prefix=P]
+ *                         "METHOD URI\n<body>" of the last non-control request
+ *                         (of method M, with a URI starting with P);
+ *                         404 if none
+ *   GET  /__fake/log      "METHOD URI" of every non-control request, a line
+ *                         each (the last HISTORY_MAX), oldest first
+ *   GET  /__fake/count    {"requests":N,"connections":N,"open":N,"streams":N}:
+ *                         requests and distinct TCP connections since start or
+ *                         reset, connections and /event streams open now; the
+ *                         GET /event streams are only counted in "streams", so
+ *                         that a background subscription does not blur a
+ *                         keep-alive count
+ *   POST /__fake/reset    zero the counters, forget the history, mode normal
+ *   POST /__fake/sse      "sse-NAME.txt [RATE]": replay that transcript to
+ *                         every open /event stream, one event per chunk, at
+ *                         RATE events/s (default: all at once)
+ *   POST /__fake/sse-end  end every /event stream once its queue is sent,
+ *                         without the terminating chunk (as the real server
+ *                         on SIGTERM)
+ * /event streams start with a server.connected event and get a
+ * server.heartbeat every S seconds (default 10, 0 = none) when idle.
+ *
+ * This is test code: it trusts its fixtures directory and its control
+ * clients, but a control request cannot name a file outside the fixtures.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <netinet/in.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <zlib.h>
+
+#define CONNECTED_EVENT \
+	"data: {\"id\":\"evt_x\",\"type\":\"server.connected\"," \
+	"\"properties\":{}}\n\n"
+#define HEARTBEAT_EVENT \
+	"data: {\"id\":\"evt_hb\",\"type\":\"server.heartbeat\"," \
+	"\"properties\":{}}\n\n"
+#define CTL_PREFIX	"/__fake/"
+#define MAX_FILE	(64 * 1024 * 1024)
+/* Idle connections and streams outlive any test (evhttp's default: 50 s). */
+#define CONN_TIMEOUT	(24 * 3600)
+
+enum mode {
+	MODE_NORMAL,
+	MODE_STATUS,
+	MODE_HANG,
+	MODE_HTML,
+	MODE_CLOSE
+};
+
+struct blob {
+	char	*data;
+	size_t	 len;
+};
+
+struct stream;
+
+/* Every connection that carried a non-control request (or a stream). */
+struct conn {
+	TAILQ_ENTRY(conn)		 entry;
+	struct evhttp_connection	*evcon;
+	uint64_t			 serial;
+	uint64_t			 epoch;	/* counted in this epoch */
+	struct stream			*stream;
+	struct evhttp_request		*hung;	/* never to be answered */
+	int				 freeing; /* we free it ourselves */
+};
+
+struct stream {
+	TAILQ_ENTRY(stream)		 entry;
+	struct evhttp_request		*req;
+	struct conn			*conn;
+	struct evbuffer			*queue;	/* transcript bytes to send */
+	double				 rate;	/* events/s, 0 = at once */
+	struct event			*timer;
+	int				 ending;
+};
+
+static TAILQ_HEAD(, conn)	 conns = TAILQ_HEAD_INITIALIZER(conns);
+static TAILQ_HEAD(, stream)	 streams = TAILQ_HEAD_INITIALIZER(streams);
+
+static struct event_base	*base;
+static struct evhttp		*http;
+static const char		*fixtures;
+static char			*auth_expected;	/* "Basic ..." or NULL */
+static enum mode		 mode = MODE_NORMAL;
+static int			 mode_status;
+static uint64_t			 n_requests;
+static uint64_t			 n_connections;
+static uint64_t			 epoch = 1;
+static uint64_t			 next_serial = 1;
+
+/* The last non-control requests, oldest first. */
+#define HISTORY_MAX	512
+struct hist {
+	char	*line;		/* "METHOD URI" */
+	char	*body;
+	size_t	 blen;
+};
+static struct hist		 history[HISTORY_MAX];
+static size_t			 hist_start, hist_len;
+static int			 heartbeat_s = 10;
+
+/* Fixture bodies, loaded once at start. */
+static struct blob	 fx_session_list, fx_session_create, fx_session_get;
+static struct blob	 fx_agent_list, fx_health, fx_provider;
+static struct blob	 fx_404_delete, fx_404_get, fx_500_malformed;
+static struct blob	 fx_404_prompt, fx_400_prompt_parts;
+static struct blob	 fx_404_permission, fx_400_permission;
+static struct blob	 fx_400_auth, fx_400_bad_json, fx_html;
+
+static void	stream_schedule(struct stream *, double);
+
+static void __attribute__((format(printf, 1, 2)))
+logmsg(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("fake_upstream: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static void __attribute__((noreturn, format(printf, 1, 2)))
+fatal(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("fake_upstream: fatal: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	exit(2);
+}
+
+static int
+read_file(const char *name, struct blob *out)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+	size_t got = 0;
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/%s", fixtures, name) >=
+	    (int)sizeof(path))
+		return -1;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size > MAX_FILE) {
+		close(fd);
+		return -1;
+	}
+	if ((out->data = malloc((size_t)st.st_size + 1)) == NULL)
+		fatal("malloc");
+	while (got < (size_t)st.st_size) {
+		n = read(fd, out->data + got, (size_t)st.st_size - got);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	out->data[got] = '\0';
+	out->len = got;
+	return 0;
+}
+
+static void
+load(const char *name, struct blob *out)
+{
+	if (read_file(name, out) == -1)
+		fatal("cannot read fixture %s/%s", fixtures, name);
+}
+
+/* A .http fixture: the response body follows the line that is just "<". */
+static void
+load_http_body(const char *name, struct blob *out)
+{
+	struct blob all;
+	char *p;
+	size_t off;
+
+	load(name, &all);
+	if (strncmp(all.data, "<\n", 2) == 0)
+		p = all.data;
+	else if ((p = strstr(all.data, "\n<\n")) != NULL)
+		p++;
+	else
+		fatal("%s: no \"<\" line", name);
+	off = (size_t)(p - all.data) + 2;
+	out->len = all.len - off;
+	if ((out->data = malloc(out->len + 1)) == NULL)
+		fatal("malloc");
+	memcpy(out->data, all.data + off, out->len);
+	out->data[out->len] = '\0';
+	free(all.data);
+}
+
+/* The 6.5 MB /provider document is kept gzipped in the tree. */
+static void
+load_gunzip(const char *name, struct blob *out)
+{
+	struct blob gz;
+	z_stream zs;
+	size_t cap = 8 * 1024 * 1024;
+	int r;
+
+	load(name, &gz);
+	memset(&zs, 0, sizeof(zs));
+	if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK)
+		fatal("inflateInit2");
+	if ((out->data = malloc(cap)) == NULL)
+		fatal("malloc");
+	zs.next_in = (Bytef *)gz.data;
+	zs.avail_in = (uInt)gz.len;
+	for (;;) {
+		if (zs.total_out == cap) {
+			if (cap >= MAX_FILE)
+				fatal("%s: too large", name);
+			cap *= 2;
+			if ((out->data = realloc(out->data, cap)) == NULL)
+				fatal("realloc");
+		}
+		zs.next_out = (Bytef *)out->data + zs.total_out;
+		zs.avail_out = (uInt)(cap - zs.total_out);
+		r = inflate(&zs, Z_NO_FLUSH);
+		if (r == Z_STREAM_END)
+			break;
+		if (r != Z_OK && r != Z_BUF_ERROR)
+			fatal("%s: inflate: %d", name, r);
+		if (r == Z_BUF_ERROR && zs.avail_in == 0)
+			fatal("%s: truncated", name);
+	}
+	out->len = zs.total_out;
+	inflateEnd(&zs);
+	free(gz.data);
+}
+
+static char *
+base64(const char *in)
+{
+	static const char tab[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *s = (const unsigned char *)in;
+	size_t n = strlen(in), i, o = 0;
+	char *out;
+
+	if ((out = malloc((n + 2) / 3 * 4 + 1)) == NULL)
+		fatal("malloc");
+	for (i = 0; i + 2 < n; i += 3) {
+		out[o++] = tab[s[i] >> 2];
+		out[o++] = tab[((s[i] & 3) << 4) | (s[i + 1] >> 4)];
+		out[o++] = tab[((s[i + 1] & 15) << 2) | (s[i + 2] >> 6)];
+		out[o++] = tab[s[i + 2] & 63];
+	}
+	if (n - i == 1) {
+		out[o++] = tab[s[i] >> 2];
+		out[o++] = tab[(s[i] & 3) << 4];
+		out[o++] = '=';
+		out[o++] = '=';
+	} else if (n - i == 2) {
+		out[o++] = tab[s[i] >> 2];
+		out[o++] = tab[((s[i] & 3) << 4) | (s[i + 1] >> 4)];
+		out[o++] = tab[(s[i + 1] & 15) << 2];
+		out[o++] = '=';
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static const char *
+method_name(enum evhttp_cmd_type t)
+{
+	switch (t) {
+	case EVHTTP_REQ_GET:	return "GET";
+	case EVHTTP_REQ_POST:	return "POST";
+	case EVHTTP_REQ_HEAD:	return "HEAD";
+	case EVHTTP_REQ_PUT:	return "PUT";
+	case EVHTTP_REQ_DELETE:	return "DELETE";
+	case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+	case EVHTTP_REQ_TRACE:	return "TRACE";
+	case EVHTTP_REQ_CONNECT: return "CONNECT";
+	case EVHTTP_REQ_PATCH:	return "PATCH";
+	}
+	return "?";
+}
+
+/* The request body as a NUL-terminated string (the caller frees it). */
+static char *
+body_string(struct evhttp_request *req, size_t *lenp)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+	char *s;
+
+	if ((s = malloc(len + 1)) == NULL)
+		fatal("malloc");
+	evbuffer_copyout(in, s, len);
+	s[len] = '\0';
+	if (lenp != NULL)
+		*lenp = len;
+	return s;
+}
+
+static void
+reply(struct evhttp_request *req, int code, const char *ctype,
+    const char *data, size_t len)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	struct evbuffer *b;
+
+	if ((b = evbuffer_new()) == NULL)
+		fatal("evbuffer_new");
+	if (ctype != NULL)
+		evhttp_add_header(h, "Content-Type", ctype);
+	evhttp_add_header(h, "Vary", "Origin");
+	/* The fixtures outlive every request: no copy of the 6.5 MB body. */
+	if (len > 0 && evbuffer_add_reference(b, data, len, NULL, NULL) == -1)
+		fatal("evbuffer_add_reference");
+	evhttp_send_reply(req, code, NULL, b);
+	evbuffer_free(b);
+}
+
+static void
+reply_json(struct evhttp_request *req, int code, const struct blob *bl)
+{
+	reply(req, code, "application/json", bl->data, bl->len);
+}
+
+static void
+reply_text(struct evhttp_request *req, int code, const char *s)
+{
+	struct evbuffer *b;
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+
+	if ((b = evbuffer_new()) == NULL)
+		fatal("evbuffer_new");
+	evhttp_add_header(h, "Content-Type", "text/plain");
+	evbuffer_add(b, s, strlen(s));
+	evhttp_send_reply(req, code, NULL, b);
+	evbuffer_free(b);
+}
+
+static void
+reply_owned(struct evhttp_request *req, int code, const char *ctype,
+    struct evbuffer *b)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+
+	evhttp_add_header(h, "Content-Type", ctype);
+	evhttp_add_header(h, "Vary", "Origin");
+	evhttp_send_reply(req, code, NULL, b);
+	evbuffer_free(b);
+}
+
+/* ---- connection tracking ---- */
+
+static void
+conn_closed(struct evhttp_connection *evcon, void *arg)
+{
+	struct conn *c = arg;
+	struct stream *s;
+
+	(void)evcon;
+	if ((s = c->stream) != NULL) {
+		TAILQ_REMOVE(&streams, s, entry);
+		event_free(s->timer);
+		evbuffer_free(s->queue);
+		/*
+		 * A request evhttp detached on a network error is ours to
+		 * free; one still attached is freed with the connection.
+		 */
+		if (!c->freeing &&
+		    evhttp_request_get_connection(s->req) == NULL)
+			evhttp_send_reply_end(s->req);
+		free(s);
+	}
+	if (c->hung != NULL && !c->freeing &&
+	    evhttp_request_get_connection(c->hung) == NULL)
+		evhttp_request_free(c->hung);
+	TAILQ_REMOVE(&conns, c, entry);
+	free(c);
+}
+
+static struct conn *
+conn_get(struct evhttp_connection *evcon, int counted)
+{
+	struct conn *c;
+
+	TAILQ_FOREACH(c, &conns, entry)
+		if (c->evcon == evcon)
+			break;
+	if (c == NULL) {
+		if ((c = calloc(1, sizeof(*c))) == NULL)
+			fatal("calloc");
+		c->evcon = evcon;
+		c->serial = next_serial++;
+		TAILQ_INSERT_TAIL(&conns, c, entry);
+		evhttp_connection_set_closecb(evcon, conn_closed, c);
+	}
+	if (counted) {
+		n_requests++;
+		if (c->epoch != epoch) {
+			c->epoch = epoch;
+			n_connections++;
+		}
+	}
+	return c;
+}
+
+static struct conn *
+conn_by_serial(uint64_t serial)
+{
+	struct conn *c;
+
+	TAILQ_FOREACH(c, &conns, entry)
+		if (c->serial == serial)
+			return c;
+	return NULL;
+}
+
+static void
+conn_free(struct conn *c)
+{
+	c->freeing = 1;
+	evhttp_connection_free(c->evcon);	/* calls conn_closed() */
+}
+
+/* Deferred so that evhttp is not inside its own callback when it is freed. */
+static void
+close_deferred(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c;
+
+	(void)fd;
+	(void)what;
+	if ((c = conn_by_serial((uint64_t)(uintptr_t)arg)) != NULL)
+		conn_free(c);
+}
+
+/* ---- /event streams ---- */
+
+static size_t
+next_event_len(struct evbuffer *q)
+{
+	struct evbuffer_ptr p;
+	size_t len = evbuffer_get_length(q);
+
+	if (len == 0)
+		return 0;
+	p = evbuffer_search(q, "\n\n", 2, NULL);
+	if (p.pos == -1)
+		return len;
+	return (size_t)p.pos + 2;
+}
+
+static void
+stream_send(struct stream *s, const void *data, size_t len)
+{
+	struct evbuffer *b;
+
+	if ((b = evbuffer_new()) == NULL)
+		fatal("evbuffer_new");
+	evbuffer_add(b, data, len);
+	evhttp_send_reply_chunk(s->req, b);
+	evbuffer_free(b);
+}
+
+/* Sends one event as one chunk, as the real server does. */
+static void
+stream_send_one(struct stream *s)
+{
+	struct evbuffer *b;
+	size_t n;
+
+	if ((n = next_event_len(s->queue)) == 0)
+		return;
+	if ((b = evbuffer_new()) == NULL)
+		fatal("evbuffer_new");
+	evbuffer_remove_buffer(s->queue, b, n);
+	evhttp_send_reply_chunk(s->req, b);
+	evbuffer_free(b);
+}
+
+static void
+stream_pump(evutil_socket_t fd, short what, void *arg)
+{
+	struct stream *s = arg;
+	struct bufferevent *bev;
+
+	(void)fd;
+	(void)what;
+	if (s->rate <= 0) {
+		while (evbuffer_get_length(s->queue) > 0)
+			stream_send_one(s);
+	} else
+		stream_send_one(s);
+	if (evbuffer_get_length(s->queue) > 0) {
+		stream_schedule(s, 1.0 / s->rate);
+		return;
+	}
+	if (!s->ending)
+		return;
+	/* Close only once every byte is out, and without the last chunk. */
+	bev = evhttp_connection_get_bufferevent(s->conn->evcon);
+	if (evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
+		stream_schedule(s, 0.01);
+		return;
+	}
+	logmsg("ending /event stream (no terminating chunk)");
+	conn_free(s->conn);
+}
+
+static void
+stream_schedule(struct stream *s, double secs)
+{
+	struct timeval tv;
+
+	tv.tv_sec = (time_t)secs;
+	tv.tv_usec = (suseconds_t)((secs - (double)tv.tv_sec) * 1e6);
+	event_add(s->timer, &tv);
+}
+
+static void
+stream_open(struct evhttp_request *req, struct conn *c)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	struct stream *s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		fatal("calloc");
+	s->req = req;
+	s->conn = c;
+	if ((s->queue = evbuffer_new()) == NULL)
+		fatal("evbuffer_new");
+	if ((s->timer = evtimer_new(base, stream_pump, s)) == NULL)
+		fatal("evtimer_new");
+	c->stream = s;
+	TAILQ_INSERT_TAIL(&streams, s, entry);
+
+	evhttp_add_header(h, "Cache-Control", "no-cache, no-transform");
+	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	evhttp_add_header(h, "Content-Type", "text/event-stream");
+	evhttp_add_header(h, "Vary", "Origin");
+	evhttp_add_header(h, "x-accel-buffering", "no");
+	evhttp_send_reply_start(req, 200, "OK");
+	stream_send(s, CONNECTED_EVENT, sizeof(CONNECTED_EVENT) - 1);
+}
+
+static void
+heartbeat(evutil_socket_t fd, short what, void *arg)
+{
+	struct stream *s;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	/* Never inside a replay: a transcript is sent byte for byte. */
+	TAILQ_FOREACH(s, &streams, entry)
+		if (!s->ending && evbuffer_get_length(s->queue) == 0)
+			stream_send(s, HEARTBEAT_EVENT,
+			    sizeof(HEARTBEAT_EVENT) - 1);
+}
+
+/* ---- the OpenCode routes ---- */
+
+static int
+is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/*
+ * Finds the value of "key" in a flat JSON object and returns a pointer to
+ * its first byte (or NULL).  Enough for the bodies ocbroker sends; this is
+ * a fake, not a JSON parser.
+ */
+static const char *
+json_value(const char *body, const char *key)
+{
+	char pat[64];
+	const char *p = body;
+
+	snprintf(pat, sizeof(pat), "\"%s\"", key);
+	while ((p = strstr(p, pat)) != NULL) {
+		p += strlen(pat);
+		while (is_space(*p))
+			p++;
+		if (*p != ':')
+			continue;
+		p++;
+		while (is_space(*p))
+			p++;
+		return p;
+	}
+	return NULL;
+}
+
+/* Length of the JSON string token at p (quotes included), 0 if none. */
+static size_t
+json_string_len(const char *p)
+{
+	size_t i = 1;
+
+	if (*p != '"')
+		return 0;
+	for (; p[i] != '\0'; i++) {
+		if (p[i] == '\\' && p[i + 1] != '\0')
+			i++;
+		else if (p[i] == '"')
+			return i + 1;
+	}
+	return 0;
+}
+
+static int
+json_string_is(const char *body, const char *key, const char *want)
+{
+	const char *v = json_value(body, key);
+	size_t n;
+
+	if (v == NULL || (n = json_string_len(v)) == 0)
+		return 0;
+	return n == strlen(want) + 2 && strncmp(v + 1, want, n - 2) == 0;
+}
+
+static int
+json_has(const char *body, const char *key)
+{
+	return json_value(body, key) != NULL;
+}
+
+/* POST /session: the fixture, with the title asked for or the default one. */
+static void
+session_create(struct evhttp_request *req, const char *body)
+{
+	static const char fx_title[] = "\"title\":\"fixture session\"";
+	struct evbuffer *b;
+	const char *at, *v;
+	size_t n;
+	char def[80];
+	struct tm tm;
+	struct timespec ts;
+
+	if (*body != '\0' && *body != '{') {
+		reply_json(req, 400, &fx_400_bad_json);
+		return;
+	}
+	if ((at = strstr(fx_session_create.data, fx_title)) == NULL)
+		fatal("session-create.json: no fixture title");
+	if ((b = evbuffer_new()) == NULL)
+		fatal("evbuffer_new");
+	evbuffer_add(b, fx_session_create.data,
+	    (size_t)(at - fx_session_create.data));
+	evbuffer_add(b, "\"title\":", 8);
+	if ((v = json_value(body, "title")) != NULL &&
+	    (n = json_string_len(v)) > 0)
+		evbuffer_add(b, v, n);
+	else {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		gmtime_r(&ts.tv_sec, &tm);
+		n = strftime(def, sizeof(def),
+		    "\"New session - %Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(def + n, sizeof(def) - n, ".%03ldZ\"",
+		    ts.tv_nsec / 1000000);
+		evbuffer_add(b, def, strlen(def));
+	}
+	at += sizeof(fx_title) - 1;
+	evbuffer_add(b, at, fx_session_create.len -
+	    (size_t)(at - fx_session_create.data));
+	reply_owned(req, 200, "application/json", b);
+}
+
+/* "/prefix/ID/suffix": copies ID (up to the next '/') into id. */
+static int
+path_id(const char *path, const char *prefix, char *id, size_t idsz,
+    const char **rest)
+{
+	size_t pl = strlen(prefix), n;
+	const char *p;
+
+	if (strncmp(path, prefix, pl) != 0)
+		return 0;
+	p = path + pl;
+	n = strcspn(p, "/");
+	if (n == 0 || n >= idsz)
+		return 0;
+	memcpy(id, p, n);
+	id[n] = '\0';
+	*rest = p + n;
+	return 1;
+}
+
+static void
+route(struct evhttp_request *req, struct conn *c, const char *path,
+    const char *body)
+{
+	enum evhttp_cmd_type m = evhttp_request_get_command(req);
+	const char *rest;
+	char id[256];
+
+	if (strcmp(path, "/event") == 0 && m == EVHTTP_REQ_GET) {
+		stream_open(req, c);
+		return;
+	}
+	if (strcmp(path, "/global/health") == 0 && m == EVHTTP_REQ_GET) {
+		reply_json(req, 200, &fx_health);
+		return;
+	}
+	if (strcmp(path, "/session") == 0) {
+		if (m == EVHTTP_REQ_GET) {
+			reply_json(req, 200, &fx_session_list);
+			return;
+		}
+		if (m == EVHTTP_REQ_POST) {
+			session_create(req, body);
+			return;
+		}
+	}
+	if (strcmp(path, "/agent") == 0 && m == EVHTTP_REQ_GET) {
+		reply_json(req, 200, &fx_agent_list);
+		return;
+	}
+	if (strcmp(path, "/provider") == 0 && m == EVHTTP_REQ_GET) {
+		reply_json(req, 200, &fx_provider);
+		return;
+	}
+	if (path_id(path, "/session/", id, sizeof(id), &rest)) {
+		int unknown = strncmp(id, "ses_0000", 8) == 0;
+
+		/* The real server answers an id without its prefix with 500. */
+		if (strncmp(id, "ses", 3) != 0) {
+			reply_json(req, 500, &fx_500_malformed);
+			return;
+		}
+		if (*rest == '\0' && m == EVHTTP_REQ_GET) {
+			if (unknown)
+				reply_json(req, 404, &fx_404_get);
+			else
+				reply_json(req, 200, &fx_session_get);
+			return;
+		}
+		if (*rest == '\0' && m == EVHTTP_REQ_DELETE) {
+			if (unknown)
+				reply_json(req, 404, &fx_404_delete);
+			else
+				reply(req, 200, "application/json", "true", 4);
+			return;
+		}
+		if (strcmp(rest, "/prompt_async") == 0 &&
+		    m == EVHTTP_REQ_POST) {
+			if (unknown)
+				reply_json(req, 404, &fx_404_prompt);
+			else if (!json_has(body, "parts"))
+				reply_json(req, 400, &fx_400_prompt_parts);
+			else
+				reply(req, 204, NULL, NULL, 0);
+			return;
+		}
+		if (strcmp(rest, "/abort") == 0 && m == EVHTTP_REQ_POST) {
+			/* true even for an unknown or idle session, as real. */
+			reply(req, 200, "application/json", "true", 4);
+			return;
+		}
+	}
+	if (path_id(path, "/permission/", id, sizeof(id), &rest) &&
+	    strcmp(rest, "/reply") == 0 && m == EVHTTP_REQ_POST) {
+		if (!json_string_is(body, "reply", "once") &&
+		    !json_string_is(body, "reply", "always") &&
+		    !json_string_is(body, "reply", "reject"))
+			reply_json(req, 400, &fx_400_permission);
+		else if (strncmp(id, "per_0000", 8) == 0)
+			reply_json(req, 404, &fx_404_permission);
+		else
+			reply(req, 200, "application/json", "true", 4);
+		return;
+	}
+	if (path_id(path, "/auth/", id, sizeof(id), &rest) && *rest == '\0') {
+		if (m == EVHTTP_REQ_PUT) {
+			int ok = 0;
+
+			if (json_string_is(body, "type", "api"))
+				ok = json_value(body, "key") != NULL;
+			else if (json_string_is(body, "type", "oauth"))
+				ok = json_has(body, "refresh") &&
+				    json_has(body, "access") &&
+				    json_has(body, "expires");
+			if (ok)
+				reply(req, 200, "application/json", "true", 4);
+			else
+				reply_json(req, 400, &fx_400_auth);
+			return;
+		}
+		if (m == EVHTTP_REQ_DELETE) {
+			reply(req, 200, "application/json", "true", 4);
+			return;
+		}
+	}
+	/* Anything else is the embedded web UI. */
+	reply(req, 200, "text/html", fx_html.data, fx_html.len);
+}
+
+static void
+reply_status(struct evhttp_request *req, int code)
+{
+	struct evbuffer *b;
+
+	switch (code) {
+	case 500:
+		reply_json(req, code, &fx_500_malformed);
+		return;
+	case 404:
+		reply_json(req, code, &fx_404_get);
+		return;
+	case 400:
+		reply_json(req, code, &fx_400_bad_json);
+		return;
+	case 204:
+		reply(req, code, NULL, NULL, 0);
+		return;
+	}
+	if ((b = evbuffer_new()) == NULL)
+		fatal("evbuffer_new");
+	evbuffer_add_printf(b, "{\"name\":\"UnknownError\",\"data\":"
+	    "{\"message\":\"fake status %d\"}}", code);
+	reply_owned(req, code, "application/json", b);
+}
+
+/* ---- /__fake/ control ---- */
+
+static void
+hist_clear(void)
+{
+	size_t i;
+
+	for (i = 0; i < hist_len; i++) {
+		free(history[(hist_start + i) % HISTORY_MAX].line);
+		free(history[(hist_start + i) % HISTORY_MAX].body);
+	}
+	hist_start = hist_len = 0;
+}
+
+static void
+hist_add(const char *method, const char *uri, const char *body, size_t blen)
+{
+	struct hist *h;
+
+	if (hist_len == HISTORY_MAX) {
+		h = &history[hist_start];
+		free(h->line);
+		free(h->body);
+		hist_start = (hist_start + 1) % HISTORY_MAX;
+		hist_len--;
+	}
+	h = &history[(hist_start + hist_len) % HISTORY_MAX];
+	if (asprintf(&h->line, "%s %s", method, uri) == -1)
+		fatal("asprintf");
+	if ((h->body = malloc(blen + 1)) == NULL)
+		fatal("malloc");
+	memcpy(h->body, body, blen);
+	h->body[blen] = '\0';
+	h->blen = blen;
+	hist_len++;
+}
+
+/* GET /__fake/last[?method=M][&prefix=P]: the newest matching request. */
+static void
+ctl_last(struct evhttp_request *req)
+{
+	const char *q, *method = NULL, *prefix = NULL;
+	struct evkeyvalq args;
+	struct evbuffer *b;
+	struct hist *h;
+	size_t i, ml;
+
+	TAILQ_INIT(&args);
+	q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+	if (q != NULL && evhttp_parse_query_str(q, &args) == -1) {
+		reply_text(req, 400, "bad query\n");
+		return;
+	}
+	method = evhttp_find_header(&args, "method");
+	prefix = evhttp_find_header(&args, "prefix");
+	for (i = hist_len; i > 0; i--) {
+		h = &history[(hist_start + i - 1) % HISTORY_MAX];
+		if (method != NULL) {
+			ml = strlen(method);
+			if (strncmp(h->line, method, ml) != 0 ||
+			    h->line[ml] != ' ')
+				continue;
+		}
+		if (prefix != NULL && strncmp(strchr(h->line, ' ') + 1, prefix,
+		    strlen(prefix)) != 0)
+			continue;
+		if ((b = evbuffer_new()) == NULL)
+			fatal("evbuffer_new");
+		evbuffer_add_printf(b, "%s\n", h->line);
+		evbuffer_add(b, h->body, h->blen);
+		reply_owned(req, 200, "text/plain", b);
+		evhttp_clear_headers(&args);
+		return;
+	}
+	evhttp_clear_headers(&args);
+	reply_text(req, 404, "");
+}
+
+static int
+parse_mode(const char *s)
+{
+	char word[16];
+	int n, code, end = 0;
+
+	n = sscanf(s, "%15s %d %n", word, &code, &end);
+	if (n == 2 && strcmp(word, "status") == 0 && code >= 100 &&
+	    code <= 599 && s[end] == '\0') {
+		mode = MODE_STATUS;
+		mode_status = code;
+		return 0;
+	}
+	end = 0;
+	if (sscanf(s, "%15s %n", word, &end) != 1 || s[end] != '\0')
+		return -1;
+	if (strcmp(word, "normal") == 0)
+		mode = MODE_NORMAL;
+	else if (strcmp(word, "hang") == 0)
+		mode = MODE_HANG;
+	else if (strcmp(word, "html") == 0)
+		mode = MODE_HTML;
+	else if (strcmp(word, "close") == 0)
+		mode = MODE_CLOSE;
+	else
+		return -1;
+	return 0;
+}
+
+static int
+sse_name_ok(const char *f)
+{
+	size_t n = strlen(f), i;
+
+	if (n < 9 || n > 64 || strncmp(f, "sse-", 4) != 0 ||
+	    strcmp(f + n - 4, ".txt") != 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)f[i]) && f[i] != '-' && f[i] != '.')
+			return 0;
+	return strstr(f, "..") == NULL;
+}
+
+static void
+ctl_sse(struct evhttp_request *req, const char *body)
+{
+	char file[80], msg[64];
+	double rate = 0;
+	struct blob tr;
+	struct stream *s;
+	int n = 0, k, end = 0;
+
+	k = sscanf(body, "%79s %n", file, &end);
+	if (k == 1 && body[end] != '\0') {
+		if (sscanf(body + end, "%lf %n", &rate, &k) != 1 ||
+		    body[end + k] != '\0' || rate < 0 || rate > 1e6) {
+			reply_text(req, 400, "bad rate\n");
+			return;
+		}
+	}
+	if (k < 1 || !sse_name_ok(file)) {
+		reply_text(req, 400, "usage: sse-NAME.txt [RATE]\n");
+		return;
+	}
+	if (read_file(file, &tr) == -1) {
+		reply_text(req, 404, "no such transcript\n");
+		return;
+	}
+	TAILQ_FOREACH(s, &streams, entry) {
+		if (s->ending)
+			continue;
+		evbuffer_add(s->queue, tr.data, tr.len);
+		s->rate = rate;
+		if (!evtimer_pending(s->timer, NULL))
+			stream_schedule(s, 0);
+		n++;
+	}
+	free(tr.data);
+	logmsg("replaying %s at %g events/s to %d stream(s)", file, rate, n);
+	snprintf(msg, sizeof(msg), "{\"streams\":%d}\n", n);
+	reply_text(req, 200, msg);
+}
+
+static void
+ctl_sse_end(struct evhttp_request *req)
+{
+	struct stream *s;
+	char msg[64];
+	int n = 0;
+
+	TAILQ_FOREACH(s, &streams, entry) {
+		s->ending = 1;
+		if (!evtimer_pending(s->timer, NULL))
+			stream_schedule(s, 0);
+		n++;
+	}
+	snprintf(msg, sizeof(msg), "{\"streams\":%d}\n", n);
+	reply_text(req, 200, msg);
+}
+
+static void
+ctl_handle(struct evhttp_request *req, const char *path, const char *body)
+{
+	enum evhttp_cmd_type m = evhttp_request_get_command(req);
+	const char *op = path + strlen(CTL_PREFIX);
+	struct evbuffer *b;
+	struct stream *s;
+	struct conn *c;
+	size_t i;
+	int ns = 0, nc = 0;
+
+	if (strcmp(op, "mode") == 0 && m == EVHTTP_REQ_POST) {
+		if (parse_mode(body) == -1) {
+			reply_text(req, 400,
+			    "usage: normal | status N | hang | html | close\n");
+			return;
+		}
+		logmsg("mode: %s", body);
+		reply_text(req, 200, "ok\n");
+	} else if (strcmp(op, "last") == 0 && m == EVHTTP_REQ_GET)
+		ctl_last(req);
+	else if (strcmp(op, "log") == 0 && m == EVHTTP_REQ_GET) {
+		if ((b = evbuffer_new()) == NULL)
+			fatal("evbuffer_new");
+		for (i = 0; i < hist_len; i++)
+			evbuffer_add_printf(b, "%s\n",
+			    history[(hist_start + i) % HISTORY_MAX].line);
+		reply_owned(req, 200, "text/plain", b);
+	} else if (strcmp(op, "count") == 0 && m == EVHTTP_REQ_GET) {
+		TAILQ_FOREACH(s, &streams, entry)
+			ns++;
+		TAILQ_FOREACH(c, &conns, entry)
+			nc++;
+		if ((b = evbuffer_new()) == NULL)
+			fatal("evbuffer_new");
+		evbuffer_add_printf(b, "{\"requests\":%llu,"
+		    "\"connections\":%llu,\"open\":%d,\"streams\":%d}\n",
+		    (unsigned long long)n_requests,
+		    (unsigned long long)n_connections, nc, ns);
+		reply_owned(req, 200, "application/json", b);
+	} else if (strcmp(op, "reset") == 0 && m == EVHTTP_REQ_POST) {
+		n_requests = 0;
+		n_connections = 0;
+		epoch++;
+		hist_clear();
+		mode = MODE_NORMAL;
+		reply_text(req, 200, "ok\n");
+	} else if (strcmp(op, "sse") == 0 && m == EVHTTP_REQ_POST)
+		ctl_sse(req, body);
+	else if (strcmp(op, "sse-end") == 0 && m == EVHTTP_REQ_POST)
+		ctl_sse_end(req);
+	else
+		reply_text(req, 404, "unknown control request\n");
+}
+
+/* ---- dispatch ---- */
+
+static int
+authorized(struct evhttp_request *req)
+{
+	const char *h;
+
+	if (auth_expected == NULL)
+		return 1;
+	h = evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "Authorization");
+	return h != NULL && strcmp(h, auth_expected) == 0;
+}
+
+static void
+handle(struct evhttp_request *req, void *arg)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = evhttp_uri_get_path(uri);
+	const char *raw = evhttp_request_get_uri(req);
+	const char *mname = method_name(evhttp_request_get_command(req));
+	struct evhttp_connection *evcon;
+	struct timeval zero = { 0, 0 };
+	struct conn *c;
+	char *body;
+	size_t blen;
+
+	(void)arg;
+	if (path == NULL || *path == '\0')
+		path = "/";
+	body = body_string(req, &blen);
+
+	if (strncmp(path, CTL_PREFIX, strlen(CTL_PREFIX)) == 0) {
+		ctl_handle(req, path, body);
+		free(body);
+		return;
+	}
+
+	evcon = evhttp_request_get_connection(req);
+	c = conn_get(evcon, strcmp(path, "/event") != 0);
+	hist_add(mname, raw, body, blen);
+	logmsg("%s %s (%zu bytes)", mname, raw, blen);
+
+	if (!authorized(req)) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "www-authenticate", "Basic realm=\"Secure Area\"");
+		reply(req, 401, NULL, NULL, 0);
+		free(body);
+		return;
+	}
+
+	switch (mode) {
+	case MODE_NORMAL:
+		route(req, c, path, body);
+		break;
+	case MODE_STATUS:
+		reply_status(req, mode_status);
+		break;
+	case MODE_HANG:
+		/* Never answered; freed with the connection or at exit. */
+		c->hung = req;
+		break;
+	case MODE_HTML:
+		reply(req, 200, "text/html", fx_html.data, fx_html.len);
+		break;
+	case MODE_CLOSE:
+		if (event_base_once(base, -1, EV_TIMEOUT, close_deferred,
+		    (void *)(uintptr_t)c->serial, &zero) == -1)
+			fatal("event_base_once");
+		break;
+	}
+	free(body);
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	logmsg("signal %d, exiting", (int)sig);
+	event_base_loopexit(base, NULL);
+}
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: fake_upstream --fixtures DIR [--port N] [--heartbeat S]\n");
+	exit(2);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "fixtures",	required_argument, NULL, 'f' },
+		{ "port",	required_argument, NULL, 'p' },
+		{ "heartbeat",	required_argument, NULL, 'h' },
+		{ NULL,		0,		   NULL, 0 }
+	};
+	struct evhttp_bound_socket *bound;
+	struct sockaddr_in sin;
+	socklen_t slen = sizeof(sin);
+	struct event *sigterm, *sigint, *hb = NULL;
+	struct timeval tv;
+	const char *pw;
+	char *end, *cred;
+	long port = 0, v;
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'f':
+			fixtures = optarg;
+			break;
+		case 'p':
+			port = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || port < 0 ||
+			    port > 65535)
+				usage();
+			break;
+		case 'h':
+			v = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || v < 0 ||
+			    v > 3600)
+				usage();
+			heartbeat_s = (int)v;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (fixtures == NULL || optind != argc)
+		usage();
+	signal(SIGPIPE, SIG_IGN);
+
+	load("session-list.json", &fx_session_list);
+	load("session-create.json", &fx_session_create);
+	load("session-get.json", &fx_session_get);
+	load("agent-list.json", &fx_agent_list);
+	load("health.json", &fx_health);
+	load_gunzip("provider.json.gz", &fx_provider);
+	load_http_body("error-delete-unknown-session.http", &fx_404_delete);
+	load_http_body("error-unknown-session.http", &fx_404_get);
+	load_http_body("error-malformed-id.http", &fx_500_malformed);
+	load_http_body("error-prompt-unknown-session.http", &fx_404_prompt);
+	load_http_body("error-prompt-missing-parts.http",
+	    &fx_400_prompt_parts);
+	load_http_body("error-permission-unknown.http", &fx_404_permission);
+	load_http_body("error-permission-bad-reply.http", &fx_400_permission);
+	load_http_body("auth-put-bad.http", &fx_400_auth);
+	load_http_body("error-bad-json.http", &fx_400_bad_json);
+	load_http_body("error-unknown-route.http", &fx_html);
+
+	if ((pw = getenv("FAKE_UPSTREAM_PASSWORD")) != NULL) {
+		if (asprintf(&cred, "opencode:%s", pw) == -1)
+			fatal("asprintf");
+		end = base64(cred);
+		if (asprintf(&auth_expected, "Basic %s", end) == -1)
+			fatal("asprintf");
+		free(end);
+		free(cred);
+	}
+
+	if ((base = event_base_new()) == NULL)
+		fatal("event_base_new");
+	if ((http = evhttp_new(base)) == NULL)
+		fatal("evhttp_new");
+	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+	evhttp_set_timeout(http, CONN_TIMEOUT);
+	/* The real server sends no Content-Type on a 401 or a 204. */
+	evhttp_set_default_content_type(http, NULL);
+	evhttp_set_gencb(http, handle, NULL);
+	if ((bound = evhttp_bind_socket_with_handle(http, "127.0.0.1",
+	    (ev_uint16_t)port)) == NULL)
+		fatal("cannot bind 127.0.0.1:%ld", port);
+	if (getsockname(evhttp_bound_socket_get_fd(bound),
+	    (struct sockaddr *)&sin, &slen) == -1)
+		fatal("getsockname: %s", strerror(errno));
+
+	sigterm = evsignal_new(base, SIGTERM, on_signal, NULL);
+	sigint = evsignal_new(base, SIGINT, on_signal, NULL);
+	if (sigterm == NULL || sigint == NULL ||
+	    evsignal_add(sigterm, NULL) == -1 ||
+	    evsignal_add(sigint, NULL) == -1)
+		fatal("evsignal");
+	if (heartbeat_s > 0) {
+		hb = event_new(base, -1, EV_PERSIST, heartbeat, NULL);
+		tv.tv_sec = heartbeat_s;
+		tv.tv_usec = 0;
+		if (hb == NULL || event_add(hb, &tv) == -1)
+			fatal("heartbeat timer");
+	}
+
+	printf("{\"port\":%u}\n", (unsigned)ntohs(sin.sin_port));
+	if (fflush(stdout) == EOF)
+		fatal("stdout: %s", strerror(errno));
+	logmsg("listening on 127.0.0.1:%u, fixtures %s%s",
+	    (unsigned)ntohs(sin.sin_port), fixtures,
+	    auth_expected != NULL ? ", password required" : "");
+
+	event_base_dispatch(base);
+
+	/* Frees every connection (and so every stream, via conn_closed). */
+	evhttp_free(http);
+	if (hb != NULL)
+		event_free(hb);
+	event_free(sigterm);
+	event_free(sigint);
+	hist_clear();
+	event_base_free(base);
+	free(auth_expected);
+	free(fx_session_list.data);
+	free(fx_session_create.data);
+	free(fx_session_get.data);
+	free(fx_agent_list.data);
+	free(fx_health.data);
+	free(fx_provider.data);
+	free(fx_404_delete.data);
+	free(fx_404_get.data);
+	free(fx_500_malformed.data);
+	free(fx_404_prompt.data);
+	free(fx_400_prompt_parts.data);
+	free(fx_404_permission.data);
+	free(fx_400_permission.data);
+	free(fx_400_auth.data);
+	free(fx_400_bad_json.data);
+	free(fx_html.data);
+	return 0;
+}
