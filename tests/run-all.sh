@@ -62,4 +62,9 @@ for t in "$out"/fuzz/tests/fuzz/fuzz_*; do
 	echo "fuzz $name: $(grep -Eo 'Done [0-9]+ runs in [0-9]+ second' "$out/fuzz/$name.log" | tail -1)"
 done
 
+step "end to end: the real OpenCode server (npm opencode-linux-x64, pinned)"
+# run.sh reports SKIP (77) when the package cannot be installed; under CI=true
+# that is a failure instead: CI never skips it.
+(cd "$out/gcc" && make -s e2e)
+
 step "all tests passed"
