@@ -58,6 +58,9 @@ log_level_parse(const char *name)
 	return -1;
 }
 
+static void vlog(int, const char *, va_list, const char *)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 vlog(int level, const char *fmt, va_list ap, const char *suffix)
 {
