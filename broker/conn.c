@@ -157,18 +157,14 @@ conn_schedule_write(struct conn *c)
 static void
 conn_flush(struct conn *c)
 {
-	while (buf_used(&c->out) > 0) {
-		ssize_t n = buf_write(&c->out, c->fd);
-
-		if (n > 0)
-			continue;
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && errno == EAGAIN) {
-			if (!event_pending(c->wev, EV_WRITE, NULL))
-				event_add(c->wev, NULL);
-			return;
-		}
+	switch (buf_flush(&c->out, c->fd)) {
+	case BUF_FLUSHED:
+		break;
+	case BUF_BLOCKED:
+		if (!event_pending(c->wev, EV_WRITE, NULL))
+			event_add(c->wev, NULL);
+		return;
+	default:
 		log_debug("conn %llx: write failed: %s",
 		    (unsigned long long)c->id, strerror(errno));
 		conn_kill(c);

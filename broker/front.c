@@ -102,22 +102,18 @@ netproc_flush(struct front *f)
 {
 	struct netproc_chan *np = &f->np;
 
-	while (buf_used(&np->out) > 0) {
-		ssize_t n = buf_write(&np->out, np->fd);
-
-		if (n > 0)
-			continue;
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && errno == EAGAIN) {
-			event_add(np->wev, NULL);
-			return;
-		}
+	switch (buf_flush(&np->out, np->fd)) {
+	case BUF_FLUSHED:
+		event_del(np->wev);
+		break;
+	case BUF_BLOCKED:
+		event_add(np->wev, NULL);
+		break;
+	default:
 		log_warn("netproc: write");
 		netproc_detach(f);
-		return;
+		break;
 	}
-	event_del(np->wev);
 }
 
 static void

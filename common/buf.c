@@ -148,3 +148,20 @@ buf_write(struct buf *b, int fd)
 		buf_drain(b, (size_t)n);
 	return n;
 }
+
+int
+buf_flush(struct buf *b, int fd)
+{
+	while (buf_used(b) > 0) {
+		ssize_t n = buf_write(b, fd);
+
+		if (n > 0 || (n == -1 && errno == EINTR))
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return BUF_BLOCKED;
+		if (n == 0)
+			errno = EPIPE;
+		return -1;
+	}
+	return BUF_FLUSHED;
+}

@@ -32,6 +32,10 @@ static inline size_t buf_used(const struct buf *b) { return b->len; }
  * for buf_read. */
 ssize_t	 buf_read(struct buf *, int fd, size_t max);
 ssize_t	 buf_write(struct buf *, int fd);
+/* Writes until the queue is empty (BUF_FLUSHED) or the descriptor is full
+ * (BUF_BLOCKED: wait for it to be writable); -1 with errno on an error. */
+enum { BUF_FLUSHED = 0, BUF_BLOCKED = 1 };
+int	 buf_flush(struct buf *, int fd);
 
 void	 wipe(void *, size_t);
 

@@ -49,26 +49,21 @@ static const char *const scrub_env[] = {
 static void
 netproc_flush(struct netproc *np)
 {
-	while (buf_used(&np->out) > 0) {
-		ssize_t n = buf_write(&np->out, np->fd);
-
-		if (n > 0)
-			continue;
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && errno == EAGAIN) {
-			event_add(np->wev, NULL);
-			return;
-		}
-		if (errno == EPIPE || errno == ECONNRESET) {
-			/* The front is gone (shutdown): nothing left to do. */
-			log_debug("front channel closed");
-			event_base_loopexit(np->base, NULL);
-			return;
-		}
-		fatal("front channel: write");
+	switch (buf_flush(&np->out, np->fd)) {
+	case BUF_FLUSHED:
+		event_del(np->wev);
+		break;
+	case BUF_BLOCKED:
+		event_add(np->wev, NULL);
+		break;
+	default:
+		if (errno != EPIPE && errno != ECONNRESET)
+			fatal("front channel: write");
+		/* The front is gone (shutdown): nothing left to do. */
+		log_debug("front channel closed");
+		event_base_loopexit(np->base, NULL);
+		break;
 	}
-	event_del(np->wev);
 }
 
 static void
