@@ -67,4 +67,7 @@ step "end to end: the real OpenCode server (npm opencode-linux-x64, pinned)"
 # that is a failure instead: CI never skips it.
 (cd "$out/gcc" && make -s e2e)
 
+step "real clients: the smoke page in headless Chromium, and a ws client"
+OCBROKER="$out/gcc/ocbroker" OUT_DIR="$out/browser" tests/browser/run.sh
+
 step "all tests passed"
