@@ -334,6 +334,12 @@ main(void)
 	size_t n = 0;
 
 	log_init("test_sandbox", LOG_LEVEL_ERROR, 0);
+#ifdef OCB_SANITIZERS
+	/* The sanitizers' runtimes (LeakSanitizer at exit) make calls every
+	 * filter rightly kills; the normal builds run these tests. */
+	printf("test_sandbox: sanitizer build: SKIP (the sandbox is off here)\n");
+	return 77;
+#endif
 	memset(tests, 0, sizeof(tests));
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		tests[n].name = cases[i].name;
