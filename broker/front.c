@@ -228,7 +228,6 @@ sigterm_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct front *f = arg;
 	struct timeval tv = { FRONT_SHUTDOWN_S, 0 };
-	struct event *ev;
 
 	if (f->stopping)
 		return;
@@ -242,8 +241,9 @@ sigterm_cb(evutil_socket_t sig, short what, void *arg)
 		event_base_loopexit(f->base, NULL);
 		return;
 	}
-	if ((ev = evtimer_new(f->base, shutdown_timeout_cb, f)) != NULL)
-		evtimer_add(ev, &tv);
+	if ((f->shutdown_timer = evtimer_new(f->base, shutdown_timeout_cb,
+	    f)) != NULL)
+		evtimer_add(f->shutdown_timer, &tv);
 }
 
 /* Reads the config, the listener and netproc's first end from the parent. */
@@ -362,6 +362,24 @@ front_main(void)
 	parent_frames(&f);
 	event_base_dispatch(f.base);
 
+	/* Everything released, so a sanitizer build can check for leaks. */
+	for (size_t i = 0; i < FRONT_MAX_CONNS; i++)
+		if (f.conns[i] != NULL)
+			conn_destroy(f.conns[i]);
+	netproc_detach(&f);
+	event_free(f.accept_ev);
+	event_free(f.accept_pause);
+	event_free(f.parent_ev);
+	event_free(ev_term);
+	event_free(ev_int);
+	if (f.shutdown_timer != NULL)
+		event_free(f.shutdown_timer);
+	event_base_free(f.base);
+	ipc_reader_free(&f.parent_in);
+	close(f.listener);
+	for (size_t i = 0; i < f.n_allow_origins; i++)
+		free(f.allow_origins[i]);
+	free(f.allow_origins);
 	wipe(f.token, sizeof(f.token));
 	log_debug("exiting");
 	return 0;

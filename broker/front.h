@@ -100,6 +100,7 @@ struct front {
 	TAILQ_HEAD(, conn)	 open;		/* authenticated connections */
 
 	int			 stopping;
+	struct event		*shutdown_timer;
 	int			 insecure;	/* --insecure-no-sandbox */
 	int			 drop;
 	unsigned		 drop_uid, drop_gid;

@@ -284,8 +284,15 @@ netproc_main(void)
 	handle_frames(&np);
 	event_base_dispatch(np.base);
 
+	/* Everything released, so a sanitizer build can check for leaks. */
 	stream_free(np.stream);
 	upstream_free(np.up);
+	event_free(np.rev);
+	event_free(np.wev);
+	event_free(ev_term);
+	event_base_free(np.base);
+	ipc_reader_free(&np.in);
+	buf_free(&np.out);
 	curl_global_cleanup();
 	return 0;
 }

@@ -59,7 +59,7 @@ struct parent {
 	int			 token_generated;
 	char			*password;	/* OPENCODE_SERVER_PASSWORD, wiped at exit */
 	size_t			 password_len;
-	const char		*username;
+	char			*username;
 
 	int			 listener;
 	uint16_t		 port;
@@ -152,6 +152,17 @@ logpipe_cb(evutil_socket_t fd, short what, void *arg)
 		syslog(LOG_NOTICE, "%.*s", (int)buf_used(&c->errbuf),
 		    (char *)buf_head(&c->errbuf));
 		buf_drain(&c->errbuf, buf_used(&c->errbuf));
+	}
+}
+
+static void
+child_release(struct child *c)
+{
+	if (c->errev != NULL) {
+		event_free(c->errev);
+		c->errev = NULL;
+		close(c->errpipe);
+		buf_free(&c->errbuf);
 	}
 }
 
@@ -483,7 +494,9 @@ read_upstream_credentials(struct parent *p)
 	const char *pw = getenv("OPENCODE_SERVER_PASSWORD");
 	const char *user = getenv("OPENCODE_SERVER_USERNAME");
 
-	p->username = (user != NULL && *user != '\0') ? strdup(user) : "opencode";
+	if ((p->username = strdup(user != NULL && *user != '\0' ? user :
+	    "opencode")) == NULL)
+		fatal("strdup");
 	if (pw != NULL && *pw != '\0') {
 		p->password_len = strlen(pw);
 		if ((p->password = malloc(p->password_len)) == NULL)
@@ -538,6 +551,12 @@ parent_main(int argc, char **argv)
 	else
 		log_info("sandbox backend: %s", sandbox_backend());
 
+#ifdef OCB_SANITIZERS
+	/* LeakSanitizer needs /proc, which a chrooted child does not have. */
+	if (geteuid() == 0)
+		log_warnx("sanitizer build: the children keep root and no chroot");
+	else
+#endif
 	if (geteuid() == 0) {
 		if (sandbox_user_lookup(p.opt.user, &p.uid, &p.gid) == -1 ||
 		    sandbox_chroot_prepare(SANDBOX_CHROOT_DIR) == -1)
@@ -605,6 +624,20 @@ parent_main(int argc, char **argv)
 		fatal("cannot enter the sandbox");
 	event_base_dispatch(p.base);
 
+	/* Everything released, so a sanitizer build can check for leaks. */
+	child_release(&p.front);
+	child_release(&p.netproc);
+	event_free(p.front_ev);
+	event_free(ev_term);
+	event_free(ev_int);
+	event_free(ev_chld);
+	event_free(p.restart_timer);
+	event_free(p.stop_timer);
+	event_base_free(p.base);
+	ipc_reader_free(&p.front_in);
+	close(p.front_fd);
+	close(p.devnull);
+	free(p.username);
 	if (p.password != NULL) {
 		wipe(p.password, p.password_len);
 		free(p.password);
