@@ -25,7 +25,11 @@ uint8_t	*buf_tail(struct buf *);			/* where reserved room starts */
 void	 buf_commit(struct buf *, size_t);		/* after writing n bytes at the tail */
 void	 buf_drain(struct buf *, size_t);		/* wipes what it drains */
 void	 buf_truncate(struct buf *, size_t);	/* keep only the first n unread bytes */
-static inline uint8_t *buf_head(const struct buf *b) { return b->data + b->off; }
+/* NULL for a queue that never held anything (NULL + 0 is undefined in C). */
+static inline uint8_t *buf_head(const struct buf *b)
+{
+	return b->data == NULL ? NULL : b->data + b->off;
+}
 static inline size_t buf_used(const struct buf *b) { return b->len; }
 
 /* I/O helpers; both return -1 with errno set on error (EAGAIN included), 0 on EOF
