@@ -20,7 +20,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BU_LOGDIR	"/tmp/bn"
+#ifndef BU_LOGDIR
+#define BU_LOGDIR	"/tmp/bn"	/* -DBU_LOGDIR='"..."' to change */
+#endif
 
 /* ---- time and statistics ---- */
 

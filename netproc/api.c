@@ -665,12 +665,10 @@ map_alloc(struct map *m, size_t nmemb, size_t size)
 	return p;
 }
 
-/* A required string member. */
+/* A required string: token t, the value of member key. */
 static int
-map_str(struct map *m, int obj, const char *key, char **out)
+map_str_tok(struct map *m, int t, const char *key, char **out)
 {
-	int	t = json_obj_get(m->j, obj, key);
-
 	errno = 0;
 	if (json_type(m->j, t) != JSON_STRING ||
 	    json_get_str(m->j, t, &m->a, out) == -1)
@@ -678,12 +676,17 @@ map_str(struct map *m, int obj, const char *key, char **out)
 	return 0;
 }
 
-/* An optional string member: absent or null leaves *set 0. */
+/* A required string member. */
 static int
-map_optstr(struct map *m, int obj, const char *key, char **out, int *set)
+map_str(struct map *m, int obj, const char *key, char **out)
 {
-	int	t = json_obj_get(m->j, obj, key);
+	return map_str_tok(m, json_obj_get(m->j, obj, key), key, out);
+}
 
+/* An optional string (token t, -1 if absent): absent or null leaves *set 0. */
+static int
+map_optstr_tok(struct map *m, int t, const char *key, char **out, int *set)
+{
 	*set = 0;
 	errno = 0;
 	switch (json_type(m->j, t)) {
@@ -700,11 +703,18 @@ map_optstr(struct map *m, int obj, const char *key, char **out, int *set)
 	}
 }
 
+/* An optional string member: absent or null leaves *set 0. */
 static int
-map_int(struct map *m, int obj, const char *key, int64_t *v)
+map_optstr(struct map *m, int obj, const char *key, char **out, int *set)
+{
+	return map_optstr_tok(m, json_obj_get(m->j, obj, key), key, out, set);
+}
+
+static int
+map_int_tok(struct map *m, int t, const char *key, int64_t *v)
 {
 	errno = 0;
-	if (json_get_int64(m->j, json_obj_get(m->j, obj, key), v) == -1)
+	if (json_get_int64(m->j, t, v) == -1)
 		return map_fail(m, key);
 	return 0;
 }
@@ -712,22 +722,26 @@ map_int(struct map *m, int obj, const char *key, int64_t *v)
 static int
 map_session(struct map *m, int t, Opencode__SessionInfo *si)
 {
-	int	set, time;
+	static const char *const keys[] = { "id", "title", "time" };
+	static const char *const tkeys[] = { "created", "updated" };
+	int	set, v[3], tv[2];
 
 	opencode__session_info__init(si);
 	errno = 0;
 	if (json_type(m->j, t) != JSON_OBJECT)
 		return map_fail(m, "session");
-	if (map_str(m, t, "id", &si->id) == -1 ||
-	    map_optstr(m, t, "title", &si->title, &set) == -1)
+	/* One walk over the members finds the three (a list has dozens). */
+	json_obj_pick(m->j, t, keys, v, 3);
+	if (map_str_tok(m, v[0], "id", &si->id) == -1 ||
+	    map_optstr_tok(m, v[1], "title", &si->title, &set) == -1)
 		return -1;
 	if (set)
 		si->_title_case = OPENCODE__SESSION_INFO___TITLE_TITLE;
-	time = json_obj_get(m->j, t, "time");
-	if (json_type(m->j, time) != JSON_OBJECT)
+	if (json_type(m->j, v[2]) != JSON_OBJECT)
 		return map_fail(m, "time");
-	if (map_int(m, time, "created", &si->created_at) == -1 ||
-	    map_int(m, time, "updated", &si->updated_at) == -1)
+	json_obj_pick(m->j, v[2], tkeys, tv, 2);
+	if (map_int_tok(m, tv[0], "created", &si->created_at) == -1 ||
+	    map_int_tok(m, tv[1], "updated", &si->updated_at) == -1)
 		return -1;
 	return 0;
 }
@@ -843,17 +857,17 @@ map_agent_list(struct map *m, Opencode__ServerMessage *sm)
 	return 0;
 }
 
-/* The top-level `connected` array of GET /provider: a lookup skips `all`. */
+/*
+ * The top-level `connected` array of GET /provider: only that member was
+ * parsed (json_parse_member), it is the root.
+ */
 static int
 connected_array(struct map *m)
 {
-	int	t;
-
 	errno = 0;
-	t = json_obj_get(m->j, 0, "connected");
-	if (json_type(m->j, t) != JSON_ARRAY)
+	if (json_type(m->j, 0) != JSON_ARRAY)
 		return map_fail(m, "connected");
-	return t;
+	return 0;
 }
 
 static int
@@ -944,7 +958,7 @@ reply_success(const struct api_call *c, const struct api_response *r,
 	struct map		 m;
 	struct json		*j;
 	char			 msg[API_MSG_MAX];
-	int			 rc, v;
+	int			 rc, v, provider;
 
 	sm.request_id = c->request_id;
 	if (c->kind < API_KIND_EMPTY || c->kind > API_KIND_HEALTH)
@@ -956,11 +970,18 @@ reply_success(const struct api_call *c, const struct api_response *r,
 	if (!is_json_type(r->content_type))
 		return api_error_pack(c->request_id, ERR_UPSTREAM_ERROR,
 		    "unexpected content type", out, out_len);
-	if (r->body == NULL || json_parse(r->body, r->body_len, &j) == -1) {
+	/* GET /provider is 6.5 MB, of which only `connected` is read. */
+	provider = c->kind == API_KIND_PROVIDER_STATUS ||
+	    c->kind == API_KIND_AUTH_STATUS;
+	if (r->body == NULL || (provider ?
+	    json_parse_member(r->body, r->body_len, "connected", &j) :
+	    json_parse(r->body, r->body_len, &j)) == -1) {
 		if (r->body != NULL && errno == ENOMEM)
 			return -1;
 		return api_error_pack(c->request_id, ERR_PARSE_ERROR,
-		    r->body != NULL && errno == E2BIG ? "reply too large" :
+		    r->body == NULL ? "invalid JSON" :
+		    errno == E2BIG ? "reply too large" :
+		    errno == ENOENT ? "unexpected reply: connected" :
 		    "invalid JSON", out, out_len);
 	}
 

@@ -108,3 +108,28 @@ arena_free(struct arena *a)
 	}
 	arena_init(a);
 }
+
+void
+arena_reset(struct arena *a)
+{
+	struct arena_chunk	*c, *next, *keep = NULL;
+
+	/*
+	 * Only the first chunk of a generation has ARENA_CHUNK_MIN bytes:
+	 * the later ones, dedicated chunks included, are at least twice that.
+	 */
+	for (c = a->head; c != NULL; c = next) {
+		next = c->next;
+		if (c->cap == ARENA_CHUNK_MIN && keep == NULL)
+			keep = c;
+		else
+			free(c);
+	}
+	arena_init(a);
+	if (keep != NULL) {
+		keep->next = NULL;
+		keep->used = 0;
+		a->head = keep;
+		a->next_size = 2 * ARENA_CHUNK_MIN;
+	}
+}

@@ -27,5 +27,11 @@ char	*arena_strndup(struct arena *, const char *, size_t);
 char	*arena_strdup(struct arena *, const char *);
 /* Frees every allocation; the arena can be used again afterwards. */
 void	 arena_free(struct arena *);
+/*
+ * Like arena_free, but keeps the first chunk (when it is ARENA_CHUNK_MIN
+ * bytes) for the allocations that follow: a mapper that resets after each
+ * message allocates nothing while its messages fit in it.
+ */
+void	 arena_reset(struct arena *);
 
 #endif /* OCB_NETPROC_ARENA_H */

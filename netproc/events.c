@@ -3,9 +3,10 @@
  * shared/reference/opencode-1.18.34/README.md for the shapes.
  *
  * Hot path (message.part.delta, thousands per second): no allocation per
- * event but json_parse's own.  Strings are decoded into an arena that is
- * only freed once EVENT_ARENA_KEEP bytes went into it (struct arena has no
- * reset), and messages are packed into a buffer the mapper keeps.
+ * event.  The JSON is parsed into a struct json the mapper keeps (its token
+ * array is reused, json_clear() frees one above JSON_KEEP_TOKENS), strings
+ * are decoded into an arena that is reset after each event (it keeps its
+ * first chunk), and messages are packed into a buffer the mapper keeps.
  *
  * Completed message ids live in a FIFO ring of EVENT_COMPLETED_MAX entries
  * indexed by a chained hash table (FNV-1a; the upstream is the trusted
@@ -35,7 +36,7 @@ struct done_ent {
 
 struct event_mapper {
 	struct arena		 a;
-	size_t			 a_used;	/* bytes put in the arena since it was freed */
+	struct json		*j;		/* reused for every event */
 	uint8_t			*out;		/* packed message */
 	size_t			 out_cap;
 	struct event_stats	 st;
@@ -121,7 +122,6 @@ c_alloc(struct ctx *c, size_t nmemb, size_t size)
 		c->oom = 1;
 		return NULL;
 	}
-	c->m->a_used += nmemb * size;
 	return p;
 }
 
@@ -137,35 +137,7 @@ c_str(struct ctx *c, int t, char **out)
 			c->oom = 1;
 		return -1;
 	}
-	c->m->a_used += strlen(*out) + 1;
 	return 0;
-}
-
-/*
- * Finds n members of object obj in one walk (the first of each name, as
- * json_obj_get does): the hot path reads five, and five json_obj_get calls
- * compare about three times as many keys.  tok[i] is -1 when keys[i] is not
- * there.
- */
-static void
-obj_pick(const struct json *j, int obj, const char *const *keys, int *tok,
-    size_t n)
-{
-	size_t	w, left = n;
-	int	i, len, k;
-
-	for (w = 0; w < n; w++)
-		tok[w] = -1;
-	len = json_type(j, obj) == JSON_OBJECT ? json_len(j, obj) : 0;
-	for (i = 0, k = obj + 1; i < len && left > 0; i++, k = json_next(j, k)) {
-		for (w = 0; w < n; w++) {
-			if (tok[w] == -1 && json_str_eq(j, k, keys[w])) {
-				tok[w] = k + 1;
-				left--;
-				break;
-			}
-		}
-	}
 }
 
 /* A required, non-empty string. */
@@ -285,102 +257,6 @@ error_text(char *s)
 
 /* ---- raw JSON text of a value ---- */
 
-static int
-is_delim(char ch)
-{
-	switch (ch) {
-	case ' ': case '\t': case '\n': case '\r':
-	case ',': case ':': case '[': case ']': case '{': case '}': case '"':
-		return 1;
-	default:
-		return 0;
-	}
-}
-
-/* Just past the string that starts at s[i] == '"'. */
-static size_t
-str_end(const char *s, size_t len, size_t i)
-{
-	for (i++; i < len; i++) {
-		if (s[i] == '\\')
-			i++;
-		else if (s[i] == '"')
-			return i + 1;
-	}
-	return len;
-}
-
-/* Just past the object or array that starts at s[i]. */
-static size_t
-container_end(const char *s, size_t len, size_t i)
-{
-	size_t	depth = 0;
-
-	while (i < len) {
-		switch (s[i]) {
-		case '"':
-			i = str_end(s, len, i);
-			continue;
-		case '{':
-		case '[':
-			depth++;
-			break;
-		case '}':
-		case ']':
-			if (--depth == 0)
-				return i + 1;
-			break;
-		}
-		i++;
-	}
-	return len;
-}
-
-/*
- * Where token t is in the text.  json.h gives no positions, so this counts
- * tokens the way jsmn makes them, in document order: one per object, array,
- * string (keys included) and literal.  The text already passed json_parse.
- */
-static int
-raw_span(const char *s, size_t len, int t, size_t *startp, size_t *endp)
-{
-	size_t	i = 0, e;
-	int	k = -1;
-
-	while (i < len) {
-		switch (s[i]) {
-		case ' ': case '\t': case '\n': case '\r':
-		case ',': case ':': case ']': case '}':
-			i++;
-			continue;
-		case '{':
-		case '[':
-			e = container_end(s, len, i);
-			if (++k == t)
-				break;
-			i++;
-			continue;
-		case '"':
-			e = str_end(s, len, i);
-			if (++k == t)
-				break;
-			i = e;
-			continue;
-		default:
-			for (e = i; e < len && !is_delim(s[e]); e++)
-				;
-			if (++k == t)
-				break;
-			i = e;
-			continue;
-		}
-		*startp = i;
-		*endp = e;
-		return 0;
-	}
-	return -1;
-}
-
 /*
  * Copies JSON text, making it valid UTF-8 (an invalid byte becomes U+FFFD)
  * and escaping raw control characters inside strings (jsmn lets them
@@ -453,8 +329,10 @@ raw_json(struct ctx *c, int t, char **out)
 		*out = EMPTY;
 		return 0;
 	}
-	if (raw_span(c->buf, c->len, t, &start, &end) == -1)
+	if (json_raw(c->j, t, &start, &n) == -1 || start >= c->len ||
+	    n > c->len - start)
 		return -1;
+	end = start + n;
 	/* A tripwire: the span must start like the token it stands for. */
 	switch (json_type(c->j, t)) {
 	case JSON_OBJECT:
@@ -530,7 +408,9 @@ map_delta(struct ctx *c, const char *unused)
 	int			t[5];
 
 	(void)unused;
-	obj_pick(c->j, c->props, keys, t, 5);
+	/* One walk finds the five: five json_obj_get compare three times as
+	 * many keys. */
+	json_obj_pick(c->j, c->props, keys, t, 5);
 	if (json_type(c->j, t[0]) != JSON_STRING)
 		return EVENT_INVALID;
 	if (!json_str_eq(c->j, t[0], "text"))
@@ -811,6 +691,10 @@ event_mapper_new(void)
 
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return NULL;
+	if ((m->j = json_new()) == NULL) {
+		free(m);
+		return NULL;
+	}
 	arena_init(&m->a);
 	for (i = 0; i < DONE_BUCKETS; i++)
 		m->bucket[i] = -1;
@@ -829,6 +713,7 @@ event_mapper_free(struct event_mapper *m)
 	for (i = 0; i < EVENT_COMPLETED_MAX; i++)
 		free(m->done[i].id);
 	arena_free(&m->a);
+	json_free(m->j);
 	free(m->out);
 	free(m);
 }
@@ -883,15 +768,16 @@ event_map(struct event_mapper *m, const char *json, size_t len,
     event_emit_fn emit, void *arg)
 {
 	struct ctx	 c;
-	struct json	*j;
+	struct json	*j = m->j;
 	enum event_kind	 k;
 	size_t		 i;
 	int		 type;
 
-	if (json_parse(json, len, &j) == -1) {
+	if (json_parse_into(j, json, len) == -1) {
 		if (errno == ENOMEM)
 			m->st.nomem++;
 		m->st.invalid++;
+		json_clear(j);
 		return EVENT_INVALID;
 	}
 	type = json_obj_get(j, 0, "type");
@@ -927,11 +813,7 @@ event_map(struct event_mapper *m, const char *json, size_t len,
 		if (k != EVENT_MAPPED)
 			k = EVENT_INVALID;
 	}
-	/* struct arena has no reset: free it once enough went in. */
-	if (m->a_used > EVENT_ARENA_KEEP) {
-		arena_free(&m->a);
-		m->a_used = 0;
-	}
+	arena_reset(&m->a);
 done:
 	switch (k) {
 	case EVENT_MAPPED:
@@ -950,6 +832,6 @@ done:
 		m->st.invalid++;
 		break;
 	}
-	json_free(j);
+	json_clear(j);
 	return k;
 }

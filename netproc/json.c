@@ -13,6 +13,12 @@
 #define JSMN_PARENT_LINKS
 #include <jsmn.h>
 
+/* SSE2 is part of x86-64; JSON_NO_SIMD builds the byte-by-byte paths only. */
+#if defined(__SSE2__) && !defined(JSON_NO_SIMD)
+#define JSON_SSE2	1
+#include <emmintrin.h>
+#endif
+
 #include "common/utf8.h"
 #include "netproc/arena.h"
 #include "netproc/json.h"
@@ -20,9 +26,47 @@
 struct json {
 	const char	*buf;
 	size_t		 len;
-	jsmntok_t	*tok;
+	jsmntok_t	*tok;		/* &scalar, inl, or heap */
 	int		 ntok;
+	int		 cap;		/* tokens at heap (json_parse_into's) */
+	jsmntok_t	*heap;
 	jsmntok_t	 scalar;	/* the token of a scalar document */
+	jsmntok_t	 inl[];		/* json_parse's tokens, sized at allocation */
+};
+
+/*
+ * What a byte is outside strings, for the scans below.  The low bits are
+ * its role where a token may start (as jsmn's strict mode reads it); the
+ * flags say which runs it ends.
+ */
+#define B_BAD		0	/* no token starts with it: jsmn refuses it */
+#define B_SKIP		1	/* whitespace, ':' and ',' */
+#define B_QUOTE		2
+#define B_OPEN		3
+#define B_CLOSE		4
+#define B_LIT		5	/* starts a literal: - 0-9 t f n */
+#define B_ROLE		0x07
+#define F_STR		0x10	/* ends a run of plain string bytes: " \ NUL */
+#define F_DELIM		0x20	/* ends a literal (jsmn's strict set): ws , ] } NUL */
+#define F_SKIM		0x40	/* may appear outside strings in a skimmed value */
+
+#define LITC	(B_BAD | F_SKIM)	/* inside literals only */
+static const uint8_t bclass[256] = {
+	[0] = B_BAD | F_STR | F_DELIM,
+	[' '] = B_SKIP | F_DELIM | F_SKIM, ['\t'] = B_SKIP | F_DELIM | F_SKIM,
+	['\n'] = B_SKIP | F_DELIM | F_SKIM, ['\r'] = B_SKIP | F_DELIM | F_SKIM,
+	[','] = B_SKIP | F_DELIM | F_SKIM, [':'] = B_SKIP | F_SKIM,
+	['"'] = B_QUOTE | F_STR, ['\\'] = B_BAD | F_STR,
+	['['] = B_OPEN, ['{'] = B_OPEN,
+	[']'] = B_CLOSE | F_DELIM, ['}'] = B_CLOSE | F_DELIM,
+	['-'] = B_LIT | F_SKIM,
+	['0'] = B_LIT | F_SKIM, ['1'] = B_LIT | F_SKIM, ['2'] = B_LIT | F_SKIM,
+	['3'] = B_LIT | F_SKIM, ['4'] = B_LIT | F_SKIM, ['5'] = B_LIT | F_SKIM,
+	['6'] = B_LIT | F_SKIM, ['7'] = B_LIT | F_SKIM, ['8'] = B_LIT | F_SKIM,
+	['9'] = B_LIT | F_SKIM,
+	['t'] = B_LIT | F_SKIM, ['f'] = B_LIT | F_SKIM, ['n'] = B_LIT | F_SKIM,
+	['r'] = LITC, ['u'] = LITC, ['e'] = LITC, ['a'] = LITC, ['l'] = LITC,
+	['s'] = LITC, ['E'] = LITC, ['+'] = LITC, ['.'] = LITC,
 };
 
 static int
@@ -38,43 +82,110 @@ is_digit(char c)
 }
 
 /*
- * Bounds the nesting depth before jsmn sees the input and refuses NUL
- * bytes (jsmn stops at the first one and would accept a truncated document).
+ * The first byte at or after s[i] (i <= len) that ends a run of plain
+ * string bytes: '"', '\\' or NUL; len when there is none.  Sixteen bytes at
+ * a time where SSE2 is there (x86-64 always), never reading past s[len - 1].
+ */
+static inline size_t
+str_stop(const char *s, size_t len, size_t i)
+{
+#ifdef JSON_SSE2
+	const __m128i	q = _mm_set1_epi8('"');
+	const __m128i	b = _mm_set1_epi8('\\');
+	const __m128i	z = _mm_setzero_si128();
+	__m128i		v;
+	unsigned	m;
+
+	while (len - i >= 16) {
+		v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+		m = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(
+		    _mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, b)),
+		    _mm_cmpeq_epi8(v, z)));
+		if (m != 0)
+			return i + (size_t)__builtin_ctz(m);
+		i += 16;
+	}
+#endif
+	while (i < len && !(bclass[(uint8_t)s[i]] & F_STR))
+		i++;
+	return i;
+}
+
+/*
+ * s[i] is an opening quote: the index of the closing one, or len when
+ * there is none (or a NUL comes first).  Escapes are only skipped here;
+ * jsmn checks them.
+ */
+static size_t
+str_close(const char *s, size_t len, size_t i)
+{
+	i++;
+	while (i < len) {
+		i = str_stop(s, len, i);
+		if (i >= len || s[i] == '\0')
+			return len;
+		if (s[i] == '"')
+			return i;
+		i += 2;	/* a backslash and what it escapes */
+	}
+	return len;
+}
+
+/*
+ * The linear pass before jsmn: bounds the nesting depth (jsmn closes a
+ * bracket in O(depth)), refuses NUL bytes (jsmn stops at the first one and
+ * would accept a truncated document) and any byte jsmn's strict mode cannot
+ * start a token with, checks that strings are closed, and counts the tokens
+ * jsmn will make: one per bracket pair, string and literal, split the way
+ * jsmn splits them, so that jsmn runs once into an array of that size.
  */
 static int
-prescan(const char *s, size_t len)
+prescan(const char *s, size_t len, int *ntokp)
 {
-	size_t	i;
+	size_t	i = 0, n = 0;
 	int	depth = 0;
 
-	for (i = 0; i < len; i++) {
-		switch (s[i]) {
-		case '\0':
-			return -1;
-		case '"':
-			for (i++; i < len && s[i] != '"'; i++) {
-				if (s[i] == '\0')
-					return -1;
-				if (s[i] == '\\' && ++i < len && s[i] == '\0')
-					return -1;
-			}
-			if (i >= len)
-				return -1;
+	while (i < len) {
+		switch (bclass[(uint8_t)s[i]] & B_ROLE) {
+		case B_SKIP:
+			i++;
 			break;
-		case '[':
-		case '{':
+		case B_QUOTE:
+			if ((i = str_close(s, len, i)) >= len)
+				return -1;
+			i++;
+			n++;
+			break;
+		case B_OPEN:
 			if (++depth > JSON_MAX_DEPTH) {
 				errno = E2BIG;
 				return -1;
 			}
+			i++;
+			n++;
 			break;
-		case ']':
-		case '}':
+		case B_CLOSE:
 			if (depth-- == 0)
 				return -1;
+			i++;
 			break;
+		case B_LIT:
+			for (i++; i < len && !(bclass[(uint8_t)s[i]] & F_DELIM);
+			    i++)
+				;
+			if (i < len && s[i] == '\0')
+				return -1;
+			n++;
+			break;
+		default:
+			return -1;
 		}
 	}
+	if (n > JSON_MAX_TOKENS) {
+		errno = E2BIG;
+		return -1;
+	}
+	*ntokp = (int)n;
 	return 0;
 }
 
@@ -115,7 +226,6 @@ literal_valid(const char *s, size_t n)
 	}
 	return i == n;
 }
-
 /* One linear pass establishing the invariants every accessor relies on. */
 static int
 validate(const struct json *j, size_t first)
@@ -193,22 +303,21 @@ validate(const struct json *j, size_t first)
 	return 0;
 }
 
-int
-json_parse(const void *data, size_t len, struct json **jp)
+/*
+ * Checks and counts data[0..len) (the pre-scan) and finds its first byte.
+ * *ntokp is 0 for a scalar document, which jsmn does not see.
+ */
+static int
+prepare(const char *buf, size_t len, size_t *firstp, int *ntokp)
 {
-	struct json	*j;
-	jsmn_parser	 parser;
-	const char	*buf = data;
-	size_t		 first, end;
-	int		 n;
+	size_t	first;
 
-	*jp = NULL;
 	if (len > JSON_MAX_LEN) {
 		errno = E2BIG;
 		return -1;
 	}
 	errno = EINVAL;
-	if (prescan(buf, len) == -1)
+	if (prescan(buf, len, ntokp) == -1)
 		return -1;
 	for (first = 0; first < len && is_ws(buf[first]); first++)
 		;
@@ -216,12 +325,27 @@ json_parse(const void *data, size_t len, struct json **jp)
 		errno = EINVAL;
 		return -1;
 	}
-	if ((j = calloc(1, sizeof(*j))) == NULL)
-		return -1;
+	if (buf[first] != '{' && buf[first] != '[' && buf[first] != '"')
+		*ntokp = 0;
+	*firstp = first;
+	return 0;
+}
+
+/*
+ * Tokenizes buf (prepare() passed) into tok[0..n), or the scalar token when
+ * n is 0, and validates.  j->ntok is set only on success.
+ */
+static int
+fill(struct json *j, const char *buf, size_t len, size_t first,
+    jsmntok_t *tok, int n)
+{
+	jsmn_parser	parser;
+	size_t		end;
+
 	j->buf = buf;
 	j->len = len;
-
-	if (buf[first] != '{' && buf[first] != '[' && buf[first] != '"') {
+	j->ntok = 0;
+	if (n == 0) {
 		/* jsmn's strict mode wants a delimiter after a primitive. */
 		for (end = first; end < len && !is_ws(buf[end]); end++)
 			;
@@ -231,39 +355,107 @@ json_parse(const void *data, size_t len, struct json **jp)
 		j->scalar.size = 0;
 		j->scalar.parent = -1;
 		j->tok = &j->scalar;
-		j->ntok = 1;
-		if (validate(j, first) == -1)
+		n = 1;
+	} else {
+		/*
+		 * One pass: the pre-scan counted exactly the tokens jsmn makes
+		 * of a document it accepts, so running out of them (or making
+		 * fewer) means the document is invalid.
+		 */
+		jsmn_init(&parser);
+		if (jsmn_parse(&parser, buf, len, tok, (unsigned int)n) != n)
 			goto bad;
-		*jp = j;
-		return 0;
+		j->tok = tok;
 	}
-
-	jsmn_init(&parser);
-	n = jsmn_parse(&parser, buf, len, NULL, 0);
-	if (n <= 0)
-		goto bad;
-	if (n > JSON_MAX_TOKENS) {
-		free(j);
-		errno = E2BIG;
-		return -1;
-	}
-	if ((j->tok = calloc((size_t)n, sizeof(*j->tok))) == NULL) {
-		free(j);
-		errno = ENOMEM;
-		return -1;
-	}
-	jsmn_init(&parser);
-	if (jsmn_parse(&parser, buf, len, j->tok, (unsigned int)n) != n)
-		goto bad;
 	j->ntok = n;
 	if (validate(j, first) == -1)
 		goto bad;
-	*jp = j;
 	return 0;
 bad:
-	json_free(j);
+	j->ntok = 0;
 	errno = EINVAL;
 	return -1;
+}
+
+int
+json_parse(const void *data, size_t len, struct json **jp)
+{
+	struct json	*j;
+	const char	*buf = data;
+	size_t		 first;
+	int		 n;
+
+	*jp = NULL;
+	if (prepare(buf, len, &first, &n) == -1)
+		return -1;
+	/* n <= JSON_MAX_TOKENS: no overflow. */
+	if ((j = malloc(sizeof(*j) + (size_t)n * sizeof(j->inl[0]))) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	j->cap = 0;
+	j->heap = NULL;
+	if (fill(j, buf, len, first, j->inl, n) == -1) {
+		free(j);
+		errno = EINVAL;
+		return -1;
+	}
+	*jp = j;
+	return 0;
+}
+
+struct json *
+json_new(void)
+{
+	struct json	*j;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return NULL;
+	j->tok = &j->scalar;
+	return j;
+}
+
+int
+json_parse_into(struct json *j, const void *data, size_t len)
+{
+	const char	*buf = data;
+	size_t		 first, cap;
+	int		 n;
+
+	json_clear(j);
+	if (prepare(buf, len, &first, &n) == -1)
+		return -1;
+	if (n > j->cap) {
+		/* Contents need not survive: free and allocate. */
+		free(j->heap);
+		j->heap = NULL;
+		j->cap = 0;
+		cap = (size_t)n;
+		if (cap < JSON_KEEP_TOKENS / 16)
+			cap = JSON_KEEP_TOKENS / 16;
+		if ((j->heap = malloc(cap * sizeof(*j->heap))) == NULL) {
+			errno = ENOMEM;
+			return -1;
+		}
+		j->cap = (int)cap;
+	}
+	return fill(j, buf, len, first, j->heap, n);
+}
+
+void
+json_clear(struct json *j)
+{
+	if (j == NULL)
+		return;
+	j->ntok = 0;
+	j->tok = &j->scalar;
+	j->buf = NULL;
+	j->len = 0;
+	if (j->cap > JSON_KEEP_TOKENS) {
+		free(j->heap);
+		j->heap = NULL;
+		j->cap = 0;
+	}
 }
 
 void
@@ -271,8 +463,7 @@ json_free(struct json *j)
 {
 	if (j == NULL)
 		return;
-	if (j->tok != &j->scalar)
-		free(j->tok);
+	free(j->heap);
 	free(j);
 }
 
@@ -349,6 +540,9 @@ json_next(const struct json *j, int t)
 	 */
 	lo = t + 1;
 	hi = j->ntok;
+	/* At most end - start - 2 tokens start inside the brackets. */
+	if (hi - t > k->end - k->start)
+		hi = t + (k->end - k->start);
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
 		if (j->tok[mid].start < k->end)
@@ -364,6 +558,38 @@ static int
 plain(char c)
 {
 	return (uint8_t)c >= 0x20 && (uint8_t)c < 0x80 && c != '\\';
+}
+
+/*
+ * The first byte of buf[i..end) that is not plain(), or end.  Bytes up to
+ * buf[len - 1] (end <= len) may be read.
+ */
+static inline size_t
+plain_run(const char *buf, size_t len, size_t i, size_t end)
+{
+#ifdef JSON_SSE2
+	const __m128i	sp = _mm_set1_epi8(0x20);
+	const __m128i	bs = _mm_set1_epi8('\\');
+	__m128i		v;
+	unsigned	m;
+
+	while (i < end && len - i >= 16) {
+		v = _mm_loadu_si128((const __m128i *)(const void *)(buf + i));
+		/* Signed: the bytes above 0x7f are below 0x20 too. */
+		m = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+		    _mm_cmplt_epi8(v, sp), _mm_cmpeq_epi8(v, bs)));
+		if (m != 0) {
+			i += (size_t)__builtin_ctz(m);
+			return i < end ? i : end;
+		}
+		i += 16;
+	}
+	if (i >= end)
+		return end;
+#endif
+	while (i < end && plain(buf[i]))
+		i++;
+	return i;
 }
 
 static int
@@ -507,8 +733,7 @@ json_str_decode(const struct json *j, int t, char *dst, size_t dstsize,
 	end = (size_t)k->end;
 	for (i = (size_t)k->start; i < end; ) {
 		/* Runs of plain ASCII are copied as they are. */
-		for (r = i; r < end && plain(j->buf[r]); r++)
-			;
+		r = plain_run(j->buf, j->len, i, end);
 		if (r > i) {
 			if (dst != NULL) {
 				if (dstsize - n <= r - i) {
@@ -550,9 +775,22 @@ json_str_decode(const struct json *j, int t, char *dst, size_t dstsize,
 int
 json_get_str(const struct json *j, int t, struct arena *a, char **out)
 {
-	size_t	n;
-	char	*s;
+	const jsmntok_t	*k;
+	size_t		 n;
+	char		*s;
 
+	/* Plain ASCII, the usual string: a copy. */
+	if ((k = tok(j, t)) != NULL && k->type == JSMN_STRING &&
+	    plain_run(j->buf, j->len, (size_t)k->start, (size_t)k->end) ==
+	    (size_t)k->end) {
+		n = (size_t)(k->end - k->start);
+		if ((s = arena_alloc(a, n + 1)) == NULL)
+			return -1;
+		memcpy(s, j->buf + k->start, n);
+		s[n] = '\0';
+		*out = s;
+		return 0;
+	}
 	if (json_str_decode(j, t, NULL, 0, &n) == -1)
 		return -1;
 	if ((s = arena_alloc(a, n + 1)) == NULL)
@@ -563,27 +801,30 @@ json_get_str(const struct json *j, int t, struct arena *a, char **out)
 	return 0;
 }
 
-int
-json_str_eq(const struct json *j, int t, const char *s)
+/*
+ * 1 when the string body buf[i..end) decodes to exactly s (buf has len
+ * bytes).
+ */
+static int
+span_eq(const char *buf, size_t len, size_t i, size_t end, const char *s)
 {
-	const jsmntok_t	*k;
 	uint8_t		 enc[4];
 	uint32_t	 cp;
-	size_t		 i, end, n = 0, w;
+	size_t		 n = 0, w;
 
-	if ((k = tok(j, t)) == NULL || k->type != JSMN_STRING)
-		return 0;
-	end = (size_t)k->end;
-	for (i = (size_t)k->start; i < end; ) {
+	/* Plain ASCII, the usual key: compared as it is (no NUL in buf). */
+	if (plain_run(buf, len, i, end) == end)
+		return strncmp(s, buf + i, end - i) == 0 && s[end - i] == '\0';
+	while (i < end) {
 		/* Fast path: plain ASCII, the usual key. */
-		if (plain(j->buf[i])) {
-			if (s[n] != j->buf[i])
+		if (plain(buf[i])) {
+			if (s[n] != buf[i])
 				return 0;
 			n++;
 			i++;
 			continue;
 		}
-		if (str_next(j->buf, &i, end, &cp) == -1)
+		if (str_next(buf, &i, end, &cp) == -1)
 			return 0;
 		w = utf8_encode(cp, enc);
 		/* strncmp: stops at the end of s; enc holds no NUL. */
@@ -592,6 +833,34 @@ json_str_eq(const struct json *j, int t, const char *s)
 		n += w;
 	}
 	return s[n] == '\0';
+}
+
+int
+json_str_eq(const struct json *j, int t, const char *s)
+{
+	const jsmntok_t	*k;
+
+	if ((k = tok(j, t)) == NULL || k->type != JSMN_STRING)
+		return 0;
+	return span_eq(j->buf, j->len, (size_t)k->start, (size_t)k->end, s);
+}
+
+int
+json_raw(const struct json *j, int t, size_t *offp, size_t *lenp)
+{
+	const jsmntok_t	*k;
+
+	if ((k = tok(j, t)) == NULL)
+		return -1;
+	if (k->type == JSMN_STRING) {
+		/* jsmn's string token is the body, without the quotes. */
+		*offp = (size_t)k->start - 1;
+		*lenp = (size_t)(k->end - k->start) + 2;
+	} else {
+		*offp = (size_t)k->start;
+		*lenp = (size_t)(k->end - k->start);
+	}
+	return 0;
 }
 
 int
@@ -606,6 +875,27 @@ json_obj_get(const struct json *j, int obj, const char *key)
 		if (json_str_eq(j, k, key))
 			return k + 1;
 	return -1;
+}
+
+void
+json_obj_pick(const struct json *j, int obj, const char *const *keys,
+    int *toks, size_t n)
+{
+	size_t	w, left = n;
+	int	i, len, k;
+
+	for (w = 0; w < n; w++)
+		toks[w] = -1;
+	len = json_type(j, obj) == JSON_OBJECT ? json_len(j, obj) : 0;
+	for (i = 0, k = obj + 1; i < len && left > 0; i++, k = json_next(j, k)) {
+		for (w = 0; w < n; w++) {
+			if (toks[w] == -1 && json_str_eq(j, k, keys[w])) {
+				toks[w] = k + 1;
+				left--;
+				break;
+			}
+		}
+	}
 }
 
 int
@@ -655,4 +945,416 @@ json_get_bool(const struct json *j, int t, int *v)
 	}
 	*v = j->buf[j->tok[t].start] == 't';
 	return 0;
+}
+
+/* ---- skimming a large document for one member ---- */
+
+#if JSON_MAX_DEPTH > 64
+#error "skim_value keeps its bracket stack in 64 bits"
+#endif
+
+static size_t
+skip_ws(const char *s, size_t len, size_t i)
+{
+	while (i < len && is_ws(s[i]))
+		i++;
+	return i;
+}
+
+/*
+ * s[*ip] is an opening quote: moves *ip past the closing one.  Escapes must
+ * be JSON's (jsmn checks the same); a NUL or the end of the input first is
+ * an error.  Control characters and UTF-8 are not looked at: a skimmed
+ * string is never read (a key is compared with span_eq(), which checks).
+ */
+static int
+skim_str(const char *s, size_t len, size_t *ip)
+{
+	uint32_t	v;
+	size_t		i = *ip + 1;
+
+	for (;;) {
+		i = str_stop(s, len, i);
+		if (i >= len || s[i] == '\0')
+			return -1;
+		if (s[i] == '"') {
+			*ip = i + 1;
+			return 0;
+		}
+		/* A backslash. */
+		if (++i >= len)
+			return -1;
+		switch (s[i]) {
+		case '"': case '\\': case '/':
+		case 'b': case 'f': case 'n': case 'r': case 't':
+			i++;
+			break;
+		case 'u':
+			if (hex4(s, i + 1, len, &v) == -1)
+				return -1;
+			i += 5;
+			break;
+		default:
+			return -1;
+		}
+	}
+}
+
+/* Skimming an array or object. */
+struct skim {
+	uint64_t	stack;		/* bit 0: the innermost open bracket is '{' */
+	int		d;		/* brackets open */
+	int		depth;		/* brackets around the container */
+	int		in_str;
+};
+
+static int
+skim_open(struct skim *k, char c)
+{
+	if (k->depth + ++k->d > JSON_MAX_DEPTH) {
+		errno = E2BIG;
+		return -1;
+	}
+	k->stack = k->stack << 1 | (c == '{');
+	return 0;
+}
+
+/* 1 when the container closed, -1 when c does not close what is open. */
+static int
+skim_close(struct skim *k, char c)
+{
+	if ((k->stack & 1) != (c == '}'))
+		return -1;
+	k->stack >>= 1;
+	return --k->d == 0;
+}
+
+/*
+ * One step, byte by byte: a run of plain string bytes, an escape, or one
+ * byte outside strings.  1 when the container closed, 0 to go on, -1 when
+ * the input is invalid.  *ip moves past what was read.
+ */
+static int
+skim_step(struct skim *k, const char *s, size_t len, size_t *ip)
+{
+	uint32_t	v;
+	size_t		i = *ip;
+	uint8_t		c;
+	int		r = 0;
+
+	if (k->in_str) {
+		i = str_stop(s, len, i);
+		if (i >= len || s[i] == '\0')
+			return -1;
+		if (s[i] == '\\') {
+			if (++i >= len)
+				return -1;
+			switch (s[i]) {
+			case '"': case '\\': case '/':
+			case 'b': case 'f': case 'n': case 'r': case 't':
+				break;
+			case 'u':
+				if (hex4(s, i + 1, len, &v) == -1)
+					return -1;
+				i += 4;
+				break;
+			default:
+				return -1;
+			}
+		} else
+			k->in_str = 0;
+		*ip = i + 1;
+		return 0;
+	}
+	c = (uint8_t)s[i];
+	switch (bclass[c] & B_ROLE) {
+	case B_QUOTE:
+		k->in_str = 1;
+		break;
+	case B_OPEN:
+		r = skim_open(k, (char)c);
+		break;
+	case B_CLOSE:
+		r = skim_close(k, (char)c);
+		break;
+	default:
+		if (!(bclass[c] & F_SKIM))
+			return -1;
+		break;
+	}
+	*ip = i + 1;
+	return r;
+}
+
+#ifdef JSON_SSE2
+#define SKIM_BLOCK	64
+
+/* Bit masks of a block of SKIM_BLOCK bytes, bit n for byte n. */
+struct skim_masks {
+	uint64_t	special;	/* '\\' or NUL */
+	uint64_t	quote;
+	uint64_t	open;		/* '[' '{' */
+	uint64_t	close;		/* ']' '}' */
+	uint64_t	curly;		/* '{' '}' */
+	uint64_t	ok;		/* whitespace, : , and the bytes of literals */
+};
+
+static inline __m128i
+eq8(__m128i v, char c)
+{
+	return _mm_cmpeq_epi8(v, _mm_set1_epi8(c));
+}
+
+/* lo <= byte <= hi (ASCII): v - lo - 128 wraps [lo, hi] to the bottom. */
+static inline __m128i
+in_range(__m128i v, char lo, char hi)
+{
+	return _mm_cmplt_epi8(_mm_sub_epi8(v, _mm_set1_epi8((char)(lo + 128))),
+	    _mm_set1_epi8((char)(hi - lo - 127)));
+}
+
+static inline uint64_t
+bits(__m128i v, unsigned shift)
+{
+	return (uint64_t)(unsigned)_mm_movemask_epi8(v) << shift;
+}
+
+static inline __attribute__((always_inline)) void
+skim_masks16(const char *p, unsigned shift, struct skim_masks *m)
+{
+	__m128i	v, ob, cb, ok;
+
+	v = _mm_loadu_si128((const __m128i *)(const void *)p);
+	m->special |= bits(_mm_or_si128(eq8(v, '\\'), eq8(v, '\0')), shift);
+	m->quote |= bits(eq8(v, '"'), shift);
+	ob = eq8(v, '{');
+	cb = eq8(v, '}');
+	m->open |= bits(_mm_or_si128(eq8(v, '['), ob), shift);
+	m->close |= bits(_mm_or_si128(eq8(v, ']'), cb), shift);
+	m->curly |= bits(_mm_or_si128(ob, cb), shift);
+	/* [\t\n\r ] [+,-.] [0-9:] E a [ef] l n [r-u] */
+	ok = _mm_or_si128(_mm_or_si128(
+	    _mm_or_si128(eq8(v, ' '), in_range(v, '\t', '\n')),
+	    _mm_or_si128(eq8(v, '\r'), in_range(v, '+', '.'))),
+	    _mm_or_si128(_mm_or_si128(in_range(v, '0', ':'), eq8(v, 'E')),
+	    _mm_or_si128(eq8(v, 'a'), in_range(v, 'e', 'f'))));
+	ok = _mm_or_si128(ok, _mm_or_si128(_mm_or_si128(eq8(v, 'l'),
+	    eq8(v, 'n')), in_range(v, 'r', 'u')));
+	m->ok |= bits(ok, shift);
+}
+
+/*
+ * The same as skim_step() on the SKIM_BLOCK bytes at s[i] (i + SKIM_BLOCK
+ * <= len), with bit masks: returns 0 when all were read and 1 when the
+ * container closed at byte *endp, else 2 and leaves the block to
+ * skim_step(): when it holds a backslash or a NUL, and when it is invalid
+ * (so that the error, and errno, are those of the first bad byte).  With no
+ * escapes, a byte is in a string when an odd number of quotes come before it
+ * or at it (counting the one the block starts inside of); the closing quote
+ * is not.
+ */
+static int
+skim_block(struct skim *k, const char *s, size_t i, size_t *endp)
+{
+	struct skim_masks	m;
+	uint64_t		p, in, out, open, br, bad, x, o, cu;
+	uint64_t		stack = k->stack;
+	unsigned		b;
+	int			d = k->d, err = 0, deep = 0;
+
+	memset(&m, 0, sizeof(m));
+	skim_masks16(s + i, 0, &m);
+	skim_masks16(s + i + 16, 16, &m);
+	skim_masks16(s + i + 32, 32, &m);
+	skim_masks16(s + i + 48, 48, &m);
+	if (m.special != 0)
+		return 2;
+	p = m.quote ^ m.quote << 1;
+	p ^= p << 2;
+	p ^= p << 4;
+	p ^= p << 8;
+	p ^= p << 16;
+	p ^= p << 32;
+	in = k->in_str ? ~p : p;	/* in a string after the byte */
+	out = ~(in | m.quote);
+	open = m.open & out;
+	br = (m.open | m.close) & out;
+	bad = out & ~br & ~m.ok;
+	/* Brackets in order, without a branch on which kind. */
+	for (x = br; x != 0; x &= x - 1) {
+		b = (unsigned)__builtin_ctzll(x);
+		o = open >> b & 1;
+		cu = m.curly >> b & 1;
+		err |= (int)(~o & (stack ^ cu) & 1);	/* a close must match */
+		stack = o ? stack << 1 | cu : stack >> 1;
+		d += 2 * (int)o - 1;
+		deep |= k->depth + d > JSON_MAX_DEPTH;
+		if (d == 0) {
+			/* The bytes after it are the caller's. */
+			if (b < 63)
+				bad &= (2ULL << b) - 1;
+			if (err || deep || bad != 0)
+				return 2;
+			*endp = b;
+			return 1;
+		}
+	}
+	if (err || deep || bad != 0)
+		return 2;
+	k->stack = stack;
+	k->d = d;
+	k->in_str = (int)(in >> 63);
+	return 0;
+}
+#endif
+
+/* s[*ip] opens an array or an object: moves *ip past its end. */
+static int
+skim_container(const char *s, size_t len, size_t *ip, int depth)
+{
+	struct skim	k;
+	size_t		i = *ip, end;
+	int		r;
+
+	memset(&k, 0, sizeof(k));
+	k.depth = depth;
+	/* The opening bracket, byte by byte: i is where the loop starts. */
+	if ((r = skim_step(&k, s, len, &i)) == -1)
+		return -1;
+	for (;;) {
+#ifdef JSON_SSE2
+		if (len - i >= SKIM_BLOCK) {
+			switch (skim_block(&k, s, i, &end)) {
+			case 0:
+				i += SKIM_BLOCK;
+				continue;
+			case 1:
+				*ip = i + end + 1;
+				return 0;
+			default:
+				break;
+			}
+			/* An escape, a NUL or an error: byte by byte. */
+			for (end = i + SKIM_BLOCK; i < end; ) {
+				if ((r = skim_step(&k, s, len, &i)) == -1)
+					return -1;
+				if (r == 1) {
+					*ip = i;
+					return 0;
+				}
+			}
+			continue;
+		}
+#endif
+		if (i >= len || (r = skim_step(&k, s, len, &i)) == -1)
+			return -1;
+		if (r == 1) {
+			*ip = i;
+			return 0;
+		}
+	}
+}
+
+/*
+ * Moves *ip past the value that starts at s[*ip] (i < len), which has depth
+ * brackets around it.  A string is skimmed as above; a literal must be
+ * valid (literal_valid()).  In an array or object, only the brackets and
+ * the strings are followed: brackets must pair up ('[' with ']', '{' with
+ * '}') within JSON_MAX_DEPTH, strings as above, and every other byte must be
+ * one JSON can have there: whitespace, ':' ',' and the characters of
+ * literals ([-+.0-9Eaeflnrstu]).  The order of keys, values and
+ * separators, and the spelling of the literals, are not checked inside.
+ */
+static int
+skim_value(const char *s, size_t len, size_t *ip, int depth)
+{
+	size_t	i = *ip, e;
+
+	switch (bclass[(uint8_t)s[i]] & B_ROLE) {
+	case B_QUOTE:
+		return skim_str(s, len, ip);
+	case B_LIT:
+		for (e = i + 1; e < len && !(bclass[(uint8_t)s[e]] & F_DELIM);
+		    e++)
+			;
+		if (!literal_valid(s + i, e - i))
+			return -1;
+		*ip = e;
+		return 0;
+	case B_OPEN:
+		return skim_container(s, len, ip, depth);
+	default:
+		return -1;
+	}
+}
+
+int
+json_parse_member(const void *data, size_t len, const char *key,
+    struct json **jp)
+{
+	const char	*s = data;
+	size_t		 i, ks, ke, vs = 0, ve = 0;
+	int		 found = 0;
+
+	*jp = NULL;
+	if (len > JSON_MAX_LEN) {
+		errno = E2BIG;
+		return -1;
+	}
+	i = skip_ws(s, len, 0);
+	if (i == len || s[i] != '{') {
+		/* Not an object: checked whole, as any document. */
+		if (json_parse(data, len, jp) == -1)
+			return -1;
+		json_free(*jp);
+		*jp = NULL;
+		errno = ENOENT;
+		return -1;
+	}
+	/* The root object itself is read strictly (RFC 8259). */
+	errno = EINVAL;
+	i = skip_ws(s, len, i + 1);
+	if (i < len && s[i] == '}')
+		i++;
+	else {
+		for (;;) {
+			if (i >= len || s[i] != '"')
+				return -1;
+			ks = i;
+			if (skim_str(s, len, &i) == -1)
+				return -1;
+			ke = i;
+			i = skip_ws(s, len, i);
+			if (i >= len || s[i] != ':')
+				return -1;
+			i = skip_ws(s, len, i + 1);
+			if (i >= len)
+				return -1;
+			if (!found && span_eq(s, len, ks + 1, ke - 1, key)) {
+				found = 1;
+				vs = i;
+				if (skim_value(s, len, &i, 1) == -1)
+					return -1;
+				ve = i;
+			} else if (skim_value(s, len, &i, 1) == -1)
+				return -1;
+			i = skip_ws(s, len, i);
+			if (i < len && s[i] == ',') {
+				i = skip_ws(s, len, i + 1);
+				continue;
+			}
+			if (i < len && s[i] == '}') {
+				i++;
+				break;
+			}
+			return -1;
+		}
+	}
+	if (skip_ws(s, len, i) != len)
+		return -1;
+	if (!found) {
+		errno = ENOENT;
+		return -1;
+	}
+	return json_parse(s + vs, ve - vs, jp);
 }

@@ -3,9 +3,10 @@
  * buffer, which must outlive the struct json.  No recursion anywhere.
  *
  * Policy:
- * - Parsing is jsmn's (strict mode, parent links) after a linear pre-scan
- *   that bounds the nesting depth and refuses NUL bytes, followed by a
- *   linear structural check of the tokens (one root value and nothing after
+ * - Parsing is jsmn's (strict mode, parent links, one pass into an array of
+ *   the right size) after a linear pre-scan that bounds the nesting depth,
+ *   refuses NUL bytes and counts the tokens, followed by a linear
+ *   structural check of the tokens (one root value and nothing after
  *   it, every object member a string key with exactly one value, literals
  *   exactly true/false/null or a JSON number).  jsmn's leniency about
  *   separators (`[1 2]`, `[1,,2]`) is kept: it cannot change the structure.
@@ -32,6 +33,7 @@
 #define JSON_MAX_LEN	(32 * 1024 * 1024)	/* bytes; jsmn positions are int */
 #define JSON_MAX_TOKENS	(2 * 1024 * 1024)	/* 2.67x /provider, 40 MiB of tokens */
 #define JSON_MAX_DEPTH	64			/* jsmn closes a bracket in O(depth) */
+#define JSON_KEEP_TOKENS 4096			/* json_clear() frees a larger array */
 
 enum json_type {
 	JSON_OBJECT = 1,
@@ -50,6 +52,41 @@ void	 json_free(struct json *);
 int	 json_ntokens(const struct json *);
 
 /*
+ * A struct json to parse into again and again (the event stream): its token
+ * array is kept between documents.  json_parse_into() forgets the previous
+ * document first; on -1 (errno as json_parse) it holds no document
+ * (json_ntokens() is 0).  json_clear() forgets the document and frees a
+ * token array of more than JSON_KEEP_TOKENS.  json_free() frees it all.
+ */
+struct json	*json_new(void);
+int		 json_parse_into(struct json *, const void *, size_t);
+void		 json_clear(struct json *);
+
+/*
+ * For a large document of which one member of the root object is read (GET
+ * /provider: `connected`, beside 6.5 MB of `all`): the document is checked
+ * by a scan that does not make tokens, and only the value of the first
+ * member named key is parsed, as json_parse() would: it is token 0 of *jp,
+ * and the positions json_raw() gives are relative to its first byte.
+ *
+ * What the scan checks (json.c, skim_value()): no NUL anywhere; the root
+ * object exactly as RFC 8259 has it (string keys, ':' and ',' where they
+ * belong, nothing after it but whitespace); every string closed, with
+ * JSON's escapes only; a literal member value valid; inside the other
+ * members' arrays and objects, brackets that pair up within JSON_MAX_DEPTH
+ * and no byte outside strings that JSON cannot have there.  The order of
+ * keys, values and separators inside a skipped value, and the spelling of
+ * its literals, are not checked: it is never read.  No token is made for
+ * them, so JSON_MAX_TOKENS bounds the value only (JSON_MAX_LEN the whole).
+ * A root that is not an object is checked by json_parse().
+ *
+ * Returns -1 with errno ENOENT when the document is valid but the root is
+ * not an object or has no such member, else as json_parse().
+ */
+int		 json_parse_member(const void *, size_t, const char *,
+		    struct json **);
+
+/*
  * Tokens are indices, 0 is the root.  Every function accepts any int: an
  * index out of range (e.g. -1 from a failed lookup) is "no such value".
  */
@@ -60,6 +97,18 @@ int	 json_len(const struct json *, int);
 int	 json_next(const struct json *, int);
 /* The value of member key in object obj, or -1. */
 int	 json_obj_get(const struct json *, int, const char *);
+/*
+ * The values of n members of object obj found in one walk, as json_obj_get
+ * would find them one by one: toks[i] for keys[i], -1 when it is not there.
+ */
+void	 json_obj_pick(const struct json *, int, const char *const *, int *,
+	    size_t);
+/*
+ * Where the JSON text of token t is in the parsed buffer: a string's
+ * includes its quotes, an object's or array's its brackets.  -1 when t is
+ * not a token.
+ */
+int	 json_raw(const struct json *, int, size_t *, size_t *);
 /* 1 when string token t decodes to exactly s, else 0. */
 int	 json_str_eq(const struct json *, int, const char *);
 

@@ -20,6 +20,14 @@
 #include "common/log.h"
 #include "netproc/upstream.h"
 
+/*
+ * Easy handles of finished requests kept for the next ones (reset, so no
+ * option and no pointer of the old request survives): a handle keeps its
+ * buffers, so a request costs no handle set-up.  Connections are the
+ * multi's either way.
+ */
+#define UPSTREAM_EASY_KEEP	8
+
 struct upstream_req {
 	struct upstream_xfer	 xfer;		/* first: it is the easy handle's private */
 	struct upstream		*up;
@@ -58,6 +66,9 @@ struct upstream {
 
 	TAILQ_HEAD(, upstream_req) reqs;
 	size_t			 nreqs;
+	CURL			*idle[UPSTREAM_EASY_KEEP];	/* reset, for reuse */
+	size_t			 nidle;
+	int			 due_now;	/* libcurl asked for a timeout of 0 */
 };
 
 
@@ -252,12 +263,33 @@ write_cb(char *data, size_t size, size_t n, void *arg)
 	return len;
 }
 
+/* An easy handle with every option at its default. */
+static CURL *
+easy_get(struct upstream *up)
+{
+	if (up->nidle > 0)
+		return up->idle[--up->nidle];
+	return curl_easy_init();
+}
+
+/* Takes back a handle that is in no multi. */
+static void
+easy_put(struct upstream *up, CURL *e)
+{
+	if (up->nidle < UPSTREAM_EASY_KEEP) {
+		/* Forgets every option: the request's headers, body, data. */
+		curl_easy_reset(e);
+		up->idle[up->nidle++] = e;
+	} else
+		curl_easy_cleanup(e);
+}
+
 static void
 req_free(struct upstream_req *r)
 {
 	if (r->easy != NULL) {
 		curl_multi_remove_handle(r->up->multi, r->easy);
-		curl_easy_cleanup(r->easy);
+		easy_put(r->up, r->easy);
 	}
 	curl_slist_free_all(r->headers);
 	buf_free(&r->body);
@@ -354,6 +386,8 @@ upstream_base(struct upstream *up)
 }
 
 static void	req_done(struct upstream_xfer *, CURLcode);
+static void	check_done(struct upstream *);
+static void	run_due(struct upstream *);
 
 static int
 req_setup(struct upstream *up, struct upstream_req *r)
@@ -361,7 +395,7 @@ req_setup(struct upstream *up, struct upstream_req *r)
 	struct api_call *c = r->call;
 	CURL *e;
 
-	if ((r->easy = e = curl_easy_init()) == NULL)
+	if ((r->easy = e = easy_get(up)) == NULL)
 		return -1;
 	r->xfer.done = req_done;
 	r->headers = curl_slist_append(r->headers, "Accept: application/json");
@@ -426,6 +460,10 @@ upstream_submit(struct upstream *up, uint64_t conn_id, struct api_call *call)
 	}
 	TAILQ_INSERT_TAIL(&up->reqs, r, entry);
 	up->nreqs++;
+	/* Start it now (adding it asked for a timeout of 0), not a loop round
+	 * later; it may even be answered before this returns. */
+	run_due(up);
+	check_done(up);
 }
 
 void
@@ -557,6 +595,24 @@ check_done(struct upstream *up)
 	}
 }
 
+/*
+ * When libcurl asked for a timeout of 0 during a call (a transfer just
+ * added, or one that has read its last bytes and finishes on the next
+ * call), makes that call at once instead of a loop round later.  Bounded:
+ * the timer stays armed, so anything left runs from the loop.
+ */
+static void
+run_due(struct upstream *up)
+{
+	int running, n;
+
+	for (n = 0; up->due_now && n < 4; n++) {
+		up->due_now = 0;
+		curl_multi_socket_action(up->multi, CURL_SOCKET_TIMEOUT, 0,
+		    &running);
+	}
+}
+
 static void
 sock_event_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -568,6 +624,7 @@ sock_event_cb(evutil_socket_t fd, short what, void *arg)
 	if (what & EV_WRITE)
 		flags |= CURL_CSELECT_OUT;
 	curl_multi_socket_action(up->multi, fd, flags, &running);
+	run_due(up);
 	check_done(up);
 }
 
@@ -609,7 +666,9 @@ timer_event_cb(evutil_socket_t fd, short what, void *arg)
 	struct upstream *up = arg;
 	int running;
 
+	up->due_now = 0;
 	curl_multi_socket_action(up->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	run_due(up);
 	check_done(up);
 }
 
@@ -619,6 +678,7 @@ timer_cb(CURLM *multi, long timeout_ms, void *arg)
 	struct upstream *up = arg;
 	struct timeval tv;
 
+	up->due_now = timeout_ms == 0;
 	if (timeout_ms < 0) {
 		evtimer_del(up->timer);
 		return 0;
@@ -685,6 +745,8 @@ upstream_free(struct upstream *up)
 		TAILQ_REMOVE(&up->reqs, r, entry);
 		req_free(r);
 	}
+	while (up->nidle > 0)
+		curl_easy_cleanup(up->idle[--up->nidle]);
 	if (up->multi != NULL)
 		curl_multi_cleanup(up->multi);
 	if (up->timer != NULL)

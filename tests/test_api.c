@@ -879,6 +879,64 @@ test_provider(void **state)
 	opencode__server_message__free_unpacked(sm, NULL);
 }
 
+/*
+ * GET /provider is skimmed, not parsed (json_parse_member): garbage around
+ * `connected` is still PARSE_ERROR, and only the first `connected` of the
+ * root object counts.
+ */
+static void
+test_provider_skim(void **state)
+{
+	static const char *const garbage[] = {
+		"{\"all\":[{\"id\":\"a\"],\"connected\":[\"mock\"]}",
+		"{\"all\":[{\"id\":\"a}],\"connected\":[\"mock\"]}",
+		"{\"all\":[{\"id\":\"a\\q\"}],\"connected\":[\"mock\"]}",
+		"{\"all\":[<html>],\"connected\":[\"mock\"]}",
+		"{\"all\":[],\"connected\":[\"mock\"],}",
+		"{\"all\":[] \"connected\":[\"mock\"]}",
+		"{\"connected\":[\"mock\"]}{}",
+		"{\"connected\":[\"mock\",}]}",
+		"{\"connected\":[\"mock\"]",
+		"{\"connected\":[\"mock\"]}]",
+	};
+	static const char	 nul[] = "{\"a\":\"\0\",\"connected\":[]}";
+	Opencode__ServerMessage	*sm;
+	struct api_call		 c;
+	size_t			 i;
+	int			 kind;
+
+	(void)state;
+	for (kind = API_KIND_PROVIDER_STATUS; kind <= API_KIND_AUTH_STATUS;
+	    kind++) {
+		call_init(&c, kind, 1);
+		for (i = 0; i < sizeof(garbage) / sizeof(garbage[0]); i++)
+			expect_error(reply_str(&c, 200, JSON_CT, garbage[i]),
+			    ERR_PARSE_ERROR, "invalid JSON");
+		expect_error(reply(&c, 200, JSON_CT, (const uint8_t *)nul,
+		    sizeof(nul) - 1), ERR_PARSE_ERROR, "invalid JSON");
+		/* Valid, but no `connected` where it belongs. */
+		expect_error(reply_str(&c, 200, JSON_CT,
+		    "{\"all\":{\"connected\":[\"mock\"]}}"), ERR_PARSE_ERROR,
+		    "unexpected reply: connected");
+		expect_error(reply_str(&c, 200, JSON_CT, "[[\"mock\"]]"),
+		    ERR_PARSE_ERROR, "unexpected reply: connected");
+		expect_error(reply_str(&c, 200, JSON_CT, "[[\"mock\"]"),
+		    ERR_PARSE_ERROR, "invalid JSON");
+	}
+	/* The first one; a later duplicate is not looked at. */
+	call_init(&c, API_KIND_PROVIDER_STATUS, 1);
+	sm = reply_str(&c, 200, JSON_CT, "{\"connected\":[\"a\"],"
+	    "\"all\":[1,{\"x\":[\"]\"]}],\"connected\":[\"b\",\"c\"]}");
+	assert_int_equal(sm->payload_case,
+	    OPENCODE__SERVER_MESSAGE__PAYLOAD_PROVIDER_STATUS);
+	assert_int_equal(sm->provider_status->n_connected, 1);
+	assert_string_equal(sm->provider_status->connected[0], "a");
+	opencode__server_message__free_unpacked(sm, NULL);
+	/* Strings in it are checked as ever. */
+	expect_error(reply_str(&c, 200, JSON_CT,
+	    "{\"connected\":[\"a\x01\"]}"), ERR_PARSE_ERROR, NULL);
+}
+
 /* The .http captures: every 2xx of an "empty" endpoint and every error. */
 static void
 test_http_fixtures(void **state)
@@ -1331,6 +1389,7 @@ main(void)
 		cmocka_unit_test(test_agent_list),
 		cmocka_unit_test(test_health),
 		cmocka_unit_test(test_provider),
+		cmocka_unit_test(test_provider_skim),
 		cmocka_unit_test(test_http_fixtures),
 		cmocka_unit_test(test_status_mapping),
 		cmocka_unit_test(test_wrong_types),

@@ -1190,6 +1190,69 @@ test_error_text(void **state)
 }
 
 /* Large messages: the buffers grow for them and are given back after. */
+/*
+ * The mapper's struct json and arena are reused: an event with more tokens
+ * than are kept, invalid events and many small ones in between leave
+ * nothing behind.
+ */
+static void
+test_reuse(void **state)
+{
+	static const char	 head[] = "{\"type\":\"message.part.updated\","
+	    "\"properties\":{\"part\":{\"type\":\"tool\",\"id\":\"prt_1\","
+	    "\"messageID\":\"msg_1\",\"sessionID\":\"ses_1\",\"callID\":\"c\","
+	    "\"tool\":\"read\",\"state\":{\"status\":\"running\","
+	    "\"input\":{\"n\":[";
+	struct event_mapper	*m;
+	struct out		 o = { 0 };
+	size_t			 n = 3 * JSON_KEEP_TOKENS, i, len;
+	char			*s, *p, ev[256], want[32];
+
+	(void)state;
+	assert_non_null(s = malloc(sizeof(head) + 2 * n + 16));
+	memcpy(s, head, sizeof(head) - 1);
+	p = s + sizeof(head) - 1;
+	for (i = 0; i < n; i++) {
+		*p++ = (char)('0' + i % 10);
+		*p++ = ',';
+	}
+	memcpy(p - 1, "]}}}}}", 7);
+	len = strlen(s);
+	assert_non_null(m = event_mapper_new());
+	for (i = 0; i < 3000; i++) {
+		if (i % 1000 == 0) {
+			assert_int_equal(event_map(m, s, len, record, &o),
+			    EVENT_MAPPED);
+			p = o.msg[o.n - 1]->tool_call->input_json;
+			assert_int_equal(strlen(p), 2 * n + 7);
+			assert_memory_equal(p, "{\"n\":[0,1,2,", 12);
+			assert_int_equal(p[2 * n + 4], '0' + (n - 1) % 10);
+			assert_string_equal(p + 2 * n + 5, "]}");
+		}
+		if (i % 100 == 0) {
+			assert_int_equal(map1(m, "{\"type\":", &o),
+			    EVENT_INVALID);
+			assert_int_equal(map1(m, DELTA("\"field\":\"text\","
+			    "\"delta\":\"x\""), &o), EVENT_INVALID);
+		}
+		snprintf(want, sizeof(want), "d%zu\u00e9", i);
+		snprintf(ev, sizeof(ev), DELTA("\"sessionID\":\"ses_%zu\","
+		    "\"messageID\":\"msg_1\",\"partID\":\"prt_1\","
+		    "\"field\":\"text\",\"delta\":\"d%zu\\u00e9\""), i % 7, i);
+		assert_int_equal(map1(m, ev, &o), EVENT_MAPPED);
+		snprintf(want, sizeof(want), "d%zu\xc3\xa9", i);
+		assert_string_equal(o.msg[o.n - 1]->token->delta, want);
+		snprintf(want, sizeof(want), "ses_%zu", i % 7);
+		assert_string_equal(o.msg[o.n - 1]->token->session_id, want);
+		if (o.n > 64)
+			out_free(&o);
+	}
+	assert_int_equal(event_mapper_stats(m)->nomem, 0);
+	out_free(&o);
+	free(s);
+	event_mapper_free(m);
+}
+
 static void
 test_big(void **state)
 {
@@ -1240,6 +1303,7 @@ main(void)
 		cmocka_unit_test(test_deep),
 		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_raw_json),
+		cmocka_unit_test(test_reuse),
 		cmocka_unit_test(test_ignored),
 		cmocka_unit_test(test_completed_once),
 		cmocka_unit_test(test_error_text),

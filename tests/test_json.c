@@ -215,6 +215,337 @@ test_not_quadratic(void **state)
 	}
 }
 
+/* json_parse_into: the same tokens as json_parse, into a kept array. */
+static void
+test_parse_into(void **state)
+{
+	static const char *const docs[] = {
+		"{\"a\":[1,2,{\"b\":null}],\"c\":\"d\"}", "7", "[]", "\"s\"",
+		"{\"x\":[[[[]]]]}", " true ",
+	};
+	struct json	*r, *j;
+	char		*big;
+	size_t		 i, n, len;
+	int		 t;
+
+	(void)state;
+	assert_non_null(r = json_new());
+	assert_int_equal(json_ntokens(r), 0);
+	assert_int_equal(json_type(r, 0), -1);
+	for (n = 0; n < 3; n++) {
+		for (i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+			assert_int_equal(json_parse_into(r, docs[i],
+			    strlen(docs[i])), 0);
+			j = parse_ok(docs[i]);
+			assert_int_equal(json_ntokens(r), json_ntokens(j));
+			for (t = 0; t < json_ntokens(j); t++) {
+				assert_int_equal(json_type(r, t),
+				    json_type(j, t));
+				assert_int_equal(json_len(r, t), json_len(j, t));
+				assert_int_equal(json_next(r, t),
+				    json_next(j, t));
+			}
+			json_free(j);
+		}
+		/* A failure leaves no document behind. */
+		assert_int_equal(json_parse_into(r, "[1,", 3), -1);
+		assert_int_equal(errno, EINVAL);
+		assert_int_equal(json_ntokens(r), 0);
+		assert_int_equal(json_type(r, 0), -1);
+		assert_int_equal(json_parse_into(r, "{}\0", 3), -1);
+		assert_int_equal(json_ntokens(r), 0);
+	}
+	/* More tokens than are kept, then small ones again. */
+	big = wide_array("[1]", 3 * JSON_KEEP_TOKENS, &len);
+	assert_int_equal(json_parse_into(r, big, len), 0);
+	assert_int_equal(json_ntokens(r), 1 + 2 * 3 * JSON_KEEP_TOKENS);
+	assert_int_equal(json_next(r, 0), json_ntokens(r));
+	json_clear(r);
+	assert_int_equal(json_ntokens(r), 0);
+	assert_int_equal(json_parse_into(r, docs[0], strlen(docs[0])), 0);
+	assert_int_equal(json_ntokens(r), 10);
+	json_clear(r);
+	json_clear(r);
+	free(big);
+	json_free(r);
+	json_free(NULL);
+	json_clear(NULL);
+}
+
+static void
+expect_raw(const struct json *j, int t, const char *doc, const char *text)
+{
+	size_t	off, n;
+
+	assert_int_equal(json_raw(j, t, &off, &n), 0);
+	if (n != strlen(text) || memcmp(doc + off, text, n) != 0)
+		fail_msg("token %d: \"%.*s\", not \"%s\"", t, (int)n, doc + off,
+		    text);
+}
+
+static void
+test_raw(void **state)
+{
+	static const char doc[] = " { \"k\\\"\" : [ 1 , -2.5e3 , true , null ,"
+	    " \"s\\u00e9\" , { } , [ [ ] ] ] , \"o\" : { \"p\" : \"}\" } } ";
+	struct json	*j;
+	size_t		 off, n;
+
+	(void)state;
+	j = parse_ok(doc);
+	expect_raw(j, 0, doc, "{ \"k\\\"\" : [ 1 , -2.5e3 , true , null , "
+	    "\"s\\u00e9\" , { } , [ [ ] ] ] , \"o\" : { \"p\" : \"}\" } }");
+	expect_raw(j, 1, doc, "\"k\\\"\"");
+	expect_raw(j, 2, doc, "[ 1 , -2.5e3 , true , null , \"s\\u00e9\" ,"
+	    " { } , [ [ ] ] ]");
+	expect_raw(j, 3, doc, "1");
+	expect_raw(j, 4, doc, "-2.5e3");
+	expect_raw(j, 5, doc, "true");
+	expect_raw(j, 6, doc, "null");
+	expect_raw(j, 7, doc, "\"s\\u00e9\"");
+	expect_raw(j, 8, doc, "{ }");
+	expect_raw(j, 9, doc, "[ [ ] ]");
+	expect_raw(j, 10, doc, "[ ]");
+	expect_raw(j, 11, doc, "\"o\"");
+	expect_raw(j, 12, doc, "{ \"p\" : \"}\" }");
+	expect_raw(j, 14, doc, "\"}\"");
+	assert_int_equal(json_raw(j, 15, &off, &n), -1);
+	assert_int_equal(json_raw(j, -1, &off, &n), -1);
+	json_free(j);
+	j = parse_ok("  -0.5 ");
+	expect_raw(j, 0, "  -0.5 ", "-0.5");
+	json_free(j);
+	j = parse_ok("\n\"\"\n");
+	expect_raw(j, 0, "\n\"\"\n", "\"\"");
+	json_free(j);
+}
+
+static void
+test_obj_pick(void **state)
+{
+	static const char *const keys[] = { "b", "zz", "a", "\xc3\xa9" };
+	struct json	*j;
+	int		 t[4];
+
+	(void)state;
+	j = parse_ok("{\"a\":{\"b\":1},\"b\":[2],\"a\":3,\"\\u00e9\":4}");
+	json_obj_pick(j, 0, keys, t, 4);
+	assert_int_equal(t[0], json_obj_get(j, 0, "b"));
+	assert_int_equal(t[1], -1);
+	assert_int_equal(t[2], json_obj_get(j, 0, "a"));
+	assert_int_equal(json_type(j, t[2]), JSON_OBJECT);	/* the first */
+	assert_int_equal(t[3], json_obj_get(j, 0, "\xc3\xa9"));
+	assert_true(t[3] > 0);
+	json_obj_pick(j, t[0], keys, t, 4);	/* not an object */
+	assert_int_equal(t[0], -1);
+	assert_int_equal(t[2], -1);
+	json_obj_pick(j, -1, keys, t, 1);
+	assert_int_equal(t[0], -1);
+	json_free(j);
+}
+
+/*
+ * json_parse_member(): -1 with errno e, or 0 and a value of the length of
+ * text, which is in doc.
+ */
+static void
+member(const char *doc, size_t len, int e, const char *text)
+{
+	struct json	*j = (struct json *)1;
+	size_t		 off, n;
+	int		 rc;
+
+	errno = 0;
+	rc = json_parse_member(doc, len, "connected", &j);
+	if (e != 0) {
+		if (rc != -1 || errno != e)
+			fail_msg("%.*s: rc %d errno %d, not %d", (int)len, doc,
+			    rc, errno, e);
+		assert_null(j);
+		return;
+	}
+	if (rc != 0)
+		fail_msg("%.*s: refused (errno %d)", (int)len, doc, errno);
+	assert_int_equal(json_raw(j, 0, &off, &n), 0);
+	assert_int_equal(off, 0);
+	if (n != strlen(text) || memmem(doc, len, text, n) == NULL)
+		fail_msg("%s: value is not %s", doc, text);
+	assert_int_equal(json_next(j, 0), json_ntokens(j));
+	json_free(j);
+}
+
+#define MEMBER(s, e, text)	member((s), sizeof(s) - 1, (e), (text))
+
+static void
+test_parse_member(void **state)
+{
+	static const char *const bad[] = {
+		/* truncated, unbalanced, mismatched, unclosed */
+		"{\"all\":[{]},\"connected\":[]}",
+		"{\"all\":[[},\"connected\":[]}",
+		"{\"all\":{\"a\":[1}},\"connected\":[]}",
+		"{\"all\":[]]],\"connected\":[]}",
+		"{\"all\":\"abc,\"connected\":[]}",
+		"{\"all\":[\"abc],\"connected\":[]}",
+		/* escapes JSON does not have, bytes it cannot have there */
+		"{\"all\":[\"\\x\"],\"connected\":[]}",
+		"{\"all\":[\"\\u12\"],\"connected\":[]}",
+		"{\"all\":[\"\\u12g4\"],\"connected\":[]}",
+		"{\"all\":[x],\"connected\":[]}",
+		"{\"all\":[\"a\"\x01],\"connected\":[]}",
+		"{\"all\":[1\xc3\xa9],\"connected\":[]}",
+		"{\"all\":[<p>],\"connected\":[]}",
+		"{\"all\":{'a':1},\"connected\":[]}",
+		/* the root object is read strictly */
+		"{\"all\":[],\"connected\":[],}",
+		"{,\"connected\":[]}",
+		"{\"all\":[] \"connected\":[]}",
+		"{\"all\":[],,\"connected\":[]}",
+		"{\"all\" [],\"connected\":[]}",
+		"{\"all\"::[],\"connected\":[]}",
+		"{\"all\":,\"connected\":[]}",
+		"{all:[],\"connected\":[]}",
+		"{\"all\":tru,\"connected\":[]}",
+		"{\"all\":01,\"connected\":[]}",
+		"{\"connected\":[]} x",
+		"{\"connected\":[]}}",
+		"{\"connected\":[]",
+		"{\"connected\":",
+		"{",
+		/* the value itself is parsed in full */
+		"{\"connected\":[1 x]}",
+		"{\"connected\":[\"a\":1]}",
+		"{\"connected\":{\"a\"}}",
+		/* not an object, and invalid */
+		"[1,", "", "  ", "nul",
+	};
+	struct json	*j;
+	char		*s, want[8];
+	size_t		 i, n, k, pad;
+
+	(void)state;
+	MEMBER("{\"connected\":[\"a\",\"b\"]}", 0, "[\"a\",\"b\"]");
+	MEMBER(" { \"all\" : [ {\"connected\":1} , \"]\\\"[\" , -1.5e3, true,"
+	    " null, {} ] , \"default\" : { \"a\" : \"b\" } , \"connected\" :"
+	    " [ ] } \n", 0, "[ ]");
+	/* The first one, with its key decoded. */
+	MEMBER("{\"\\u0063onnected\":\"x\",\"connected\":[]}", 0, "\"x\"");
+	MEMBER("{\"a\":1,\"connected\":true,\"connected\":[]}", 0, "true");
+	MEMBER("{\"connected\":-0.5e+3}", 0, "-0.5e+3");
+	MEMBER("{\"connected\":{\"connected\":[]}}", 0,
+	    "{\"connected\":[]}");
+	/* Valid, but no such member: ENOENT. */
+	MEMBER("{}", ENOENT, NULL);
+	MEMBER(" { } ", ENOENT, NULL);
+	MEMBER("{\"all\":[],\"Connected\":[]}", ENOENT, NULL);
+	MEMBER("{\"all\":{\"connected\":[]}}", ENOENT, NULL);
+	MEMBER("[\"connected\"]", ENOENT, NULL);
+	MEMBER("[{\"connected\":[]}]", ENOENT, NULL);
+	MEMBER("\"connected\"", ENOENT, NULL);
+	MEMBER("1", ENOENT, NULL);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		member(bad[i], strlen(bad[i]), EINVAL, NULL);
+	/* NUL anywhere. */
+	MEMBER("{\"all\":[\"a\0\"],\"connected\":[]}", EINVAL, NULL);
+	MEMBER("{\"all\":[1,\0],\"connected\":[]}", EINVAL, NULL);
+	MEMBER("{\"connected\":[]}\0", EINVAL, NULL);
+	MEMBER("{\"connected\":[\"\0\"]}", EINVAL, NULL);
+
+	/*
+	 * Long documents go through the bit-mask scan in 64-byte blocks:
+	 * every alignment of strings with quotes, escapes and brackets in
+	 * them, brackets closing at every offset.  Then every prefix fails.
+	 */
+	n = 4096;
+	assert_non_null(s = malloc(n));
+	for (pad = 0; pad < 140; pad++) {
+		k = (size_t)snprintf(s, n, "{\"all\":[{\"p\":\"%*s\"},"
+		    "\"a\\\"]}[{\\\\\",[[{\"x\":\"\\u005d\"}]],{\"y\":[\"%*s\\\\\"]},"
+		    "1,true,{\"z\":{}}],\"connected\":[\"m%*s\"]}",
+		    (int)pad, "", (int)(pad % 70), "", (int)(pad % 3), "");
+		assert_true(k < n);
+		snprintf(want, sizeof(want), "[\"m%*s\"]", (int)(pad % 3), "");
+		member(s, k, 0, want);
+		for (i = 0; i < k; i++)
+			if (json_parse_member(s, i, "connected", &j) != -1)
+				fail_msg("prefix %zu of %s accepted", i, s);
+		/* A bad byte, and a NUL, at every place in the skipped part. */
+		for (i = 8; i < k - 20; i += 7) {
+			char	c = s[i];
+
+			s[i] = '\0';
+			if (json_parse_member(s, k, "connected", &j) != -1)
+				fail_msg("NUL at %zu of %s accepted", i, s);
+			s[i] = c;
+		}
+	}
+	free(s);
+}
+
+static void
+test_parse_member_depth(void **state)
+{
+	struct json	*j;
+	char		*s;
+	size_t		 n = 200000, i, k;
+
+	(void)state;
+	s = malloc(n + 64);
+	assert_non_null(s);
+	/* The root is one level: 63 more in a skipped member, 64 fail. */
+	for (k = 63; k <= 64; k++) {
+		memcpy(s, "{\"all\":", 7);
+		memset(s + 7, '[', k);
+		memset(s + 7 + k, ']', k);
+		memcpy(s + 7 + 2 * k, ",\"connected\":[]}", 16);
+		errno = 0;
+		if (k == 63) {
+			assert_int_equal(json_parse_member(s, 23 + 2 * k,
+			    "connected", &j), 0);
+			json_free(j);
+		} else {
+			assert_int_equal(json_parse_member(s, 23 + 2 * k,
+			    "connected", &j), -1);
+			assert_int_equal(errno, E2BIG);
+		}
+	}
+	/* And in the value itself. */
+	memcpy(s, "{\"connected\":", 13);
+	memset(s + 13, '[', 64);
+	memset(s + 13 + 64, ']', 64);
+	s[13 + 128] = '}';
+	assert_int_equal(json_parse_member(s, 14 + 128, "connected", &j), -1);
+	assert_int_equal(errno, E2BIG);
+	memset(s + 13 + 63, ']', 63);
+	s[13 + 126] = '}';
+	assert_int_equal(json_parse_member(s, 14 + 126, "connected", &j), 0);
+	assert_int_equal(json_type(j, 0), JSON_ARRAY);
+	json_free(j);
+	/* Very deep: refused at once (no quadratic walk). */
+	memcpy(s, "{\"all\":", 7);
+	memset(s + 7, '[', n);
+	assert_int_equal(json_parse_member(s, n + 7, "connected", &j), -1);
+	assert_int_equal(errno, E2BIG);
+	/* Brackets in strings are not nesting. */
+	s[7] = '"';
+	memset(s + 8, '[', n - 1);
+	memcpy(s + 7 + n, "\",\"connected\":[]}", 17);
+	assert_int_equal(json_parse_member(s, n + 24, "connected", &j), 0);
+	json_free(j);
+	for (i = 0; i < 3; i++) {
+		/* Long strings with escapes, across blocks. */
+		memcpy(s, "{\"all\":\"", 8);
+		memset(s + 8, 'a', n);
+		s[8 + 1000 * i + 63] = '\\';
+		s[8 + 1000 * i + 64] = '"';
+		memcpy(s + 8 + n, "\",\"connected\":[]}", 17);
+		assert_int_equal(json_parse_member(s, n + 25, "connected", &j),
+		    0);
+		json_free(j);
+	}
+	free(s);
+}
+
 static void
 test_navigation(void **state)
 {
@@ -499,6 +830,32 @@ test_arena(void **state)
 	assert_non_null(arena_alloc(&a, 10));
 	arena_free(&a);
 	arena_free(&a);
+
+	/* arena_reset keeps the first chunk: the same memory comes back. */
+	arena_init(&a);
+	arena_reset(&a);
+	p = arena_alloc(&a, 100);
+	assert_non_null(p);
+	memset(p, 0xa5, 100);
+	for (i = 0; i < 1000; i++)
+		assert_non_null(arena_alloc(&a, 1000));	/* more chunks */
+	assert_non_null(arena_alloc(&a, 3 * ARENA_CHUNK_MAX));
+	arena_reset(&a);
+	q = arena_alloc(&a, 100);
+	assert_ptr_equal(q, p);
+	assert_int_equal(q[99], 0);		/* zeroed again */
+	for (i = 0; i < 1000; i++)
+		assert_non_null(arena_alloc(&a, 1000));
+	arena_reset(&a);
+	assert_ptr_equal(arena_alloc(&a, 8), p);
+	arena_free(&a);
+	/* A first chunk larger than ARENA_CHUNK_MIN is not kept. */
+	big = arena_alloc(&a, 2 * ARENA_CHUNK_MIN);
+	assert_non_null(big);
+	arena_reset(&a);
+	assert_null(a.head);
+	assert_non_null(arena_alloc(&a, 8));
+	arena_free(&a);
 }
 
 static void
@@ -568,6 +925,11 @@ main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_not_quadratic),
 		cmocka_unit_test(test_navigation),
+		cmocka_unit_test(test_parse_into),
+		cmocka_unit_test(test_raw),
+		cmocka_unit_test(test_obj_pick),
+		cmocka_unit_test(test_parse_member),
+		cmocka_unit_test(test_parse_member_depth),
 		cmocka_unit_test(test_strings),
 		cmocka_unit_test(test_huge_string),
 		cmocka_unit_test(test_integers),
