@@ -183,9 +183,15 @@ ipc_read(struct ipc_reader *r, int fd)
 int
 ipc_send_fd(int sock, Ocb__Ipc__Frame *f, int fd)
 {
+	return ipc_send_fds(sock, f, &fd, fd != -1 ? 1 : 0);
+}
+
+int
+ipc_send_fds(int sock, Ocb__Ipc__Frame *f, const int *fds, size_t nfds)
+{
 	union {
 		struct cmsghdr hdr;
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(sizeof(int) * IPC_MAX_FDS)];
 	} cmsgbuf;
 	struct msghdr msg;
 	struct cmsghdr *cmsg;
@@ -195,6 +201,10 @@ ipc_send_fd(int sock, Ocb__Ipc__Frame *f, int fd)
 	int rc = -1;
 
 	buf_init(&out);
+	if (nfds > IPC_MAX_FDS) {
+		errno = EINVAL;
+		goto done;
+	}
 	if (ipc_frame_pack(&out, f) == -1)
 		goto done;
 	while (off < buf_used(&out)) {
@@ -205,15 +215,15 @@ ipc_send_fd(int sock, Ocb__Ipc__Frame *f, int fd)
 		iov.iov_len = buf_used(&out) - off;
 		msg.msg_iov = &iov;
 		msg.msg_iovlen = 1;
-		if (off == 0 && fd != -1) {
+		if (off == 0 && nfds > 0) {
 			memset(&cmsgbuf, 0, sizeof(cmsgbuf));
 			msg.msg_control = cmsgbuf.buf;
-			msg.msg_controllen = sizeof(cmsgbuf.buf);
+			msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
 			cmsg = CMSG_FIRSTHDR(&msg);
 			cmsg->cmsg_level = SOL_SOCKET;
 			cmsg->cmsg_type = SCM_RIGHTS;
-			cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-			memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+			cmsg->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+			memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * nfds);
 		}
 		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
 		if (n == -1) {

@@ -52,6 +52,9 @@ int		 ipc_frame_pack(struct buf *out, Ocb__Ipc__Frame *);
 ssize_t		 ipc_read(struct ipc_reader *, int fd);
 /* Sends one frame with a descriptor attached to its first byte (blocking). */
 int		 ipc_send_fd(int sock, Ocb__Ipc__Frame *, int fd);
+/* The same with nfds (at most IPC_MAX_FDS) descriptors, in this order. */
+int		 ipc_send_fds(int sock, Ocb__Ipc__Frame *, const int *fds,
+		    size_t nfds);
 /* Reads frames synchronously until one arrives (used at child start-up). */
 int		 ipc_read_frame_blocking(struct ipc_reader *, int fd, Ocb__Ipc__Frame **out);
 /* Writes the whole buffer synchronously (start-up and shutdown paths only). */

@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +46,8 @@ proc_closefrom(int lowfd)
 }
 
 pid_t
-proc_spawn(const char *self, const char *role, int ipc_fd, int err_fd, int null)
+proc_spawn(const char *self, const char *role, int ipc_fd, int err_fd, int null,
+    int flags)
 {
 	char *argv[4], *envp[PROC_ENV_MAX + 1];
 	size_t nenv = 0;
@@ -65,7 +67,25 @@ proc_spawn(const char *self, const char *role, int ipc_fd, int err_fd, int null)
 	argv[1] = (char *)PROC_ROLE_FLAG;
 	argv[2] = (char *)role;
 	argv[3] = NULL;
-	switch (pid = fork()) {
+	if ((flags & PROC_SPAWN_SIBLING) != 0) {
+#if defined(__linux__) && defined(SYS_clone) && !defined(__s390__)
+		/*
+		 * A fork whose child is our parent's: the spawner starts
+		 * netprocs so, and the parent reaps them, sees them die
+		 * (SIGCHLD, the exit signal passed here) and kills them by pid
+		 * as its own children.  A raw clone: glibc's fork() takes no
+		 * flags.  The child below only makes plain system calls.
+		 * (s390 swaps the first two arguments; not handled.)
+		 */
+		pid = (pid_t)syscall(SYS_clone, (unsigned long)(CLONE_PARENT |
+		    SIGCHLD), 0UL, 0UL, 0UL, 0UL);
+#else
+		errno = ENOSYS;
+		return -1;
+#endif
+	} else
+		pid = fork();
+	switch (pid) {
 	case -1:
 		return -1;
 	case 0:
@@ -74,8 +94,11 @@ proc_spawn(const char *self, const char *role, int ipc_fd, int err_fd, int null)
 		return pid;
 	}
 
-	/* Child.  Signals the parent handles must be default again after exec. */
+	/* Child.  Signals the parent or the spawner handles or ignores must be
+	 * default again after exec (an ignored signal stays ignored). */
 	signal(SIGPIPE, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
 	if (ipc_fd == PROC_IPC_FD) {
 		int c = fcntl(ipc_fd, F_GETFD);
 

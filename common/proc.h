@@ -12,12 +12,18 @@
 #define PROC_IPC_FD		3
 #define PROC_ROLE_FLAG		"--role"
 
+/* proc_spawn flags. */
+#define PROC_SPAWN_SIBLING	0x1	/* Linux: clone(CLONE_PARENT), the new
+					 * process is our parent's child (the
+					 * spawner starts netprocs so) */
+
 /* Starts `self --role ROLE` with ipc_fd as fd 3 and err_fd (or our stderr when
  * -1) as fd 2, stdin and stdout on null_fd (/dev/null, opened by the caller
- * before its sandbox, which allows read-only opens only), and a scrubbed
- * environment.  Returns the pid or -1. */
+ * before its sandbox, which allows no opens), and a scrubbed environment.
+ * With PROC_SPAWN_SIBLING the child is our parent's, not ours (-1 with ENOSYS
+ * where the system cannot do that).  Returns the pid or -1. */
 pid_t	proc_spawn(const char *self, const char *role, int ipc_fd, int err_fd,
-	    int null_fd);
+	    int null_fd, int flags);
 
 /* In a child, before trusting fd 3: is it an AF_UNIX socket? 0 or -1. */
 int	proc_check_ipc_fd(void);

@@ -3,6 +3,16 @@
  * prints the ready line, supervises.  It never touches client or upstream bytes:
  * the listener and netproc's socketpair end are handed to the front and closed
  * here.
+ *
+ * On Linux netprocs are started by the spawner, a process forked from the parent
+ * before anything else is set up (it holds netproc's configuration, never the
+ * token): on SPAWN_NETPROC it makes the socketpair, starts `--role netproc` with
+ * clone(CLONE_PARENT) so that the new netproc is the parent's child, writes its
+ * Config and sends the other end and the pid back (NETPROC_STARTED).  The parent
+ * keeps the supervision (reaping, logging, backoff, kills) and its own seccomp
+ * filter needs nothing that creates a process, a socket or a file.  Restarted
+ * netprocs run under the spawner's filter, which is the loose one.  Elsewhere
+ * (no CLONE_PARENT) the parent starts netproc itself, as it always did.
  */
 #include "config.h"
 
@@ -40,6 +50,10 @@
 #define STOP_GRACE_S		5	/* children get this long to exit on SIGTERM */
 #define LOGPIPE_LINE_MAX	2048
 
+#if defined(__linux__)
+#define PARENT_SPAWNER		1	/* netprocs come from the spawner */
+#endif
+
 struct child {
 	const char	*role;
 	pid_t		 pid;
@@ -65,6 +79,9 @@ struct parent {
 	uint16_t		 port;
 
 	struct child		 front, netproc;
+	pid_t			 spawner_pid;
+	int			 spawner_fd;	/* our end of the spawner's channel */
+	struct ipc_reader	 spawner_in;
 	int			 front_fd;	/* our end of the front's channel */
 	struct ipc_reader	 front_in;
 	struct event		*front_ev;
@@ -166,37 +183,63 @@ child_release(struct child *c)
 	}
 }
 
-/* Starts a child on ipc_fd; with --syslog its stderr comes back to us. */
+/* --syslog: the read end of a child's stderr, forwarded line by line. */
 static int
-spawn_child(struct parent *p, struct child *c, int ipc_fd)
+child_watch_stderr(struct parent *p, struct child *c, int fd)
+{
+	if (c->errev != NULL) {
+		event_free(c->errev);
+		c->errev = NULL;
+		close(c->errpipe);
+		buf_free(&c->errbuf);
+	}
+	c->errpipe = fd;
+	fcntl(c->errpipe, F_SETFL, O_NONBLOCK);
+	c->errev = event_new(p->base, c->errpipe, EV_READ | EV_PERSIST,
+	    logpipe_cb, c);
+	if (c->errev == NULL || event_add(c->errev, NULL) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * Starts `--role ROLE` on ipc_fd (proc_spawn flags in flags); with --syslog
+ * *errfd is the read end of its stderr (else -1).  The pid or -1.
+ */
+static pid_t
+spawn_role(struct parent *p, const char *role, int ipc_fd, int flags,
+    int *errfd)
 {
 	int errp[2] = { -1, -1 };
+	pid_t pid;
 
+	*errfd = -1;
 	if (p->opt.use_syslog && pipe2(errp, O_CLOEXEC) == -1)
 		return -1;
-	c->pid = proc_spawn(p->self, c->role, ipc_fd, errp[1], p->devnull);
+	pid = proc_spawn(p->self, role, ipc_fd, errp[1], p->devnull, flags);
 	if (errp[1] != -1)
 		close(errp[1]);
-	if (c->pid == -1) {
+	if (pid == -1) {
 		if (errp[0] != -1)
 			close(errp[0]);
 		return -1;
 	}
+	*errfd = errp[0];
+	log_debug("started %s, pid %ld", role, (long)pid);
+	return pid;
+}
+
+/* Starts a child on ipc_fd; with --syslog its stderr comes back to us. */
+static int
+spawn_child(struct parent *p, struct child *c, int ipc_fd)
+{
+	int errfd;
+
+	if ((c->pid = spawn_role(p, c->role, ipc_fd, 0, &errfd)) == -1)
+		return -1;
 	c->started = time(NULL);
-	if (errp[0] != -1) {
-		if (c->errev != NULL) {
-			event_free(c->errev);
-			close(c->errpipe);
-			buf_free(&c->errbuf);
-		}
-		c->errpipe = errp[0];
-		fcntl(c->errpipe, F_SETFL, O_NONBLOCK);
-		c->errev = event_new(p->base, c->errpipe, EV_READ | EV_PERSIST,
-		    logpipe_cb, c);
-		if (c->errev == NULL || event_add(c->errev, NULL) == -1)
-			return -1;
-	}
-	log_debug("started %s, pid %ld", c->role, (long)c->pid);
+	if (errfd != -1 && child_watch_stderr(p, c, errfd) == -1)
+		return -1;
 	return 0;
 }
 
@@ -252,28 +295,194 @@ send_control_fd(int sock, Ocb__Ipc__Control__Kind kind, int fd)
 	return ipc_send_fd(sock, &f, fd);
 }
 
-static int
-start_netproc(struct parent *p)
+/*
+ * Starts a netproc: a socketpair, `--role netproc` on one end, its Config
+ * written into the other, which goes to *chan (for the front).  With --syslog
+ * *errfd is the read end of its stderr, else -1.  The spawner's work; the
+ * parent's where there is no spawner.  The pid or -1.
+ */
+static pid_t
+netproc_spawn(struct parent *p, int flags, int *chan, int *errfd)
+{
+	pid_t pid;
+	int sp[2];
+
+	*chan = *errfd = -1;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1)
+		return -1;
+	pid = spawn_role(p, "netproc", sp[0], flags, errfd);
+	close(sp[0]);
+	/* The config goes first on what becomes the front's end, so netproc
+	 * reads it before any request. */
+	if (pid == -1 || send_config(p, sp[1], 0) == -1) {
+		close(sp[1]);
+		if (*errfd != -1)
+			close(*errfd);
+		*errfd = -1;
+		return pid;	/* a started netproc dies on EOF; reaped as usual */
+	}
+	*chan = sp[1];
+	return pid;
+}
+
+#ifdef PARENT_SPAWNER
+/*
+ * The spawner, a fork of the parent (no exec): it reads SPAWN_NETPROC frames
+ * from the parent and answers each with NETPROC_STARTED (the pid, then the
+ * front's end of the new netproc's channel and, with --syslog, its stderr
+ * pipe).  It ends when the parent's channel closes.  It holds netproc's
+ * configuration (upstream, credentials) and never the token; it reads nothing
+ * but the parent's frames.
+ */
+static void __attribute__((noreturn))
+spawner_main(struct parent *p, int chan)
+{
+	struct ipc_reader in;
+	Ocb__Ipc__Frame *f;
+
+	log_init("spawner", p->opt.log_level, p->opt.use_syslog);
+	/* A terminal's ^C and a SIGTERM to the process group are the parent's
+	 * to act on; the spawner goes when the parent's channel closes. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	/* Not the ready line's stdout, not the token's descriptor. */
+	if (dup2(p->devnull, STDIN_FILENO) == -1 ||
+	    dup2(p->devnull, STDOUT_FILENO) == -1)
+		fatal("spawner: dup2");
+	if (p->opt.token_fd > STDERR_FILENO && p->opt.token_fd != chan &&
+	    p->opt.token_fd != p->devnull)
+		close(p->opt.token_fd);
+	if (!p->opt.insecure_no_sandbox && sandbox_enter(SANDBOX_SPAWNER) == -1)
+		fatal("spawner: cannot enter the sandbox");
+	ipc_reader_init(&in);
+	while (ipc_read_frame_blocking(&in, chan, &f) == 0) {
+		Ocb__Ipc__Frame out = OCB__IPC__FRAME__INIT;
+		Ocb__Ipc__Control ctl = OCB__IPC__CONTROL__INIT;
+		int fds[2], np, errfd;
+		size_t nfds = 0;
+		pid_t pid;
+
+		if (f->body_case != OCB__IPC__FRAME__BODY_CONTROL ||
+		    f->control->kind != OCB__IPC__CONTROL__KIND__SPAWN_NETPROC) {
+			ipc_frame_free(f);
+			log_warnx("spawner: unexpected frame from the parent");
+			break;
+		}
+		ipc_frame_free(f);
+		pid = netproc_spawn(p, PROC_SPAWN_SIBLING, &np, &errfd);
+		if (pid == -1)
+			log_warn("spawner: cannot start netproc");
+		ctl.kind = OCB__IPC__CONTROL__KIND__NETPROC_STARTED;
+		if (pid > 0 && np != -1) {
+			ctl.pid = (uint32_t)pid;
+			fds[nfds++] = np;
+			if (errfd != -1) {
+				fds[nfds++] = errfd;
+				ctl.stderr_pipe = 1;
+			}
+		}
+		out.body_case = OCB__IPC__FRAME__BODY_CONTROL;
+		out.control = &ctl;
+		if (ipc_send_fds(chan, &out, fds, nfds) == -1) {
+			log_warn("spawner: cannot answer the parent");
+			break;
+		}
+		while (nfds > 0)
+			close(fds[--nfds]);
+	}
+	/* EOF: the parent is done.  _exit: nothing of the parent's to flush
+	 * or free here. */
+	_exit(0);
+}
+
+static void
+spawner_start(struct parent *p)
 {
 	int sp[2];
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1)
-		return -1;
-	if (spawn_child(p, &p->netproc, sp[0]) == -1) {
-		close(sp[0]);
+		fatal("socketpair");
+	switch (p->spawner_pid = fork()) {
+	case -1:
+		fatal("cannot start the spawner");
+	case 0:
 		close(sp[1]);
-		return -1;
+		spawner_main(p, sp[0]);
+	default:
+		break;
 	}
 	close(sp[0]);
-	/* The config goes first on what becomes the front's end, so netproc
-	 * reads it before any request. */
-	if (send_config(p, sp[1], 0) == -1 ||
-	    send_control_fd(p->front_fd, OCB__IPC__CONTROL__KIND__NETPROC_FD,
-	    sp[1]) == -1) {
-		close(sp[1]);
+	p->spawner_fd = sp[1];
+	log_debug("started spawner, pid %ld", (long)p->spawner_pid);
+}
+
+/* Asks the spawner for a netproc and waits for the answer. */
+static pid_t
+spawner_request(struct parent *p, int *chan, int *errfd)
+{
+	Ocb__Ipc__Frame req = OCB__IPC__FRAME__INIT, *f;
+	Ocb__Ipc__Control ctl = OCB__IPC__CONTROL__INIT;
+	struct buf out;
+	pid_t pid = -1;
+	int rc;
+
+	*chan = *errfd = -1;
+	if (p->spawner_fd == -1)
+		return -1;
+	ctl.kind = OCB__IPC__CONTROL__KIND__SPAWN_NETPROC;
+	req.body_case = OCB__IPC__FRAME__BODY_CONTROL;
+	req.control = &ctl;
+	buf_init(&out);
+	rc = ipc_frame_pack(&out, &req);
+	if (rc == 0)
+		rc = ipc_flush_blocking(&out, p->spawner_fd);
+	buf_free(&out);
+	if (rc == -1 ||
+	    ipc_read_frame_blocking(&p->spawner_in, p->spawner_fd, &f) == -1)
+		return -1;
+	if (f->body_case == OCB__IPC__FRAME__BODY_CONTROL &&
+	    f->control->kind == OCB__IPC__CONTROL__KIND__NETPROC_STARTED &&
+	    f->control->pid > 0 &&
+	    (*chan = ipc_reader_take_fd(&p->spawner_in)) != -1) {
+		pid = (pid_t)f->control->pid;
+		if (f->control->stderr_pipe)
+			*errfd = ipc_reader_take_fd(&p->spawner_in);
+	}
+	ipc_frame_free(f);
+	/* Nothing else may ride along. */
+	while ((rc = ipc_reader_take_fd(&p->spawner_in)) != -1)
+		close(rc);
+	return pid;
+}
+#endif /* PARENT_SPAWNER */
+
+static int
+start_netproc(struct parent *p)
+{
+	int chan, errfd;
+	pid_t pid;
+
+#ifdef PARENT_SPAWNER
+	pid = spawner_request(p, &chan, &errfd);
+#else
+	pid = netproc_spawn(p, 0, &chan, &errfd);
+#endif
+	if (pid > 0) {
+		p->netproc.pid = pid;
+		p->netproc.started = time(NULL);
+	}
+	if (chan == -1)
+		return -1;
+	if (errfd != -1 && child_watch_stderr(p, &p->netproc, errfd) == -1) {
+		close(chan);
 		return -1;
 	}
-	close(sp[1]);
+	if (send_control_fd(p->front_fd, OCB__IPC__CONTROL__KIND__NETPROC_FD,
+	    chan) == -1) {
+		close(chan);
+		return -1;
+	}
+	close(chan);
 	return 0;
 }
 
@@ -316,7 +525,24 @@ sigchld_cb(evutil_socket_t sig, short what, void *arg)
 	int status;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if (pid == p->front.pid) {
+		if (pid == p->spawner_pid) {
+			p->spawner_pid = -1;
+			if (p->stopping)
+				continue;
+			/* No netproc could be restarted any more: as with the
+			 * front, the app supervising us sees a non-zero exit. */
+			log_warnx("spawner %s; exiting",
+			    describe_exit(status, desc, sizeof(desc)));
+			close(p->spawner_fd);
+			p->spawner_fd = -1;
+			parent_stop(p, 1);
+			if (p->front.pid > 0)
+				kill(p->front.pid, SIGTERM);
+			else if (p->netproc.pid > 0)
+				kill(p->netproc.pid, SIGTERM);
+			else
+				event_base_loopexit(p->base, NULL);
+		} else if (pid == p->front.pid) {
 			p->front.pid = -1;
 			if (p->stopping && WIFEXITED(status) &&
 			    WEXITSTATUS(status) == 0) {
@@ -412,14 +638,33 @@ sigterm_cb(evutil_socket_t sig, short what, void *arg)
 static void
 print_ready(struct parent *p)
 {
+	char line[256];
+	size_t off = 0;
+	int n;
+
+	/* One write(2), not stdio: the first printf would fstat() stdout,
+	 * which the parent's filter refuses (EACCES). */
 	if (p->token_generated)
-		printf("{\"ready\":true,\"port\":%u,\"token\":\"%s\",\"version\":\"%s\"}\n",
+		n = snprintf(line, sizeof(line),
+		    "{\"ready\":true,\"port\":%u,\"token\":\"%s\",\"version\":\"%s\"}\n",
 		    p->port, p->token, PACKAGE_VERSION);
 	else
-		printf("{\"ready\":true,\"port\":%u,\"version\":\"%s\"}\n",
+		n = snprintf(line, sizeof(line),
+		    "{\"ready\":true,\"port\":%u,\"version\":\"%s\"}\n",
 		    p->port, PACKAGE_VERSION);
-	fflush(stdout);
+	while (n > 0 && off < (size_t)n && off < sizeof(line)) {
+		ssize_t w = write(STDOUT_FILENO, line + off, (size_t)n - off);
+
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			log_warn("cannot print the ready line");
+			break;
+		}
+		off += (size_t)w;
+	}
 	/* The token lives on in the front only. */
+	wipe(line, sizeof(line));
 	wipe(p->token, sizeof(p->token));
 	p->ready = 1;
 }
@@ -518,12 +763,14 @@ parent_main(int argc, char **argv)
 	int sp[2], rc;
 
 	memset(&p, 0, sizeof(p));
-	p.listener = p.front_fd = -1;
+	p.listener = p.front_fd = p.spawner_fd = -1;
+	p.spawner_pid = -1;
 	p.front.role = "front";
 	p.netproc.role = "netproc";
 	p.front.errpipe = p.netproc.errpipe = -1;
 	p.backoff_ms = RESTART_FIRST_MS;
 	ipc_reader_init(&p.front_in);
+	ipc_reader_init(&p.spawner_in);
 
 	switch (options_parse(argc, argv, &p.opt, err, sizeof(err))) {
 	case OPTIONS_EXIT_OK:
@@ -569,6 +816,21 @@ parent_main(int argc, char **argv)
 		fatal("cannot find our own binary");
 	if ((p.devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1)
 		fatal("/dev/null");
+	read_upstream_credentials(&p);
+#ifdef PARENT_SPAWNER
+	/* Before the token exists: the spawner never holds it.  It takes
+	 * netproc's credentials with it; the parent needs them no more. */
+	spawner_start(&p);
+	wipe(p.username, strlen(p.username));
+	free(p.username);
+	p.username = NULL;
+	if (p.password != NULL) {
+		wipe(p.password, p.password_len);
+		free(p.password);
+		p.password = NULL;
+		p.password_len = 0;
+	}
+#endif
 	if (p.opt.token_fd != -1) {
 		rc = token_read_fd(p.opt.token_fd, p.token);
 		if (rc == -1)
@@ -581,7 +843,6 @@ parent_main(int argc, char **argv)
 		p.token_len = TOKEN_HEX_LEN;
 		p.token_generated = 1;
 	}
-	read_upstream_credentials(&p);
 	if (bind_listener(&p) == -1)
 		fatal("cannot listen on 127.0.0.1 port %u-%u", p.opt.port_lo,
 		    p.opt.port_hi);
@@ -636,6 +897,15 @@ parent_main(int argc, char **argv)
 	event_base_free(p.base);
 	ipc_reader_free(&p.front_in);
 	close(p.front_fd);
+#ifdef PARENT_SPAWNER
+	/* EOF ends the spawner; reap it. */
+	if (p.spawner_fd != -1)
+		close(p.spawner_fd);
+	if (p.spawner_pid > 0)
+		while (waitpid(p.spawner_pid, NULL, 0) == -1 && errno == EINTR)
+			;
+#endif
+	ipc_reader_free(&p.spawner_in);
 	close(p.devnull);
 	free(p.username);
 	if (p.password != NULL) {

@@ -11,7 +11,9 @@
  *
  * and in the parent, before anything else when it runs as root:
  * sandbox_user_lookup() and sandbox_chroot_prepare(); then, once both children
- * run, sandbox_enter(SANDBOX_PARENT).  doc/sandbox.md has the details.
+ * run, sandbox_enter(SANDBOX_PARENT).  The spawner (Linux: the fork of the
+ * parent that starts every netproc) enters SANDBOX_SPAWNER at once, before it
+ * reads its first request.  doc/sandbox.md has the details.
  */
 #ifndef OCB_SANDBOX_H
 #define OCB_SANDBOX_H
@@ -32,6 +34,7 @@ enum sandbox_role {
 	SANDBOX_PARENT,
 	SANDBOX_FRONT,
 	SANDBOX_NETPROC,
+	SANDBOX_SPAWNER,	/* the loosest: netprocs start under it */
 };
 
 /* The backend's name for the start-up log line ("seccomp", "none", ...). */

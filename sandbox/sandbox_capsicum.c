@@ -132,6 +132,7 @@ sandbox_enter(enum sandbox_role role)
 
 	switch (role) {
 	case SANDBOX_PARENT:
+	case SANDBOX_SPAWNER:
 		log_warnx("capsicum: the parent is not confined (it must "
 		    "execve a restarted netproc)");
 		return 0;

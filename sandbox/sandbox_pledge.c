@@ -39,6 +39,8 @@ static const char *const pledge_promises[] = {
 	[SANDBOX_PARENT] = "stdio proc exec sendfd",
 	[SANDBOX_FRONT] = "stdio recvfd inet",
 	[SANDBOX_NETPROC] = "stdio inet",
+	/* Linux only today (no CLONE_PARENT here); as the parent. */
+	[SANDBOX_SPAWNER] = "stdio proc exec sendfd",
 };
 
 const char *

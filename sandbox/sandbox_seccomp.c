@@ -4,9 +4,10 @@
  *
  * The filter reads as a table (sc_rules below): one line per syscall (or per
  * allowed argument value) with the roles it is allowed for and the reason.
- * The roles column is a picture: "PFN" is parent, front and netproc, "_F_"
- * the front alone, "P_N" the parent and netproc, and so on.  Argument checks
- * are macros of their own (NO_PROT_EXEC, SOCK_DOMAIN, FUTEX_CMD, ...); soft
+ * The roles column is a picture: "PSFN" is parent, spawner, front and
+ * netproc, "__F_" the front alone, "_S_N" the spawner and netproc, and so
+ * on.  Argument checks are macros of their own (NO_PROT_EXEC, SOCK_DOMAIN,
+ * FUTEX_CMD, ...); soft
  * denials (an errno instead of death, where libc probes and copes) are a
  * table of their own, sc_soft.  Everything that is not listed kills the whole
  * process (SCMP_ACT_KILL_PROCESS), and so does a syscall made for another
@@ -14,13 +15,15 @@
  * printed from these two by `sandbox_probe describe`
  * (sandbox_seccomp_describe).
  *
- * Filters are inherited across fork and exec and they stack: a netproc that
- * the parent restarts runs under the parent's filter first, through the
- * dynamic loader and its whole start-up, and then adds its own.  That is why
- * the parent's column is the loosest: it holds what the loader and netproc's
- * start-up need (the lines marked "restart:"), and why it allows socket(2)
- * for AF_INET/AF_INET6 and connect(2) although the parent itself never calls
- * them.  doc/sandbox.md explains the choice and the alternative.
+ * Filters are inherited across fork and exec and they stack: every netproc
+ * is started by the spawner (a fork of the parent that does nothing else) and
+ * runs under the spawner's filter first, through the dynamic loader and its
+ * whole start-up, and then adds its own.  That is why the spawner's column is
+ * the loosest: it holds what the loader and netproc's start-up need (the
+ * lines marked "netproc:"), and socket(2) for AF_INET/AF_INET6 and connect(2)
+ * although the spawner itself never calls them.  The parent's column is what
+ * supervision needs and nothing that creates a process, a socket or a file.
+ * doc/sandbox.md explains the split.
  *
  * With SANDBOX_SECCOMP_DEBUG (configure --enable-seccomp-debug) the default
  * action is SCMP_ACT_TRAP and a SIGSYS handler names the offending syscall
@@ -58,13 +61,16 @@
 #include "common/log.h"
 #include "sandbox/sandbox.h"
 
-/* The roles column. */
-#define P__	(1u << SANDBOX_PARENT)
-#define _F_	(1u << SANDBOX_FRONT)
-#define __N	(1u << SANDBOX_NETPROC)
-#define _FN	(_F_ | __N)
-#define P_N	(P__ | __N)
-#define PFN	(P__ | _F_ | __N)
+/* The roles column: Parent, Spawner, Front, Netproc. */
+#define P___	(1u << SANDBOX_PARENT)
+#define _S__	(1u << SANDBOX_SPAWNER)
+#define __F_	(1u << SANDBOX_FRONT)
+#define ___N	(1u << SANDBOX_NETPROC)
+#define PS__	(P___ | _S__)
+#define P_FN	(P___ | __F_ | ___N)
+#define _S_N	(_S__ | ___N)
+#define _SFN	(_S__ | __F_ | ___N)
+#define PSFN	(P___ | _S__ | __F_ | ___N)
 
 #define SC_MAX_ARGS	3
 
@@ -126,6 +132,9 @@ struct sc_rule {
 	CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | \
 	CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWCGROUP | CLONE_IO)
 #define CLONE_FORK_ONLY		ARG_MASKED_EQ(0, CLONE_FORBIDDEN, 0)
+/* clone(CLONE_PARENT | SIGCHLD): as CLONE_FORK_ONLY, and the new process is
+ * our parent's child (the spawner's netprocs), never our own. */
+#define CLONE_SIBLING_ONLY	ARG_MASKED_EQ(0, CLONE_FORBIDDEN, CLONE_PARENT)
 /* kill(pid, sig) and tgkill(tgid, tid, sig) */
 #define KILL_SIG(s)		ARG_EQ(1, s)
 #define TGKILL_SIG(s)		ARG_EQ(2, s)
@@ -163,282 +172,283 @@ struct sc_rule {
  * libc probes it and copes.  Kept apart from the allowlist on purpose.
  */
 static const struct sc_rule sc_soft[] = {
-	SC_DENY(PFN, clone3, ENOSYS,
+	SC_DENY(PSFN, clone3, ENOSYS,
 	    "pthread_create() tries it first; glibc falls back to clone(2), whose flags the filter can read"),
-	SC_DENY(_FN, newfstatat, EACCES,
+	SC_DENY(P_FN, newfstatat, EACCES,
 	    "stat by name would disclose any path; glibc's fstat() uses it too and the children cope"),
-	SC_DENY_ARG(P__, newfstatat, EACCES, FSTATAT_NOT_EMPTY_PATH,
+	SC_DENY_ARG(_S__, newfstatat, EACCES, FSTATAT_NOT_EMPTY_PATH,
 	    "stat by name (the fstat() form is in the allowlist)"),
-	SC_DENY(PFN, stat, EACCES,
+	SC_DENY(PSFN, stat, EACCES,
 	    "stat by name"),
-	SC_DENY(PFN, lstat, EACCES,
+	SC_DENY(PSFN, lstat, EACCES,
 	    "stat by name"),
-	SC_DENY(PFN, statx, EACCES,
+	SC_DENY(PSFN, statx, EACCES,
 	    "stat by name"),
-	SC_DENY(PFN, access, EACCES,
-	    "the loader's /etc/ld.so.preload probe (a restarted netproc); treated as absent"),
-	SC_DENY(PFN, faccessat, EACCES,
+	SC_DENY(PSFN, access, EACCES,
+	    "the loader's /etc/ld.so.preload probe (netproc under the spawner's filter); treated as absent"),
+	SC_DENY(PSFN, faccessat, EACCES,
 	    "as access"),
-	SC_DENY(PFN, faccessat2, EACCES,
+	SC_DENY(PSFN, faccessat2, EACCES,
 	    "as access"),
-	SC_DENY_ARG(P__, seccomp, EINVAL, SECCOMP_OP(SECCOMP_SET_MODE_STRICT),
-	    "restart: libseccomp's probe for seccomp(2) expects EINVAL; strict mode is never wanted"),
-	SC_DENY_ARG(P__, socket, EACCES, SOCK_DOMAIN(AF_UNIX),
-	    "restart: getaddrinfo's nscd probe; syslog(3) reconnecting; both cope"),
+	SC_DENY_ARG(_S__, seccomp, EINVAL, SECCOMP_OP(SECCOMP_SET_MODE_STRICT),
+	    "netproc: libseccomp's probe for seccomp(2) expects EINVAL; strict mode is never wanted"),
+	SC_DENY_ARG(PS__, socket, EACCES, SOCK_DOMAIN(AF_UNIX),
+	    "syslog(3) reconnecting; netproc: getaddrinfo's nscd probe; both cope"),
 };
 
 /*
- * The allowlist.  P = parent, F = front, N = netproc.
+ * The allowlist.  P = parent, S = spawner, F = front, N = netproc.
  */
 static const struct sc_rule sc_rules[] = {
 	/* Memory. */
-	SC_ALLOW(PFN, brk,
+	SC_ALLOW(PSFN, brk,
 	    "malloc"),
-	SC_ALLOW_ARG(_FN, mmap, NO_PROT_EXEC,
+	SC_ALLOW_ARG(P_FN, mmap, NO_PROT_EXEC,
 	    "malloc of large blocks, buffers; never executable"),
-	SC_ALLOW(P__, mmap,
-	    "restart: the loader maps shared libraries executable"),
-	SC_ALLOW_ARG(_FN, mprotect, NO_PROT_EXEC,
+	SC_ALLOW(_S__, mmap,
+	    "netproc: the loader maps shared libraries executable"),
+	SC_ALLOW_ARG(P_FN, mprotect, NO_PROT_EXEC,
 	    "malloc heap growth; never executable"),
-	SC_ALLOW(P__, mprotect,
-	    "restart: the loader (RELRO, text)"),
-	SC_ALLOW(PFN, munmap,
+	SC_ALLOW(_S__, mprotect,
+	    "netproc: the loader (RELRO, text)"),
+	SC_ALLOW(PSFN, munmap,
 	    "free of large blocks"),
-	SC_ALLOW(PFN, mremap,
+	SC_ALLOW(PSFN, mremap,
 	    "realloc of large blocks (the 6.5 MB /provider body)"),
-	SC_ALLOW_ARG(PFN, madvise, MADV(MADV_DONTNEED),
+	SC_ALLOW_ARG(PSFN, madvise, MADV(MADV_DONTNEED),
 	    "free() gives pages back"),
 
 	/* Descriptors and I/O. */
-	SC_ALLOW(PFN, read,
+	SC_ALLOW(PSFN, read,
 	    "IPC channels, libevent's signal pipe, log pipes"),
-	SC_ALLOW(PFN, write,
+	SC_ALLOW(PSFN, write,
 	    "IPC channels, WebSocket frames, log lines on stderr"),
-	SC_ALLOW(PFN, close,
+	SC_ALLOW(PSFN, close,
 	    "connections, upstream sockets, channels"),
-	SC_ALLOW(PFN, recvfrom,
+	SC_ALLOW(_SFN, recvfrom,
 	    "recv(2): client connections, upstream responses"),
-	SC_ALLOW(PFN, sendto,
+	SC_ALLOW(PSFN, sendto,
 	    "send(2): IPC flush, upstream requests, syslog"),
-	SC_ALLOW(PFN, recvmsg,
+	SC_ALLOW(PSFN, recvmsg,
 	    "IPC frames with SCM_RIGHTS descriptors"),
-	SC_ALLOW(P__, sendmsg,
-	    "SCM_RIGHTS: the listener and each new netproc end to the front"),
-	SC_ALLOW(PFN, poll,
+	SC_ALLOW(PS__, sendmsg,
+	    "SCM_RIGHTS: parent: the listener and each netproc end to the front; spawner: netproc's end and stderr pipe to the parent"),
+	SC_ALLOW(PSFN, poll,
 	    "blocking IPC flush; libcurl's connection checks"),
-	SC_ALLOW(PFN, ppoll,
+	SC_ALLOW(PSFN, ppoll,
 	    "poll(2) on architectures without it"),
-	SC_ALLOW(PFN, epoll_wait,
+	SC_ALLOW(PSFN, epoll_wait,
 	    "libevent's loop"),
-	SC_ALLOW(PFN, epoll_pwait,
+	SC_ALLOW(PSFN, epoll_pwait,
 	    "libevent's loop on architectures without epoll_wait"),
-	SC_ALLOW(PFN, epoll_ctl,
+	SC_ALLOW(PSFN, epoll_ctl,
 	    "libevent's loop"),
-	SC_ALLOW_ARG(PFN, fcntl, FCNTL_CMD(F_GETFL),
+	SC_ALLOW_ARG(PSFN, fcntl, FCNTL_CMD(F_GETFL),
 	    "O_NONBLOCK on channels and sockets (libcurl, libevent)"),
-	SC_ALLOW_ARG(PFN, fcntl, FCNTL_CMD(F_SETFL),
+	SC_ALLOW_ARG(PSFN, fcntl, FCNTL_CMD(F_SETFL),
 	    "O_NONBLOCK on channels and sockets (libcurl, libevent)"),
-	SC_ALLOW_ARG(PFN, fcntl, FCNTL_CMD(F_GETFD),
-	    "FD_CLOEXEC (libevent; the parent before exec)"),
-	SC_ALLOW_ARG(PFN, fcntl, FCNTL_CMD(F_SETFD),
-	    "FD_CLOEXEC (libevent; the parent before exec)"),
-	SC_ALLOW_ARG(PFN, ioctl, IOCTL_REQ(FIONREAD),
+	SC_ALLOW_ARG(_SFN, fcntl, FCNTL_CMD(F_GETFD),
+	    "FD_CLOEXEC (libevent; the spawner before exec)"),
+	SC_ALLOW_ARG(_SFN, fcntl, FCNTL_CMD(F_SETFD),
+	    "FD_CLOEXEC (libevent; the spawner before exec)"),
+	SC_ALLOW_ARG(_SFN, ioctl, IOCTL_REQ(FIONREAD),
 	    "libevent sizes a read with it"),
-	SC_ALLOW_ARG(P__, openat, OPEN_READONLY,
-	    "restart: the loader's libraries; netproc's CA bundle, openssl.cnf, /etc/localtime, /etc/hosts; read-only, never creating"),
-	SC_ALLOW(P__, pread64,
-	    "restart: the loader reads ELF headers"),
-	SC_ALLOW(P__, lseek,
-	    "restart: glibc's tzfile reader"),
-	SC_ALLOW_ARG(P__, newfstatat, FSTATAT_EMPTY_PATH,
-	    "restart: fstat() of an open descriptor (the loader checks every library); only by descriptor"),
-	SC_ALLOW(PFN, fstat,
+	SC_ALLOW_ARG(_S__, openat, OPEN_READONLY,
+	    "netproc: the loader's libraries; netproc's CA bundle, openssl.cnf, /etc/localtime, /etc/hosts; read-only, never creating"),
+	SC_ALLOW(_S__, pread64,
+	    "netproc: the loader reads ELF headers"),
+	SC_ALLOW(_S__, lseek,
+	    "netproc: glibc's tzfile reader"),
+	SC_ALLOW_ARG(_S__, newfstatat, FSTATAT_EMPTY_PATH,
+	    "netproc: fstat() of an open descriptor (the loader checks every library); only by descriptor"),
+	SC_ALLOW(_SFN, fstat,
 	    "fstat() of an open descriptor on architectures and libcs that still use it"),
-	SC_ALLOW(P__, pipe2,
-	    "--syslog: a child's stderr pipe; restart: libevent's signal pipe"),
-	SC_ALLOW(P__, dup2,
+	SC_ALLOW(_S__, pipe2,
+	    "--syslog: netproc's stderr pipe; netproc: libevent's signal pipe"),
+	SC_ALLOW(_S__, dup2,
 	    "the forked child puts its channel on fd 3 and /dev/null on 0 and 1"),
-	SC_ALLOW(P__, dup3,
+	SC_ALLOW(_S__, dup3,
 	    "dup2(2) on architectures without it"),
-	SC_ALLOW(P__, close_range,
+	SC_ALLOW(_S__, close_range,
 	    "the forked child closes every inherited descriptor before exec"),
-	SC_ALLOW_ARG(P__, epoll_create1, ARG_EQ(0, EPOLL_CLOEXEC),
-	    "restart: netproc's event_base_new"),
+	SC_ALLOW_ARG(_S__, epoll_create1, ARG_EQ(0, EPOLL_CLOEXEC),
+	    "netproc: netproc's event_base_new"),
 
 	/* Sockets. */
-	SC_ALLOW(_F_, accept4,
+	SC_ALLOW(__F_, accept4,
 	    "new WebSocket clients on the inherited listener"),
-	SC_ALLOW(_F_, shutdown,
+	SC_ALLOW(__F_, shutdown,
 	    "half-close after a WebSocket close frame"),
-	SC_ALLOW_ARG2(_F_, setsockopt, SOCKOPT_LEVEL(IPPROTO_TCP),
+	SC_ALLOW_ARG2(__F_, setsockopt, SOCKOPT_LEVEL(IPPROTO_TCP),
 	    SOCKOPT_NAME(TCP_NODELAY),
 	    "small frames go out at once"),
-	SC_ALLOW_ARG3(P_N, socket, SOCK_DOMAIN(AF_INET), SOCK_TYPE(SOCK_STREAM),
+	SC_ALLOW_ARG3(_S_N, socket, SOCK_DOMAIN(AF_INET), SOCK_TYPE(SOCK_STREAM),
 	    SOCK_PROTO(IPPROTO_TCP),
-	    "libcurl's upstream connection, IPv4 (restart: the parent's column too)"),
-	SC_ALLOW_ARG3(P_N, socket, SOCK_DOMAIN(AF_INET), SOCK_TYPE(SOCK_STREAM),
+	    "libcurl's upstream connection, IPv4 (the spawner's column too: netproc runs under both filters)"),
+	SC_ALLOW_ARG3(_S_N, socket, SOCK_DOMAIN(AF_INET), SOCK_TYPE(SOCK_STREAM),
 	    SOCK_PROTO(0),
 	    "libcurl's upstream connection, IPv4"),
-	SC_ALLOW_ARG3(P_N, socket, SOCK_DOMAIN(AF_INET6), SOCK_TYPE(SOCK_STREAM),
+	SC_ALLOW_ARG3(_S_N, socket, SOCK_DOMAIN(AF_INET6), SOCK_TYPE(SOCK_STREAM),
 	    SOCK_PROTO(IPPROTO_TCP),
 	    "libcurl's upstream connection, IPv6"),
-	SC_ALLOW_ARG3(P_N, socket, SOCK_DOMAIN(AF_INET6), SOCK_TYPE(SOCK_STREAM),
+	SC_ALLOW_ARG3(_S_N, socket, SOCK_DOMAIN(AF_INET6), SOCK_TYPE(SOCK_STREAM),
 	    SOCK_PROTO(0),
 	    "libcurl's upstream connection, IPv6"),
-	SC_ALLOW_ARG2(P__, socket, SOCK_DOMAIN(AF_INET), SOCK_TYPE(SOCK_DGRAM),
-	    "restart: getaddrinfo's DNS query and source-address sorting, IPv4"),
-	SC_ALLOW_ARG2(P__, socket, SOCK_DOMAIN(AF_INET6), SOCK_TYPE(SOCK_DGRAM),
-	    "restart: getaddrinfo's DNS query and source-address sorting, IPv6"),
-	SC_ALLOW(P_N, connect,
-	    "libcurl's upstream connection (restart: and getaddrinfo's UDP)"),
-	SC_ALLOW(P__, sendmmsg,
-	    "restart: getaddrinfo's DNS queries (A and AAAA at once)"),
-	SC_ALLOW(P_N, getsockname,
+	SC_ALLOW_ARG2(_S__, socket, SOCK_DOMAIN(AF_INET), SOCK_TYPE(SOCK_DGRAM),
+	    "netproc: getaddrinfo's DNS query and source-address sorting, IPv4"),
+	SC_ALLOW_ARG2(_S__, socket, SOCK_DOMAIN(AF_INET6), SOCK_TYPE(SOCK_DGRAM),
+	    "netproc: getaddrinfo's DNS query and source-address sorting, IPv6"),
+	SC_ALLOW(_S_N, connect,
+	    "libcurl's upstream connection (netproc: and getaddrinfo's UDP)"),
+	SC_ALLOW(_S__, sendmmsg,
+	    "netproc: getaddrinfo's DNS queries (A and AAAA at once)"),
+	SC_ALLOW(_S_N, getsockname,
 	    "libcurl records the local address"),
-	SC_ALLOW(P_N, getpeername,
+	SC_ALLOW(_S_N, getpeername,
 	    "libcurl records the peer address"),
-	SC_ALLOW_ARG2(P_N, getsockopt, SOCKOPT_LEVEL(SOL_SOCKET),
+	SC_ALLOW_ARG2(_S_N, getsockopt, SOCKOPT_LEVEL(SOL_SOCKET),
 	    SOCKOPT_NAME(SO_ERROR),
 	    "libcurl: the outcome of a non-blocking connect"),
-	SC_ALLOW_ARG2(P__, getsockopt, SOCKOPT_LEVEL(SOL_SOCKET),
+	SC_ALLOW_ARG2(_S__, getsockopt, SOCKOPT_LEVEL(SOL_SOCKET),
 	    SOCKOPT_NAME(SO_DOMAIN),
-	    "restart: a child checks that fd 3 is an AF_UNIX socket"),
-	SC_ALLOW_ARG2(P_N, setsockopt, SOCKOPT_LEVEL(IPPROTO_TCP),
+	    "netproc: a child checks that fd 3 is an AF_UNIX socket"),
+	SC_ALLOW_ARG2(_S_N, setsockopt, SOCKOPT_LEVEL(IPPROTO_TCP),
 	    SOCKOPT_NAME(TCP_NODELAY),
 	    "libcurl: requests go out at once"),
-	SC_ALLOW_ARG2(P_N, setsockopt, SOCKOPT_LEVEL(SOL_SOCKET),
+	SC_ALLOW_ARG2(_S_N, setsockopt, SOCKOPT_LEVEL(SOL_SOCKET),
 	    SOCKOPT_NAME(SO_KEEPALIVE),
 	    "CURLOPT_TCP_KEEPALIVE: a dead upstream is noticed"),
-	SC_ALLOW_ARG2(P_N, setsockopt, SOCKOPT_LEVEL(IPPROTO_TCP),
+	SC_ALLOW_ARG2(_S_N, setsockopt, SOCKOPT_LEVEL(IPPROTO_TCP),
 	    SOCKOPT_NAME(TCP_KEEPIDLE),
 	    "CURLOPT_TCP_KEEPALIVE"),
-	SC_ALLOW_ARG2(P_N, setsockopt, SOCKOPT_LEVEL(IPPROTO_TCP),
+	SC_ALLOW_ARG2(_S_N, setsockopt, SOCKOPT_LEVEL(IPPROTO_TCP),
 	    SOCKOPT_NAME(TCP_KEEPINTVL),
 	    "CURLOPT_TCP_KEEPALIVE"),
-	SC_ALLOW_ARG2(P_N, setsockopt, SOCKOPT_LEVEL(IPPROTO_TCP),
+	SC_ALLOW_ARG2(_S_N, setsockopt, SOCKOPT_LEVEL(IPPROTO_TCP),
 	    SOCKOPT_NAME(TCP_KEEPCNT),
 	    "CURLOPT_TCP_KEEPALIVE (newer libcurl)"),
-	SC_ALLOW_ARG2(P__, setsockopt, SOCKOPT_LEVEL(IPPROTO_IP),
+	SC_ALLOW_ARG2(_S__, setsockopt, SOCKOPT_LEVEL(IPPROTO_IP),
 	    SOCKOPT_NAME(IP_RECVERR),
-	    "restart: getaddrinfo's DNS socket wants ICMP errors, IPv4"),
-	SC_ALLOW_ARG2(P__, setsockopt, SOCKOPT_LEVEL(IPPROTO_IPV6),
+	    "netproc: getaddrinfo's DNS socket wants ICMP errors, IPv4"),
+	SC_ALLOW_ARG2(_S__, setsockopt, SOCKOPT_LEVEL(IPPROTO_IPV6),
 	    SOCKOPT_NAME(IPV6_RECVERR),
-	    "restart: getaddrinfo's DNS socket wants ICMP errors, IPv6"),
-	SC_ALLOW_ARG2(P__, socketpair, SOCK_DOMAIN(AF_UNIX),
+	    "netproc: getaddrinfo's DNS socket wants ICMP errors, IPv6"),
+	SC_ALLOW_ARG2(_S__, socketpair, SOCK_DOMAIN(AF_UNIX),
 	    SOCK_TYPE(SOCK_STREAM),
-	    "the channel of a new netproc; restart: libcurl's wake-up pair"),
+	    "the channel of a new netproc; netproc: libcurl's wake-up pair"),
 
 	/* Processes and signals. */
-	SC_ALLOW_ARG(P__, clone, CLONE_FORK_ONLY,
-	    "fork(2) for a netproc restart: a process, never a thread"),
-	SC_ALLOW(P__, execve,
-	    "a netproc restart re-executes our own binary"),
-	SC_ALLOW(P__, wait4,
-	    "reaping children (waitpid)"),
-	SC_ALLOW_ARG(P__, kill, KILL_SIG(SIGTERM),
-	    "relaying SIGTERM/SIGINT to the children"),
-	SC_ALLOW_ARG(P__, kill, KILL_SIG(SIGKILL),
+	SC_ALLOW_ARG(_S__, clone, CLONE_SIBLING_ONLY,
+	    "a new netproc: a process, never a thread, and the parent's child (CLONE_PARENT): the parent reaps it"),
+	SC_ALLOW(_S__, execve,
+	    "a new netproc re-executes our own binary"),
+	SC_ALLOW(P___, wait4,
+	    "reaping the front, the spawner and netprocs (CLONE_PARENT makes them ours)"),
+	SC_ALLOW_ARG(P___, kill, KILL_SIG(SIGTERM),
+	    "relaying SIGTERM/SIGINT to the front; stopping netproc"),
+	SC_ALLOW_ARG(P___, kill, KILL_SIG(SIGKILL),
 	    "children that do not stop in time; a netproc that misbehaved"),
-	SC_ALLOW_ARG2(PFN, tgkill, TGKILL_SELF, TGKILL_SIG(SIGABRT),
+	SC_ALLOW_ARG2(PSFN, tgkill, TGKILL_SELF, TGKILL_SIG(SIGABRT),
 	    "abort() on a failed assertion or heap corruption, to ourselves only"),
-	SC_ALLOW(PFN, rt_sigaction,
+	SC_ALLOW(PSFN, rt_sigaction,
 	    "libevent installs and restores its signal handlers"),
-	SC_ALLOW(PFN, rt_sigprocmask,
+	SC_ALLOW(PSFN, rt_sigprocmask,
 	    "libevent, abort(), fork"),
-	SC_ALLOW(PFN, rt_sigreturn,
+	SC_ALLOW(PSFN, rt_sigreturn,
 	    "return from a signal handler"),
-	SC_ALLOW(PFN, restart_syscall,
+	SC_ALLOW(PSFN, restart_syscall,
 	    "resume an allowed call that a signal interrupted"),
-	SC_ALLOW(PFN, getpid,
+	SC_ALLOW(PSFN, getpid,
 	    "log lines carry the pid"),
-	SC_ALLOW(PFN, exit,
+	SC_ALLOW(PSFN, exit,
 	    "exit"),
-	SC_ALLOW(PFN, exit_group,
+	SC_ALLOW(PSFN, exit_group,
 	    "exit"),
 
 	/* Time, randomness, locks. */
-	SC_ALLOW(PFN, clock_gettime,
+	SC_ALLOW(PSFN, clock_gettime,
 	    "timers and log times, when the vDSO falls back to the kernel"),
-	SC_ALLOW(PFN, gettimeofday,
+	SC_ALLOW(PSFN, gettimeofday,
 	    "libevent's clock, when the vDSO falls back to the kernel"),
-	SC_ALLOW_ARG(PFN, getrandom, GETRANDOM_FLAGS(0),
+	SC_ALLOW_ARG(_SFN, getrandom, GETRANDOM_FLAGS(0),
 	    "OpenSSL's DRBG, glibc's malloc"),
-	SC_ALLOW_ARG(PFN, getrandom, GETRANDOM_FLAGS(GRND_NONBLOCK),
+	SC_ALLOW_ARG(_SFN, getrandom, GETRANDOM_FLAGS(GRND_NONBLOCK),
 	    "OpenSSL's DRBG, glibc's malloc"),
-	SC_ALLOW_ARG(PFN, futex, FUTEX_CMD(FUTEX_WAIT),
+	SC_ALLOW_ARG(PSFN, futex, FUTEX_CMD(FUTEX_WAIT),
 	    "glibc and OpenSSL locks (uncontended without threads)"),
-	SC_ALLOW_ARG(PFN, futex, FUTEX_CMD(FUTEX_WAKE),
+	SC_ALLOW_ARG(PSFN, futex, FUTEX_CMD(FUTEX_WAKE),
 	    "glibc and OpenSSL locks, pthread_once"),
-	SC_ALLOW_ARG(PFN, futex, FUTEX_CMD(FUTEX_WAIT_BITSET),
+	SC_ALLOW_ARG(PSFN, futex, FUTEX_CMD(FUTEX_WAIT_BITSET),
 	    "glibc locks with a timeout"),
-	SC_ALLOW_ARG(PFN, futex, FUTEX_CMD(FUTEX_WAKE_BITSET),
+	SC_ALLOW_ARG(PSFN, futex, FUTEX_CMD(FUTEX_WAKE_BITSET),
 	    "glibc locks"),
 
 	/*
-	 * Parent only: the start-up of a netproc it restarts (loader, libc,
+	 * Spawner only: the start-up of a netproc it starts (loader, libc,
 	 * libcurl/OpenSSL initialisation, privilege drop, sandbox_enter),
 	 * which runs under this filter before netproc adds its own.
 	 */
-	SC_ALLOW(P__, arch_prctl,
-	    "restart: the loader sets up thread-local storage"),
-	SC_ALLOW(P__, set_tid_address,
-	    "restart: libc start-up"),
-	SC_ALLOW(P__, set_robust_list,
-	    "restart: libc start-up"),
-	SC_ALLOW(P__, rseq,
-	    "restart: libc start-up registers restartable sequences"),
-	SC_ALLOW_ARG(P__, prlimit64, PRLIMIT_SELF,
-	    "restart: libc reads RLIMIT_STACK; RLIMIT_CORE and RLIMIT_NPROC 0; our own limits only"),
-	SC_ALLOW_ARG(P__, prctl, PRCTL_OP(PR_SET_DUMPABLE),
-	    "restart: not dumpable"),
-	SC_ALLOW_ARG(P__, prctl, PRCTL_OP(PR_SET_NO_NEW_PRIVS),
-	    "restart: sandbox_enter"),
-	SC_ALLOW_ARG(P__, prctl, PRCTL_OP(PR_GET_SECCOMP),
-	    "restart: libseccomp probes the kernel"),
-	SC_ALLOW_ARG(P__, seccomp, SECCOMP_OP(SECCOMP_SET_MODE_FILTER),
-	    "restart: netproc stacks its own, stricter filter"),
-	SC_ALLOW_ARG(P__, seccomp, SECCOMP_OP(SECCOMP_GET_ACTION_AVAIL),
-	    "restart: libseccomp probes the kernel"),
-	SC_ALLOW_ARG(P__, seccomp, SECCOMP_OP(SECCOMP_GET_NOTIF_SIZES),
-	    "restart: libseccomp probes the kernel"),
-	SC_ALLOW(P__, sysinfo,
-	    "restart: OpenSSL's initialisation"),
-	SC_ALLOW(P__, uname,
-	    "restart: libc and OpenSSL initialisation"),
-	SC_ALLOW(P__, getuid,
-	    "restart: libevent and OpenSSL check for set-id execution"),
-	SC_ALLOW(P__, geteuid,
-	    "restart: as getuid"),
-	SC_ALLOW(P__, getgid,
-	    "restart: as getuid"),
-	SC_ALLOW(P__, getegid,
-	    "restart: as getuid"),
-	SC_ALLOW(P__, getresuid,
-	    "restart: the privilege drop checks its result"),
-	SC_ALLOW(P__, getresgid,
-	    "restart: the privilege drop checks its result"),
-	SC_ALLOW(P__, getgroups,
-	    "restart: the privilege drop checks its result"),
-	SC_ALLOW(P__, chroot,
-	    "restart: the privilege drop (to the empty directory)"),
-	SC_ALLOW(P__, chdir,
-	    "restart: the privilege drop (chdir(\"/\") in the chroot)"),
-	SC_ALLOW(P__, setgroups,
-	    "restart: the privilege drop"),
-	SC_ALLOW(P__, setresgid,
-	    "restart: the privilege drop"),
-	SC_ALLOW(P__, setresuid,
-	    "restart: the privilege drop"),
-	SC_ALLOW(P__, setuid,
-	    "restart: the privilege drop verifies that setuid(0) fails"),
-	SC_ALLOW(P__, setgid,
-	    "restart: the privilege drop verifies that setgid(0) fails"),
+	SC_ALLOW(_S__, arch_prctl,
+	    "netproc: the loader sets up thread-local storage"),
+	SC_ALLOW(_S__, set_tid_address,
+	    "netproc: libc start-up"),
+	SC_ALLOW(_S__, set_robust_list,
+	    "netproc: libc start-up"),
+	SC_ALLOW(_S__, rseq,
+	    "netproc: libc start-up registers restartable sequences"),
+	SC_ALLOW_ARG(_S__, prlimit64, PRLIMIT_SELF,
+	    "netproc: libc reads RLIMIT_STACK; RLIMIT_CORE and RLIMIT_NPROC 0; our own limits only"),
+	SC_ALLOW_ARG(_S__, prctl, PRCTL_OP(PR_SET_DUMPABLE),
+	    "netproc: not dumpable"),
+	SC_ALLOW_ARG(_S__, prctl, PRCTL_OP(PR_SET_NO_NEW_PRIVS),
+	    "netproc: sandbox_enter"),
+	SC_ALLOW_ARG(_S__, prctl, PRCTL_OP(PR_GET_SECCOMP),
+	    "netproc: libseccomp probes the kernel"),
+	SC_ALLOW_ARG(_S__, seccomp, SECCOMP_OP(SECCOMP_SET_MODE_FILTER),
+	    "netproc: netproc stacks its own, stricter filter"),
+	SC_ALLOW_ARG(_S__, seccomp, SECCOMP_OP(SECCOMP_GET_ACTION_AVAIL),
+	    "netproc: libseccomp probes the kernel"),
+	SC_ALLOW_ARG(_S__, seccomp, SECCOMP_OP(SECCOMP_GET_NOTIF_SIZES),
+	    "netproc: libseccomp probes the kernel"),
+	SC_ALLOW(_S__, sysinfo,
+	    "netproc: OpenSSL's initialisation"),
+	SC_ALLOW(_S__, uname,
+	    "netproc: libc and OpenSSL initialisation"),
+	SC_ALLOW(_S__, getuid,
+	    "netproc: libevent and OpenSSL check for set-id execution"),
+	SC_ALLOW(_S__, geteuid,
+	    "netproc: as getuid"),
+	SC_ALLOW(_S__, getgid,
+	    "netproc: as getuid"),
+	SC_ALLOW(_S__, getegid,
+	    "netproc: as getuid"),
+	SC_ALLOW(_S__, getresuid,
+	    "netproc: the privilege drop checks its result"),
+	SC_ALLOW(_S__, getresgid,
+	    "netproc: the privilege drop checks its result"),
+	SC_ALLOW(_S__, getgroups,
+	    "netproc: the privilege drop checks its result"),
+	SC_ALLOW(_S__, chroot,
+	    "netproc: the privilege drop (to the empty directory)"),
+	SC_ALLOW(_S__, chdir,
+	    "netproc: the privilege drop (chdir(\"/\") in the chroot)"),
+	SC_ALLOW(_S__, setgroups,
+	    "netproc: the privilege drop"),
+	SC_ALLOW(_S__, setresgid,
+	    "netproc: the privilege drop"),
+	SC_ALLOW(_S__, setresuid,
+	    "netproc: the privilege drop"),
+	SC_ALLOW(_S__, setuid,
+	    "netproc: the privilege drop verifies that setuid(0) fails"),
+	SC_ALLOW(_S__, setgid,
+	    "netproc: the privilege drop verifies that setgid(0) fails"),
 };
 
 static const char *const sc_role_names[] = {
 	[SANDBOX_PARENT] = "parent",
 	[SANDBOX_FRONT] = "front",
 	[SANDBOX_NETPROC] = "netproc",
+	[SANDBOX_SPAWNER] = "spawner",
 };
 
 #ifdef SANDBOX_SECCOMP_DEBUG
@@ -559,7 +569,10 @@ sc_describe_table(FILE *fp, const struct sc_rule *rules, size_t n,
 int
 sandbox_seccomp_describe(FILE *fp)
 {
-	static const char *const role_cols[] = { "P", "F", "N" };
+	/* The picture's order, as in the source. */
+	static const enum sandbox_role col_roles[] = { SANDBOX_PARENT,
+	    SANDBOX_SPAWNER, SANDBOX_FRONT, SANDBOX_NETPROC };
+	static const char *const role_cols[] = { "P", "S", "F", "N" };
 	const size_t nrules = sizeof(sc_rules) / sizeof(sc_rules[0]);
 	const size_t nsoft = sizeof(sc_soft) / sizeof(sc_soft[0]);
 
@@ -570,6 +583,8 @@ sandbox_seccomp_describe(FILE *fp)
 	}
 	fprintf(fp, "#### %s: ", sc_role_names[SANDBOX_PARENT]);
 	sc_describe_table(fp, sc_rules, nrules, 1u << SANDBOX_PARENT);
+	fprintf(fp, "\n#### %s: ", sc_role_names[SANDBOX_SPAWNER]);
+	sc_describe_table(fp, sc_rules, nrules, 1u << SANDBOX_SPAWNER);
 	fprintf(fp, "\n#### Soft denials\n\n"
 	    "| roles | syscall | argument check | errno | why |\n"
 	    "| --- | --- | --- | --- | --- |\n");
@@ -577,9 +592,9 @@ sandbox_seccomp_describe(FILE *fp)
 		const struct sc_rule *r = &sc_soft[i];
 
 		fprintf(fp, "| ");
-		for (int role = 0; role < 3; role++)
-			fprintf(fp, "%s", (r->roles & (1u << role)) != 0 ?
-			    role_cols[role] : "-");
+		for (int c = 0; c < 4; c++)
+			fprintf(fp, "%s", (r->roles & (1u << col_roles[c])) != 0 ?
+			    role_cols[c] : "-");
 		fprintf(fp, " | `%s` | %s%s%s | %s | %s |\n", r->name,
 		    *r->cond != '\0' ? "`" : "", r->cond,
 		    *r->cond != '\0' ? "`" : "",
@@ -646,12 +661,14 @@ sc_limits(enum sandbox_role role)
 	/*
 	 * No new processes or threads, even should a filter line ever let
 	 * clone through (not enforced while still root, which is why the
-	 * privilege drop comes first).  RLIMIT_FSIZE is left alone: stderr
+	 * privilege drop comes first).  The parent too: once its filter is on
+	 * it never forks (the spawner, which does, keeps its limit).  RLIMIT_FSIZE is left alone: stderr
 	 * may be a log file, and writing past a 0 limit raises SIGXFSZ.
 	 * RLIMIT_NOFILE is left alone too: the front needs one descriptor per
 	 * client, and prlimit64 is not allowed, so no limit can be raised.
 	 */
-	if (role == SANDBOX_FRONT || role == SANDBOX_NETPROC) {
+	if (role == SANDBOX_FRONT || role == SANDBOX_NETPROC ||
+	    role == SANDBOX_PARENT) {
 		if (setrlimit(RLIMIT_NPROC, &zero) == -1) {
 			log_warn("setrlimit(RLIMIT_NPROC)");
 			return -1;

@@ -9,18 +9,20 @@
  * listener with a client waiting, /proc/self/status) is set up before the
  * sandbox goes on, so that only the call under test meets the filter.
  *
- *	ROLE	parent | front | netproc
+ *	ROLE	parent | spawner | front | netproc
  *	ACTION	status | nothing | socket-inet | socket-inet6 | socket-udp |
  *		socket-raw | socket-unix | socketpair |
  *		connect | bind | listen | accept | open | open-write | execve |
- *		fork | thread | mmap-exec | stat | fstat | clone3 | ptrace |
- *		stacked | privdrop
+ *		fork | fork-sibling | thread | mmap-exec | stat | fstat |
+ *		clone3 | ptrace | stacked | privdrop
  *
  * `sandbox_probe describe` prints the seccomp allowlists as markdown, for
  * doc/sandbox.md.
  *
+ * "fork-sibling" is clone(CLONE_PARENT | SIGCHLD), as the spawner starts a
+ * netproc (the child is our parent's; it exits at once).
  * "stacked" re-executes the probe as `netproc status` under ROLE's filter, as
- * the parent restarts netproc: the loader and the child's set-up run under
+ * the spawner starts netproc: the loader and the child's set-up run under
  * the inherited filter, and the child shows two filters.  "privdrop" drops to
  * nobody in SANDBOX_CHROOT_DIR first, as a child started by root does (exit
  * 77 when not root).
@@ -41,6 +43,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,8 +70,8 @@ static const char *const actions[] = {
 	"status", "nothing", "socket-inet", "socket-inet6", "socket-udp",
 	"socket-raw", "socket-unix", "socketpair",
 	"connect", "bind", "listen", "accept", "open", "open-write", "execve",
-	"fork", "thread", "mmap-exec", "stat", "fstat", "clone3", "ptrace",
-	"stacked", "privdrop",
+	"fork", "fork-sibling", "thread", "mmap-exec", "stat", "fstat",
+	"clone3", "ptrace", "stacked", "privdrop",
 };
 
 static int
@@ -288,6 +292,14 @@ run(struct probe *p)
 			return report(p, -1);
 		return report(p, 0);
 	}
+	if (is(p, "fork-sibling")) {
+		/* Our parent (test_sandbox) reaps it, not us. */
+		pid = (pid_t)syscall(SYS_clone, (unsigned long)(CLONE_PARENT |
+		    SIGCHLD), 0UL, 0UL, 0UL, 0UL);
+		if (pid == 0)
+			_exit(0);
+		return report(p, pid == -1 ? -1 : 0);
+	}
 	if (is(p, "thread")) {
 		if ((rc = pthread_create(&t, NULL, thread_main, NULL)) != 0) {
 			errno = rc;
@@ -297,7 +309,7 @@ run(struct probe *p)
 		return report(p, 0);
 	}
 	if (is(p, "execve") || is(p, "stacked")) {
-		/* Our own image again, as the parent restarting netproc. */
+		/* Our own image again, as the spawner starting netproc. */
 		char *exec_child[] = { (char *)"sandbox_probe",
 		    (char *)"exec-child", NULL };
 		char *netproc_status[] = { (char *)"sandbox_probe",
@@ -321,6 +333,7 @@ main(int argc, char **argv)
 		enum sandbox_role	 role;
 	} roles[] = {
 		{ "parent",	SANDBOX_PARENT },
+		{ "spawner",	SANDBOX_SPAWNER },
 		{ "front",	SANDBOX_FRONT },
 		{ "netproc",	SANDBOX_NETPROC },
 	};
@@ -342,7 +355,7 @@ main(int argc, char **argv)
 #endif
 	}
 	if (argc != 3) {
-		fprintf(stderr, "usage: sandbox_probe parent|front|netproc "
+		fprintf(stderr, "usage: sandbox_probe parent|spawner|front|netproc "
 		    "ACTION\n       sandbox_probe describe\n");
 		return PROBE_SETUP_FAILED;
 	}

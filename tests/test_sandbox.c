@@ -82,6 +82,7 @@ static const struct tcase cases[] = {
 	T("front", "open-write", KILLED, 0),
 	T("front", "execve", KILLED, 0),
 	T("front", "fork", KILLED, 0),
+	T("front", "fork-sibling", KILLED, 0),
 	T("front", "thread", KILLED, 0),
 	T("front", "mmap-exec", KILLED, 0),
 	T("front", "ptrace", KILLED, 0),
@@ -104,6 +105,7 @@ static const struct tcase cases[] = {
 	T("netproc", "open-write", KILLED, 0),
 	T("netproc", "execve", KILLED, 0),
 	T("netproc", "fork", KILLED, 0),
+	T("netproc", "fork-sibling", KILLED, 0),
 	T("netproc", "thread", KILLED, 0),
 	T("netproc", "mmap-exec", KILLED, 0),
 	T("netproc", "ptrace", KILLED, 0),
@@ -112,37 +114,69 @@ static const struct tcase cases[] = {
 	T("netproc", "clone3", DENIED, ENOSYS),
 
 	/*
-	 * parent: supervision (fork + exec of our own binary, socketpair,
-	 * read-only opens for the loader), never a server socket, a thread,
-	 * a write-open or ptrace.  socket(AF_INET/AF_INET6) (TCP, and UDP
-	 * for getaddrinfo) and connect are allowed only because a restarted
-	 * netproc inherits this filter (see doc/sandbox.md); socket(AF_UNIX)
-	 * is a soft denial.
+	 * parent: supervision only (wait, kill, descriptors over SCM_RIGHTS,
+	 * its epoll loop): no process, no socket, no open, no exec.  The
+	 * spawner starts netprocs (doc/sandbox.md).  socket(AF_UNIX) is a soft
+	 * denial (syslog(3) reconnecting), and so is fstat() (stdio).
 	 */
-	T("parent", "socketpair", OK, 0),
-	T("parent", "fork", OK, 0),
-	T("parent", "execve", OK, 0),
-	T("parent", "open", OK, 0),
-	T("parent", "fstat", OK, 0),
-	T("parent", "mmap-exec", OK, 0),
-	T("parent", "socket-inet", OK, 0),
-	T("parent", "connect", OK, 0),
-	T("parent", "socket-inet6", OK, 0),
-	T("parent", "socket-udp", OK, 0),
+	T("parent", "socket-inet", KILLED, 0),
+	T("parent", "socket-inet6", KILLED, 0),
+	T("parent", "socket-udp", KILLED, 0),
 	T("parent", "socket-raw", KILLED, 0),
 	T("parent", "socket-unix", DENIED, EACCES),
+	T("parent", "socketpair", KILLED, 0),
+	T("parent", "connect", KILLED, 0),
 	T("parent", "bind", KILLED, 0),
 	T("parent", "listen", KILLED, 0),
 	T("parent", "accept", KILLED, 0),
+	T("parent", "open", KILLED, 0),
 	T("parent", "open-write", KILLED, 0),
+	T("parent", "execve", KILLED, 0),
+	T("parent", "stacked", KILLED, 0),
+	T("parent", "fork", KILLED, 0),
+	T("parent", "fork-sibling", KILLED, 0),
 	T("parent", "thread", KILLED, 0),
+	T("parent", "mmap-exec", KILLED, 0),
 	T("parent", "ptrace", KILLED, 0),
 	T("parent", "stat", DENIED, EACCES),
+	T("parent", "fstat", DENIED, EACCES),
 	T("parent", "clone3", DENIED, ENOSYS),
 
-	/* A netproc restarted by the parent: the loader and its set-up run
-	 * under the parent's filter, then its own goes on top. */
-	T_OUT("parent", "stacked", "Seccomp:\t2", "Seccomp_filters:\t2",
+	/*
+	 * spawner: starts netprocs (socketpair, clone(CLONE_PARENT) + exec of
+	 * our own binary, read-only opens for the loader), never a server
+	 * socket, a child of its own, a thread, a write-open or ptrace.
+	 * socket(AF_INET/AF_INET6) (TCP, and UDP for getaddrinfo) and connect
+	 * are allowed only because every netproc starts under this filter (see
+	 * doc/sandbox.md); socket(AF_UNIX) is a soft denial.
+	 */
+	T_OUT("spawner", "status", "Seccomp:\t2", "NoNewPrivs:\t1", NULL),
+	T("spawner", "nothing", OK, 0),
+	T("spawner", "socketpair", OK, 0),
+	T("spawner", "fork-sibling", OK, 0),
+	T("spawner", "execve", OK, 0),
+	T("spawner", "open", OK, 0),
+	T("spawner", "fstat", OK, 0),
+	T("spawner", "mmap-exec", OK, 0),
+	T("spawner", "socket-inet", OK, 0),
+	T("spawner", "connect", OK, 0),
+	T("spawner", "socket-inet6", OK, 0),
+	T("spawner", "socket-udp", OK, 0),
+	T("spawner", "fork", KILLED, 0),
+	T("spawner", "socket-raw", KILLED, 0),
+	T("spawner", "socket-unix", DENIED, EACCES),
+	T("spawner", "bind", KILLED, 0),
+	T("spawner", "listen", KILLED, 0),
+	T("spawner", "accept", KILLED, 0),
+	T("spawner", "open-write", KILLED, 0),
+	T("spawner", "thread", KILLED, 0),
+	T("spawner", "ptrace", KILLED, 0),
+	T("spawner", "stat", DENIED, EACCES),
+	T("spawner", "clone3", DENIED, ENOSYS),
+
+	/* A netproc started by the spawner: the loader and its set-up run
+	 * under the spawner's filter, then its own goes on top. */
+	T_OUT("spawner", "stacked", "Seccomp:\t2", "Seccomp_filters:\t2",
 	    "NoNewPrivs:\t1"),
 
 	/* Started as root: chroot + nobody, then the filter. */

@@ -56,7 +56,8 @@ children(pid_t parent, pid_t *out, int max)
 	return n;
 }
 
-/* The child whose command line ends in the role, or -1. */
+/* The child whose command line ends in the role, or -1.  NULL: the child
+ * with no role flag (the spawner, a fork of the parent without exec). */
 static pid_t
 role_pid(pid_t parent, const char *role)
 {
@@ -75,6 +76,17 @@ role_pid(pid_t parent, const char *role)
 		fclose(fp);
 		cmd[len] = '\0';
 		/* argv is NUL-separated: "ocbroker\0--role\0ROLE\0". */
+		if (role == NULL) {
+			int flag = 0;
+
+			for (size_t k = 0; k + 1 < len; k++)
+				if (cmd[k] == '\0' &&
+				    strcmp(cmd + k + 1, "--role") == 0)
+					flag = 1;
+			if (!flag)
+				return kids[i];
+			continue;
+		}
 		for (size_t k = 0; k + 1 < len; k++)
 			if (cmd[k] == '\0' && strcmp(cmd + k + 1, role) == 0)
 				return kids[i];
@@ -144,7 +156,7 @@ static void
 test_every_process_is_confined(void **state)
 {
 	struct it_env e;
-	pid_t front, np;
+	pid_t front, np, spawner;
 
 	if (!sandboxed)
 		skip();
@@ -162,6 +174,20 @@ test_every_process_is_confined(void **state)
 	assert_int_equal(status_field(np, "Seccomp"), 2);
 	assert_int_equal(status_field(np, "NoNewPrivs"), 1);
 	assert_int_equal(status_field(e.ocb_pid, "Seccomp"), 2);
+#ifdef __linux__
+	/* The spawner (a fork of the parent, no role flag) and netproc,
+	 * which it started with clone(CLONE_PARENT): the parent's children. */
+	spawner = role_pid(e.ocb_pid, NULL);
+	assert_true(spawner > 0);
+	assert_int_equal(status_field(spawner, "Seccomp"), 2);
+	assert_int_equal(status_field(spawner, "NoNewPrivs"), 1);
+	/* netproc: the spawner's filter, then its own. */
+	assert_int_equal(status_field(np, "Seccomp_filters"), 2);
+	assert_int_equal(status_field(front, "Seccomp_filters"), 1);
+	assert_int_equal(status_field(e.ocb_pid, "Seccomp_filters"), 1);
+#else
+	(void)spawner;
+#endif
 	assert_int_equal(it_stop(&e, WAIT_MS, NULL), 0);
 }
 
@@ -229,8 +255,11 @@ test_netproc_killed_mid_request(void **state)
 	assert_true(np2 > 0 && np2 != np);
 	if (sandboxed) {
 		assert_int_equal(status_field(np2, "NoNewPrivs"), 1);
-		/* Its own filter on top of the parent's. */
+		/* Its own filter on top of the spawner's. */
 		assert_int_equal(status_field(np2, "Seccomp"), 2);
+#ifdef __linux__
+		assert_int_equal(status_field(np2, "Seccomp_filters"), 2);
+#endif
 	}
 	wsc_close(&w);
 	assert_int_equal(it_stop(&e, WAIT_MS, NULL), 0);
