@@ -31,6 +31,19 @@
 
 static int sandboxed;
 
+/* The ocbroker under test: file-level, so that the teardown can stop it when
+ * a failed assertion has left the test function early. */
+static struct it_env e;
+
+static int
+stop_leftover(void **state)
+{
+	(void)state;
+	if (e.running)
+		it_stop(&e, WAIT_MS, NULL);
+	return 0;
+}
+
 /* The pids of ocbroker's children, from /proc/PID/task/PID/children. */
 static int
 children(pid_t parent, pid_t *out, int max)
@@ -116,10 +129,10 @@ status_field(pid_t pid, const char *key)
 }
 
 static void
-open_client(struct it_env *e, struct wsc *w)
+open_client(struct it_env *env, struct wsc *w)
 {
-	assert_int_equal(wsc_open(w, e->port, WAIT_MS), 0);
-	assert_int_equal(wsc_auth(w, e->token, 1, WAIT_MS), 1);
+	assert_int_equal(wsc_open(w, env->port, WAIT_MS), 0);
+	assert_int_equal(wsc_auth(w, env->token, 1, WAIT_MS), 1);
 }
 
 static Opencode__ServerMessage *
@@ -155,7 +168,6 @@ health(struct wsc *w, uint64_t rid)
 static void
 test_every_process_is_confined(void **state)
 {
-	struct it_env e;
 	pid_t front, np, spawner;
 
 	if (!sandboxed)
@@ -195,7 +207,6 @@ static void
 test_netproc_killed_mid_request(void **state)
 {
 	Opencode__ServerMessage *r;
-	struct it_env e;
 	struct wsc w;
 	pid_t np, np2 = -1;
 	int64_t t0;
@@ -268,7 +279,6 @@ test_netproc_killed_mid_request(void **state)
 static void
 test_front_death_ends_ocbroker(void **state)
 {
-	struct it_env e;
 	pid_t front;
 	int status;
 
@@ -394,7 +404,6 @@ tls_run(struct tls_fixture *t, int with_ca)
 	char url[64];
 	const char *args[5];
 	struct it_opts o;
-	struct it_env e;
 	struct wsc w;
 	Opencode__ServerMessage *r;
 	pid_t np;
@@ -448,11 +457,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_every_process_is_confined),
-		cmocka_unit_test(test_netproc_killed_mid_request),
-		cmocka_unit_test(test_front_death_ends_ocbroker),
-		cmocka_unit_test(test_https_upstream_verified),
-		cmocka_unit_test(test_https_upstream_unknown_ca),
+		cmocka_unit_test_teardown(test_every_process_is_confined, stop_leftover),
+		cmocka_unit_test_teardown(test_netproc_killed_mid_request, stop_leftover),
+		cmocka_unit_test_teardown(test_front_death_ends_ocbroker, stop_leftover),
+		cmocka_unit_test_teardown(test_https_upstream_verified, stop_leftover),
+		cmocka_unit_test_teardown(test_https_upstream_unknown_ca, stop_leftover),
 	};
 	int rc;
 
