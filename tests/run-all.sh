@@ -14,6 +14,9 @@ fuzz_seconds=${FUZZ_SECONDS:-20}
 step() { printf '\n==== %s\n' "$*"; }
 
 cd "$top"
+step "dependencies (tests/deps.sh)"
+tests/deps.sh
+
 step "autoreconf"
 autoreconf -fi >/dev/null 2>&1 || autoreconf -fi
 
