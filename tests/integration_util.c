@@ -565,30 +565,30 @@ it_stop(struct it_env *env, int timeout_ms, int *extra_stdout)
 }
 
 int
-it_fake_req(const struct it_env *env, const char *method, const char *path,
-    const char *body, char **resp)
+it_http(uint16_t port, const char *method, const char *path, const char *body,
+    const char *headers, int timeout_ms, char **raw, size_t *rawlen)
 {
-	int64_t deadline = it_now_ms() + CTL_TIMEOUT_MS;
+	int64_t deadline = it_now_ms() + timeout_ms;
 	struct sockaddr_in sin;
 	struct pollfd pfd;
-	char *req = NULL, *buf = NULL, *nb, *b;
+	char *req = NULL, *buf = NULL, *nb;
 	size_t blen = body != NULL ? strlen(body) : 0, len = 0, cap = 0, off;
 	ssize_t n;
 	int fd, code = -1, rlen;
 
-	if (resp != NULL)
-		*resp = NULL;
+	*raw = NULL;
 	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		return -1;
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
-	sin.sin_port = htons(env->fake_port);
+	sin.sin_port = htons(port);
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
 		goto out;
 	rlen = asprintf(&req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n"
-	    "Connection: close\r\nContent-Length: %zu\r\n\r\n%s", method, path,
-	    (unsigned)env->fake_port, blen, body != NULL ? body : "");
+	    "Connection: close\r\n%sContent-Length: %zu\r\n\r\n%s", method,
+	    path, (unsigned)port, headers != NULL ? headers : "", blen,
+	    body != NULL ? body : "");
 	if (rlen == -1) {
 		req = NULL;
 		goto out;
@@ -602,8 +602,8 @@ it_fake_req(const struct it_env *env, const char *method, const char *path,
 		pfd.events = POLLIN;
 		if (poll(&pfd, 1, left_ms(deadline)) <= 0)
 			goto out;
-		if (cap - len < 4096) {
-			cap = cap == 0 ? 8192 : cap * 2;
+		if (cap - len < 65536) {
+			cap = cap == 0 ? 131072 : cap * 2;
 			if ((nb = realloc(buf, cap)) == NULL)
 				goto out;
 			buf = nb;
@@ -624,14 +624,33 @@ it_fake_req(const struct it_env *env, const char *method, const char *path,
 		code = -1;
 		goto out;
 	}
-	if (resp != NULL) {
-		b = strstr(buf, "\r\n\r\n");
-		*resp = strdup(b != NULL ? b + 4 : "");
-	}
+	*raw = buf;
+	if (rawlen != NULL)
+		*rawlen = len;
+	buf = NULL;
  out:
 	free(req);
 	free(buf);
 	close(fd);
+	return code;
+}
+
+int
+it_fake_req(const struct it_env *env, const char *method, const char *path,
+    const char *body, char **resp)
+{
+	char *raw, *b;
+	int code;
+
+	if (resp != NULL)
+		*resp = NULL;
+	code = it_http(env->fake_port, method, path, body, NULL,
+	    CTL_TIMEOUT_MS, &raw, NULL);
+	if (code != -1 && resp != NULL) {
+		b = strstr(raw, "\r\n\r\n");
+		*resp = strdup(b != NULL ? b + 4 : "");
+	}
+	free(raw);
 	return code;
 }
 

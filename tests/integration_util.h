@@ -79,6 +79,13 @@ int	it_parse_ready(const char *line, uint16_t *port, char *token,
  * and sets *body (NUL-terminated, malloc'd; may be NULL when not wanted), or
  * -1.
  */
+/* One HTTP/1.1 request to 127.0.0.1:port (Connection: close; headers is
+ * extra "Name: value\r\n" lines or NULL).  The whole response, head and
+ * body, NUL-terminated and malloc'd, in *raw (NULL on failure).  Returns the
+ * status, or -1. */
+int	it_http(uint16_t port, const char *method, const char *path,
+	    const char *body, const char *headers, int timeout_ms, char **raw,
+	    size_t *rawlen);
 int	it_fake_req(const struct it_env *, const char *method,
 	    const char *path, const char *body, char **resp);
 

@@ -153,65 +153,16 @@ static int
 http_req(const char *method, const char *path, const char *body,
     struct http_resp *r)
 {
-	int64_t deadline = it_now_ms() + T_HTTP;
-	struct sockaddr_in sin;
-	struct pollfd pfd;
-	char *req = NULL, *buf = NULL, *nb, *hend, *h, *eol;
-	size_t blen = body != NULL ? strlen(body) : 0, len = 0, cap = 0, off;
-	size_t hlen;
-	ssize_t n;
-	int fd, rlen, chunked = 0;
+	char *buf, *hend, *h, *eol;
+	size_t len, hlen;
+	int chunked = 0;
 
 	memset(r, 0, sizeof(*r));
-	r->status = -1;
-	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return -1;
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons(E.up_port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
-		goto out;
-	rlen = asprintf(&req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n"
-	    "Accept: application/json\r\nConnection: close\r\n"
-	    "%sContent-Length: %zu\r\n\r\n%s", method, path,
-	    (unsigned)E.up_port,
-	    body != NULL ? "Content-Type: application/json\r\n" : "", blen,
-	    body != NULL ? body : "");
-	if (rlen == -1) {
-		req = NULL;
-		goto out;
-	}
-	for (off = 0; off < (size_t)rlen; off += (size_t)n)
-		if ((n = send(fd, req + off, (size_t)rlen - off,
-		    MSG_NOSIGNAL)) <= 0)
-			goto out;
-	for (;;) {
-		pfd.fd = fd;
-		pfd.events = POLLIN;
-		if (poll(&pfd, 1, left(deadline)) <= 0)
-			goto out;
-		if (cap - len < 65536) {
-			cap = cap == 0 ? 262144 : cap * 2;
-			if ((nb = realloc(buf, cap)) == NULL)
-				goto out;
-			buf = nb;
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n < 0)
-			goto out;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (buf == NULL)
-		goto out;
-	buf[len] = '\0';
-	if ((hend = strstr(buf, "\r\n\r\n")) == NULL ||
-	    sscanf(buf, "HTTP/1.%*d %d", &r->status) != 1)
-		goto out;
+	r->status = it_http(E.up_port, method, path, body, body != NULL ?
+	    "Accept: application/json\r\nContent-Type: application/json\r\n" :
+	    "Accept: application/json\r\n", T_HTTP, &buf, &len);
+	if (r->status == -1 || (hend = strstr(buf, "\r\n\r\n")) == NULL)
+		goto fail;
 	hlen = (size_t)(hend - buf) + 4;
 	for (h = strstr(buf, "\r\n") + 2; h < hend; h = eol + 2) {
 		eol = strstr(h, "\r\n");
@@ -226,19 +177,16 @@ http_req(const char *method, const char *path, const char *body,
 	}
 	r->len = len - hlen;
 	memmove(buf, buf + hlen, r->len + 1);
-	if (chunked && dechunk(buf, &r->len) == -1) {
-		r->status = -1;
-		goto out;
-	}
+	if (chunked && dechunk(buf, &r->len) == -1)
+		goto fail;
 	r->body = buf;
-	buf = NULL;
- out:
-	free(req);
-	free(buf);
-	close(fd);
-	if (r->body == NULL)
-		r->status = -1;
 	return r->status;
+ fail:
+	free(buf);
+	free(r->ctype);
+	r->ctype = NULL;
+	r->status = -1;
+	return -1;
 }
 
 /* GET path, expecting 200 application/json; fails the test otherwise. */
