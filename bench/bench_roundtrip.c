@@ -321,7 +321,7 @@ wait_stream(void)
 		if (bu_http_once(fport, "/__fake/count", resp, sizeof(resp),
 		    IO_TIMEOUT_MS) == 200 &&
 		    (s = strstr(resp, "\"streams\":")) != NULL &&
-		    atoi(s + 10) >= 1)
+		    strtol(s + 10, NULL, 10) >= 1)
 			return;
 		if (bu_now_ns() > deadline)
 			die("netproc never opened its /event stream");

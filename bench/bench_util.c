@@ -243,7 +243,7 @@ bu_children(pid_t pid, pid_t *out, size_t max)
 		if (fgets(buf, sizeof(buf), fp) != NULL &&
 		    (rp = strrchr(buf, ')')) != NULL &&
 		    sscanf(rp + 1, " %*c %ld", &ppid) == 1 && ppid == pid)
-			out[n++] = (pid_t)atol(de->d_name);
+			out[n++] = (pid_t)strtol(de->d_name, NULL, 10);
 		fclose(fp);
 	}
 	closedir(d);

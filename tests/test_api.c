@@ -1098,14 +1098,14 @@ test_status_mapping(void **state)
 	n = 100000;
 	big = malloc(n + 64);
 	assert_non_null(big);
-	strcpy(big, "{\"message\":\"");
+	memcpy(big, "{\"message\":\"", 12);
 	memset(big + 12, 'a', n);
 	memcpy(big + 12 + 10, "\xe2\x82\xac", 3);
-	strcpy(big + 12 + n, "\"}");
+	memcpy(big + 12 + n, "\"}", 3);
 	/* Above API_ERRBODY_MAX: not read at all. */
 	expect_error(reply_str(&c, 400, JSON_CT, big), ERR_UPSTREAM_ERROR,
 	    "HTTP 400");
-	strcpy(big + 12 + 1000, "\"}");
+	memcpy(big + 12 + 1000, "\"}", 3);
 	sm = reply_str(&c, 400, JSON_CT, big);
 	assert_string_equal(sm->error->code, ERR_UPSTREAM_ERROR);
 	assert_int_equal(strncmp(sm->error->message, "HTTP 400: aaaaaaaaaa"
@@ -1318,11 +1318,10 @@ test_hostile(void **state)
 	/* A huge title goes through whole (size is the front's business). */
 	call_init(&c, API_KIND_SESSION_INFO, 1);
 	n = 8 * 1024 * 1024;
-	strcpy((char *)buf, "{\"id\":\"ses_x\",\"time\":{\"created\":1,"
-	    "\"updated\":2},\"title\":\"");
-	k = strlen((char *)buf);
+	k = (size_t)snprintf((char *)buf, 64, "%s", "{\"id\":\"ses_x\","
+	    "\"time\":{\"created\":1,\"updated\":2},\"title\":\"");
 	memset(buf + k, 'x', n);
-	strcpy((char *)buf + k + n, "\"}");
+	memcpy(buf + k + n, "\"}", 3);
 	t0 = now_ms();
 	sm = reply(&c, 200, JSON_CT, buf, k + n + 2);
 	print_message("8 MiB title mapped in %.1f ms\n", now_ms() - t0);

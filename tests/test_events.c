@@ -338,10 +338,15 @@ concat_tokens(const struct out *o)
 			len += strlen(o->msg[i]->token->delta);
 	s = malloc(len + 1);
 	assert_non_null(s);
-	s[0] = '\0';
+	len = 0;
 	for (i = 0; i < o->n; i++)
-		if (code_of(o->msg[i]) == 'T')
-			strcat(s, o->msg[i]->token->delta);
+		if (code_of(o->msg[i]) == 'T') {
+			size_t dl = strlen(o->msg[i]->token->delta);
+
+			memcpy(s + len, o->msg[i]->token->delta, dl);
+			len += dl;
+		}
+	s[len] = '\0';
 	return s;
 }
 

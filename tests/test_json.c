@@ -905,12 +905,12 @@ test_pathenc(void **state)
 	id[PATHENC_ID_MAX] = 'p';
 	assert_false(pathenc_provider_id(id));
 
-	strcpy(buf, "/a/");
+	snprintf(buf, sizeof(buf), "/a/");
 	assert_int_equal(pathenc_append(buf, sizeof(buf), "x y/%~"), 0);
 	assert_string_equal(buf, "/a/x%20y%2F%25~");
 	assert_int_equal(pathenc_append(buf, sizeof(buf), "z"), -1);
 	assert_string_equal(buf, "/a/x%20y%2F%25~");
-	strcpy(buf, "");
+	buf[0] = '\0';
 	assert_int_equal(pathenc_append(buf, sizeof(buf), "\xc3\xa9."), 0);
 	assert_string_equal(buf, "%C3%A9.");
 }

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -327,19 +328,50 @@ struct tls_fixture {
 	unsigned port;
 };
 
+/* Runs argv in dir, quietly, without a shell; 0 when it exits 0. */
 static int
-run(const char *cmd)
+run(const char *dir, char *const argv[])
 {
-	int st = system(cmd);
+	pid_t pid;
+	int st, null;
 
-	return st == 0 ? 0 : -1;
+	if ((pid = fork()) == -1)
+		return -1;
+	if (pid == 0) {
+		if ((null = open("/dev/null", O_WRONLY)) != -1) {
+			dup2(null, STDOUT_FILENO);
+			dup2(null, STDERR_FILENO);
+		}
+		if (chdir(dir) == -1)
+			_exit(127);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	if (waitpid(pid, &st, 0) == -1)
+		return -1;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
 }
+
+/* The files the fixture makes, removed at the end. */
+static const char *const tls_files[] = {
+	"ca.key", "ca.pem", "ca.srl", "server.key", "server.csr", "server.pem",
+	"ext.cnf", "server.py",
+};
 
 static int
 tls_setup(void **state)
 {
 	static struct tls_fixture t;
-	char cmd[2048], script[128], cert[128], key[128];
+	char script[128], cert[128], key[128], ext[128];
+	char *const ca_req[] = { "openssl", "req", "-x509", "-newkey", "ec",
+	    "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key",
+	    "-out", "ca.pem", "-days", "1", "-subj", "/CN=ocb-test-ca", NULL };
+	char *const srv_req[] = { "openssl", "req", "-newkey", "ec",
+	    "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+	    "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1", NULL };
+	char *const srv_sign[] = { "openssl", "x509", "-req", "-in", "server.csr",
+	    "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out",
+	    "server.pem", "-days", "1", "-extfile", "ext.cnf", NULL };
 	int out[2];
 	FILE *fp;
 
@@ -350,18 +382,13 @@ tls_setup(void **state)
 	snprintf(cert, sizeof(cert), "%s/server.pem", t.dir);
 	snprintf(key, sizeof(key), "%s/server.key", t.dir);
 	/* A CA made now, and a server certificate for 127.0.0.1 it signed. */
-	snprintf(cmd, sizeof(cmd),
-	    "cd %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
-	    "-nodes -keyout ca.key -out ca.pem -days 1 -subj /CN=ocb-test-ca "
-	    ">/dev/null 2>&1 && "
-	    "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-	    "-keyout server.key -out server.csr -subj /CN=127.0.0.1 "
-	    ">/dev/null 2>&1 && "
-	    "printf 'subjectAltName=IP:127.0.0.1\\n' > ext.cnf && "
-	    "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key "
-	    "-CAcreateserial -out server.pem -days 1 -extfile ext.cnf "
-	    ">/dev/null 2>&1", t.dir);
-	if (run(cmd) == -1)
+	snprintf(ext, sizeof(ext), "%s/ext.cnf", t.dir);
+	if ((fp = fopen(ext, "w")) == NULL)
+		return -1;
+	fputs("subjectAltName=IP:127.0.0.1\n", fp);
+	fclose(fp);
+	if (run(t.dir, ca_req) == -1 || run(t.dir, srv_req) == -1 ||
+	    run(t.dir, srv_sign) == -1)
 		return -1;
 	snprintf(script, sizeof(script), "%s/server.py", t.dir);
 	if ((fp = fopen(script, "w")) == NULL)
@@ -388,14 +415,17 @@ static int
 tls_teardown(void **state)
 {
 	struct tls_fixture *t = *state;
-	char cmd[128];
+	char path[160];
 
 	if (t == NULL)
 		return 0;
 	kill(t->server, SIGTERM);
 	waitpid(t->server, NULL, 0);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", t->dir);
-	return run(cmd);
+	for (size_t i = 0; i < sizeof(tls_files) / sizeof(tls_files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", t->dir, tls_files[i]);
+		unlink(path);
+	}
+	return rmdir(t->dir);
 }
 
 static void
