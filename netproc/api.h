@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "common/errcode.h"
+#include "netproc/pathenc.h"
 #include "proto/messages.pb-c.h"
 
 #define API_PATH_MAX		512
@@ -31,8 +32,20 @@ enum api_kind {
 	API_KIND_AGENT_LIST,		/* GET /agent */
 	API_KIND_PROVIDER_STATUS,	/* GET /provider, `connected` */
 	API_KIND_AUTH_STATUS,		/* GET /provider, provider_id connected? */
-	API_KIND_HEALTH			/* GET /global/health */
+	API_KIND_HEALTH,		/* GET /global/health */
+	/* protocol v2 */
+	API_KIND_SESSION_STATUS_LIST,	/* GET /session/status */
+	API_KIND_MESSAGE_LIST,		/* GET /session/{id}/message */
+	API_KIND_COMMAND_LIST,		/* GET /command */
+	API_KIND_PROVIDER_LIST,		/* GET /provider, skimmed */
+	API_KIND_PENDING_LIST,		/* GET /permission, then GET /question (path2) */
+	API_KIND_TODO_LIST,		/* GET /session/{id}/todo */
+	API_KIND_DIFF_LIST		/* GET /session/{id}/diff */
 };
+
+#define API_TIMEOUT_LONG_MS	(10 * 60 * 1000)	/* RunCommand */
+#define API_MESSAGES_DEFAULT	100			/* ListMessages without a limit */
+#define API_MESSAGES_MAX	1000			/* a larger limit is INVALID_REQUEST */
 
 struct api_call {
 	uint64_t	 request_id;
@@ -43,6 +56,16 @@ struct api_call {
 	int		 kind;			/* enum api_kind */
 	char		 provider_id[API_PROVIDER_MAX];	/* GetAuth: which provider to look for in GET /provider */
 	int		 quote_errors;		/* the upstream's error text may be quoted back */
+	/* protocol v2 */
+	long		 timeout_ms;		/* 0: UPSTREAM_REQUEST_TIMEOUT_MS; RunCommand: API_TIMEOUT_LONG_MS */
+	char		 session_id[PATHENC_ID_MAX + 1];	/* the session the request names, "" for none */
+	char		 message_id[PATHENC_ID_MAX + 1];	/* GetDiff: echoed in DiffList */
+	char		 path2[API_PATH_MAX];	/* a second GET whose reply the mapper needs too ("" for none) */
+	int		 include_all;		/* ListProviders */
+	uint32_t	 limit;			/* ListMessages: messages asked for (the upstream is asked for one more) */
+	int		 ends_with_cancel;	/* RunCommand: a CancelRequest on session_id ends it */
+	int		 cancels_session;	/* CancelRequest: ends the RunCommand calls on session_id once it succeeded */
+	size_t		 max_reply;		/* the client's --max-message: a reply never exceeds it (MessageList) */
 };
 
 struct api_error {
@@ -55,6 +78,7 @@ struct api_response {
 	const char	*content_type;		/* may be NULL */
 	const uint8_t	*body;
 	size_t		 body_len;
+	const struct api_response *second;	/* the reply to call->path2, or NULL */
 };
 
 /*
