@@ -32,8 +32,24 @@
  *   POST /__fake/sse-end  end every /event stream once its queue is sent,
  *                         without the terminating chunk (as the real server
  *                         on SIGTERM)
+ *   POST /__fake/event    one event JSON a line: each is sent to every open
+ *                         /event stream as "data: LINE\n\n" (events no
+ *                         transcript holds yet)
+ *   POST /__fake/command  "normal" | "hang" | "stall": POST /session/{id}/
+ *                         command is answered at once, or held until a
+ *                         POST /session/{id}/abort of the same session, or
+ *                         never
+ *   POST /__fake/messages "FILE.json": the list GET /session/{id}/message
+ *                         pages through (default message-list-full.json)
  * /event streams start with a server.connected event and get a
  * server.heartbeat every S seconds (default 10, 0 = none) when idle.
+ *
+ * GET /session/{id}/message honours limit (the newest N) and before (only
+ * ids that sort before it; msg_ ids sort in time order), oldest first.
+ * Sessions whose id starts with ses_0000, questions que_0000 and
+ * permissions per_0000 are unknown (404 as the real server answers).
+ * A v2 fixture that has not been captured yet is replaced by the closest
+ * real one, or by a body written from the OpenAPI schema (logged at start).
  *
  * This is test code: it trusts its fixtures directory and its control
  * clients, but a control request cannot name a file outside the fixtures.
@@ -107,6 +123,9 @@ struct conn {
 	uint64_t			 epoch;	/* counted in this epoch */
 	struct stream			*stream;
 	struct evhttp_request		*hung;	/* never to be answered */
+	struct evhttp_request		*cmd;	/* a held POST .../command */
+	char				 cmd_session[256];
+	int				 cmd_stall; /* not even on an abort */
 	int				 freeing; /* we free it ourselves */
 };
 
@@ -152,6 +171,26 @@ static struct blob	 fx_404_delete, fx_404_get, fx_500_malformed;
 static struct blob	 fx_404_prompt, fx_400_prompt_parts;
 static struct blob	 fx_404_permission, fx_400_permission;
 static struct blob	 fx_400_auth, fx_400_bad_json, fx_html;
+/* Protocol v2. */
+static struct blob	 fx_session_update, fx_session_fork, fx_session_revert;
+static struct blob	 fx_session_unrevert, fx_session_status, fx_command_list;
+static struct blob	 fx_command_run, fx_permission_list, fx_question_list;
+static struct blob	 fx_todo_list, fx_diff, fx_diff_message, fx_summarize;
+static struct blob	 fx_question_reply, fx_question_reject, fx_404_question;
+static struct blob	 fx_messages;
+static char		 fx_messages_name[80];
+
+enum cmd_mode { CMD_NORMAL, CMD_HANG, CMD_STALL };
+static enum cmd_mode	 cmd_mode = CMD_NORMAL;
+
+/* The top-level elements of fx_messages, and each one's info.id. */
+#define MSG_MAX		4096
+struct msg_elem {
+	size_t	 off, len;
+	char	 id[64];
+};
+static struct msg_elem	*msgs;
+static size_t		 n_msgs;
 
 static void	stream_schedule(struct stream *, double);
 
@@ -222,15 +261,19 @@ load(const char *name, struct blob *out)
 		fatal("cannot read fixture %s/%s", fixtures, name);
 }
 
-/* A .http fixture: the response body follows the line that is just "<". */
-static void
-load_http_body(const char *name, struct blob *out)
+/*
+ * A .http fixture: the response body follows the line that is just "<".
+ * -1 when the file cannot be read.
+ */
+static int
+read_http_body(const char *name, struct blob *out)
 {
 	struct blob all;
 	char *p;
 	size_t off;
 
-	load(name, &all);
+	if (read_file(name, &all) == -1)
+		return -1;
 	if (strncmp(all.data, "<\n", 2) == 0)
 		p = all.data;
 	else if ((p = strstr(all.data, "\n<\n")) != NULL)
@@ -244,6 +287,46 @@ load_http_body(const char *name, struct blob *out)
 	memcpy(out->data, all.data + off, out->len);
 	out->data[out->len] = '\0';
 	free(all.data);
+	return 0;
+}
+
+static void
+load_http_body(const char *name, struct blob *out)
+{
+	if (read_http_body(name, out) == -1)
+		fatal("cannot read fixture %s/%s", fixtures, name);
+}
+
+static int
+read_any(const char *name, struct blob *out)
+{
+	size_t n = strlen(name);
+
+	if (n > 5 && strcmp(name + n - 5, ".http") == 0)
+		return read_http_body(name, out);
+	return read_file(name, out);
+}
+
+/*
+ * A v2 fixture: the file when it has been captured, else the closest real
+ * one (fallback, may be NULL), else a body written from the OpenAPI schema.
+ */
+static void
+load_v2(const char *name, const char *fallback, const char *schema,
+    struct blob *out)
+{
+	if (read_any(name, out) == 0)
+		return;
+	if (fallback != NULL && read_any(fallback, out) == 0) {
+		logmsg("%s not captured yet: serving %s", name, fallback);
+		return;
+	}
+	if (schema == NULL)
+		fatal("cannot read fixture %s/%s", fixtures, name);
+	logmsg("%s not captured yet: serving a body from the schema", name);
+	if ((out->data = strdup(schema)) == NULL)
+		fatal("strdup");
+	out->len = strlen(schema);
 }
 
 /* The 6.5 MB /provider document is kept gzipped in the tree. */
@@ -428,6 +511,9 @@ conn_closed(struct evhttp_connection *evcon, void *arg)
 	if (c->hung != NULL && !c->freeing &&
 	    evhttp_request_get_connection(c->hung) == NULL)
 		evhttp_request_free(c->hung);
+	if (c->cmd != NULL && !c->freeing &&
+	    evhttp_request_get_connection(c->cmd) == NULL)
+		evhttp_request_free(c->cmd);
 	TAILQ_REMOVE(&conns, c, entry);
 	free(c);
 }
@@ -741,6 +827,293 @@ path_id(const char *path, const char *prefix, char *id, size_t idsz,
 	return 1;
 }
 
+/* ---- protocol v2 routes ---- */
+
+/*
+ * Splits the message list fixture into its top-level elements (strings
+ * and nesting followed; the fixture is a JSON array of {info, parts}).
+ */
+static void
+messages_split(void)
+{
+	const char *d = fx_messages.data, *id;
+	size_t i, start = 0, n;
+	int depth = 0, instr = 0;
+
+	free(msgs);
+	if ((msgs = calloc(MSG_MAX, sizeof(*msgs))) == NULL)
+		fatal("calloc");
+	n_msgs = 0;
+	for (i = 0; i < fx_messages.len; i++) {
+		if (instr) {
+			if (d[i] == '\\')
+				i++;
+			else if (d[i] == '"')
+				instr = 0;
+			continue;
+		}
+		if (d[i] == '"')
+			instr = 1;
+		else if (d[i] == '{' || d[i] == '[') {
+			if (depth++ == 1)
+				start = i;
+		} else if (d[i] == '}' || d[i] == ']') {
+			if (--depth == 1) {
+				if (n_msgs == MSG_MAX)
+					fatal("%s: too many messages",
+					    fx_messages_name);
+				msgs[n_msgs].off = start;
+				msgs[n_msgs].len = i + 1 - start;
+				n_msgs++;
+			}
+		}
+	}
+	/* The message's id: the only "id" whose value starts msg_. */
+	for (i = 0; i < n_msgs; i++) {
+		if ((id = memmem(d + msgs[i].off, msgs[i].len, "\"id\":\"msg_",
+		    10)) == NULL)
+			fatal("%s: message %zu has no id", fx_messages_name, i);
+		id += 6;
+		n = strcspn(id, "\"");
+		if (n >= sizeof(msgs[i].id))
+			fatal("%s: id too long", fx_messages_name);
+		memcpy(msgs[i].id, id, n);
+		msgs[i].id[n] = '\0';
+	}
+	logmsg("%s: %zu messages", fx_messages_name, n_msgs);
+}
+
+static int
+messages_load(const char *name)
+{
+	struct blob b;
+
+	if (read_file(name, &b) == -1)
+		return -1;
+	free(fx_messages.data);
+	fx_messages = b;
+	snprintf(fx_messages_name, sizeof(fx_messages_name), "%s", name);
+	messages_split();
+	return 0;
+}
+
+/* GET /session/{id}/message[?limit=N][&before=ID]: a page of the list. */
+static void
+messages_page(struct evhttp_request *req)
+{
+	const char *q, *v, *before = NULL;
+	struct evkeyvalq args;
+	struct evbuffer *b;
+	size_t i, first, end, limit = 0;
+	char *e;
+
+	TAILQ_INIT(&args);
+	q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+	if (q != NULL && evhttp_parse_query_str(q, &args) == -1) {
+		reply_json(req, 400, &fx_400_bad_json);
+		return;
+	}
+	if ((v = evhttp_find_header(&args, "limit")) != NULL) {
+		errno = 0;
+		limit = strtoul(v, &e, 10);
+		if (*v == '\0' || *e != '\0' || errno != 0) {
+			evhttp_clear_headers(&args);
+			reply_json(req, 400, &fx_400_bad_json);
+			return;
+		}
+	}
+	before = evhttp_find_header(&args, "before");
+	end = n_msgs;
+	if (before != NULL)
+		for (end = 0; end < n_msgs &&
+		    strcmp(msgs[end].id, before) < 0; end++)
+			;
+	first = limit > 0 && limit < end ? end - limit : 0;
+	if ((b = evbuffer_new()) == NULL)
+		fatal("evbuffer_new");
+	evbuffer_add(b, "[", 1);
+	for (i = first; i < end; i++) {
+		if (i > first)
+			evbuffer_add(b, ",", 1);
+		evbuffer_add(b, fx_messages.data + msgs[i].off, msgs[i].len);
+	}
+	evbuffer_add(b, "]", 1);
+	evhttp_clear_headers(&args);
+	reply_owned(req, 200, "application/json", b);
+}
+
+/* A held RunCommand is answered when its session is aborted. */
+static void
+commands_release(const char *session)
+{
+	struct conn *c;
+
+	TAILQ_FOREACH(c, &conns, entry) {
+		if (c->cmd == NULL || c->cmd_stall ||
+		    strcmp(c->cmd_session, session) != 0)
+			continue;
+		logmsg("abort of %s: answering its command", session);
+		reply_json(c->cmd, 200, &fx_command_run);
+		c->cmd = NULL;
+	}
+}
+
+static void
+command_run(struct evhttp_request *req, struct conn *c, const char *sid,
+    const char *body)
+{
+	if (!json_has(body, "command")) {
+		reply_json(req, 400, &fx_400_bad_json);
+		return;
+	}
+	if (cmd_mode == CMD_NORMAL) {
+		reply_json(req, 200, &fx_command_run);
+		return;
+	}
+	/* Held; freed with the connection if nobody answers it. */
+	c->cmd = req;
+	c->cmd_stall = cmd_mode == CMD_STALL;
+	snprintf(c->cmd_session, sizeof(c->cmd_session), "%s", sid);
+	logmsg("holding the command of %s%s", sid,
+	    c->cmd_stall ? " for ever" : " until its abort");
+}
+
+/* POST /question/{id}/reply and /reject. */
+static void
+question_route(struct evhttp_request *req, const char *id, const char *rest,
+    const char *body)
+{
+	if (strncmp(id, "que", 3) != 0) {
+		reply_json(req, 500, &fx_500_malformed);
+		return;
+	}
+	if (strcmp(rest, "/reply") == 0) {
+		const char *v = json_value(body, "answers");
+
+		if (v == NULL || *v != '[') {
+			reply_json(req, 400, &fx_400_bad_json);
+			return;
+		}
+	}
+	if (strncmp(id, "que_0000", 8) == 0)
+		reply_json(req, 404, &fx_404_question);
+	else if (strcmp(rest, "/reply") == 0)
+		reply_json(req, 200, &fx_question_reply);
+	else
+		reply_json(req, 200, &fx_question_reject);
+}
+
+/* GET /session/{id}/diff[?messageID=...] */
+static void
+diff_route(struct evhttp_request *req)
+{
+	const char *q;
+	struct evkeyvalq args;
+	int msg;
+
+	TAILQ_INIT(&args);
+	q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+	if (q != NULL && evhttp_parse_query_str(q, &args) == -1) {
+		reply_json(req, 400, &fx_400_bad_json);
+		return;
+	}
+	msg = evhttp_find_header(&args, "messageID") != NULL;
+	evhttp_clear_headers(&args);
+	reply_json(req, 200, msg ? &fx_diff_message : &fx_diff);
+}
+
+/* File parts of a prompt need a mime and a url (the real schema). */
+static int
+prompt_ok(const char *body)
+{
+	const char *p = body;
+
+	if (!json_has(body, "parts"))
+		return 0;
+	while ((p = strstr(p, "\"type\":\"file\"")) != NULL) {
+		p += 13;
+		if (!json_has(p, "mime") || !json_has(p, "url"))
+			return 0;
+	}
+	return 1;
+}
+
+static int
+is_method(struct evhttp_request *req, enum evhttp_cmd_type t)
+{
+	return evhttp_request_get_command(req) == t;
+}
+
+/* The routes under /session/{id}; 0 when none matched. */
+static int
+session_route(struct evhttp_request *req, struct conn *c, const char *id,
+    const char *rest, const char *body)
+{
+	int unknown = strncmp(id, "ses_0000", 8) == 0;
+
+	if (strcmp(rest, "/abort") == 0 && is_method(req, EVHTTP_REQ_POST)) {
+		/* true even for an unknown or idle session, as real. */
+		commands_release(id);
+		reply(req, 200, "application/json", "true", 4);
+		return 1;
+	}
+	if (*rest == '\0' && is_method(req, EVHTTP_REQ_DELETE)) {
+		if (unknown)
+			reply_json(req, 404, &fx_404_delete);
+		else
+			reply(req, 200, "application/json", "true", 4);
+		return 1;
+	}
+	if (strcmp(rest, "/prompt_async") == 0 &&
+	    is_method(req, EVHTTP_REQ_POST)) {
+		if (unknown)
+			reply_json(req, 404, &fx_404_prompt);
+		else if (!prompt_ok(body))
+			reply_json(req, 400, &fx_400_prompt_parts);
+		else
+			reply(req, 204, NULL, NULL, 0);
+		return 1;
+	}
+	if (unknown) {
+		reply_json(req, 404, &fx_404_get);
+		return 1;
+	}
+	if (*rest == '\0' && is_method(req, EVHTTP_REQ_GET))
+		reply_json(req, 200, &fx_session_get);
+	else if (*rest == '\0' && is_method(req, EVHTTP_REQ_PATCH))
+		reply_json(req, 200, &fx_session_update);
+	else if (strcmp(rest, "/fork") == 0 && is_method(req, EVHTTP_REQ_POST))
+		reply_json(req, 200, &fx_session_fork);
+	else if (strcmp(rest, "/message") == 0 &&
+	    is_method(req, EVHTTP_REQ_GET))
+		messages_page(req);
+	else if (strcmp(rest, "/revert") == 0 &&
+	    is_method(req, EVHTTP_REQ_POST)) {
+		if (!json_has(body, "messageID"))
+			reply_json(req, 400, &fx_400_bad_json);
+		else
+			reply_json(req, 200, &fx_session_revert);
+	} else if (strcmp(rest, "/unrevert") == 0 &&
+	    is_method(req, EVHTTP_REQ_POST))
+		reply_json(req, 200, &fx_session_unrevert);
+	else if (strcmp(rest, "/todo") == 0 && is_method(req, EVHTTP_REQ_GET))
+		reply_json(req, 200, &fx_todo_list);
+	else if (strcmp(rest, "/diff") == 0 && is_method(req, EVHTTP_REQ_GET))
+		diff_route(req);
+	else if (strcmp(rest, "/summarize") == 0 &&
+	    is_method(req, EVHTTP_REQ_POST)) {
+		if (!json_has(body, "providerID") || !json_has(body, "modelID"))
+			reply_json(req, 400, &fx_400_bad_json);
+		else
+			reply_json(req, 200, &fx_summarize);
+	} else if (strcmp(rest, "/command") == 0 &&
+	    is_method(req, EVHTTP_REQ_POST))
+		command_run(req, c, id, body);
+	else
+		return 0;
+	return 1;
+}
+
 static void
 route(struct evhttp_request *req, struct conn *c, const char *path,
     const char *body)
@@ -775,43 +1148,36 @@ route(struct evhttp_request *req, struct conn *c, const char *path,
 		reply_json(req, 200, &fx_provider);
 		return;
 	}
+	if (strcmp(path, "/session/status") == 0 && m == EVHTTP_REQ_GET) {
+		reply_json(req, 200, &fx_session_status);
+		return;
+	}
+	if (strcmp(path, "/permission") == 0 && m == EVHTTP_REQ_GET) {
+		reply_json(req, 200, &fx_permission_list);
+		return;
+	}
+	if (strcmp(path, "/question") == 0 && m == EVHTTP_REQ_GET) {
+		reply_json(req, 200, &fx_question_list);
+		return;
+	}
+	if (strcmp(path, "/command") == 0 && m == EVHTTP_REQ_GET) {
+		reply_json(req, 200, &fx_command_list);
+		return;
+	}
+	if (path_id(path, "/question/", id, sizeof(id), &rest) &&
+	    (strcmp(rest, "/reply") == 0 || strcmp(rest, "/reject") == 0) &&
+	    m == EVHTTP_REQ_POST) {
+		question_route(req, id, rest, body);
+		return;
+	}
 	if (path_id(path, "/session/", id, sizeof(id), &rest)) {
-		int unknown = strncmp(id, "ses_0000", 8) == 0;
-
 		/* The real server answers an id without its prefix with 500. */
 		if (strncmp(id, "ses", 3) != 0) {
 			reply_json(req, 500, &fx_500_malformed);
 			return;
 		}
-		if (*rest == '\0' && m == EVHTTP_REQ_GET) {
-			if (unknown)
-				reply_json(req, 404, &fx_404_get);
-			else
-				reply_json(req, 200, &fx_session_get);
+		if (session_route(req, c, id, rest, body))
 			return;
-		}
-		if (*rest == '\0' && m == EVHTTP_REQ_DELETE) {
-			if (unknown)
-				reply_json(req, 404, &fx_404_delete);
-			else
-				reply(req, 200, "application/json", "true", 4);
-			return;
-		}
-		if (strcmp(rest, "/prompt_async") == 0 &&
-		    m == EVHTTP_REQ_POST) {
-			if (unknown)
-				reply_json(req, 404, &fx_404_prompt);
-			else if (!json_has(body, "parts"))
-				reply_json(req, 400, &fx_400_prompt_parts);
-			else
-				reply(req, 204, NULL, NULL, 0);
-			return;
-		}
-		if (strcmp(rest, "/abort") == 0 && m == EVHTTP_REQ_POST) {
-			/* true even for an unknown or idle session, as real. */
-			reply(req, 200, "application/json", "true", 4);
-			return;
-		}
 	}
 	if (path_id(path, "/permission/", id, sizeof(id), &rest) &&
 	    strcmp(rest, "/reply") == 0 && m == EVHTTP_REQ_POST) {
@@ -874,6 +1240,83 @@ reply_status(struct evhttp_request *req, int code)
 	evbuffer_add_printf(b, "{\"name\":\"UnknownError\",\"data\":"
 	    "{\"message\":\"fake status %d\"}}", code);
 	reply_owned(req, code, "application/json", b);
+}
+
+/* Bodies from the OpenAPI schemas, until the real ones are captured. */
+#define SCHEMA_QUESTIONS \
+	"[{\"id\":\"que_21626500a001QqQqQqQqQqQqQq\"," \
+	"\"sessionID\":\"ses_de9d9dd34ffervjM6BvxQjuyqi\"," \
+	"\"questions\":[{\"question\":\"Which colour should the button " \
+	"be?\",\"header\":\"Button colour\",\"options\":[{\"label\":" \
+	"\"Red\",\"description\":\"Warm and loud\"},{\"label\":\"Blue\"," \
+	"\"description\":\"Calm\"}],\"multiple\":false,\"custom\":true}]," \
+	"\"tool\":{\"messageID\":\"msg_216264f00001AbCdEfGhIjKlMn\"," \
+	"\"callID\":\"call_mock_0011\"}}]"
+#define SCHEMA_COMMANDS \
+	"[{\"name\":\"init\",\"description\":\"create/update AGENTS.md\"," \
+	"\"source\":\"command\",\"template\":\"Please analyze this " \
+	"codebase\",\"hints\":[]},{\"name\":\"review\",\"description\":" \
+	"\"review changes [commit|branch|pr], defaults to uncommitted\"," \
+	"\"agent\":\"plan\",\"source\":\"command\",\"subtask\":true," \
+	"\"template\":\"Review $ARGUMENTS\",\"hints\":[\"$ARGUMENTS\"]}]"
+#define SCHEMA_TODOS \
+	"[{\"content\":\"Read the plan\",\"status\":\"completed\"," \
+	"\"priority\":\"high\"},{\"content\":\"Write the code\"," \
+	"\"status\":\"in_progress\",\"priority\":\"medium\"}," \
+	"{\"content\":\"Run the tests\",\"status\":\"pending\"," \
+	"\"priority\":\"low\"}]"
+#define SCHEMA_DIFF \
+	"[{\"file\":\"hello.txt\",\"patch\":\"--- a/hello.txt\\n+++ " \
+	"b/hello.txt\\n@@ -1 +1 @@\\n-hello\\n+hello again\\n\"," \
+	"\"additions\":1,\"deletions\":1,\"status\":\"modified\"}]"
+#define SCHEMA_404_QUESTION \
+	"{\"_tag\":\"QuestionNotFoundError\",\"requestID\":" \
+	"\"que_0000000000000000000000000000\",\"message\":" \
+	"\"Question request not found\"}"
+
+static void
+load_v2_fixtures(void)
+{
+	load_v2("session-update.json", NULL, NULL, &fx_session_update);
+	load_v2("session-fork.json", "session-create.json", NULL,
+	    &fx_session_fork);
+	load_v2("session-revert.json", "session-get.json", NULL,
+	    &fx_session_revert);
+	load_v2("session-unrevert.json", "session-get.json", NULL,
+	    &fx_session_unrevert);
+	load_v2("session-status-busy.json", "session-status-retry.json", NULL,
+	    &fx_session_status);
+	load_v2("command-list.json", NULL, SCHEMA_COMMANDS, &fx_command_list);
+	load_v2("permission-list-pending.json", "permission-list.json", NULL,
+	    &fx_permission_list);
+	load_v2("question-list.json", NULL, SCHEMA_QUESTIONS,
+	    &fx_question_list);
+	load_v2("todo-list.json", NULL, SCHEMA_TODOS, &fx_todo_list);
+	load_v2("diff.json", NULL, SCHEMA_DIFF, &fx_diff);
+	load_v2("diff-message.json", "diff.json", SCHEMA_DIFF,
+	    &fx_diff_message);
+	load_v2("summarize.http", NULL, "true", &fx_summarize);
+	load_v2("question-reply.http", NULL, "true", &fx_question_reply);
+	load_v2("question-reject.http", NULL, "true", &fx_question_reject);
+	load_v2("error-question-unknown.http", NULL, SCHEMA_404_QUESTION,
+	    &fx_404_question);
+	if (messages_load("message-list-full.json") == -1) {
+		logmsg("message-list-full.json not captured yet: serving "
+		    "session-messages-tool.json");
+		if (messages_load("session-messages-tool.json") == -1)
+			fatal("cannot read session-messages-tool.json");
+	}
+	/* The reply of a command is one {info, parts} of the list. */
+	if (read_any("command-run.json", &fx_command_run) == -1) {
+		logmsg("command-run.json not captured yet: serving the "
+		    "newest message of %s", fx_messages_name);
+		if (n_msgs == 0)
+			fatal("%s: no messages", fx_messages_name);
+		fx_command_run.len = msgs[n_msgs - 1].len;
+		if ((fx_command_run.data = strndup(fx_messages.data +
+		    msgs[n_msgs - 1].off, fx_command_run.len)) == NULL)
+			fatal("strndup");
+	}
 }
 
 /* ---- /__fake/ control ---- */
@@ -1054,6 +1497,79 @@ ctl_sse_end(struct evhttp_request *req)
 	reply_text(req, 200, msg);
 }
 
+/* POST /__fake/event: each line of the body is one event's JSON. */
+static void
+ctl_event(struct evhttp_request *req, const char *body)
+{
+	struct stream *s;
+	const char *p, *nl;
+	size_t n;
+	char msg[64];
+	int ns = 0, ne = 0;
+
+	TAILQ_FOREACH(s, &streams, entry) {
+		if (s->ending)
+			continue;
+		ne = 0;
+		for (p = body; *p != '\0'; p = *nl != '\0' ? nl + 1 : nl) {
+			nl = p + strcspn(p, "\n");
+			n = (size_t)(nl - p);
+			if (n > 0 && p[n - 1] == '\r')
+				n--;
+			if (n == 0)
+				continue;
+			evbuffer_add(s->queue, "data: ", 6);
+			evbuffer_add(s->queue, p, n);
+			evbuffer_add(s->queue, "\n\n", 2);
+			ne++;
+		}
+		s->rate = 0;
+		if (!evtimer_pending(s->timer, NULL))
+			stream_schedule(s, 0);
+		ns++;
+	}
+	snprintf(msg, sizeof(msg), "{\"streams\":%d,\"events\":%d}\n", ns,
+	    ne);
+	reply_text(req, 200, msg);
+}
+
+static void
+ctl_command(struct evhttp_request *req, const char *body)
+{
+	if (strcmp(body, "normal") == 0)
+		cmd_mode = CMD_NORMAL;
+	else if (strcmp(body, "hang") == 0)
+		cmd_mode = CMD_HANG;
+	else if (strcmp(body, "stall") == 0)
+		cmd_mode = CMD_STALL;
+	else {
+		reply_text(req, 400, "usage: normal | hang | stall\n");
+		return;
+	}
+	reply_text(req, 200, "ok\n");
+}
+
+static void
+ctl_messages(struct evhttp_request *req, const char *body)
+{
+	size_t n = strlen(body), i;
+
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)body[i]) && body[i] != '-' &&
+		    body[i] != '.' && body[i] != '_')
+			break;
+	if (n < 6 || n > 64 || i != n || strstr(body, "..") != NULL ||
+	    strcmp(body + n - 5, ".json") != 0) {
+		reply_text(req, 400, "usage: FILE.json\n");
+		return;
+	}
+	if (messages_load(body) == -1) {
+		reply_text(req, 404, "no such fixture\n");
+		return;
+	}
+	reply_text(req, 200, "ok\n");
+}
+
 static void
 ctl_handle(struct evhttp_request *req, const char *path, const char *body)
 {
@@ -1100,9 +1616,16 @@ ctl_handle(struct evhttp_request *req, const char *path, const char *body)
 		epoch++;
 		hist_clear();
 		mode = MODE_NORMAL;
+		cmd_mode = CMD_NORMAL;
 		reply_text(req, 200, "ok\n");
 	} else if (strcmp(op, "sse") == 0 && m == EVHTTP_REQ_POST)
 		ctl_sse(req, body);
+	else if (strcmp(op, "event") == 0 && m == EVHTTP_REQ_POST)
+		ctl_event(req, body);
+	else if (strcmp(op, "command") == 0 && m == EVHTTP_REQ_POST)
+		ctl_command(req, body);
+	else if (strcmp(op, "messages") == 0 && m == EVHTTP_REQ_POST)
+		ctl_messages(req, body);
 	else if (strcmp(op, "sse-end") == 0 && m == EVHTTP_REQ_POST)
 		ctl_sse_end(req);
 	else
@@ -1262,6 +1785,7 @@ main(int argc, char *argv[])
 	load_http_body("auth-put-bad.http", &fx_400_auth);
 	load_http_body("error-bad-json.http", &fx_400_bad_json);
 	load_http_body("error-unknown-route.http", &fx_html);
+	load_v2_fixtures();
 
 	if ((pw = getenv("FAKE_UPSTREAM_PASSWORD")) != NULL) {
 		if (asprintf(&cred, "opencode:%s", pw) == -1)
@@ -1339,5 +1863,23 @@ main(int argc, char *argv[])
 	free(fx_400_auth.data);
 	free(fx_400_bad_json.data);
 	free(fx_html.data);
+	free(fx_session_update.data);
+	free(fx_session_fork.data);
+	free(fx_session_revert.data);
+	free(fx_session_unrevert.data);
+	free(fx_session_status.data);
+	free(fx_command_list.data);
+	free(fx_command_run.data);
+	free(fx_permission_list.data);
+	free(fx_question_list.data);
+	free(fx_todo_list.data);
+	free(fx_diff.data);
+	free(fx_diff_message.data);
+	free(fx_summarize.data);
+	free(fx_question_reply.data);
+	free(fx_question_reject.data);
+	free(fx_404_question.data);
+	free(fx_messages.data);
+	free(msgs);
 	return 0;
 }
