@@ -1,6 +1,8 @@
 /*
- * Request building and reply mapping for the OpenCode 1.18 HTTP API; see
- * api.h and DESIGN.md ("Messages", "Error codes").
+ * Reply mapping for the OpenCode 1.18 HTTP API: status, content type and
+ * JSON checks, the 4A/4B mappers, the dispatch to the v2 ones (api_chat.c,
+ * providers.c); see api.h and DESIGN.md ("Messages", "Error codes").
+ * Requests are built in api_build.c.
  *
  * Error text policy: a failed request answers "HTTP <status>", plus up to
  * API_QUOTE_MAX bytes of the upstream's own message (data.message, message,
@@ -11,7 +13,6 @@
  * characters replaced by spaces.
  */
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,442 +20,10 @@
 
 #include "common/utf8.h"
 #include "netproc/api.h"
+#include "netproc/api_chat.h"
 #include "netproc/arena.h"
 #include "netproc/json.h"
-#include "netproc/pathenc.h"
-
-/* ---- request building ---- */
-
-static int
-fail(struct api_error *err, const char *code, const char *msg)
-{
-	err->code = code;
-	snprintf(err->message, sizeof(err->message), "%s", msg);
-	return -1;
-}
-
-static int
-invalid(struct api_error *err, const char *msg)
-{
-	return fail(err, ERR_INVALID_REQUEST, msg);
-}
-
-static int
-has_title(const Opencode__CreateSessionRequest *cs)
-{
-	return cs != NULL &&
-	    cs->_title_case == OPENCODE__CREATE_SESSION_REQUEST___TITLE_TITLE;
-}
-
-/* A string that may go in a body: valid UTF-8, not absurdly long. */
-static int
-str_ok(const char *s)
-{
-	size_t	len;
-
-	if (s == NULL)
-		return 0;
-	len = strnlen(s, API_FIELD_MAX + 1);
-	return len <= API_FIELD_MAX && utf8_valid((const uint8_t *)s, len);
-}
-
-static int
-name_ok(const char *s)
-{
-	return s != NULL && s[0] != '\0' && strnlen(s, API_NAME_MAX + 1) <=
-	    API_NAME_MAX && str_ok(s);
-}
-
-/* JSON body writer; with p == NULL it only measures. */
-struct jw {
-	char	*p;
-	size_t	 len;
-};
-
-static void
-jw_raw(struct jw *w, const char *s)
-{
-	size_t	n = strlen(s);
-
-	if (w->p != NULL)
-		memcpy(w->p + w->len, s, n);
-	w->len += n;
-}
-
-static void
-jw_str(struct jw *w, const char *s)
-{
-	static const char	 hex[] = "0123456789abcdef";
-	char			 esc[7];
-	unsigned char		 c;
-
-	jw_raw(w, "\"");
-	for (; *s != '\0'; s++) {
-		c = (unsigned char)*s;
-		switch (c) {
-		case '"':
-			jw_raw(w, "\\\"");
-			break;
-		case '\\':
-			jw_raw(w, "\\\\");
-			break;
-		case '\n':
-			jw_raw(w, "\\n");
-			break;
-		case '\r':
-			jw_raw(w, "\\r");
-			break;
-		case '\t':
-			jw_raw(w, "\\t");
-			break;
-		default:
-			if (c < 0x20) {
-				memcpy(esc, "\\u00", 4);
-				esc[4] = hex[c >> 4];
-				esc[5] = hex[c & 0xf];
-				esc[6] = '\0';
-				jw_raw(w, esc);
-			} else {
-				if (w->p != NULL)
-					w->p[w->len] = (char)c;
-				w->len++;
-			}
-			break;
-		}
-	}
-	jw_raw(w, "\"");
-}
-
-static void
-jw_int(struct jw *w, int64_t v)
-{
-	char	buf[32];
-
-	snprintf(buf, sizeof(buf), "%" PRId64, v);
-	jw_raw(w, buf);
-}
-
-/* Writes the body of request m; the fields were validated before. */
-static void
-body_emit(struct jw *w, const Opencode__ClientMessage *m)
-{
-	const Opencode__CreateSessionRequest	*cs;
-	const Opencode__AuthInfo		*ai;
-	const Opencode__SendMessage		*sm;
-
-	switch (m->payload_case) {
-	case OPENCODE__CLIENT_MESSAGE__PAYLOAD_CREATE_SESSION:
-		cs = m->create_session;
-		jw_raw(w, "{");
-		if (has_title(cs)) {
-			jw_raw(w, "\"title\":");
-			jw_str(w, cs->title);
-		}
-		jw_raw(w, "}");
-		break;
-	case OPENCODE__CLIENT_MESSAGE__PAYLOAD_SET_AUTH:
-		ai = m->set_auth->auth;
-		if (ai->auth_type_case ==
-		    OPENCODE__AUTH_INFO__AUTH_TYPE_API_KEY) {
-			jw_raw(w, "{\"type\":\"api\",\"key\":");
-			jw_str(w, ai->api_key->key);
-		} else {
-			jw_raw(w, "{\"type\":\"oauth\",\"refresh\":");
-			jw_str(w, ai->oauth->refresh_token);
-			jw_raw(w, ",\"access\":");
-			jw_str(w, ai->oauth->access_token);
-			jw_raw(w, ",\"expires\":");
-			jw_int(w, ai->oauth->expires_at);
-		}
-		jw_raw(w, "}");
-		break;
-	case OPENCODE__CLIENT_MESSAGE__PAYLOAD_SEND_MESSAGE:
-		sm = m->send_message;
-		jw_raw(w, "{\"parts\":[{\"type\":\"text\",\"text\":");
-		jw_str(w, sm->text);
-		jw_raw(w, "}]");
-		if (sm->_provider_id_case ==
-		    OPENCODE__SEND_MESSAGE___PROVIDER_ID_PROVIDER_ID) {
-			jw_raw(w, ",\"model\":{\"providerID\":");
-			jw_str(w, sm->provider_id);
-			jw_raw(w, ",\"modelID\":");
-			jw_str(w, sm->model_id);
-			jw_raw(w, "}");
-		}
-		if (sm->_agent_case == OPENCODE__SEND_MESSAGE___AGENT_AGENT) {
-			jw_raw(w, ",\"agent\":");
-			jw_str(w, sm->agent);
-		}
-		jw_raw(w, "}");
-		break;
-	case OPENCODE__CLIENT_MESSAGE__PAYLOAD_REPLY_PERMISSION:
-		jw_raw(w, "{\"reply\":");
-		jw_str(w, m->reply_permission->reply);
-		jw_raw(w, "}");
-		break;
-	default:
-		break;
-	}
-}
-
-/*
- * Measures, then writes into a buffer of the exact size: a key is never
- * left behind in memory freed by a realloc.
- */
-static int
-body_build(struct api_call *c, const Opencode__ClientMessage *m,
-    struct api_error *err)
-{
-	struct jw	w = { NULL, 0 };
-
-	body_emit(&w, m);
-	if ((w.p = malloc(w.len + 1)) == NULL)
-		return fail(err, ERR_INTERNAL, "out of memory");
-	c->body_len = w.len;
-	w.len = 0;
-	body_emit(&w, m);
-	w.p[w.len] = '\0';
-	c->body = w.p;
-	return 0;
-}
-
-static int
-set_path(struct api_call *c, const char *prefix, const char *id,
-    const char *suffix, struct api_error *err)
-{
-	c->path[0] = '\0';
-	if (strlen(prefix) >= sizeof(c->path))
-		return fail(err, ERR_INTERNAL, "path too long");
-	memcpy(c->path, prefix, strlen(prefix) + 1);
-	if ((id != NULL &&
-	    pathenc_append(c->path, sizeof(c->path), id) == -1) ||
-	    strlen(c->path) + strlen(suffix) >= sizeof(c->path))
-		return invalid(err, "path too long");
-	memcpy(c->path + strlen(c->path), suffix, strlen(suffix) + 1);
-	return 0;
-}
-
-static void
-set_call(struct api_call *c, enum api_method method, int kind, int quote)
-{
-	c->method = method;
-	c->kind = kind;
-	c->quote_errors = quote;
-}
-
-static int
-build_set_auth(const Opencode__SetAuthRequest *sa, struct api_call *c,
-    struct api_error *err)
-{
-	const Opencode__AuthInfo	*ai;
-
-	if (sa == NULL || !pathenc_provider_id(sa->provider_id))
-		return invalid(err, "invalid provider_id");
-	if ((ai = sa->auth) == NULL)
-		return invalid(err, "missing auth");
-	switch (ai->auth_type_case) {
-	case OPENCODE__AUTH_INFO__AUTH_TYPE_API_KEY:
-		if (ai->api_key == NULL || ai->api_key->key == NULL ||
-		    ai->api_key->key[0] == '\0' || !str_ok(ai->api_key->key))
-			return invalid(err, "invalid api key");
-		break;
-	case OPENCODE__AUTH_INFO__AUTH_TYPE_OAUTH:
-		if (ai->oauth == NULL || ai->oauth->access_token == NULL ||
-		    ai->oauth->access_token[0] == '\0' ||
-		    !str_ok(ai->oauth->access_token) ||
-		    !str_ok(ai->oauth->refresh_token))
-			return invalid(err, "invalid oauth tokens");
-		if (ai->oauth->expires_at < 0)
-			return invalid(err, "invalid expires_at");
-		break;
-	default:
-		return invalid(err, "missing auth");
-	}
-	if (set_path(c, "/auth/", sa->provider_id, "", err) == -1)
-		return -1;
-	set_call(c, API_PUT, API_KIND_EMPTY, 0);
-	return 0;
-}
-
-static int
-build_send(const Opencode__SendMessage *sm, struct api_call *c,
-    struct api_error *err)
-{
-	int	has_p, has_m;
-
-	if (sm == NULL || !pathenc_session_id(sm->session_id))
-		return invalid(err, "invalid session_id");
-	if (sm->text == NULL || sm->text[0] == '\0')
-		return invalid(err, "empty text");
-	if (!str_ok(sm->text))
-		return invalid(err, "invalid text");
-	has_p = sm->_provider_id_case ==
-	    OPENCODE__SEND_MESSAGE___PROVIDER_ID_PROVIDER_ID;
-	has_m = sm->_model_id_case ==
-	    OPENCODE__SEND_MESSAGE___MODEL_ID_MODEL_ID;
-	if (has_p != has_m)
-		return invalid(err, "provider_id and model_id go together");
-	if (has_p && !pathenc_provider_id(sm->provider_id))
-		return invalid(err, "invalid provider_id");
-	if (has_m && !name_ok(sm->model_id))
-		return invalid(err, "invalid model_id");
-	if (sm->_agent_case == OPENCODE__SEND_MESSAGE___AGENT_AGENT &&
-	    !name_ok(sm->agent))
-		return invalid(err, "invalid agent");
-	if (set_path(c, "/session/", sm->session_id, "/prompt_async",
-	    err) == -1)
-		return -1;
-	set_call(c, API_POST, API_KIND_EMPTY, 1);
-	return 0;
-}
-
-static int
-build_reply(const Opencode__ReplyPermission *rp, struct api_call *c,
-    struct api_error *err)
-{
-	if (rp == NULL || !pathenc_permission_id(rp->permission_id))
-		return invalid(err, "invalid permission_id");
-	if (rp->session_id != NULL && rp->session_id[0] != '\0' &&
-	    !pathenc_session_id(rp->session_id))
-		return invalid(err, "invalid session_id");
-	if (rp->reply == NULL || (strcmp(rp->reply, "once") != 0 &&
-	    strcmp(rp->reply, "always") != 0 &&
-	    strcmp(rp->reply, "reject") != 0))
-		return invalid(err, "invalid reply");
-	if (set_path(c, "/permission/", rp->permission_id, "/reply", err) == -1)
-		return -1;
-	set_call(c, API_POST, API_KIND_EMPTY, 1);
-	return 0;
-}
-
-static int
-build(const Opencode__ClientMessage *m, struct api_call *c,
-    struct api_error *err)
-{
-	const Opencode__CreateSessionRequest	*cs;
-	const char				*id;
-
-	switch (m->payload_case) {
-	case OPENCODE__CLIENT_MESSAGE__PAYLOAD_LIST_SESSIONS:
-		set_call(c, API_GET, API_KIND_SESSION_LIST, 1);
-		return set_path(c, "/session", NULL, "", err);
-	case OPENCODE__CLIENT_MESSAGE__PAYLOAD_CREATE_SESSION:
-		cs = m->create_session;
-		if (has_title(cs) && !str_ok(cs->title))
-			return invalid(err, "invalid title");
-		set_call(c, API_POST, API_KIND_SESSION_INFO, 1);
-		return set_path(c, "/session", NULL, "", err);
-	case OPENCODE__CLIENT_MESSAGE__PAYLOAD_DELETE_SESSION:
-		id = m->delete_session != NULL ?
-		    m->delete_session->session_id : NULL;
-		if (!pathenc_session_id(id))
-			return invalid(err, "invalid session_id");
-		set_call(c, API_DELETE, API_KIND_EMPTY, 1);
-		return set_path(c, "/session/", id, "", err);
-	case OPENCODE__CLIENT_MESSAGE__PAYLOAD_LIST_AGENTS:
-		set_call(c, API_GET, API_KIND_AGENT_LIST, 1);
-		return set_path(c, "/agent", NULL, "", err);
-	case OPENCODE__CLIENT_MESSAGE__PAYLOAD_GET_PROVIDER_STATUS:
-		set_call(c, API_GET, API_KIND_PROVIDER_STATUS, 0);
-		return set_path(c, "/provider", NULL, "", err);
-	case OPENCODE__CLIENT_MESSAGE__PAYLOAD_SET_AUTH:
-		return build_set_auth(m->set_auth, c, err);
-	case OPENCODE__CLIENT_MESSAGE__PAYLOAD_GET_AUTH:
-		id = m->get_auth != NULL ? m->get_auth->provider_id : NULL;
-		if (!pathenc_provider_id(id))
-			return invalid(err, "invalid provider_id");
-		/* PATHENC_ID_MAX < API_PROVIDER_MAX */
-		snprintf(c->provider_id, sizeof(c->provider_id), "%s", id);
-		set_call(c, API_GET, API_KIND_AUTH_STATUS, 0);
-		return set_path(c, "/provider", NULL, "", err);
-	case OPENCODE__CLIENT_MESSAGE__PAYLOAD_DELETE_AUTH:
-		id = m->delete_auth != NULL ?
-		    m->delete_auth->provider_id : NULL;
-		if (!pathenc_provider_id(id))
-			return invalid(err, "invalid provider_id");
-		set_call(c, API_DELETE, API_KIND_EMPTY, 0);
-		return set_path(c, "/auth/", id, "", err);
-	case OPENCODE__CLIENT_MESSAGE__PAYLOAD_HEALTH_CHECK:
-		set_call(c, API_GET, API_KIND_HEALTH, 1);
-		return set_path(c, "/global/health", NULL, "", err);
-	case OPENCODE__CLIENT_MESSAGE__PAYLOAD_SEND_MESSAGE:
-		return build_send(m->send_message, c, err);
-	case OPENCODE__CLIENT_MESSAGE__PAYLOAD_CANCEL_REQUEST:
-		id = m->cancel_request != NULL ?
-		    m->cancel_request->session_id : NULL;
-		if (!pathenc_session_id(id))
-			return invalid(err, "invalid session_id");
-		set_call(c, API_POST, API_KIND_EMPTY, 1);
-		return set_path(c, "/session/", id, "/abort", err);
-	case OPENCODE__CLIENT_MESSAGE__PAYLOAD_REPLY_PERMISSION:
-		return build_reply(m->reply_permission, c, err);
-	case OPENCODE__CLIENT_MESSAGE__PAYLOAD__NOT_SET:
-		return fail(err, ERR_UNKNOWN_REQUEST, "no payload");
-	default:
-		/* AuthHandshake and Subscribe are the front's. */
-		return fail(err, ERR_UNKNOWN_REQUEST, "unknown request");
-	}
-}
-
-int
-api_call_build(const Opencode__ClientMessage *m, struct api_call *c,
-    struct api_error *err)
-{
-	memset(c, 0, sizeof(*c));
-	err->code = NULL;
-	err->message[0] = '\0';
-	if (m == NULL)
-		return fail(err, ERR_UNKNOWN_REQUEST, "no payload");
-	c->request_id = m->request_id;
-	if (build(m, c, err) == -1)
-		goto bad;
-	switch (m->payload_case) {
-	case OPENCODE__CLIENT_MESSAGE__PAYLOAD_CREATE_SESSION:
-	case OPENCODE__CLIENT_MESSAGE__PAYLOAD_SET_AUTH:
-	case OPENCODE__CLIENT_MESSAGE__PAYLOAD_SEND_MESSAGE:
-	case OPENCODE__CLIENT_MESSAGE__PAYLOAD_REPLY_PERMISSION:
-		if (body_build(c, m, err) == -1)
-			goto bad;
-		break;
-	default:
-		break;
-	}
-	return 0;
-bad:
-	memset(c, 0, sizeof(*c));
-	return -1;
-}
-
-void
-api_call_free(struct api_call *c)
-{
-	if (c == NULL || c->body == NULL)
-		return;
-	explicit_bzero(c->body, c->body_len);
-	free(c->body);
-	c->body = NULL;
-	c->body_len = 0;
-}
-
-const char *
-api_method_name(enum api_method m)
-{
-	switch (m) {
-	case API_GET:
-		return "GET";
-	case API_POST:
-		return "POST";
-	case API_PUT:
-		return "PUT";
-	case API_DELETE:
-		return "DELETE";
-	case API_PATCH:
-		return "PATCH";
-	}
-	return "GET";
-}
-
-/* ---- replies ---- */
+#include "netproc/providers.h"
 
 static int
 pack(const Opencode__ServerMessage *sm, uint8_t **out, size_t *out_len)
@@ -950,6 +519,96 @@ map_health(struct map *m, Opencode__ServerMessage *sm)
 	return 0;
 }
 
+/*
+ * Checks the content type and parses r's body.  0 with *jp set; 1 when
+ * the answer is an ErrorResponse already packed in *out; -1 out of memory.
+ */
+static int
+reply_parse(const struct api_call *c, const struct api_response *r,
+    struct json **jp, uint8_t **out, size_t *out_len)
+{
+	int	provider;
+
+	/* Unknown routes answer 200 text/html (the server's web UI). */
+	if (!is_json_type(r->content_type))
+		return api_error_pack(c->request_id, ERR_UPSTREAM_ERROR,
+		    "unexpected content type", out, out_len) == -1 ? -1 : 1;
+	/* GET /provider is 6.5 MB, of which only `connected` is read. */
+	provider = c->kind == API_KIND_PROVIDER_STATUS ||
+	    c->kind == API_KIND_AUTH_STATUS;
+	if (r->body == NULL || (provider ?
+	    json_parse_member(r->body, r->body_len, "connected", jp) :
+	    json_parse(r->body, r->body_len, jp)) == -1) {
+		if (r->body != NULL && errno == ENOMEM)
+			return -1;
+		return api_error_pack(c->request_id, ERR_PARSE_ERROR,
+		    r->body == NULL ? "invalid JSON" :
+		    errno == E2BIG ? "reply too large" :
+		    errno == ENOENT ? "unexpected reply: connected" :
+		    "invalid JSON", out, out_len) == -1 ? -1 : 1;
+	}
+	return 0;
+}
+
+/*
+ * Packs sm, or the error a mapper's result stands for: rc 0 with why set
+ * is a well-formed reply that cannot be sent (UPSTREAM_ERROR), rc -1 one
+ * that did not map (PARSE_ERROR), or out of memory.
+ */
+static int
+reply_finish(const struct api_call *c, const Opencode__ServerMessage *sm,
+    int rc, const char *why, int oom, uint8_t **out, size_t *out_len)
+{
+	char	msg[API_MSG_MAX];
+
+	if (rc == 0 && why != NULL)
+		return api_error_pack(c->request_id, ERR_UPSTREAM_ERROR, why,
+		    out, out_len);
+	if (rc == 0)
+		return pack(sm, out, out_len);
+	if (oom)
+		return -1;
+	snprintf(msg, sizeof(msg), "unexpected reply: %s",
+	    why != NULL ? why : "?");
+	return api_error_pack(c->request_id, ERR_PARSE_ERROR, msg, out,
+	    out_len);
+}
+
+/* The v2 mappers work on a struct chatmap over the same document. */
+static int
+map_chat(struct map *m, const struct api_call *c,
+    const struct api_response *r, Opencode__ServerMessage *sm)
+{
+	struct chatmap	cm;
+	int		rc;
+
+	memset(&cm, 0, sizeof(cm));
+	cm.j = m->j;
+	cm.buf = (const char *)r->body;
+	cm.len = r->body_len;
+	cm.a = &m->a;
+	switch (c->kind) {
+	case API_KIND_SESSION_STATUS_LIST:
+		rc = api_map_status_list(&cm, sm);
+		break;
+	case API_KIND_MESSAGE_LIST:
+		rc = api_map_message_list(&cm, c, sm);
+		break;
+	case API_KIND_COMMAND_LIST:
+		rc = api_map_command_list(&cm, sm);
+		break;
+	case API_KIND_TODO_LIST:
+		rc = api_map_todo_list(&cm, c, sm);
+		break;
+	default:
+		rc = api_map_diff_list(&cm, c, sm);
+		break;
+	}
+	m->why = cm.why;
+	m->oom = cm.oom;
+	return rc;
+}
+
 static int
 reply_success(const struct api_call *c, const struct api_response *r,
     uint8_t **out, size_t *out_len)
@@ -957,33 +616,13 @@ reply_success(const struct api_call *c, const struct api_response *r,
 	Opencode__ServerMessage	 sm = OPENCODE__SERVER_MESSAGE__INIT;
 	struct map		 m;
 	struct json		*j;
-	char			 msg[API_MSG_MAX];
-	int			 rc, v, provider;
+	int			 rc, v;
 
 	sm.request_id = c->request_id;
-	if (c->kind < API_KIND_EMPTY || c->kind > API_KIND_HEALTH)
-		return api_error_pack(c->request_id, ERR_INTERNAL,
-		    "unknown reply kind", out, out_len);
 	if (c->kind == API_KIND_EMPTY && r->body_len == 0)
 		return pack(&sm, out, out_len);
-	/* Unknown routes answer 200 text/html (the server's web UI). */
-	if (!is_json_type(r->content_type))
-		return api_error_pack(c->request_id, ERR_UPSTREAM_ERROR,
-		    "unexpected content type", out, out_len);
-	/* GET /provider is 6.5 MB, of which only `connected` is read. */
-	provider = c->kind == API_KIND_PROVIDER_STATUS ||
-	    c->kind == API_KIND_AUTH_STATUS;
-	if (r->body == NULL || (provider ?
-	    json_parse_member(r->body, r->body_len, "connected", &j) :
-	    json_parse(r->body, r->body_len, &j)) == -1) {
-		if (r->body != NULL && errno == ENOMEM)
-			return -1;
-		return api_error_pack(c->request_id, ERR_PARSE_ERROR,
-		    r->body == NULL ? "invalid JSON" :
-		    errno == E2BIG ? "reply too large" :
-		    errno == ENOENT ? "unexpected reply: connected" :
-		    "invalid JSON", out, out_len);
-	}
+	if ((rc = reply_parse(c, r, &j, out, out_len)) != 0)
+		return rc == 1 ? 0 : -1;
 
 	memset(&m, 0, sizeof(m));
 	m.j = j;
@@ -1010,24 +649,62 @@ reply_success(const struct api_call *c, const struct api_response *r,
 	case API_KIND_AUTH_STATUS:
 		rc = map_auth_status(&m, c, &sm);
 		break;
-	default:
+	case API_KIND_HEALTH:
 		rc = map_health(&m, &sm);
 		break;
+	default:
+		rc = map_chat(&m, c, r, &sm);
+		break;
 	}
-
-	if (rc == 0 && m.why != NULL)
-		rc = api_error_pack(c->request_id, ERR_UPSTREAM_ERROR,
-		    m.why, out, out_len);
-	else if (rc == 0)
-		rc = pack(&sm, out, out_len);
-	else if (!m.oom) {
-		snprintf(msg, sizeof(msg), "unexpected reply: %s",
-		    m.why != NULL ? m.why : "?");
-		rc = api_error_pack(c->request_id, ERR_PARSE_ERROR, msg,
-		    out, out_len);
-	}
+	rc = reply_finish(c, &sm, rc, m.why, m.oom, out, out_len);
 	arena_free(&m.a);
 	json_free(j);
+	return rc;
+}
+
+/*
+ * ListPending: GET /permission (r) and GET /question (r->second), both
+ * needed; when the second failed, or never came, that is the answer.
+ */
+static int
+reply_pending(const struct api_call *c, const struct api_response *r,
+    uint8_t **out, size_t *out_len)
+{
+	Opencode__ServerMessage	 sm = OPENCODE__SERVER_MESSAGE__INIT;
+	const struct api_response *q = r->second;
+	struct chatmap		 cp, cq;
+	struct arena		 a;
+	struct json		*jp, *jq;
+	int			 rc;
+
+	if (q == NULL)
+		return api_error_pack(c->request_id, ERR_UPSTREAM_ERROR,
+		    "no reply to GET /question", out, out_len);
+	if (q->status < 200 || q->status > 299)
+		return reply_failure(c, q, out, out_len);
+	if ((rc = reply_parse(c, r, &jp, out, out_len)) != 0)
+		return rc == 1 ? 0 : -1;
+	if ((rc = reply_parse(c, q, &jq, out, out_len)) != 0) {
+		json_free(jp);
+		return rc == 1 ? 0 : -1;
+	}
+	sm.request_id = c->request_id;
+	arena_init(&a);
+	memset(&cp, 0, sizeof(cp));
+	memset(&cq, 0, sizeof(cq));
+	cp.j = jp;
+	cp.buf = (const char *)r->body;
+	cp.len = r->body_len;
+	cp.a = &a;
+	cq.j = jq;
+	cq.buf = (const char *)q->body;
+	cq.len = q->body_len;
+	cq.a = &a;
+	rc = api_map_pending_list(&cp, &cq, &sm);
+	rc = reply_finish(c, &sm, rc, cp.why, cp.oom, out, out_len);
+	arena_free(&a);
+	json_free(jq);
+	json_free(jp);
 	return rc;
 }
 
@@ -1037,7 +714,14 @@ api_reply_pack(const struct api_call *c, const struct api_response *r,
 {
 	*out = NULL;
 	*out_len = 0;
-	if (r->status >= 200 && r->status <= 299)
-		return reply_success(c, r, out, out_len);
-	return reply_failure(c, r, out, out_len);
+	if (r->status < 200 || r->status > 299)
+		return reply_failure(c, r, out, out_len);
+	if (c->kind < API_KIND_EMPTY || c->kind > API_KIND_DIFF_LIST)
+		return api_error_pack(c->request_id, ERR_INTERNAL,
+		    "unknown reply kind", out, out_len);
+	if (c->kind == API_KIND_PROVIDER_LIST)
+		return providers_reply_pack(c, r, out, out_len);
+	if (c->kind == API_KIND_PENDING_LIST)
+		return reply_pending(c, r, out, out_len);
+	return reply_success(c, r, out, out_len);
 }

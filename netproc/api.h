@@ -46,6 +46,10 @@ enum api_kind {
 #define API_TIMEOUT_LONG_MS	(10 * 60 * 1000)	/* RunCommand */
 #define API_MESSAGES_DEFAULT	100			/* ListMessages without a limit */
 #define API_MESSAGES_MAX	1000			/* a larger limit is INVALID_REQUEST */
+#define API_ANSWERS_MAX		64		/* ReplyQuestion: answers (one per question) */
+#define API_LABELS_MAX		64		/* ReplyQuestion: labels in one answer */
+#define API_LABEL_MAX		(16 * 1024)	/* bytes of one label (custom answers are typed) */
+#define API_FILES_MAX		32		/* SendMessage: file attachments */
 
 struct api_call {
 	uint64_t	 request_id;

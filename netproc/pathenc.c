@@ -45,6 +45,24 @@ pathenc_permission_id(const char *s)
 }
 
 int
+pathenc_message_id(const char *s)
+{
+	return prefixed_id(s, "msg_");
+}
+
+int
+pathenc_part_id(const char *s)
+{
+	return prefixed_id(s, "prt_");
+}
+
+int
+pathenc_question_id(const char *s)
+{
+	return prefixed_id(s, "que_");
+}
+
+int
 pathenc_provider_id(const char *s)
 {
 	size_t	i, len;

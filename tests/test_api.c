@@ -125,7 +125,7 @@ static Opencode__ServerMessage *
 reply(const struct api_call *c, long status, const char *ct,
     const void *body, size_t len)
 {
-	struct api_response	 r = { status, ct, body, len };
+	struct api_response	 r = { status, ct, body, len, NULL };
 	Opencode__ServerMessage	*sm;
 	uint8_t			*out;
 	size_t			 outlen;
@@ -1159,7 +1159,7 @@ test_status_mapping(void **state)
 	call_init(&c, 0, 1);
 	expect_error(reply_str(&c, 200, JSON_CT, "{}"), ERR_INTERNAL,
 	    NULL);
-	call_init(&c, API_KIND_HEALTH + 1, 1);
+	call_init(&c, API_KIND_DIFF_LIST + 1, 1);
 	expect_error(reply_str(&c, 200, JSON_CT, "{}"), ERR_INTERNAL,
 	    NULL);
 }
