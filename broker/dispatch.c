@@ -15,6 +15,7 @@
 #include "common/errcode.h"
 #include "common/log.h"
 #include "common/pballoc.h"
+#include "common/pbcheck.h"
 
 #define SESSION_ID_MAX	100
 
@@ -190,8 +191,26 @@ void
 dispatch_message(struct conn *c, const uint8_t *data, size_t len)
 {
 	Opencode__ClientMessage *m;
+	enum pbcheck_result chk;
 
 	m = opencode__client_message__unpack(pb_wiping_allocator(), len, data);
+	/* Decoded strings are C strings: "ses_a\0b" would read as "ses_a". */
+	if (m != NULL && (chk = pbcheck_strings(
+	    &opencode__client_message__descriptor, data, len)) != PBCHECK_OK) {
+		log_info("conn %llx: request %llu refused: %s",
+		    (unsigned long long)c->id,
+		    (unsigned long long)m->request_id, pbcheck_why(chk));
+		if (c->state == CONN_AUTH) {
+			/* Not a handshake we can trust: UNAUTHENTICATED. */
+			opencode__client_message__free_unpacked(m,
+			    pb_wiping_allocator());
+			m = NULL;
+		} else {
+			conn_send_error(c, m->request_id, ERR_INVALID_REQUEST,
+			    pbcheck_why(chk));
+			goto done;
+		}
+	}
 	if (c->state == CONN_AUTH) {
 		auth_answer(c, m);
 		goto done;

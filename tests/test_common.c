@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/options.h"
 #include "common/pballoc.h"
+#include "common/pbcheck.h"
 #include "common/token.h"
 #include "common/utf8.h"
 
@@ -251,6 +252,82 @@ test_log_sanitize(void **state)
 	    "0123456");
 }
 
+/* ---- pbcheck: string fields on the wire ---- */
+
+/* Packs m and runs pbcheck over it. */
+static enum pbcheck_result
+check_packed(const Opencode__ClientMessage *m)
+{
+	uint8_t			buf[4096];
+	size_t			n;
+
+	n = opencode__client_message__get_packed_size(m);
+	assert_true(n <= sizeof(buf));
+	assert_int_equal(opencode__client_message__pack(m, buf), n);
+	return pbcheck_strings(&opencode__client_message__descriptor, buf, n);
+}
+
+static void
+test_pbcheck_nul_and_utf8(void **state)
+{
+	Opencode__ClientMessage	m = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__DeleteSessionRequest ds = OPENCODE__DELETE_SESSION_REQUEST__INIT;
+	/* A hand-made encoding: protobuf-c packs strings with strlen. */
+	static const uint8_t nul[] = { 0x08, 0x01, 0xb2, 0x01, 0x09, 0x0a,
+	    0x07, 's', 'e', 's', '_', 'a', 0x00, 'b' };
+	static const uint8_t badutf[] = { 0x08, 0x01, 0xb2, 0x01, 0x04, 0x0a,
+	    0x02, 0xc3, 0x28 };
+	static const uint8_t cut[] = { 0x08, 0x01, 0xb2, 0x01, 0x09, 0x0a };
+	static const uint8_t group[] = { 0x0b, 0x0c };
+
+	(void)state;
+	ds.session_id = "ses_a";
+	m.request_id = 1;
+	m.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_DELETE_SESSION;
+	m.delete_session = &ds;
+	assert_int_equal(check_packed(&m), PBCHECK_OK);
+	assert_int_equal(pbcheck_strings(&opencode__client_message__descriptor,
+	    nul, sizeof(nul)), PBCHECK_NUL);
+	assert_int_equal(pbcheck_strings(&opencode__client_message__descriptor,
+	    badutf, sizeof(badutf)), PBCHECK_UTF8);
+	assert_int_equal(pbcheck_strings(&opencode__client_message__descriptor,
+	    cut, sizeof(cut)), PBCHECK_MALFORMED);
+	assert_int_equal(pbcheck_strings(&opencode__client_message__descriptor,
+	    group, sizeof(group)), PBCHECK_MALFORMED);
+	/* The empty message is a valid ClientMessage (no payload). */
+	assert_int_equal(pbcheck_strings(&opencode__client_message__descriptor,
+	    NULL, 0), PBCHECK_OK);
+	assert_string_equal(pbcheck_why(PBCHECK_NUL),
+	    "a string field contains a NUL byte");
+}
+
+/* A NUL three messages down (ReplyQuestion.answers[1].labels[1]). */
+static void
+test_pbcheck_nested(void **state)
+{
+	static const uint8_t good[] = { 0x08, 0x05, 0xca, 0x04, 0x11,
+	    0x0a, 0x05, 'q', 'u', 'e', '_', '1',
+	    0x12, 0x03, 0x0a, 0x01, 'Y',
+	    0x12, 0x03, 0x0a, 0x01, 'B' };
+	uint8_t bad[sizeof(good)];
+
+	(void)state;
+	assert_int_equal(pbcheck_strings(&opencode__client_message__descriptor,
+	    good, sizeof(good)), PBCHECK_OK);
+	memcpy(bad, good, sizeof(bad));
+	bad[sizeof(bad) - 1] = '\0';
+	assert_int_equal(pbcheck_strings(&opencode__client_message__descriptor,
+	    bad, sizeof(bad)), PBCHECK_NUL);
+	/* A bytes-like unknown field may hold anything. */
+	{
+		static const uint8_t unknown[] = { 0x08, 0x01, 0xba, 0x3e,
+		    0x02, 0x00, 0xff };
+		assert_int_equal(pbcheck_strings(
+		    &opencode__client_message__descriptor, unknown,
+		    sizeof(unknown)), PBCHECK_OK);
+	}
+}
+
 int
 main(void)
 {
@@ -266,6 +343,8 @@ main(void)
 		cmocka_unit_test(test_auth),
 		cmocka_unit_test(test_pballoc_round_trip),
 		cmocka_unit_test(test_log_sanitize),
+		cmocka_unit_test(test_pbcheck_nul_and_utf8),
+		cmocka_unit_test(test_pbcheck_nested),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

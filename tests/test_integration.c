@@ -950,6 +950,52 @@ test_invalid_session_id(void **state)
 	wsc_close(&w);
 }
 
+/*
+ * A string with a NUL inside decodes to a shorter C string: "ses_a\0b"
+ * must not become DELETE /session/ses_a.  Hand-encoded (protobuf-c packs
+ * strings with strlen); a NUL in the token of the handshake is refused too.
+ */
+static void
+test_nul_in_string(void **state)
+{
+	static const uint8_t del[] = { 0x08, 0x3c, 0xb2, 0x01, 0x09, 0x0a,
+	    0x07, 's', 'e', 's', '_', 'a', 0x00, 'b' };
+	static const uint8_t send[] = { 0x08, 0x3d, 0xb2, 0x04, 0x0f, 0x0a,
+	    0x05, 's', 'e', 's', '_', 'a', 0x12, 0x06, 'h', 'i', 0x00, 'y',
+	    'o', 'u' };
+	static const uint8_t badutf[] = { 0x08, 0x3e, 0xb2, 0x01, 0x09, 0x0a,
+	    0x07, 's', 'e', 's', '_', 'a', 0xc3, 0x28 };
+	struct it_env *e = *state;
+	Opencode__ServerMessage *m;
+	struct wsc w;
+	char *log;
+
+	client(e, &w);
+	assert_int_equal(wsc_send_binary(&w, del, sizeof(del), T_IO), 0);
+	m = wsc_recv_reply(&w, 60, T_REPLY);
+	expect_error(m, 60, "INVALID_REQUEST");
+	assert_non_null(strstr(m->error->message, "NUL"));
+	wsc_msg_free(m);
+	assert_int_equal(wsc_send_binary(&w, send, sizeof(send), T_IO), 0);
+	m = wsc_recv_reply(&w, 61, T_REPLY);
+	expect_error(m, 61, "INVALID_REQUEST");
+	wsc_msg_free(m);
+	assert_int_equal(wsc_send_binary(&w, badutf, sizeof(badutf), T_IO), 0);
+	m = wsc_recv_reply(&w, 62, T_REPLY);
+	expect_error(m, 62, "INVALID_REQUEST");
+	assert_non_null(strstr(m->error->message, "UTF-8"));
+	wsc_msg_free(m);
+	/* The connection is still good, and nothing reached the upstream. */
+	m = simple(&w, 63, S_HEALTH, T_REPLY);
+	expect_case(m, 63, SMP(UPSTREAM_HEALTH));
+	wsc_msg_free(m);
+	assert_non_null(log = it_fake_log(e));
+	if (strstr(log, "DELETE ") != NULL || strstr(log, "prompt") != NULL)
+		fail_msg("the upstream got: %s", log);
+	free(log);
+	wsc_close(&w);
+}
+
 /* ---- the WebSocket protocol ---- */
 
 static void
@@ -1966,6 +2012,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_upstream_refused,
 		    setup_none, teardown),
 		cmocka_unit_test_setup_teardown(test_upstream_timeout,
+		    setup_default, teardown),
+		cmocka_unit_test_setup_teardown(test_nul_in_string,
 		    setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_invalid_session_id,
 		    setup_default, teardown),

@@ -1,0 +1,35 @@
+/*
+ * Checks every string field of an encoded protobuf message, at any depth,
+ * on the wire bytes: protobuf-c unpacks a string into a NUL-terminated C
+ * string, so "ses_a\0b" would be read as "ses_a" by everything after the
+ * decoder, and it does not check UTF-8 at all.  Pure: no I/O, no
+ * allocation, no recursion.
+ */
+#ifndef OCB_PBCHECK_H
+#define OCB_PBCHECK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#define PBCHECK_MAX_DEPTH	32	/* nested messages; deeper is refused */
+
+enum pbcheck_result {
+	PBCHECK_OK = 0,
+	PBCHECK_NUL,		/* a string field holds a NUL byte */
+	PBCHECK_UTF8,		/* a string field is not valid UTF-8 */
+	PBCHECK_MALFORMED	/* not a message of that type, or too deep */
+};
+
+/*
+ * Walks data[0..len) as a message of type desc.  Fields the descriptor does
+ * not know are skipped (a newer client's), as protobuf-c does.
+ */
+enum pbcheck_result pbcheck_strings(const ProtobufCMessageDescriptor *,
+		    const uint8_t *, size_t);
+
+/* "a string field contains a NUL byte", ... */
+const char	*pbcheck_why(enum pbcheck_result);
+
+#endif /* OCB_PBCHECK_H */
