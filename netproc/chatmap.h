@@ -3,15 +3,37 @@
  * message, a part (a tool call among them), a permission, a question, a todo
  * list, file diffs.  One mapper per shape, from a token of an upstream JSON
  * document to the protobuf-c struct, every string decoded into the caller's
- * arena.  Pure: no I/O, no logging, no global state.
+ * arena.  Pure: no I/O, no logging, no global state, no recursion.
  *
  * Rules (the same as events.h states for the 4B events):
+ * - the caller passes an initialised struct (opencode__..._init); on -1 it
+ *   holds a partial result and must not be sent;
  * - fields are looked up by name; a required one missing or of the wrong
  *   type fails the mapper, an optional one absent or null takes its
- *   default ("" or 0), one of the wrong type fails it too;
+ *   default ("", 0 or false), one of the wrong type fails it too;
+ *   required: the ids (id, sessionID, messageID, callID...), a message's
+ *   role, a part's type, a tool's tool and state.status, a permission's
+ *   permission, a question's questions list and each option's label;
  * - every string is valid UTF-8 without NUL (json.h decodes so);
- * - a part's text and a tool's output, and a diff's patch, are cut at
- *   CHATMAP_TEXT_MAX bytes on a UTF-8 boundary, with truncated set.
+ * - a part's text (text, reasoning), a tool's output and error, a file
+ *   part's url (a data: URL holds the file) and a diff's patch are cut at
+ *   CHATMAP_TEXT_MAX bytes on a UTF-8 boundary, with truncated set;
+ * - input_json and metadata_json are the upstream's own JSON text of that
+ *   value (not cut: a cut would not be JSON), except that invalid UTF-8
+ *   becomes U+FFFD and a raw control character inside a string becomes a
+ *   \u00XX escape;
+ * - error_message (MessageInfo) is the error's data.message, first line
+ *   only, as chatmap_error_text() makes it;
+ * - counts the upstream types as "number" (tokens, time, additions,
+ *   deletions) are read as integers, a fraction truncated; cost is a double;
+ * - a list maps to as many elements as the JSON list has, so the parsed
+ *   document bounds every result;
+ * - message model: assistant providerID/modelID, else the user message's
+ *   model.providerID/modelID;
+ * - part kinds: text/reasoning -> text, synthetic; tool -> tool; file ->
+ *   file; patch -> files; any other kind (known or not) -> ids and kind;
+ * - a diff's path is its "file" member (SnapshotFileDiff, what 1.18.34
+ *   sends), else "path" (the OpenAPI's FileDiff).
  */
 #ifndef OCB_NETPROC_CHATMAP_H
 #define OCB_NETPROC_CHATMAP_H
@@ -21,6 +43,7 @@
 #include "proto/messages.pb-c.h"
 
 #define CHATMAP_TEXT_MAX	(256 * 1024)	/* bytes of a text, output or patch */
+#define CHATMAP_ERRMSG_MAX	1024		/* bytes of an error text, "..." included */
 
 struct arena;
 struct json;
@@ -46,6 +69,14 @@ int	chatmap_question(struct chatmap *, int, Opencode__QuestionRequest *);
 int	chatmap_todos(struct chatmap *, int, Opencode__TodoList *);
 /* t is the array of FileDiff objects; the ids are left to the caller. */
 int	chatmap_diffs(struct chatmap *, int, Opencode__DiffList *);
+
+/*
+ * An error text for the UI, in place: the first line only (the upstream
+ * appends server stack traces), control characters as spaces, at most
+ * CHATMAP_ERRMSG_MAX bytes cut on a character boundary and ending "...".
+ * s is writable unless it is "".
+ */
+void	chatmap_error_text(char *);
 
 /*
  * The length of the longest prefix of s[0..len) (valid UTF-8) that is at

@@ -1,0 +1,992 @@
+/*
+ * cmocka tests of netproc/chatmap.c: every mapper on captured replies and
+ * events (tests/fixtures, directory from $OCB_FIXTURES), then on truncated,
+ * garbage, wrong-type, huge and deeply nested variants.  Expected values
+ * were read off the captures.
+ */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/utf8.h"
+#include "netproc/arena.h"
+#include "netproc/chatmap.h"
+#include "netproc/json.h"
+#include "proto/messages.pb-c.h"
+
+/* ---- fixtures ---- */
+
+static const char *
+fixdir(void)
+{
+	const char	*d = getenv("OCB_FIXTURES");
+
+	if (d != NULL && *d != '\0')
+		return d;
+	if (access("tests/fixtures/sse-text.txt", R_OK) == 0)
+		return "tests/fixtures";
+	return "fixtures";
+}
+
+static char *
+load(const char *name, size_t *lenp)
+{
+	char	 path[1024];
+	char	*buf;
+	FILE	*f;
+	long	 n;
+
+	snprintf(path, sizeof(path), "%s/%s", fixdir(), name);
+	if ((f = fopen(path, "rb")) == NULL)
+		fail_msg("cannot open %s", path);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n >= 0);
+	rewind(f);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	*lenp = (size_t)n;
+	return buf;
+}
+
+/*
+ * The data of the first event of type `type` in an SSE transcript whose
+ * data has needle in it (NULL: any), copied NUL-terminated; NULL when none.
+ */
+static char *
+sse_find(const char *sse, const char *type, const char *needle, int nth)
+{
+	char		 pat[128];
+	const char	*p = sse, *e;
+	char		*d;
+
+	snprintf(pat, sizeof(pat), "\"type\":\"%s\"", type);
+	while ((p = strstr(p, "data: ")) != NULL) {
+		p += 6;
+		e = strchr(p, '\n');
+		if (e == NULL)
+			e = p + strlen(p);
+		d = strndup(p, (size_t)(e - p));
+		assert_non_null(d);
+		if (strstr(d, pat) != NULL &&
+		    (needle == NULL || strstr(d, needle) != NULL) && nth-- == 0)
+			return d;
+		free(d);
+		p = e;
+	}
+	return NULL;
+}
+
+/* ---- a document being mapped ---- */
+
+struct doc {
+	struct json	*j;
+	struct arena	 a;
+	struct chatmap	 cm;
+};
+
+static void
+doc_open(struct doc *d, const char *s, size_t len)
+{
+	memset(d, 0, sizeof(*d));
+	if (json_parse(s, len, &d->j) == -1)
+		fail_msg("fixture is not JSON");
+	arena_init(&d->a);
+	d->cm.j = d->j;
+	d->cm.buf = s;
+	d->cm.len = len;
+	d->cm.a = &d->a;
+}
+
+static void
+doc_close(struct doc *d)
+{
+	json_free(d->j);
+	arena_free(&d->a);
+}
+
+static void
+check_str(const char *s)
+{
+	assert_non_null(s);
+	if (!utf8_valid((const uint8_t *)s, strlen(s)))
+		fail_msg("invalid UTF-8 in a mapped string");
+}
+
+static void
+check_json(const char *s)
+{
+	struct json	*j;
+
+	check_str(s);
+	if (s[0] == '\0')
+		return;
+	if (json_parse(s, strlen(s), &j) == -1)
+		fail_msg("not JSON: %s", s);
+	json_free(j);
+}
+
+/* The mapped struct packs and unpacks: protobuf-c accepts what we built. */
+static void
+roundtrip_part(const Opencode__PartInfo *pi)
+{
+	uint8_t			*b;
+	size_t			 n;
+	Opencode__PartInfo	*u;
+
+	n = opencode__part_info__get_packed_size(pi);
+	assert_non_null(b = malloc(n + 1));
+	assert_int_equal(opencode__part_info__pack(pi, b), n);
+	assert_non_null(u = opencode__part_info__unpack(NULL, n, b));
+	assert_string_equal(u->id, pi->id);
+	assert_string_equal(u->kind, pi->kind);
+	opencode__part_info__free_unpacked(u, NULL);
+	free(b);
+}
+
+/* One message object (JSON text) mapped; returns the mapper's result. */
+static int
+map_message(const char *s, Opencode__MessageInfo *mi, struct doc *d)
+{
+	doc_open(d, s, strlen(s));
+	opencode__message_info__init(mi);
+	return chatmap_message(&d->cm, 0, mi);
+}
+
+static int
+map_part(const char *s, Opencode__PartInfo *pi, struct doc *d)
+{
+	doc_open(d, s, strlen(s));
+	opencode__part_info__init(pi);
+	return chatmap_part(&d->cm, 0, pi);
+}
+
+/* ---- on the captures ---- */
+
+static void
+test_message_list(void **state)
+{
+	Opencode__MessageInfo	mi;
+	Opencode__PartInfo	pi;
+	struct doc		d;
+	char			*buf;
+	size_t			len;
+	int			m, p, parts, np, nparts_seen = 0;
+	int			i, k;
+
+	(void)state;
+	buf = load("session-messages-tool.json", &len);
+	doc_open(&d, buf, len);
+	assert_int_equal(json_type(d.j, 0), JSON_ARRAY);
+	assert_int_equal(json_len(d.j, 0), 3);
+	for (i = 0, m = 1; i < 3; i++, m = json_next(d.j, m)) {
+		opencode__message_info__init(&mi);
+		assert_int_equal(chatmap_message(&d.cm,
+		    json_obj_get(d.j, m, "info"), &mi), 0);
+		assert_string_equal(mi.session_id,
+		    "ses_de9d9cc0cffehGld5NiPkdFvkF");
+		assert_string_equal(mi.agent, "build");
+		assert_string_equal(mi.provider_id, "mock");
+		assert_string_equal(mi.model_id, "mock-1");
+		assert_true(mi.cost == 0.0);
+		switch (i) {
+		case 0:
+			assert_string_equal(mi.id,
+			    "msg_21626378d001coYGuelMlqQmRq");
+			assert_string_equal(mi.role, "user");
+			assert_int_equal(mi.created_at, 1795667933069LL);
+			assert_int_equal(mi.completed_at, 0);
+			assert_string_equal(mi.finish, "");
+			assert_string_equal(mi.parent_id, "");
+			break;
+		case 1:
+			assert_string_equal(mi.role, "assistant");
+			assert_int_equal(mi.created_at, 1795667933139LL);
+			assert_int_equal(mi.completed_at, 1795667933837LL);
+			assert_string_equal(mi.finish, "tool-calls");
+			assert_string_equal(mi.parent_id,
+			    "msg_21626378d001coYGuelMlqQmRq");
+			assert_int_equal(mi.input_tokens, 120);
+			assert_int_equal(mi.output_tokens, 4);
+			assert_int_equal(mi.reasoning_tokens, 0);
+			assert_string_equal(mi.error_name, "");
+			break;
+		case 2:
+			assert_string_equal(mi.finish, "stop");
+			assert_int_equal(mi.input_tokens, 140);
+			break;
+		}
+		parts = json_obj_get(d.j, m, "parts");
+		np = json_len(d.j, parts);
+		for (k = 0, p = parts + 1; k < np; k++, p = json_next(d.j, p)) {
+			opencode__part_info__init(&pi);
+			assert_int_equal(chatmap_part(&d.cm, p, &pi), 0);
+			assert_string_equal(pi.message_id, mi.id);
+			assert_string_equal(pi.session_id, mi.session_id);
+			assert_false(pi.truncated);
+			roundtrip_part(&pi);
+			nparts_seen++;
+			if (strcmp(pi.kind, "tool") == 0) {
+				assert_non_null(pi.tool);
+				assert_string_equal(pi.tool->tool, "read");
+				assert_string_equal(pi.tool->status, "completed");
+				assert_string_equal(pi.tool->call_id,
+				    "call_mock_0005");
+				assert_string_equal(pi.tool->title, "hello.txt");
+				assert_string_equal(pi.tool->part_id, pi.id);
+				assert_string_equal(pi.tool->session_id,
+				    pi.session_id);
+				assert_string_equal(pi.tool->input_json,
+				    "{\"filePath\":\"hello.txt\"}");
+				assert_non_null(strstr(pi.tool->output,
+				    "1: hello from the ocbroker probe project\n"));
+			} else if (strcmp(pi.kind, "text") == 0) {
+				assert_null(pi.tool);
+				assert_true(strcmp(pi.text, "tool") == 0 ||
+				    strcmp(pi.text, "The tool call finished; "
+				    "this is the mock's answer.") == 0);
+			} else {
+				/* step-start, step-finish: ids and kind only */
+				assert_true(strcmp(pi.kind, "step-start") == 0 ||
+				    strcmp(pi.kind, "step-finish") == 0);
+				assert_string_equal(pi.text, "");
+				assert_null(pi.tool);
+				assert_null(pi.file);
+				assert_int_equal(pi.n_files, 0);
+			}
+		}
+	}
+	assert_int_equal(nparts_seen, 7);
+	doc_close(&d);
+	free(buf);
+}
+
+static void
+test_permission_list(void **state)
+{
+	Opencode__PermissionRequest	pr;
+	struct doc			d;
+	char				*buf;
+	size_t				len;
+
+	(void)state;
+	buf = load("permission-list.json", &len);
+	doc_open(&d, buf, len);
+	assert_int_equal(json_len(d.j, 0), 1);
+	opencode__permission_request__init(&pr);
+	assert_int_equal(chatmap_permission(&d.cm, 1, &pr), 0);
+	assert_string_equal(pr.permission_id, "per_216264a5a001SZP3O5Om9g1xn2");
+	assert_string_equal(pr.session_id, "ses_de9d9baa3ffe6SsOQyL6OP9AJP");
+	assert_string_equal(pr.permission, "bash");
+	assert_int_equal(pr.n_patterns, 1);
+	assert_string_equal(pr.patterns[0], "echo hello from the mock");
+	assert_string_equal(pr.message_id, "msg_21626484f001xcMbZ0W2yhhjY3");
+	assert_string_equal(pr.call_id, "call_mock_0007");
+	assert_string_equal(pr.metadata_json,
+	    "{\"command\":\"echo hello from the mock\"}");
+	doc_close(&d);
+	free(buf);
+}
+
+/* permission.asked's properties have the shape of GET /permission's items. */
+static void
+test_permission_event(void **state)
+{
+	Opencode__PermissionRequest	pr;
+	struct doc			d;
+	char				*sse, *ev;
+	size_t				len;
+
+	(void)state;
+	sse = load("sse-permission.txt", &len);
+	assert_non_null(ev = sse_find(sse, "permission.asked", NULL, 0));
+	doc_open(&d, ev, strlen(ev));
+	opencode__permission_request__init(&pr);
+	assert_int_equal(chatmap_permission(&d.cm,
+	    json_obj_get(d.j, 0, "properties"), &pr), 0);
+	assert_string_equal(pr.permission, "bash");
+	assert_string_equal(pr.call_id, "call_mock_0007");
+	check_json(pr.metadata_json);
+	doc_close(&d);
+	free(ev);
+	free(sse);
+}
+
+/* Every message.updated and message.part.updated of every transcript. */
+static void
+test_transcripts(void **state)
+{
+	static const char *const files[] = { "sse-text.txt", "sse-tool.txt",
+	    "sse-permission.txt", "sse-permission-reject.txt", "sse-abort.txt",
+	    "sse-error.txt", "sse-bad-model.txt", "sse-many.txt",
+	    "sse-retry.txt", "sse-queued.txt" };
+	Opencode__MessageInfo	mi;
+	Opencode__PartInfo	pi;
+	struct doc		d;
+	char			*sse, *ev;
+	size_t			i, len;
+	int			n, nmsg = 0, npart = 0, ntool = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		sse = load(files[i], &len);
+		for (n = 0; (ev = sse_find(sse, "message.updated", NULL, n)) !=
+		    NULL; n++) {
+			doc_open(&d, ev, strlen(ev));
+			opencode__message_info__init(&mi);
+			if (chatmap_message(&d.cm, json_obj_get(d.j,
+			    json_obj_get(d.j, 0, "properties"), "info"),
+			    &mi) == -1)
+				fail_msg("%s: message.updated %d: %s", files[i],
+				    n, d.cm.why);
+			assert_true(strcmp(mi.role, "user") == 0 ||
+			    strcmp(mi.role, "assistant") == 0);
+			check_str(mi.error_message);
+			assert_true(strlen(mi.error_message) <=
+			    CHATMAP_ERRMSG_MAX);
+			assert_null(strchr(mi.error_message, '\n'));
+			nmsg++;
+			doc_close(&d);
+			free(ev);
+		}
+		for (n = 0; (ev = sse_find(sse, "message.part.updated", NULL,
+		    n)) != NULL; n++) {
+			doc_open(&d, ev, strlen(ev));
+			opencode__part_info__init(&pi);
+			if (chatmap_part(&d.cm, json_obj_get(d.j,
+			    json_obj_get(d.j, 0, "properties"), "part"),
+			    &pi) == -1)
+				fail_msg("%s: part %d: %s", files[i], n,
+				    d.cm.why);
+			if (pi.tool != NULL) {
+				check_json(pi.tool->input_json);
+				ntool++;
+			}
+			roundtrip_part(&pi);
+			npart++;
+			doc_close(&d);
+			free(ev);
+		}
+		free(sse);
+	}
+	assert_true(nmsg > 20);
+	assert_true(npart > 20);
+	assert_true(ntool >= 3);
+}
+
+/* The aborted chat's error: name and the first line of data.message. */
+static void
+test_message_error(void **state)
+{
+	Opencode__MessageInfo	mi;
+	struct doc		d;
+	char			*sse, *ev;
+	size_t			len;
+
+	(void)state;
+	sse = load("sse-abort.txt", &len);
+	ev = sse_find(sse, "message.updated", "\"error\":{", 0);
+	assert_non_null(ev);
+	doc_open(&d, ev, strlen(ev));
+	opencode__message_info__init(&mi);
+	assert_int_equal(chatmap_message(&d.cm, json_obj_get(d.j,
+	    json_obj_get(d.j, 0, "properties"), "info"), &mi), 0);
+	assert_string_equal(mi.role, "assistant");
+	assert_string_equal(mi.error_name, "MessageAbortedError");
+	assert_string_equal(mi.error_message, "Aborted");
+	doc_close(&d);
+	free(ev);
+	free(sse);
+
+	/* A stack trace after the first line is dropped. */
+	assert_int_equal(map_message("{\"id\":\"msg_1\",\"sessionID\":\"ses_1\","
+	    "\"role\":\"assistant\",\"error\":{\"name\":\"UnknownError\","
+	    "\"data\":{\"message\":\"boom\\n    at x (y.js:1)\"}}}", &mi, &d), 0);
+	assert_string_equal(mi.error_name, "UnknownError");
+	assert_string_equal(mi.error_message, "boom");
+	doc_close(&d);
+}
+
+/* ---- the shapes no 4B capture has ---- */
+
+static void
+test_cost_and_counts(void **state)
+{
+	Opencode__MessageInfo	mi;
+	struct doc		d;
+
+	(void)state;
+	assert_int_equal(map_message("{\"id\":\"msg_1\",\"sessionID\":\"ses_1\","
+	    "\"role\":\"assistant\",\"cost\":0.0123,\"time\":{\"created\":5,"
+	    "\"completed\":7.9},\"tokens\":{\"input\":1e3,\"output\":2.5,"
+	    "\"reasoning\":33}}", &mi, &d), 0);
+	assert_true(mi.cost > 0.01229 && mi.cost < 0.01231);
+	assert_int_equal(mi.created_at, 5);
+	assert_int_equal(mi.completed_at, 7);
+	assert_int_equal(mi.input_tokens, 1000);
+	assert_int_equal(mi.output_tokens, 2);
+	assert_int_equal(mi.reasoning_tokens, 33);
+	doc_close(&d);
+
+	/* Wrong types, an overflowing double, a count beyond 2^53. */
+	assert_int_equal(map_message("{\"id\":\"msg_1\",\"sessionID\":\"ses_1\","
+	    "\"role\":\"assistant\",\"cost\":\"1\"}", &mi, &d), -1);
+	assert_string_equal(d.cm.why, "cost");
+	doc_close(&d);
+	assert_int_equal(map_message("{\"id\":\"msg_1\",\"sessionID\":\"ses_1\","
+	    "\"role\":\"assistant\",\"cost\":1e999}", &mi, &d), -1);
+	doc_close(&d);
+	assert_int_equal(map_message("{\"id\":\"msg_1\",\"sessionID\":\"ses_1\","
+	    "\"role\":\"assistant\",\"tokens\":{\"input\":1e300}}", &mi, &d), -1);
+	assert_string_equal(d.cm.why, "input");
+	doc_close(&d);
+	assert_int_equal(map_message("{\"id\":\"msg_1\",\"sessionID\":\"ses_1\","
+	    "\"role\":\"assistant\",\"tokens\":[]}", &mi, &d), -1);
+	assert_string_equal(d.cm.why, "tokens");
+	doc_close(&d);
+	/* null is absent */
+	assert_int_equal(map_message("{\"id\":\"msg_1\",\"sessionID\":\"ses_1\","
+	    "\"role\":\"user\",\"cost\":null,\"tokens\":null,\"time\":null,"
+	    "\"error\":null,\"model\":{\"providerID\":\"p\",\"modelID\":\"m\"}}",
+	    &mi, &d), 0);
+	assert_string_equal(mi.provider_id, "p");
+	assert_string_equal(mi.model_id, "m");
+	doc_close(&d);
+}
+
+static void
+test_message_required(void **state)
+{
+	static const struct {
+		const char	*json;
+		const char	*why;
+	} bad[] = {
+		{ "{\"sessionID\":\"s\",\"role\":\"user\"}", "id" },
+		{ "{\"id\":\"\",\"sessionID\":\"s\",\"role\":\"user\"}", "id" },
+		{ "{\"id\":1,\"sessionID\":\"s\",\"role\":\"user\"}", "id" },
+		{ "{\"id\":\"m\",\"role\":\"user\"}", "sessionID" },
+		{ "{\"id\":\"m\",\"sessionID\":\"s\"}", "role" },
+		{ "{\"id\":\"m\",\"sessionID\":\"s\",\"role\":\"u\","
+		    "\"time\":\"x\"}", "time" },
+		{ "{\"id\":\"m\",\"sessionID\":\"s\",\"role\":\"u\","
+		    "\"agent\":7}", "agent" },
+		{ "{\"id\":\"m\",\"sessionID\":\"s\",\"role\":\"u\","
+		    "\"model\":\"x\"}", "model" },
+		{ "{\"id\":\"m\",\"sessionID\":\"s\",\"role\":\"u\","
+		    "\"error\":{\"data\":{\"message\":[]}}}", "message" },
+		{ "[]", "info" },
+		{ "\"msg\"", "info" },
+	};
+	Opencode__MessageInfo	mi;
+	struct doc		d;
+	size_t			i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (map_message(bad[i].json, &mi, &d) != -1)
+			fail_msg("mapped: %s", bad[i].json);
+		assert_non_null(d.cm.why);
+		assert_string_equal(d.cm.why, bad[i].why);
+		assert_int_equal(d.cm.oom, 0);
+		doc_close(&d);
+	}
+}
+
+static void
+test_part_kinds(void **state)
+{
+	Opencode__PartInfo	pi;
+	struct doc		d;
+
+	(void)state;
+	assert_int_equal(map_part("{\"id\":\"prt_1\",\"messageID\":\"msg_1\","
+	    "\"sessionID\":\"ses_1\",\"type\":\"reasoning\",\"text\":\"hm\","
+	    "\"time\":{\"start\":1}}", &pi, &d), 0);
+	assert_string_equal(pi.kind, "reasoning");
+	assert_string_equal(pi.text, "hm");
+	doc_close(&d);
+
+	assert_int_equal(map_part("{\"id\":\"prt_1\",\"messageID\":\"msg_1\","
+	    "\"sessionID\":\"ses_1\",\"type\":\"text\",\"text\":\"x\","
+	    "\"synthetic\":true}", &pi, &d), 0);
+	assert_true(pi.synthetic);
+	doc_close(&d);
+
+	assert_int_equal(map_part("{\"id\":\"prt_1\",\"messageID\":\"msg_1\","
+	    "\"sessionID\":\"ses_1\",\"type\":\"file\",\"mime\":\"text/plain\","
+	    "\"filename\":\"a.txt\",\"url\":\"file:///home/user/a.txt\","
+	    "\"source\":{\"type\":\"file\",\"path\":\"a.txt\"}}", &pi, &d), 0);
+	assert_non_null(pi.file);
+	assert_string_equal(pi.file->mime, "text/plain");
+	assert_string_equal(pi.file->filename, "a.txt");
+	assert_string_equal(pi.file->url, "file:///home/user/a.txt");
+	roundtrip_part(&pi);
+	doc_close(&d);
+
+	assert_int_equal(map_part("{\"id\":\"prt_1\",\"messageID\":\"msg_1\","
+	    "\"sessionID\":\"ses_1\",\"type\":\"patch\",\"hash\":\"abc\","
+	    "\"files\":[\"/p/a.txt\",\"/p/b.txt\"]}", &pi, &d), 0);
+	assert_int_equal(pi.n_files, 2);
+	assert_string_equal(pi.files[1], "/p/b.txt");
+	roundtrip_part(&pi);
+	doc_close(&d);
+
+	/* Unknown kinds: ids and kind, whatever else they hold. */
+	assert_int_equal(map_part("{\"id\":\"prt_1\",\"messageID\":\"msg_1\","
+	    "\"sessionID\":\"ses_1\",\"type\":\"hologram\",\"text\":7,"
+	    "\"files\":{},\"tool\":[]}", &pi, &d), 0);
+	assert_string_equal(pi.kind, "hologram");
+	assert_string_equal(pi.text, "");
+	assert_null(pi.tool);
+	doc_close(&d);
+	assert_int_equal(map_part("{\"id\":\"prt_1\",\"messageID\":\"msg_1\","
+	    "\"sessionID\":\"ses_1\",\"type\":\"compaction\",\"auto\":true}",
+	    &pi, &d), 0);
+	assert_string_equal(pi.kind, "compaction");
+	doc_close(&d);
+
+	/* Wrong types in a known kind fail it. */
+	assert_int_equal(map_part("{\"id\":\"prt_1\",\"messageID\":\"msg_1\","
+	    "\"sessionID\":\"ses_1\",\"type\":\"text\",\"text\":7}", &pi, &d),
+	    -1);
+	assert_string_equal(d.cm.why, "text");
+	doc_close(&d);
+	assert_int_equal(map_part("{\"id\":\"prt_1\",\"messageID\":\"msg_1\","
+	    "\"sessionID\":\"ses_1\",\"type\":\"patch\",\"files\":[1]}", &pi, &d),
+	    -1);
+	doc_close(&d);
+	assert_int_equal(map_part("{\"id\":\"prt_1\",\"messageID\":\"msg_1\","
+	    "\"sessionID\":\"ses_1\",\"type\":\"patch\",\"files\":\"a\"}", &pi,
+	    &d), -1);
+	doc_close(&d);
+	assert_int_equal(map_part("{\"id\":\"prt_1\",\"messageID\":\"msg_1\","
+	    "\"sessionID\":\"ses_1\",\"type\":\"text\",\"synthetic\":1}", &pi,
+	    &d), -1);
+	doc_close(&d);
+	assert_int_equal(map_part("{\"id\":\"prt_1\",\"messageID\":\"msg_1\","
+	    "\"sessionID\":\"ses_1\",\"type\":\"file\",\"url\":{}}", &pi, &d),
+	    -1);
+	doc_close(&d);
+	assert_int_equal(map_part("{\"id\":\"prt_1\",\"messageID\":\"msg_1\","
+	    "\"sessionID\":\"ses_1\",\"type\":\"tool\",\"tool\":\"bash\","
+	    "\"callID\":\"c\"}", &pi, &d), -1);
+	assert_string_equal(d.cm.why, "state");
+	doc_close(&d);
+	/* Missing ids and type. */
+	assert_int_equal(map_part("{\"id\":\"prt_1\",\"messageID\":\"msg_1\","
+	    "\"sessionID\":\"ses_1\"}", &pi, &d), -1);
+	assert_string_equal(d.cm.why, "type");
+	doc_close(&d);
+	assert_int_equal(map_part("{\"id\":\"prt_1\",\"sessionID\":\"ses_1\","
+	    "\"type\":\"text\"}", &pi, &d), -1);
+	assert_string_equal(d.cm.why, "messageID");
+	doc_close(&d);
+	assert_int_equal(map_part("[{\"id\":\"prt_1\"}]", &pi, &d), -1);
+	doc_close(&d);
+}
+
+/* A running bash streams metadata.output; a completed tool has output. */
+static void
+test_tool(void **state)
+{
+	Opencode__PartInfo	pi;
+	struct doc		d;
+
+	(void)state;
+	assert_int_equal(map_part("{\"id\":\"prt_1\",\"messageID\":\"msg_1\","
+	    "\"sessionID\":\"ses_1\",\"type\":\"tool\",\"tool\":\"bash\","
+	    "\"callID\":\"c\",\"state\":{\"status\":\"running\",\"input\":"
+	    "{\"command\":\"ls\"},\"metadata\":{\"output\":\"a\\nb\"}}}",
+	    &pi, &d), 0);
+	assert_string_equal(pi.tool->output, "a\nb");
+	assert_string_equal(pi.tool->input_json, "{\"command\":\"ls\"}");
+	doc_close(&d);
+	assert_int_equal(map_part("{\"id\":\"prt_1\",\"messageID\":\"msg_1\","
+	    "\"sessionID\":\"ses_1\",\"type\":\"tool\",\"tool\":\"bash\","
+	    "\"callID\":\"c\",\"state\":{\"status\":\"error\",\"input\":{},"
+	    "\"error\":\"denied\",\"metadata\":{\"output\":7}}}", &pi, &d), 0);
+	assert_string_equal(pi.tool->status, "error");
+	assert_string_equal(pi.tool->error, "denied");
+	assert_string_equal(pi.tool->output, "");
+	doc_close(&d);
+}
+
+static void
+test_question(void **state)
+{
+	static const char q[] = "{\"id\":\"que_1\",\"sessionID\":\"ses_1\","
+	    "\"questions\":[{\"question\":\"Which colour?\",\"header\":"
+	    "\"Colour\",\"options\":[{\"label\":\"Red\",\"description\":"
+	    "\"warm\"},{\"label\":\"Blue\",\"description\":\"cold\"}],"
+	    "\"multiple\":true},{\"question\":\"Why?\",\"header\":\"Why\","
+	    "\"options\":[],\"custom\":true}],\"tool\":{\"messageID\":"
+	    "\"msg_1\",\"callID\":\"call_1\"}}";
+	Opencode__QuestionRequest	qr;
+	struct doc			d;
+	size_t				i;
+	static const struct {
+		const char	*json;
+		const char	*why;
+	} bad[] = {
+		{ "{\"id\":\"que_1\",\"sessionID\":\"ses_1\"}", "questions" },
+		{ "{\"id\":\"que_1\",\"sessionID\":\"ses_1\",\"questions\":{}}",
+		    "questions" },
+		{ "{\"id\":\"que_1\",\"sessionID\":\"ses_1\",\"questions\":[1]}",
+		    "questions" },
+		{ "{\"id\":\"que_1\",\"sessionID\":\"ses_1\",\"questions\":"
+		    "[{\"options\":[{}]}]}", "label" },
+		{ "{\"id\":\"que_1\",\"sessionID\":\"ses_1\",\"questions\":"
+		    "[{\"options\":[\"a\"]}]}", "options" },
+		{ "{\"id\":\"que_1\",\"sessionID\":\"ses_1\",\"questions\":"
+		    "[{\"multiple\":\"yes\"}]}", "multiple" },
+		{ "{\"id\":\"que_1\",\"sessionID\":\"ses_1\",\"questions\":[],"
+		    "\"tool\":1}", "tool" },
+		{ "{\"sessionID\":\"ses_1\",\"questions\":[]}", "id" },
+	};
+
+	(void)state;
+	doc_open(&d, q, strlen(q));
+	opencode__question_request__init(&qr);
+	assert_int_equal(chatmap_question(&d.cm, 0, &qr), 0);
+	assert_string_equal(qr.id, "que_1");
+	assert_string_equal(qr.session_id, "ses_1");
+	assert_string_equal(qr.message_id, "msg_1");
+	assert_string_equal(qr.call_id, "call_1");
+	assert_int_equal(qr.n_questions, 2);
+	assert_string_equal(qr.questions[0]->question, "Which colour?");
+	assert_string_equal(qr.questions[0]->header, "Colour");
+	assert_true(qr.questions[0]->multiple);
+	assert_false(qr.questions[0]->custom);
+	assert_int_equal(qr.questions[0]->n_options, 2);
+	assert_string_equal(qr.questions[0]->options[1]->label, "Blue");
+	assert_string_equal(qr.questions[0]->options[1]->description, "cold");
+	assert_true(qr.questions[1]->custom);
+	assert_int_equal(qr.questions[1]->n_options, 0);
+	doc_close(&d);
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		doc_open(&d, bad[i].json, strlen(bad[i].json));
+		opencode__question_request__init(&qr);
+		if (chatmap_question(&d.cm, 0, &qr) != -1)
+			fail_msg("mapped: %s", bad[i].json);
+		assert_string_equal(d.cm.why, bad[i].why);
+		doc_close(&d);
+	}
+}
+
+static void
+test_todos(void **state)
+{
+	static const char t[] = "[{\"content\":\"one\",\"status\":\"pending\","
+	    "\"priority\":\"high\",\"id\":\"1\"},{\"content\":\"two\","
+	    "\"status\":\"in_progress\",\"priority\":\"low\"}]";
+	Opencode__TodoList	tl;
+	struct doc		d;
+
+	(void)state;
+	doc_open(&d, t, strlen(t));
+	opencode__todo_list__init(&tl);
+	assert_int_equal(chatmap_todos(&d.cm, 0, &tl), 0);
+	assert_int_equal(tl.n_todos, 2);
+	assert_string_equal(tl.todos[0]->content, "one");
+	assert_string_equal(tl.todos[0]->priority, "high");
+	assert_string_equal(tl.todos[1]->status, "in_progress");
+	assert_string_equal(tl.session_id, "");
+	doc_close(&d);
+
+	doc_open(&d, "[]", 2);
+	opencode__todo_list__init(&tl);
+	assert_int_equal(chatmap_todos(&d.cm, 0, &tl), 0);
+	assert_int_equal(tl.n_todos, 0);
+	doc_close(&d);
+
+	doc_open(&d, "{}", 2);
+	assert_int_equal(chatmap_todos(&d.cm, 0, &tl), -1);
+	doc_close(&d);
+	doc_open(&d, "[{\"content\":1}]", 15);
+	assert_int_equal(chatmap_todos(&d.cm, 0, &tl), -1);
+	assert_string_equal(d.cm.why, "content");
+	doc_close(&d);
+	doc_open(&d, "[null]", 6);
+	assert_int_equal(chatmap_todos(&d.cm, 0, &tl), -1);
+	doc_close(&d);
+	/* A missing list token (a failed lookup) is refused, not empty. */
+	doc_open(&d, "{}", 2);
+	assert_int_equal(chatmap_todos(&d.cm, -1, &tl), -1);
+	doc_close(&d);
+}
+
+static void
+test_diffs(void **state)
+{
+	static const char t[] = "[{\"file\":\"hello.txt\",\"patch\":\"@@ -1 +1 @@"
+	    "\\n-a\\n+b\\n\",\"additions\":1,\"deletions\":1,\"status\":"
+	    "\"modified\"},{\"path\":\"new.txt\",\"status\":\"added\","
+	    "\"additions\":3.0,\"deletions\":0,\"patch\":\"\"}]";
+	Opencode__DiffList	dl;
+	struct doc		d;
+
+	(void)state;
+	doc_open(&d, t, strlen(t));
+	opencode__diff_list__init(&dl);
+	assert_int_equal(chatmap_diffs(&d.cm, 0, &dl), 0);
+	assert_int_equal(dl.n_files, 2);
+	assert_string_equal(dl.files[0]->path, "hello.txt");
+	assert_string_equal(dl.files[0]->status, "modified");
+	assert_int_equal(dl.files[0]->additions, 1);
+	assert_string_equal(dl.files[0]->patch, "@@ -1 +1 @@\n-a\n+b\n");
+	assert_false(dl.files[0]->truncated);
+	assert_string_equal(dl.files[1]->path, "new.txt");
+	assert_int_equal(dl.files[1]->additions, 3);
+	doc_close(&d);
+
+	doc_open(&d, "[{\"file\":[]}]", 13);
+	opencode__diff_list__init(&dl);
+	assert_int_equal(chatmap_diffs(&d.cm, 0, &dl), -1);
+	assert_string_equal(d.cm.why, "file");
+	doc_close(&d);
+	doc_open(&d, "[{\"file\":\"a\",\"additions\":\"1\"}]", 30);
+	opencode__diff_list__init(&dl);
+	assert_int_equal(chatmap_diffs(&d.cm, 0, &dl), -1);
+	doc_close(&d);
+}
+
+/* ---- huge, cut on a boundary ---- */
+
+static void
+test_cut(void **state)
+{
+	/* U+1F600 is F0 9F 98 80. */
+	static const char	s[] = "ab\xf0\x9f\x98\x80" "c";
+
+	(void)state;
+	assert_int_equal(chatmap_cut(s, 7, 100), 7);
+	assert_int_equal(chatmap_cut(s, 7, 7), 7);
+	assert_int_equal(chatmap_cut(s, 7, 6), 6);
+	assert_int_equal(chatmap_cut(s, 7, 5), 2);
+	assert_int_equal(chatmap_cut(s, 7, 4), 2);
+	assert_int_equal(chatmap_cut(s, 7, 3), 2);
+	assert_int_equal(chatmap_cut(s, 7, 2), 2);
+	assert_int_equal(chatmap_cut(s, 7, 1), 1);
+	assert_int_equal(chatmap_cut(s, 7, 0), 0);
+	assert_int_equal(chatmap_cut("\xf0\x9f\x98\x80", 4, 3), 0);
+}
+
+/*
+ * A JSON object {"id":...,"type":kind,<key>:"<fill>"} whose string value is
+ * n bytes: 'x' up to off, then a 4-byte character at off (when off < n),
+ * then 'y'.
+ */
+static char *
+huge_part(const char *kind, const char *key, size_t n, size_t off)
+{
+	static const char	 emoji[] = "\xf0\x9f\x98\x80";
+	char			 head[256];
+	char			*s, *p;
+	size_t			 hl, i;
+
+	hl = (size_t)snprintf(head, sizeof(head), "{\"id\":\"prt_1\","
+	    "\"messageID\":\"msg_1\",\"sessionID\":\"ses_1\",\"type\":\"%s\","
+	    "\"tool\":\"bash\",\"callID\":\"c\",\"url\":\"\",\"state\":"
+	    "{\"status\":\"completed\",\"input\":{},\"%s\":\"", kind, key);
+	assert_non_null(s = malloc(hl + n + 8));
+	memcpy(s, head, hl);
+	p = s + hl;
+	for (i = 0; i < n; i++) {
+		if (i == off && off + 4 <= n) {
+			memcpy(p + i, emoji, 4);
+			i += 3;
+		} else
+			p[i] = i < off ? 'x' : 'y';
+	}
+	memcpy(p + n, "\"}}", 4);
+	return s;
+}
+
+static void
+test_huge(void **state)
+{
+	Opencode__PartInfo	pi;
+	struct doc		d;
+	char			*s;
+	size_t			off;
+
+	(void)state;
+	/* 1 MiB of text: cut at exactly 256 KiB, truncated. */
+	{
+		size_t	n = 1024 * 1024, hl;
+		char	*t;
+
+		assert_non_null(t = malloc(n + 200));
+		hl = (size_t)snprintf(t, 200, "{\"id\":\"prt_1\",\"messageID\":"
+		    "\"msg_1\",\"sessionID\":\"ses_1\",\"type\":\"text\","
+		    "\"text\":\"");
+		memset(t + hl, 'a', n);
+		memcpy(t + hl + n, "\"}", 3);
+		assert_int_equal(map_part(t, &pi, &d), 0);
+		assert_int_equal(strlen(pi.text), CHATMAP_TEXT_MAX);
+		assert_true(pi.truncated);
+		roundtrip_part(&pi);
+		doc_close(&d);
+		/* Exactly the limit is not cut. */
+		memcpy(t + hl + CHATMAP_TEXT_MAX, "\"}", 3);
+		assert_int_equal(map_part(t, &pi, &d), 0);
+		assert_int_equal(strlen(pi.text), CHATMAP_TEXT_MAX);
+		assert_false(pi.truncated);
+		doc_close(&d);
+		free(t);
+	}
+	/* A 4-byte character at each position across the cut. */
+	for (off = CHATMAP_TEXT_MAX - 4; off <= CHATMAP_TEXT_MAX; off++) {
+		s = huge_part("tool", "output", CHATMAP_TEXT_MAX + 16, off);
+		assert_int_equal(map_part(s, &pi, &d), 0);
+		assert_non_null(pi.tool);
+		assert_true(pi.truncated);
+		check_str(pi.tool->output);
+		if (off + 4 <= CHATMAP_TEXT_MAX)
+			assert_int_equal(strlen(pi.tool->output),
+			    CHATMAP_TEXT_MAX);
+		else
+			assert_int_equal(strlen(pi.tool->output), off);
+		doc_close(&d);
+		free(s);
+	}
+	/* A tool's error too. */
+	s = huge_part("tool", "error", CHATMAP_TEXT_MAX + 1, 0);
+	assert_int_equal(map_part(s, &pi, &d), 0);
+	assert_true(pi.truncated);
+	assert_int_equal(strlen(pi.tool->error), CHATMAP_TEXT_MAX);
+	doc_close(&d);
+	free(s);
+}
+
+static void
+test_huge_patch(void **state)
+{
+	Opencode__DiffList	dl;
+	struct doc		d;
+	size_t			n = CHATMAP_TEXT_MAX * 2, hl;
+	char			*t;
+
+	(void)state;
+	assert_non_null(t = malloc(n + 200));
+	hl = (size_t)snprintf(t, 200, "[{\"file\":\"a\",\"patch\":\"");
+	memset(t + hl, 'p', n);
+	memcpy(t + hl + n, "\"}]", 4);
+	doc_open(&d, t, strlen(t));
+	opencode__diff_list__init(&dl);
+	assert_int_equal(chatmap_diffs(&d.cm, 0, &dl), 0);
+	assert_true(dl.files[0]->truncated);
+	assert_int_equal(strlen(dl.files[0]->patch), CHATMAP_TEXT_MAX);
+	doc_close(&d);
+	free(t);
+}
+
+/* Nesting up to json.c's depth limit maps; nothing here recurses into it. */
+static void
+test_deep(void **state)
+{
+	Opencode__PartInfo	pi;
+	struct doc		d;
+	char			buf[1024], *p;
+	int			i, depth = JSON_MAX_DEPTH - 4;
+
+	(void)state;
+	p = buf + snprintf(buf, sizeof(buf), "{\"id\":\"prt_1\",\"messageID\":"
+	    "\"msg_1\",\"sessionID\":\"ses_1\",\"type\":\"tool\",\"tool\":"
+	    "\"t\",\"callID\":\"c\",\"state\":{\"status\":\"running\","
+	    "\"input\":");
+	for (i = 0; i < depth; i++)
+		*p++ = '[';
+	for (i = 0; i < depth; i++)
+		*p++ = ']';
+	memcpy(p, "}}", 3);
+	assert_int_equal(map_part(buf, &pi, &d), 0);
+	check_json(pi.tool->input_json);
+	assert_int_equal(strlen(pi.tool->input_json), (size_t)depth * 2);
+	doc_close(&d);
+}
+
+/* Broken UTF-8 and control characters in raw JSON still give valid JSON. */
+static void
+test_raw_clean(void **state)
+{
+	static const char	s[] = "{\"id\":\"per_1\",\"sessionID\":\"ses_1\","
+	    "\"permission\":\"bash\",\"metadata\":{\"k\":\"a\xff\tb\"}}";
+	Opencode__PermissionRequest	pr;
+	struct doc			d;
+
+	(void)state;
+	/* json.c refuses a raw tab inside a string only when it reads it. */
+	if (json_parse(s, strlen(s), &d.j) == -1)
+		skip();
+	json_free(d.j);
+	doc_open(&d, s, strlen(s));
+	opencode__permission_request__init(&pr);
+	assert_int_equal(chatmap_permission(&d.cm, 0, &pr), 0);
+	assert_string_equal(pr.metadata_json,
+	    "{\"k\":\"a\xef\xbf\xbd\\u0009b\"}");
+	check_json(pr.metadata_json);
+	assert_int_equal(pr.n_patterns, 0);
+	doc_close(&d);
+}
+
+static void
+test_error_text(void **state)
+{
+	char	buf[CHATMAP_ERRMSG_MAX * 2 + 8];
+	char	empty[1] = "";
+
+	(void)state;
+	chatmap_error_text(empty);
+	strcpy(buf, "one\ttwo\r\nthree");
+	chatmap_error_text(buf);
+	assert_string_equal(buf, "one two");
+	memset(buf, 'e', sizeof(buf) - 1);
+	buf[sizeof(buf) - 1] = '\0';
+	memcpy(buf + CHATMAP_ERRMSG_MAX - 4, "\xc3\xa9", 2);
+	chatmap_error_text(buf);
+	assert_true(strlen(buf) <= CHATMAP_ERRMSG_MAX);
+	assert_int_equal(strlen(buf), CHATMAP_ERRMSG_MAX - 1);
+	assert_string_equal(buf + strlen(buf) - 3, "...");
+	check_str(buf);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_message_list),
+		cmocka_unit_test(test_permission_list),
+		cmocka_unit_test(test_permission_event),
+		cmocka_unit_test(test_transcripts),
+		cmocka_unit_test(test_message_error),
+		cmocka_unit_test(test_cost_and_counts),
+		cmocka_unit_test(test_message_required),
+		cmocka_unit_test(test_part_kinds),
+		cmocka_unit_test(test_tool),
+		cmocka_unit_test(test_question),
+		cmocka_unit_test(test_todos),
+		cmocka_unit_test(test_diffs),
+		cmocka_unit_test(test_cut),
+		cmocka_unit_test(test_huge),
+		cmocka_unit_test(test_huge_patch),
+		cmocka_unit_test(test_deep),
+		cmocka_unit_test(test_raw_clean),
+		cmocka_unit_test(test_error_text),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
