@@ -417,6 +417,7 @@ chatmap_message(struct chatmap *cm, int t, Opencode__MessageInfo *mi)
 {
 	int	tm, tokens, err, data, model;
 
+	opencode__message_info__init(mi);
 	if (json_type(cm->j, t) != JSON_OBJECT)
 		return fail(cm, "info");
 	if (req_str(cm, t, "id", &mi->id) == -1 ||
@@ -458,6 +459,7 @@ chatmap_tool(struct chatmap *cm, int t, Opencode__ToolCallEvent *tc,
 	protobuf_c_boolean	cut = 0;
 	int			state, out, meta;
 
+	opencode__tool_call_event__init(tc);
 	*truncated = 0;
 	if (json_type(cm->j, t) != JSON_OBJECT)
 		return fail(cm, "part");
@@ -496,6 +498,7 @@ chatmap_part(struct chatmap *cm, int t, Opencode__PartInfo *pi)
 	Opencode__FileAttachment	*fa;
 	int				 type, trunc;
 
+	opencode__part_info__init(pi);
 	if (json_type(cm->j, t) != JSON_OBJECT)
 		return fail(cm, "part");
 	if (req_str(cm, t, "id", &pi->id) == -1 ||
@@ -513,7 +516,6 @@ chatmap_part(struct chatmap *cm, int t, Opencode__PartInfo *pi)
 	} else if (json_str_eq(cm->j, type, "tool")) {
 		if ((tc = cm_alloc(cm, 1, sizeof(*tc))) == NULL)
 			return fail(cm, "tool");
-		opencode__tool_call_event__init(tc);
 		if (chatmap_tool(cm, t, tc, &trunc) == -1)
 			return -1;
 		pi->tool = tc;
@@ -542,6 +544,7 @@ chatmap_permission(struct chatmap *cm, int t, Opencode__PermissionRequest *pr)
 {
 	int	tool;
 
+	opencode__permission_request__init(pr);
 	if (json_type(cm->j, t) != JSON_OBJECT)
 		return fail(cm, "permission");
 	if (req_str(cm, t, "sessionID", &pr->session_id) == -1 ||
@@ -598,6 +601,7 @@ chatmap_question(struct chatmap *cm, int t, Opencode__QuestionRequest *qr)
 	size_t			 i, n;
 	int			 tool, q;
 
+	opencode__question_request__init(qr);
 	if (json_type(cm->j, t) != JSON_OBJECT)
 		return fail(cm, "question");
 	if (req_str(cm, t, "id", &qr->id) == -1 ||
@@ -629,6 +633,7 @@ chatmap_todos(struct chatmap *cm, int t, Opencode__TodoList *tl)
 	size_t		 i, n;
 	int		 e;
 
+	opencode__todo_list__init(tl);
 	if ((e = list(cm, t, NULL, 1, &n)) == -2)
 		return -1;
 	if (n == 0)
@@ -657,6 +662,7 @@ chatmap_diffs(struct chatmap *cm, int t, Opencode__DiffList *dl)
 	size_t			 i, n;
 	int			 e;
 
+	opencode__diff_list__init(dl);
 	if ((e = list(cm, t, NULL, 1, &n)) == -2)
 		return -1;
 	if (n == 0)

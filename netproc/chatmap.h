@@ -6,8 +6,10 @@
  * arena.  Pure: no I/O, no logging, no global state, no recursion.
  *
  * Rules (the same as events.h states for the 4B events):
- * - the caller passes an initialised struct (opencode__..._init); on -1 it
- *   holds a partial result and must not be sent;
+ * - each mapper initialises the struct it is given (opencode__..._init)
+ *   first, so the caller needs only to allocate it (and sets what is
+ *   "left to the caller" afterwards); on -1 it holds a partial result that
+ *   must not be sent;
  * - fields are looked up by name; a required one missing or of the wrong
  *   type fails the mapper, an optional one absent or null takes its
  *   default ("", 0 or false), one of the wrong type fails it too;
