@@ -17,6 +17,20 @@ document when the request has no "stream": true) and GET /v1/models, on
                    stops early when the client goes away (an abort)
     many N         N one-word chunks (at most 100000)
     error [STATUS] HTTP STATUS (default 500) with an OpenAI error body
+    think          4 reasoning_content deltas (OpenCode makes a "reasoning"
+                   part of them), then "Thought about it." in 3 chunks
+    question       a call of OpenCode's question tool (one question, options
+                   Blue, Green, Red); once answered, "You chose <label>."
+                   (or "No colour was chosen." when rejected)
+    todo           todowrite with 3 todos (completed, in_progress, pending),
+                   then a short text
+    edit [NAME]    write NAME (default notes.txt, in the project dir read
+                   off the system prompt), read hello.txt, edit it (its line
+                   "hello ..." <-> "goodbye ...", so it can run again), text
+    full           one step per model call: reasoning + todowrite; question;
+                   bash "echo full step" (needs a permission with the e2e
+                   config); "All steps are done." (a rejected question ends
+                   with "No colour was chosen." instead of the bash step)
     anything else  "Mock default answer." in 3 chunks
 
 A request whose system prompt starts like OpenCode's title generator gets
@@ -24,12 +38,16 @@ A request whose system prompt starts like OpenCode's title generator gets
 (stream_options.include_usage), is prompt_tokens = 100 + 10 x messages and
 completion_tokens = the number of content or argument chunks.
 
+With OCB_MOCK_DUMP=DIR set, every chat request body is written to DIR (to
+read what the server sends, e.g. its tool schemas).
+
 On start it prints one line, {"port":N}, on stdout and flushes it.  Every
 request is logged as one line on stderr.
 """
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -46,6 +64,33 @@ SLOW_INTERVAL = 0.5
 SLOW_MAX_SECONDS = 60
 MANY_MAX = 100000
 MAX_BODY = 16 * 1024 * 1024
+
+THINK_CHUNKS = ["The user", " wants", " a thought", " first."]
+THINK_ANSWER = ["Thought", " about", " it."]
+QUESTION_OPTIONS = [
+    {"label": "Blue", "description": "The colour of the sky"},
+    {"label": "Green", "description": "The colour of grass"},
+    {"label": "Red", "description": "The colour of a stop sign"},
+]
+QUESTION_ARGS = {"questions": [{
+    "question": "Which colour should the mock use?",
+    "header": "Colour",
+    "options": QUESTION_OPTIONS}]}
+TODO_ARGS = {"todos": [
+    {"content": "Read the probe file", "status": "completed",
+     "priority": "high"},
+    {"content": "Write the notes", "status": "in_progress",
+     "priority": "medium"},
+    {"content": "Run the tests", "status": "pending", "priority": "low"},
+]}
+TODO_ANSWER = ["Three todos", " are planned."]
+EDIT_FILE = "notes.txt"
+EDIT_CONTENT = "first line\nsecond line\n"
+EDIT_OLD = "hello from the ocbroker probe project"
+EDIT_NEW = "goodbye from the ocbroker probe project"
+EDIT_ANSWER = ["The files", " were changed."]
+FULL_BASH_ARGS = {"command": "echo full step", "description": "Print a step"}
+FULL_ANSWER = ["All steps", " are done."]
 
 READ_ARGS = ['{"filePath"', ':"hello', '.txt"}']
 BASH_ARGS = ['{"command":"echo hello', ' from the mock",', '"description":',
@@ -100,6 +145,55 @@ def last_user_text(messages):
 def tool_result_pending(messages):
     """True when the conversation ends with tool results (after a call)."""
     return bool(messages) and messages[-1].get("role") == "tool"
+
+
+def calls_since_user(messages):
+    """The names of the tools called since the last user message, in order."""
+    names = []
+    for m in reversed(messages):
+        if m.get("role") == "user":
+            break
+        if m.get("role") == "assistant":
+            for c in reversed(m.get("tool_calls") or []):
+                names.append(str((c.get("function") or {}).get("name")))
+    names.reverse()
+    return names
+
+
+def last_tool_text(messages):
+    """The content of the last tool result, as text."""
+    for m in reversed(messages):
+        if m.get("role") == "tool":
+            return content_text(m.get("content"))
+        if m.get("role") == "user":
+            break
+    return ""
+
+
+def work_dir(messages):
+    """The project directory named in OpenCode's system prompt."""
+    for m in messages:
+        if m.get("role") != "system":
+            continue
+        for line in content_text(m.get("content")).splitlines():
+            line = line.strip()
+            if line.startswith("Working directory:"):
+                return line.split(":", 1)[1].strip()
+    return "."
+
+
+def split3(s):
+    """A JSON argument string in three chunks, as a model streams it."""
+    n = len(s)
+    return [s[:n // 3], s[n // 3:2 * n // 3], s[2 * n // 3:]]
+
+
+def chosen_answer(result):
+    """The option label the question's tool result names, or None."""
+    for opt in QUESTION_OPTIONS:
+        if '"%s"' % opt["label"] in result:
+            return opt["label"]
+    return None
 
 
 class ClientGone(Exception):
@@ -214,6 +308,10 @@ class Handler(BaseHTTPRequestHandler):
     # ---- the model ----
 
     def chat(self, req, messages):
+        dump = os.environ.get("OCB_MOCK_DUMP")
+        if dump:
+            with open(os.path.join(dump, next_id("req") + ".json"), "w") as f:
+                json.dump(req, f, indent=1)
         stream = bool(req.get("stream"))
         opts = req.get("stream_options") or {}
         usage = stream and isinstance(opts, dict) and \
@@ -261,6 +359,26 @@ class Handler(BaseHTTPRequestHandler):
                 count = min(int(words[1]), MANY_MAX)
             chunks = ["w%d " % i for i in range(count)]
             return self.answer_text(stream, usage, prompt_tokens, chunks)
+        if kind == "think":
+            return self.answer(stream, usage, prompt_tokens,
+                               reasoning=THINK_CHUNKS, text=THINK_ANSWER)
+        if kind == "question":
+            if after_tool:
+                return self.answer_text(stream, usage, prompt_tokens,
+                                        self.question_answer(messages))
+            return self.answer(stream, usage, prompt_tokens,
+                               tool=("question", QUESTION_ARGS))
+        if kind == "todo":
+            if after_tool:
+                return self.answer_text(stream, usage, prompt_tokens,
+                                        TODO_ANSWER)
+            return self.answer(stream, usage, prompt_tokens,
+                               tool=("todowrite", TODO_ARGS))
+        if kind == "edit":
+            return self.edit_step(stream, usage, prompt_tokens, messages,
+                                  words)
+        if kind == "full":
+            return self.full_step(stream, usage, prompt_tokens, messages)
         if kind == "error":
             status = 500
             if len(words) > 1 and words[1].isdigit() and \
@@ -286,6 +404,89 @@ class Handler(BaseHTTPRequestHandler):
                 "usage": {"prompt_tokens": prompt_tokens,
                           "completion_tokens": completion_tokens,
                           "total_tokens": prompt_tokens + completion_tokens}}
+
+    def question_answer(self, messages):
+        label = chosen_answer(last_tool_text(messages))
+        if label is None:
+            return ["No colour", " was chosen."]
+        return ["You chose", " %s." % label]
+
+    def edit_step(self, stream, usage, prompt_tokens, messages, words):
+        """write a new file, read hello.txt, edit it, then a text."""
+        done = calls_since_user(messages)
+        wd = work_dir(messages)
+        name = EDIT_FILE
+        if len(words) > 1 and all(c.isalnum() or c in "._-"
+                                  for c in words[1]):
+            name = words[1]
+        if not done:
+            return self.answer(stream, usage, prompt_tokens, tool=(
+                "write", {"filePath": wd + "/" + name,
+                          "content": EDIT_CONTENT}))
+        if len(done) == 1:
+            return self.answer(stream, usage, prompt_tokens, tool=(
+                "read", {"filePath": wd + "/hello.txt"}))
+        if len(done) == 2:
+            # Toggle the line, so that the mode can run again.
+            old, new = EDIT_OLD, EDIT_NEW
+            if EDIT_NEW in last_tool_text(messages):
+                old, new = EDIT_NEW, EDIT_OLD
+            return self.answer(stream, usage, prompt_tokens, tool=(
+                "edit", {"filePath": wd + "/hello.txt",
+                         "oldString": old, "newString": new}))
+        return self.answer_text(stream, usage, prompt_tokens, EDIT_ANSWER)
+
+    def full_step(self, stream, usage, prompt_tokens, messages):
+        """reasoning + todowrite, question, bash, then a text."""
+        done = calls_since_user(messages)
+        if not done:
+            return self.answer(stream, usage, prompt_tokens,
+                               reasoning=THINK_CHUNKS,
+                               tool=("todowrite", TODO_ARGS))
+        if len(done) == 1:
+            return self.answer(stream, usage, prompt_tokens,
+                               tool=("question", QUESTION_ARGS))
+        if len(done) == 2:
+            label = chosen_answer(last_tool_text(messages))
+            if label is None:
+                return self.answer_text(stream, usage, prompt_tokens,
+                                        ["No colour", " was chosen."])
+            return self.answer(stream, usage, prompt_tokens,
+                               tool=("bash", FULL_BASH_ARGS))
+        return self.answer_text(stream, usage, prompt_tokens, FULL_ANSWER)
+
+    def answer(self, stream, usage, prompt_tokens, reasoning=(), text=(),
+               tool=None):
+        """Reasoning deltas (reasoning_content), then text, then at most
+        one tool call (name, arguments object), streamed."""
+        if not stream:
+            if tool is not None:
+                return self.answer_tool(False, usage, prompt_tokens, tool[0],
+                                        [json.dumps(tool[1])])
+            return self.answer_text(False, usage, prompt_tokens, list(text))
+        cid = next_id("chatcmpl-mock")
+        n = 0
+        self.start_stream()
+        self.sse(self.chunk(cid, {"role": "assistant", "content": ""}))
+        for r in reasoning:
+            self.sse(self.chunk(cid, {"reasoning_content": r}))
+            n += 1
+        for c in text:
+            self.sse(self.chunk(cid, {"content": c}))
+            n += 1
+        reason = "stop"
+        if tool is not None:
+            reason = "tool_calls"
+            call_id = next_id("call_mock")
+            self.sse(self.chunk(cid, {"tool_calls": [{
+                "index": 0, "id": call_id, "type": "function",
+                "function": {"name": tool[0], "arguments": ""}}]}))
+            for a in split3(json.dumps(tool[1], separators=(",", ":"))):
+                self.sse(self.chunk(cid, {"tool_calls": [{
+                    "index": 0, "function": {"arguments": a}}]}))
+                n += 1
+        self.finish_stream(cid, usage, prompt_tokens, n, reason)
+        return None
 
     def answer_text(self, stream, usage, prompt_tokens, chunks):
         cid = next_id("chatcmpl-mock")

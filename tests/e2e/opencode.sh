@@ -24,7 +24,9 @@
 # ~/.config/opencode is never read or written), tmp/ (the server's TMPDIR:
 # it leaves a 5.5 MB .so there), home/project (a git repository with one
 # commit, the server's working directory), the logs (server.log, mock.log),
-# the pids and url.
+# the pids and url.  The config (write_config) asks before bash, and defines
+# two commands for RunCommand tests: ocb-think ("think about $ARGUMENTS") and
+# ocb-slow ("slow $ARGUMENTS").
 #
 # Environment:
 #   OCB_E2E_DIR            the state dir (see above)
@@ -331,6 +333,16 @@ write_config() {
   "autoupdate": false,
   "share": "disabled",
   "permission": { "bash": "ask" },
+  "command": {
+    "ocb-think": {
+      "template": "think about \$ARGUMENTS",
+      "description": "The mock's reasoning answer, as a command"
+    },
+    "ocb-slow": {
+      "template": "slow \$ARGUMENTS",
+      "description": "The mock's slow answer, as a command"
+    }
+  },
   "provider": {
     "mock": {
       "npm": "@ai-sdk/openai-compatible",
