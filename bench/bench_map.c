@@ -5,6 +5,8 @@
  *   bench_map list N [file]	api_reply_pack(SESSION_LIST) on the /session body
  *   bench_map provider N file	api_reply_pack(PROVIDER_STATUS) on /provider
  *   bench_map auth N file	api_reply_pack(AUTH_STATUS, "anthropic") on it
+ *   bench_map providers N file	ListProviders (connected, then include_all)
+ *				beside GetProviderStatus, in one run
  *   bench_map delta N		event_map on flood_upstream's delta event
  *   bench_map events N file	event_map on every `data:` line of an SSE capture
  *
@@ -24,6 +26,7 @@
 
 #include "netproc/api.h"
 #include "netproc/events.h"
+#include "netproc/providers.h"
 
 #ifndef BENCH_SRC
 #define BENCH_SRC "."
@@ -84,6 +87,62 @@ cmp64(const void *a, const void *b)
 
 static size_t	emitted;
 
+/* n runs of one mapper: its median, its minimum and its reply size. */
+static void
+time_reply(const char *what, struct api_call *call,
+    const struct api_response *resp, long n,
+    int (*fn)(const struct api_call *, const struct api_response *,
+    uint8_t **, size_t *))
+{
+	int64_t		*v, t0;
+	uint8_t		*out;
+	size_t		 outlen = 0;
+	long		 i;
+
+	if ((v = calloc((size_t)n, sizeof(*v))) == NULL)
+		die("out of memory");
+	for (i = 0; i < n; i++) {
+		t0 = now_ns();
+		if (fn(call, resp, &out, &outlen) == -1)
+			die("mapper failed");
+		v[i] = now_ns() - t0;
+		free(out);
+	}
+	qsort(v, (size_t)n, sizeof(*v), cmp64);
+	printf("%-28s n=%ld p50 %8.3f ms, min %8.3f ms, reply %zu bytes\n",
+	    what, n, v[n / 2] / 1e6, v[0] / 1e6, outlen);
+	free(v);
+}
+
+static void
+bench_providers(long n, const char *path)
+{
+	struct api_call		 call;
+	struct api_response	 resp;
+	size_t			 len;
+	char			*body;
+
+	body = slurp(path, &len);
+	memset(&call, 0, sizeof(call));
+	call.request_id = 1;
+	call.method = API_GET;
+	call.max_reply = 64 * 1024 * 1024;
+	memset(&resp, 0, sizeof(resp));
+	resp.status = 200;
+	resp.content_type = "application/json";
+	resp.body = (const uint8_t *)body;
+	resp.body_len = len;
+	printf("/provider: %zu bytes\n", len);
+	call.kind = API_KIND_PROVIDER_STATUS;
+	time_reply("GetProviderStatus", &call, &resp, n, api_reply_pack);
+	call.kind = API_KIND_PROVIDER_LIST;
+	time_reply("ListProviders", &call, &resp, n, providers_reply_pack);
+	call.include_all = 1;
+	time_reply("ListProviders include_all", &call, &resp, n,
+	    providers_reply_pack);
+	free(body);
+}
+
 static void
 emit(void *arg, const char *sid, const uint8_t *msg, size_t len)
 {
@@ -108,11 +167,18 @@ main(int argc, char *argv[])
 	char			*p, *e;
 
 	if (argc < 3)
-		die("usage: bench_map list|provider|auth|delta|events N [file]");
+		die("usage: bench_map list|provider|auth|providers|delta|events "
+		    "N [file]");
 	mode = argv[1];
 	n = strtol(argv[2], NULL, 10);
 	if (n < 1)
 		n = 1;
+	if (strcmp(mode, "providers") == 0) {
+		if (argc < 4)
+			die("providers: give the gunzipped /provider document");
+		bench_providers(n, argv[3]);
+		return 0;
+	}
 	memset(&call, 0, sizeof(call));
 	call.request_id = 1;
 	call.method = API_GET;

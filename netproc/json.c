@@ -5,6 +5,7 @@
  * every token before it, which is quadratic on wide documents.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -717,36 +718,31 @@ str_next(const char *s, size_t *ip, size_t end, uint32_t *cpp)
 	return 0;
 }
 
-int
-json_str_decode(const struct json *j, int t, char *dst, size_t dstsize,
-    size_t *lenp)
+/* json_str_decode() of the string body buf[i..end) (buf has len bytes). */
+static int
+span_decode(const char *buf, size_t len, size_t i, size_t end, char *dst,
+    size_t dstsize, size_t *lenp)
 {
-	const jsmntok_t	*k;
 	uint8_t		 enc[4];
 	uint32_t	 cp;
-	size_t		 i, r, end, n = 0, w;
+	size_t		 r, n = 0, w;
 
-	if ((k = tok(j, t)) == NULL || k->type != JSMN_STRING) {
-		errno = EINVAL;
-		return -1;
-	}
-	end = (size_t)k->end;
-	for (i = (size_t)k->start; i < end; ) {
+	while (i < end) {
 		/* Runs of plain ASCII are copied as they are. */
-		r = plain_run(j->buf, j->len, i, end);
+		r = plain_run(buf, len, i, end);
 		if (r > i) {
 			if (dst != NULL) {
 				if (dstsize - n <= r - i) {
 					errno = EINVAL;
 					return -1;
 				}
-				memcpy(dst + n, j->buf + i, r - i);
+				memcpy(dst + n, buf + i, r - i);
 			}
 			n += r - i;
 			i = r;
 			continue;
 		}
-		if (str_next(j->buf, &i, end, &cp) == -1) {
+		if (str_next(buf, &i, end, &cp) == -1) {
 			errno = EINVAL;
 			return -1;
 		}
@@ -773,32 +769,58 @@ json_str_decode(const struct json *j, int t, char *dst, size_t dstsize,
 }
 
 int
-json_get_str(const struct json *j, int t, struct arena *a, char **out)
+json_str_decode(const struct json *j, int t, char *dst, size_t dstsize,
+    size_t *lenp)
 {
 	const jsmntok_t	*k;
-	size_t		 n;
-	char		*s;
+
+	if ((k = tok(j, t)) == NULL || k->type != JSMN_STRING) {
+		errno = EINVAL;
+		return -1;
+	}
+	return span_decode(j->buf, j->len, (size_t)k->start, (size_t)k->end,
+	    dst, dstsize, lenp);
+}
+
+/* json_get_str() of the string body buf[i..end). */
+static int
+span_get_str(const char *buf, size_t len, size_t i, size_t end,
+    struct arena *a, char **out)
+{
+	size_t	 n;
+	char	*s;
 
 	/* Plain ASCII, the usual string: a copy. */
-	if ((k = tok(j, t)) != NULL && k->type == JSMN_STRING &&
-	    plain_run(j->buf, j->len, (size_t)k->start, (size_t)k->end) ==
-	    (size_t)k->end) {
-		n = (size_t)(k->end - k->start);
+	if (plain_run(buf, len, i, end) == end) {
+		n = end - i;
 		if ((s = arena_alloc(a, n + 1)) == NULL)
 			return -1;
-		memcpy(s, j->buf + k->start, n);
+		memcpy(s, buf + i, n);
 		s[n] = '\0';
 		*out = s;
 		return 0;
 	}
-	if (json_str_decode(j, t, NULL, 0, &n) == -1)
+	if (span_decode(buf, len, i, end, NULL, 0, &n) == -1)
 		return -1;
 	if ((s = arena_alloc(a, n + 1)) == NULL)
 		return -1;
-	if (json_str_decode(j, t, s, n + 1, &n) == -1)
+	if (span_decode(buf, len, i, end, s, n + 1, &n) == -1)
 		return -1;
 	*out = s;
 	return 0;
+}
+
+int
+json_get_str(const struct json *j, int t, struct arena *a, char **out)
+{
+	const jsmntok_t	*k;
+
+	if ((k = tok(j, t)) == NULL || k->type != JSMN_STRING) {
+		errno = EINVAL;
+		return -1;
+	}
+	return span_get_str(j->buf, j->len, (size_t)k->start, (size_t)k->end,
+	    a, out);
 }
 
 /*
@@ -898,27 +920,19 @@ json_obj_pick(const struct json *j, int obj, const char *const *keys,
 	}
 }
 
-int
-json_get_int64(const struct json *j, int t, int64_t *v)
+/* The valid JSON number s[i..end) as an int64. */
+static int
+span_int64(const char *s, size_t i, size_t end, int64_t *v)
 {
-	const jsmntok_t	*k;
-	const char	*s;
 	uint64_t	 acc = 0, limit;
-	int		 i, neg = 0;
+	int		 neg = 0;
 
-	if (json_type(j, t) != JSON_NUMBER) {
-		errno = EINVAL;
-		return -1;
-	}
-	k = &j->tok[t];
-	s = j->buf;
-	i = k->start;
 	if (s[i] == '-') {
 		neg = 1;
 		i++;
 	}
 	limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-	for (; i < k->end; i++) {
+	for (; i < end; i++) {
 		if (!is_digit(s[i])) {
 			errno = EINVAL;	/* fraction or exponent */
 			return -1;
@@ -934,6 +948,17 @@ json_get_int64(const struct json *j, int t, int64_t *v)
 	else
 		*v = (int64_t)acc;
 	return 0;
+}
+
+int
+json_get_int64(const struct json *j, int t, int64_t *v)
+{
+	if (json_type(j, t) != JSON_NUMBER) {
+		errno = EINVAL;
+		return -1;
+	}
+	return span_int64(j->buf, (size_t)j->tok[t].start,
+	    (size_t)j->tok[t].end, v);
 }
 
 int
@@ -1357,4 +1382,290 @@ json_parse_member(const void *data, size_t len, const char *key,
 		return -1;
 	}
 	return json_parse(s + vs, ve - vs, jp);
+}
+
+/* ---- walking a large document without tokens ---- */
+
+static int
+walk_fail(struct json_walk *w, int err)
+{
+	w->failed = 1;
+	errno = err;
+	return -1;
+}
+
+/* A value of another type than asked for: it stays at the cursor. */
+static int
+walk_wrong(void)
+{
+	errno = EDOM;
+	return -1;
+}
+
+int
+json_walk_init(struct json_walk *w, const void *data, size_t len, int depth)
+{
+	memset(w, 0, sizeof(*w));
+	w->s = data;
+	w->len = len;
+	w->base = depth;
+	w->key = 1;	/* no key */
+	if (len > JSON_MAX_LEN || depth < 0 || depth > JSON_MAX_DEPTH)
+		return walk_fail(w, E2BIG);
+	if ((w->i = skip_ws(w->s, len, 0)) == len)
+		return walk_fail(w, EINVAL);
+	w->pending = 1;
+	return 0;
+}
+
+int
+json_walk_type(const struct json_walk *w)
+{
+	if (w->failed || !w->pending)
+		return -1;
+	switch (w->s[w->i]) {
+	case '{':
+		return JSON_OBJECT;
+	case '[':
+		return JSON_ARRAY;
+	case '"':
+		return JSON_STRING;
+	case 't':
+	case 'f':
+		return JSON_BOOL;
+	case 'n':
+		return JSON_NULL;
+	default:
+		return (bclass[(uint8_t)w->s[w->i]] & B_ROLE) == B_LIT ?
+		    JSON_NUMBER : -1;
+	}
+}
+
+int
+json_walk_enter(struct json_walk *w)
+{
+	char	c;
+
+	if (json_walk_type(w) == -1)
+		return walk_fail(w, EINVAL);
+	c = w->s[w->i];
+	if (c != '{' && c != '[')
+		return walk_wrong();
+	if (w->base + w->depth + 1 > JSON_MAX_DEPTH)
+		return walk_fail(w, E2BIG);
+	w->stack = w->stack << 1 | (c == '{');
+	w->depth++;
+	w->first = 1;
+	w->pending = 0;
+	w->key = 1;	/* no key yet */
+	w->key_end = 0;
+	w->i++;
+	return 0;
+}
+
+int
+json_walk_skip(struct json_walk *w)
+{
+	size_t	off, len;
+
+	return json_walk_span(w, &off, &len);
+}
+
+int
+json_walk_span(struct json_walk *w, size_t *offp, size_t *lenp)
+{
+	size_t	i;
+
+	if (w->failed || !w->pending)
+		return walk_fail(w, EINVAL);
+	i = w->i;
+	errno = EINVAL;
+	if (skim_value(w->s, w->len, &i, w->base + w->depth) == -1)
+		return walk_fail(w, errno == E2BIG ? E2BIG : EINVAL);
+	*offp = w->i;
+	*lenp = i - w->i;
+	w->i = i;
+	w->pending = 0;
+	return 0;
+}
+
+int
+json_walk_next(struct json_walk *w)
+{
+	const char	*s = w->s;
+	size_t		 i;
+	int		 obj;
+
+	if (w->failed || w->depth == 0)
+		return walk_fail(w, EINVAL);
+	if (w->pending && json_walk_skip(w) == -1)
+		return -1;
+	obj = (int)(w->stack & 1);
+	i = skip_ws(s, w->len, w->i);
+	if (i >= w->len)
+		return walk_fail(w, EINVAL);
+	if (s[i] == (obj ? '}' : ']')) {
+		/* After '[', '{' or a value: a ',' always wants a value. */
+		w->i = i + 1;
+		w->stack >>= 1;
+		w->depth--;
+		w->first = 0;
+		w->key = 1;	/* the outer member's key is not kept */
+		w->key_end = 0;
+		return 0;
+	}
+	if (!w->first) {
+		if (s[i] != ',')
+			return walk_fail(w, EINVAL);
+		i = skip_ws(s, w->len, i + 1);
+	}
+	w->first = 0;
+	if (obj) {
+		if (i >= w->len || s[i] != '"')
+			return walk_fail(w, EINVAL);
+		w->key = i + 1;
+		if (skim_str(s, w->len, &i) == -1)
+			return walk_fail(w, EINVAL);
+		w->key_end = i - 1;
+		i = skip_ws(s, w->len, i);
+		if (i >= w->len || s[i] != ':')
+			return walk_fail(w, EINVAL);
+		i = skip_ws(s, w->len, i + 1);
+	}
+	if (i >= w->len)
+		return walk_fail(w, EINVAL);
+	w->i = i;
+	w->pending = 1;
+	return 1;
+}
+
+int
+json_walk_key_eq(const struct json_walk *w, const char *key)
+{
+	if (w->failed || w->depth == 0 || !(w->stack & 1) ||
+	    w->key_end < w->key)
+		return 0;
+	return span_eq(w->s, w->len, w->key, w->key_end, key);
+}
+
+/*
+ * The literal at the cursor: its end in *endp, checked (literal_valid()).
+ * EDOM when the cursor is at no literal.
+ */
+static int
+walk_literal(struct json_walk *w, size_t *endp)
+{
+	const char	*s = w->s;
+	size_t		 e;
+
+	if (json_walk_type(w) == -1)
+		return walk_fail(w, EINVAL);
+	if ((bclass[(uint8_t)s[w->i]] & B_ROLE) != B_LIT)
+		return walk_wrong();
+	for (e = w->i + 1; e < w->len && !(bclass[(uint8_t)s[e]] & F_DELIM);
+	    e++)
+		;
+	if (!literal_valid(s + w->i, e - w->i))
+		return walk_fail(w, EINVAL);
+	*endp = e;
+	return 0;
+}
+
+int
+json_walk_str(struct json_walk *w, struct arena *a, char **out)
+{
+	size_t	i;
+
+	switch (json_walk_type(w)) {
+	case JSON_STRING:
+		break;
+	case -1:
+		return walk_fail(w, EINVAL);
+	default:
+		return walk_wrong();
+	}
+	i = w->i;
+	if (skim_str(w->s, w->len, &i) == -1)
+		return walk_fail(w, EINVAL);
+	/* A raw control character is refused here, as json_get_str() does. */
+	errno = EINVAL;
+	if (span_get_str(w->s, w->len, w->i + 1, i - 1, a, out) == -1)
+		return walk_fail(w, errno == ENOMEM ? ENOMEM : EINVAL);
+	w->i = i;
+	w->pending = 0;
+	return 0;
+}
+
+int
+json_walk_bool(struct json_walk *w, int *v)
+{
+	size_t	e;
+	char	c;
+
+	if (walk_literal(w, &e) == -1)
+		return -1;
+	c = w->s[w->i];
+	if (c != 't' && c != 'f')
+		return walk_wrong();
+	*v = c == 't';
+	w->i = e;
+	w->pending = 0;
+	return 0;
+}
+
+int
+json_walk_int64(struct json_walk *w, int64_t *v)
+{
+	size_t	e;
+	char	c;
+
+	if (walk_literal(w, &e) == -1)
+		return -1;
+	c = w->s[w->i];
+	if (c == 't' || c == 'f' || c == 'n')
+		return walk_wrong();
+	/* A fraction, an exponent or an overflow: another type. */
+	if (span_int64(w->s, w->i, e, v) == -1)
+		return walk_wrong();
+	w->i = e;
+	w->pending = 0;
+	return 0;
+}
+
+int
+json_walk_double(struct json_walk *w, double *v)
+{
+	char	 num[JSON_NUMBER_MAX + 1], *end;
+	size_t	 e, n;
+	double	 d;
+	char	 c;
+
+	if (walk_literal(w, &e) == -1)
+		return -1;
+	c = w->s[w->i];
+	n = e - w->i;
+	if (c == 't' || c == 'f' || c == 'n' || n > JSON_NUMBER_MAX)
+		return walk_wrong();
+	/* strtod() wants a NUL: a bounded copy of a valid JSON number. */
+	memcpy(num, w->s + w->i, n);
+	num[n] = '\0';
+	errno = 0;
+	d = strtod(num, &end);
+	if (end != num + n || !isfinite(d)) {
+		errno = ERANGE;
+		return -1;
+	}
+	*v = d;
+	w->i = e;
+	w->pending = 0;
+	return 0;
+}
+
+int
+json_walk_end(struct json_walk *w)
+{
+	if (w->failed || w->pending || w->depth != 0 ||
+	    skip_ws(w->s, w->len, w->i) != w->len)
+		return walk_fail(w, EINVAL);
+	return 0;
 }

@@ -87,6 +87,73 @@ int		 json_parse_member(const void *, size_t, const char *,
 		    struct json **);
 
 /*
+ * A cursor over a large document that makes no tokens (GET /provider, whose
+ * `key`, `options` and `env` values must not even be decoded): it enters
+ * arrays and objects, steps through their elements and members, reads the
+ * scalars it is asked for and skims every other value as
+ * json_parse_member() skims one (what that checks, and no more).  The
+ * containers it enters are checked as RFC 8259 has them: separators, keys,
+ * nothing after the root but whitespace (json_walk_end()).  No recursion:
+ * the caller's loops nest, bounded by JSON_MAX_DEPTH.
+ *
+ * A value "at the cursor" is one json_walk_init() or json_walk_next() put
+ * there and nothing has read yet; json_walk_next() skims it if the caller
+ * did not.  Malformed input is -1 with errno EINVAL (E2BIG past the
+ * limits) and sticks: every later call is -1.  A value of another type
+ * than asked for is -1 with errno EDOM and does not stick (it is still at
+ * the cursor).
+ */
+struct json_walk {
+	const char	*s;
+	size_t		 len;
+	size_t		 i;		/* the next byte to read */
+	size_t		 key, key_end;	/* the current member's key (its body) */
+	uint64_t	 stack;		/* bit 0: the innermost container is an object */
+	int		 base;		/* brackets around the document */
+	int		 depth;		/* containers entered and not left */
+	int		 pending;	/* a value is at the cursor */
+	int		 first;		/* the innermost container has no member yet */
+	int		 failed;
+};
+
+/*
+ * data[0..len) has depth brackets around it (0 for a whole document, more
+ * for a value json_walk_span() gave): its value is at the cursor.
+ */
+int	 json_walk_init(struct json_walk *, const void *, size_t, int);
+/* The type of the value at the cursor (enum json_type), or -1. */
+int	 json_walk_type(const struct json_walk *);
+/* Enters the array or object at the cursor. */
+int	 json_walk_enter(struct json_walk *);
+/*
+ * Moves to the next element or member of the innermost container entered:
+ * 1 with its value at the cursor (and, in an object, its key for
+ * json_walk_key_eq()), 0 when the container ended (it is left), -1.
+ */
+int	 json_walk_next(struct json_walk *);
+/* 1 when the current member's key decodes to exactly s, else 0. */
+int	 json_walk_key_eq(const struct json_walk *, const char *);
+/* Skims the value at the cursor. */
+int	 json_walk_skip(struct json_walk *);
+/*
+ * Skims the value at the cursor and gives where it is (a string's with its
+ * quotes): json_parse() or json_walk_init() can read it later.
+ */
+int	 json_walk_span(struct json_walk *, size_t *, size_t *);
+/* Read the scalar at the cursor as json_get_*() would (EDOM: another type). */
+int	 json_walk_str(struct json_walk *, struct arena *, char **);
+int	 json_walk_bool(struct json_walk *, int *);
+int	 json_walk_int64(struct json_walk *, int64_t *);
+/*
+ * Any JSON number as a double: strtod() on a bounded copy (at most
+ * JSON_NUMBER_MAX bytes, longer is EDOM), finite only (ERANGE).
+ */
+#define JSON_NUMBER_MAX	64
+int	 json_walk_double(struct json_walk *, double *);
+/* 0 when the root value was read and only whitespace follows it. */
+int	 json_walk_end(struct json_walk *);
+
+/*
  * Tokens are indices, 0 is the root.  Every function accepts any int: an
  * index out of range (e.g. -1 from a failed lookup) is "no such value".
  */

@@ -19,6 +19,7 @@
 #include "common/buf.h"
 #include "common/ipc.h"
 #include "common/log.h"
+#include "common/options.h"
 #include "common/pballoc.h"
 #include "common/proc.h"
 #include "netproc/api.h"
@@ -37,6 +38,7 @@ struct netproc {
 	struct buf		 out;
 	struct upstream		*up;
 	struct stream		*stream;
+	size_t			 max_reply;	/* the client's --max-message */
 };
 
 /* What libcurl or its TLS library would read from the environment. */
@@ -148,6 +150,7 @@ handle_request(struct netproc *np, const Ocb__Ipc__Request *rq)
 		free(msg);
 	} else {
 		call->request_id = rq->request_id;
+		call->max_reply = np->max_reply;
 		upstream_submit(np->up, rq->conn_id, call);
 	}
 	opencode__client_message__free_unpacked(m, pb_wiping_allocator());
@@ -238,6 +241,9 @@ netproc_main(void)
 	drop_uid = cfg->uid;
 	drop_gid = cfg->gid;
 	snprintf(chroot_dir, sizeof(chroot_dir), "%s", cfg->chroot_dir);
+	/* 0 (a parent that does not send it): OPT_MAX_MESSAGE_DEFAULT. */
+	np.max_reply = cfg->max_message > 0 ? (size_t)cfg->max_message :
+	    (size_t)OPT_MAX_MESSAGE_DEFAULT;
 
 	/* DESIGN.md's checklist, in order, before the sandbox. */
 	for (size_t i = 0; i < sizeof(scrub_env) / sizeof(scrub_env[0]); i++)

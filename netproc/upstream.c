@@ -37,6 +37,14 @@ struct upstream_req {
 	struct curl_slist	*headers;
 	struct buf		 body;
 	int			 too_large;
+	/*
+	 * A call with path2 (ListPending) makes its second GET on the same
+	 * handle once the first one answered 2xx; the first reply waits here.
+	 */
+	int			 second;	/* the path2 GET is running */
+	long			 status1;
+	char			 ctype1[128];	/* "" for none */
+	struct buf		 body1;
 	TAILQ_ENTRY(upstream_req) entry;
 };
 
@@ -251,10 +259,13 @@ write_cb(char *data, size_t size, size_t n, void *arg)
 		/* Size the buffer once from Content-Length: no regrowth
 		 * copies for the 6.5 MB /provider. */
 		if (curl_easy_getinfo(r->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T,
-		    &cl) == CURLE_OK && cl > 0 && cl <= UPSTREAM_MAX_BODY)
+		    &cl) == CURLE_OK && cl > 0 &&
+		    (size_t)cl <= UPSTREAM_MAX_BODY - buf_used(&r->body1))
 			(void)buf_reserve(&r->body, (size_t)cl + 1);
 	}
-	if (buf_used(&r->body) + len > UPSTREAM_MAX_BODY) {
+	/* Both bodies of a path2 call count against the one cap. */
+	if (buf_used(&r->body1) + buf_used(&r->body) + len >
+	    UPSTREAM_MAX_BODY) {
 		r->too_large = 1;
 		return 0;
 	}
@@ -293,6 +304,7 @@ req_free(struct upstream_req *r)
 	}
 	curl_slist_free_all(r->headers);
 	buf_free(&r->body);
+	buf_free(&r->body1);
 	if (r->call != NULL) {
 		api_call_free(r->call);
 		free(r->call);
@@ -389,30 +401,44 @@ static void	req_done(struct upstream_xfer *, CURLcode);
 static void	check_done(struct upstream *);
 static void	run_due(struct upstream *);
 
+/*
+ * Sets up r->easy for the call's request, or for its path2 GET (second):
+ * that one has no body and the same timeout.
+ */
 static int
-req_setup(struct upstream *up, struct upstream_req *r)
+req_setup(struct upstream *up, struct upstream_req *r, int second)
 {
 	struct api_call *c = r->call;
+	enum api_method method = second ? API_GET : c->method;
+	const char *body = second ? NULL : c->body;
+	long timeout;
 	CURL *e;
 
-	if ((r->easy = e = easy_get(up)) == NULL)
+	if (r->easy == NULL && (r->easy = easy_get(up)) == NULL)
 		return -1;
+	e = r->easy;
 	r->xfer.done = req_done;
 	r->headers = curl_slist_append(r->headers, "Accept: application/json");
 	/* No 100-continue round trip for a small body. */
 	r->headers = curl_slist_append(r->headers, "Expect:");
-	if (c->body != NULL)
+	if (body != NULL)
 		r->headers = curl_slist_append(r->headers,
 		    "Content-Type: application/json");
-	if (r->headers == NULL || upstream_easy_setup(up, e, c->path,
-	    r->headers) == -1)
+	if (r->headers == NULL || upstream_easy_setup(up, e,
+	    second ? c->path2 : c->path, r->headers) == -1)
 		return -1;
+	timeout = c->timeout_ms > 0 ? c->timeout_ms :
+	    (long)UPSTREAM_REQUEST_TIMEOUT_MS;
 	if (curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_WRITEDATA, r) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
-	    (long)UPSTREAM_REQUEST_TIMEOUT_MS) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method_name(c->method)) != CURLE_OK)
+	    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method_name(method)) != CURLE_OK)
 		return -1;
+	if (second) {
+		if (curl_easy_setopt(e, CURLOPT_HTTPGET, 1L) != CURLE_OK)
+			return -1;
+		return 0;
+	}
 	if (c->body != NULL &&
 	    (curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
@@ -451,7 +477,8 @@ upstream_submit(struct upstream *up, uint64_t conn_id, struct api_call *call)
 	r->conn_id = conn_id;
 	r->call = call;
 	buf_init(&r->body);
-	if (req_setup(up, r) == -1 ||
+	buf_init(&r->body1);
+	if (req_setup(up, r, 0) == -1 ||
 	    upstream_xfer_add(up, r->easy, &r->xfer) == -1) {
 		req_free(r);
 		answer_error(up, conn_id, rid, ERR_INTERNAL,
@@ -523,22 +550,26 @@ answer_curl_error(struct upstream_req *r, CURLcode rc)
 		break;
 	}
 	log_info("request %llu: %s %s: %s",
-	    (unsigned long long)r->call->request_id, method_name(r->call->method),
-	    r->call->path, msg);
+	    (unsigned long long)r->call->request_id,
+	    r->second ? "GET" : method_name(r->call->method),
+	    r->second ? r->call->path2 : r->call->path, msg);
 	answer_error(r->up, r->conn_id, r->call->request_id, code, msg);
 }
 
-static void
+/* Answers the request; returns the HTTP status, 0 after a transport error. */
+static long
 finish(struct upstream_req *r, CURLcode rc)
 {
 	struct upstream *up = r->up;
-	struct api_response resp;
+	struct api_response resp, first;
+	const char *path = r->second ? r->call->path2 : r->call->path;
 	uint8_t *msg;
 	size_t len;
+	int packed;
 
 	if (rc != CURLE_OK) {
 		answer_curl_error(r, rc);
-		return;
+		return 0;
 	}
 	memset(&resp, 0, sizeof(resp));
 	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &resp.status);
@@ -548,19 +579,106 @@ finish(struct upstream_req *r, CURLcode rc)
 	if (resp.status < 200 || resp.status > 299)
 		log_info("request %llu: %s %s: HTTP %ld",
 		    (unsigned long long)r->call->request_id,
-		    method_name(r->call->method), r->call->path, resp.status);
+		    r->second ? "GET" : method_name(r->call->method), path,
+		    resp.status);
 	else
 		log_debug("request %llu: %s %s: HTTP %ld, %zu bytes",
 		    (unsigned long long)r->call->request_id,
-		    method_name(r->call->method), r->call->path, resp.status,
-		    resp.body_len);
-	if (api_reply_pack(r->call, &resp, &msg, &len) == -1) {
+		    r->second ? "GET" : method_name(r->call->method), path,
+		    resp.status, resp.body_len);
+	if (r->second) {
+		/* The first reply, with the second beside it. */
+		memset(&first, 0, sizeof(first));
+		first.status = r->status1;
+		first.content_type = r->ctype1[0] != '\0' ? r->ctype1 : NULL;
+		first.body = buf_head(&r->body1);
+		first.body_len = buf_used(&r->body1);
+		first.second = &resp;
+		packed = api_reply_pack(r->call, &first, &msg, &len);
+	} else
+		packed = api_reply_pack(r->call, &resp, &msg, &len);
+	if (packed == -1) {
 		answer_error(up, r->conn_id, r->call->request_id, ERR_INTERNAL,
 		    "out of memory");
-		return;
+		return resp.status;
 	}
 	up->done(up->done_arg, r->conn_id, r->call->request_id, msg, len);
 	free(msg);
+	return resp.status;
+}
+
+/*
+ * The first GET of a path2 call answered 2xx: keeps its reply and makes
+ * the second GET on the same handle (its connection stays in the multi's
+ * cache meanwhile).  -1 when it cannot be started.
+ */
+static int
+start_second(struct upstream_req *r)
+{
+	struct upstream *up = r->up;
+	struct buf tmp;
+	char *ct = NULL;
+
+	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status1);
+	curl_easy_getinfo(r->easy, CURLINFO_CONTENT_TYPE, &ct);
+	if (ct != NULL && strlen(ct) < sizeof(r->ctype1))
+		memcpy(r->ctype1, ct, strlen(ct) + 1);
+	else
+		r->ctype1[0] = '\0';	/* absent, or not one api.c accepts */
+	tmp = r->body1;
+	r->body1 = r->body;
+	r->body = tmp;
+	curl_multi_remove_handle(up->multi, r->easy);
+	curl_easy_reset(r->easy);
+	curl_slist_free_all(r->headers);
+	r->headers = NULL;
+	r->second = 1;
+	if (req_setup(up, r, 1) == -1 ||
+	    upstream_xfer_add(up, r->easy, &r->xfer) == -1)
+		return -1;
+	return 0;
+}
+
+/* The empty ServerMessage{request_id}: "the command ended". */
+static void
+answer_ended(struct upstream_req *r)
+{
+	Opencode__ServerMessage sm = OPENCODE__SERVER_MESSAGE__INIT;
+	uint8_t msg[16];
+	size_t len;
+
+	sm.request_id = r->call->request_id;
+	/* request_id alone: at most 11 bytes. */
+	len = opencode__server_message__pack(&sm, msg);
+	r->up->done(r->up->done_arg, r->conn_id, r->call->request_id, msg, len);
+}
+
+/*
+ * A CancelRequest's abort of session_id succeeded: every RunCommand call on
+ * that session, from any connection, ends now with the empty reply (the
+ * events tell what became of the message); the upstream transfer is
+ * dropped.  The abort's own reply went first.
+ */
+static void
+end_commands(struct upstream *up, const char *session_id)
+{
+	struct upstream_req *r, *next;
+
+	if (session_id[0] == '\0')
+		return;
+	for (r = TAILQ_FIRST(&up->reqs); r != NULL; r = next) {
+		next = TAILQ_NEXT(r, entry);
+		if (!r->call->ends_with_cancel ||
+		    strcmp(r->call->session_id, session_id) != 0)
+			continue;
+		TAILQ_REMOVE(&up->reqs, r, entry);
+		up->nreqs--;
+		log_info("request %llu: %s %s: ended by a cancel",
+		    (unsigned long long)r->call->request_id,
+		    method_name(r->call->method), r->call->path);
+		answer_ended(r);
+		req_free(r);
+	}
 }
 
 static void
@@ -568,10 +686,27 @@ req_done(struct upstream_xfer *x, CURLcode rc)
 {
 	struct upstream_req *r = (struct upstream_req *)x;
 	struct upstream *up = r->up;
+	long status = 0;
 
+	if (rc == CURLE_OK && !r->second && r->call->path2[0] != '\0') {
+		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+		/* A failed first GET is the reply: api_reply_pack maps it. */
+		if (status >= 200 && status <= 299) {
+			if (start_second(r) == 0)
+				return;
+			TAILQ_REMOVE(&up->reqs, r, entry);
+			up->nreqs--;
+			answer_error(up, r->conn_id, r->call->request_id,
+			    ERR_INTERNAL, "cannot set up the upstream request");
+			req_free(r);
+			return;
+		}
+	}
 	TAILQ_REMOVE(&up->reqs, r, entry);
 	up->nreqs--;
-	finish(r, rc);
+	status = finish(r, rc);
+	if (r->call->cancels_session && status >= 200 && status <= 299)
+		end_commands(up, r->call->session_id);
 	req_free(r);
 }
 

@@ -57,8 +57,16 @@ int		 upstream_xfer_add(struct upstream *, CURL *, struct upstream_xfer *);
 void		 upstream_xfer_remove(struct upstream *, CURL *);
 struct event_base *upstream_base(struct upstream *);
 
-/* Takes ownership of call; the answer comes through the done callback, maybe
- * before this returns (for a request refused at once). */
+/*
+ * Takes ownership of call; the answer comes through the done callback, maybe
+ * before this returns (for a request refused at once).  The call's own
+ * timeout_ms applies (0: UPSTREAM_REQUEST_TIMEOUT_MS).  With path2 set, a
+ * GET of path2 follows a 2xx answer to path, and api_reply_pack gets both
+ * (a failed first answer alone); both bodies count against
+ * UPSTREAM_MAX_BODY.  A cancels_session call answered 2xx ends, after its
+ * own reply, every ends_with_cancel call on the same session_id (any
+ * connection) with the empty ServerMessage{request_id}.
+ */
 void		 upstream_submit(struct upstream *, uint64_t conn_id,
 		    struct api_call *call);
 /* Drops every request of a connection that went away; no callback. */

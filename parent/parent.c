@@ -272,6 +272,8 @@ send_config(struct parent *p, int fd, int for_front)
 		c.upstream_username = (char *)p->username;
 		c.upstream_password.data = (uint8_t *)p->password;
 		c.upstream_password.len = p->password_len;
+		/* No reply may exceed what the client accepts (MessageList). */
+		c.max_message = p->opt.max_message;
 	}
 	f.body_case = OCB__IPC__FRAME__BODY_CONFIG;
 	f.config = &c;

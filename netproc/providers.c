@@ -1,0 +1,613 @@
+/*
+ * GET /provider -> ProviderList, in one walk of the document and one more
+ * over the `models` of the providers that are kept; see providers.h.
+ *
+ * /provider is {all: [Provider], default: {providerID: modelID},
+ * connected: [providerID]}, in that order, so which providers are kept is
+ * known only at the end: the first walk notes, per provider, its id and
+ * where its name and models are, and skims everything else.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "netproc/arena.h"
+#include "netproc/json.h"
+#include "netproc/providers.h"
+
+/* Where a provider's name and models are in the document. */
+struct prov {
+	char	*id;
+	size_t	 name_off, name_len;
+	size_t	 models_off, models_len;
+};
+
+/* A sorted string table: `connected` (val NULL) and `default`. */
+struct pair {
+	char	*key;
+	char	*val;
+	size_t	 order;		/* document order: the first of equal keys wins */
+};
+
+struct pmap {
+	const char		*buf;
+	size_t			 len;
+	struct arena		 a;
+	struct prov		*prov;
+	size_t			 nprov, provcap;
+	struct pair		*conn, *def;
+	size_t			 nconn, conncap, ndef, defcap;
+	size_t			 nmodels;	/* in the reply so far */
+	const char		*why;		/* the member that did not map */
+	int			 err;		/* errno of a failure */
+};
+
+static int
+fail(struct pmap *m, const char *why)
+{
+	/* EDOM (another type) and EINVAL: the reply is not as expected. */
+	m->err = errno == ENOMEM || errno == E2BIG ? errno : EINVAL;
+	if (m->why == NULL)
+		m->why = why;
+	return -1;
+}
+
+/* Makes room for one more of *n elements of size sz in *arr (arena). */
+static int
+grow(struct pmap *m, void **arr, size_t *n, size_t *cap, size_t sz,
+    size_t max)
+{
+	void	*p;
+	size_t	 nc;
+
+	if (*n < *cap)
+		return 0;
+	if (*n >= max) {
+		errno = E2BIG;
+		return -1;
+	}
+	nc = *cap == 0 ? 16 : *cap * 2;
+	if (nc > max)
+		nc = max;
+	if ((p = arena_calloc(&m->a, nc, sz)) == NULL)
+		return -1;
+	if (*n > 0)
+		memcpy(p, *arr, *n * sz);
+	*arr = p;
+	*cap = nc;
+	return 0;
+}
+
+/* `connected`: an array of strings. */
+static int
+read_connected(struct pmap *m, struct json_walk *w)
+{
+	struct pair	*p;
+	int		 r;
+
+	errno = EDOM;
+	if (json_walk_type(w) != JSON_ARRAY || json_walk_enter(w) == -1)
+		return fail(m, "connected");
+	while ((r = json_walk_next(w)) == 1) {
+		if (grow(m, (void **)&m->conn, &m->nconn, &m->conncap,
+		    sizeof(*m->conn), PROVIDERS_MAX) == -1)
+			return fail(m, "connected");
+		p = &m->conn[m->nconn];
+		if (json_walk_str(w, &m->a, &p->key) == -1)
+			return fail(m, "connected");
+		p->order = m->nconn++;
+	}
+	return r == 0 ? 0 : fail(m, "connected");
+}
+
+/* `default`: an object of strings (a null is as absent). */
+static int
+read_default(struct pmap *m, struct json_walk *w)
+{
+	struct pair	*p;
+	char		*key;
+	size_t		 off, len;
+	struct json_walk k;
+	int		 r;
+
+	errno = EDOM;
+	if (json_walk_type(w) != JSON_OBJECT || json_walk_enter(w) == -1)
+		return fail(m, "default");
+	while ((r = json_walk_next(w)) == 1) {
+		if (json_walk_type(w) == JSON_NULL)
+			continue;
+		if (grow(m, (void **)&m->def, &m->ndef, &m->defcap,
+		    sizeof(*m->def), PROVIDERS_MAX) == -1)
+			return fail(m, "default");
+		/* The key, decoded as a string: it starts with its quote. */
+		off = w->key - 1;
+		len = w->key_end + 1 - off;
+		if (json_walk_init(&k, m->buf + off, len, 0) == -1 ||
+		    json_walk_str(&k, &m->a, &key) == -1)
+			return fail(m, "default");
+		p = &m->def[m->ndef];
+		p->key = key;
+		if (json_walk_str(w, &m->a, &p->val) == -1)
+			return fail(m, "default");
+		p->order = m->ndef++;
+	}
+	return r == 0 ? 0 : fail(m, "default");
+}
+
+/*
+ * One element of `all`: its id is decoded, where its name and models are
+ * noted; everything else (key, options, env, source) is skimmed.
+ */
+static int
+read_provider(struct pmap *m, struct json_walk *w)
+{
+	struct prov	 p;
+	int		 r, has_name = 0, has_models = 0;
+
+	memset(&p, 0, sizeof(p));
+	errno = EDOM;
+	if (json_walk_type(w) != JSON_OBJECT || json_walk_enter(w) == -1)
+		return fail(m, "all");
+	while ((r = json_walk_next(w)) == 1) {
+		errno = EDOM;
+		if (p.id == NULL && json_walk_key_eq(w, "id")) {
+			if (json_walk_str(w, &m->a, &p.id) == -1)
+				return fail(m, "id");
+		} else if (!has_name && json_walk_key_eq(w, "name")) {
+			if (json_walk_type(w) != JSON_STRING ||
+			    json_walk_span(w, &p.name_off, &p.name_len) == -1)
+				return fail(m, "name");
+			has_name = 1;
+		} else if (!has_models && json_walk_key_eq(w, "models")) {
+			if (json_walk_type(w) != JSON_OBJECT ||
+			    json_walk_span(w, &p.models_off,
+			    &p.models_len) == -1)
+				return fail(m, "models");
+			has_models = 1;
+		}
+	}
+	if (r == -1)
+		return fail(m, "all");
+	errno = EINVAL;
+	if (p.id == NULL)
+		return fail(m, "id");
+	if (!has_name)
+		return fail(m, "name");
+	if (!has_models)
+		return fail(m, "models");
+	if (grow(m, (void **)&m->prov, &m->nprov, &m->provcap,
+	    sizeof(*m->prov), PROVIDERS_MAX) == -1)
+		return fail(m, "all");
+	m->prov[m->nprov++] = p;
+	return 0;
+}
+
+static int
+read_all(struct pmap *m, struct json_walk *w)
+{
+	int	r;
+
+	errno = EDOM;
+	if (json_walk_type(w) != JSON_ARRAY || json_walk_enter(w) == -1)
+		return fail(m, "all");
+	while ((r = json_walk_next(w)) == 1)
+		if (read_provider(m, w) == -1)
+			return -1;
+	return r == 0 ? 0 : fail(m, "all");
+}
+
+/* The root: each of its three members read once (the first one counts). */
+static int
+read_root(struct pmap *m)
+{
+	struct json_walk	w;
+	int			r, all = 0, conn = 0, def = 0;
+
+	if (json_walk_init(&w, m->buf, m->len, 0) == -1)
+		return fail(m, "invalid JSON");
+	errno = EDOM;
+	if (json_walk_type(&w) != JSON_OBJECT || json_walk_enter(&w) == -1)
+		return fail(m, "provider");
+	while ((r = json_walk_next(&w)) == 1) {
+		if (!all && json_walk_key_eq(&w, "all")) {
+			all = 1;
+			if (read_all(m, &w) == -1)
+				return -1;
+		} else if (!conn && json_walk_key_eq(&w, "connected")) {
+			conn = 1;
+			if (read_connected(m, &w) == -1)
+				return -1;
+		} else if (!def && json_walk_key_eq(&w, "default")) {
+			def = 1;
+			if (read_default(m, &w) == -1)
+				return -1;
+		}
+	}
+	if (r == -1 || json_walk_end(&w) == -1)
+		return fail(m, "invalid JSON");
+	errno = EINVAL;
+	if (!all)
+		return fail(m, "all");
+	if (!conn)
+		return fail(m, "connected");
+	return 0;
+}
+
+static int
+pair_cmp(const void *a, const void *b)
+{
+	const struct pair	*x = a, *y = b;
+	int			 c;
+
+	if ((c = strcmp(x->key, y->key)) != 0)
+		return c;
+	return (x->order > y->order) - (x->order < y->order);
+}
+
+/* The first (in document order) pair with key, or NULL. */
+static const struct pair *
+pair_find(const struct pair *v, size_t n, const char *key)
+{
+	size_t	lo = 0, hi = n, mid;
+
+	/* The leftmost key >= key: equal keys are in document order. */
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (strcmp(v[mid].key, key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && strcmp(v[lo].key, key) == 0 ? &v[lo] : NULL;
+}
+
+/* A string value at the cursor, or "" for null. */
+static int
+opt_str(struct pmap *m, struct json_walk *w, char **out, const char *why)
+{
+	if (json_walk_type(w) == JSON_NULL)
+		return json_walk_skip(w) == -1 ? fail(m, why) : 0;
+	if (json_walk_str(w, &m->a, out) == -1)
+		return fail(m, why);
+	return 0;
+}
+
+/* A bool at the cursor; null leaves it false. */
+static int
+opt_bool(struct pmap *m, struct json_walk *w, protobuf_c_boolean *out,
+    const char *why)
+{
+	int	v;
+
+	if (json_walk_type(w) == JSON_NULL)
+		return json_walk_skip(w) == -1 ? fail(m, why) : 0;
+	if (json_walk_bool(w, &v) == -1)
+		return fail(m, why);
+	*out = v;
+	return 0;
+}
+
+/* An object at the cursor, entered; null is skimmed (0, *entered 0). */
+static int
+opt_enter(struct pmap *m, struct json_walk *w, int *entered, const char *why)
+{
+	*entered = 0;
+	if (json_walk_type(w) == JSON_NULL)
+		return json_walk_skip(w) == -1 ? fail(m, why) : 0;
+	errno = EDOM;
+	if (json_walk_type(w) != JSON_OBJECT || json_walk_enter(w) == -1)
+		return fail(m, why);
+	*entered = 1;
+	return 0;
+}
+
+/* capabilities {reasoning, attachment, toolcall, ...} */
+static int
+read_caps(struct pmap *m, struct json_walk *w, Opencode__ModelInfo *mi)
+{
+	int	r, in;
+
+	if (opt_enter(m, w, &in, "capabilities") == -1)
+		return -1;
+	if (!in)
+		return 0;
+	while ((r = json_walk_next(w)) == 1) {
+		if (json_walk_key_eq(w, "reasoning")) {
+			if (opt_bool(m, w, &mi->reasoning, "reasoning") == -1)
+				return -1;
+		} else if (json_walk_key_eq(w, "attachment")) {
+			if (opt_bool(m, w, &mi->attachment, "attachment") == -1)
+				return -1;
+		} else if (json_walk_key_eq(w, "toolcall")) {
+			if (opt_bool(m, w, &mi->toolcall, "toolcall") == -1)
+				return -1;
+		}
+	}
+	return r == 0 ? 0 : fail(m, "capabilities");
+}
+
+/* limit {context, output}: integers. */
+static int
+read_limit(struct pmap *m, struct json_walk *w, Opencode__ModelInfo *mi)
+{
+	int64_t	*dst;
+	int	 r, in;
+
+	if (opt_enter(m, w, &in, "limit") == -1)
+		return -1;
+	if (!in)
+		return 0;
+	while ((r = json_walk_next(w)) == 1) {
+		if (json_walk_key_eq(w, "context"))
+			dst = &mi->context_limit;
+		else if (json_walk_key_eq(w, "output"))
+			dst = &mi->output_limit;
+		else
+			continue;
+		if (json_walk_type(w) == JSON_NULL)
+			continue;
+		if (json_walk_int64(w, dst) == -1)
+			return fail(m, "limit");
+	}
+	return r == 0 ? 0 : fail(m, "limit");
+}
+
+/* cost {input, output}: numbers with fractions (per million tokens). */
+static int
+read_cost(struct pmap *m, struct json_walk *w, Opencode__ModelInfo *mi)
+{
+	double	*dst;
+	int	 r, in;
+
+	if (opt_enter(m, w, &in, "cost") == -1)
+		return -1;
+	if (!in)
+		return 0;
+	while ((r = json_walk_next(w)) == 1) {
+		if (json_walk_key_eq(w, "input"))
+			dst = &mi->cost_input;
+		else if (json_walk_key_eq(w, "output"))
+			dst = &mi->cost_output;
+		else
+			continue;
+		if (json_walk_type(w) == JSON_NULL)
+			continue;
+		if (json_walk_double(w, dst) == -1)
+			return fail(m, "cost");
+	}
+	return r == 0 ? 0 : fail(m, "cost");
+}
+
+/*
+ * One model: id (required), name, family, the capabilities (also as
+ * models.dev spells them at the top: reasoning, attachment, tool_call),
+ * limit and cost.  Everything else (api, options, headers, variants) is
+ * skimmed.
+ */
+static int
+read_model(struct pmap *m, struct json_walk *w, Opencode__ModelInfo *mi)
+{
+	int	r, rc;
+
+	errno = EDOM;
+	if (json_walk_type(w) != JSON_OBJECT || json_walk_enter(w) == -1)
+		return fail(m, "models");
+	mi->id = mi->name = mi->family = (char *)"";
+	while ((r = json_walk_next(w)) == 1) {
+		if (json_walk_key_eq(w, "id"))
+			rc = json_walk_str(w, &m->a, &mi->id) == -1 ?
+			    fail(m, "models: id") : 0;
+		else if (json_walk_key_eq(w, "name"))
+			rc = opt_str(m, w, &mi->name, "models: name");
+		else if (json_walk_key_eq(w, "family"))
+			rc = opt_str(m, w, &mi->family, "models: family");
+		else if (json_walk_key_eq(w, "capabilities"))
+			rc = read_caps(m, w, mi);
+		else if (json_walk_key_eq(w, "reasoning"))
+			rc = opt_bool(m, w, &mi->reasoning, "reasoning");
+		else if (json_walk_key_eq(w, "attachment"))
+			rc = opt_bool(m, w, &mi->attachment, "attachment");
+		else if (json_walk_key_eq(w, "tool_call"))
+			rc = opt_bool(m, w, &mi->toolcall, "tool_call");
+		else if (json_walk_key_eq(w, "limit"))
+			rc = read_limit(m, w, mi);
+		else if (json_walk_key_eq(w, "cost"))
+			rc = read_cost(m, w, mi);
+		else
+			rc = 0;
+		if (rc == -1)
+			return -1;
+	}
+	if (r == -1)
+		return fail(m, "models");
+	errno = EINVAL;
+	if (mi->id[0] == '\0')
+		return fail(m, "models: id");
+	return 0;
+}
+
+/* The models object of provider p, walked where the first walk left it. */
+static int
+read_models(struct pmap *m, const struct prov *p, Opencode__ProviderInfo *pi)
+{
+	struct json_walk	 w;
+	Opencode__ModelInfo	*mi, **v = NULL;
+	size_t			 n = 0, cap = 0;
+	int			 r;
+
+	/* {all: [ {models: here} ] }: three brackets around it. */
+	if (json_walk_init(&w, m->buf + p->models_off, p->models_len, 3) == -1 ||
+	    json_walk_enter(&w) == -1)
+		return fail(m, "models");
+	while ((r = json_walk_next(&w)) == 1) {
+		if (m->nmodels >= PROVIDERS_MODELS_MAX) {
+			errno = E2BIG;
+			return fail(m, "models");
+		}
+		if (grow(m, (void **)&v, &n, &cap, sizeof(*v),
+		    PROVIDERS_MODELS_MAX) == -1 ||
+		    (mi = arena_alloc(&m->a, sizeof(*mi))) == NULL)
+			return fail(m, "models");
+		opencode__model_info__init(mi);
+		if (read_model(m, &w, mi) == -1)
+			return -1;
+		v[n++] = mi;
+		m->nmodels++;
+	}
+	if (r == -1 || json_walk_end(&w) == -1)
+		return fail(m, "models");
+	pi->models = v;
+	pi->n_models = n;
+	return 0;
+}
+
+/* A string noted by the first walk, decoded now. */
+static int
+read_span_str(struct pmap *m, size_t off, size_t len, char **out,
+    const char *why)
+{
+	struct json_walk	w;
+
+	if (json_walk_init(&w, m->buf + off, len, 0) == -1 ||
+	    json_walk_str(&w, &m->a, out) == -1)
+		return fail(m, why);
+	return 0;
+}
+
+static int
+build(struct pmap *m, int include_all, Opencode__ProviderList *pl)
+{
+	Opencode__ProviderInfo	*pi, **v;
+	const struct pair	*d;
+	const struct prov	*p;
+	size_t			 i, n = 0;
+	int			 connected;
+
+	qsort(m->conn, m->nconn, sizeof(*m->conn), pair_cmp);
+	qsort(m->def, m->ndef, sizeof(*m->def), pair_cmp);
+	v = NULL;
+	if (m->nprov > 0 &&
+	    (v = arena_calloc(&m->a, m->nprov, sizeof(*v))) == NULL)
+		return fail(m, "all");
+	for (i = 0; i < m->nprov; i++) {
+		p = &m->prov[i];
+		connected = pair_find(m->conn, m->nconn, p->id) != NULL;
+		if (!connected && !include_all)
+			continue;	/* never looked into */
+		if ((pi = arena_alloc(&m->a, sizeof(*pi))) == NULL)
+			return fail(m, "all");
+		opencode__provider_info__init(pi);
+		pi->id = p->id;
+		pi->connected = connected;
+		pi->default_model_id = (char *)"";
+		if ((d = pair_find(m->def, m->ndef, p->id)) != NULL)
+			pi->default_model_id = d->val;
+		if (read_span_str(m, p->name_off, p->name_len, &pi->name,
+		    "name") == -1 || read_models(m, p, pi) == -1)
+			return -1;
+		v[n++] = pi;
+	}
+	pl->providers = v;
+	pl->n_providers = n;
+	return 0;
+}
+
+static int
+pack(const Opencode__ServerMessage *sm, uint8_t **out, size_t *out_len)
+{
+	size_t	 n;
+	uint8_t	*p;
+
+	n = opencode__server_message__get_packed_size(sm);
+	if ((p = malloc(n > 0 ? n : 1)) == NULL)
+		return -1;
+	if (opencode__server_message__pack(sm, p) != n) {
+		free(p);
+		return -1;
+	}
+	*out = p;
+	*out_len = n;
+	return 0;
+}
+
+/* application/json, with parameters or none. */
+static int
+is_json(const char *ct)
+{
+	static const char	mt[] = "application/json";
+
+	if (ct == NULL)
+		return 0;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	if (strncasecmp(ct, mt, sizeof(mt) - 1) != 0)
+		return 0;
+	ct += sizeof(mt) - 1;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	return *ct == '\0' || *ct == ';';
+}
+
+int
+providers_reply_pack(const struct api_call *c, const struct api_response *r,
+    uint8_t **out, size_t *out_len)
+{
+	Opencode__ServerMessage	 sm = OPENCODE__SERVER_MESSAGE__INIT;
+	Opencode__ProviderList	 pl = OPENCODE__PROVIDER_LIST__INIT;
+	struct pmap		 m;
+	char			 msg[API_MSG_MAX];
+	size_t			 n;
+	int			 rc;
+
+	*out = NULL;
+	*out_len = 0;
+	if (r->status < 200 || r->status > 299) {
+		snprintf(msg, sizeof(msg), "HTTP %ld", r->status);
+		return api_error_pack(c->request_id, r->status == 404 ?
+		    ERR_NOT_FOUND : ERR_UPSTREAM_ERROR, msg, out, out_len);
+	}
+	if (!is_json(r->content_type))
+		return api_error_pack(c->request_id, ERR_UPSTREAM_ERROR,
+		    "unexpected content type", out, out_len);
+	if (r->body == NULL)
+		return api_error_pack(c->request_id, ERR_PARSE_ERROR,
+		    "invalid JSON", out, out_len);
+
+	memset(&m, 0, sizeof(m));
+	m.buf = (const char *)r->body;
+	m.len = r->body_len;
+	arena_init(&m.a);
+	if (read_root(&m) == 0)
+		(void)build(&m, c->include_all, &pl);
+	if (m.why != NULL) {
+		if (m.err == ENOMEM)
+			rc = -1;
+		else {
+			if (m.err == E2BIG)
+				snprintf(msg, sizeof(msg), "reply too large");
+			else if (strcmp(m.why, "invalid JSON") == 0)
+				snprintf(msg, sizeof(msg), "invalid JSON");
+			else
+				snprintf(msg, sizeof(msg),
+				    "unexpected reply: %s", m.why);
+			rc = api_error_pack(c->request_id, ERR_PARSE_ERROR,
+			    msg, out, out_len);
+		}
+		arena_free(&m.a);
+		return rc;
+	}
+	sm.request_id = c->request_id;
+	sm.payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_PROVIDER_LIST;
+	sm.provider_list = &pl;
+	n = opencode__server_message__get_packed_size(&sm);
+	if (c->max_reply > 0 && n > c->max_reply)
+		rc = api_error_pack(c->request_id, ERR_UPSTREAM_ERROR,
+		    "the provider list is larger than --max-message",
+		    out, out_len);
+	else
+		rc = pack(&sm, out, out_len);
+	arena_free(&m.a);
+	return rc;
+}
