@@ -227,6 +227,7 @@ struct cut {
 	size_t		  at;		/* where a NUL was put, or SIZE_MAX */
 	char		  saved;	/* the byte it replaced */
 	int		  drop;		/* cut is meaningless: empty it instead */
+	int		  truncated;	/* the part's flag before any cut */
 	Opencode__PartInfo *part;
 };
 
@@ -245,12 +246,16 @@ cut_add(struct cut *cuts, size_t *n, char **field, int drop,
 	c->at = SIZE_MAX;
 	c->saved = '\0';
 	c->drop = drop;
+	c->truncated = part->truncated;
 	c->part = part;
 }
 
-/* Every string to at most max bytes; the originals come back first. */
+/*
+ * Every string to at most max bytes, truncated set on the parts cut (it
+ * counts in the size too); the originals come back first.
+ */
 static void
-cut_apply(struct cut *cuts, size_t n, size_t max, char *empty, int mark)
+cut_apply(struct cut *cuts, size_t n, size_t max, char *empty)
 {
 	struct cut	*c;
 	size_t		 i;
@@ -261,6 +266,10 @@ cut_apply(struct cut *cuts, size_t n, size_t max, char *empty, int mark)
 			c->orig[c->at] = c->saved;
 		c->at = SIZE_MAX;
 		*c->field = c->orig;
+		c->part->truncated = c->truncated;
+	}
+	for (i = 0; i < n; i++) {
+		c = &cuts[i];
 		if (c->len <= max)
 			continue;
 		if (c->drop)
@@ -270,8 +279,7 @@ cut_apply(struct cut *cuts, size_t n, size_t max, char *empty, int mark)
 			c->saved = c->orig[c->at];
 			c->orig[c->at] = '\0';
 		}
-		if (mark)
-			c->part->truncated = 1;
+		c->part->truncated = 1;
 	}
 }
 
@@ -309,9 +317,9 @@ shrink(struct chatmap *cm, Opencode__MessageWithParts *mw,
 	for (i = 0; i < n; i++)
 		if (cuts[i].len > hi)
 			hi = cuts[i].len;
-	cut_apply(cuts, n, 0, empty, 0);
+	cut_apply(cuts, n, 0, empty);
 	if (opencode__server_message__get_packed_size(sm) > max) {
-		cut_apply(cuts, n, hi, empty, 0);
+		cut_apply(cuts, n, hi, empty);
 		/* The id lets the client page past it (before = id). */
 		snprintf(why, API_MSG_MAX, "message %s too large to send",
 		    mw->info->id);
@@ -322,13 +330,13 @@ shrink(struct chatmap *cm, Opencode__MessageWithParts *mw,
 	lo = 0;
 	while (hi - lo > 1) {
 		mid = lo + (hi - lo) / 2;
-		cut_apply(cuts, n, mid, empty, 0);
+		cut_apply(cuts, n, mid, empty);
 		if (opencode__server_message__get_packed_size(sm) <= max)
 			lo = mid;
 		else
 			hi = mid;
 	}
-	cut_apply(cuts, n, lo, empty, 1);
+	cut_apply(cuts, n, lo, empty);
 	return 0;
 }
 

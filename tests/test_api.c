@@ -1374,6 +1374,1409 @@ test_error_pack(void **state)
 	expect_error(sm, ERR_PARSE_ERROR, NULL);
 }
 
+/* ---- protocol v2: requests ---- */
+
+#define SES	"ses_de9d9cc0cffehGld5NiPkdFvkF"
+#define MSG	"msg_2162637d3001D3oiM0PZUN3pqM"
+#define PRT	"prt_21626379e001UXsmWtXmAuCWeX"
+#define QUE	"que_21626a0c1001Qm3rtn0U5b4xYz"
+
+/* Builds m, which must succeed; the caller api_call_free()s b->call. */
+static void
+build_ok(Opencode__ClientMessage *m, struct built *b)
+{
+	build(m, b);
+	if (b->rc != 0)
+		fail_msg("%s: %s", b->err.code, b->err.message);
+}
+
+/* INVALID_REQUEST with exactly that message. */
+static void
+expect_invalid_why(Opencode__ClientMessage *m, const char *why)
+{
+	struct built	b;
+
+	build(m, &b);
+	assert_int_equal(b.rc, -1);
+	assert_string_equal(b.err.code, ERR_INVALID_REQUEST);
+	assert_string_equal(b.err.message, why);
+	assert_string_equal(b.call.path, "");
+	assert_string_equal(b.call.session_id, "");
+}
+
+/* The session the call names, checked after a successful build. */
+static void
+expect_session(Opencode__ClientMessage *m, const char *id)
+{
+	struct built	b;
+
+	build_ok(m, &b);
+	assert_string_equal(b.call.session_id, id);
+	assert_int_equal(b.call.timeout_ms, 0);
+	api_call_free(&b.call);
+}
+
+static void
+test_build_v2_sessions(void **state)
+{
+	Opencode__ClientMessage		m = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__GetSession		gs = OPENCODE__GET_SESSION__INIT;
+	Opencode__UpdateSession		us = OPENCODE__UPDATE_SESSION__INIT;
+	Opencode__ForkSession		fs = OPENCODE__FORK_SESSION__INIT;
+	Opencode__RevertSession		rs = OPENCODE__REVERT_SESSION__INIT;
+	Opencode__UnrevertSession	un = OPENCODE__UNREVERT_SESSION__INIT;
+	Opencode__ListSessionStatus	ls = OPENCODE__LIST_SESSION_STATUS__INIT;
+	Opencode__GetTodos		gt = OPENCODE__GET_TODOS__INIT;
+	Opencode__DeleteSessionRequest	ds = OPENCODE__DELETE_SESSION_REQUEST__INIT;
+
+	(void)state;
+	m.request_id = 9;
+	m.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_GET_SESSION;
+	m.get_session = &gs;
+	gs.session_id = SES;
+	expect_call(&m, API_GET, "/session/" SES, API_KIND_SESSION_INFO, NULL);
+	expect_session(&m, SES);
+	gs.session_id = "ses_../x";
+	expect_invalid_why(&m, "invalid session_id");
+	gs.session_id = "ses_";
+	expect_invalid_why(&m, "invalid session_id");
+	gs.session_id = "";
+	expect_invalid_why(&m, "invalid session_id");
+	m.get_session = NULL;
+	expect_invalid_why(&m, "invalid session_id");
+
+	m.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_UPDATE_SESSION;
+	m.update_session = &us;
+	us.session_id = SES;
+	us.title = "renamed \"x\"\n";
+	expect_call(&m, API_PATCH, "/session/" SES, API_KIND_SESSION_INFO,
+	    "{\"title\":\"renamed \\\"x\\\"\\n\"}");
+	expect_session(&m, SES);
+	us.title = "";
+	expect_invalid_why(&m, "empty title");
+	us.title = "bad \xc3\x28";
+	expect_invalid_why(&m, "invalid title");
+	us.title = "t";
+	us.session_id = "per_x";
+	expect_invalid_why(&m, "invalid session_id");
+
+	m.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_FORK_SESSION;
+	m.fork_session = &fs;
+	fs.session_id = SES;
+	expect_call(&m, API_POST, "/session/" SES "/fork",
+	    API_KIND_SESSION_INFO, "{}");
+	expect_session(&m, SES);
+	fs._message_id_case = OPENCODE__FORK_SESSION___MESSAGE_ID_MESSAGE_ID;
+	fs.message_id = MSG;
+	expect_call(&m, API_POST, "/session/" SES "/fork",
+	    API_KIND_SESSION_INFO, "{\"messageID\":\"" MSG "\"}");
+	fs.message_id = "msg_";
+	expect_invalid_why(&m, "invalid message_id");
+	fs.message_id = PRT;
+	expect_invalid_why(&m, "invalid message_id");
+	fs.message_id = "";
+	expect_invalid_why(&m, "invalid message_id");
+	fs.message_id = MSG;
+	fs.session_id = "ses_a/b";
+	expect_invalid_why(&m, "invalid session_id");
+
+	m.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_REVERT_SESSION;
+	m.revert_session = &rs;
+	rs.session_id = SES;
+	rs.message_id = MSG;
+	expect_call(&m, API_POST, "/session/" SES "/revert",
+	    API_KIND_SESSION_INFO, "{\"messageID\":\"" MSG "\"}");
+	expect_session(&m, SES);
+	rs._part_id_case = OPENCODE__REVERT_SESSION___PART_ID_PART_ID;
+	rs.part_id = PRT;
+	expect_call(&m, API_POST, "/session/" SES "/revert",
+	    API_KIND_SESSION_INFO,
+	    "{\"messageID\":\"" MSG "\",\"partID\":\"" PRT "\"}");
+	rs.part_id = MSG;
+	expect_invalid_why(&m, "invalid part_id");
+	rs.part_id = "prt_%2e";
+	expect_invalid_why(&m, "invalid part_id");
+	rs.part_id = PRT;
+	rs.message_id = "";
+	expect_invalid_why(&m, "invalid message_id");
+	rs.message_id = "msg_x y";
+	expect_invalid_why(&m, "invalid message_id");
+	m.revert_session = NULL;
+	expect_invalid_why(&m, "invalid session_id");
+
+	m.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_UNREVERT_SESSION;
+	m.unrevert_session = &un;
+	un.session_id = SES;
+	expect_call(&m, API_POST, "/session/" SES "/unrevert",
+	    API_KIND_SESSION_INFO, NULL);
+	expect_session(&m, SES);
+	un.session_id = "ses_x\n";
+	expect_invalid_why(&m, "invalid session_id");
+
+	m.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_LIST_SESSION_STATUS;
+	m.list_session_status = &ls;
+	expect_call(&m, API_GET, "/session/status",
+	    API_KIND_SESSION_STATUS_LIST, NULL);
+	expect_session(&m, "");
+
+	m.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_GET_TODOS;
+	m.get_todos = &gt;
+	gt.session_id = SES;
+	expect_call(&m, API_GET, "/session/" SES "/todo", API_KIND_TODO_LIST,
+	    NULL);
+	expect_session(&m, SES);
+	gt.session_id = "ses_\xc3\xa9";
+	expect_invalid_why(&m, "invalid session_id");
+
+	/* The 4A calls that name a session record it too. */
+	m.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_DELETE_SESSION;
+	m.delete_session = &ds;
+	ds.session_id = SES;
+	expect_session(&m, SES);
+}
+
+static void
+test_build_v2_diff_summarize(void **state)
+{
+	Opencode__ClientMessage		m = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__GetDiff		gd = OPENCODE__GET_DIFF__INIT;
+	Opencode__SummarizeSession	ss = OPENCODE__SUMMARIZE_SESSION__INIT;
+	struct built			b;
+
+	(void)state;
+	m.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_GET_DIFF;
+	m.get_diff = &gd;
+	gd.session_id = SES;
+	expect_call(&m, API_GET, "/session/" SES "/diff", API_KIND_DIFF_LIST,
+	    NULL);
+	build_ok(&m, &b);
+	assert_string_equal(b.call.session_id, SES);
+	assert_string_equal(b.call.message_id, "");
+	gd._message_id_case = OPENCODE__GET_DIFF___MESSAGE_ID_MESSAGE_ID;
+	gd.message_id = MSG;
+	expect_call(&m, API_GET, "/session/" SES "/diff?messageID=" MSG,
+	    API_KIND_DIFF_LIST, NULL);
+	build_ok(&m, &b);
+	assert_string_equal(b.call.message_id, MSG);
+	gd.message_id = "msg_&x=1";
+	expect_invalid_why(&m, "invalid message_id");
+	gd.message_id = SES;
+	expect_invalid_why(&m, "invalid message_id");
+	gd.message_id = MSG;
+	gd.session_id = NULL;
+	expect_invalid_why(&m, "invalid session_id");
+	m.get_diff = NULL;
+	expect_invalid_why(&m, "invalid session_id");
+
+	m.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_SUMMARIZE_SESSION;
+	m.summarize_session = &ss;
+	ss.session_id = SES;
+	ss.provider_id = "mock";
+	ss.model_id = "mock-1";
+	expect_call(&m, API_POST, "/session/" SES "/summarize", API_KIND_EMPTY,
+	    "{\"providerID\":\"mock\",\"modelID\":\"mock-1\"}");
+	expect_session(&m, SES);
+	ss.model_id = "";
+	expect_invalid_why(&m, "invalid model_id");
+	ss.model_id = "m\xff";
+	expect_invalid_why(&m, "invalid model_id");
+	ss.model_id = "mock-1";
+	ss.provider_id = "";
+	expect_invalid_why(&m, "invalid provider_id");
+	ss.provider_id = "..";
+	expect_invalid_why(&m, "invalid provider_id");
+	ss.provider_id = "mock";
+	ss.session_id = "";
+	expect_invalid_why(&m, "invalid session_id");
+}
+
+static void
+test_build_v2_messages(void **state)
+{
+	Opencode__ClientMessage		m = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__ListMessages		lm = OPENCODE__LIST_MESSAGES__INIT;
+	struct built			b;
+	const char			*base = "/session/" SES "/message";
+
+	(void)state;
+	m.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_LIST_MESSAGES;
+	m.list_messages = &lm;
+	lm.session_id = SES;
+	/* One more than asked for: `more` is known from the reply. */
+	expect_call(&m, API_GET, "/session/" SES "/message?limit=101",
+	    API_KIND_MESSAGE_LIST, NULL);
+	build_ok(&m, &b);
+	assert_int_equal(b.call.limit, API_MESSAGES_DEFAULT);
+	assert_string_equal(b.call.session_id, SES);
+	assert_int_equal(b.call.max_reply, 0);	/* netproc's to set */
+	assert_true(strlen(b.call.path) > strlen(base));
+
+	lm._limit_case = OPENCODE__LIST_MESSAGES___LIMIT_LIMIT;
+	lm.limit = 1;
+	expect_call(&m, API_GET, "/session/" SES "/message?limit=2",
+	    API_KIND_MESSAGE_LIST, NULL);
+	lm.limit = API_MESSAGES_MAX;
+	expect_call(&m, API_GET, "/session/" SES "/message?limit=1001",
+	    API_KIND_MESSAGE_LIST, NULL);
+	build_ok(&m, &b);
+	assert_int_equal(b.call.limit, API_MESSAGES_MAX);
+	lm.limit = 0;
+	expect_invalid_why(&m, "invalid limit: 1..1000");
+	lm.limit = API_MESSAGES_MAX + 1;
+	expect_invalid_why(&m, "invalid limit: 1..1000");
+	lm.limit = UINT32_MAX;
+	expect_invalid_why(&m, "invalid limit: 1..1000");
+
+	lm.limit = 20;
+	lm._before_case = OPENCODE__LIST_MESSAGES___BEFORE_BEFORE;
+	lm.before = MSG;
+	expect_call(&m, API_GET, "/session/" SES "/message?limit=21&before="
+	    MSG, API_KIND_MESSAGE_LIST, NULL);
+	lm.before = "";
+	expect_invalid_why(&m, "invalid before: a msg_ id");
+	lm.before = SES;
+	expect_invalid_why(&m, "invalid before: a msg_ id");
+	lm.before = "msg_1&limit=5";
+	expect_invalid_why(&m, "invalid before: a msg_ id");
+	lm.before = MSG;
+	lm.session_id = "ses_1?x";
+	expect_invalid_why(&m, "invalid session_id");
+	m.list_messages = NULL;
+	expect_invalid_why(&m, "invalid session_id");
+
+	/* The longest ids still fit with the query. */
+	{
+		char	ses[PATHENC_ID_MAX + 1], msg[PATHENC_ID_MAX + 1];
+
+		memset(ses, 'a', sizeof(ses) - 1);
+		memcpy(ses, "ses_", 4);
+		ses[sizeof(ses) - 1] = '\0';
+		memset(msg, 'b', sizeof(msg) - 1);
+		memcpy(msg, "msg_", 4);
+		msg[sizeof(msg) - 1] = '\0';
+		m.list_messages = &lm;
+		lm.session_id = ses;
+		lm.before = msg;
+		lm.limit = 1000;
+		build_ok(&m, &b);
+		assert_non_null(strstr(b.call.path, "?limit=1001&before="));
+		assert_non_null(strstr(b.call.path, msg));
+	}
+}
+
+static void
+test_build_v2_question(void **state)
+{
+	Opencode__ClientMessage		m = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__ReplyQuestion		rq = OPENCODE__REPLY_QUESTION__INIT;
+	Opencode__RejectQuestion	rj = OPENCODE__REJECT_QUESTION__INIT;
+	Opencode__QuestionAnswer	qa[API_ANSWERS_MAX + 1];
+	Opencode__QuestionAnswer	*pa[API_ANSWERS_MAX + 1];
+	char				*labels[API_LABELS_MAX + 1];
+	char				*big;
+	struct built			 b;
+	size_t				 i;
+
+	(void)state;
+	for (i = 0; i <= API_ANSWERS_MAX; i++) {
+		opencode__question_answer__init(&qa[i]);
+		pa[i] = &qa[i];
+	}
+	for (i = 0; i <= API_LABELS_MAX; i++)
+		labels[i] = "l";
+	m.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_REPLY_QUESTION;
+	m.reply_question = &rq;
+	rq.question_id = QUE;
+	rq.answers = pa;
+	rq.n_answers = 2;
+	qa[0].labels = (char *[]){ "Red" };
+	qa[0].n_labels = 1;
+	qa[1].labels = (char *[]){ "Green \"g\"", "caf\xc3\xa9" };
+	qa[1].n_labels = 2;
+	expect_call(&m, API_POST, "/question/" QUE "/reply", API_KIND_EMPTY,
+	    "{\"answers\":[[\"Red\"],[\"Green \\\"g\\\"\",\"caf\xc3\xa9\"]]}");
+	expect_session(&m, "");
+
+	rq.n_answers = 0;
+	expect_invalid_why(&m, "no answers");
+	rq.n_answers = API_ANSWERS_MAX + 1;
+	for (i = 0; i <= API_ANSWERS_MAX; i++) {
+		qa[i].labels = labels;
+		qa[i].n_labels = 1;
+	}
+	expect_invalid_why(&m, "too many answers");
+	rq.n_answers = API_ANSWERS_MAX;
+	build_ok(&m, &b);
+	assert_int_equal(strncmp(b.call.body, "{\"answers\":[[\"l\"],[",
+	    strlen("{\"answers\":[[\"l\"],[")), 0);
+	api_call_free(&b.call);
+	rq.n_answers = 1;
+	qa[0].n_labels = 0;
+	expect_invalid_why(&m, "an answer without labels");
+	qa[0].n_labels = API_LABELS_MAX + 1;
+	expect_invalid_why(&m, "too many labels");
+	qa[0].n_labels = API_LABELS_MAX;
+	build_ok(&m, &b);
+	api_call_free(&b.call);
+	qa[0].labels = (char *[]){ "a", "" };
+	qa[0].n_labels = 2;
+	expect_invalid_why(&m, "empty label");
+	qa[0].labels = (char *[]){ "\xed\xa0\x80" };
+	qa[0].n_labels = 1;
+	expect_invalid_why(&m, "invalid label");
+	big = malloc(API_LABEL_MAX + 2);
+	assert_non_null(big);
+	memset(big, 'x', API_LABEL_MAX + 1);
+	big[API_LABEL_MAX + 1] = '\0';
+	qa[0].labels = &big;
+	expect_invalid_why(&m, "invalid label");
+	big[API_LABEL_MAX] = '\0';
+	build_ok(&m, &b);
+	assert_int_equal(b.call.body_len, API_LABEL_MAX + 18);
+	api_call_free(&b.call);
+	free(big);
+	pa[0] = NULL;
+	expect_invalid_why(&m, "an answer without labels");
+	pa[0] = &qa[0];
+	qa[0].labels = labels;
+	rq.question_id = "que_";
+	expect_invalid_why(&m, "invalid question_id");
+	rq.question_id = "per_216264a5a001SZP3O5Om9g1xn2";
+	expect_invalid_why(&m, "invalid question_id");
+	rq.question_id = "que_../../x";
+	expect_invalid_why(&m, "invalid question_id");
+	m.reply_question = NULL;
+	expect_invalid_why(&m, "invalid question_id");
+
+	m.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_REJECT_QUESTION;
+	m.reject_question = &rj;
+	rj.question_id = QUE;
+	expect_call(&m, API_POST, "/question/" QUE "/reject", API_KIND_EMPTY,
+	    NULL);
+	rj.question_id = "que_x%2f";
+	expect_invalid_why(&m, "invalid question_id");
+	rj.question_id = NULL;
+	expect_invalid_why(&m, "invalid question_id");
+}
+
+static void
+test_build_v2_command(void **state)
+{
+	Opencode__ClientMessage		m = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__RunCommand		rc = OPENCODE__RUN_COMMAND__INIT;
+	Opencode__CancelRequest		cr = OPENCODE__CANCEL_REQUEST__INIT;
+	const char			*path = "/session/" SES "/command";
+	char				 name[API_NAME_MAX + 2];
+	struct built			 b;
+
+	(void)state;
+	m.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_RUN_COMMAND;
+	m.run_command = &rc;
+	rc.session_id = SES;
+	rc.command = "init";
+	expect_call(&m, API_POST, path, API_KIND_EMPTY,
+	    "{\"command\":\"init\",\"arguments\":\"\"}");
+	build_ok(&m, &b);
+	assert_int_equal(b.call.timeout_ms, API_TIMEOUT_LONG_MS);
+	assert_int_equal(b.call.ends_with_cancel, 1);
+	assert_int_equal(b.call.cancels_session, 0);
+	assert_string_equal(b.call.session_id, SES);
+	api_call_free(&b.call);
+	rc.arguments = "a \"b\"\n";
+	rc._agent_case = OPENCODE__RUN_COMMAND___AGENT_AGENT;
+	rc.agent = "plan";
+	rc._provider_id_case = OPENCODE__RUN_COMMAND___PROVIDER_ID_PROVIDER_ID;
+	rc.provider_id = "cloudflare-workers-ai";
+	rc._model_id_case = OPENCODE__RUN_COMMAND___MODEL_ID_MODEL_ID;
+	rc.model_id = "@cf/zai \"q\"";
+	expect_call(&m, API_POST, path, API_KIND_EMPTY,
+	    "{\"command\":\"init\",\"arguments\":\"a \\\"b\\\"\\n\","
+	    "\"agent\":\"plan\","
+	    "\"model\":\"cloudflare-workers-ai/@cf/zai \\\"q\\\"\"}");
+	rc._model_id_case = OPENCODE__RUN_COMMAND___MODEL_ID__NOT_SET;
+	expect_invalid_why(&m, "provider_id and model_id go together");
+	rc._model_id_case = OPENCODE__RUN_COMMAND___MODEL_ID_MODEL_ID;
+	rc.model_id = "";
+	expect_invalid_why(&m, "invalid model_id");
+	rc.model_id = "m";
+	rc.provider_id = "a/b";
+	expect_invalid_why(&m, "invalid provider_id");
+	rc.provider_id = "mock";
+	rc.agent = "";
+	expect_invalid_why(&m, "invalid agent");
+	rc.agent = "build";
+	rc.arguments = "\xc0\xaf";
+	expect_invalid_why(&m, "invalid arguments");
+	rc.arguments = "";
+	rc.command = "";
+	expect_invalid_why(&m, "invalid command");
+	rc.command = "/init";
+	expect_invalid_why(&m, "invalid command");
+	rc.command = "a/b";
+	expect_invalid_why(&m, "invalid command");
+	rc.command = "a\tb";
+	expect_invalid_why(&m, "invalid command");
+	rc.command = "a\x7f";
+	expect_invalid_why(&m, "invalid command");
+	rc.command = "\xff";
+	expect_invalid_why(&m, "invalid command");
+	rc.command = NULL;
+	expect_invalid_why(&m, "invalid command");
+	memset(name, 'c', sizeof(name));
+	name[API_NAME_MAX + 1] = '\0';
+	rc.command = name;
+	expect_invalid_why(&m, "invalid command");
+	name[API_NAME_MAX] = '\0';
+	build_ok(&m, &b);
+	api_call_free(&b.call);
+	rc.command = "caf\xc3\xa9 review";
+	build_ok(&m, &b);
+	api_call_free(&b.call);
+	rc.session_id = "ses_";
+	expect_invalid_why(&m, "invalid session_id");
+	m.run_command = NULL;
+	expect_invalid_why(&m, "invalid session_id");
+
+	/* A CancelRequest ends the session's RunCommand calls. */
+	m.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_CANCEL_REQUEST;
+	m.cancel_request = &cr;
+	cr.session_id = SES;
+	expect_call(&m, API_POST, "/session/" SES "/abort", API_KIND_EMPTY,
+	    NULL);
+	build_ok(&m, &b);
+	assert_int_equal(b.call.cancels_session, 1);
+	assert_int_equal(b.call.ends_with_cancel, 0);
+	assert_string_equal(b.call.session_id, SES);
+	cr.session_id = "x";
+	expect_invalid_why(&m, "invalid session_id");
+}
+
+static void
+test_build_v2_files(void **state)
+{
+	Opencode__ClientMessage		m = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__SendMessage		sm = OPENCODE__SEND_MESSAGE__INIT;
+	Opencode__FileAttachment	fa[API_FILES_MAX + 1];
+	Opencode__FileAttachment	*pf[API_FILES_MAX + 1];
+	const char			*path = "/session/" SES "/prompt_async";
+	static const char *const	 bad_urls[] = {
+		"", "file://", "file://relative/x", "file:relative",
+		"http://example.com/x", "https://x/y", "data", "DATA:x",
+		"File:///x", " file:///x", "file:///a\nb", "data:a\x01",
+		"file:///\xff", "javascript:alert(1)",
+	};
+	static const char *const	 bad_mimes[] = {
+		"", "text", "text/", "/plain", "text/plain; charset=utf-8",
+		"a/b/c", "text /plain", "t\xc3\xa9xt/plain", "text/pl\"ain",
+	};
+	struct built			 b;
+	size_t				 i;
+
+	(void)state;
+	for (i = 0; i <= API_FILES_MAX; i++) {
+		opencode__file_attachment__init(&fa[i]);
+		fa[i].mime = "text/plain";
+		fa[i].url = "file:///home/user/project/hello.txt";
+		pf[i] = &fa[i];
+	}
+	m.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_SEND_MESSAGE;
+	m.send_message = &sm;
+	sm.session_id = SES;
+	sm.text = "look";
+	sm.files = pf;
+	sm.n_files = 2;
+	fa[1].mime = "image/png";
+	fa[1].filename = "dot \"1\".png";
+	fa[1].url = "data:image/png;base64,iVBORw0KGgo=";
+	expect_call(&m, API_POST, path, API_KIND_EMPTY,
+	    "{\"parts\":[{\"type\":\"text\",\"text\":\"look\"},"
+	    "{\"type\":\"file\",\"mime\":\"text/plain\","
+	    "\"url\":\"file:///home/user/project/hello.txt\"},"
+	    "{\"type\":\"file\",\"mime\":\"image/png\","
+	    "\"filename\":\"dot \\\"1\\\".png\","
+	    "\"url\":\"data:image/png;base64,iVBORw0KGgo=\"}]}");
+	build_ok(&m, &b);
+	assert_string_equal(b.call.session_id, SES);
+	api_call_free(&b.call);
+	fa[1].filename = "";
+	fa[1].mime = "application/vnd.oasis.opendocument.text+xml";
+	build_ok(&m, &b);
+	assert_null(strstr(b.call.body, "filename"));
+	api_call_free(&b.call);
+
+	for (i = 0; i < sizeof(bad_urls) / sizeof(bad_urls[0]); i++) {
+		fa[1].url = (char *)bad_urls[i];
+		expect_invalid_why(&m,
+		    "invalid file url: file:///path or data: only");
+	}
+	fa[1].url = NULL;
+	expect_invalid_why(&m, "invalid file url: file:///path or data: only");
+	fa[1].url = "data:,x";
+	for (i = 0; i < sizeof(bad_mimes) / sizeof(bad_mimes[0]); i++) {
+		fa[1].mime = (char *)bad_mimes[i];
+		expect_invalid_why(&m, "invalid file mime");
+	}
+	fa[1].mime = NULL;
+	expect_invalid_why(&m, "invalid file mime");
+	fa[1].mime = "text/plain";
+	fa[1].filename = "\xc3";
+	expect_invalid_why(&m, "invalid file filename");
+	fa[1].filename = NULL;
+	pf[1] = NULL;
+	expect_invalid_why(&m, "missing file");
+	pf[1] = &fa[1];
+	sm.n_files = API_FILES_MAX + 1;
+	expect_invalid_why(&m, "too many files");
+	sm.n_files = API_FILES_MAX;
+	build_ok(&m, &b);
+	api_call_free(&b.call);
+}
+
+static void
+test_build_v2_lists(void **state)
+{
+	Opencode__ClientMessage		m = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__ListCommands		lc = OPENCODE__LIST_COMMANDS__INIT;
+	Opencode__ListProviders		lp = OPENCODE__LIST_PROVIDERS__INIT;
+	Opencode__ListPending		pe = OPENCODE__LIST_PENDING__INIT;
+	struct built			b;
+
+	(void)state;
+	m.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_LIST_COMMANDS;
+	m.list_commands = &lc;
+	expect_call(&m, API_GET, "/command", API_KIND_COMMAND_LIST, NULL);
+
+	m.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_LIST_PROVIDERS;
+	m.list_providers = &lp;
+	expect_call(&m, API_GET, "/provider", API_KIND_PROVIDER_LIST, NULL);
+	build_ok(&m, &b);
+	assert_int_equal(b.call.include_all, 0);
+	assert_int_equal(b.call.quote_errors, 0);
+	lp.include_all = 1;
+	build_ok(&m, &b);
+	assert_int_equal(b.call.include_all, 1);
+	assert_int_equal(b.call.quote_errors, 0);
+
+	m.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_LIST_PENDING;
+	m.list_pending = &pe;
+	expect_call(&m, API_GET, "/permission", API_KIND_PENDING_LIST, NULL);
+	build_ok(&m, &b);
+	assert_string_equal(b.call.path2, "/question");
+	assert_int_equal(b.call.quote_errors, 1);
+
+	/* Only ListPending has a second GET. */
+	m.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_LIST_COMMANDS;
+	build_ok(&m, &b);
+	assert_string_equal(b.call.path2, "");
+}
+
+static void
+test_pathenc_v2(void **state)
+{
+	(void)state;
+	assert_true(pathenc_message_id(MSG));
+	assert_true(pathenc_part_id(PRT));
+	assert_true(pathenc_question_id(QUE));
+	assert_false(pathenc_message_id(PRT));
+	assert_false(pathenc_part_id(QUE));
+	assert_false(pathenc_question_id(MSG));
+	assert_false(pathenc_message_id("msg_"));
+	assert_false(pathenc_message_id("msg_a.b"));
+	assert_false(pathenc_question_id("que_a-b"));
+	assert_false(pathenc_part_id(NULL));
+	assert_false(pathenc_message_id("MSG_abc"));
+}
+
+/* ---- protocol v2: replies ---- */
+
+static Opencode__ServerMessage *
+reply2(const struct api_call *c, const struct api_response *r, size_t *lenp)
+{
+	Opencode__ServerMessage	*sm;
+	uint8_t			*out;
+	size_t			 outlen;
+
+	assert_int_equal(api_reply_pack(c, r, &out, &outlen), 0);
+	if (c->max_reply > 0 && outlen > c->max_reply)
+		fail_msg("reply of %zu bytes, max_reply %zu", outlen,
+		    c->max_reply);
+	sm = opencode__server_message__unpack(NULL, outlen, out);
+	assert_non_null(sm);
+	assert_true(sm->request_id == c->request_id);
+	free(out);
+	if (lenp != NULL)
+		*lenp = outlen;
+	return sm;
+}
+
+static void
+test_status_list(void **state)
+{
+	Opencode__ServerMessage		*sm;
+	Opencode__SessionStatus		*st;
+	struct api_call			 c;
+	uint8_t				*body;
+	size_t				 len;
+	static const char *const	 bad[] = {
+		"[]", "1", "{\"ses_a\":1}", "{\"ses_a\":{}}",
+		"{\"ses_a\":{\"type\":1}}",
+		"{\"ses_a\":{\"type\":\"retry\",\"attempt\":\"2\"}}",
+		"{\"ses_a\":{\"type\":\"retry\",\"next\":1.5}}",
+		"{\"ses_a\":{\"type\":\"retry\",\"message\":[]}}",
+	};
+
+	(void)state;
+	call_init(&c, API_KIND_SESSION_STATUS_LIST, 1);
+	body = load("session-status-retry.json", &len);
+	sm = reply(&c, 200, JSON_CT, body, len);
+	assert_int_equal(sm->payload_case,
+	    OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_STATUS_LIST);
+	assert_int_equal(sm->session_status_list->n_statuses, 1);
+	st = sm->session_status_list->statuses[0];
+	assert_string_equal(st->session_id, "ses_de9d944ebffeAAivTN2TRQLU7O");
+	assert_string_equal(st->status, "retry");
+	assert_int_equal(st->attempt, 2);
+	assert_string_equal(st->message,
+	    "mock error 500 (requested by the prompt)");
+	assert_true(st->next_ms == 1795667974651LL);
+	opencode__server_message__free_unpacked(sm, NULL);
+	free(body);
+
+	body = load("session-status.json", &len);
+	sm = reply(&c, 200, JSON_CT, body, len);
+	assert_int_equal(sm->payload_case,
+	    OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_STATUS_LIST);
+	assert_int_equal(sm->session_status_list->n_statuses, 0);
+	opencode__server_message__free_unpacked(sm, NULL);
+	free(body);
+
+	sm = reply_str(&c, 200, JSON_CT, "{\"ses_a\":{\"type\":\"busy\"},"
+	    "\"ses_b\":{\"type\":\"idle\",\"attempt\":null},"
+	    "\"ses_c\":{\"type\":\"retry\",\"attempt\":1,\"message\":\"m\","
+	    "\"next\":5,\"action\":{\"reason\":\"r\"}}}");
+	assert_int_equal(sm->session_status_list->n_statuses, 3);
+	st = sm->session_status_list->statuses[0];
+	assert_string_equal(st->session_id, "ses_a");
+	assert_string_equal(st->status, "busy");
+	assert_int_equal(st->attempt, 0);
+	assert_string_equal(st->message, "");
+	st = sm->session_status_list->statuses[1];
+	assert_string_equal(st->status, "idle");
+	st = sm->session_status_list->statuses[2];
+	assert_string_equal(st->session_id, "ses_c");
+	assert_int_equal(st->attempt, 1);
+	assert_int_equal(st->next_ms, 5);
+	opencode__server_message__free_unpacked(sm, NULL);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_error(reply_str(&c, 200, JSON_CT, bad[i]),
+		    ERR_PARSE_ERROR, NULL);
+	expect_error(reply_str(&c, 500, JSON_CT, "{\"name\":\"boom\"}"),
+	    ERR_UPSTREAM_ERROR, "HTTP 500: boom");
+}
+
+static void
+test_message_list(void **state)
+{
+	Opencode__ServerMessage		*sm;
+	Opencode__MessageList		*ml;
+	Opencode__MessageWithParts	*mw;
+	struct api_call			 c;
+	uint8_t				*body;
+	size_t				 len;
+	static const char *const	 bad[] = {
+		"{}", "[1]", "[{}]", "[{\"info\":{},\"parts\":[]}]",
+		"[{\"info\":[],\"parts\":[]}]",
+		"[{\"info\":{\"id\":\"msg_a\",\"sessionID\":\"ses_a\","
+		    "\"role\":\"user\"}}]",
+		"[{\"info\":{\"id\":\"msg_a\",\"sessionID\":\"ses_a\","
+		    "\"role\":\"user\"},\"parts\":{}}]",
+		"[{\"info\":{\"id\":\"msg_a\",\"sessionID\":\"ses_a\","
+		    "\"role\":\"user\"},\"parts\":[1]}]",
+	};
+
+	(void)state;
+	call_init(&c, API_KIND_MESSAGE_LIST, 1);
+	snprintf(c.session_id, sizeof(c.session_id), "%s",
+	    "ses_de9d9cc0cffehGld5NiPkdFvkF");
+	body = load("session-messages-tool.json", &len);
+
+	/* Fewer than asked for: all of them, no more. */
+	c.limit = 100;
+	sm = reply(&c, 200, JSON_CT, body, len);
+	assert_int_equal(sm->payload_case,
+	    OPENCODE__SERVER_MESSAGE__PAYLOAD_MESSAGE_LIST);
+	ml = sm->message_list;
+	assert_string_equal(ml->session_id, "ses_de9d9cc0cffehGld5NiPkdFvkF");
+	assert_int_equal(ml->n_messages, 3);
+	assert_false(ml->more);
+	mw = ml->messages[0];
+	assert_string_equal(mw->info->id, "msg_21626378d001coYGuelMlqQmRq");
+	assert_string_equal(mw->info->role, "user");
+	assert_int_equal(mw->n_parts, 1);
+	assert_string_equal(mw->parts[0]->kind, "text");
+	assert_string_equal(mw->parts[0]->text, "tool");
+	mw = ml->messages[1];
+	assert_string_equal(mw->info->id, "msg_2162637d3001D3oiM0PZUN3pqM");
+	assert_string_equal(mw->info->role, "assistant");
+	assert_int_equal(mw->info->input_tokens, 120);
+	assert_int_equal(mw->n_parts, 3);
+	assert_string_equal(mw->parts[0]->kind, "step-start");
+	assert_string_equal(mw->parts[1]->kind, "tool");
+	assert_non_null(mw->parts[1]->tool);
+	assert_string_equal(mw->parts[1]->tool->tool, "read");
+	assert_string_equal(mw->parts[2]->kind, "step-finish");
+	assert_string_equal(ml->messages[2]->info->id,
+	    "msg_216263a96001SKCFNDr8w9qs3X");
+	opencode__server_message__free_unpacked(sm, NULL);
+
+	/* Exactly as many as asked for: no more. */
+	c.limit = 3;
+	sm = reply(&c, 200, JSON_CT, body, len);
+	assert_int_equal(sm->message_list->n_messages, 3);
+	assert_false(sm->message_list->more);
+	opencode__server_message__free_unpacked(sm, NULL);
+
+	/* limit + 1 came (limit=2 asked limit=3): the oldest goes. */
+	c.limit = 2;
+	sm = reply(&c, 200, JSON_CT, body, len);
+	ml = sm->message_list;
+	assert_int_equal(ml->n_messages, 2);
+	assert_true(ml->more);
+	assert_string_equal(ml->messages[0]->info->id,
+	    "msg_2162637d3001D3oiM0PZUN3pqM");
+	assert_string_equal(ml->messages[1]->info->id,
+	    "msg_216263a96001SKCFNDr8w9qs3X");
+	opencode__server_message__free_unpacked(sm, NULL);
+	c.limit = 1;
+	sm = reply(&c, 200, JSON_CT, body, len);
+	assert_int_equal(sm->message_list->n_messages, 1);
+	assert_true(sm->message_list->more);
+	assert_string_equal(sm->message_list->messages[0]->info->id,
+	    "msg_216263a96001SKCFNDr8w9qs3X");
+	opencode__server_message__free_unpacked(sm, NULL);
+
+	/* The dropped oldest is not even mapped. */
+	c.limit = 1;
+	sm = reply_str(&c, 200, JSON_CT, "[1,{\"info\":{\"id\":\"msg_b\","
+	    "\"sessionID\":\"ses_a\",\"role\":\"user\"},\"parts\":[]}]");
+	assert_int_equal(sm->payload_case,
+	    OPENCODE__SERVER_MESSAGE__PAYLOAD_MESSAGE_LIST);
+	assert_int_equal(sm->message_list->n_messages, 1);
+	assert_true(sm->message_list->more);
+	opencode__server_message__free_unpacked(sm, NULL);
+
+	c.limit = 100;
+	sm = reply_str(&c, 200, JSON_CT, "[]");
+	assert_int_equal(sm->message_list->n_messages, 0);
+	assert_false(sm->message_list->more);
+	opencode__server_message__free_unpacked(sm, NULL);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_error(reply_str(&c, 200, JSON_CT, bad[i]),
+		    ERR_PARSE_ERROR, NULL);
+	expect_error(reply_str(&c, 404, JSON_CT,
+	    "{\"name\":\"NotFoundError\",\"data\":{\"message\":\"Session not "
+	    "found: ses_x\"}}"), ERR_NOT_FOUND,
+	    "HTTP 404: Session not found: ses_x");
+	free(body);
+}
+
+/* ---- MessageList and max_reply ---- */
+
+struct sbuf {
+	char	*p;
+	size_t	 len, cap;
+};
+
+static void
+sb_add(struct sbuf *b, const char *fmt, ...)
+{
+	va_list	ap;
+	int	n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	assert_true(n >= 0);
+	if (b->cap - b->len <= (size_t)n) {
+		b->cap = (b->cap + (size_t)n + 1) * 2;
+		b->p = realloc(b->p, b->cap);
+		assert_non_null(b->p);
+	}
+	va_start(ap, fmt);
+	vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+/* n bytes of text: "é" (2 bytes) repeated, then an 'x' when n is odd. */
+static void
+sb_text(struct sbuf *b, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i + 2 <= n; i += 2)
+		sb_add(b, "\xc3\xa9");
+	if (i < n)
+		sb_add(b, "x");
+}
+
+static void
+sb_msg_open(struct sbuf *b, size_t i)
+{
+	sb_add(b, "%s{\"info\":{\"id\":\"msg_%06zu\",\"sessionID\":"
+	    "\"ses_a\",\"role\":\"assistant\",\"time\":{\"created\":%zu}},"
+	    "\"parts\":[", i == 0 ? "" : ",", i, 1000 + i);
+}
+
+static void
+sb_text_part(struct sbuf *b, size_t i, size_t k, size_t textlen)
+{
+	sb_add(b, "%s{\"id\":\"prt_%06zu%03zu\",\"messageID\":\"msg_%06zu\","
+	    "\"sessionID\":\"ses_a\",\"type\":\"text\",\"text\":\"",
+	    k == 0 ? "" : ",", i, k, i);
+	sb_text(b, textlen);
+	sb_add(b, "\"}");
+}
+
+/* n messages of one text part of textlen bytes each, oldest first. */
+static char *
+gen_messages(size_t n, size_t textlen, size_t *lenp)
+{
+	struct sbuf	b = { NULL, 0, 0 };
+	size_t		i;
+
+	sb_add(&b, "[");
+	for (i = 0; i < n; i++) {
+		sb_msg_open(&b, i);
+		sb_text_part(&b, i, 0, textlen);
+		sb_add(&b, "]}");
+	}
+	sb_add(&b, "]");
+	*lenp = b.len;
+	return b.p;
+}
+
+static void
+msg_call(struct api_call *c, uint32_t limit, size_t max)
+{
+	call_init(c, API_KIND_MESSAGE_LIST, 1);
+	snprintf(c->session_id, sizeof(c->session_id), "ses_a");
+	c->limit = limit;
+	c->max_reply = max;
+}
+
+static void
+test_message_cap(void **state)
+{
+	Opencode__ServerMessage	*sm;
+	Opencode__MessageList	*ml;
+	struct api_response	 r = { 200, JSON_CT, NULL, 0, NULL };
+	struct api_call		 c;
+	char			*body, id[32];
+	size_t			 len, full, got, k, i, max;
+
+	(void)state;
+	body = gen_messages(30, 1001, &len);
+	r.body = (const uint8_t *)body;
+	r.body_len = len;
+	msg_call(&c, 100, 0);
+	sm = reply2(&c, &r, &full);
+	assert_int_equal(sm->message_list->n_messages, 30);
+	assert_false(sm->message_list->more);
+	opencode__server_message__free_unpacked(sm, NULL);
+
+	/* A cap it fits under exactly changes nothing. */
+	msg_call(&c, 100, full);
+	sm = reply2(&c, &r, &got);
+	assert_int_equal(got, full);
+	assert_int_equal(sm->message_list->n_messages, 30);
+	assert_false(sm->message_list->more);
+	opencode__server_message__free_unpacked(sm, NULL);
+
+	/* A third of it: the newest that fit, more set. */
+	max = full / 3;
+	msg_call(&c, 100, max);
+	sm = reply2(&c, &r, &got);
+	ml = sm->message_list;
+	k = ml->n_messages;
+	assert_true(k >= 8 && k <= 10);
+	assert_true(ml->more);
+	assert_string_equal(ml->session_id, "ses_a");
+	for (i = 0; i < k; i++) {
+		snprintf(id, sizeof(id), "msg_%06zu", 30 - k + i);
+		assert_string_equal(ml->messages[i]->info->id, id);
+		assert_false(ml->messages[i]->parts[0]->truncated);
+		assert_int_equal(strlen(ml->messages[i]->parts[0]->text), 1001);
+	}
+	opencode__server_message__free_unpacked(sm, NULL);
+	/* ... and one message more would not have fitted. */
+	msg_call(&c, (uint32_t)k + 1, 0);
+	sm = reply2(&c, &r, &got);
+	assert_int_equal(sm->message_list->n_messages, k + 1);
+	assert_true(got > max);
+	opencode__server_message__free_unpacked(sm, NULL);
+	/* ... while k did (with limit = k the reply is the same). */
+	msg_call(&c, (uint32_t)k, 0);
+	sm = reply2(&c, &r, &got);
+	assert_true(got <= max);
+	opencode__server_message__free_unpacked(sm, NULL);
+
+	/* The limit and the cap together. */
+	msg_call(&c, 5, max);
+	sm = reply2(&c, &r, NULL);
+	assert_int_equal(sm->message_list->n_messages, 5);
+	assert_true(sm->message_list->more);
+	assert_string_equal(sm->message_list->messages[4]->info->id,
+	    "msg_000029");
+	opencode__server_message__free_unpacked(sm, NULL);
+	free(body);
+
+	/* 1000 messages under a small cap: each measured once. */
+	body = gen_messages(1000, 200, &len);
+	r.body = (const uint8_t *)body;
+	r.body_len = len;
+	msg_call(&c, 1000, 4096);
+	sm = reply2(&c, &r, NULL);
+	assert_true(sm->message_list->n_messages >= 10);
+	assert_true(sm->message_list->more);
+	assert_string_equal(sm->message_list->messages[
+	    sm->message_list->n_messages - 1]->info->id, "msg_000999");
+	opencode__server_message__free_unpacked(sm, NULL);
+	free(body);
+}
+
+static int
+is_prefix(const char *p, const char *s)
+{
+	return strncmp(p, s, strlen(p)) == 0;
+}
+
+/* The newest message alone is larger than the cap: its texts are cut. */
+static void
+test_message_cap_one(void **state)
+{
+	Opencode__ServerMessage		*sm;
+	Opencode__MessageWithParts	*mw;
+	Opencode__PartInfo		*p;
+	struct api_response		 r = { 200, JSON_CT, NULL, 0, NULL };
+	struct api_call			 c;
+	struct sbuf			 b = { NULL, 0, 0 };
+	size_t				 got, k, max = 64 * 1024;
+	char				*whole;
+
+	(void)state;
+	whole = malloc(200001);
+	assert_non_null(whole);
+	{
+		struct sbuf t = { NULL, 0, 0 };
+
+		sb_text(&t, 200000);
+		memcpy(whole, t.p, t.len + 1);
+		free(t.p);
+	}
+	sb_add(&b, "[");
+	sb_msg_open(&b, 0);
+	sb_text_part(&b, 0, 0, 10);
+	sb_add(&b, "]}");
+	sb_msg_open(&b, 1);
+	for (k = 0; k < 3; k++)
+		sb_text_part(&b, 1, k, 200000);
+	sb_add(&b, ",{\"id\":\"prt_tool\",\"messageID\":\"msg_000001\","
+	    "\"sessionID\":\"ses_a\",\"type\":\"tool\",\"callID\":\"call_1\","
+	    "\"tool\":\"write\",\"state\":{\"status\":\"completed\","
+	    "\"title\":\"t\",\"input\":{\"content\":\"");
+	sb_text(&b, 100000);
+	sb_add(&b, "\"},\"output\":\"");
+	sb_text(&b, 100000);
+	sb_add(&b, "\"}},{\"id\":\"prt_step\",\"messageID\":\"msg_000001\","
+	    "\"sessionID\":\"ses_a\",\"type\":\"step-finish\"}]}]");
+	r.body = (const uint8_t *)b.p;
+	r.body_len = b.len;
+
+	msg_call(&c, 100, max);
+	sm = reply2(&c, &r, &got);
+	assert_int_equal(sm->payload_case,
+	    OPENCODE__SERVER_MESSAGE__PAYLOAD_MESSAGE_LIST);
+	assert_true(sm->message_list->more);
+	assert_int_equal(sm->message_list->n_messages, 1);
+	/* Cut at one length for all: close to the cap, never over. */
+	assert_true(got > max - 64);
+	mw = sm->message_list->messages[0];
+	assert_string_equal(mw->info->id, "msg_000001");
+	assert_int_equal(mw->n_parts, 5);
+	for (k = 0; k < 3; k++) {
+		p = mw->parts[k];
+		assert_true(p->truncated);
+		assert_true(strlen(p->text) < 200000);
+		assert_true(strlen(p->text) > 1000);
+		assert_true(is_prefix(p->text, whole));
+		assert_true(utf8_valid((const uint8_t *)p->text,
+		    strlen(p->text)));
+	}
+	p = mw->parts[3];
+	assert_true(p->truncated);
+	assert_non_null(p->tool);
+	assert_string_equal(p->tool->input_json, "");	/* not cut: emptied */
+	assert_true(is_prefix(p->tool->output, whole));
+	assert_true(strlen(p->tool->output) < 100000);
+	assert_string_equal(p->tool->title, "t");
+	assert_false(mw->parts[4]->truncated);
+	assert_string_equal(mw->parts[4]->kind, "step-finish");
+	opencode__server_message__free_unpacked(sm, NULL);
+
+	/* A message that does not fit even with every text empty. */
+	b.len = 0;
+	sb_add(&b, "[");
+	sb_msg_open(&b, 7);
+	for (k = 0; k < 300; k++)
+		sb_text_part(&b, 7, k, 1);
+	sb_add(&b, "]}]");
+	r.body = (const uint8_t *)b.p;
+	r.body_len = b.len;
+	msg_call(&c, 100, 1024);
+	expect_error(reply2(&c, &r, NULL), ERR_UPSTREAM_ERROR,
+	    "message msg_000007 too large to send");
+	/* Without a cap it goes whole. */
+	msg_call(&c, 100, 0);
+	sm = reply2(&c, &r, NULL);
+	assert_int_equal(sm->message_list->messages[0]->n_parts, 300);
+	opencode__server_message__free_unpacked(sm, NULL);
+	free(b.p);
+	free(whole);
+}
+
+static void
+test_command_list(void **state)
+{
+	Opencode__ServerMessage		*sm;
+	Opencode__CommandInfo		*ci;
+	struct api_call			 c;
+	static const char *const	 bad[] = {
+		"{}", "[1]", "[{}]", "[{\"name\":1}]",
+		"[{\"name\":\"a\",\"hints\":\"x\"}]",
+		"[{\"name\":\"a\",\"hints\":[1]}]",
+		"[{\"name\":\"a\",\"subtask\":\"yes\"}]",
+		"[{\"name\":\"a\",\"agent\":{}}]",
+		"[{\"name\":\"a\",\"description\":2}]",
+	};
+
+	(void)state;
+	call_init(&c, API_KIND_COMMAND_LIST, 1);
+	sm = reply_str(&c, 200, JSON_CT, "[{\"name\":\"init\",\"description\":"
+	    "\"create/update AGENTS.md\",\"source\":\"command\",\"template\":"
+	    "\"secret-ish template text\",\"hints\":[\"$ARGUMENTS\"]},"
+	    "{\"name\":\"review\",\"template\":\"t\",\"hints\":[],"
+	    "\"agent\":\"plan\",\"model\":\"mock/mock-1\",\"subtask\":true,"
+	    "\"description\":null}]");
+	assert_int_equal(sm->payload_case,
+	    OPENCODE__SERVER_MESSAGE__PAYLOAD_COMMAND_LIST);
+	assert_int_equal(sm->command_list->n_commands, 2);
+	ci = sm->command_list->commands[0];
+	assert_string_equal(ci->name, "init");
+	assert_string_equal(ci->description, "create/update AGENTS.md");
+	assert_string_equal(ci->source, "command");
+	assert_string_equal(ci->agent, "");
+	assert_false(ci->subtask);
+	assert_int_equal(ci->n_hints, 1);
+	assert_string_equal(ci->hints[0], "$ARGUMENTS");
+	ci = sm->command_list->commands[1];
+	assert_string_equal(ci->name, "review");
+	assert_string_equal(ci->agent, "plan");
+	assert_string_equal(ci->model, "mock/mock-1");
+	assert_string_equal(ci->description, "");
+	assert_true(ci->subtask);
+	assert_int_equal(ci->n_hints, 0);
+	opencode__server_message__free_unpacked(sm, NULL);
+	sm = reply_str(&c, 200, JSON_CT, "[]");
+	assert_int_equal(sm->command_list->n_commands, 0);
+	opencode__server_message__free_unpacked(sm, NULL);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_error(reply_str(&c, 200, JSON_CT, bad[i]),
+		    ERR_PARSE_ERROR, NULL);
+}
+
+static void
+test_todo_diff(void **state)
+{
+	Opencode__ServerMessage	*sm;
+	struct api_call		 c;
+
+	(void)state;
+	call_init(&c, API_KIND_TODO_LIST, 1);
+	snprintf(c.session_id, sizeof(c.session_id), "ses_t");
+	sm = reply_str(&c, 200, JSON_CT, "[{\"content\":\"write tests\","
+	    "\"status\":\"in_progress\",\"priority\":\"high\"},"
+	    "{\"content\":\"ship\",\"status\":\"pending\","
+	    "\"priority\":\"low\"}]");
+	assert_int_equal(sm->payload_case,
+	    OPENCODE__SERVER_MESSAGE__PAYLOAD_TODO_LIST);
+	assert_string_equal(sm->todo_list->session_id, "ses_t");
+	assert_int_equal(sm->todo_list->n_todos, 2);
+	assert_string_equal(sm->todo_list->todos[0]->content, "write tests");
+	assert_string_equal(sm->todo_list->todos[0]->status, "in_progress");
+	assert_string_equal(sm->todo_list->todos[1]->priority, "low");
+	opencode__server_message__free_unpacked(sm, NULL);
+	sm = reply_str(&c, 200, JSON_CT, "[]");
+	assert_string_equal(sm->todo_list->session_id, "ses_t");
+	assert_int_equal(sm->todo_list->n_todos, 0);
+	opencode__server_message__free_unpacked(sm, NULL);
+	expect_error(reply_str(&c, 200, JSON_CT, "{}"), ERR_PARSE_ERROR, NULL);
+	expect_error(reply_str(&c, 200, JSON_CT, "[1]"), ERR_PARSE_ERROR, NULL);
+	expect_error(reply_str(&c, 200, JSON_CT, "[{\"content\":1}]"),
+	    ERR_PARSE_ERROR, NULL);
+
+	call_init(&c, API_KIND_DIFF_LIST, 1);
+	snprintf(c.session_id, sizeof(c.session_id), "ses_d");
+	snprintf(c.message_id, sizeof(c.message_id), "msg_d");
+	sm = reply_str(&c, 200, JSON_CT, "[{\"file\":\"hello.txt\","
+	    "\"status\":\"modified\",\"additions\":2,\"deletions\":1,"
+	    "\"patch\":\"@@ -1 +1,2 @@\\n-a\\n+b\\n+c\\n\"}]");
+	assert_int_equal(sm->payload_case,
+	    OPENCODE__SERVER_MESSAGE__PAYLOAD_DIFF_LIST);
+	assert_string_equal(sm->diff_list->session_id, "ses_d");
+	assert_string_equal(sm->diff_list->message_id, "msg_d");
+	assert_int_equal(sm->diff_list->n_files, 1);
+	assert_string_equal(sm->diff_list->files[0]->path, "hello.txt");
+	assert_int_equal(sm->diff_list->files[0]->additions, 2);
+	assert_int_equal(sm->diff_list->files[0]->deletions, 1);
+	assert_false(sm->diff_list->files[0]->truncated);
+	opencode__server_message__free_unpacked(sm, NULL);
+	c.message_id[0] = '\0';
+	sm = reply_str(&c, 200, JSON_CT, "[]");
+	assert_string_equal(sm->diff_list->message_id, "");
+	assert_int_equal(sm->diff_list->n_files, 0);
+	opencode__server_message__free_unpacked(sm, NULL);
+	expect_error(reply_str(&c, 200, JSON_CT, "{\"file\":\"x\"}"),
+	    ERR_PARSE_ERROR, NULL);
+	expect_error(reply_str(&c, 200, JSON_CT, "[{\"additions\":\"2\"}]"),
+	    ERR_PARSE_ERROR, NULL);
+}
+
+#define QUESTIONS	"[{\"id\":\"que_1\",\"sessionID\":\"ses_q\"," \
+	"\"questions\":[{\"question\":\"Colour?\",\"header\":\"Pick\"," \
+	"\"options\":[{\"label\":\"Red\",\"description\":\"warm\"}," \
+	"{\"label\":\"Blue\",\"description\":\"cold\"}],\"multiple\":false}]," \
+	"\"tool\":{\"messageID\":\"msg_q\",\"callID\":\"call_q\"}}]"
+
+static void
+test_pending_list(void **state)
+{
+	Opencode__ServerMessage		*sm;
+	Opencode__QuestionRequest	*qr;
+	struct api_response		 r, q;
+	struct api_call			 c;
+	uint8_t				*perm;
+	size_t				 len;
+
+	(void)state;
+	call_init(&c, API_KIND_PENDING_LIST, 1);
+	perm = load("permission-list.json", &len);
+	memset(&r, 0, sizeof(r));
+	memset(&q, 0, sizeof(q));
+	r.status = 200;
+	r.content_type = JSON_CT;
+	r.body = perm;
+	r.body_len = len;
+	r.second = &q;
+	q.status = 200;
+	q.content_type = JSON_CT;
+	q.body = (const uint8_t *)QUESTIONS;
+	q.body_len = strlen(QUESTIONS);
+	sm = reply2(&c, &r, NULL);
+	assert_int_equal(sm->payload_case,
+	    OPENCODE__SERVER_MESSAGE__PAYLOAD_PENDING_LIST);
+	assert_int_equal(sm->pending_list->n_permissions, 1);
+	assert_string_equal(sm->pending_list->permissions[0]->permission_id,
+	    "per_216264a5a001SZP3O5Om9g1xn2");
+	assert_string_equal(sm->pending_list->permissions[0]->permission,
+	    "bash");
+	assert_int_equal(sm->pending_list->n_questions, 1);
+	qr = sm->pending_list->questions[0];
+	assert_string_equal(qr->id, "que_1");
+	assert_string_equal(qr->session_id, "ses_q");
+	assert_string_equal(qr->message_id, "msg_q");
+	assert_int_equal(qr->n_questions, 1);
+	assert_string_equal(qr->questions[0]->question, "Colour?");
+	assert_int_equal(qr->questions[0]->n_options, 2);
+	assert_string_equal(qr->questions[0]->options[1]->label, "Blue");
+	opencode__server_message__free_unpacked(sm, NULL);
+
+	/* Nothing pending. */
+	r.body = (const uint8_t *)"[]";
+	r.body_len = 2;
+	q.body = (const uint8_t *)"[]";
+	q.body_len = 2;
+	sm = reply2(&c, &r, NULL);
+	assert_int_equal(sm->payload_case,
+	    OPENCODE__SERVER_MESSAGE__PAYLOAD_PENDING_LIST);
+	assert_int_equal(sm->pending_list->n_permissions, 0);
+	assert_int_equal(sm->pending_list->n_questions, 0);
+	opencode__server_message__free_unpacked(sm, NULL);
+
+	/* Either half wrong: the whole reply is that error. */
+	q.body = (const uint8_t *)"{}";
+	expect_error(reply2(&c, &r, NULL), ERR_PARSE_ERROR,
+	    "unexpected reply: question list");
+	q.body = (const uint8_t *)"[1]";
+	q.body_len = 3;
+	expect_error(reply2(&c, &r, NULL), ERR_PARSE_ERROR, NULL);
+	q.body = (const uint8_t *)"[";
+	q.body_len = 1;
+	expect_error(reply2(&c, &r, NULL), ERR_PARSE_ERROR, "invalid JSON");
+	q.body = (const uint8_t *)"[]";
+	q.body_len = 2;
+	q.content_type = "text/html";
+	expect_error(reply2(&c, &r, NULL), ERR_UPSTREAM_ERROR,
+	    "unexpected content type");
+	q.content_type = JSON_CT;
+	q.status = 500;
+	q.body = (const uint8_t *)"{\"name\":\"UnknownError\"}";
+	q.body_len = strlen((const char *)q.body);
+	expect_error(reply2(&c, &r, NULL), ERR_UPSTREAM_ERROR,
+	    "HTTP 500: UnknownError");
+	q.status = 404;
+	expect_error(reply2(&c, &r, NULL), ERR_NOT_FOUND, NULL);
+	r.second = NULL;
+	expect_error(reply2(&c, &r, NULL), ERR_UPSTREAM_ERROR,
+	    "no reply to GET /question");
+	r.second = &q;
+	q.status = 200;
+	q.body = (const uint8_t *)"[]";
+	q.body_len = 2;
+	r.body = (const uint8_t *)"{}";
+	expect_error(reply2(&c, &r, NULL), ERR_PARSE_ERROR,
+	    "unexpected reply: permission list");
+	r.status = 401;
+	expect_error(reply2(&c, &r, NULL), ERR_UPSTREAM_ERROR, "HTTP 401");
+	free(perm);
+}
+
+/* ListProviders: the mapper is providers.c's; errors are never quoted. */
+static void
+test_provider_list_errors(void **state)
+{
+	struct api_call	c;
+
+	(void)state;
+	call_init(&c, API_KIND_PROVIDER_LIST, 0);
+	expect_error(reply_str(&c, 400, JSON_CT,
+	    "{\"data\":{\"message\":\"key sk-secret\"}}"), ERR_UPSTREAM_ERROR,
+	    "HTTP 400");
+	expect_error(reply_str(&c, 404, JSON_CT, "{}"), ERR_NOT_FOUND,
+	    "HTTP 404");
+}
+
+/* Every v2 kind on truncated, garbage, wrong-type, huge, nested input. */
+static void
+test_v2_hostile(void **state)
+{
+	static const struct {
+		int		 kind;
+		const char	*file;		/* NULL: body below */
+		const char	*body;
+	} cases[] = {
+		{ API_KIND_SESSION_STATUS_LIST, "session-status-retry.json", NULL },
+		{ API_KIND_MESSAGE_LIST, "session-messages-tool.json", NULL },
+		{ API_KIND_COMMAND_LIST, NULL,
+		    "[{\"name\":\"init\",\"template\":\"t\",\"hints\":[]}]" },
+		{ API_KIND_TODO_LIST, NULL,
+		    "[{\"content\":\"a\",\"status\":\"pending\","
+		    "\"priority\":\"high\"}]" },
+		{ API_KIND_DIFF_LIST, NULL,
+		    "[{\"file\":\"a\",\"additions\":1,\"deletions\":0}]" },
+		{ API_KIND_PENDING_LIST, "permission-list.json", NULL },
+	};
+	Opencode__ServerMessage	*sm;
+	struct api_response	 r, q;
+	struct api_call		 c;
+	static const char	 alpha[] = "[]{}\",:0123truefalsnl\\ x";
+	uint8_t			*body, *buf;
+	size_t			 len, full, n, i, k;
+	unsigned int		 seed = 7;
+
+	(void)state;
+	buf = malloc(4 * 1024 * 1024);
+	assert_non_null(buf);
+	memset(&q, 0, sizeof(q));
+	q.status = 200;
+	q.content_type = JSON_CT;
+	q.body = (const uint8_t *)QUESTIONS;
+	q.body_len = strlen(QUESTIONS);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (cases[i].file != NULL)
+			body = load(cases[i].file, &len);
+		else {
+			len = strlen(cases[i].body);
+			body = malloc(len);
+			assert_non_null(body);
+			memcpy(body, cases[i].body, len);
+		}
+		call_init(&c, cases[i].kind, 1);
+		c.limit = 100;
+		memset(&r, 0, sizeof(r));
+		r.status = 200;
+		r.content_type = JSON_CT;
+		r.second = &q;
+		/* Whole, then every proper prefix. */
+		r.body = body;
+		r.body_len = len;
+		sm = reply2(&c, &r, NULL);
+		assert_int_not_equal(sm->payload_case,
+		    OPENCODE__SERVER_MESSAGE__PAYLOAD_ERROR);
+		opencode__server_message__free_unpacked(sm, NULL);
+		for (full = len; full > 0 && strchr(" \t\r\n",
+		    body[full - 1]) != NULL; full--)
+			;
+		for (n = 0; n < full; n++) {
+			r.body_len = n;
+			expect_error(reply2(&c, &r, NULL), ERR_PARSE_ERROR,
+			    NULL);
+		}
+		/* Wrong root types. */
+		for (k = 0; k < 5; k++) {
+			static const char *const roots[] = {
+				"1", "\"s\"", "null", "true", "[[]]",
+			};
+			r.body = (const uint8_t *)roots[k];
+			r.body_len = strlen(roots[k]);
+			expect_error(reply2(&c, &r, NULL), ERR_PARSE_ERROR,
+			    NULL);
+		}
+		/* Deep nesting. */
+		memset(buf, '[', 5000);
+		memset(buf + 5000, ']', 5000);
+		r.body = buf;
+		r.body_len = 10000;
+		expect_error(reply2(&c, &r, NULL), ERR_PARSE_ERROR, NULL);
+		/* Garbage: anything but a crash or a leak. */
+		for (n = 0; n < 100; n++) {
+			len = (size_t)rand_r(&seed) % 300;
+			for (k = 0; k < len; k++)
+				buf[k] = (uint8_t)alpha[(size_t)rand_r(&seed) %
+				    (sizeof(alpha) - 1)];
+			r.body_len = len;
+			opencode__server_message__free_unpacked(
+			    reply2(&c, &r, NULL), NULL);
+		}
+		free(body);
+	}
+
+	/* Huge: 100 000 todos, 3 MB, map whole. */
+	call_init(&c, API_KIND_TODO_LIST, 1);
+	n = 0;
+	buf[n++] = '[';
+	for (i = 0; i < 100000; i++) {
+		memcpy(buf + n, "{\"content\":\"x\"},", 16);
+		n += 16;
+	}
+	buf[n - 1] = ']';
+	sm = reply(&c, 200, JSON_CT, buf, n);
+	assert_int_equal(sm->todo_list->n_todos, 100000);
+	opencode__server_message__free_unpacked(sm, NULL);
+	free(buf);
+}
+
 int
 main(void)
 {
@@ -1395,6 +2798,23 @@ main(void)
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_error_pack),
+		cmocka_unit_test(test_pathenc_v2),
+		cmocka_unit_test(test_build_v2_sessions),
+		cmocka_unit_test(test_build_v2_diff_summarize),
+		cmocka_unit_test(test_build_v2_messages),
+		cmocka_unit_test(test_build_v2_question),
+		cmocka_unit_test(test_build_v2_command),
+		cmocka_unit_test(test_build_v2_files),
+		cmocka_unit_test(test_build_v2_lists),
+		cmocka_unit_test(test_status_list),
+		cmocka_unit_test(test_message_list),
+		cmocka_unit_test(test_message_cap),
+		cmocka_unit_test(test_message_cap_one),
+		cmocka_unit_test(test_command_list),
+		cmocka_unit_test(test_todo_diff),
+		cmocka_unit_test(test_pending_list),
+		cmocka_unit_test(test_provider_list_errors),
+		cmocka_unit_test(test_v2_hostile),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
