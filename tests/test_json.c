@@ -915,6 +915,337 @@ test_pathenc(void **state)
 	assert_string_equal(buf, "%C3%A9.");
 }
 
+/* ---- json_walk ---- */
+
+/*
+ * Walks all of data: enters every container, skims every scalar (or skims
+ * every container at skim_depth and deeper).  0, or -1 with errno.
+ */
+static int
+walk_all(const char *data, size_t len, int skim_depth)
+{
+	struct json_walk	w;
+	int			r;
+
+	if (json_walk_init(&w, data, len, 0) == -1)
+		return -1;
+	for (;;) {
+		if (w.pending) {
+			r = json_walk_type(&w);
+			if ((r == JSON_OBJECT || r == JSON_ARRAY) &&
+			    w.depth < skim_depth) {
+				if (json_walk_enter(&w) == -1)
+					return -1;
+			} else if (json_walk_skip(&w) == -1)
+				return -1;
+			continue;
+		}
+		if (w.depth == 0)
+			return json_walk_end(&w);
+		if (json_walk_next(&w) == -1)
+			return -1;
+	}
+}
+
+#define WALKS(s, d)	(walk_all((s), sizeof(s) - 1, (d)) == 0)
+
+static void
+test_walk_valid_invalid(void **state)
+{
+	static const char *const ok[] = {
+		"{}", "[]", " { } ", "\n[\t]\r\n", "true", "false", "null",
+		"0", "-0", "12", "-3.25e+10", "1E5", "0.5", "\"\"", " \"x\" ",
+		"{\"a\":1,\"b\":[true,false,null],\"c\":{\"d\":\"e\"}}",
+		"[1,\"a\",{},[],-1.5]", "{\"a\":{\"b\":{\"c\":[[[]]]}}}",
+		"{\"a\" : 1 , \"b\" :\n2}", "[ 1 , [ ] , { } ]",
+	};
+	static const char *const bad[] = {
+		"", " ", "\n", "{", "}", "[", "]", "[1]]", "[[1]", "{\"a\"}",
+		"{\"a\":}", "{\"a\":1:2}", "[\"a\":1]", "{1:2}", "{\"a\" 1}",
+		"tru", "truex", "nul", "True", "01", "1.", ".5", "-", "1e",
+		"1e+", "+1", "0x10", "[1x]", "{} {}", "{} x", "{},", ",{}",
+		"[] 1", "1 2", "\"abc", "\"a\\x\"", "\"\\u12\"", "\"\\u12g4\"",
+		"{\"a\":1 \"b\"}", "{\"a\":\"b\":\"c\"}", "[\"a\"}", "{\"a\"]",
+		"'a'", "{a:1}", "[nan]", "[Infinity]", "\"a\"\"b\"",
+		"{\"a\":[1,2}", "[{]}",
+		/* Stricter than jsmn where it walks. */
+		"[1 2]", "[1,,2]", "[1,]", "[,1]", "{\"a\":1,}", "{,}",
+		"{\"a\":1,,\"b\":2}", "{\"a\"::1}", "[:]", "{\"a\",1}",
+	};
+	static const char *const skimbad[] = {
+		"", "{", "}", "[1]]", "[[1]", "[{]}", "[\"a\"}", "{\"a\"]",
+		"tru", "01", "1.", "+1", "{} {}", "{} x", "[] 1", "\"abc",
+		"\"a\\x\"", "\"\\u12g4\"", "['a']", "[x]", "[{}}",
+		"[\"\\u12\"]",
+	};
+	size_t	i;
+	int	d;
+
+	(void)state;
+	for (d = 0; d <= 3; d++) {
+		for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+			if (walk_all(ok[i], strlen(ok[i]), d) != 0)
+				fail_msg("depth %d rejected: %s", d, ok[i]);
+		/* Skimmed whole (d 0), only brackets and strings are checked. */
+		for (i = 0; d > 0 && i < sizeof(bad) / sizeof(bad[0]); i++)
+			if (walk_all(bad[i], strlen(bad[i]), d) == 0)
+				fail_msg("depth %d accepted: %s", d, bad[i]);
+	}
+	for (i = 0; i < sizeof(skimbad) / sizeof(skimbad[0]); i++)
+		if (walk_all(skimbad[i], strlen(skimbad[i]), 0) == 0)
+			fail_msg("skimmed, accepted: %s", skimbad[i]);
+	/* NUL bytes anywhere. */
+	assert_false(WALKS("{}\0", 4));
+	assert_false(WALKS("{\"a\0\":1}", 4));
+	assert_false(WALKS("{\"a\":\"b\0\"}", 4));
+	assert_false(WALKS("{\"a\":\"b\0\"}", 0));
+	assert_false(WALKS("[1,\0 2]", 4));
+	assert_false(WALKS("[1,\0 2]", 0));
+	assert_false(WALKS("\0", 4));
+}
+
+static void
+test_walk_read(void **state)
+{
+	static const char doc[] = " {\"s\":\"a\\u00e9\\n\", \"\\u0069d\":7,"
+	    "\"b\":true,\"f\":false,\"n\":null,\"d\":-1.5e2,\"i\":-9223372036854775808,"
+	    "\"big\":1e999,\"frac\":0.13,\"long\":0.000000000000000000000000000"
+	    "0000000000000000000000000000000000000000000001,\"arr\":[1,{\"k\":[]}],"
+	    "\"o\":{}} ";
+	struct json_walk w;
+	struct arena	 a;
+	char		*s;
+	int64_t		 v;
+	double		 d;
+	int		 b;
+
+	(void)state;
+	arena_init(&a);
+	assert_int_equal(json_walk_init(&w, doc, sizeof(doc) - 1, 0), 0);
+	assert_int_equal(json_walk_type(&w), JSON_OBJECT);
+	/* Not a scalar: EDOM, and it stays at the cursor. */
+	assert_int_equal(json_walk_str(&w, &a, &s), -1);
+	assert_int_equal(errno, EDOM);
+	assert_int_equal(json_walk_bool(&w, &b), -1);
+	assert_int_equal(errno, EDOM);
+	assert_int_equal(json_walk_enter(&w), 0);
+	assert_false(json_walk_key_eq(&w, ""));
+
+	assert_int_equal(json_walk_next(&w), 1);
+	assert_true(json_walk_key_eq(&w, "s"));
+	assert_false(json_walk_key_eq(&w, "s2"));
+	assert_int_equal(json_walk_int64(&w, &v), -1);
+	assert_int_equal(errno, EDOM);
+	assert_int_equal(json_walk_str(&w, &a, &s), 0);
+	assert_string_equal(s, "a\xc3\xa9\n");
+	assert_int_equal(json_walk_str(&w, &a, &s), -1);	/* read already */
+
+	w.failed = 0;	/* (the misuse above sticks; go on for the test) */
+	assert_int_equal(json_walk_next(&w), 1);
+	assert_true(json_walk_key_eq(&w, "id"));	/* escaped key */
+	assert_int_equal(json_walk_str(&w, &a, &s), -1);
+	assert_int_equal(errno, EDOM);
+	assert_int_equal(json_walk_int64(&w, &v), 0);
+	assert_int_equal(v, 7);
+
+	assert_int_equal(json_walk_next(&w), 1);
+	assert_int_equal(json_walk_bool(&w, &b), 0);
+	assert_true(b);
+	assert_int_equal(json_walk_next(&w), 1);
+	assert_int_equal(json_walk_bool(&w, &b), 0);
+	assert_false(b);
+	assert_int_equal(json_walk_next(&w), 1);
+	assert_int_equal(json_walk_type(&w), JSON_NULL);
+	assert_int_equal(json_walk_bool(&w, &b), -1);
+	assert_int_equal(errno, EDOM);
+	assert_int_equal(json_walk_double(&w, &d), -1);
+	assert_int_equal(errno, EDOM);
+
+	assert_int_equal(json_walk_next(&w), 1);	/* null skimmed */
+	assert_true(json_walk_key_eq(&w, "d"));
+	assert_int_equal(json_walk_int64(&w, &v), -1);	/* a fraction */
+	assert_int_equal(errno, EDOM);
+	assert_int_equal(json_walk_double(&w, &d), 0);
+	assert_true(d == -150.0);
+
+	assert_int_equal(json_walk_next(&w), 1);
+	assert_int_equal(json_walk_int64(&w, &v), 0);
+	assert_true(v == INT64_MIN);
+
+	assert_int_equal(json_walk_next(&w), 1);
+	assert_true(json_walk_key_eq(&w, "big"));
+	assert_int_equal(json_walk_double(&w, &d), -1);	/* not finite */
+	assert_int_equal(errno, ERANGE);
+	assert_int_equal(json_walk_int64(&w, &v), -1);
+
+	assert_int_equal(json_walk_next(&w), 1);
+	assert_true(json_walk_key_eq(&w, "frac"));
+	assert_int_equal(json_walk_double(&w, &d), 0);
+	assert_true(d > 0.129999 && d < 0.130001);
+
+	assert_int_equal(json_walk_next(&w), 1);
+	assert_true(json_walk_key_eq(&w, "long"));
+	assert_int_equal(json_walk_double(&w, &d), -1);	/* > JSON_NUMBER_MAX */
+	assert_int_equal(errno, EDOM);
+
+	assert_int_equal(json_walk_next(&w), 1);
+	assert_true(json_walk_key_eq(&w, "arr"));
+	assert_int_equal(json_walk_enter(&w), 0);
+	assert_int_equal(json_walk_next(&w), 1);
+	assert_false(json_walk_key_eq(&w, "arr"));	/* no key in an array */
+	assert_int_equal(json_walk_next(&w), 1);	/* 1 skimmed */
+	assert_int_equal(json_walk_type(&w), JSON_OBJECT);
+	assert_int_equal(json_walk_next(&w), 0);	/* the object skimmed */
+	assert_false(json_walk_key_eq(&w, "arr"));	/* left: no key */
+	assert_int_equal(json_walk_next(&w), 1);
+	assert_true(json_walk_key_eq(&w, "o"));
+	assert_int_equal(json_walk_enter(&w), 0);
+	assert_int_equal(json_walk_next(&w), 0);
+	assert_int_equal(json_walk_end(&w), -1);	/* the root is open */
+	assert_int_equal(errno, EINVAL);
+	arena_free(&a);
+
+	/* The same, skimmed to the end. */
+	assert_int_equal(json_walk_init(&w, doc, sizeof(doc) - 1, 0), 0);
+	assert_int_equal(json_walk_enter(&w), 0);
+	while ((b = json_walk_next(&w)) == 1)
+		;
+	assert_int_equal(b, 0);
+	assert_int_equal(json_walk_end(&w), 0);
+	/* Nothing is left to read: misuse sticks. */
+	assert_int_equal(json_walk_next(&w), -1);
+	assert_int_equal(json_walk_end(&w), -1);
+}
+
+static void
+test_walk_span(void **state)
+{
+	static const char doc[] = "{\"all\":[{\"id\":\"x\",\"models\":"
+	    "{\"m\":{\"id\":\"m\"}}}],\"s\":\"q\\\"\"}";
+	struct json_walk w, sub;
+	struct arena	 a;
+	struct json	*j;
+	size_t		 off, len;
+	char		*s;
+
+	(void)state;
+	arena_init(&a);
+	assert_int_equal(json_walk_init(&w, doc, sizeof(doc) - 1, 0), 0);
+	assert_int_equal(json_walk_enter(&w), 0);
+	assert_int_equal(json_walk_next(&w), 1);
+	assert_int_equal(json_walk_span(&w, &off, &len), 0);
+	assert_memory_equal(doc + off, "[{\"id\"", 6);
+	assert_int_equal(doc[off + len - 1], ']');
+	/* The span again, as a document with one bracket around it. */
+	assert_int_equal(json_walk_init(&sub, doc + off, len, 1), 0);
+	assert_int_equal(json_walk_enter(&sub), 0);
+	assert_int_equal(json_walk_next(&sub), 1);
+	assert_int_equal(json_walk_enter(&sub), 0);
+	assert_int_equal(json_walk_next(&sub), 1);
+	assert_true(json_walk_key_eq(&sub, "id"));
+	assert_int_equal(json_walk_str(&sub, &a, &s), 0);
+	assert_string_equal(s, "x");
+	assert_int_equal(json_walk_next(&sub), 1);
+	assert_int_equal(json_walk_next(&sub), 0);
+	assert_int_equal(json_walk_next(&sub), 0);
+	assert_int_equal(json_walk_end(&sub), 0);
+	/* A string's span has its quotes: json_parse() reads it. */
+	assert_int_equal(json_walk_next(&w), 1);
+	assert_int_equal(json_walk_span(&w, &off, &len), 0);
+	assert_int_equal(len, 5);
+	assert_int_equal(json_parse(doc + off, len, &j), 0);
+	assert_true(json_str_eq(j, 0, "q\""));
+	json_free(j);
+	assert_int_equal(json_walk_next(&w), 0);
+	assert_int_equal(json_walk_end(&w), 0);
+	arena_free(&a);
+}
+
+static void
+test_walk_hostile(void **state)
+{
+	static const char doc[] = "{\"all\":[{\"id\":\"a\\u00e9\",\"key\":"
+	    "\"sk-secret\",\"n\":[1,-2.5e3,true,null,{\"x\":\"\\\\\"}]}],"
+	    "\"connected\":[\"a\"]}";
+	struct json_walk w;
+	struct arena	 a;
+	char		*s, *big;
+	size_t		 i, n = 200000;
+	int		 d, r;
+
+	(void)state;
+	/* Every cut of a valid document is refused, walked or skimmed. */
+	for (d = 0; d <= 5; d++) {
+		assert_true(walk_all(doc, sizeof(doc) - 1, d) == 0);
+		for (i = 0; i < sizeof(doc) - 1; i++)
+			if (walk_all(doc, i, d) == 0)
+				fail_msg("depth %d: cut at %zu accepted", d, i);
+	}
+	/* Too deep: entered, skimmed, or from a deep base. */
+	big = malloc(2 * n + 2);
+	assert_non_null(big);
+	for (i = 0; i < n; i++) {
+		big[i] = '[';
+		big[n + i] = ']';
+	}
+	for (d = 0; d <= JSON_MAX_DEPTH + 1; d += 13) {
+		assert_int_equal(walk_all(big, 2 * n, d), -1);
+		assert_int_equal(errno, E2BIG);
+	}
+	/* Exactly at the limit, and one more, entered and skimmed. */
+	memcpy(big + JSON_MAX_DEPTH, big + n, JSON_MAX_DEPTH);
+	assert_int_equal(walk_all(big, 2 * JSON_MAX_DEPTH, 100), 0);
+	assert_int_equal(walk_all(big, 2 * JSON_MAX_DEPTH, 1), 0);
+	big[JSON_MAX_DEPTH] = '[';
+	memcpy(big + JSON_MAX_DEPTH + 1, big + n, JSON_MAX_DEPTH + 1);
+	assert_int_equal(walk_all(big, 2 * JSON_MAX_DEPTH + 2, 100), -1);
+	assert_int_equal(errno, E2BIG);
+	assert_int_equal(walk_all(big, 2 * JSON_MAX_DEPTH + 2, 1), -1);
+	assert_int_equal(errno, E2BIG);
+	assert_int_equal(json_walk_init(&w, "[]", 2, JSON_MAX_DEPTH), 0);
+	assert_int_equal(json_walk_enter(&w), -1);
+	assert_int_equal(errno, E2BIG);
+	assert_int_equal(json_walk_init(&w, "[]", 2, JSON_MAX_DEPTH + 1), -1);
+	/* Wide: many members, walked without tokens. */
+	big[0] = '[';
+	for (i = 1; i + 2 < 2 * n; i += 2)
+		memcpy(big + i, "0,", 2);
+	big[i - 1] = ']';
+	assert_int_equal(walk_all(big, i, 100), 0);
+	/* A huge string, read. */
+	big[0] = '"';
+	memset(big + 1, 'x', 2 * n);
+	big[2 * n + 1] = '"';
+	arena_init(&a);
+	assert_int_equal(json_walk_init(&w, big, 2 * n + 2, 0), 0);
+	assert_int_equal(json_walk_str(&w, &a, &s), 0);
+	assert_int_equal(strlen(s), 2 * n);
+	assert_int_equal(json_walk_end(&w), 0);
+	/* A raw control character in a string read is refused (sticks). */
+	assert_int_equal(json_walk_init(&w, "[\"a\x01\"]", 5, 0), 0);
+	assert_int_equal(json_walk_enter(&w), 0);
+	assert_int_equal(json_walk_next(&w), 1);
+	assert_int_equal(json_walk_str(&w, &a, &s), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(json_walk_next(&w), -1);
+	/* Too long for jsmn's int positions. */
+	assert_int_equal(json_walk_init(&w, big, (size_t)JSON_MAX_LEN + 1, 0),
+	    -1);
+	assert_int_equal(errno, E2BIG);
+	assert_int_equal(json_walk_type(&w), -1);
+	assert_int_equal(json_walk_next(&w), -1);
+	arena_free(&a);
+	free(big);
+	/* Misuse: next at the root, enter on nothing. */
+	assert_int_equal(json_walk_init(&w, "1", 1, 0), 0);
+	assert_int_equal(json_walk_next(&w), -1);
+	assert_int_equal(json_walk_init(&w, "{}", 2, 0), 0);
+	assert_int_equal(json_walk_enter(&w), 0);
+	assert_int_equal(json_walk_enter(&w), -1);
+	r = json_walk_next(&w);
+	assert_int_equal(r, -1);
+}
+
 int
 main(void)
 {
@@ -937,6 +1268,10 @@ main(void)
 		cmocka_unit_test(test_utf8_next),
 		cmocka_unit_test(test_arena),
 		cmocka_unit_test(test_pathenc),
+		cmocka_unit_test(test_walk_valid_invalid),
+		cmocka_unit_test(test_walk_read),
+		cmocka_unit_test(test_walk_span),
+		cmocka_unit_test(test_walk_hostile),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
