@@ -1,15 +1,18 @@
 /*
  * ocbctl: a command-line client for ocbroker, on libocbclient.  Every reply
- * and event is printed as one JSON object per line on stdout; diagnostics go
- * to stderr.  The token is read from a file (its first line), never from the
- * command line, where every user could read it in ps(1).
+ * and event is printed as one JSON object per line on stdout (ocbctl_json.c);
+ * diagnostics go to stderr.  `send` alone prints the answer as plain text
+ * unless --json.  The token is read from a file (its first line), never from
+ * the command line, where every user could read it in ps(1).
  *
  * Exit status: 0 ok, 1 the server answered with an ErrorResponse, 2 usage
  * (bad arguments, unreadable token file), 3 connection or auth failure (or
- * no reply in time).
+ * no reply in time), 4 the answer `send` waited for ended in an error,
+ * 130 a signal ended the wait of `send`.
  */
 #include "config.h"
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <errno.h>
@@ -23,33 +26,88 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "client/ocbclient.h"
+#include "client/ocbctl_json.h"
 #include "common/utf8.h"
 
 #define EXIT_REPLY_ERROR	1
 #define EXIT_USAGE		2
 #define EXIT_CONNECT		3
+#define EXIT_ANSWER_ERROR	4
+#define EXIT_INTERRUPTED	130
 
 #define DEFAULT_TIMEOUT_MS	35000	/* above the broker's 30 s limit */
+#define RUN_TIMEOUT_MS		660000	/* above RunCommand's 10 minutes */
 #define CLOSE_TIMEOUT_MS	2000
 #define TOKEN_MAX		1024
+#define FILES_MAX		32	/* the broker's limit on attachments */
+#define SNIFF_LEN		4096	/* bytes read to tell text from binary */
+#define LIMIT_MAX		1000	/* ListMessages.limit */
+
+#define USAGE_HEAD	"usage: ocbctl --port P --token-file F [--timeout MS] "
 
 static volatile sig_atomic_t got_signal;
 
+static const char usage_text[] =
+    USAGE_HEAD "COMMAND [ARG...]\n"
+    "commands:\n"
+    "  sessions | agents | providers | health | status | pending | commands\n"
+    "  models [--all]\n"
+    "  create [TITLE] | delete SESSION | session SESSION\n"
+    "  rename SESSION TITLE | fork SESSION [MSG]\n"
+    "  history [--limit N] [--before MSG] SESSION\n"
+    "  send [--agent NAME] [--model PROVIDER/MODEL] [--file PATH]...\n"
+    "       [--json] [--reasoning] [--no-wait] SESSION TEXT\n"
+    "  cancel SESSION | auth-status PROVIDER\n"
+    "  reply-permission SESSION PERMISSION once|always|reject\n"
+    "  answer QUESTION LABELS... | reject-question QUESTION\n"
+    "  todos SESSION | diff SESSION [MSG]\n"
+    "  revert SESSION MSG [PART] | unrevert SESSION\n"
+    "  summarize SESSION PROVIDER/MODEL\n"
+    "  run-command [--agent NAME] [--model PROVIDER/MODEL] SESSION NAME "
+    "[ARG...]\n"
+    "  watch [SESSION...]\n";
+
+static const char help_text[] =
+    "\n"
+    "Every reply and event is one JSON object per line on stdout; see\n"
+    "client/README.md for the shapes.  Options may appear anywhere; \"--\"\n"
+    "ends them.\n"
+    "\n"
+    "options:\n"
+    "  --port P          the broker's port on 127.0.0.1\n"
+    "  --token-file F    the token is the first line of F\n"
+    "  --timeout MS      for connecting and for each reply (default 35000;\n"
+    "                    run-command: 660000)\n"
+    "  --agent NAME      send, run-command: the agent\n"
+    "  --model P/M       send, run-command: the provider and model\n"
+    "  --file PATH       send: attach a file (repeatable, at most 32)\n"
+    "  --json            send: print every event as a JSON line instead of\n"
+    "                    the answer's text\n"
+    "  --reasoning       send: print reasoning tokens to stderr\n"
+    "  --no-wait         send: print {\"ok\":true} once accepted, do not wait\n"
+    "  --limit N         history: at most N messages (1-1000, default 100)\n"
+    "  --before MSG      history: only messages older than MSG\n"
+    "  --all             models: every provider, not only connected ones\n"
+    "\n"
+    "send waits until the answer is complete and the session idle, printing\n"
+    "the text as it streams; permission requests and questions are shown on\n"
+    "stderr.  answer takes one argument per question, its labels separated\n"
+    "by commas (\\, is a comma in a label, \\\\ a backslash):\n"
+    "  ocbctl ... answer que_1 Yes \"A,B\"\n"
+    "\n"
+    "exit status: 0 ok, 1 error reply, 2 usage, 3 connection or timeout,\n"
+    "4 send: the answer ended in an error, 130 send: interrupted\n";
+
+/* The one usage line; --help has the rest. */
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr,
-	    "usage: ocbctl --port P --token-file F [--timeout MS] COMMAND\n"
-	    "commands:\n"
-	    "  sessions | agents | providers | health\n"
-	    "  create [TITLE] | delete SESSION\n"
-	    "  send [--agent NAME] [--model PROVIDER/MODEL] SESSION TEXT\n"
-	    "  cancel SESSION | auth-status PROVIDER\n"
-	    "  reply-permission SESSION PERMISSION once|always|reject\n"
-	    "  watch [SESSION...]\n");
+	fputs(USAGE_HEAD "COMMAND [ARG...]\n"
+	    "       ocbctl --help lists every command and option\n", stderr);
 	exit(EXIT_USAGE);
 }
 
@@ -65,284 +123,31 @@ warnx_(const char *fmt, ...)
 	va_end(ap);
 }
 
-/* ---- JSON output ---- */
-
-/* A JSON string: escapes, and U+FFFD for bytes that are not UTF-8. */
-static void
-json_str(const char *s)
+static void __attribute__((noreturn, format(printf, 1, 2)))
+usage_err(const char *fmt, ...)
 {
-	const uint8_t *p = (const uint8_t *)(s != NULL ? s : "");
-	size_t n;
+	va_list ap;
 
-	putchar('"');
-	while (*p != '\0') {
-		if (*p < 0x80) {
-			switch (*p) {
-			case '"':
-				fputs("\\\"", stdout);
-				break;
-			case '\\':
-				fputs("\\\\", stdout);
-				break;
-			case '\n':
-				fputs("\\n", stdout);
-				break;
-			case '\r':
-				fputs("\\r", stdout);
-				break;
-			case '\t':
-				fputs("\\t", stdout);
-				break;
-			case '\b':
-				fputs("\\b", stdout);
-				break;
-			case '\f':
-				fputs("\\f", stdout);
-				break;
-			default:
-				if (*p < 0x20 || *p == 0x7f)
-					printf("\\u%04x", (unsigned)*p);
-				else
-					putchar(*p);
-			}
-			p++;
-			continue;
-		}
-		if (*p >= 0xf0)
-			n = 4;
-		else if (*p >= 0xe0)
-			n = 3;
-		else
-			n = 2;
-		if (strnlen((const char *)p, n) == n && utf8_valid(p, n)) {
-			fwrite(p, 1, n, stdout);
-			p += n;
-		} else {
-			fputs("\\ufffd", stdout);
-			p++;
-		}
-	}
-	putchar('"');
-}
-
-/* "key":"value" with a leading comma unless first. */
-static void
-kv_str(int *first, const char *k, const char *v)
-{
-	if (!*first)
-		putchar(',');
-	*first = 0;
-	json_str(k);
-	putchar(':');
-	json_str(v);
-}
-
-static void
-kv_int(int *first, const char *k, int64_t v)
-{
-	if (!*first)
-		putchar(',');
-	*first = 0;
-	json_str(k);
-	printf(":%" PRId64, v);
-}
-
-static void
-kv_bool(int *first, const char *k, int v)
-{
-	if (!*first)
-		putchar(',');
-	*first = 0;
-	json_str(k);
-	fputs(v ? ":true" : ":false", stdout);
-}
-
-static void
-kv_strs(int *first, const char *k, char **v, size_t n)
-{
-	size_t i;
-
-	if (!*first)
-		putchar(',');
-	*first = 0;
-	json_str(k);
-	fputs(":[", stdout);
-	for (i = 0; i < n; i++) {
-		if (i > 0)
-			putchar(',');
-		json_str(v[i]);
-	}
-	putchar(']');
-}
-
-static void
-session_obj(const Opencode__SessionInfo *s)
-{
-	int f = 1;
-
-	putchar('{');
-	kv_str(&f, "id", s->id);
-	if (s->_title_case == OPENCODE__SESSION_INFO___TITLE_TITLE)
-		kv_str(&f, "title", s->title);
-	kv_int(&f, "created_at", s->created_at);
-	kv_int(&f, "updated_at", s->updated_at);
-	putchar('}');
-}
-
-static void
-line_end(void)
-{
-	fputs("}\n", stdout);
-	fflush(stdout);
+	va_start(ap, fmt);
+	fputs("ocbctl: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	usage();
 }
 
 /*
- * Prints any ServerMessage: one line per session or agent for the lists,
- * one line for everything else.  Returns 1 for an ErrorResponse, else 0.
+ * Server text for a terminal: control characters (but tab and newline)
+ * become '?', so an answer cannot drive the terminal.  --json has the bytes.
  */
-static int
-print_message(const Opencode__ServerMessage *m)
+static void
+term_puts(FILE *f, const char *s)
 {
-	size_t i;
-	int f = 1;
+	const unsigned char *p;
 
-	switch (m->payload_case) {
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD__NOT_SET:
-		fputs("{\"ok\":true", stdout);
-		break;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_ERROR:
-		fputs("{\"error\":{", stdout);
-		kv_str(&f, "code", m->error->code);
-		kv_str(&f, "message", m->error->message);
-		putchar('}');
-		line_end();
-		return 1;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_LIST:
-		for (i = 0; i < m->session_list->n_sessions; i++) {
-			fputs("{\"session\":", stdout);
-			session_obj(m->session_list->sessions[i]);
-			line_end();
-		}
-		return 0;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_INFO:
-		fputs("{\"session\":", stdout);
-		session_obj(m->session_info);
-		break;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_AGENT_LIST:
-		for (i = 0; i < m->agent_list->n_agents; i++) {
-			const Opencode__AgentInfo *a = m->agent_list->agents[i];
-
-			f = 1;
-			fputs("{\"agent\":{", stdout);
-			kv_str(&f, "name", a->name);
-			if (a->_description_case ==
-			    OPENCODE__AGENT_INFO___DESCRIPTION_DESCRIPTION)
-				kv_str(&f, "description", a->description);
-			if (a->_mode_case == OPENCODE__AGENT_INFO___MODE_MODE)
-				kv_str(&f, "mode", a->mode);
-			kv_bool(&f, "built_in", a->built_in);
-			if (a->_color_case ==
-			    OPENCODE__AGENT_INFO___COLOR_COLOR)
-				kv_str(&f, "color", a->color);
-			putchar('}');
-			line_end();
-		}
-		return 0;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_PROVIDER_STATUS:
-		fputs("{\"provider_status\":{", stdout);
-		kv_strs(&f, "connected", m->provider_status->connected,
-		    m->provider_status->n_connected);
-		putchar('}');
-		break;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_AUTH_STATUS:
-		fputs("{\"auth_status\":{", stdout);
-		kv_str(&f, "provider_id", m->auth_status->provider_id);
-		kv_bool(&f, "connected", m->auth_status->connected);
-		putchar('}');
-		break;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_UPSTREAM_HEALTH:
-		fputs("{\"upstream_health\":{", stdout);
-		kv_bool(&f, "healthy", m->upstream_health->healthy);
-		kv_str(&f, "version", m->upstream_health->version);
-		putchar('}');
-		break;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_TOKEN:
-		fputs("{\"token\":{", stdout);
-		kv_str(&f, "session_id", m->token->session_id);
-		kv_str(&f, "message_id", m->token->message_id);
-		kv_str(&f, "part_id", m->token->part_id);
-		kv_str(&f, "delta", m->token->delta);
-		putchar('}');
-		break;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_COMPLETED:
-		fputs("{\"completed\":{", stdout);
-		kv_str(&f, "session_id", m->completed->session_id);
-		kv_str(&f, "message_id", m->completed->message_id);
-		kv_str(&f, "finish", m->completed->finish);
-		kv_int(&f, "input_tokens", m->completed->input_tokens);
-		kv_int(&f, "output_tokens", m->completed->output_tokens);
-		kv_str(&f, "error", m->completed->error);
-		putchar('}');
-		break;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_TOOL_CALL:
-		fputs("{\"tool_call\":{", stdout);
-		kv_str(&f, "session_id", m->tool_call->session_id);
-		kv_str(&f, "message_id", m->tool_call->message_id);
-		kv_str(&f, "part_id", m->tool_call->part_id);
-		kv_str(&f, "call_id", m->tool_call->call_id);
-		kv_str(&f, "tool", m->tool_call->tool);
-		kv_str(&f, "status", m->tool_call->status);
-		kv_str(&f, "title", m->tool_call->title);
-		/* A string, not raw JSON: nothing here parses or trusts it. */
-		kv_str(&f, "input_json", m->tool_call->input_json);
-		kv_str(&f, "output", m->tool_call->output);
-		kv_str(&f, "error", m->tool_call->error);
-		putchar('}');
-		break;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_PERMISSION_REQUEST:
-		fputs("{\"permission\":{", stdout);
-		kv_str(&f, "session_id", m->permission_request->session_id);
-		kv_str(&f, "permission_id",
-		    m->permission_request->permission_id);
-		kv_str(&f, "permission", m->permission_request->permission);
-		kv_strs(&f, "patterns", m->permission_request->patterns,
-		    m->permission_request->n_patterns);
-		kv_str(&f, "message_id", m->permission_request->message_id);
-		kv_str(&f, "call_id", m->permission_request->call_id);
-		kv_str(&f, "metadata_json",
-		    m->permission_request->metadata_json);
-		putchar('}');
-		break;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_EVENT:
-		fputs("{\"session_event\":{", stdout);
-		kv_str(&f, "session_id", m->session_event->session_id);
-		kv_str(&f, "kind", m->session_event->kind);
-		if (m->session_event->info != NULL) {
-			fputs(",\"info\":", stdout);
-			session_obj(m->session_event->info);
-		}
-		kv_str(&f, "status", m->session_event->status);
-		kv_str(&f, "error_name", m->session_event->error_name);
-		kv_str(&f, "error_message", m->session_event->error_message);
-		kv_int(&f, "attempt", m->session_event->attempt);
-		putchar('}');
-		break;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_UPSTREAM_STATUS:
-		fputs("{\"upstream_status\":{", stdout);
-		kv_bool(&f, "connected", m->upstream_status->connected);
-		kv_str(&f, "version", m->upstream_status->version);
-		putchar('}');
-		break;
-	default:
-		/* A payload this version does not know. */
-		fputs("{\"unknown\":{", stdout);
-		kv_int(&f, "request_id", (int64_t)m->request_id);
-		kv_int(&f, "payload", (int64_t)m->payload_case);
-		putchar('}');
-		break;
-	}
-	line_end();
-	return 0;
+	for (p = (const unsigned char *)(s != NULL ? s : ""); *p != '\0'; p++)
+		putc((*p < 0x20 && *p != '\t' && *p != '\n') || *p == 0x7f ?
+		    '?' : *p, f);
 }
 
 /* ---- arguments ---- */
@@ -355,10 +160,8 @@ number(const char *s, long min, long max, const char *what)
 
 	errno = 0;
 	v = strtol(s, &end, 10);
-	if (*s == '\0' || *end != '\0' || errno != 0 || v < min || v > max) {
-		warnx_("bad %s: %s", what, s);
-		usage();
-	}
+	if (*s == '\0' || *end != '\0' || errno != 0 || v < min || v > max)
+		usage_err("bad %s: %s", what, s);
 	return v;
 }
 
@@ -406,27 +209,539 @@ read_token(const char *path, char *tok, size_t toksz)
 	return 0;
 }
 
+/* PROVIDER/MODEL split in place; exits with usage when malformed. */
+static void
+split_model(char *s, char **provider, char **model)
+{
+	char *slash;
+
+	if ((slash = strchr(s, '/')) == NULL || slash == s ||
+	    slash[1] == '\0')
+		usage_err("want PROVIDER/MODEL: %s", s);
+	*slash = '\0';
+	*provider = s;
+	*model = slash + 1;
+}
+
+/*
+ * One question's answer: labels separated by ',', where "\," is a comma and
+ * "\\" a backslash.  Empty labels and other escapes are usage errors.  The
+ * labels point into one copy of arg, kept in *store.
+ */
+static void
+parse_labels(const char *arg, Opencode__QuestionAnswer *qa, char **store)
+{
+	char *out, **labels;
+	const char *p;
+	size_t n = 1, i = 0;
+
+	for (p = arg; *p != '\0'; p++) {
+		if (*p == '\\' && p[1] != '\0')
+			p++;
+		else if (*p == ',')
+			n++;
+	}
+	if ((*store = out = malloc(strlen(arg) + 1)) == NULL ||
+	    (labels = calloc(n, sizeof(*labels))) == NULL) {
+		warnx_("out of memory");
+		exit(EXIT_CONNECT);
+	}
+	labels[i++] = out;
+	for (p = arg; *p != '\0'; p++) {
+		if (*p == '\\') {
+			if (p[1] != ',' && p[1] != '\\')
+				usage_err("bad label list \"%s\": \\ must be "
+				    "followed by , or \\", arg);
+			*out++ = *++p;
+		} else if (*p == ',') {
+			*out++ = '\0';
+			labels[i++] = out;
+		} else
+			*out++ = *p;
+	}
+	*out = '\0';
+	for (i = 0; i < n; i++)
+		if (*labels[i] == '\0')
+			usage_err("bad label list \"%s\": empty label", arg);
+	qa->labels = labels;
+	qa->n_labels = n;
+}
+
+/* ---- file attachments ---- */
+
+static const struct {
+	const char	*ext;
+	const char	*mime;
+} mimes[] = {
+	{ "txt", "text/plain" },	{ "md", "text/markdown" },
+	{ "c", "text/x-c" },		{ "h", "text/x-c" },
+	{ "cc", "text/x-c++" },		{ "cpp", "text/x-c++" },
+	{ "py", "text/x-python" },	{ "sh", "text/x-shellscript" },
+	{ "go", "text/x-go" },		{ "rs", "text/x-rust" },
+	{ "js", "text/javascript" },	{ "ts", "text/x-typescript" },
+	{ "html", "text/html" },	{ "htm", "text/html" },
+	{ "css", "text/css" },		{ "csv", "text/csv" },
+	{ "json", "application/json" },	{ "xml", "application/xml" },
+	{ "yaml", "application/yaml" },	{ "yml", "application/yaml" },
+	{ "toml", "application/toml" },	{ "pdf", "application/pdf" },
+	{ "png", "image/png" },		{ "jpg", "image/jpeg" },
+	{ "jpeg", "image/jpeg" },	{ "gif", "image/gif" },
+	{ "webp", "image/webp" },	{ "svg", "image/svg+xml" },
+};
+
+/*
+ * The extension's type; else text/plain when the first SNIFF_LEN bytes are
+ * UTF-8 without NUL (a cut character at the end is allowed), else
+ * application/octet-stream.
+ */
+static const char *
+guess_mime(const char *path, int fd)
+{
+	uint8_t buf[SNIFF_LEN];
+	const char *base, *dot;
+	size_t i, len = 0, cut;
+	ssize_t r;
+
+	base = strrchr(path, '/') != NULL ? strrchr(path, '/') + 1 : path;
+	if ((dot = strrchr(base, '.')) != NULL && dot != base)
+		for (i = 0; i < sizeof(mimes) / sizeof(mimes[0]); i++)
+			if (strcasecmp(dot + 1, mimes[i].ext) == 0)
+				return mimes[i].mime;
+	while (len < sizeof(buf)) {
+		r = read(fd, buf + len, sizeof(buf) - len);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+	}
+	if (memchr(buf, '\0', len) != NULL)
+		return "application/octet-stream";
+	for (cut = 0; cut < 4 && cut < len; cut++)
+		if (utf8_valid(buf, len - cut))
+			return "text/plain";
+	return len == 0 ? "text/plain" : "application/octet-stream";
+}
+
+/*
+ * A file:// URL of an absolute path, percent-encoding what a URL path may
+ * not hold (as Node's pathToFileURL, which the server's fileURLToPath
+ * reverses).
+ */
+static char *
+file_url(const char *path)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p;
+	char *url, *o;
+
+	if ((url = malloc(sizeof("file://") + 3 * strlen(path))) == NULL)
+		return NULL;
+	memcpy(url, "file://", sizeof("file://") - 1);
+	o = url + sizeof("file://") - 1;
+	for (p = (const unsigned char *)path; *p != '\0'; p++) {
+		if (*p <= 0x20 || *p >= 0x7f || strchr("\"#%<>?\\^`{|}",
+		    *p) != NULL) {
+			*o++ = '%';
+			*o++ = hex[*p >> 4];
+			*o++ = hex[*p & 0xf];
+		} else
+			*o++ = (char)*p;
+	}
+	*o = '\0';
+	return url;
+}
+
+/* PATH as an attachment; exits with usage when it is not a readable file. */
+static void
+attach(const char *path, Opencode__FileAttachment *fa, char **url_store)
+{
+	char real[PATH_MAX];
+	const char *base;
+	struct stat st;
+	int fd;
+
+	if (realpath(path, real) == NULL)
+		usage_err("--file %s: %s", path, strerror(errno));
+	if ((fd = open(real, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1)
+		usage_err("--file %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode))
+		usage_err("--file %s: not a regular file", path);
+	fa->mime = (char *)(uintptr_t)guess_mime(real, fd);
+	close(fd);
+	base = strrchr(real, '/') + 1;
+	if ((fa->filename = strdup(base)) == NULL ||
+	    (*url_store = fa->url = file_url(real)) == NULL) {
+		warnx_("out of memory");
+		exit(EXIT_CONNECT);
+	}
+}
+
 /* ---- commands ---- */
+
+enum {
+	O_AGENT		= 1 << 0,
+	O_MODEL		= 1 << 1,
+	O_FILE		= 1 << 2,
+	O_JSON		= 1 << 3,
+	O_REASONING	= 1 << 4,
+	O_NO_WAIT	= 1 << 5,
+	O_LIMIT		= 1 << 6,
+	O_BEFORE	= 1 << 7,
+	O_ALL		= 1 << 8
+};
 
 struct cmd {
 	const char	*name;
 	int		 min_args;
 	int		 max_args;	/* -1: any */
+	int		 opts;		/* the O_* it takes */
+	const char	*synopsis;	/* its usage line, after the name */
 };
 
 static const struct cmd cmds[] = {
-	{ "sessions",		0, 0 },
-	{ "agents",		0, 0 },
-	{ "providers",		0, 0 },
-	{ "health",		0, 0 },
-	{ "create",		0, 1 },
-	{ "delete",		1, 1 },
-	{ "send",		2, 2 },
-	{ "cancel",		1, 1 },
-	{ "auth-status",	1, 1 },
-	{ "reply-permission",	3, 3 },
-	{ "watch",		0, -1 },
+	{ "sessions",		0, 0, 0, "" },
+	{ "agents",		0, 0, 0, "" },
+	{ "providers",		0, 0, 0, "" },
+	{ "health",		0, 0, 0, "" },
+	{ "status",		0, 0, 0, "" },
+	{ "pending",		0, 0, 0, "" },
+	{ "commands",		0, 0, 0, "" },
+	{ "models",		0, 0, O_ALL, "[--all]" },
+	{ "create",		0, 1, 0, "[TITLE]" },
+	{ "delete",		1, 1, 0, "SESSION" },
+	{ "session",		1, 1, 0, "SESSION" },
+	{ "rename",		2, 2, 0, "SESSION TITLE" },
+	{ "fork",		1, 2, 0, "SESSION [MSG]" },
+	{ "history",		1, 1, O_LIMIT | O_BEFORE,
+	    "[--limit N] [--before MSG] SESSION" },
+	{ "send",		2, 2, O_AGENT | O_MODEL | O_FILE | O_JSON |
+	    O_REASONING | O_NO_WAIT, "[--agent NAME] [--model PROVIDER/MODEL] "
+	    "[--file PATH]... [--json] [--reasoning] [--no-wait] SESSION TEXT" },
+	{ "cancel",		1, 1, 0, "SESSION" },
+	{ "auth-status",	1, 1, 0, "PROVIDER" },
+	{ "reply-permission",	3, 3, 0, "SESSION PERMISSION once|always|reject" },
+	{ "answer",		2, -1, 0, "QUESTION LABEL[,LABEL...]..." },
+	{ "reject-question",	1, 1, 0, "QUESTION" },
+	{ "todos",		1, 1, 0, "SESSION" },
+	{ "diff",		1, 2, 0, "SESSION [MSG]" },
+	{ "revert",		2, 3, 0, "SESSION MSG [PART]" },
+	{ "unrevert",		1, 1, 0, "SESSION" },
+	{ "summarize",		2, 2, 0, "SESSION PROVIDER/MODEL" },
+	{ "run-command",	2, -1, O_AGENT | O_MODEL,
+	    "[--agent NAME] [--model PROVIDER/MODEL] SESSION NAME [ARG...]" },
+	{ "watch",		0, -1, 0, "[SESSION...]" },
 };
+
+struct opts {
+	int		 set;		/* the O_* given */
+	const char	*agent;
+	char		*model;
+	const char	*files[FILES_MAX];
+	size_t		 nfiles;
+	long		 limit;
+	const char	*before;
+};
+
+/* Storage for any request: it must live until it is packed. */
+struct req {
+	Opencode__ClientMessage		cm;
+	union {
+		Opencode__ListSessionsRequest		ls;
+		Opencode__ListAgentsRequest		la;
+		Opencode__GetProviderStatusRequest	gp;
+		Opencode__HealthCheck			hc;
+		Opencode__ListSessionStatus		lss;
+		Opencode__ListPending			lp;
+		Opencode__ListCommands			lc;
+		Opencode__ListProviders			lpr;
+		Opencode__CreateSessionRequest		create;
+		Opencode__DeleteSessionRequest		del;
+		Opencode__GetSession			gs;
+		Opencode__UpdateSession			us;
+		Opencode__ForkSession			fs;
+		Opencode__ListMessages			lm;
+		Opencode__SendMessage			sm;
+		Opencode__CancelRequest			cr;
+		Opencode__GetAuthRequest		ga;
+		Opencode__ReplyPermission		rp;
+		Opencode__ReplyQuestion			rq;
+		Opencode__RejectQuestion		rj;
+		Opencode__GetTodos			gt;
+		Opencode__GetDiff			gd;
+		Opencode__RevertSession			rv;
+		Opencode__UnrevertSession		ur;
+		Opencode__SummarizeSession		ss;
+		Opencode__RunCommand			rc;
+	} u;
+	/* What the request points into, freed by req_free(). */
+	Opencode__FileAttachment	 files[FILES_MAX];
+	Opencode__FileAttachment	*filep[FILES_MAX];
+	char				*urls[FILES_MAX];
+	Opencode__QuestionAnswer	*answers;
+	Opencode__QuestionAnswer	**answerp;
+	char				**label_store;
+	size_t				 nanswers;
+	char				*joined;
+};
+
+static void
+req_free(struct req *r)
+{
+	size_t i;
+
+	for (i = 0; i < FILES_MAX; i++) {
+		free(r->files[i].filename);
+		free(r->urls[i]);
+	}
+	for (i = 0; i < r->nanswers; i++) {
+		free(r->answers[i].labels);
+		free(r->label_store[i]);
+	}
+	free(r->answers);
+	free(r->answerp);
+	free(r->label_store);
+	free(r->joined);
+}
+
+#define SET(field, init, pcase, member) do {				\
+	static const __typeof__(r->u.field) i_ = init;			\
+	r->u.field = i_;						\
+	r->cm.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_##pcase;	\
+	r->cm.member = &r->u.field;					\
+} while (0)
+
+static void
+build_send(struct req *r, char **args, const struct opts *o)
+{
+	static const Opencode__FileAttachment fa =
+	    OPENCODE__FILE_ATTACHMENT__INIT;
+	size_t i;
+
+	SET(sm, OPENCODE__SEND_MESSAGE__INIT, SEND_MESSAGE, send_message);
+	r->u.sm.session_id = args[0];
+	r->u.sm.text = args[1];
+	if (o->agent != NULL) {
+		r->u.sm._agent_case = OPENCODE__SEND_MESSAGE___AGENT_AGENT;
+		r->u.sm.agent = (char *)(uintptr_t)o->agent;
+	}
+	if (o->model != NULL) {
+		split_model(o->model, &r->u.sm.provider_id,
+		    &r->u.sm.model_id);
+		r->u.sm._provider_id_case =
+		    OPENCODE__SEND_MESSAGE___PROVIDER_ID_PROVIDER_ID;
+		r->u.sm._model_id_case =
+		    OPENCODE__SEND_MESSAGE___MODEL_ID_MODEL_ID;
+	}
+	for (i = 0; i < o->nfiles; i++) {
+		r->files[i] = fa;
+		attach(o->files[i], &r->files[i], &r->urls[i]);
+		r->filep[i] = &r->files[i];
+	}
+	r->u.sm.n_files = o->nfiles;
+	r->u.sm.files = o->nfiles > 0 ? r->filep : NULL;
+}
+
+static void
+build_answer(struct req *r, char **args, int nargs)
+{
+	static const Opencode__QuestionAnswer qa =
+	    OPENCODE__QUESTION_ANSWER__INIT;
+	size_t i, n = (size_t)nargs - 1;
+
+	SET(rq, OPENCODE__REPLY_QUESTION__INIT, REPLY_QUESTION,
+	    reply_question);
+	r->u.rq.question_id = args[0];
+	if ((r->answers = calloc(n, sizeof(*r->answers))) == NULL ||
+	    (r->answerp = calloc(n, sizeof(*r->answerp))) == NULL ||
+	    (r->label_store = calloc(n, sizeof(*r->label_store))) == NULL) {
+		warnx_("out of memory");
+		exit(EXIT_CONNECT);
+	}
+	for (i = 0; i < n; i++) {
+		r->answers[i] = qa;
+		r->nanswers = i + 1;
+		parse_labels(args[i + 1], &r->answers[i], &r->label_store[i]);
+		r->answerp[i] = &r->answers[i];
+	}
+	r->u.rq.n_answers = n;
+	r->u.rq.answers = r->answerp;
+}
+
+static void
+build_run(struct req *r, char **args, int nargs, const struct opts *o)
+{
+	size_t len = 1, off = 0, n;
+	int i;
+
+	SET(rc, OPENCODE__RUN_COMMAND__INIT, RUN_COMMAND, run_command);
+	r->u.rc.session_id = args[0];
+	r->u.rc.command = args[1];
+	/* The arguments travel as one string, as typed after /NAME. */
+	for (i = 2; i < nargs; i++)
+		len += strlen(args[i]) + 1;
+	if ((r->joined = calloc(1, len)) == NULL) {
+		warnx_("out of memory");
+		exit(EXIT_CONNECT);
+	}
+	for (i = 2; i < nargs; i++) {
+		if (i > 2)
+			r->joined[off++] = ' ';
+		n = strlen(args[i]);
+		memcpy(r->joined + off, args[i], n);
+		off += n;
+	}
+	r->u.rc.arguments = r->joined;
+	if (o->agent != NULL) {
+		r->u.rc._agent_case = OPENCODE__RUN_COMMAND___AGENT_AGENT;
+		r->u.rc.agent = (char *)(uintptr_t)o->agent;
+	}
+	if (o->model != NULL) {
+		split_model(o->model, &r->u.rc.provider_id,
+		    &r->u.rc.model_id);
+		r->u.rc._provider_id_case =
+		    OPENCODE__RUN_COMMAND___PROVIDER_ID_PROVIDER_ID;
+		r->u.rc._model_id_case =
+		    OPENCODE__RUN_COMMAND___MODEL_ID_MODEL_ID;
+	}
+}
+
+/* Fills r for every command but watch; exits with usage on bad input. */
+static void
+build(struct req *r, const char *name, char **args, int nargs,
+    const struct opts *o)
+{
+	static const Opencode__ClientMessage cm =
+	    OPENCODE__CLIENT_MESSAGE__INIT;
+
+	memset(r, 0, sizeof(*r));
+	r->cm = cm;
+	if (strcmp(name, "sessions") == 0)
+		SET(ls, OPENCODE__LIST_SESSIONS_REQUEST__INIT, LIST_SESSIONS,
+		    list_sessions);
+	else if (strcmp(name, "agents") == 0)
+		SET(la, OPENCODE__LIST_AGENTS_REQUEST__INIT, LIST_AGENTS,
+		    list_agents);
+	else if (strcmp(name, "providers") == 0)
+		SET(gp, OPENCODE__GET_PROVIDER_STATUS_REQUEST__INIT,
+		    GET_PROVIDER_STATUS, get_provider_status);
+	else if (strcmp(name, "health") == 0)
+		SET(hc, OPENCODE__HEALTH_CHECK__INIT, HEALTH_CHECK,
+		    health_check);
+	else if (strcmp(name, "status") == 0)
+		SET(lss, OPENCODE__LIST_SESSION_STATUS__INIT,
+		    LIST_SESSION_STATUS, list_session_status);
+	else if (strcmp(name, "pending") == 0)
+		SET(lp, OPENCODE__LIST_PENDING__INIT, LIST_PENDING,
+		    list_pending);
+	else if (strcmp(name, "commands") == 0)
+		SET(lc, OPENCODE__LIST_COMMANDS__INIT, LIST_COMMANDS,
+		    list_commands);
+	else if (strcmp(name, "models") == 0) {
+		SET(lpr, OPENCODE__LIST_PROVIDERS__INIT, LIST_PROVIDERS,
+		    list_providers);
+		r->u.lpr.include_all = (o->set & O_ALL) != 0;
+	} else if (strcmp(name, "create") == 0) {
+		SET(create, OPENCODE__CREATE_SESSION_REQUEST__INIT,
+		    CREATE_SESSION, create_session);
+		if (nargs == 1) {
+			r->u.create._title_case =
+			    OPENCODE__CREATE_SESSION_REQUEST___TITLE_TITLE;
+			r->u.create.title = args[0];
+		}
+	} else if (strcmp(name, "delete") == 0) {
+		SET(del, OPENCODE__DELETE_SESSION_REQUEST__INIT,
+		    DELETE_SESSION, delete_session);
+		r->u.del.session_id = args[0];
+	} else if (strcmp(name, "session") == 0) {
+		SET(gs, OPENCODE__GET_SESSION__INIT, GET_SESSION, get_session);
+		r->u.gs.session_id = args[0];
+	} else if (strcmp(name, "rename") == 0) {
+		SET(us, OPENCODE__UPDATE_SESSION__INIT, UPDATE_SESSION,
+		    update_session);
+		r->u.us.session_id = args[0];
+		r->u.us.title = args[1];
+	} else if (strcmp(name, "fork") == 0) {
+		SET(fs, OPENCODE__FORK_SESSION__INIT, FORK_SESSION,
+		    fork_session);
+		r->u.fs.session_id = args[0];
+		if (nargs == 2) {
+			r->u.fs._message_id_case =
+			    OPENCODE__FORK_SESSION___MESSAGE_ID_MESSAGE_ID;
+			r->u.fs.message_id = args[1];
+		}
+	} else if (strcmp(name, "history") == 0) {
+		SET(lm, OPENCODE__LIST_MESSAGES__INIT, LIST_MESSAGES,
+		    list_messages);
+		r->u.lm.session_id = args[0];
+		if (o->set & O_LIMIT) {
+			r->u.lm._limit_case =
+			    OPENCODE__LIST_MESSAGES___LIMIT_LIMIT;
+			r->u.lm.limit = (uint32_t)o->limit;
+		}
+		if (o->set & O_BEFORE) {
+			r->u.lm._before_case =
+			    OPENCODE__LIST_MESSAGES___BEFORE_BEFORE;
+			r->u.lm.before = (char *)(uintptr_t)o->before;
+		}
+	} else if (strcmp(name, "send") == 0)
+		build_send(r, args, o);
+	else if (strcmp(name, "cancel") == 0) {
+		SET(cr, OPENCODE__CANCEL_REQUEST__INIT, CANCEL_REQUEST,
+		    cancel_request);
+		r->u.cr.session_id = args[0];
+	} else if (strcmp(name, "auth-status") == 0) {
+		SET(ga, OPENCODE__GET_AUTH_REQUEST__INIT, GET_AUTH, get_auth);
+		r->u.ga.provider_id = args[0];
+	} else if (strcmp(name, "reply-permission") == 0) {
+		SET(rp, OPENCODE__REPLY_PERMISSION__INIT, REPLY_PERMISSION,
+		    reply_permission);
+		r->u.rp.session_id = args[0];
+		r->u.rp.permission_id = args[1];
+		r->u.rp.reply = args[2];
+	} else if (strcmp(name, "answer") == 0)
+		build_answer(r, args, nargs);
+	else if (strcmp(name, "reject-question") == 0) {
+		SET(rj, OPENCODE__REJECT_QUESTION__INIT, REJECT_QUESTION,
+		    reject_question);
+		r->u.rj.question_id = args[0];
+	} else if (strcmp(name, "todos") == 0) {
+		SET(gt, OPENCODE__GET_TODOS__INIT, GET_TODOS, get_todos);
+		r->u.gt.session_id = args[0];
+	} else if (strcmp(name, "diff") == 0) {
+		SET(gd, OPENCODE__GET_DIFF__INIT, GET_DIFF, get_diff);
+		r->u.gd.session_id = args[0];
+		if (nargs == 2) {
+			r->u.gd._message_id_case =
+			    OPENCODE__GET_DIFF___MESSAGE_ID_MESSAGE_ID;
+			r->u.gd.message_id = args[1];
+		}
+	} else if (strcmp(name, "revert") == 0) {
+		SET(rv, OPENCODE__REVERT_SESSION__INIT, REVERT_SESSION,
+		    revert_session);
+		r->u.rv.session_id = args[0];
+		r->u.rv.message_id = args[1];
+		if (nargs == 3) {
+			r->u.rv._part_id_case =
+			    OPENCODE__REVERT_SESSION___PART_ID_PART_ID;
+			r->u.rv.part_id = args[2];
+		}
+	} else if (strcmp(name, "unrevert") == 0) {
+		SET(ur, OPENCODE__UNREVERT_SESSION__INIT, UNREVERT_SESSION,
+		    unrevert_session);
+		r->u.ur.session_id = args[0];
+	} else if (strcmp(name, "summarize") == 0) {
+		SET(ss, OPENCODE__SUMMARIZE_SESSION__INIT, SUMMARIZE_SESSION,
+		    summarize_session);
+		r->u.ss.session_id = args[0];
+		split_model(args[1], &r->u.ss.provider_id, &r->u.ss.model_id);
+	} else if (strcmp(name, "run-command") == 0)
+		build_run(r, args, nargs, o);
+	else
+		usage();
+}
+
+/* ---- waiting for events ---- */
 
 static void
 on_signal(int sig)
@@ -435,84 +750,432 @@ on_signal(int sig)
 	got_signal = 1;
 }
 
+/* SIGINT and SIGTERM set got_signal; they stay blocked but in ppoll. */
 static void
-on_event(struct ocb_client *c, const Opencode__ServerMessage *m, void *arg)
+signals_catch(sigset_t *orig)
 {
-	(void)c;
-	(void)arg;
-	(void)print_message(m);
-}
-
-/*
- * Events until a signal or the end of the connection.  The signals are
- * blocked except inside ppoll(2), so one that arrives between two waits is
- * not lost.
- */
-static int
-watch(struct ocb_client *c, char **sessions, int nsessions, int timeout_ms)
-{
-	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
-	Opencode__Subscribe sub = OPENCODE__SUBSCRIBE__INIT;
-	Opencode__ServerMessage *reply;
 	struct sigaction sa;
-	struct pollfd pfd;
-	sigset_t block, orig;
-	int code, r;
+	sigset_t block;
 
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);
-	sigprocmask(SIG_BLOCK, &block, &orig);
+	sigprocmask(SIG_BLOCK, &block, orig);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+}
 
-	ocb_client_set_event_cb(c, on_event, NULL);
-	if (nsessions > 0) {
-		sub.n_session_ids = (size_t)nsessions;
-		sub.session_ids = sessions;
-		cm.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_SUBSCRIBE;
-		cm.subscribe = &sub;
-		if (ocb_client_call(c, &cm, timeout_ms, &reply) == -1) {
-			warnx_("subscribe: %s", ocb_client_error(c));
-			return EXIT_CONNECT;
-		}
-		if (reply->payload_case ==
-		    OPENCODE__SERVER_MESSAGE__PAYLOAD_ERROR) {
-			(void)print_message(reply);
-			ocb_message_free(reply);
-			(void)ocb_client_close(c, CLOSE_TIMEOUT_MS);
-			return EXIT_REPLY_ERROR;
-		}
-		ocb_message_free(reply);
-	}
+enum wait_end { WAIT_DONE, WAIT_SIGNAL, WAIT_CLOSED, WAIT_FAILED };
 
-	while (!got_signal) {
+/*
+ * Dispatches events until *done, a signal or the end of the connection.
+ * The signals are blocked except inside ppoll(2), so one that arrives
+ * between two waits is not lost.
+ */
+static enum wait_end
+wait_events(struct ocb_client *c, const int *done, const sigset_t *orig)
+{
+	struct pollfd pfd;
+	int r;
+
+	while (!*done) {
+		if (got_signal)
+			return WAIT_SIGNAL;
 		pfd.fd = ocb_client_fd(c);
 		pfd.events = POLLIN | (ocb_client_want_write(c) ? POLLOUT : 0);
-		r = ppoll(&pfd, 1, NULL, &orig);
+		r = ppoll(&pfd, 1, NULL, orig);
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r == -1) {
 			warnx_("poll: %s", strerror(errno));
-			return EXIT_CONNECT;
+			return WAIT_FAILED;
 		}
-		if (ocb_client_process(c, 0) == -1) {
-			code = ocb_client_close_code(c);
-			warnx_("%s", ocb_client_error(c));
-			(void)ocb_client_close(c, CLOSE_TIMEOUT_MS);
-			/* The broker going away ends a watch cleanly. */
-			return code == 1000 || code == 1001 ? 0 : EXIT_CONNECT;
-		}
+		if (ocb_client_process(c, 0) == -1)
+			return *done ? WAIT_DONE : WAIT_CLOSED;
 	}
-	(void)ocb_client_close(c, CLOSE_TIMEOUT_MS);
-	return 0;
+	return WAIT_DONE;
 }
 
-int
-main(int argc, char *argv[])
+/* Sends a Subscribe; 0, or the exit status. */
+static int
+subscribe(struct ocb_client *c, char **sessions, int nsessions,
+    int timeout_ms)
+{
+	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__Subscribe sub = OPENCODE__SUBSCRIBE__INIT;
+	Opencode__ServerMessage *reply;
+	int ret = 0;
+
+	sub.n_session_ids = (size_t)nsessions;
+	sub.session_ids = sessions;
+	cm.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_SUBSCRIBE;
+	cm.subscribe = &sub;
+	if (ocb_client_call(c, &cm, timeout_ms, &reply) == -1) {
+		warnx_("subscribe: %s", ocb_client_error(c));
+		return EXIT_CONNECT;
+	}
+	if (reply->payload_case == OPENCODE__SERVER_MESSAGE__PAYLOAD_ERROR) {
+		(void)json_message(reply);
+		ret = EXIT_REPLY_ERROR;
+	}
+	ocb_message_free(reply);
+	return ret;
+}
+
+static void
+on_watch_event(struct ocb_client *c, const Opencode__ServerMessage *m,
+    void *arg)
+{
+	(void)c;
+	(void)arg;
+	(void)json_message(m);
+}
+
+/* Events until a signal or the end of the connection. */
+static int
+watch(struct ocb_client *c, char **sessions, int nsessions, int timeout_ms)
+{
+	sigset_t orig;
+	int code, ret, never = 0;
+
+	signals_catch(&orig);
+	ocb_client_set_event_cb(c, on_watch_event, NULL);
+	if (nsessions > 0 &&
+	    (ret = subscribe(c, sessions, nsessions, timeout_ms)) != 0) {
+		if (ret == EXIT_REPLY_ERROR)
+			(void)ocb_client_close(c, CLOSE_TIMEOUT_MS);
+		return ret;
+	}
+	switch (wait_events(c, &never, &orig)) {
+	case WAIT_CLOSED:
+		code = ocb_client_close_code(c);
+		warnx_("%s", ocb_client_error(c));
+		(void)ocb_client_close(c, CLOSE_TIMEOUT_MS);
+		/* The broker going away ends a watch cleanly. */
+		return code == 1000 || code == 1001 ? 0 : EXIT_CONNECT;
+	case WAIT_FAILED:
+		return EXIT_CONNECT;
+	default:
+		(void)ocb_client_close(c, CLOSE_TIMEOUT_MS);
+		return 0;
+	}
+}
+
+/* ---- send: waiting for the answer ---- */
+
+struct answer {
+	const char	*session;
+	int		 json;
+	int		 reasoning;
+	int		 completed;	/* an assistant message completed */
+	int		 idle;		/* the session's last status: idle */
+	int		 failed;	/* the answer ended in an error */
+	int		 done;
+	int		 mid_line;	/* text printed without a final \n */
+};
+
+/* The session an event belongs to; NULL for none (UpstreamStatus). */
+static const char *
+event_session(const Opencode__ServerMessage *m)
+{
+	switch (m->payload_case) {
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_TOKEN:
+		return m->token->session_id;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_COMPLETED:
+		return m->completed->session_id;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_TOOL_CALL:
+		return m->tool_call->session_id;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_PERMISSION_REQUEST:
+		return m->permission_request->session_id;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_EVENT:
+		return m->session_event->session_id;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_QUESTION_REQUEST:
+		return m->question_request->session_id;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_QUESTION_RESOLVED:
+		return m->question_resolved->session_id;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_PERMISSION_RESOLVED:
+		return m->permission_resolved->session_id;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_TODO_UPDATED:
+		return m->todo_updated->session_id;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_DIFF_UPDATED:
+		return m->diff_updated->session_id;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_MESSAGE_REMOVED:
+		return m->message_removed->session_id;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_PART_REMOVED:
+		return m->part_removed->session_id;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_MESSAGE_UPDATED:
+		return m->message_updated->session_id;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_PART_UPDATED:
+		return m->part_updated->session_id;
+	default:
+		return NULL;
+	}
+}
+
+/* Text mode: why the wait goes on (or ended), on stderr. */
+static void
+tell(struct answer *a, const Opencode__ServerMessage *m)
+{
+	const Opencode__PermissionRequest *p;
+	const Opencode__QuestionRequest *q;
+	const Opencode__SessionEvent *se;
+	size_t i, j;
+
+	if (a->mid_line) {
+		/* Keep stderr lines off the answer's line on a terminal. */
+		fflush(stdout);
+		if (isatty(STDOUT_FILENO) && isatty(STDERR_FILENO))
+			fputc('\n', stderr);
+	}
+	switch (m->payload_case) {
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_PERMISSION_REQUEST:
+		p = m->permission_request;
+		fputs("ocbctl: permission asked: ", stderr);
+		term_puts(stderr, p->permission);
+		for (i = 0; i < p->n_patterns; i++) {
+			fputs(i == 0 ? " (" : ", ", stderr);
+			term_puts(stderr, p->patterns[i]);
+		}
+		fputs(p->n_patterns > 0 ? ")\n" : "\n", stderr);
+		fputs("  reply: ocbctl reply-permission ", stderr);
+		term_puts(stderr, p->session_id);
+		fputc(' ', stderr);
+		term_puts(stderr, p->permission_id);
+		fputs(" once|always|reject\n", stderr);
+		break;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_QUESTION_REQUEST:
+		q = m->question_request;
+		fputs("ocbctl: question asked:\n", stderr);
+		for (i = 0; i < q->n_questions; i++) {
+			fprintf(stderr, "  %zu. ", i + 1);
+			term_puts(stderr, q->questions[i]->question);
+			fputs(q->questions[i]->multiple ? " (several)\n" :
+			    "\n", stderr);
+			for (j = 0; j < q->questions[i]->n_options; j++) {
+				fputs("     - ", stderr);
+				term_puts(stderr,
+				    q->questions[i]->options[j]->label);
+				fputc('\n', stderr);
+			}
+		}
+		fputs("  answer: ocbctl answer ", stderr);
+		term_puts(stderr, q->id);
+		fputs(" LABELS... (or reject-question)\n", stderr);
+		break;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_EVENT:
+		se = m->session_event;
+		if (strcmp(se->kind, "error") == 0) {
+			fputs("ocbctl: session error: ", stderr);
+			term_puts(stderr, se->error_name);
+			fputs(": ", stderr);
+			term_puts(stderr, se->error_message);
+		} else if (strcmp(se->kind, "deleted") == 0)
+			fputs("ocbctl: the session was deleted", stderr);
+		else {
+			fprintf(stderr, "ocbctl: retrying (attempt %" PRId64
+			    "): ", se->attempt);
+			term_puts(stderr, se->error_message);
+		}
+		fputc('\n', stderr);
+		break;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_COMPLETED:
+		fputs("ocbctl: the answer ended in an error: ", stderr);
+		term_puts(stderr, m->completed->error);
+		fputc('\n', stderr);
+		break;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_UPSTREAM_STATUS:
+		fputs("ocbctl: the broker lost OpenCode's event stream\n",
+		    stderr);
+		break;
+	default:
+		break;
+	}
+	fflush(stderr);
+}
+
+/* Text mode: the answer's text on stdout, reasoning on stderr if asked. */
+static void
+text_event(struct answer *a, const Opencode__ServerMessage *m)
+{
+	const Opencode__ChatToken *t;
+	const Opencode__SessionEvent *se;
+	size_t n;
+
+	switch (m->payload_case) {
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_TOKEN:
+		t = m->token;
+		/* An older broker sends no kind: its tokens are text. */
+		if (strcmp(t->kind, "reasoning") == 0) {
+			if (a->reasoning) {
+				term_puts(stderr, t->delta);
+				fflush(stderr);
+			}
+			return;
+		}
+		if ((n = strlen(t->delta)) == 0)
+			return;
+		term_puts(stdout, t->delta);
+		fflush(stdout);
+		a->mid_line = t->delta[n - 1] != '\n';
+		return;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_PERMISSION_REQUEST:
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_QUESTION_REQUEST:
+		tell(a, m);
+		return;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_EVENT:
+		se = m->session_event;
+		if (strcmp(se->kind, "error") == 0 ||
+		    strcmp(se->kind, "deleted") == 0 ||
+		    (strcmp(se->kind, "status") == 0 &&
+		    strcmp(se->status, "retry") == 0))
+			tell(a, m);
+		return;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_COMPLETED:
+		if (*m->completed->error != '\0')
+			tell(a, m);
+		return;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_UPSTREAM_STATUS:
+		if (!m->upstream_status->connected)
+			tell(a, m);
+		return;
+	default:
+		return;
+	}
+}
+
+/*
+ * Where the answer stands.  It is over once an assistant message completed
+ * and the session went idle (a tool-using answer is several messages, and
+ * only the idle says the last one came), or once it failed and either the
+ * session went idle or the failed message completed.  busy after idle
+ * means the session works on: wait for the next idle.
+ */
+static void
+track(struct answer *a, const Opencode__ServerMessage *m)
+{
+	const Opencode__SessionEvent *se;
+	const Opencode__MessageInfo *mi;
+
+	switch (m->payload_case) {
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_COMPLETED:
+		a->completed = 1;
+		if (*m->completed->error != '\0')
+			a->failed = 1;
+		break;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_MESSAGE_UPDATED:
+		mi = m->message_updated;
+		if (strcmp(mi->role, "assistant") != 0 ||
+		    mi->completed_at == 0)
+			break;
+		a->completed = 1;
+		if (*mi->error_name != '\0')
+			a->failed = 1;
+		break;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_EVENT:
+		se = m->session_event;
+		if (strcmp(se->kind, "idle") == 0 ||
+		    (strcmp(se->kind, "status") == 0 &&
+		    strcmp(se->status, "idle") == 0))
+			a->idle = 1;
+		else if (strcmp(se->kind, "status") == 0)
+			a->idle = 0;
+		else if (strcmp(se->kind, "error") == 0)
+			a->failed = 1;
+		else if (strcmp(se->kind, "deleted") == 0)
+			a->failed = a->idle = 1;
+		break;
+	default:
+		return;
+	}
+	if (a->failed ? a->idle || a->completed : a->idle && a->completed)
+		a->done = 1;
+}
+
+static void
+on_send_event(struct ocb_client *c, const Opencode__ServerMessage *m,
+    void *arg)
+{
+	struct answer *a = arg;
+	const char *sid;
+
+	(void)c;
+	/* The Subscribe filters; this also covers events before it took. */
+	if (a->done || ((sid = event_session(m)) != NULL &&
+	    strcmp(sid, a->session) != 0))
+		return;
+	if (a->json)
+		(void)json_message(m);
+	else
+		text_event(a, m);
+	track(a, m);
+}
+
+/*
+ * send: Subscribe to the session, send, then print the answer until it is
+ * over.  With --no-wait, only the acknowledgement ({"ok":true}).
+ */
+static int
+send_wait(struct ocb_client *c, struct req *r, const struct opts *o,
+    int timeout_ms)
+{
+	struct answer a;
+	Opencode__ServerMessage *reply;
+	sigset_t orig;
+	int ret;
+
+	memset(&a, 0, sizeof(a));
+	a.session = r->u.sm.session_id;
+	a.json = (o->set & O_JSON) != 0;
+	a.reasoning = (o->set & O_REASONING) != 0;
+	signals_catch(&orig);
+	ocb_client_set_event_cb(c, on_send_event, &a);
+	if ((ret = subscribe(c, &r->u.sm.session_id, 1, timeout_ms)) != 0)
+		return ret;
+	if (ocb_client_call(c, &r->cm, timeout_ms, &reply) == -1) {
+		warnx_("send: %s", ocb_client_error(c));
+		return EXIT_CONNECT;
+	}
+	if (reply->payload_case == OPENCODE__SERVER_MESSAGE__PAYLOAD_ERROR) {
+		if (a.json)
+			(void)json_message(reply);
+		else
+			warnx_("send: %s: %s", reply->error->code,
+			    reply->error->message);
+		ocb_message_free(reply);
+		return EXIT_REPLY_ERROR;
+	}
+	ocb_message_free(reply);
+	switch (wait_events(c, &a.done, &orig)) {
+	case WAIT_DONE:
+		ret = a.failed ? EXIT_ANSWER_ERROR : 0;
+		break;
+	case WAIT_SIGNAL:
+		warnx_("interrupted (the session goes on; `ocbctl cancel` "
+		    "stops it)");
+		ret = EXIT_INTERRUPTED;
+		break;
+	case WAIT_CLOSED:
+		warnx_("the connection ended before the answer: %s",
+		    ocb_client_error(c));
+		ret = EXIT_CONNECT;
+		break;
+	default:
+		ret = EXIT_CONNECT;
+		break;
+	}
+	if (a.mid_line)
+		putchar('\n');
+	return ret;
+}
+
+/* ---- main ---- */
+
+static void
+parse_options(int argc, char *argv[], struct opts *o, long *port,
+    const char **token_file, long *timeout)
 {
 	static const struct option longopts[] = {
 		{ "port",	required_argument,	NULL, 'p' },
@@ -520,57 +1183,92 @@ main(int argc, char *argv[])
 		{ "timeout",	required_argument,	NULL, 'T' },
 		{ "agent",	required_argument,	NULL, 'a' },
 		{ "model",	required_argument,	NULL, 'm' },
+		{ "file",	required_argument,	NULL, 'f' },
+		{ "json",	no_argument,		NULL, 'j' },
+		{ "reasoning",	no_argument,		NULL, 'r' },
+		{ "no-wait",	no_argument,		NULL, 'n' },
+		{ "limit",	required_argument,	NULL, 'l' },
+		{ "before",	required_argument,	NULL, 'b' },
+		{ "all",	no_argument,		NULL, 'A' },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ NULL,		0,			NULL, 0 }
 	};
-	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
-	Opencode__CreateSessionRequest create =
-	    OPENCODE__CREATE_SESSION_REQUEST__INIT;
-	Opencode__DeleteSessionRequest del =
-	    OPENCODE__DELETE_SESSION_REQUEST__INIT;
-	Opencode__ListSessionsRequest ls =
-	    OPENCODE__LIST_SESSIONS_REQUEST__INIT;
-	Opencode__ListAgentsRequest la = OPENCODE__LIST_AGENTS_REQUEST__INIT;
-	Opencode__GetProviderStatusRequest gp =
-	    OPENCODE__GET_PROVIDER_STATUS_REQUEST__INIT;
-	Opencode__HealthCheck hc = OPENCODE__HEALTH_CHECK__INIT;
-	Opencode__SendMessage sm = OPENCODE__SEND_MESSAGE__INIT;
-	Opencode__CancelRequest cr = OPENCODE__CANCEL_REQUEST__INIT;
-	Opencode__GetAuthRequest ga = OPENCODE__GET_AUTH_REQUEST__INIT;
-	Opencode__ReplyPermission rp = OPENCODE__REPLY_PERMISSION__INIT;
-	Opencode__ServerMessage *reply;
-	struct ocb_client *c;
-	const struct cmd *cmd = NULL;
-	const char *token_file = NULL, *agent = NULL, *cname;
-	char *model = NULL, *slash, token[TOKEN_MAX + 1];
-	long port = 0, timeout = DEFAULT_TIMEOUT_MS;
-	int ch, nargs, ret;
-	size_t i;
-	char **args;
+	int ch;
 
 	/* Options may come anywhere; "--" ends them (TEXT starting with -). */
 	while ((ch = getopt_long(argc, argv, "p:t:T:h", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'p':
-			port = number(optarg, 1, 65535, "port");
+			*port = number(optarg, 1, 65535, "port");
 			break;
 		case 't':
-			token_file = optarg;
+			*token_file = optarg;
 			break;
 		case 'T':
-			timeout = number(optarg, 1, INT_MAX, "timeout");
+			*timeout = number(optarg, 1, INT_MAX, "timeout");
 			break;
 		case 'a':
-			agent = optarg;
+			o->set |= O_AGENT;
+			o->agent = optarg;
 			break;
 		case 'm':
-			model = optarg;
+			o->set |= O_MODEL;
+			o->model = optarg;
 			break;
+		case 'f':
+			if (o->nfiles == FILES_MAX)
+				usage_err("at most %d --file", FILES_MAX);
+			o->set |= O_FILE;
+			o->files[o->nfiles++] = optarg;
+			break;
+		case 'j':
+			o->set |= O_JSON;
+			break;
+		case 'r':
+			o->set |= O_REASONING;
+			break;
+		case 'n':
+			o->set |= O_NO_WAIT;
+			break;
+		case 'l':
+			o->set |= O_LIMIT;
+			o->limit = number(optarg, 1, LIMIT_MAX, "limit");
+			break;
+		case 'b':
+			o->set |= O_BEFORE;
+			o->before = optarg;
+			break;
+		case 'A':
+			o->set |= O_ALL;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			fputs(help_text, stdout);
+			exit(0);
 		default:
 			usage();
 		}
 	}
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct req r;
+	struct opts o;
+	Opencode__ServerMessage *reply;
+	struct ocb_client *c;
+	const struct cmd *cmd = NULL;
+	const char *token_file = NULL, *cname;
+	char token[TOKEN_MAX + 1];
+	long port = 0, timeout = -1;
+	int nargs, ret;
+	size_t i;
+	char **args;
+
+	memset(&o, 0, sizeof(o));
+	parse_options(argc, argv, &o, &port, &token_file, &timeout);
 	if (optind >= argc || port == 0 || token_file == NULL)
 		usage();
 	cname = argv[optind];
@@ -579,30 +1277,41 @@ main(int argc, char *argv[])
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (strcmp(cname, cmds[i].name) == 0)
 			cmd = &cmds[i];
-	if (cmd == NULL || nargs < cmd->min_args ||
-	    (cmd->max_args >= 0 && nargs > cmd->max_args))
-		usage();
-	if ((agent != NULL || model != NULL) && strcmp(cname, "send") != 0)
-		usage();
-	if (model != NULL && ((slash = strchr(model, '/')) == NULL ||
-	    slash == model || slash[1] == '\0')) {
-		warnx_("--model wants PROVIDER/MODEL");
-		usage();
+	if (cmd == NULL)
+		usage_err("unknown command: %s", cname);
+	if (nargs < cmd->min_args ||
+	    (cmd->max_args >= 0 && nargs > cmd->max_args) ||
+	    (o.set & ~cmd->opts) != 0) {
+		warnx_("%s: %s", cname, (o.set & ~cmd->opts) != 0 ?
+		    "an option it does not take" :
+		    "wrong number of arguments");
+		fprintf(stderr, USAGE_HEAD "%s%s%s\n", cname,
+		    *cmd->synopsis != '\0' ? " " : "", cmd->synopsis);
+		return EXIT_USAGE;
 	}
+	if (timeout == -1)
+		timeout = strcmp(cname, "run-command") == 0 ? RUN_TIMEOUT_MS :
+		    DEFAULT_TIMEOUT_MS;
+	/* Bad arguments are found before connecting. */
+	if (strcmp(cname, "watch") != 0)
+		build(&r, cname, args, nargs, &o);
 
 	if (read_token(token_file, token, sizeof(token)) == -1)
-		return EXIT_USAGE;
-	if ((c = ocb_client_new()) == NULL) {
-		explicit_bzero(token, sizeof(token));
+		ret = EXIT_USAGE;
+	else if ((c = ocb_client_new()) == NULL) {
 		warnx_("out of memory");
-		return EXIT_CONNECT;
-	}
-	ret = ocb_client_connect(c, (uint16_t)port, token, (int)timeout);
-	explicit_bzero(token, sizeof(token));
-	if (ret == -1) {
+		ret = EXIT_CONNECT;
+	} else if ((ret = ocb_client_connect(c, (uint16_t)port, token,
+	    (int)timeout)) == -1) {
 		warnx_("%s", ocb_client_error(c));
 		ocb_client_free(c);
-		return EXIT_CONNECT;
+		ret = EXIT_CONNECT;
+	}
+	explicit_bzero(token, sizeof(token));
+	if (ret != 0) {
+		if (strcmp(cname, "watch") != 0)
+			req_free(&r);
+		return ret;
 	}
 
 	if (strcmp(cname, "watch") == 0) {
@@ -610,83 +1319,20 @@ main(int argc, char *argv[])
 		ocb_client_free(c);
 		return ret;
 	}
-
-	if (strcmp(cname, "sessions") == 0) {
-		cm.payload_case =
-		    OPENCODE__CLIENT_MESSAGE__PAYLOAD_LIST_SESSIONS;
-		cm.list_sessions = &ls;
-	} else if (strcmp(cname, "agents") == 0) {
-		cm.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_LIST_AGENTS;
-		cm.list_agents = &la;
-	} else if (strcmp(cname, "providers") == 0) {
-		cm.payload_case =
-		    OPENCODE__CLIENT_MESSAGE__PAYLOAD_GET_PROVIDER_STATUS;
-		cm.get_provider_status = &gp;
-	} else if (strcmp(cname, "health") == 0) {
-		cm.payload_case =
-		    OPENCODE__CLIENT_MESSAGE__PAYLOAD_HEALTH_CHECK;
-		cm.health_check = &hc;
-	} else if (strcmp(cname, "create") == 0) {
-		if (nargs == 1) {
-			create._title_case =
-			    OPENCODE__CREATE_SESSION_REQUEST___TITLE_TITLE;
-			create.title = args[0];
-		}
-		cm.payload_case =
-		    OPENCODE__CLIENT_MESSAGE__PAYLOAD_CREATE_SESSION;
-		cm.create_session = &create;
-	} else if (strcmp(cname, "delete") == 0) {
-		del.session_id = args[0];
-		cm.payload_case =
-		    OPENCODE__CLIENT_MESSAGE__PAYLOAD_DELETE_SESSION;
-		cm.delete_session = &del;
-	} else if (strcmp(cname, "send") == 0) {
-		sm.session_id = args[0];
-		sm.text = args[1];
-		if (agent != NULL) {
-			sm._agent_case = OPENCODE__SEND_MESSAGE___AGENT_AGENT;
-			sm.agent = (char *)(uintptr_t)agent;
-		}
-		if (model != NULL) {
-			slash = strchr(model, '/');
-			*slash = '\0';
-			sm._provider_id_case =
-			    OPENCODE__SEND_MESSAGE___PROVIDER_ID_PROVIDER_ID;
-			sm.provider_id = model;
-			sm._model_id_case =
-			    OPENCODE__SEND_MESSAGE___MODEL_ID_MODEL_ID;
-			sm.model_id = slash + 1;
-		}
-		cm.payload_case =
-		    OPENCODE__CLIENT_MESSAGE__PAYLOAD_SEND_MESSAGE;
-		cm.send_message = &sm;
-	} else if (strcmp(cname, "cancel") == 0) {
-		cr.session_id = args[0];
-		cm.payload_case =
-		    OPENCODE__CLIENT_MESSAGE__PAYLOAD_CANCEL_REQUEST;
-		cm.cancel_request = &cr;
-	} else if (strcmp(cname, "auth-status") == 0) {
-		ga.provider_id = args[0];
-		cm.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_GET_AUTH;
-		cm.get_auth = &ga;
-	} else {	/* reply-permission */
-		rp.session_id = args[0];
-		rp.permission_id = args[1];
-		rp.reply = args[2];
-		cm.payload_case =
-		    OPENCODE__CLIENT_MESSAGE__PAYLOAD_REPLY_PERMISSION;
-		cm.reply_permission = &rp;
-	}
-
-	if (ocb_client_call(c, &cm, (int)timeout, &reply) == -1) {
+	if (strcmp(cname, "send") == 0 && !(o.set & O_NO_WAIT)) {
+		ret = send_wait(c, &r, &o, (int)timeout);
+		if (ret != EXIT_CONNECT && ret != EXIT_INTERRUPTED)
+			(void)ocb_client_close(c, CLOSE_TIMEOUT_MS);
+	} else if (ocb_client_call(c, &r.cm, (int)timeout, &reply) == -1) {
 		warnx_("%s: %s", cname, ocb_client_error(c));
-		ocb_client_free(c);
-		return EXIT_CONNECT;
+		ret = EXIT_CONNECT;
+	} else {
+		ret = json_message(reply) ? EXIT_REPLY_ERROR : 0;
+		ocb_message_free(reply);
+		(void)ocb_client_close(c, CLOSE_TIMEOUT_MS);
 	}
-	ret = print_message(reply) ? EXIT_REPLY_ERROR : 0;
-	ocb_message_free(reply);
-	(void)ocb_client_close(c, CLOSE_TIMEOUT_MS);
 	ocb_client_free(c);
+	req_free(&r);
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		warnx_("stdout: %s", strerror(errno));
 		return EXIT_CONNECT;

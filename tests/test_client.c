@@ -1145,7 +1145,8 @@ test_ctl_commands(void **state)
 	CTL_EXPECT(1, "{\"error\":{\"code\":\"INVALID_REQUEST\"", 1);
 	free(out);
 
-	status = ctl(e, tf, &out, "send", FX_SESSION, "text", NULL);
+	status = ctl(e, tf, &out, "send", "--no-wait", FX_SESSION, "text",
+	    NULL);
 	CTL_EXPECT(0, "{\"ok\":true}", 1);
 	free(out);
 	assert_non_null(last = it_fake_last(e, "POST", "/session/"));
@@ -1154,7 +1155,7 @@ test_ctl_commands(void **state)
 	assert_non_null(strstr(last, "\"text\":\"text\""));
 	free(last);
 	status = ctl(e, tf, &out, "send", "--model", "mock/mock-1", "--agent",
-	    "build", FX_SESSION, "hello", NULL);
+	    "build", "--no-wait", FX_SESSION, "hello", NULL);
 	CTL_EXPECT(0, "{\"ok\":true}", 1);
 	free(out);
 	assert_non_null(last = it_fake_last(e, "POST", "/session/"));
@@ -1348,6 +1349,558 @@ test_ctl_watch(void **state)
 	assert_int_equal(it_wait(e, T_EXIT, NULL), 0);
 }
 
+/* ---- ocbctl: protocol v2 ---- */
+
+#define TOOL_SESSION	"ses_de9d9cc0cffehGld5NiPkdFvkF"
+#define PERM_SESSION	"ses_de9d9baa3ffe6SsOQyL6OP9AJP"
+#define ABORT_SESSION	"ses_de9d997ceffe562ZA3dhHlShtT"
+#define ERROR_SESSION	"ses_de9d950e7ffe0dSvtEPOyUulOH"
+#define BADMODEL_SESSION "ses_de9d92facffeG00OPeIsXyFZpF"
+#define OTHER_SESSION	"ses_de9da0d54ffehULAtvbJczpmni"
+#define TOOL_ANSWER	"The tool call finished; this is the mock's answer."
+
+/* ocbctl's stderr so far (the log), emptied for the next run; malloc'd. */
+static char *
+ctl_log_take(void)
+{
+	char path[PATH_MAX], *s;
+	size_t len;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/ocbctl.log", it_logdir());
+	assert_non_null(f = fopen(path, "a+"));
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	len = (size_t)ftell(f);
+	rewind(f);
+	assert_non_null(s = calloc(1, len + 1));
+	assert_true(fread(s, 1, len, f) == len);
+	fclose(f);
+	assert_non_null(f = fopen(path, "w"));
+	fclose(f);
+	return s;
+}
+
+/* The last line of s (without its newline), in a static buffer. */
+static const char *
+last_line(const char *s)
+{
+	static char line[8192];
+	size_t n = strlen(s);
+	const char *p;
+
+	if (n > 0 && s[n - 1] == '\n')
+		n--;
+	for (p = s + n; p > s && p[-1] != '\n'; p--)
+		;
+	snprintf(line, sizeof(line), "%.*s", (int)(s + n - p), p);
+	return line;
+}
+
+/* Forgets the fake's request history, so a wait sees only what follows. */
+static void
+fake_reset(const struct it_env *e)
+{
+	char *r = NULL;
+
+	assert_int_equal(it_fake_req(e, "POST", "/__fake/reset", "", &r), 200);
+	free(r);
+}
+
+/* Waits until the fake got a request of method whose URI starts with uri. */
+static void
+wait_request(const struct it_env *e, struct ctl *x, const char *method,
+    const char *uri)
+{
+	int64_t deadline = it_now_ms() + T_REPLY;
+	char *last;
+
+	while ((last = it_fake_last(e, method, uri)) == NULL) {
+		if (it_now_ms() > deadline)
+			fail_msg("no %s %s reached the fake", method, uri);
+		if (x != NULL && ctl_read(x, 20))
+			fail_msg("ocbctl exited: %s", x->buf);
+		if (x == NULL)
+			usleep(20000);
+	}
+	free(last);
+}
+
+/*
+ * Runs `ocbctl send ARGS` on session: once the prompt reached the fake,
+ * replays each transcript (NULL-ended) and waits for ocbctl's end.  The
+ * prompt goes out after the Subscribe was answered, so every event of the
+ * transcripts comes after the filter is in place.
+ */
+static int
+send_replay(const struct it_env *e, const char *tf, const char *const *args,
+    const char *session, const char *const *transcripts, char **out)
+{
+	char uri[128], *r = NULL;
+	struct ctl x;
+
+	fake_reset(e);
+	ctl_start(&x, e, tf, args);
+	snprintf(uri, sizeof(uri), "/session/%s/prompt_async", session);
+	wait_request(e, &x, "POST", uri);
+	for (; *transcripts != NULL; transcripts++) {
+		assert_int_equal(it_fake_req(e, "POST", "/__fake/sse",
+		    *transcripts, &r), 200);
+		free(r);
+	}
+	ctl_finish(&x);
+	*out = x.buf;
+	return x.status;
+}
+
+/* send waits for the answer: text on stdout, until complete and idle. */
+static void
+test_ctl_send_wait(void **state)
+{
+	struct it_env *e = *state;
+	const char *tf = token_file(e, e->token);
+	const char *text[] = { "send", FX_SESSION, "text", NULL };
+	const char *tool[] = { "send", "--json", TOOL_SESSION, "tool", NULL };
+	const char *perm[] = { "send", PERM_SESSION, "ask", NULL };
+	const char *sse_text[] = { "sse-text.txt", NULL };
+	const char *sse_tool[] = { "sse-sessions.txt", "sse-tool.txt", NULL };
+	const char *sse_perm[] = { "sse-permission.txt", NULL };
+	char *out, *log;
+	int status;
+
+	/* Text mode: the deltas and a final newline, nothing else. */
+	(void)ctl_log_take();
+	status = send_replay(e, tf, text, FX_SESSION, sse_text, &out);
+	if (status != 0 || strcmp(out, FX_TEXT "\n") != 0)
+		fail_msg("exit %d, printed \"%s\" (%s)", status, out,
+		    dump(out));
+	free(out);
+	log = ctl_log_take();
+	assert_string_equal(log, "");
+	free(log);
+
+	/*
+	 * --json: a line per event of the session only (another session's
+	 * went first).  The tool call's message completes first
+	 * (tool-calls), the answer's second; ocbctl goes on past the first
+	 * and stops at the status idle that follows the second.
+	 */
+	status = send_replay(e, tf, tool, TOOL_SESSION, sse_tool, &out);
+	assert_json_lines(out);
+	if (status != 0 || count_lines(out, "{\"completed\":{\"session_id\":\""
+	    TOOL_SESSION "\"") != 2)
+		fail_msg("exit %d: %s", status, dump(out));
+	assert_int_equal(count_lines(out, "\"finish\":\"tool-calls\""), 1);
+	assert_int_equal(count_lines(out, "\"finish\":\"stop\""), 1);
+	assert_true(count_lines(out, "{\"tool_call\":{\"session_id\":\""
+	    TOOL_SESSION "\"") >= 1);
+	assert_int_equal(count_lines(out, "{\"token\":{\"session_id\":\""
+	    TOOL_SESSION "\""), 4);
+	assert_int_equal(count_lines(out, OTHER_SESSION), 0);
+	assert_non_null(strstr(last_line(out), "{\"session_event\":{"
+	    "\"session_id\":\"" TOOL_SESSION "\",\"kind\":\"status\","
+	    "\"status\":\"idle\""));
+	assert_int_equal(count_lines(out, "\"kind\":\"idle\""), 0);
+	free(out);
+
+	/* A permission request is shown on stderr while it waits. */
+	(void)ctl_log_take();
+	status = send_replay(e, tf, perm, PERM_SESSION, sse_perm, &out);
+	if (status != 0 || strcmp(out, TOOL_ANSWER "\n") != 0)
+		fail_msg("exit %d, printed \"%s\"", status, out);
+	free(out);
+	log = ctl_log_take();
+	if (strstr(log, "ocbctl: permission asked: bash (echo hello from "
+	    "the mock)\n") == NULL || strstr(log, "ocbctl reply-permission "
+	    PERM_SESSION " per_216264a5a001SZP3O5Om9g1xn2 "
+	    "once|always|reject\n") == NULL)
+		fail_msg("stderr: %s", log);
+	free(log);
+}
+
+/* send: an answer that ends in an error, an error reply, a dropped link. */
+static void
+test_ctl_send_errors(void **state)
+{
+	struct it_env *e = *state;
+	const char *tf = token_file(e, e->token);
+	const char *abort_[] = { "send", ABORT_SESSION, "slow", NULL };
+	const char *error[] = { "send", "--json", ERROR_SESSION, "error",
+	    NULL };
+	const char *bad[] = { "send", BADMODEL_SESSION, "text", NULL };
+	const char *wait[] = { "send", FX_SESSION, "text", NULL };
+	const char *sse_abort[] = { "sse-abort.txt", NULL };
+	const char *sse_error[] = { "sse-error.txt", NULL };
+	const char *sse_bad[] = { "sse-bad-model.txt", NULL };
+	struct ctl x;
+	char *out, *log;
+	int status;
+
+	/* Aborted: what came is printed, the error named, exit 4. */
+	(void)ctl_log_take();
+	status = send_replay(e, tf, abort_, ABORT_SESSION, sse_abort, &out);
+	if (status != 4 || strcmp(out, "tick1 tick2 tick3 \n") != 0)
+		fail_msg("exit %d, printed \"%s\"", status, out);
+	free(out);
+	log = ctl_log_take();
+	if (strstr(log, "ocbctl: session error: MessageAbortedError: "
+	    "Aborted\n") == NULL)
+		fail_msg("stderr: %s", log);
+	free(log);
+
+	/* The model's error (--json), and a bad model (no message at all). */
+	status = send_replay(e, tf, error, ERROR_SESSION, sse_error, &out);
+	assert_json_lines(out);
+	if (status != 4 || count_lines(out, "\"kind\":\"error\","
+	    "\"status\":\"\",\"error_name\":\"APIError\"") != 1)
+		fail_msg("exit %d: %s", status, dump(out));
+	free(out);
+	status = send_replay(e, tf, bad, BADMODEL_SESSION, sse_bad, &out);
+	if (status != 4 || strcmp(out, "") != 0)
+		fail_msg("exit %d, printed \"%s\"", status, out);
+	free(out);
+
+	/* An ErrorResponse to the send: 1, on stderr in text mode. */
+	(void)ctl_log_take();
+	status = ctl(e, tf, &out, "send", UNKNOWN_SESSION, "text", NULL);
+	CTL_EXPECT(1, "{", 0);
+	free(out);
+	log = ctl_log_take();
+	assert_non_null(strstr(log, "ocbctl: send: NOT_FOUND: "));
+	free(log);
+	status = ctl(e, tf, &out, "send", "--json", UNKNOWN_SESSION, "text",
+	    NULL);
+	CTL_EXPECT(1, "{\"error\":{\"code\":\"NOT_FOUND\"", 1);
+	free(out);
+
+	/* SIGINT while waiting: 130, the session left alone. */
+	fake_reset(e);
+	ctl_start(&x, e, tf, wait);
+	wait_request(e, &x, "POST", "/session/" FX_SESSION "/prompt_async");
+	kill(x.pid, SIGINT);
+	assert_int_equal(ctl_finish(&x), 130);
+	assert_string_equal(x.buf, "");
+	free(x.buf);
+	assert_null(out = it_fake_last(e, "POST", "/session/" FX_SESSION
+	    "/abort"));
+
+	/* The broker goes away before the answer: 3. */
+	fake_reset(e);
+	ctl_start(&x, e, tf, wait);
+	wait_request(e, &x, "POST", "/session/" FX_SESSION "/prompt_async");
+	it_signal(e, SIGTERM);
+	assert_int_equal(ctl_finish(&x), 3);
+	free(x.buf);
+	assert_int_equal(it_wait(e, T_EXIT, NULL), 0);
+}
+
+/* send --file: file parts with a file:// URL and a guessed type. */
+static void
+test_ctl_send_files(void **state)
+{
+	struct it_env *e = *state;
+	const char *tf = token_file(e, e->token);
+	char dir[1024], txt[1100], bin[1100], odd[1100];
+	char real[PATH_MAX], want[PATH_MAX + 256], *out, *last;
+	int status, fd;
+
+	snprintf(dir, sizeof(dir), "%s/files", it_logdir());
+	assert_true(mkdir(dir, 0700) == 0 || errno == EEXIST);
+	snprintf(txt, sizeof(txt), "%s/notes.md", dir);
+	snprintf(bin, sizeof(bin), "%s/blob", dir);
+	snprintf(odd, sizeof(odd), "%s/a b%%#.unknownext", dir);
+	assert_true((fd = open(txt, O_WRONLY | O_CREAT | O_TRUNC, 0600)) != -1);
+	assert_true(write(fd, "# hi\n", 5) == 5);
+	close(fd);
+	assert_true((fd = open(bin, O_WRONLY | O_CREAT | O_TRUNC, 0600)) != -1);
+	assert_true(write(fd, "\x7f" "ELF\0\1", 6) == 6);
+	close(fd);
+	assert_true((fd = open(odd, O_WRONLY | O_CREAT | O_TRUNC, 0600)) != -1);
+	assert_true(write(fd, "plain text\n", 11) == 11);
+	close(fd);
+	assert_non_null(realpath(dir, real));
+
+	status = ctl(e, tf, &out, "send", "--no-wait", "--file", txt,
+	    "--file", bin, "--file", odd, FX_SESSION, "look", NULL);
+	CTL_EXPECT(0, "{\"ok\":true}", 1);
+	free(out);
+	assert_non_null(last = it_fake_last(e, "POST", "/session/" FX_SESSION
+	    "/prompt_async"));
+	snprintf(want, sizeof(want), "{\"type\":\"file\",\"mime\":"
+	    "\"text/markdown\",\"filename\":\"notes.md\",\"url\":"
+	    "\"file://%s/notes.md\"}", real);
+	if (strstr(last, want) == NULL)
+		fail_msg("no %s in %s", want, last);
+	snprintf(want, sizeof(want), "{\"type\":\"file\",\"mime\":"
+	    "\"application/octet-stream\",\"filename\":\"blob\",\"url\":"
+	    "\"file://%s/blob\"}", real);
+	if (strstr(last, want) == NULL)
+		fail_msg("no %s in %s", want, last);
+	snprintf(want, sizeof(want), "{\"type\":\"file\",\"mime\":"
+	    "\"text/plain\",\"filename\":\"a b%%#.unknownext\",\"url\":"
+	    "\"file://%s/a%%20b%%25%%23.unknownext\"}", real);
+	if (strstr(last, want) == NULL)
+		fail_msg("no %s in %s", want, last);
+	free(last);
+
+	/* Not a file: usage, nothing sent. */
+	fake_reset(e);
+	status = ctl(e, tf, &out, "send", "--file", dir, FX_SESSION, "x",
+	    NULL);
+	CTL_EXPECT(2, "{", 0);
+	free(out);
+	status = ctl(e, tf, &out, "send", "--file", "/nonexistent/ocb",
+	    FX_SESSION, "x", NULL);
+	CTL_EXPECT(2, "{", 0);
+	free(out);
+	assert_null(last = it_fake_last(e, "POST", NULL));
+}
+
+/* The v2 commands against the fake's fixtures, and what went upstream. */
+static void
+test_ctl_v2_commands(void **state)
+{
+	struct it_env *e = *state;
+	const char *tf = token_file(e, e->token);
+	char *out, *last;
+	int status;
+
+	status = ctl(e, tf, &out, "session", FX_SESSION, NULL);
+	CTL_EXPECT(0, "{\"session\":{\"id\":\"" OTHER_SESSION "\","
+	    "\"title\":\"fixture session\",\"created_at\":1795667915435,"
+	    "\"updated_at\":1795667915435}}", 1);
+	free(out);
+	status = ctl(e, tf, &out, "session", UNKNOWN_SESSION, NULL);
+	CTL_EXPECT(1, "{\"error\":{\"code\":\"NOT_FOUND\"", 1);
+	free(out);
+
+	status = ctl(e, tf, &out, "rename", FX_SESSION, "a \"new\" title",
+	    NULL);
+	CTL_EXPECT(0, "\"title\":\"fixture session (renamed)\"", 1);
+	free(out);
+	assert_non_null(last = it_fake_last(e, "PATCH", "/session/"));
+	assert_non_null(strstr(last, "PATCH /session/" FX_SESSION "\n"));
+	assert_non_null(strstr(last, "\"title\":\"a \\\"new\\\" title\""));
+	free(last);
+
+	status = ctl(e, tf, &out, "fork", FX_SESSION, NULL);
+	CTL_EXPECT(0, "{\"session\":{\"id\":\"ses_", 1);
+	free(out);
+	status = ctl(e, tf, &out, "fork", FX_SESSION,
+	    "msg_23ca6fe64001vBwaDbamjHIuc4", NULL);
+	CTL_EXPECT(0, "{\"session\":{\"id\":\"ses_", 1);
+	free(out);
+	assert_non_null(last = it_fake_last(e, "POST", "/session/"));
+	assert_non_null(strstr(last, "/fork\n"));
+	assert_non_null(strstr(last,
+	    "\"messageID\":\"msg_23ca6fe64001vBwaDbamjHIuc4\""));
+	free(last);
+
+	status = ctl(e, tf, &out, "status", NULL);
+	CTL_EXPECT(0, "{\"session_status\":{", 1);
+	assert_int_equal(count_lines(out, "{\"session_status\":{"
+	    "\"session_id\":\"ses_dc3593a9effeUUmi4cweUcCu4B\","
+	    "\"status\":\"busy\""), 1);
+	free(out);
+
+	/* history: a line per message, oldest first, then "more". */
+	status = ctl(e, tf, &out, "history", FX_SESSION, NULL);
+	CTL_EXPECT(0, "{\"message\":{\"info\":{\"id\":\"msg_", 17);
+	assert_string_equal(last_line(out), "{\"more\":false}");
+	assert_int_equal(count_lines(out, "\"parts\":[{\"id\":\"prt_"), 17);
+	free(out);
+	status = ctl(e, tf, &out, "history", "--limit", "2", FX_SESSION, NULL);
+	CTL_EXPECT(0, "{\"message\":{\"info\":{\"id\":\"msg_", 2);
+	assert_string_equal(last_line(out), "{\"more\":true}");
+	assert_true(strstr(out, "msg_23ca6fe64001vBwaDbamjHIuc4") <
+	    strstr(out, "msg_23ca6fe85001cTIY440waqZaV0"));
+	assert_int_equal(count_lines(out, "\"role\":\"assistant\","
+	    "\"created_at\":1796313906821,\"completed_at\":1796313907108"),
+	    1);
+	free(out);
+	status = ctl(e, tf, &out, "history", "--before",
+	    "msg_23ca6fe85001cTIY440waqZaV0", "--limit", "1", FX_SESSION,
+	    NULL);
+	CTL_EXPECT(0, "{\"message\":{\"info\":{\"id\":"
+	    "\"msg_23ca6fe64001vBwaDbamjHIuc4\"", 1);
+	free(out);
+	assert_non_null(last = it_fake_last(e, "GET", "/session/"));
+	assert_non_null(strstr(last, "before=msg_23ca6fe85001cTIY440waqZaV0"));
+	free(last);
+
+	status = ctl(e, tf, &out, "models", NULL);
+	CTL_EXPECT(0, "{\"provider\":{\"id\":", 2);
+	assert_int_equal(count_lines(out, "{\"provider\":{\"id\":\"mock\","
+	    "\"name\":\"Mock\",\"connected\":true,\"default_model_id\":"
+	    "\"mock-1\",\"models\":[{\"id\":\"mock-1\""), 1);
+	free(out);
+	status = ctl(e, tf, &out, "models", "--all", NULL);
+	assert_json_lines(out);
+	assert_int_equal(status, 0);
+	assert_true(count_lines(out, "{\"provider\":{\"id\":") > 2);
+	assert_true(count_lines(out, "\"connected\":false") > 0);
+	free(out);
+
+	status = ctl(e, tf, &out, "pending", NULL);
+	CTL_EXPECT(0, "{\"permission\":{\"session_id\":\"ses_", 1);
+	assert_int_equal(count_lines(out, "{\"question\":{\"id\":\"que_"), 1);
+	assert_int_equal(count_lines(out, "\"options\":[{\"label\":\"Blue\","
+	    "\"description\":\"The colour of the sky\"}"), 1);
+	free(out);
+
+	/* One argument per question, labels split at unescaped commas. */
+	status = ctl(e, tf, &out, "answer", "que_1", "Yes", "A,B", "x\\,y\\\\",
+	    NULL);
+	CTL_EXPECT(0, "{\"ok\":true}", 1);
+	free(out);
+	assert_non_null(last = it_fake_last(e, "POST", "/question/"));
+	if (strstr(last, "POST /question/que_1/reply\n") == NULL ||
+	    strstr(last, "\"answers\":[[\"Yes\"],[\"A\",\"B\"],"
+	    "[\"x,y\\\\\"]]") == NULL)
+		fail_msg("sent %s", last);
+	free(last);
+	status = ctl(e, tf, &out, "answer", "que_0000000000000000000000000000",
+	    "Yes", NULL);
+	CTL_EXPECT(1, "{\"error\":{\"code\":\"NOT_FOUND\"", 1);
+	free(out);
+	status = ctl(e, tf, &out, "reject-question", "que_1", NULL);
+	CTL_EXPECT(0, "{\"ok\":true}", 1);
+	free(out);
+	assert_non_null(last = it_fake_last(e, "POST", "/question/"));
+	assert_non_null(strstr(last, "POST /question/que_1/reject\n"));
+	free(last);
+
+	status = ctl(e, tf, &out, "todos", FX_SESSION, NULL);
+	CTL_EXPECT(0, "{\"todos\":{\"session_id\":\"" FX_SESSION "\","
+	    "\"todos\":[{\"content\":\"Read the probe file\",\"status\":"
+	    "\"completed\",\"priority\":\"high\"},", 1);
+	free(out);
+
+	status = ctl(e, tf, &out, "diff", FX_SESSION, NULL);
+	CTL_EXPECT(0, "{\"diff\":{\"session_id\":\"" FX_SESSION "\","
+	    "\"message_id\":\"\",\"files\":[]}}", 1);
+	free(out);
+	status = ctl(e, tf, &out, "diff", FX_SESSION,
+	    "msg_23ca6fe64001vBwaDbamjHIuc4", NULL);
+	CTL_EXPECT(0, "{\"diff\":{\"session_id\":\"" FX_SESSION "\"", 1);
+	assert_int_equal(count_lines(out, "{\"path\":\"hello.txt\","
+	    "\"status\":\"modified\",\"additions\":1,\"deletions\":1,"
+	    "\"patch\":\"Index: hello.txt\\n"), 1);
+	free(out);
+
+	status = ctl(e, tf, &out, "revert", FX_SESSION,
+	    "msg_23ca6fe64001vBwaDbamjHIuc4", "prt_23ca6fe6a001fjhzpe1jiz81hf",
+	    NULL);
+	CTL_EXPECT(0, "{\"session\":{\"id\":\"ses_", 1);
+	free(out);
+	assert_non_null(last = it_fake_last(e, "POST", "/session/"));
+	if (strstr(last, "/revert\n") == NULL || strstr(last,
+	    "\"messageID\":\"msg_23ca6fe64001vBwaDbamjHIuc4\"") == NULL ||
+	    strstr(last, "\"partID\":\"prt_23ca6fe6a001fjhzpe1jiz81hf\"") ==
+	    NULL)
+		fail_msg("sent %s", last);
+	free(last);
+	status = ctl(e, tf, &out, "unrevert", FX_SESSION, NULL);
+	CTL_EXPECT(0, "{\"session\":{\"id\":\"ses_", 1);
+	free(out);
+
+	status = ctl(e, tf, &out, "summarize", FX_SESSION, "mock/mock-1",
+	    NULL);
+	CTL_EXPECT(0, "{\"ok\":true}", 1);
+	free(out);
+	assert_non_null(last = it_fake_last(e, "POST", "/session/"));
+	if (strstr(last, "/summarize\n") == NULL ||
+	    strstr(last, "\"providerID\":\"mock\"") == NULL ||
+	    strstr(last, "\"modelID\":\"mock-1\"") == NULL)
+		fail_msg("sent %s", last);
+	free(last);
+
+	status = ctl(e, tf, &out, "commands", NULL);
+	CTL_EXPECT(0, "{\"command\":{\"name\":", 5);
+	assert_int_equal(count_lines(out, "{\"command\":{\"name\":\"init\","
+	    "\"description\":\"guided AGENTS.md setup\""), 1);
+	free(out);
+	status = ctl(e, tf, &out, "run-command", FX_SESSION, "init", "a", "b c",
+	    NULL);
+	CTL_EXPECT(0, "{\"ok\":true}", 1);
+	free(out);
+	assert_non_null(last = it_fake_last(e, "POST", "/session/"));
+	if (strstr(last, "/command\n") == NULL ||
+	    strstr(last, "\"command\":\"init\"") == NULL ||
+	    strstr(last, "\"arguments\":\"a b c\"") == NULL)
+		fail_msg("sent %s", last);
+	free(last);
+}
+
+/* Bad arguments: exit 2 with a usage line, nothing sent or printed. */
+static void
+test_ctl_usage(void **state)
+{
+	static const char *const bad[][6] = {
+		{ "answer", "que_1", NULL },
+		{ "answer", "que_1", "", NULL },
+		{ "answer", "que_1", "A,,B", NULL },
+		{ "answer", "que_1", "A,", NULL },
+		{ "answer", "que_1", "Yes", ",", NULL },
+		{ "answer", "que_1", "a\\b", NULL },
+		{ "rename", FX_SESSION, NULL },
+		{ "session", NULL },
+		{ "fork", FX_SESSION, "msg_1", "extra", NULL },
+		{ "history", "--limit", "0", FX_SESSION, NULL },
+		{ "history", "--limit", "1001", FX_SESSION, NULL },
+		{ "history", FX_SESSION, "--all", NULL },
+		{ "models", "extra", NULL },
+		{ "status", "--json", NULL },
+		{ "summarize", FX_SESSION, "nomodel", NULL },
+		{ "summarize", FX_SESSION, NULL },
+		{ "revert", FX_SESSION, NULL },
+		{ "run-command", FX_SESSION, NULL },
+		{ "todos", NULL },
+		{ "reject-question", NULL },
+		{ "send", FX_SESSION, NULL },
+		{ "watch", "--no-wait", NULL },
+	};
+	static const char *const names[] = { "sessions", "agents",
+	    "providers", "health", "status", "pending", "commands", "models",
+	    "create", "delete", "session", "rename", "fork", "history", "send",
+	    "cancel", "auth-status", "reply-permission", "answer",
+	    "reject-question", "todos", "diff", "revert", "unrevert",
+	    "summarize", "run-command", "watch", "--agent", "--model",
+	    "--file", "--json", "--reasoning", "--no-wait", "--limit",
+	    "--before", "--all", "--timeout" };
+	struct it_env *e = *state;
+	const char *tf = token_file(e, e->token);
+	char *log, *last;
+	const char *help[] = { "--help", NULL };
+	struct ctl x;
+	size_t i;
+	int status;
+
+	fake_reset(e);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		(void)ctl_log_take();
+		ctl_start(&x, e, tf, bad[i]);
+		status = ctl_finish(&x);
+		log = ctl_log_take();
+		if (status != 2 || *x.buf != '\0' ||
+		    strstr(log, "usage: ocbctl ") == NULL)
+			fail_msg("%s %s: exit %d, stdout \"%s\", stderr %s",
+			    bad[i][0], bad[i][1] != NULL ? bad[i][1] : "",
+			    status, x.buf, log);
+		free(log);
+		free(x.buf);
+	}
+	assert_null(last = it_fake_last(e, NULL, "/session"));
+	assert_null(last = it_fake_last(e, NULL, "/question"));
+
+	/* --help: every command and option, on stdout, exit 0. */
+	ctl_start(&x, e, tf, help);
+	assert_int_equal(ctl_finish(&x), 0);
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strstr(x.buf, names[i]) == NULL)
+			fail_msg("--help does not mention %s", names[i]);
+	free(x.buf);
+}
+
 int
 main(void)
 {
@@ -1373,6 +1926,16 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_ctl_failures,
 		    setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_ctl_watch,
+		    setup_default, teardown),
+		cmocka_unit_test_setup_teardown(test_ctl_send_wait,
+		    setup_default, teardown),
+		cmocka_unit_test_setup_teardown(test_ctl_send_errors,
+		    setup_default, teardown),
+		cmocka_unit_test_setup_teardown(test_ctl_send_files,
+		    setup_default, teardown),
+		cmocka_unit_test_setup_teardown(test_ctl_v2_commands,
+		    setup_default, teardown),
+		cmocka_unit_test_setup_teardown(test_ctl_usage,
 		    setup_default, teardown),
 	};
 	const char *filter;
