@@ -553,7 +553,8 @@ reply_parse(const struct api_call *c, const struct api_response *r,
 /*
  * Packs sm, or the error a mapper's result stands for: rc 0 with why set
  * is a well-formed reply that cannot be sent (UPSTREAM_ERROR), rc -1 one
- * that did not map (PARSE_ERROR), or out of memory.
+ * that did not map (PARSE_ERROR) or out of memory, rc -2 one without what
+ * the call named (NOT_FOUND); see api_chat.h.
  */
 static int
 reply_finish(const struct api_call *c, const Opencode__ServerMessage *sm,
@@ -561,6 +562,9 @@ reply_finish(const struct api_call *c, const Opencode__ServerMessage *sm,
 {
 	char	msg[API_MSG_MAX];
 
+	if (rc == -2)
+		return api_error_pack(c->request_id, ERR_NOT_FOUND, why, out,
+		    out_len);
 	if (rc == 0 && why != NULL)
 		return api_error_pack(c->request_id, ERR_UPSTREAM_ERROR, why,
 		    out, out_len);

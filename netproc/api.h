@@ -70,6 +70,7 @@ struct api_call {
 	int		 ends_with_cancel;	/* RunCommand: a CancelRequest on session_id ends it */
 	int		 cancels_session;	/* CancelRequest: ends the RunCommand calls on session_id once it succeeded */
 	size_t		 max_reply;		/* the client's --max-message: a reply never exceeds it (MessageList) */
+	char		 before[PATHENC_ID_MAX + 1];	/* ListMessages: the page before this msg_ id ("" for none) */
 };
 
 struct api_error {

@@ -583,7 +583,10 @@ build_fork(const Opencode__ForkSession *fs, struct api_call *c,
 
 /*
  * The upstream is asked for one message more than the client wants: when
- * it comes, older messages exist (MessageList.more).
+ * it comes, older messages exist (MessageList.more).  The server's own
+ * `before` is an opaque cursor (base64 of the oldest message's id and
+ * creation time), not a message id: a page before a msg_ id asks for the
+ * whole list and is cut out of it by the mapper (api_chat.c).
  */
 static int
 build_messages(const Opencode__ListMessages *lm, struct api_call *c,
@@ -606,12 +609,13 @@ build_messages(const Opencode__ListMessages *lm, struct api_call *c,
 	if (session_call(lm->session_id, "/message", API_GET,
 	    API_KIND_MESSAGE_LIST, c, err) == -1)
 		return -1;
-	snprintf(num, sizeof(num), "%" PRIu32, limit + 1);
-	if (add_query(c, "?", "limit", num, err) == -1 ||
-	    (before && add_query(c, "&", "before", lm->before, err) == -1))
-		return -1;
 	c->limit = limit;
-	return 0;
+	if (before) {
+		snprintf(c->before, sizeof(c->before), "%s", lm->before);
+		return 0;
+	}
+	snprintf(num, sizeof(num), "%" PRIu32, limit + 1);
+	return add_query(c, "?", "limit", num, err);
 }
 
 static int

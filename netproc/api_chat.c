@@ -386,13 +386,31 @@ fit(struct chatmap *cm, Opencode__MessageList *ml,
 	return 0;
 }
 
+/* The index of the message whose info.id is id, or -1. */
+static int
+find_message(struct chatmap *cm, size_t n, const char *id, size_t *ip)
+{
+	size_t	i;
+	int	t, info;
+
+	for (i = 0, t = 1; i < n; i++, t = json_next(cm->j, t)) {
+		info = json_obj_get(cm->j, t, "info");
+		if (json_str_eq(cm->j, json_obj_get(cm->j, info, "id"), id)) {
+			*ip = i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
 int
 api_map_message_list(struct chatmap *cm, const struct api_call *c,
     Opencode__ServerMessage *sm)
 {
 	Opencode__MessageList		*ml;
 	Opencode__MessageWithParts	*mw;
-	size_t				 i, n, first = 0;
+	size_t				 i, n, first = 0, end;
+	char				*why;
 	int				 t;
 
 	if (root_array(cm, "message list", &n) == -1)
@@ -400,24 +418,33 @@ api_map_message_list(struct chatmap *cm, const struct api_call *c,
 	if ((ml = cm_alloc(cm, 1, sizeof(*ml))) == NULL)
 		return -1;
 	opencode__message_list__init(ml);
-	/* One more than asked for came: older messages exist. */
-	if (c->limit > 0 && n > c->limit) {
-		first = n - c->limit;
+	/* The page ends before c->before, or with the newest. */
+	end = n;
+	if (c->before[0] != '\0' && find_message(cm, n, c->before, &end) == -1) {
+		if ((why = cm_alloc(cm, 1, API_MSG_MAX)) == NULL)
+			return -1;
+		snprintf(why, API_MSG_MAX, "message %s not found", c->before);
+		cm->why = why;
+		return -2;
+	}
+	/* More than asked for: older messages exist. */
+	if (c->limit > 0 && end > c->limit) {
+		first = end - c->limit;
 		ml->more = 1;
 	}
 	if ((ml->session_id = cm_strdup(cm, c->session_id)) == NULL ||
-	    (ml->messages = cm_alloc(cm, n - first,
+	    (ml->messages = cm_alloc(cm, end - first,
 	    sizeof(*ml->messages))) == NULL ||
-	    (mw = cm_alloc(cm, n - first, sizeof(*mw))) == NULL)
+	    (mw = cm_alloc(cm, end - first, sizeof(*mw))) == NULL)
 		return -1;
-	for (i = 0, t = 1; i < n; i++, t = json_next(cm->j, t)) {
+	for (i = 0, t = 1; i < end; i++, t = json_next(cm->j, t)) {
 		if (i < first)
 			continue;
 		if (map_with_parts(cm, t, &mw[i - first]) == -1)
 			return -1;
 		ml->messages[i - first] = &mw[i - first];
 	}
-	ml->n_messages = n - first;
+	ml->n_messages = end - first;
 	sm->payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_MESSAGE_LIST;
 	sm->message_list = ml;
 	if (c->max_reply > 0)

@@ -20,6 +20,7 @@
 
 #include "common/utf8.h"
 #include "netproc/api.h"
+#include "netproc/arena.h"
 #include "netproc/json.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -1627,16 +1628,25 @@ test_build_v2_messages(void **state)
 	lm.limit = UINT32_MAX;
 	expect_invalid_why(&m, "invalid limit: 1..1000");
 
+	/*
+	 * The server's before is a cursor, not an id (it answers a msg_ id
+	 * with 400): a page before an id is cut out of the whole list.
+	 */
 	lm.limit = 20;
 	lm._before_case = OPENCODE__LIST_MESSAGES___BEFORE_BEFORE;
 	lm.before = MSG;
-	expect_call(&m, API_GET, "/session/" SES "/message?limit=21&before="
-	    MSG, API_KIND_MESSAGE_LIST, NULL);
+	expect_call(&m, API_GET, "/session/" SES "/message",
+	    API_KIND_MESSAGE_LIST, NULL);
+	build_ok(&m, &b);
+	assert_string_equal(b.call.before, MSG);
+	assert_int_equal(b.call.limit, 20);
 	lm.before = "";
 	expect_invalid_why(&m, "invalid before: a msg_ id");
 	lm.before = SES;
 	expect_invalid_why(&m, "invalid before: a msg_ id");
 	lm.before = "msg_1&limit=5";
+	expect_invalid_why(&m, "invalid before: a msg_ id");
+	lm.before = "eyJpZCI6Im1zZ18yM2NhNmZlNjQwMDF2QndhRGJhbWpISXVjNCIsInRp";
 	expect_invalid_why(&m, "invalid before: a msg_ id");
 	lm.before = MSG;
 	lm.session_id = "ses_1?x";
@@ -1644,7 +1654,7 @@ test_build_v2_messages(void **state)
 	m.list_messages = NULL;
 	expect_invalid_why(&m, "invalid session_id");
 
-	/* The longest ids still fit with the query. */
+	/* The longest ids fit. */
 	{
 		char	ses[PATHENC_ID_MAX + 1], msg[PATHENC_ID_MAX + 1];
 
@@ -1659,8 +1669,12 @@ test_build_v2_messages(void **state)
 		lm.before = msg;
 		lm.limit = 1000;
 		build_ok(&m, &b);
-		assert_non_null(strstr(b.call.path, "?limit=1001&before="));
-		assert_non_null(strstr(b.call.path, msg));
+		assert_string_equal(b.call.before, msg);
+		assert_string_equal(b.call.session_id, ses);
+		lm._before_case = OPENCODE__LIST_MESSAGES___BEFORE__NOT_SET;
+		build_ok(&m, &b);
+		assert_non_null(strstr(b.call.path, "/message?limit=1001"));
+		assert_string_equal(b.call.before, "");
 	}
 }
 
@@ -2777,6 +2791,458 @@ test_v2_hostile(void **state)
 	free(buf);
 }
 
+/* The ids of a MessageList, oldest first, one per line. */
+static void
+ids_of(const Opencode__MessageList *ml, char *out, size_t outsize)
+{
+	size_t	i, n = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < ml->n_messages; i++)
+		n += (size_t)snprintf(out + n, outsize - n, "%s\n",
+		    ml->messages[i]->info->id);
+}
+
+/* The same, from an upstream array of {info, parts}. */
+static void
+ids_of_json(const uint8_t *body, size_t len, char *out, size_t outsize)
+{
+	struct json	*j;
+	struct arena	 a;
+	char		*s;
+	size_t		 n = 0;
+	int		 i, t;
+
+	arena_init(&a);
+	assert_int_equal(json_parse(body, len, &j), 0);
+	out[0] = '\0';
+	for (i = 0, t = 1; i < json_len(j, 0); i++, t = json_next(j, t)) {
+		assert_int_equal(json_get_str(j, json_obj_get(j,
+		    json_obj_get(j, t, "info"), "id"), &a, &s), 0);
+		n += (size_t)snprintf(out + n, outsize - n, "%s\n", s);
+	}
+	json_free(j);
+	arena_free(&a);
+}
+
+/* The v2 captures: every part kind, the server's paging, a fork. */
+static void
+test_message_list_v2_fixtures(void **state)
+{
+	Opencode__ServerMessage	*sm;
+	Opencode__MessageList	*ml;
+	struct api_call		 c;
+	struct http		 h;
+	uint8_t			*full, *page;
+	size_t			 flen, plen, i, k, pages, last = 0;
+	char			 want[4096], got[4096], before[64];
+	const char		*kinds[] = {
+		"text", "file", "compaction", "step-start", "reasoning",
+		"tool", "step-finish", "patch",
+	};
+	int			 seen[8] = { 0 };
+
+	(void)state;
+	full = load("message-list-full.json", &flen);
+	msg_call(&c, 100, 0);
+	sm = reply(&c, 200, JSON_CT, full, flen);
+	ml = sm->message_list;
+	assert_int_equal(ml->n_messages, 17);
+	assert_false(ml->more);
+	for (i = 0; i < ml->n_messages; i++) {
+		assert_true(strncmp(ml->messages[i]->info->id, "msg_", 4) == 0);
+		for (k = 0; k < ml->messages[i]->n_parts; k++) {
+			for (size_t x = 0; x < 8; x++)
+				if (strcmp(ml->messages[i]->parts[k]->kind,
+				    kinds[x]) == 0)
+					seen[x] = 1;
+			if (strcmp(ml->messages[i]->parts[k]->kind, "file") == 0)
+				assert_true(strncmp(ml->messages[i]->parts[k]->
+				    file->url, "data:", 5) == 0);
+		}
+	}
+	for (i = 0; i < 8; i++)
+		if (!seen[i])
+			fail_msg("no %s part in message-list-full.json",
+			    kinds[i]);
+	opencode__server_message__free_unpacked(sm, NULL);
+
+	/* ?limit=2 as the server answered it, asked with limit 1. */
+	load_http("message-list-limit.http", &h);
+	msg_call(&c, 1, 0);
+	sm = reply2(&c, &h.resp, NULL);
+	assert_int_equal(sm->message_list->n_messages, 1);
+	assert_true(sm->message_list->more);
+	opencode__server_message__free_unpacked(sm, NULL);
+	/* The page the server gave for its cursor = ours before that id. */
+	msg_call(&c, 2, 0);
+	sm = reply2(&c, &h.resp, NULL);
+	assert_int_equal(sm->message_list->n_messages, 2);
+	snprintf(before, sizeof(before), "%s",
+	    sm->message_list->messages[0]->info->id);
+	opencode__server_message__free_unpacked(sm, NULL);
+	free(h.raw);
+	page = load("message-list-before.json", &plen);
+	ids_of_json(page, plen, want, sizeof(want));
+	free(page);
+	msg_call(&c, 2, 0);
+	snprintf(c.before, sizeof(c.before), "%s", before);
+	sm = reply(&c, 200, JSON_CT, full, flen);
+	ids_of(sm->message_list, got, sizeof(got));
+	assert_string_equal(got, want);
+	assert_true(sm->message_list->more);
+	opencode__server_message__free_unpacked(sm, NULL);
+
+	/* Paging to the end as message-list-pages.result did: 9, last 1. */
+	msg_call(&c, 2, 0);
+	for (pages = 1;; pages++) {
+		sm = reply(&c, 200, JSON_CT, full, flen);
+		ml = sm->message_list;
+		assert_true(ml->n_messages > 0);
+		last = ml->n_messages;
+		snprintf(c.before, sizeof(c.before), "%s",
+		    ml->messages[0]->info->id);
+		k = ml->more;
+		opencode__server_message__free_unpacked(sm, NULL);
+		if (!k)
+			break;
+		assert_true(pages < 20);
+	}
+	assert_int_equal(pages, 9);
+	assert_int_equal(last, 1);
+	/* Before the oldest: an empty page. */
+	sm = reply(&c, 200, JSON_CT, full, flen);
+	assert_int_equal(sm->message_list->n_messages, 0);
+	assert_false(sm->message_list->more);
+	opencode__server_message__free_unpacked(sm, NULL);
+	/* Before an id that is not there. */
+	snprintf(c.before, sizeof(c.before), "msg_00000000000000000000000000");
+	expect_error(reply(&c, 200, JSON_CT, full, flen), ERR_NOT_FOUND,
+	    "message msg_00000000000000000000000000 not found");
+	free(full);
+
+	/* The rest map whole. */
+	{
+		static const char *const files[] = {
+			"message-list-full-flow.json",
+			"message-list-after-revert.json",
+			"message-list-after-part-revert.json",
+			"session-fork-message-list.json",
+		};
+
+		for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+			full = load(files[i], &flen);
+			msg_call(&c, 1000, 1024 * 1024);
+			sm = reply(&c, 200, JSON_CT, full, flen);
+			if (sm->payload_case !=
+			    OPENCODE__SERVER_MESSAGE__PAYLOAD_MESSAGE_LIST)
+				fail_msg("%s: %s", files[i],
+				    sm->error->message);
+			assert_true(sm->message_list->n_messages > 0);
+			opencode__server_message__free_unpacked(sm, NULL);
+			free(full);
+		}
+	}
+}
+
+/* The other v2 captures through their mappers. */
+static void
+test_v2_fixtures(void **state)
+{
+	Opencode__ServerMessage	*sm;
+	struct api_response	 r, q;
+	struct api_call		 c;
+	struct http		 h;
+	uint8_t			*b1, *b2;
+	size_t			 l1, l2, i;
+
+	(void)state;
+	/* Session info from fork, revert, unrevert. */
+	{
+		static const char *const files[] = {
+			"session-fork.json", "session-revert.json",
+			"session-unrevert.json", "session-revert-part.json",
+		};
+
+		call_init(&c, API_KIND_SESSION_INFO, 1);
+		for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+			b1 = load(files[i], &l1);
+			sm = reply(&c, 200, JSON_CT, b1, l1);
+			assert_int_equal(sm->payload_case,
+			    OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_INFO);
+			assert_true(strncmp(sm->session_info->id, "ses_", 4) ==
+			    0);
+			opencode__server_message__free_unpacked(sm, NULL);
+			free(b1);
+		}
+	}
+
+	call_init(&c, API_KIND_SESSION_STATUS_LIST, 1);
+	b1 = load("session-status-busy.json", &l1);
+	sm = reply(&c, 200, JSON_CT, b1, l1);
+	assert_true(sm->session_status_list->n_statuses >= 1);
+	assert_string_equal(sm->session_status_list->statuses[0]->status,
+	    "busy");
+	opencode__server_message__free_unpacked(sm, NULL);
+	free(b1);
+
+	call_init(&c, API_KIND_COMMAND_LIST, 1);
+	b1 = load("command-list.json", &l1);
+	sm = reply(&c, 200, JSON_CT, b1, l1);
+	assert_int_equal(sm->payload_case,
+	    OPENCODE__SERVER_MESSAGE__PAYLOAD_COMMAND_LIST);
+	{
+		int	found = 0;
+
+		for (i = 0; i < sm->command_list->n_commands; i++)
+			if (strcmp(sm->command_list->commands[i]->name,
+			    "ocb-think") == 0)
+				found = 1;
+		assert_true(found);
+	}
+	opencode__server_message__free_unpacked(sm, NULL);
+	free(b1);
+
+	call_init(&c, API_KIND_TODO_LIST, 1);
+	snprintf(c.session_id, sizeof(c.session_id), "ses_t");
+	b1 = load("todo-list.json", &l1);
+	sm = reply(&c, 200, JSON_CT, b1, l1);
+	assert_int_equal(sm->todo_list->n_todos, 3);
+	assert_string_equal(sm->todo_list->session_id, "ses_t");
+	opencode__server_message__free_unpacked(sm, NULL);
+	free(b1);
+
+	call_init(&c, API_KIND_DIFF_LIST, 1);
+	b1 = load("diff-message.json", &l1);
+	sm = reply(&c, 200, JSON_CT, b1, l1);
+	assert_int_equal(sm->diff_list->n_files, 2);
+	assert_true(sm->diff_list->files[0]->path[0] != '\0');
+	assert_true(sm->diff_list->files[0]->patch[0] != '\0');
+	opencode__server_message__free_unpacked(sm, NULL);
+	free(b1);
+	b1 = load("diff.json", &l1);
+	sm = reply(&c, 200, JSON_CT, b1, l1);
+	assert_int_equal(sm->diff_list->n_files, 0);
+	opencode__server_message__free_unpacked(sm, NULL);
+	free(b1);
+
+	call_init(&c, API_KIND_PENDING_LIST, 1);
+	b1 = load("permission-list-pending.json", &l1);
+	b2 = load("question-list.json", &l2);
+	memset(&r, 0, sizeof(r));
+	memset(&q, 0, sizeof(q));
+	r.status = q.status = 200;
+	r.content_type = q.content_type = JSON_CT;
+	r.body = b1;
+	r.body_len = l1;
+	q.body = b2;
+	q.body_len = l2;
+	r.second = &q;
+	sm = reply2(&c, &r, NULL);
+	assert_int_equal(sm->pending_list->n_permissions, 1);
+	assert_int_equal(sm->pending_list->n_questions, 1);
+	assert_true(strncmp(sm->pending_list->questions[0]->id, "que_", 4) ==
+	    0);
+	assert_true(pathenc_question_id(sm->pending_list->questions[0]->id));
+	assert_true(sm->pending_list->questions[0]->questions[0]->n_options >=
+	    2);
+	opencode__server_message__free_unpacked(sm, NULL);
+	free(b1);
+	free(b2);
+
+	/* The replies and errors, as captured. */
+	{
+		static const struct {
+			const char	*file;
+			int		 kind;
+			const char	*code;	/* NULL: success */
+		} ex[] = {
+			{ "question-reply.http", API_KIND_EMPTY, NULL },
+			{ "question-reject.http", API_KIND_EMPTY, NULL },
+			{ "summarize.http", API_KIND_EMPTY, NULL },
+			{ "command-run.http", API_KIND_EMPTY, NULL },
+			{ "session-fork.http", API_KIND_SESSION_INFO, NULL },
+			{ "session-revert.http", API_KIND_SESSION_INFO, NULL },
+			{ "session-unrevert.http", API_KIND_SESSION_INFO, NULL },
+			{ "error-question-unknown.http", API_KIND_EMPTY,
+			    ERR_NOT_FOUND },
+			{ "error-question-already-replied.http", API_KIND_EMPTY,
+			    ERR_NOT_FOUND },
+			{ "error-question-reject-unknown.http", API_KIND_EMPTY,
+			    ERR_NOT_FOUND },
+			{ "error-command-unknown.http", API_KIND_EMPTY,
+			    ERR_UPSTREAM_ERROR },
+			{ "error-summarize-bad-model.http", API_KIND_EMPTY,
+			    ERR_UPSTREAM_ERROR },
+			{ "error-revert-busy.http", API_KIND_SESSION_INFO,
+			    ERR_UPSTREAM_ERROR },
+			{ "error-v2-unknown-session-message.http",
+			    API_KIND_MESSAGE_LIST, ERR_NOT_FOUND },
+			{ "error-v2-unknown-session-todo.http",
+			    API_KIND_TODO_LIST, ERR_NOT_FOUND },
+			{ "error-v2-unknown-session-fork.http",
+			    API_KIND_SESSION_INFO, ERR_NOT_FOUND },
+			{ "error-v2-unknown-session-command.http",
+			    API_KIND_EMPTY, ERR_NOT_FOUND },
+			{ "error-v2-unknown-session-diff.http",
+			    API_KIND_DIFF_LIST, NULL },
+		};
+
+		for (i = 0; i < sizeof(ex) / sizeof(ex[0]); i++) {
+			load_http(ex[i].file, &h);
+			call_init(&c, ex[i].kind, 1);
+			c.limit = 100;
+			sm = reply2(&c, &h.resp, NULL);
+			if (ex[i].code == NULL) {
+				if (sm->payload_case ==
+				    OPENCODE__SERVER_MESSAGE__PAYLOAD_ERROR)
+					fail_msg("%s: %s %s", ex[i].file,
+					    sm->error->code,
+					    sm->error->message);
+				opencode__server_message__free_unpacked(sm,
+				    NULL);
+			} else {
+				if (sm->payload_case !=
+				    OPENCODE__SERVER_MESSAGE__PAYLOAD_ERROR)
+					fail_msg("%s: no error", ex[i].file);
+				print_message("%s: %s\n", ex[i].file,
+				    sm->error->message);
+				expect_error(sm, ex[i].code, NULL);
+			}
+			free(h.raw);
+		}
+	}
+}
+
+/* The request line and body of a *.http capture ("" for no body). */
+static void
+captured(const char *name, char *line, size_t linesize, char *body,
+    size_t bodysize)
+{
+	uint8_t	*raw;
+	size_t	 len, i = 0, e;
+	char	*l;
+
+	raw = load(name, &len);
+	line[0] = body[0] = '\0';
+	while (i < len) {
+		for (e = i; e < len && raw[e] != '\n'; e++)
+			;
+		l = (char *)raw + i;
+		if (e - i > 2 && l[0] == '>' && l[1] == ' ') {
+			if (line[0] == '\0')
+				snprintf(line, linesize, "%.*s", (int)(e - i - 2),
+				    l + 2);
+			else if (l[2] == '{')
+				snprintf(body, bodysize, "%.*s",
+				    (int)(e - i - 2), l + 2);
+		}
+		i = e + 1;
+	}
+	free(raw);
+}
+
+/* m builds exactly the request the capture sent. */
+static void
+expect_captured(Opencode__ClientMessage *m, const char *name)
+{
+	struct built	b;
+	char		line[1024], body[4096], ours[1024];
+
+	captured(name, line, sizeof(line), body, sizeof(body));
+	build_ok(m, &b);
+	snprintf(ours, sizeof(ours), "%s %s HTTP/1.1",
+	    api_method_name(b.call.method), b.call.path);
+	assert_string_equal(ours, line);
+	if (body[0] == '\0')
+		assert_null(b.call.body);
+	else
+		assert_string_equal(b.call.body, body);
+	api_call_free(&b.call);
+}
+
+static void
+test_build_v2_captured(void **state)
+{
+	Opencode__ClientMessage		m = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__SendMessage		sm = OPENCODE__SEND_MESSAGE__INIT;
+	Opencode__FileAttachment	fa = OPENCODE__FILE_ATTACHMENT__INIT;
+	Opencode__FileAttachment	*pf[1] = { &fa };
+	Opencode__RunCommand		rc = OPENCODE__RUN_COMMAND__INIT;
+	Opencode__ReplyQuestion		rq = OPENCODE__REPLY_QUESTION__INIT;
+	Opencode__QuestionAnswer	qa = OPENCODE__QUESTION_ANSWER__INIT;
+	Opencode__QuestionAnswer	*pa[1] = { &qa };
+	Opencode__RejectQuestion	rj = OPENCODE__REJECT_QUESTION__INIT;
+	Opencode__ForkSession		fs = OPENCODE__FORK_SESSION__INIT;
+	Opencode__RevertSession		rs = OPENCODE__REVERT_SESSION__INIT;
+	Opencode__UnrevertSession	un = OPENCODE__UNREVERT_SESSION__INIT;
+	Opencode__SummarizeSession	ss = OPENCODE__SUMMARIZE_SESSION__INIT;
+	char				*green[] = { "Green" };
+
+	(void)state;
+	m.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_SEND_MESSAGE;
+	m.send_message = &sm;
+	sm.session_id = "ses_dc3593a9effeUUmi4cweUcCu4B";
+	sm.text = "text with a file";
+	sm.files = pf;
+	sm.n_files = 1;
+	fa.mime = "text/plain";
+	fa.filename = "a.txt";
+	fa.url = "data:text/plain;base64,ZmlsZSBjb250ZW50cyBsaW5lCg==";
+	expect_captured(&m, "prompt-async-file.http");
+
+	m.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_RUN_COMMAND;
+	m.run_command = &rc;
+	rc.session_id = "ses_dc3589dd5ffeDETZFPs4XlrmtG";
+	rc.command = "ocb-think";
+	rc.arguments = "it";
+	expect_captured(&m, "command-run.http");
+
+	m.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_REPLY_QUESTION;
+	m.reply_question = &rq;
+	rq.question_id = "que_23ca6f3c8001Wae0IA47jDmPc1";
+	rq.answers = pa;
+	rq.n_answers = 1;
+	qa.labels = green;
+	qa.n_labels = 1;
+	expect_captured(&m, "question-reply.http");
+
+	m.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_REJECT_QUESTION;
+	m.reject_question = &rj;
+	rj.question_id = "que_23ca70da3001JLuNh8m96SRC1y";
+	expect_captured(&m, "question-reject.http");
+
+	m.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_FORK_SESSION;
+	m.fork_session = &fs;
+	fs.session_id = "ses_dc3593a9effeUUmi4cweUcCu4B";
+	expect_captured(&m, "session-fork.http");
+	fs._message_id_case = OPENCODE__FORK_SESSION___MESSAGE_ID_MESSAGE_ID;
+	fs.message_id = "msg_23ca6df4c0019igD5G79DmvwuF";
+	expect_captured(&m, "session-fork-message.http");
+
+	m.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_REVERT_SESSION;
+	m.revert_session = &rs;
+	rs.session_id = "ses_dc358d8d0ffeGDlx4MOxiEyax3";
+	rs.message_id = "msg_23ca727fb0013n5KuNKEk1vwj3";
+	expect_captured(&m, "session-revert.http");
+	rs.message_id = "msg_23ca73bdb001KbjX90FSIAWNd4";
+	rs._part_id_case = OPENCODE__REVERT_SESSION___PART_ID_PART_ID;
+	rs.part_id = "prt_23ca73d10001flJVwrZ4E2FY2h";
+	expect_captured(&m, "session-revert-part.http");
+
+	m.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_UNREVERT_SESSION;
+	m.unrevert_session = &un;
+	un.session_id = "ses_dc358d8d0ffeGDlx4MOxiEyax3";
+	expect_captured(&m, "session-unrevert.http");
+
+	m.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_SUMMARIZE_SESSION;
+	m.summarize_session = &ss;
+	ss.session_id = "ses_dc3593a9effeUUmi4cweUcCu4B";
+	ss.provider_id = "mock";
+	ss.model_id = "mock-1";
+	expect_captured(&m, "summarize.http");
+}
+
 int
 main(void)
 {
@@ -2815,6 +3281,9 @@ main(void)
 		cmocka_unit_test(test_pending_list),
 		cmocka_unit_test(test_provider_list_errors),
 		cmocka_unit_test(test_v2_hostile),
+		cmocka_unit_test(test_message_list_v2_fixtures),
+		cmocka_unit_test(test_v2_fixtures),
+		cmocka_unit_test(test_build_v2_captured),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
