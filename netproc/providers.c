@@ -485,8 +485,11 @@ build(struct pmap *m, int include_all, Opencode__ProviderList *pl)
 	size_t			 i, n = 0;
 	int			 connected;
 
-	qsort(m->conn, m->nconn, sizeof(*m->conn), pair_cmp);
-	qsort(m->def, m->ndef, sizeof(*m->def), pair_cmp);
+	/* (qsort() wants a pointer even for no element.) */
+	if (m->nconn > 1)
+		qsort(m->conn, m->nconn, sizeof(*m->conn), pair_cmp);
+	if (m->ndef > 1)
+		qsort(m->def, m->ndef, sizeof(*m->def), pair_cmp);
 	v = NULL;
 	if (m->nprov > 0 &&
 	    (v = arena_calloc(&m->a, m->nprov, sizeof(*v))) == NULL)
