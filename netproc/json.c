@@ -1527,6 +1527,9 @@ json_walk_next(struct json_walk *w)
 		if (skim_str(s, w->len, &i) == -1)
 			return walk_fail(w, EINVAL);
 		w->key_end = i - 1;
+		/* Then compared as it is, the usual key. */
+		w->key_plain = plain_run(s, w->len, w->key, w->key_end) ==
+		    w->key_end;
 		i = skip_ws(s, w->len, i);
 		if (i >= w->len || s[i] != ':')
 			return walk_fail(w, EINVAL);
@@ -1545,6 +1548,9 @@ json_walk_key_eq(const struct json_walk *w, const char *key)
 	if (w->failed || w->depth == 0 || !(w->stack & 1) ||
 	    w->key_end < w->key)
 		return 0;
+	if (w->key_plain)
+		return strncmp(key, w->s + w->key, w->key_end - w->key) == 0 &&
+		    key[w->key_end - w->key] == '\0';
 	return span_eq(w->s, w->len, w->key, w->key_end, key);
 }
 

@@ -108,6 +108,7 @@ struct json_walk {
 	size_t		 len;
 	size_t		 i;		/* the next byte to read */
 	size_t		 key, key_end;	/* the current member's key (its body) */
+	int		 key_plain;	/* printable ASCII without escapes */
 	uint64_t	 stack;		/* bit 0: the innermost container is an object */
 	int		 base;		/* brackets around the document */
 	int		 depth;		/* containers entered and not left */
