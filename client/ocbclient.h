@@ -50,9 +50,12 @@ typedef void	(*ocb_reply_fn)(struct ocb_client *, uint64_t request_id,
 
 /*
  * An unsolicited message (request_id 0): a ChatToken, ChatCompleted,
- * ToolCallEvent, PermissionRequest, SessionEvent, UpstreamStatus, or an
- * ErrorResponse that could not be tied to a request (BAD_MESSAGE).  msg is
- * only valid during the call.
+ * ToolCallEvent, PermissionRequest, SessionEvent, UpstreamStatus, a
+ * protocol v2 event (QuestionRequest, QuestionResolved, PermissionResolved,
+ * todo_updated, diff_updated, MessageRemoved, PartRemoved, message_updated,
+ * part_updated), or an ErrorResponse that could not be tied to a request
+ * (BAD_MESSAGE).  An event newer than this library's messages.proto comes
+ * with payload_case 0.  msg is only valid during the call.
  */
 typedef void	(*ocb_event_fn)(struct ocb_client *,
 		    const Opencode__ServerMessage *msg, void *arg);

@@ -531,6 +531,9 @@ json_message(const Opencode__ServerMessage *m)
 		return 0;
 	switch (m->payload_case) {
 	case OPENCODE__SERVER_MESSAGE__PAYLOAD__NOT_SET:
+		/* An event newer than our messages.proto has no payload too. */
+		if (m->request_id == 0)
+			goto unknown;
 		json_ok();
 		return 0;
 	case OPENCODE__SERVER_MESSAGE__PAYLOAD_ERROR:
@@ -670,6 +673,7 @@ json_message(const Opencode__ServerMessage *m)
 		part_obj(m->part_updated);
 		break;
 	default:
+	unknown:
 		/* A payload this version does not know. */
 		fputs("{\"unknown\":{", stdout);
 		kv_int(&f, "request_id", (int64_t)m->request_id);
