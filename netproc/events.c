@@ -1,6 +1,8 @@
 /*
  * Upstream event -> ServerMessage mapping; see events.h for the policy and
- * shared/reference/opencode-1.18.34/README.md for the shapes.
+ * shared/reference/opencode-1.18.34/README.md for the shapes.  The chat
+ * shapes (message, part, tool, permission, question, todos, diffs) are
+ * chatmap.c's, shared with the replies.
  *
  * Hot path (message.part.delta, thousands per second): no allocation per
  * event.  The JSON is parsed into a struct json the mapper keeps (its token
@@ -8,10 +10,11 @@
  * are decoded into an arena that is reset after each event (it keeps its
  * first chunk), and messages are packed into a buffer the mapper keeps.
  *
- * Completed message ids live in a FIFO ring of EVENT_COMPLETED_MAX entries
- * indexed by a chained hash table (FNV-1a; the upstream is the trusted
- * server, so no keyed hash: a worst case is EVENT_COMPLETED_MAX string
- * compares on one completion event, never on a delta).
+ * Two id sets, each a FIFO ring indexed by a chained hash table (FNV-1a;
+ * the upstream is the trusted server, so no keyed hash: a worst case is
+ * one ring's worth of string compares on one event): the completed message
+ * ids (EVENT_COMPLETED_MAX) and the ids of reasoning parts
+ * (EVENT_PART_KINDS_MAX), which give a delta its kind.
  */
 #include "config.h"
 
@@ -19,19 +22,33 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/utf8.h"
 #include "netproc/arena.h"
+#include "netproc/chatmap.h"
 #include "netproc/events.h"
 #include "netproc/json.h"
 #include "proto/messages.pb-c.h"
 
-#define DONE_BUCKETS	(2 * EVENT_COMPLETED_MAX)	/* a power of two */
 #define OUT_MIN		256
 
-struct done_ent {
+_Static_assert(EVENT_ERRMSG_MAX == CHATMAP_ERRMSG_MAX,
+    "events.h documents chatmap_error_text()'s limit");
+_Static_assert((EVENT_COMPLETED_MAX & (EVENT_COMPLETED_MAX - 1)) == 0 &&
+    (EVENT_PART_KINDS_MAX & (EVENT_PART_KINDS_MAX - 1)) == 0,
+    "id rings have a power of two of entries");
+
+struct id_ent {
 	char		*id;		/* NULL: slot never used */
 	uint64_t	 hash;
 	int32_t		 next;		/* next in its bucket, or -1 */
+};
+
+/* A set of at most size ids; adding to a full one drops the oldest. */
+struct idring {
+	struct id_ent	*ent;		/* size entries */
+	int32_t		*bucket;	/* 2 * size chain heads */
+	uint32_t	 size;
+	uint32_t	 next;		/* slot to fill next: the oldest once full */
+	uint64_t	 evicted;
 };
 
 struct event_mapper {
@@ -40,9 +57,8 @@ struct event_mapper {
 	uint8_t			*out;		/* packed message */
 	size_t			 out_cap;
 	struct event_stats	 st;
-	uint32_t		 done_next;	/* slot to fill next: the oldest once full */
-	struct done_ent		 done[EVENT_COMPLETED_MAX];
-	int32_t			 bucket[DONE_BUCKETS];
+	struct idring		 done;		/* completed message ids */
+	struct idring		 reasoning;	/* reasoning part ids */
 };
 
 /* One event being mapped. */
@@ -61,7 +77,7 @@ typedef enum event_kind (*map_fn)(struct ctx *, const char *);
 
 #define EMPTY	((char *)protobuf_c_empty_string)
 
-/* ---- completed message ids ---- */
+/* ---- id sets ---- */
 
 static uint64_t
 hash_id(const char *s)
@@ -76,20 +92,58 @@ hash_id(const char *s)
 }
 
 static int
-done_has(const struct event_mapper *m, const char *id, uint64_t h)
+ring_init(struct idring *r, uint32_t size)
+{
+	uint32_t	i;
+
+	memset(r, 0, sizeof(*r));
+	if ((r->ent = calloc(size, sizeof(*r->ent))) == NULL ||
+	    (r->bucket = calloc(2 * (size_t)size, sizeof(*r->bucket))) == NULL) {
+		free(r->ent);
+		r->ent = NULL;
+		return -1;
+	}
+	r->size = size;
+	for (i = 0; i < size; i++)
+		r->ent[i].next = -1;
+	for (i = 0; i < 2 * size; i++)
+		r->bucket[i] = -1;
+	return 0;
+}
+
+static void
+ring_free(struct idring *r)
+{
+	uint32_t	i;
+
+	if (r->ent != NULL)
+		for (i = 0; i < r->size; i++)
+			free(r->ent[i].id);
+	free(r->ent);
+	free(r->bucket);
+}
+
+static int32_t *
+ring_head(struct idring *r, uint64_t h)
+{
+	return &r->bucket[h & (2 * (uint64_t)r->size - 1)];
+}
+
+static int
+ring_has(struct idring *r, const char *id, uint64_t h)
 {
 	int32_t	i;
 
-	for (i = m->bucket[h & (DONE_BUCKETS - 1)]; i != -1; i = m->done[i].next)
-		if (m->done[i].hash == h && strcmp(m->done[i].id, id) == 0)
+	for (i = *ring_head(r, h); i != -1; i = r->ent[i].next)
+		if (r->ent[i].hash == h && strcmp(r->ent[i].id, id) == 0)
 			return 1;
 	return 0;
 }
 
 static int
-done_add(struct event_mapper *m, const char *id, uint64_t h)
+ring_add(struct idring *r, const char *id, uint64_t h)
 {
-	struct done_ent	*e = &m->done[m->done_next];
+	struct id_ent	*e = &r->ent[r->next];
 	int32_t		*pp;
 	char		*copy;
 
@@ -97,33 +151,23 @@ done_add(struct event_mapper *m, const char *id, uint64_t h)
 		return -1;
 	if (e->id != NULL) {
 		/* Full: the oldest id leaves its chain. */
-		for (pp = &m->bucket[e->hash & (DONE_BUCKETS - 1)];
-		    *pp != (int32_t)m->done_next; pp = &m->done[*pp].next)
+		for (pp = ring_head(r, e->hash); *pp != (int32_t)r->next;
+		    pp = &r->ent[*pp].next)
 			;
 		*pp = e->next;
 		free(e->id);
+		r->evicted++;
 	}
 	e->id = copy;
 	e->hash = h;
-	e->next = m->bucket[h & (DONE_BUCKETS - 1)];
-	m->bucket[h & (DONE_BUCKETS - 1)] = (int32_t)m->done_next;
-	m->done_next = (m->done_next + 1) % EVENT_COMPLETED_MAX;
+	pp = ring_head(r, h);
+	e->next = *pp;
+	*pp = (int32_t)r->next;
+	r->next = (r->next + 1) % r->size;
 	return 0;
 }
 
 /* ---- field access ---- */
-
-static void *
-c_alloc(struct ctx *c, size_t nmemb, size_t size)
-{
-	void	*p;
-
-	if ((p = arena_calloc(&c->m->a, nmemb, size)) == NULL) {
-		c->oom = 1;
-		return NULL;
-	}
-	return p;
-}
 
 /* String token t, decoded: valid UTF-8 without NUL (json.h). */
 static int
@@ -229,136 +273,24 @@ event_session(struct ctx *c, int alt, const char *altkey, char **out)
 	return 0;
 }
 
-/*
- * The text of an error for the UI: its first line only (the upstream
- * appends server stack traces), control characters as spaces, at most
- * EVENT_ERRMSG_MAX bytes cut on a character boundary and marked "...".
- * In place: s was decoded into the arena.
- */
+/* A chatmap over the event being mapped, its strings in the mapper's arena. */
 static void
-error_text(char *s)
+cm_init(struct ctx *c, struct chatmap *cm)
 {
-	size_t	i, n, cut;
-
-	if (s[0] == '\0')
-		return;		/* maybe the read-only EMPTY */
-	n = strcspn(s, "\r\n");
-	s[n] = '\0';
-	for (i = 0; i < n; i++)
-		if ((uint8_t)s[i] < 0x20 || s[i] == 0x7f)
-			s[i] = ' ';
-	if (n > EVENT_ERRMSG_MAX) {
-		cut = EVENT_ERRMSG_MAX - 3;
-		while (cut > 0 && ((uint8_t)s[cut] & 0xc0) == 0x80)
-			cut--;
-		memcpy(s + cut, "...", 4);
-	}
+	memset(cm, 0, sizeof(*cm));
+	cm->j = c->j;
+	cm->buf = c->buf;
+	cm->len = c->len;
+	cm->a = &c->m->a;
 }
 
-/* ---- raw JSON text of a value ---- */
-
-/*
- * Copies JSON text, making it valid UTF-8 (an invalid byte becomes U+FFFD)
- * and escaping raw control characters inside strings (jsmn lets them
- * through), so the copy is still valid JSON.  dst NULL only measures.
- */
-static size_t
-json_clean(const char *s, size_t n, char *dst)
+/* A chatmap mapper's result: an allocation failure is the event's. */
+static enum event_kind
+cm_done(struct ctx *c, const struct chatmap *cm, int rv)
 {
-	static const char	 hex[] = "0123456789abcdef";
-	uint8_t			 enc[4];
-	uint32_t		 cp;
-	size_t			 i = 0, o = 0, w, k;
-	int			 in_str = 0;
-	uint8_t			 ch;
-
-	while (i < n) {
-		ch = (uint8_t)s[i];
-		if (ch >= 0x80) {
-			k = json_utf8_next((const uint8_t *)s + i, n - i, &cp);
-			if (cp == 0xfffd && k == 1)
-				w = utf8_encode(cp, enc);
-			else {
-				w = k;
-				memcpy(enc, s + i, k);
-			}
-			if (dst != NULL)
-				memcpy(dst + o, enc, w);
-			o += w;
-			i += k;
-			continue;
-		}
-		if (in_str && ch < 0x20) {
-			if (dst != NULL) {
-				memcpy(dst + o, "\\u00", 4);
-				dst[o + 4] = hex[ch >> 4];
-				dst[o + 5] = hex[ch & 0xf];
-			}
-			o += 6;
-			i++;
-			continue;
-		}
-		if (ch == '"')
-			in_str = !in_str;
-		else if (ch == '\\' && in_str && i + 1 < n) {
-			/* jsmn checked the escape: one ASCII byte follows. */
-			if (dst != NULL)
-				dst[o] = s[i];
-			o++;
-			i++;
-			ch = (uint8_t)s[i];
-			if (ch >= 0x80 || ch < 0x20)
-				continue;	/* jsmn refuses it; cleaned anyway */
-		}
-		if (dst != NULL)
-			dst[o] = (char)ch;
-		o++;
-		i++;
-	}
-	return o;
-}
-
-/* The JSON text of token t; absent or null gives "". */
-static int
-raw_json(struct ctx *c, int t, char **out)
-{
-	size_t	 start, end, n;
-	char	*p;
-
-	if (json_type(c->j, t) == -1 || json_type(c->j, t) == JSON_NULL) {
-		*out = EMPTY;
-		return 0;
-	}
-	if (json_raw(c->j, t, &start, &n) == -1 || start >= c->len ||
-	    n > c->len - start)
-		return -1;
-	end = start + n;
-	/* A tripwire: the span must start like the token it stands for. */
-	switch (json_type(c->j, t)) {
-	case JSON_OBJECT:
-		if (c->buf[start] != '{')
-			return -1;
-		break;
-	case JSON_ARRAY:
-		if (c->buf[start] != '[')
-			return -1;
-		break;
-	case JSON_STRING:
-		if (c->buf[start] != '"')
-			return -1;
-		break;
-	default:
-		if (c->buf[start] == '{' || c->buf[start] == '[' ||
-		    c->buf[start] == '"')
-			return -1;
-		break;
-	}
-	n = json_clean(c->buf + start, end - start, NULL);
-	if ((p = c_alloc(c, n + 1, 1)) == NULL)
-		return -1;
-	json_clean(c->buf + start, end - start, p);
-	*out = p;
-	return 0;
+	if (cm->oom)
+		c->oom = 1;
+	return rv == -1 ? EVENT_INVALID : EVENT_MAPPED;
 }
 
 /* ---- output ---- */
@@ -397,7 +329,7 @@ emit_msg(struct ctx *c, const Opencode__ServerMessage *sm, const char *sid)
 
 /* ---- mappers ---- */
 
-/* message.part.delta -> ChatToken */
+/* message.part.delta -> ChatToken, of the kind its part was announced with */
 static enum event_kind
 map_delta(struct ctx *c, const char *unused)
 {
@@ -420,105 +352,97 @@ map_delta(struct ctx *c, const char *unused)
 	    req_tok(c, t[3], &tk.part_id) == -1 ||
 	    c_str(c, t[4], &tk.delta) == -1)
 		return EVENT_INVALID;
+	tk.kind = ring_has(&c->m->reasoning, tk.part_id,
+	    hash_id(tk.part_id)) ? (char *)"reasoning" : (char *)"text";
 	sm.payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_TOKEN;
 	sm.token = &tk;
 	return emit_msg(c, &sm, tk.session_id);
 }
 
-/* message.updated, a completed assistant message -> ChatCompleted, once */
+/*
+ * message.updated -> MessageInfo (every role, every time), then
+ * ChatCompleted once per completed assistant message
+ */
 static enum event_kind
 map_message(struct ctx *c, const char *unused)
 {
 	Opencode__ServerMessage	sm = OPENCODE__SERVER_MESSAGE__INIT;
+	Opencode__MessageInfo	mi;
 	Opencode__ChatCompleted	cc = OPENCODE__CHAT_COMPLETED__INIT;
+	struct chatmap		cm;
 	enum event_kind		k;
 	uint64_t		h;
-	int			info, role, tm, completed, tokens, err;
+	int			info, completed;
 
 	(void)unused;
-	if ((info = req_obj(c, c->props, "info")) == -1)
+	cm_init(c, &cm);
+	if ((info = req_obj(c, c->props, "info")) == -1 ||
+	    cm_done(c, &cm, chatmap_message(&cm, info, &mi)) != EVENT_MAPPED ||
+	    strlen(mi.id) > EVENT_ID_MAX)
 		return EVENT_INVALID;
-	role = json_obj_get(c->j, info, "role");
-	if (json_type(c->j, role) != JSON_STRING)
-		return EVENT_INVALID;
-	if (!json_str_eq(c->j, role, "assistant"))
-		return EVENT_IGNORED;
-	if ((tm = opt_obj(c, info, "time")) == -2)
-		return EVENT_INVALID;
-	completed = json_obj_get(c->j, tm, "completed");
-	switch (json_type(c->j, completed)) {
-	case -1:
-	case JSON_NULL:
-		return EVENT_IGNORED;	/* still running */
-	case JSON_NUMBER:
-		break;
-	default:
-		return EVENT_INVALID;
-	}
-	if (req_str(c, info, "id", &cc.message_id) == -1 ||
-	    strlen(cc.message_id) > EVENT_ID_MAX)
-		return EVENT_INVALID;
-	h = hash_id(cc.message_id);
-	if (done_has(c->m, cc.message_id, h)) {
+	/* Checked by chatmap: time is an object or absent, completed a number. */
+	completed = json_obj_get(c->j, json_obj_get(c->j, info, "time"),
+	    "completed");
+	sm.payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_MESSAGE_UPDATED;
+	sm.message_updated = &mi;
+	if ((k = emit_msg(c, &sm, mi.session_id)) != EVENT_MAPPED)
+		return k;
+	if (strcmp(mi.role, "assistant") != 0 ||
+	    json_type(c->j, completed) != JSON_NUMBER)
+		return EVENT_MAPPED;	/* still running, or a user message */
+	h = hash_id(mi.id);
+	if (ring_has(&c->m->done, mi.id, h)) {
 		c->m->st.duplicates++;
-		return EVENT_IGNORED;
+		return EVENT_MAPPED;
 	}
-	if (event_session(c, info, "sessionID", &cc.session_id) == -1 ||
-	    opt_str(c, info, "finish", &cc.finish) == -1 ||
-	    (tokens = opt_obj(c, info, "tokens")) == -2 ||
-	    opt_int(c, tokens, "input", &cc.input_tokens) == -1 ||
-	    opt_int(c, tokens, "output", &cc.output_tokens) == -1 ||
-	    (err = opt_obj(c, info, "error")) == -2 ||
-	    opt_str(c, err, "name", &cc.error) == -1)
-		return EVENT_INVALID;
+	cc.session_id = mi.session_id;
+	cc.message_id = mi.id;
+	cc.finish = mi.finish;
+	cc.input_tokens = mi.input_tokens;
+	cc.output_tokens = mi.output_tokens;
+	cc.error = mi.error_name;
 	sm.payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_COMPLETED;
 	sm.completed = &cc;
 	if ((k = emit_msg(c, &sm, cc.session_id)) == EVENT_MAPPED &&
-	    done_add(c->m, cc.message_id, h) == -1)
+	    ring_add(&c->m->done, cc.message_id, h) == -1)
 		c->oom = 1;	/* sent, but a re-send would be sent again */
-	return k;
+	return EVENT_MAPPED;	/* MessageInfo went out in any case */
 }
 
-/* message.part.updated, a tool part -> ToolCallEvent */
+/*
+ * message.part.updated -> ToolCallEvent for a tool part, PartInfo for any
+ * other; a reasoning part's id is remembered for its deltas.
+ */
 static enum event_kind
 map_part(struct ctx *c, const char *unused)
 {
 	Opencode__ServerMessage	sm = OPENCODE__SERVER_MESSAGE__INIT;
-	Opencode__ToolCallEvent	tc = OPENCODE__TOOL_CALL_EVENT__INIT;
-	int			part, type, state, out, meta;
+	Opencode__PartInfo	pi;
+	struct chatmap		cm;
+	uint64_t		h;
+	int			part;
 
 	(void)unused;
-	if ((part = req_obj(c, c->props, "part")) == -1)
+	cm_init(c, &cm);
+	if ((part = req_obj(c, c->props, "part")) == -1 ||
+	    cm_done(c, &cm, chatmap_part(&cm, part, &pi)) != EVENT_MAPPED)
 		return EVENT_INVALID;
-	type = json_obj_get(c->j, part, "type");
-	if (json_type(c->j, type) != JSON_STRING)
-		return EVENT_INVALID;
-	if (!json_str_eq(c->j, type, "tool"))
-		return EVENT_IGNORED;
-	if ((state = req_obj(c, part, "state")) == -1 ||
-	    event_session(c, part, "sessionID", &tc.session_id) == -1 ||
-	    req_str(c, part, "messageID", &tc.message_id) == -1 ||
-	    req_str(c, part, "callID", &tc.call_id) == -1 ||
-	    req_str(c, part, "tool", &tc.tool) == -1 ||
-	    req_str(c, part, "id", &tc.part_id) == -1 ||
-	    req_str(c, state, "status", &tc.status) == -1 ||
-	    opt_str(c, state, "title", &tc.title) == -1 ||
-	    opt_str(c, state, "error", &tc.error) == -1 ||
-	    raw_json(c, json_obj_get(c->j, state, "input"), &tc.input_json) == -1)
-		return EVENT_INVALID;
-	/* Completed tools have output; a running bash streams metadata.output. */
-	out = json_obj_get(c->j, state, "output");
-	if (json_type(c->j, out) == -1 || json_type(c->j, out) == JSON_NULL) {
-		meta = json_obj_get(c->j, state, "metadata");
-		out = json_obj_get(c->j, meta, "output");
-		if (json_type(c->j, out) != JSON_STRING)
-			out = -1;
+	if (strcmp(pi.kind, "reasoning") == 0 &&
+	    strlen(pi.id) <= EVENT_ID_MAX) {
+		h = hash_id(pi.id);
+		if (!ring_has(&c->m->reasoning, pi.id, h) &&
+		    ring_add(&c->m->reasoning, pi.id, h) == -1)
+			c->oom = 1;	/* its deltas will say "text" */
+		c->m->st.reasoning_evicted = c->m->reasoning.evicted;
 	}
-	if (out != -1 && c_str(c, out, &tc.output) == -1)
-		return EVENT_INVALID;
-	sm.payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_TOOL_CALL;
-	sm.tool_call = &tc;
-	return emit_msg(c, &sm, tc.session_id);
+	if (pi.tool != NULL) {
+		sm.payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_TOOL_CALL;
+		sm.tool_call = pi.tool;
+	} else {
+		sm.payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_PART_UPDATED;
+		sm.part_updated = &pi;
+	}
+	return emit_msg(c, &sm, pi.session_id);
 }
 
 /* permission.asked -> PermissionRequest */
@@ -526,40 +450,142 @@ static enum event_kind
 map_permission(struct ctx *c, const char *unused)
 {
 	Opencode__ServerMessage		sm = OPENCODE__SERVER_MESSAGE__INIT;
-	Opencode__PermissionRequest	pr = OPENCODE__PERMISSION_REQUEST__INIT;
-	size_t				i, n;
-	int				pats, t, tool;
+	Opencode__PermissionRequest	pr;
+	struct chatmap			cm;
+
+	(void)unused;
+	cm_init(c, &cm);
+	if (cm_done(c, &cm, chatmap_permission(&cm, c->props, &pr)) !=
+	    EVENT_MAPPED)
+		return EVENT_INVALID;
+	sm.payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_PERMISSION_REQUEST;
+	sm.permission_request = &pr;
+	return emit_msg(c, &sm, pr.session_id);
+}
+
+/* permission.replied -> PermissionResolved */
+static enum event_kind
+map_permission_replied(struct ctx *c, const char *unused)
+{
+	Opencode__ServerMessage		sm = OPENCODE__SERVER_MESSAGE__INIT;
+	Opencode__PermissionResolved	pr = OPENCODE__PERMISSION_RESOLVED__INIT;
 
 	(void)unused;
 	if (req_str(c, c->props, "sessionID", &pr.session_id) == -1 ||
-	    req_str(c, c->props, "id", &pr.permission_id) == -1 ||
-	    req_str(c, c->props, "permission", &pr.permission) == -1 ||
-	    raw_json(c, json_obj_get(c->j, c->props, "metadata"),
-	    &pr.metadata_json) == -1 ||
-	    (tool = opt_obj(c, c->props, "tool")) == -2 ||
-	    opt_str(c, tool, "messageID", &pr.message_id) == -1 ||
-	    opt_str(c, tool, "callID", &pr.call_id) == -1)
+	    req_str(c, c->props, "requestID", &pr.permission_id) == -1 ||
+	    req_str(c, c->props, "reply", &pr.reply) == -1)
 		return EVENT_INVALID;
-	pats = json_obj_get(c->j, c->props, "patterns");
-	switch (json_type(c->j, pats)) {
-	case -1:
-	case JSON_NULL:
-		break;
-	case JSON_ARRAY:
-		n = (size_t)json_len(c->j, pats);
-		if (n > 0 && (pr.patterns = c_alloc(c, n,
-		    sizeof(*pr.patterns))) == NULL)
-			return EVENT_INVALID;
-		for (i = 0, t = pats + 1; i < n; i++, t = json_next(c->j, t))
-			if (c_str(c, t, &pr.patterns[i]) == -1)
-				return EVENT_INVALID;
-		pr.n_patterns = n;
-		break;
-	default:
+	sm.payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_PERMISSION_RESOLVED;
+	sm.permission_resolved = &pr;
+	return emit_msg(c, &sm, pr.session_id);
+}
+
+/* question.asked -> QuestionRequest */
+static enum event_kind
+map_question(struct ctx *c, const char *unused)
+{
+	Opencode__ServerMessage		sm = OPENCODE__SERVER_MESSAGE__INIT;
+	Opencode__QuestionRequest	qr;
+	struct chatmap			cm;
+
+	(void)unused;
+	cm_init(c, &cm);
+	if (cm_done(c, &cm, chatmap_question(&cm, c->props, &qr)) !=
+	    EVENT_MAPPED)
 		return EVENT_INVALID;
-	}
-	sm.payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_PERMISSION_REQUEST;
-	sm.permission_request = &pr;
+	sm.payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_QUESTION_REQUEST;
+	sm.question_request = &qr;
+	return emit_msg(c, &sm, qr.session_id);
+}
+
+/* question.replied, question.rejected -> QuestionResolved */
+static enum event_kind
+map_question_resolved(struct ctx *c, const char *kind)
+{
+	Opencode__ServerMessage		sm = OPENCODE__SERVER_MESSAGE__INIT;
+	Opencode__QuestionResolved	qr = OPENCODE__QUESTION_RESOLVED__INIT;
+
+	if (req_str(c, c->props, "sessionID", &qr.session_id) == -1 ||
+	    req_str(c, c->props, "requestID", &qr.question_id) == -1)
+		return EVENT_INVALID;
+	qr.rejected = strcmp(kind, "rejected") == 0;
+	sm.payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_QUESTION_RESOLVED;
+	sm.question_resolved = &qr;
+	return emit_msg(c, &sm, qr.session_id);
+}
+
+/* todo.updated -> TodoList (todo_updated) */
+static enum event_kind
+map_todos(struct ctx *c, const char *unused)
+{
+	Opencode__ServerMessage	sm = OPENCODE__SERVER_MESSAGE__INIT;
+	Opencode__TodoList	tl;
+	struct chatmap		cm;
+	char			*sid;
+
+	(void)unused;
+	cm_init(c, &cm);
+	if (req_str(c, c->props, "sessionID", &sid) == -1 ||
+	    cm_done(c, &cm, chatmap_todos(&cm, json_obj_get(c->j, c->props,
+	    "todos"), &tl)) != EVENT_MAPPED)
+		return EVENT_INVALID;
+	tl.session_id = sid;
+	sm.payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_TODO_UPDATED;
+	sm.todo_updated = &tl;
+	return emit_msg(c, &sm, tl.session_id);
+}
+
+/* session.diff -> DiffList (diff_updated), message_id "" */
+static enum event_kind
+map_diff(struct ctx *c, const char *unused)
+{
+	Opencode__ServerMessage	sm = OPENCODE__SERVER_MESSAGE__INIT;
+	Opencode__DiffList	dl;
+	struct chatmap		cm;
+	char			*sid;
+
+	(void)unused;
+	cm_init(c, &cm);
+	if (req_str(c, c->props, "sessionID", &sid) == -1 ||
+	    cm_done(c, &cm, chatmap_diffs(&cm, json_obj_get(c->j, c->props,
+	    "diff"), &dl)) != EVENT_MAPPED)
+		return EVENT_INVALID;
+	dl.session_id = sid;
+	sm.payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_DIFF_UPDATED;
+	sm.diff_updated = &dl;
+	return emit_msg(c, &sm, dl.session_id);
+}
+
+/* message.removed -> MessageRemoved */
+static enum event_kind
+map_message_removed(struct ctx *c, const char *unused)
+{
+	Opencode__ServerMessage	sm = OPENCODE__SERVER_MESSAGE__INIT;
+	Opencode__MessageRemoved mr = OPENCODE__MESSAGE_REMOVED__INIT;
+
+	(void)unused;
+	if (req_str(c, c->props, "sessionID", &mr.session_id) == -1 ||
+	    req_str(c, c->props, "messageID", &mr.message_id) == -1)
+		return EVENT_INVALID;
+	sm.payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_MESSAGE_REMOVED;
+	sm.message_removed = &mr;
+	return emit_msg(c, &sm, mr.session_id);
+}
+
+/* message.part.removed -> PartRemoved */
+static enum event_kind
+map_part_removed(struct ctx *c, const char *unused)
+{
+	Opencode__ServerMessage	sm = OPENCODE__SERVER_MESSAGE__INIT;
+	Opencode__PartRemoved	pr = OPENCODE__PART_REMOVED__INIT;
+
+	(void)unused;
+	if (req_str(c, c->props, "sessionID", &pr.session_id) == -1 ||
+	    req_str(c, c->props, "messageID", &pr.message_id) == -1 ||
+	    req_str(c, c->props, "partID", &pr.part_id) == -1)
+		return EVENT_INVALID;
+	sm.payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_PART_REMOVED;
+	sm.part_removed = &pr;
 	return emit_msg(c, &sm, pr.session_id);
 }
 
@@ -620,7 +646,7 @@ map_status(struct ctx *c, const char *kind)
 	    opt_int(c, st, "attempt", &se.attempt) == -1 ||
 	    opt_str(c, st, "message", &se.error_message) == -1)
 		return EVENT_INVALID;
-	error_text(se.error_message);
+	chatmap_error_text(se.error_message);
 	se.kind = (char *)kind;
 	sm.payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_EVENT;
 	sm.session_event = &se;
@@ -656,7 +682,7 @@ map_error(struct ctx *c, const char *kind)
 	    (data = opt_obj(c, err, "data")) == -2 ||
 	    opt_str(c, data, "message", &se.error_message) == -1)
 		return EVENT_INVALID;
-	error_text(se.error_message);
+	chatmap_error_text(se.error_message);
 	se.kind = (char *)kind;
 	sm.payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_EVENT;
 	sm.session_event = &se;
@@ -678,7 +704,15 @@ static const struct {
 	{ "session.created",		map_session,	"created" },
 	{ "session.deleted",		map_session,	"deleted" },
 	{ "session.error",		map_error,	"error" },
+	{ "session.diff",		map_diff,	NULL },
+	{ "todo.updated",		map_todos,	NULL },
 	{ "permission.asked",		map_permission,	NULL },
+	{ "permission.replied",		map_permission_replied, NULL },
+	{ "question.asked",		map_question,	NULL },
+	{ "question.replied",		map_question_resolved, "replied" },
+	{ "question.rejected",		map_question_resolved, "rejected" },
+	{ "message.removed",		map_message_removed, NULL },
+	{ "message.part.removed",	map_part_removed, NULL },
 };
 
 /* ---- the mapper ---- */
@@ -687,31 +721,26 @@ struct event_mapper *
 event_mapper_new(void)
 {
 	struct event_mapper	*m;
-	size_t			 i;
 
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return NULL;
-	if ((m->j = json_new()) == NULL) {
-		free(m);
+	if ((m->j = json_new()) == NULL ||
+	    ring_init(&m->done, EVENT_COMPLETED_MAX) == -1 ||
+	    ring_init(&m->reasoning, EVENT_PART_KINDS_MAX) == -1) {
+		event_mapper_free(m);
 		return NULL;
 	}
 	arena_init(&m->a);
-	for (i = 0; i < DONE_BUCKETS; i++)
-		m->bucket[i] = -1;
-	for (i = 0; i < EVENT_COMPLETED_MAX; i++)
-		m->done[i].next = -1;
 	return m;
 }
 
 void
 event_mapper_free(struct event_mapper *m)
 {
-	size_t	i;
-
 	if (m == NULL)
 		return;
-	for (i = 0; i < EVENT_COMPLETED_MAX; i++)
-		free(m->done[i].id);
+	ring_free(&m->done);
+	ring_free(&m->reasoning);
 	arena_free(&m->a);
 	json_free(m->j);
 	free(m->out);

@@ -1,31 +1,52 @@
 /*
  * Maps the data of one upstream `GET /event` event (one JSON object, see
  * shared/reference/opencode-1.18.34/README.md) to zero or more packed
- * ServerMessages with request_id 0 (DESIGN.md, "Streaming").  Pure: no I/O,
- * no logging, no global state; the mapper only remembers which assistant
- * messages were already reported complete.
+ * ServerMessages with request_id 0 (DESIGN.md, "Streaming" and "Protocol
+ * v2").  Pure: no I/O, no logging, no global state; the mapper remembers
+ * only which assistant messages were already reported complete and which
+ * part ids are reasoning parts.
  *
- * - message.part.delta (field "text")	-> ChatToken
- * - message.updated, assistant, time.completed set
- *					-> ChatCompleted, once per message id
- * - message.part.updated, part.type "tool"	-> ToolCallEvent
+ * - message.part.delta (field "text")	-> ChatToken, kind "reasoning" when
+ *   the part id was announced as a reasoning part by message.part.updated
+ *   (remembered: the last EVENT_PART_KINDS_MAX reasoning part ids, FIFO),
+ *   else "text" (an unknown or forgotten id included); another field is
+ *   ignored (1.18.34 only sends "text")
+ * - message.updated, every role	-> MessageInfo (message_updated), then,
+ *   for an assistant message with time.completed set, ChatCompleted, once
+ *   per message id (the last EVENT_COMPLETED_MAX ids, FIFO)
+ * - message.part.updated, a tool part	-> ToolCallEvent
+ * - message.part.updated, any other	-> PartInfo (part_updated)
+ * - message.removed			-> MessageRemoved
+ * - message.part.removed		-> PartRemoved
  * - permission.asked			-> PermissionRequest
+ * - permission.replied			-> PermissionResolved
+ * - question.asked			-> QuestionRequest
+ * - question.replied / .rejected	-> QuestionResolved (rejected set)
+ * - todo.updated			-> TodoList (todo_updated)
+ * - session.diff			-> DiffList (diff_updated, message_id "")
  * - session.created/updated/deleted/status/idle/error -> SessionEvent
  * - server.connected, server.heartbeat	-> reported, nothing emitted
  * - anything else			-> ignored, counted by type
  *
+ * The chat shapes are mapped by chatmap.c (chatmap.h states their rules:
+ * texts, tool outputs and patches cut at CHATMAP_TEXT_MAX with truncated
+ * set, raw JSON cleaned, the ids required).  Every message carries its
+ * session id, the one passed to emit (for the front's session filter).
  * Fields are looked up by name (the upstream's key order is not stable).  A
  * required field that is missing or of the wrong type makes the event
- * EVENT_INVALID; an optional one that is absent or null takes its default
- * ("" or 0), one of the wrong type is invalid too (the one exception: a
- * tool's state.metadata.output, a fallback for state.output, is used only
- * when it is a string).  Every string emitted is
- * valid UTF-8 without NUL.  input_json and metadata_json are the upstream's
- * own JSON text of that value, except that invalid UTF-8 becomes U+FFFD and a
- * raw control character inside a string becomes a \u00XX escape (so the text
- * stays valid JSON).  Error texts (SessionEvent.error_message) keep only
- * their first line (the upstream puts server stack traces after it), with
- * control characters as spaces, cut to EVENT_ERRMSG_MAX bytes.
+ * EVENT_INVALID and nothing is emitted; an optional one that is absent or
+ * null takes its default ("" or 0), one of the wrong type is invalid too
+ * (the one exception: a tool's state.metadata.output, a fallback for
+ * state.output, is used only when it is a string).  Every string emitted
+ * is valid UTF-8 without NUL.  input_json and metadata_json are the
+ * upstream's own JSON text of that value, except that invalid UTF-8
+ * becomes U+FFFD and a raw control character inside a string becomes a
+ * \u00XX escape (so the text stays valid JSON).  Error texts
+ * (SessionEvent.error_message, MessageInfo.error_message) keep only their
+ * first line (the upstream puts server stack traces after it), with
+ * control characters as spaces, cut to EVENT_ERRMSG_MAX bytes.  A message
+ * id longer than EVENT_ID_MAX makes message.updated invalid; a longer
+ * reasoning part id is not remembered (its deltas say "text").
  */
 #ifndef OCB_NETPROC_EVENTS_H
 #define OCB_NETPROC_EVENTS_H
@@ -34,8 +55,10 @@
 #include <stdint.h>
 
 #define EVENT_COMPLETED_MAX	4096		/* completed message ids remembered, FIFO */
-#define EVENT_ID_MAX		256		/* a longer completed message id is invalid */
-#define EVENT_ERRMSG_MAX	1024		/* bytes of an error text, "..." included */
+#define EVENT_PART_KINDS_MAX	1024		/* reasoning part ids remembered, FIFO */
+#define EVENT_ID_MAX		256		/* a longer message id is invalid */
+#define EVENT_ERRMSG_MAX	1024		/* bytes of an error text, "..." included
+						   (CHATMAP_ERRMSG_MAX) */
 #define EVENT_STATS_TYPES	32		/* ignored event types counted by name */
 #define EVENT_TYPE_NAME_MAX	48		/* with the NUL; longer names count as other */
 #define EVENT_ARENA_KEEP	(64 * 1024)	/* string bytes kept between arena frees */
@@ -43,7 +66,7 @@
 
 enum event_kind {
 	EVENT_MAPPED,		/* a message was emitted */
-	EVENT_IGNORED,		/* nothing to send (unknown type, user message, ...) */
+	EVENT_IGNORED,		/* nothing to send (unknown type, another delta field) */
 	EVENT_CONNECTED,	/* server.connected: the caller sends UpstreamStatus */
 	EVENT_HEARTBEAT,	/* server.heartbeat */
 	EVENT_INVALID		/* not an event, or a known type with a bad shape */
@@ -64,8 +87,9 @@ struct event_type_count {
 struct event_stats {
 	uint64_t	mapped;		/* EVENT_MAPPED */
 	uint64_t	emitted;	/* messages handed to emit */
-	uint64_t	ignored;	/* EVENT_IGNORED, duplicates included */
-	uint64_t	duplicates;	/* completions already reported */
+	uint64_t	ignored;	/* EVENT_IGNORED */
+	uint64_t	duplicates;	/* completions already reported (MessageInfo only) */
+	uint64_t	reasoning_evicted; /* reasoning part ids forgotten, the table full */
 	uint64_t	invalid;	/* EVENT_INVALID, nomem included */
 	uint64_t	nomem;		/* allocation failures: an event lost, or a completion not remembered */
 	uint64_t	connected;

@@ -6,6 +6,11 @@
  * written as one letter per emitted message:
  *   T ChatToken  X ChatCompleted  K ToolCallEvent  P PermissionRequest
  *   SessionEvent: C created  U updated  D deleted  S status  I idle  E error
+ *   v2: M MessageInfo  A PartInfo  F DiffList  O TodoList
+ *   Q QuestionRequest  q QuestionResolved  R PermissionResolved
+ *   m MessageRemoved  a PartRemoved
+ * (o.codes has every message, o.v1 only the 4B letters: the 4B sequences
+ * did not change with v2.)
  */
 #include "config.h"
 
@@ -25,7 +30,9 @@
 #include "netproc/events.h"
 #include "netproc/json.h"
 #include "netproc/sse.h"
+#include "netproc/chatmap.h"
 #include "proto/messages.pb-c.h"
+#include "tests/fuzz/sm_check.h"
 
 #define MAX_CODES	4096
 
@@ -71,31 +78,10 @@ load(const char *name, size_t *lenp)
 struct out {
 	Opencode__ServerMessage	**msg;
 	char			**sid;		/* as passed to emit */
-	size_t			  n, cap;
+	size_t			  n, cap, nv1;
 	char			  codes[MAX_CODES + 1];
+	char			  v1[MAX_CODES + 1];	/* the 4B messages only */
 };
-
-static void
-check_str(const char *s)
-{
-	assert_non_null(s);
-	if (!utf8_valid((const uint8_t *)s, strlen(s)))
-		fail_msg("invalid UTF-8 in an emitted string");
-}
-
-/* input_json and metadata_json: "" or a JSON value json.c accepts. */
-static void
-check_json(const char *s)
-{
-	struct json	*j;
-
-	check_str(s);
-	if (s[0] == '\0')
-		return;
-	if (json_parse(s, strlen(s), &j) == -1)
-		fail_msg("not JSON: %s", s);
-	json_free(j);
-}
 
 static char
 code_of(const Opencode__ServerMessage *m)
@@ -111,6 +97,24 @@ code_of(const Opencode__ServerMessage *m)
 		return 'K';
 	case OPENCODE__SERVER_MESSAGE__PAYLOAD_PERMISSION_REQUEST:
 		return 'P';
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_MESSAGE_UPDATED:
+		return 'M';
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_PART_UPDATED:
+		return 'A';
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_DIFF_UPDATED:
+		return 'F';
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_TODO_UPDATED:
+		return 'O';
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_QUESTION_REQUEST:
+		return 'Q';
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_QUESTION_RESOLVED:
+		return 'q';
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_PERMISSION_RESOLVED:
+		return 'R';
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_MESSAGE_REMOVED:
+		return 'm';
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_PART_REMOVED:
+		return 'a';
 	case OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_EVENT:
 		k = m->session_event->kind;
 		if (strcmp(k, "created") == 0)
@@ -131,70 +135,14 @@ code_of(const Opencode__ServerMessage *m)
 	}
 }
 
-/* Every string valid UTF-8; the emitted session id is the message's. */
+/* sm_check.h, the fuzz target's check too. */
 static void
 check_msg(const Opencode__ServerMessage *m, const char *sid)
 {
-	const char	*msid = NULL;
-	size_t		 i;
+	const char	*why;
 
-	assert_int_equal(m->request_id, 0);
-	switch (m->payload_case) {
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_TOKEN:
-		msid = m->token->session_id;
-		check_str(m->token->message_id);
-		check_str(m->token->part_id);
-		check_str(m->token->delta);
-		break;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_COMPLETED:
-		msid = m->completed->session_id;
-		check_str(m->completed->message_id);
-		check_str(m->completed->finish);
-		check_str(m->completed->error);
-		break;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_TOOL_CALL:
-		msid = m->tool_call->session_id;
-		check_str(m->tool_call->message_id);
-		check_str(m->tool_call->call_id);
-		check_str(m->tool_call->tool);
-		check_str(m->tool_call->status);
-		check_str(m->tool_call->title);
-		check_json(m->tool_call->input_json);
-		check_str(m->tool_call->output);
-		check_str(m->tool_call->part_id);
-		check_str(m->tool_call->error);
-		break;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_PERMISSION_REQUEST:
-		msid = m->permission_request->session_id;
-		check_str(m->permission_request->permission_id);
-		check_str(m->permission_request->permission);
-		for (i = 0; i < m->permission_request->n_patterns; i++)
-			check_str(m->permission_request->patterns[i]);
-		check_str(m->permission_request->message_id);
-		check_str(m->permission_request->call_id);
-		check_json(m->permission_request->metadata_json);
-		break;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_EVENT:
-		msid = m->session_event->session_id;
-		check_str(m->session_event->kind);
-		check_str(m->session_event->status);
-		check_str(m->session_event->error_name);
-		check_str(m->session_event->error_message);
-		assert_true(strlen(m->session_event->error_message) <=
-		    EVENT_ERRMSG_MAX);
-		assert_null(strchr(m->session_event->error_message, '\n'));
-		if (m->session_event->info != NULL) {
-			check_str(m->session_event->info->id);
-			if (m->session_event->info->_title_case ==
-			    OPENCODE__SESSION_INFO___TITLE_TITLE)
-				check_str(m->session_event->info->title);
-		}
-		break;
-	default:
-		fail_msg("unexpected payload %d", m->payload_case);
-	}
-	check_str(msid);
-	assert_string_equal(sid, msid);
+	if ((why = sm_check(m, sid)) != NULL)
+		fail_msg("emitted message fails the check: %s", why);
 }
 
 static void
@@ -216,6 +164,10 @@ record(void *arg, const char *sid, const uint8_t *buf, size_t len)
 	if (o->n < MAX_CODES) {
 		o->codes[o->n] = code_of(m);
 		o->codes[o->n + 1] = '\0';
+	}
+	if (o->nv1 < MAX_CODES && strchr("TXKPCUDSIE", code_of(m)) != NULL) {
+		o->v1[o->nv1++] = code_of(m);
+		o->v1[o->nv1] = '\0';
 	}
 	o->sid[o->n] = strdup(sid);
 	o->msg[o->n++] = m;
@@ -364,9 +316,10 @@ test_text(void **state)
 
 	(void)state;
 	run("sse-text.txt", &o, &k);
-	assert_string_equal(o.codes, "CUUSUSUTTTTTTXSSIU");
+	assert_string_equal(o.v1, "CUUSUSUTTTTTTXSSIU");
 	assert_int_equal(k.events, 31);
-	assert_int_equal(k.mapped, 18);
+	/* Every event but server.connected maps; one gives M and X. */
+	assert_int_equal(k.mapped, 30);
 	assert_int_equal(count(&o, 'T'), 6);
 	s = concat_tokens(&o);
 	assert_string_equal(s, "Hello from the mock language model.");
@@ -421,7 +374,7 @@ test_tool(void **state)
 
 	(void)state;
 	run("sse-tool.txt", &o, &k);
-	assert_string_equal(o.codes, "CUUSSUKKKXSUSTTTTXSSIU");
+	assert_string_equal(o.v1, "CUUSSUKKKXSUSTTTTXSSIU");
 	for (i = 0; i < 3; i++) {
 		tc = nth(&o, 'K', i)->tool_call;
 		assert_string_equal(tc->status, status[i]);
@@ -483,7 +436,7 @@ test_permission(void **state)
 
 	(void)state;
 	run("sse-permission.txt", &o, &k);
-	assert_string_equal(o.codes, "CUUSUSKKPKKKXSUSTTTTXSSIU");
+	assert_string_equal(o.v1, "CUUSUSKKPKKKXSUSTTTTXSSIU");
 	pr = nth(&o, 'P', 0)->permission_request;
 	assert_string_equal(pr->session_id, "ses_de9d9baa3ffe6SsOQyL6OP9AJP");
 	assert_string_equal(pr->permission_id, "per_216264a5a001SZP3O5Om9g1xn2");
@@ -511,7 +464,7 @@ test_permission(void **state)
 	out_free(&o);
 
 	run("sse-permission-reject.txt", &o, &k);
-	assert_string_equal(o.codes, "CUUSUSKPKKXSIU");
+	assert_string_equal(o.v1, "CUUSUSKPKKXSIU");
 	tc = nth(&o, 'K', 2)->tool_call;
 	assert_string_equal(tc->status, "error");
 	assert_string_equal(tc->error,
@@ -534,7 +487,7 @@ test_abort(void **state)
 
 	(void)state;
 	run("sse-abort.txt", &o, &k);
-	assert_string_equal(o.codes, "CUUSUSTTTESIXSI");
+	assert_string_equal(o.v1, "CUUSUSTTTESIXSI");
 	s = concat_tokens(&o);
 	assert_string_equal(s, "tick1 tick2 tick3 ");
 	free(s);
@@ -558,13 +511,13 @@ test_abort(void **state)
 	assert_int_equal(count(&o, 'X'), 1);
 	out_free(&o);
 	map_fixture(m, "sse-abort.txt", &o, &k);
-	assert_string_equal(o.codes, "CUUSUSTTTESISI");
+	assert_string_equal(o.v1, "CUUSUSTTTESISI");
 	assert_int_equal(event_mapper_stats(m)->duplicates, 1);
 	out_free(&o);
 	event_mapper_free(m);
 
 	run("sse-abort-idle.txt", &o, &k);
-	assert_string_equal(o.codes, "SI");
+	assert_string_equal(o.v1, "SI");
 	assert_string_equal(nth(&o, 'S', 0)->session_event->status, "idle");
 	out_free(&o);
 }
@@ -624,7 +577,7 @@ test_many(void **state)
 	memcpy(want, "CUUSUS", 6);
 	memset(want + 6, 'T', 2000);
 	memcpy(want + 2006, "XSSIU", 6);
-	assert_string_equal(o.codes, want);
+	assert_string_equal(o.v1, want);
 	assert_int_equal(count(&o, 'T'), 2000);
 	s = concat_tokens(&o);
 	text = final_text("sse-many.txt", nth(&o, 'T', 0)->token->message_id);
@@ -647,7 +600,7 @@ test_sessions(void **state)
 
 	(void)state;
 	run("sse-sessions.txt", &o, &k);
-	assert_string_equal(o.codes, "CUD");
+	assert_string_equal(o.v1, "CUD");
 	se = nth(&o, 'C', 0)->session_event;
 	assert_string_equal(se->kind, "created");
 	assert_string_equal(se->session_id, "ses_de9da0d54ffehULAtvbJczpmni");
@@ -677,7 +630,7 @@ test_retry(void **state)
 
 	(void)state;
 	run("sse-retry.txt", &o, &k);
-	assert_string_equal(o.codes, "CUUSUSSSSXSI");
+	assert_string_equal(o.v1, "CUUSUSSSSXSI");
 	for (i = 0; i < 6; i++) {
 		se = nth(&o, 'S', i)->session_event;
 		assert_string_equal(se->status, st[i]);
@@ -706,7 +659,7 @@ test_errors(void **state)
 
 	(void)state;
 	run("sse-error.txt", &o, &k);
-	assert_string_equal(o.codes, "CUUSSUESIXSI");
+	assert_string_equal(o.v1, "CUUSSUESIXSI");
 	se = nth(&o, 'E', 0)->session_event;
 	assert_string_equal(se->error_name, "APIError");
 	assert_string_equal(se->error_message,
@@ -716,7 +669,7 @@ test_errors(void **state)
 
 	/* The second error carries a stack trace: only its first line stays. */
 	run("sse-bad-agent.txt", &o, &k);
-	assert_string_equal(o.codes, "CEE");
+	assert_string_equal(o.v1, "CEE");
 	se = nth(&o, 'E', 0)->session_event;
 	assert_string_equal(se->error_name, "UnknownError");
 	assert_string_equal(se->error_message, "Agent not found: "
@@ -726,7 +679,7 @@ test_errors(void **state)
 	out_free(&o);
 
 	run("sse-bad-model.txt", &o, &k);
-	assert_string_equal(o.codes, "CUUSESIE");
+	assert_string_equal(o.v1, "CUUSESIE");
 	assert_string_equal(nth(&o, 'E', 1)->session_event->error_message,
 	    "ProviderModelNotFoundError: Model not found: nope/x. "
 	    "Did you mean: standardcompute?");
@@ -759,7 +712,7 @@ test_other_fixtures(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(fx) / sizeof(fx[0]); i++) {
 		run(fx[i].name, &o, &k);
-		assert_string_equal(o.codes, fx[i].codes);
+		assert_string_equal(o.v1, fx[i].codes);
 		assert_int_equal(k.heartbeat, fx[i].heartbeats);
 		out_free(&o);
 	}
@@ -1039,21 +992,15 @@ static void
 test_ignored(void **state)
 {
 	static const char *const ign[] = {
-		"{\"type\":\"session.diff\",\"properties\":{\"sessionID\":\"s\","
-		    "\"diff\":[]}}",
-		"{\"type\":\"permission.replied\",\"properties\":{}}",
 		"{\"type\":\"no.such.event\"}",
 		"{\"type\":\"weird name\\n\"}",
 		DELTA("\"sessionID\":\"ses_1\",\"messageID\":\"msg_1\","
 		    "\"partID\":\"prt_1\",\"field\":\"reasoning\",\"delta\":\"x\""),
-		/* a user message, an assistant message still running */
-		"{\"type\":\"message.updated\",\"properties\":{\"info\":"
-		    "{\"role\":\"user\",\"id\":\"msg_1\",\"time\":{\"completed\":1}}}}",
-		"{\"type\":\"message.updated\",\"properties\":{\"info\":"
-		    "{\"role\":\"assistant\",\"id\":\"msg_1\",\"sessionID\":\"s\","
-		    "\"time\":{\"created\":1,\"completed\":null}}}}",
-		"{\"type\":\"message.part.updated\",\"properties\":{\"part\":"
-		    "{\"type\":\"step-finish\"}}}",
+		/* real 1.18.34 types nobody maps */
+		"{\"type\":\"file.edited\",\"properties\":{\"file\":\"a\"}}",
+		"{\"type\":\"session.compacted\",\"properties\":"
+		    "{\"sessionID\":\"ses_1\"}}",
+		"{\"type\":\"file.edited\",\"properties\":{\"file\":\"b\"}}",
 	};
 	struct event_mapper		*m;
 	const struct event_stats	*st;
@@ -1069,10 +1016,12 @@ test_ignored(void **state)
 	st = event_mapper_stats(m);
 	assert_int_equal(st->ignored, sizeof(ign) / sizeof(ign[0]));
 	assert_int_equal(st->ignored_other, 1);		/* the weird name */
-	assert_string_equal(st->ignored_types[0].name, "session.diff");
-	assert_string_equal(st->ignored_types[3].name, "message.part.delta");
-	assert_string_equal(st->ignored_types[4].name, "message.updated");
-	assert_int_equal(st->ignored_types[4].count, 2);
+	assert_string_equal(st->ignored_types[0].name, "no.such.event");
+	assert_string_equal(st->ignored_types[1].name, "message.part.delta");
+	assert_string_equal(st->ignored_types[2].name, "file.edited");
+	assert_int_equal(st->ignored_types[2].count, 2);
+	assert_string_equal(st->ignored_types[3].name, "session.compacted");
+	assert_int_equal(st->n_ignored_types, 4);
 
 	/* The table is bounded. */
 	for (i = 0; i < 2 * EVENT_STATS_TYPES; i++) {
@@ -1092,8 +1041,26 @@ completed_json(char *buf, size_t size, unsigned id)
 	snprintf(buf, size, "{\"type\":\"message.updated\",\"properties\":"
 	    "{\"sessionID\":\"ses_1\",\"info\":{\"time\":{\"completed\":5,"
 	    "\"created\":1},\"tokens\":{\"output\":2,\"input\":1},"
-	    "\"finish\":\"stop\",\"id\":\"msg_%06u\",\"role\":\"assistant\"}}}",
+	    "\"finish\":\"stop\",\"id\":\"msg_%06u\",\"role\":\"assistant\","
+	    "\"sessionID\":\"ses_1\"}}}",
 	    id);
+}
+
+/* Maps one event: how many ChatCompleted it emitted (and one MessageInfo). */
+static size_t
+completions(struct event_mapper *m, const char *json)
+{
+	struct out	o = { 0 };
+	size_t		n;
+
+	assert_int_equal(map1(m, json, &o), EVENT_MAPPED);
+	assert_int_equal(count(&o, 'M'), 1);
+	n = count(&o, 'X');
+	assert_int_equal(o.n, 1 + n);
+	if (n == 1)
+		assert_string_equal(o.codes, "MX");
+	out_free(&o);
+	return n;
 }
 
 static void
@@ -1108,38 +1075,42 @@ test_completed_once(void **state)
 	assert_non_null(m = event_mapper_new());
 	completed_json(buf, sizeof(buf), 0);
 	assert_int_equal(map1(m, buf, &o), EVENT_MAPPED);
-	assert_int_equal(map1(m, buf, &o), EVENT_IGNORED);
-	assert_int_equal(o.n, 1);
-	assert_string_equal(o.msg[0]->completed->message_id, "msg_000000");
-	assert_string_equal(o.msg[0]->completed->session_id, "ses_1");
-	assert_int_equal(o.msg[0]->completed->input_tokens, 1);
-	assert_int_equal(o.msg[0]->completed->output_tokens, 2);
+	assert_int_equal(map1(m, buf, &o), EVENT_MAPPED);
+	assert_string_equal(o.codes, "MXM");
+	assert_string_equal(o.msg[1]->completed->message_id, "msg_000000");
+	assert_string_equal(o.msg[1]->completed->session_id, "ses_1");
+	assert_int_equal(o.msg[1]->completed->input_tokens, 1);
+	assert_int_equal(o.msg[1]->completed->output_tokens, 2);
+	assert_string_equal(o.msg[1]->completed->finish, "stop");
+	assert_string_equal(o.msg[2]->message_updated->id, "msg_000000");
+	assert_int_equal(o.msg[2]->message_updated->completed_at, 5);
 	out_free(&o);
 
 	/* FIFO: after EVENT_COMPLETED_MAX more ids the first one is gone. */
 	for (i = 1; i <= EVENT_COMPLETED_MAX; i++) {
 		completed_json(buf, sizeof(buf), i);
-		assert_int_equal(map1(m, buf, &o), EVENT_MAPPED);
+		assert_int_equal(completions(m, buf), 1);
 	}
-	out_free(&o);
 	completed_json(buf, sizeof(buf), EVENT_COMPLETED_MAX);
-	assert_int_equal(map1(m, buf, &o), EVENT_IGNORED);
+	assert_int_equal(completions(m, buf), 0);
 	completed_json(buf, sizeof(buf), 1);
-	assert_int_equal(map1(m, buf, &o), EVENT_IGNORED);
+	assert_int_equal(completions(m, buf), 0);
 	completed_json(buf, sizeof(buf), 0);
-	assert_int_equal(map1(m, buf, &o), EVENT_MAPPED);
+	assert_int_equal(completions(m, buf), 1);
 	/* ... which evicted id 1. */
 	completed_json(buf, sizeof(buf), 1);
-	assert_int_equal(map1(m, buf, &o), EVENT_MAPPED);
+	assert_int_equal(completions(m, buf), 1);
 	assert_int_equal(event_mapper_stats(m)->duplicates, 3);
 
-	/* An absurd message id is not remembered: invalid. */
+	/* An absurd message id is not remembered: invalid, nothing sent. */
 	memset(longid, 'a', sizeof(longid) - 1);
 	longid[sizeof(longid) - 1] = '\0';
 	snprintf(big, sizeof(big), "{\"type\":\"message.updated\","
 	    "\"properties\":{\"sessionID\":\"s\",\"info\":{\"id\":\"%s\","
-	    "\"role\":\"assistant\",\"time\":{\"completed\":1}}}}", longid);
+	    "\"sessionID\":\"s\",\"role\":\"assistant\",\"time\":"
+	    "{\"completed\":1}}}}", longid);
 	assert_int_equal(map1(m, big, &o), EVENT_INVALID);
+	assert_int_equal(o.n, 0);
 	out_free(&o);
 	event_mapper_free(m);
 }
@@ -1280,12 +1251,595 @@ test_big(void **state)
 	assert_non_null(m = event_mapper_new());
 	for (i = 0; i < 3; i++) {
 		assert_int_equal(map1(m, s, &o), EVENT_MAPPED);
-		assert_int_equal(strlen(o.msg[o.n - 1]->tool_call->output), big);
+		/* cut (chatmap.h), still above EVENT_OUT_KEEP */
+		assert_int_equal(strlen(o.msg[o.n - 1]->tool_call->output),
+		    CHATMAP_TEXT_MAX);
 		assert_int_equal(map1(m, DELTA("\"sessionID\":\"ses_1\","
 		    "\"messageID\":\"msg_1\",\"partID\":\"prt_1\","
 		    "\"field\":\"text\",\"delta\":\"small\""), &o), EVENT_MAPPED);
 		assert_string_equal(o.msg[o.n - 1]->token->delta, "small");
 	}
+	out_free(&o);
+	free(s);
+	event_mapper_free(m);
+}
+
+/* ---- protocol v2 events on the captures ---- */
+
+/*
+ * Every transcript's whole sequence.  Derived from the captures by the
+ * mapping table in events.h (one letter per emitted message, X after the M
+ * of the first completion of an assistant message), not by running the
+ * mapper.
+ */
+static void
+test_v2_sequences(void **state)
+{
+	static const struct {
+		const char	*name;
+		const char	*codes;
+	} fx[] = {
+		{ "sse-abort-idle.txt", "SI" },
+		{ "sse-abort.txt", "CUMAUSMUFMSAATTTESIAMXSI" },
+		{ "sse-bad-agent.txt", "CEE" },
+		{ "sse-bad-model.txt", "CUMAUSESIE" },
+		{ "sse-command.txt", "UMAUSMUFMSAATTTTAATTTAAMMXSSIUFM" },
+		{ "sse-edit.txt", "MAUSMUFMSAKKKAMAMXSMUFSAKKKMAMMXSMUFSAKKKK"
+		    "MAMAMXSMUFSAATTAMAMMXSSIUFM" },
+		{ "sse-error.txt", "CUMAUSMSUFMESIMXSI" },
+		{ "sse-file.txt", "MAAAAUSMUFMSAATTTTTTAAMMXSSIUFM" },
+		{ "sse-first-prompt.txt", "CUMAUSMUUFMSAATTTTTTAAMMXSSIUFM" },
+		{ "sse-full.txt", "UMAUSMUFMSAATTTTAKOKKAMMXSMUFSMAKQKqKAMMXSMUFSA"
+		    "KKMPRKKKAMMXSMUFSAATTAMAMMXSSIUFM" },
+		{ "sse-permission-reject.txt", "CUMAUSMUFMSAKPKRKAMMXSIUFM" },
+		{ "sse-permission.txt", "CUMAUSMUFMSAKKPRKKKAMMXSMUFSAATMTTTAAMMXSS"
+		    "IUFM" },
+		{ "sse-question-reject.txt", "UMAUSMSAKQKUFMqKAMMXSIUFM" },
+		{ "sse-question.txt", "MAUSMUFMSAKQKqKAMMXSMUFSAATTAMAMMXSSIUFM" },
+		{ "sse-queued.txt", "CUMAUSMSUFMAATMAUTTTAAMMXSMUFSAATTTMTTTAAMMXSS"
+		    "IUFM" },
+		{ "sse-reasoning.txt", "UMAUSMUFMSAATTTTAATTTAAMMXSSIUFM" },
+		{ "sse-retry.txt", "CUMAUSMUFMSSSSMXSI" },
+		{ "sse-revert-busy.txt", "MAUSMSUFMAATTTTTTAAMMXSSIUFM" },
+		{ "sse-revert-part.txt", "FUaUMAUSMUFMSAATTTTTTAAMMXSSIUFM" },
+		{ "sse-revert-prompt.txt", "FUmmUMAUSMSUFMAATTTTTTAAMMXSSIUFM" },
+		{ "sse-revert.txt", "FUU" },
+		{ "sse-sessions.txt", "CUD" },
+		{ "sse-summarize.txt", "MASMSAATTTAAMMXSSIUFM" },
+		{ "sse-text.txt", "CUMAUSMUSUFMAATTTTTTAAMMXSSIUFM" },
+		{ "sse-todo.txt", "MAUSMUFMSAKOKKAMMXSMUFSAATTAMAMMXSSIUFM" },
+		{ "sse-tool.txt", "CUMAUSMSUFMAKKKAMMXSMUFSAATTTTAMAMMXSSIUFM" },
+	};
+	struct out	o = { 0 };
+	struct kinds	k;
+	char		want[2100];
+	size_t		i;
+
+	(void)state;
+	for (i = 0; i < sizeof(fx) / sizeof(fx[0]); i++) {
+		run(fx[i].name, &o, &k);
+		if (strcmp(o.codes, fx[i].codes) != 0)
+			fail_msg("%s: %s, want %s", fx[i].name, o.codes,
+			    fx[i].codes);
+		/* One event per message, but M and X come from one. */
+		assert_int_equal(k.mapped, o.n - count(&o, 'X'));
+		out_free(&o);
+	}
+	run("sse-many.txt", &o, &k);
+	memcpy(want, "CUMAUSMUFMSAA", 13);
+	memset(want + 13, 'T', 2000);
+	memcpy(want + 2013, "AAMMXSSIUFM", 12);
+	assert_string_equal(o.codes, want);
+	out_free(&o);
+}
+
+/* Reasoning deltas say so: the kind comes from the part announced before. */
+static void
+test_reasoning(void **state)
+{
+	static const char *const want[] = { "The user", " wants", " a thought",
+	    " first.", "Thought", " about", " it." };
+	struct out			 o = { 0 };
+	struct kinds			 k;
+	const Opencode__ChatToken	*tk;
+	const Opencode__PartInfo	*pi;
+	size_t				 i, nreason = 0;
+
+	(void)state;
+	run("sse-reasoning.txt", &o, &k);
+	assert_int_equal(count(&o, 'T'), 7);
+	for (i = 0; i < 7; i++) {
+		tk = nth(&o, 'T', i)->token;
+		assert_string_equal(tk->delta, want[i]);
+		assert_string_equal(tk->kind, i < 4 ? "reasoning" : "text");
+		assert_string_equal(tk->part_id, i < 4 ?
+		    "prt_23ca6c755001RPuSzfF98Dkdxx" :
+		    "prt_23ca6c75e001A7sDJXH69cmMMz");
+	}
+	for (i = 0; i < count(&o, 'A'); i++) {
+		pi = nth(&o, 'A', i)->part_updated;
+		if (strcmp(pi->kind, "reasoning") != 0)
+			continue;
+		assert_string_equal(pi->id, "prt_23ca6c755001RPuSzfF98Dkdxx");
+		assert_string_equal(pi->text, nreason == 0 ? "" :
+		    "The user wants a thought first.");
+		assert_false(pi->truncated);
+		nreason++;
+	}
+	assert_int_equal(nreason, 2);
+	out_free(&o);
+
+	/* Every other transcript: text only. */
+	run("sse-text.txt", &o, &k);
+	for (i = 0; i < count(&o, 'T'); i++)
+		assert_string_equal(nth(&o, 'T', i)->token->kind, "text");
+	out_free(&o);
+}
+
+static void
+test_question_events(void **state)
+{
+	struct out			 o = { 0 };
+	struct kinds			 k;
+	const Opencode__QuestionRequest	*qr;
+	const Opencode__QuestionResolved *qd;
+	static const char *const label[] = { "Blue", "Green", "Red" };
+	size_t				 i;
+
+	(void)state;
+	run("sse-question.txt", &o, &k);
+	qr = nth(&o, 'Q', 0)->question_request;
+	assert_string_equal(qr->id, "que_23ca6f3c8001Wae0IA47jDmPc1");
+	assert_string_equal(qr->session_id, "ses_dc3593a9effeUUmi4cweUcCu4B");
+	assert_string_equal(qr->message_id, "msg_23ca6f263001TwmqVmYhZUvisc");
+	assert_string_equal(qr->call_id, "call_mock000015");
+	assert_int_equal(qr->n_questions, 1);
+	assert_string_equal(qr->questions[0]->question,
+	    "Which colour should the mock use?");
+	assert_string_equal(qr->questions[0]->header, "Colour");
+	assert_false(qr->questions[0]->multiple);
+	assert_false(qr->questions[0]->custom);
+	assert_int_equal(qr->questions[0]->n_options, 3);
+	for (i = 0; i < 3; i++)
+		assert_string_equal(qr->questions[0]->options[i]->label,
+		    label[i]);
+	assert_string_equal(qr->questions[0]->options[1]->description,
+	    "The colour of grass");
+	qd = nth(&o, 'q', 0)->question_resolved;
+	assert_string_equal(qd->session_id, "ses_dc3593a9effeUUmi4cweUcCu4B");
+	assert_string_equal(qd->question_id, "que_23ca6f3c8001Wae0IA47jDmPc1");
+	assert_false(qd->rejected);
+	/* The tool part around it: pending, running, completed. */
+	assert_string_equal(nth(&o, 'K', 2)->tool_call->status, "completed");
+	assert_string_equal(nth(&o, 'K', 2)->tool_call->tool, "question");
+	out_free(&o);
+
+	run("sse-question-reject.txt", &o, &k);
+	qd = nth(&o, 'q', 0)->question_resolved;
+	assert_string_equal(qd->question_id, "que_23ca70da3001JLuNh8m96SRC1y");
+	assert_string_equal(qd->session_id, "ses_dc358f3daffe07YiS2yq4dYWcQ");
+	assert_true(qd->rejected);
+	assert_string_equal(nth(&o, 'K', 2)->tool_call->status, "error");
+	assert_string_equal(nth(&o, 'K', 2)->tool_call->error,
+	    "The user dismissed this question");
+	out_free(&o);
+}
+
+static void
+test_permission_resolved(void **state)
+{
+	struct out				 o = { 0 };
+	struct kinds				 k;
+	const Opencode__PermissionResolved	*pr;
+
+	(void)state;
+	run("sse-full.txt", &o, &k);
+	pr = nth(&o, 'R', 0)->permission_resolved;
+	assert_string_equal(pr->session_id, "ses_dc358eab3ffe5QdeLYCzx8ePlr");
+	assert_string_equal(pr->permission_id, "per_23ca71a97001jppDrrhFruOiWW");
+	assert_string_equal(pr->reply, "once");
+	assert_string_equal(nth(&o, 'P', 0)->permission_request->permission_id,
+	    pr->permission_id);
+	out_free(&o);
+	run("sse-permission-reject.txt", &o, &k);
+	assert_string_equal(nth(&o, 'R', 0)->permission_resolved->reply,
+	    "reject");
+	out_free(&o);
+}
+
+static void
+test_todo_event(void **state)
+{
+	static const char *const content[] = { "Read the probe file",
+	    "Write the notes", "Run the tests" };
+	static const char *const status[] = { "completed", "in_progress",
+	    "pending" };
+	static const char *const prio[] = { "high", "medium", "low" };
+	struct out			 o = { 0 };
+	struct kinds			 k;
+	const Opencode__TodoList	*tl;
+	size_t				 i;
+
+	(void)state;
+	run("sse-todo.txt", &o, &k);
+	assert_int_equal(count(&o, 'O'), 1);
+	tl = nth(&o, 'O', 0)->todo_updated;
+	assert_string_equal(tl->session_id, "ses_dc3593a9effeUUmi4cweUcCu4B");
+	assert_int_equal(tl->n_todos, 3);
+	for (i = 0; i < 3; i++) {
+		assert_string_equal(tl->todos[i]->content, content[i]);
+		assert_string_equal(tl->todos[i]->status, status[i]);
+		assert_string_equal(tl->todos[i]->priority, prio[i]);
+	}
+	out_free(&o);
+}
+
+/* Patch parts, the diffs after a revert, the removals after it. */
+static void
+test_edit_revert(void **state)
+{
+	struct out			 o = { 0 };
+	struct kinds			 k;
+	const Opencode__PartInfo	*pi;
+	const Opencode__DiffList	*dl;
+	size_t				 i, npatch = 0;
+
+	(void)state;
+	run("sse-edit.txt", &o, &k);
+	for (i = 0; i < count(&o, 'A'); i++) {
+		pi = nth(&o, 'A', i)->part_updated;
+		if (strcmp(pi->kind, "patch") != 0) {
+			assert_int_equal(pi->n_files, 0);
+			continue;
+		}
+		assert_int_equal(pi->n_files, 1);
+		assert_string_equal(pi->files[0], npatch == 0 ?
+		    "/home/user/project/notes.txt" :
+		    "/home/user/project/hello.txt");
+		npatch++;
+	}
+	assert_int_equal(npatch, 2);
+	/* session.diff was [] throughout the edits (README). */
+	for (i = 0; i < count(&o, 'F'); i++) {
+		dl = nth(&o, 'F', i)->diff_updated;
+		assert_int_equal(dl->n_files, 0);
+		assert_string_equal(dl->message_id, "");
+		assert_string_equal(dl->session_id,
+		    "ses_dc3593a9effeUUmi4cweUcCu4B");
+	}
+	out_free(&o);
+
+	run("sse-revert.txt", &o, &k);
+	dl = nth(&o, 'F', 0)->diff_updated;
+	assert_string_equal(dl->session_id, "ses_dc358d8d0ffeGDlx4MOxiEyax3");
+	assert_int_equal(dl->n_files, 2);
+	assert_string_equal(dl->files[0]->path, "hello.txt");
+	assert_string_equal(dl->files[0]->status, "modified");
+	assert_int_equal(dl->files[0]->additions, 1);
+	assert_int_equal(dl->files[0]->deletions, 1);
+	assert_non_null(strstr(dl->files[0]->patch,
+	    "\n+hello from the ocbroker probe project\n"));
+	assert_string_equal(dl->files[1]->path, "notes2.txt");
+	assert_string_equal(dl->files[1]->status, "added");
+	assert_int_equal(dl->files[1]->additions, 2);
+	assert_int_equal(dl->files[1]->deletions, 0);
+	assert_false(dl->files[1]->truncated);
+	out_free(&o);
+
+	run("sse-revert-prompt.txt", &o, &k);
+	assert_string_equal(nth(&o, 'm', 0)->message_removed->message_id,
+	    "msg_23ca72e3b001KomCAq3v39vYky");
+	assert_string_equal(nth(&o, 'm', 1)->message_removed->message_id,
+	    "msg_23ca72e63001oGDapYq97tan67");
+	assert_string_equal(nth(&o, 'm', 1)->message_removed->session_id,
+	    "ses_dc358d8d0ffeGDlx4MOxiEyax3");
+	out_free(&o);
+
+	run("sse-revert-part.txt", &o, &k);
+	assert_string_equal(nth(&o, 'a', 0)->part_removed->session_id,
+	    "ses_dc358d8d0ffeGDlx4MOxiEyax3");
+	assert_string_equal(nth(&o, 'a', 0)->part_removed->message_id,
+	    "msg_23ca73bdb001KbjX90FSIAWNd4");
+	assert_string_equal(nth(&o, 'a', 0)->part_removed->part_id,
+	    "prt_23ca73d10001flJVwrZ4E2FY2h");
+	out_free(&o);
+}
+
+/* MessageInfo for both roles; PartInfo for a file part and synthetic text. */
+static void
+test_message_part_info(void **state)
+{
+	struct out			 o = { 0 };
+	struct kinds			 k;
+	const Opencode__MessageInfo	*mi;
+	const Opencode__PartInfo	*pi;
+	size_t				 i, nsynth = 0, nfile = 0;
+
+	(void)state;
+	run("sse-text.txt", &o, &k);
+	mi = nth(&o, 'M', 0)->message_updated;
+	assert_string_equal(mi->role, "user");
+	assert_string_equal(mi->agent, "build");
+	assert_string_equal(mi->provider_id, "mock");
+	assert_string_equal(mi->model_id, "mock-1");
+	assert_int_equal(mi->completed_at, 0);
+	/* The last M is the completed assistant message, the one X reports. */
+	for (i = 0; i < count(&o, 'M'); i++) {
+		mi = nth(&o, 'M', i)->message_updated;
+		if (strcmp(mi->role, "assistant") == 0 && mi->completed_at != 0)
+			break;
+	}
+	assert_true(i < count(&o, 'M'));
+	assert_string_equal(mi->id, nth(&o, 'X', 0)->completed->message_id);
+	assert_string_equal(mi->finish, "stop");
+	assert_int_equal(mi->input_tokens, 120);
+	assert_int_equal(mi->output_tokens, 6);
+	assert_string_equal(mi->provider_id, "mock");
+	assert_string_not_equal(mi->parent_id, "");
+	out_free(&o);
+
+	run("sse-abort.txt", &o, &k);
+	for (i = 0; i < count(&o, 'M'); i++) {
+		mi = nth(&o, 'M', i)->message_updated;
+		if (mi->error_name[0] != '\0')
+			break;
+	}
+	assert_string_equal(mi->error_name, "MessageAbortedError");
+	assert_string_equal(mi->error_message, "Aborted");
+	out_free(&o);
+
+	run("sse-file.txt", &o, &k);
+	for (i = 0; i < count(&o, 'A'); i++) {
+		pi = nth(&o, 'A', i)->part_updated;
+		if (pi->synthetic)
+			nsynth++;
+		if (strcmp(pi->kind, "file") == 0) {
+			assert_non_null(pi->file);
+			assert_string_equal(pi->file->mime, "text/plain");
+			assert_string_equal(pi->file->filename, "a.txt");
+			assert_string_equal(pi->file->url,
+			    "data:text/plain;base64,ZmlsZSBjb250ZW50cyBsaW5lCg==");
+			nfile++;
+		} else
+			assert_null(pi->file);
+	}
+	assert_int_equal(nfile, 1);
+	assert_int_equal(nsynth, 2);
+	out_free(&o);
+}
+
+/* ---- protocol v2 events, hostile ---- */
+
+#define EV(type, props)	"{\"type\":\"" type "\",\"properties\":{" props "}}"
+
+static void
+test_v2_malformed(void **state)
+{
+	static const char *const bad[] = {
+		/* question.asked */
+		EV("question.asked", "\"sessionID\":\"s\",\"questions\":[]"),
+		EV("question.asked", "\"id\":\"q\",\"questions\":[]"),
+		EV("question.asked", "\"id\":\"q\",\"sessionID\":\"s\""),
+		EV("question.asked", "\"id\":\"q\",\"sessionID\":\"s\","
+		    "\"questions\":[{\"options\":[{\"label\":1}]}]"),
+		EV("question.asked", "\"id\":\"q\",\"sessionID\":\"s\","
+		    "\"questions\":[[]]"),
+		EV("question.asked", "\"id\":\"q\",\"sessionID\":\"s\","
+		    "\"questions\":[],\"tool\":\"x\""),
+		/* question.replied / rejected */
+		EV("question.replied", "\"sessionID\":\"s\""),
+		EV("question.rejected", "\"requestID\":\"q\""),
+		EV("question.rejected", "\"sessionID\":\"\",\"requestID\":\"q\""),
+		EV("question.replied", "\"sessionID\":7,\"requestID\":\"q\""),
+		/* permission.replied */
+		EV("permission.replied", ""),
+		EV("permission.replied", "\"sessionID\":\"s\",\"requestID\":\"p\""),
+		EV("permission.replied", "\"sessionID\":\"s\",\"requestID\":\"p\","
+		    "\"reply\":true"),
+		/* todo.updated */
+		EV("todo.updated", "\"sessionID\":\"s\""),
+		EV("todo.updated", "\"todos\":[]"),
+		EV("todo.updated", "\"sessionID\":\"s\",\"todos\":{}"),
+		EV("todo.updated", "\"sessionID\":\"s\",\"todos\":[1]"),
+		EV("todo.updated", "\"sessionID\":\"s\",\"todos\":"
+		    "[{\"content\":[]}]"),
+		/* session.diff */
+		EV("session.diff", "\"sessionID\":\"s\""),
+		EV("session.diff", "\"diff\":[]"),
+		EV("session.diff", "\"sessionID\":\"s\",\"diff\":null"),
+		EV("session.diff", "\"sessionID\":\"s\",\"diff\":[{\"file\":1}]"),
+		EV("session.diff", "\"sessionID\":\"s\",\"diff\":"
+		    "[{\"additions\":\"1\"}]"),
+		EV("session.diff", "\"sessionID\":\"s\",\"diff\":"
+		    "[{\"deletions\":1e400}]"),
+		/* message.removed, message.part.removed */
+		EV("message.removed", "\"sessionID\":\"s\""),
+		EV("message.removed", "\"messageID\":\"m\""),
+		EV("message.part.removed", "\"sessionID\":\"s\",\"messageID\":\"m\""),
+		EV("message.part.removed", "\"sessionID\":\"s\",\"partID\":\"p\""),
+		EV("message.part.removed", "\"sessionID\":\"s\",\"messageID\":\"m\","
+		    "\"partID\":[]"),
+		/* message.updated, any role */
+		EV("message.updated", "\"info\":{\"role\":\"user\",\"id\":\"m\"}"),
+		EV("message.updated", "\"info\":{\"role\":\"user\","
+		    "\"sessionID\":\"s\"}"),
+		EV("message.updated", "\"info\":{\"id\":\"m\",\"sessionID\":\"s\"}"),
+		EV("message.updated", "\"info\":{\"id\":\"m\",\"sessionID\":\"s\","
+		    "\"role\":\"user\",\"cost\":\"0\"}"),
+		EV("message.updated", "\"info\":{\"id\":\"m\",\"sessionID\":\"s\","
+		    "\"role\":\"user\",\"model\":[]}"),
+		EV("message.updated", "\"info\":{\"id\":\"m\",\"sessionID\":\"s\","
+		    "\"role\":\"assistant\",\"time\":{\"completed\":\"x\"}}"),
+		/* message.part.updated, any kind */
+		EV("message.part.updated", "\"part\":{\"type\":\"step-finish\"}"),
+		EV("message.part.updated", "\"part\":{\"id\":\"p\","
+		    "\"messageID\":\"m\",\"sessionID\":\"s\"}"),
+		EV("message.part.updated", "\"part\":{\"id\":\"p\","
+		    "\"messageID\":\"m\",\"sessionID\":\"s\",\"type\":\"reasoning\","
+		    "\"text\":1}"),
+		EV("message.part.updated", "\"part\":{\"id\":\"p\","
+		    "\"messageID\":\"m\",\"sessionID\":\"s\",\"type\":\"patch\","
+		    "\"files\":[null]}"),
+		EV("message.part.updated", "\"part\":{\"id\":\"p\","
+		    "\"messageID\":\"m\",\"sessionID\":\"s\",\"type\":\"file\","
+		    "\"mime\":5}"),
+		EV("message.part.updated", "\"part\":7"),
+	};
+	struct event_mapper	*m;
+	struct out		 o = { 0 };
+	size_t			 i;
+
+	(void)state;
+	assert_non_null(m = event_mapper_new());
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (map1(m, bad[i], &o) != EVENT_INVALID)
+			fail_msg("bad[%zu] is not invalid: %s", i, bad[i]);
+	/* Never half-mapped: nothing went out. */
+	assert_int_equal(o.n, 0);
+	assert_int_equal(event_mapper_stats(m)->invalid,
+	    sizeof(bad) / sizeof(bad[0]));
+	assert_int_equal(event_mapper_stats(m)->nomem, 0);
+
+	/* The smallest valid ones map, with their session id. */
+	assert_int_equal(map1(m, EV("question.rejected", "\"sessionID\":\"s1\","
+	    "\"requestID\":\"q\""), &o), EVENT_MAPPED);
+	assert_int_equal(map1(m, EV("todo.updated", "\"sessionID\":\"s2\","
+	    "\"todos\":[]"), &o), EVENT_MAPPED);
+	assert_int_equal(map1(m, EV("session.diff", "\"sessionID\":\"s3\","
+	    "\"diff\":[{}]"), &o), EVENT_MAPPED);
+	assert_int_equal(map1(m, EV("message.part.updated", "\"part\":"
+	    "{\"id\":\"p\",\"messageID\":\"m\",\"sessionID\":\"s4\","
+	    "\"type\":\"subtask\",\"prompt\":{\"deep\":[[[]]]}}"), &o),
+	    EVENT_MAPPED);
+	assert_int_equal(map1(m, EV("message.updated", "\"info\":{\"id\":\"m\","
+	    "\"sessionID\":\"s5\",\"role\":\"system\"}"), &o), EVENT_MAPPED);
+	assert_string_equal(o.codes, "qOFAM");
+	assert_string_equal(o.sid[0], "s1");
+	assert_true(o.msg[0]->question_resolved->rejected);
+	assert_string_equal(o.sid[1], "s2");
+	assert_int_equal(o.msg[1]->todo_updated->n_todos, 0);
+	assert_string_equal(o.sid[2], "s3");
+	assert_string_equal(o.msg[2]->diff_updated->files[0]->path, "");
+	assert_string_equal(o.sid[3], "s4");
+	assert_string_equal(o.msg[3]->part_updated->kind, "subtask");
+	assert_string_equal(o.sid[4], "s5");
+	assert_string_equal(o.msg[4]->message_updated->role, "system");
+	out_free(&o);
+	event_mapper_free(m);
+}
+
+static void
+reasoning_part(char *buf, size_t size, unsigned id)
+{
+	snprintf(buf, size, EV("message.part.updated", "\"sessionID\":\"ses_1\","
+	    "\"part\":{\"id\":\"prt_%06u\",\"messageID\":\"msg_1\","
+	    "\"sessionID\":\"ses_1\",\"type\":\"reasoning\",\"text\":\"\","
+	    "\"time\":{\"start\":1}}"), id);
+}
+
+/* The kind a delta gets for part prt_<id>. */
+static const char *
+delta_kind(struct event_mapper *m, unsigned id, struct out *o)
+{
+	char	buf[512];
+
+	snprintf(buf, sizeof(buf), DELTA("\"sessionID\":\"ses_1\","
+	    "\"messageID\":\"msg_1\",\"partID\":\"prt_%06u\",\"field\":\"text\","
+	    "\"delta\":\"d\""), id);
+	assert_int_equal(map1(m, buf, o), EVENT_MAPPED);
+	return o->msg[o->n - 1]->token->kind;
+}
+
+/* The reasoning part table holds EVENT_PART_KINDS_MAX ids, FIFO: counted. */
+static void
+test_part_kinds_bound(void **state)
+{
+	struct event_mapper		*m;
+	const struct event_stats	*st;
+	struct out			 o = { 0 };
+	char				 buf[512];
+	unsigned			 i;
+
+	(void)state;
+	assert_non_null(m = event_mapper_new());
+	st = event_mapper_stats(m);
+	/* Unknown part: text. */
+	assert_string_equal(delta_kind(m, 0, &o), "text");
+	for (i = 0; i < EVENT_PART_KINDS_MAX; i++) {
+		reasoning_part(buf, sizeof(buf), i);
+		assert_int_equal(map1(m, buf, &o), EVENT_MAPPED);
+		/* The same part again (it is re-sent) takes no second slot. */
+		assert_int_equal(map1(m, buf, &o), EVENT_MAPPED);
+		if (o.n > 64)
+			out_free(&o);
+	}
+	assert_int_equal(st->reasoning_evicted, 0);
+	/* Full: every one of them is still known. */
+	for (i = 0; i < EVENT_PART_KINDS_MAX; i++) {
+		assert_string_equal(delta_kind(m, i, &o), "reasoning");
+		if (o.n > 64)
+			out_free(&o);
+	}
+	/* One more pushes out the oldest, and only it. */
+	reasoning_part(buf, sizeof(buf), EVENT_PART_KINDS_MAX);
+	assert_int_equal(map1(m, buf, &o), EVENT_MAPPED);
+	assert_int_equal(st->reasoning_evicted, 1);
+	assert_string_equal(delta_kind(m, 0, &o), "text");
+	assert_string_equal(delta_kind(m, 1, &o), "reasoning");
+	assert_string_equal(delta_kind(m, EVENT_PART_KINDS_MAX, &o),
+	    "reasoning");
+	/* Another EVENT_PART_KINDS_MAX: all the first ones are gone. */
+	for (i = 0; i < EVENT_PART_KINDS_MAX; i++) {
+		reasoning_part(buf, sizeof(buf), EVENT_PART_KINDS_MAX + 1 + i);
+		assert_int_equal(map1(m, buf, &o), EVENT_MAPPED);
+		if (o.n > 64)
+			out_free(&o);
+	}
+	assert_int_equal(st->reasoning_evicted, 1 + EVENT_PART_KINDS_MAX);
+	for (i = 0; i <= EVENT_PART_KINDS_MAX; i++) {
+		assert_string_equal(delta_kind(m, i, &o), "text");
+		if (o.n > 64)
+			out_free(&o);
+	}
+	assert_string_equal(delta_kind(m, 2 * EVENT_PART_KINDS_MAX, &o),
+	    "reasoning");
+	/* A text part is never remembered; a long id is not either. */
+	snprintf(buf, sizeof(buf), EV("message.part.updated", "\"part\":"
+	    "{\"id\":\"prt_%06u\",\"messageID\":\"msg_1\",\"sessionID\":\"ses_1\","
+	    "\"type\":\"text\",\"text\":\"\"}"), 5u);
+	assert_int_equal(map1(m, buf, &o), EVENT_MAPPED);
+	assert_int_equal(st->reasoning_evicted, 1 + EVENT_PART_KINDS_MAX);
+	assert_int_equal(st->nomem, 0);
+	out_free(&o);
+	event_mapper_free(m);
+}
+
+/* A huge text part is cut like a reply's; the tool output too. */
+static void
+test_v2_huge(void **state)
+{
+	static const char	 head[] = "{\"type\":\"message.part.updated\","
+	    "\"properties\":{\"part\":{\"type\":\"text\",\"id\":\"prt_1\","
+	    "\"messageID\":\"msg_1\",\"sessionID\":\"ses_1\",\"text\":\"";
+	struct event_mapper	*m;
+	struct out		 o = { 0 };
+	size_t			 big = 1024 * 1024, n;
+	char			*s;
+
+	(void)state;
+	n = sizeof(head) - 1 + big + 5;
+	assert_non_null(s = malloc(n + 1));
+	memcpy(s, head, sizeof(head) - 1);
+	memset(s + sizeof(head) - 1, 'x', big);
+	/* a 4-byte character straddling the cut */
+	memcpy(s + sizeof(head) - 1 + CHATMAP_TEXT_MAX - 2, "\xf0\x9f\x98\x80",
+	    4);
+	memcpy(s + sizeof(head) - 1 + big, "\"}}}", 5);
+	assert_non_null(m = event_mapper_new());
+	assert_int_equal(map1(m, s, &o), EVENT_MAPPED);
+	assert_int_equal(strlen(o.msg[0]->part_updated->text),
+	    CHATMAP_TEXT_MAX - 2);
+	assert_true(o.msg[0]->part_updated->truncated);
 	out_free(&o);
 	free(s);
 	event_mapper_free(m);
@@ -1313,6 +1867,16 @@ main(void)
 		cmocka_unit_test(test_completed_once),
 		cmocka_unit_test(test_error_text),
 		cmocka_unit_test(test_big),
+		cmocka_unit_test(test_v2_sequences),
+		cmocka_unit_test(test_reasoning),
+		cmocka_unit_test(test_question_events),
+		cmocka_unit_test(test_permission_resolved),
+		cmocka_unit_test(test_todo_event),
+		cmocka_unit_test(test_edit_revert),
+		cmocka_unit_test(test_message_part_info),
+		cmocka_unit_test(test_v2_malformed),
+		cmocka_unit_test(test_part_kinds_bound),
+		cmocka_unit_test(test_v2_huge),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

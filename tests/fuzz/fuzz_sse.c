@@ -4,8 +4,9 @@
  * size minus one, used in turn (n = 0: the body in one feed).  The body is
  * fed to the SSE parser in those chunks and, as a reference, in one piece;
  * both must give the same events and the same error.  Every event's data
- * goes through event_map, and every message that comes out must unpack,
- * carry request_id 0 and the emitted session id, and hold only valid UTF-8.
+ * goes through event_map, and every message that comes out must unpack
+ * and pass sm_check() (sm_check.h, shared with tests/test_events.c):
+ * request_id 0, the emitted session id, valid UTF-8, JSON and cuts.
  */
 #include "config.h"
 
@@ -13,11 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/utf8.h"
 #include "netproc/events.h"
-#include "netproc/json.h"
 #include "netproc/sse.h"
 #include "proto/messages.pb-c.h"
+#include "tests/fuzz/sm_check.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -28,93 +28,13 @@ struct run {
 };
 
 static void
-check_str(const char *s)
-{
-	if (s == NULL || !utf8_valid((const uint8_t *)s, strlen(s)))
-		abort();
-}
-
-/* input_json and metadata_json: "" or a JSON value json.c accepts. */
-static void
-check_json(const char *s)
-{
-	struct json	*j;
-
-	check_str(s);
-	if (s[0] == '\0')
-		return;
-	if (json_parse(s, strlen(s), &j) == -1)
-		abort();
-	json_free(j);
-}
-
-static void
 emit(void *arg, const char *sid, const uint8_t *buf, size_t len)
 {
 	Opencode__ServerMessage	*m;
-	const char		*msid;
-	size_t			 i;
 
 	(void)arg;
-	check_str(sid);
 	if ((m = opencode__server_message__unpack(NULL, len, buf)) == NULL ||
-	    m->request_id != 0)
-		abort();
-	switch (m->payload_case) {
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_TOKEN:
-		msid = m->token->session_id;
-		check_str(m->token->message_id);
-		check_str(m->token->part_id);
-		check_str(m->token->delta);
-		break;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_COMPLETED:
-		msid = m->completed->session_id;
-		check_str(m->completed->message_id);
-		check_str(m->completed->finish);
-		check_str(m->completed->error);
-		break;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_TOOL_CALL:
-		msid = m->tool_call->session_id;
-		check_str(m->tool_call->message_id);
-		check_str(m->tool_call->call_id);
-		check_str(m->tool_call->tool);
-		check_str(m->tool_call->status);
-		check_str(m->tool_call->title);
-		check_json(m->tool_call->input_json);
-		check_str(m->tool_call->output);
-		check_str(m->tool_call->part_id);
-		check_str(m->tool_call->error);
-		break;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_PERMISSION_REQUEST:
-		msid = m->permission_request->session_id;
-		check_str(m->permission_request->permission_id);
-		check_str(m->permission_request->permission);
-		for (i = 0; i < m->permission_request->n_patterns; i++)
-			check_str(m->permission_request->patterns[i]);
-		check_str(m->permission_request->message_id);
-		check_str(m->permission_request->call_id);
-		check_json(m->permission_request->metadata_json);
-		break;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_EVENT:
-		msid = m->session_event->session_id;
-		check_str(m->session_event->kind);
-		check_str(m->session_event->status);
-		check_str(m->session_event->error_name);
-		check_str(m->session_event->error_message);
-		if (strlen(m->session_event->error_message) > EVENT_ERRMSG_MAX)
-			abort();
-		if (m->session_event->info != NULL) {
-			check_str(m->session_event->info->id);
-			if (m->session_event->info->_title_case ==
-			    OPENCODE__SESSION_INFO___TITLE_TITLE)
-				check_str(m->session_event->info->title);
-		}
-		break;
-	default:
-		abort();
-	}
-	check_str(msid);
-	if (strcmp(msid, sid) != 0)
+	    sm_check(m, sid) != NULL)
 		abort();
 	opencode__server_message__free_unpacked(m, NULL);
 }
