@@ -2202,6 +2202,9 @@ struct sbuf {
 	size_t	 len, cap;
 };
 
+static void	sb_add(struct sbuf *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+
 static void
 sb_add(struct sbuf *b, const char *fmt, ...)
 {
