@@ -334,7 +334,10 @@ test_transcripts(void **state)
 	static const char *const files[] = { "sse-text.txt", "sse-tool.txt",
 	    "sse-permission.txt", "sse-permission-reject.txt", "sse-abort.txt",
 	    "sse-error.txt", "sse-bad-model.txt", "sse-many.txt",
-	    "sse-retry.txt", "sse-queued.txt" };
+	    "sse-retry.txt", "sse-queued.txt", "sse-reasoning.txt",
+	    "sse-edit.txt", "sse-file.txt", "sse-todo.txt", "sse-question.txt",
+	    "sse-full.txt", "sse-summarize.txt", "sse-command.txt",
+	    "sse-revert-prompt.txt" };
 	Opencode__MessageInfo	mi;
 	Opencode__PartInfo	pi;
 	struct doc		d;
@@ -969,6 +972,243 @@ test_error_text(void **state)
 	check_str(buf);
 }
 
+/* ---- the protocol v2 captures ---- */
+
+/*
+ * Every message and part of a GET /session/{id}/message reply maps; the
+ * parts' kinds in order are returned as one letter each (t text, T
+ * synthetic text, r reasoning, k tool, s step-start, f step-finish, p
+ * patch, F file, c compaction, ? other), messages separated by '|'.
+ */
+static char *
+map_list(const char *name, size_t *nmsg)
+{
+	Opencode__MessageInfo	mi;
+	Opencode__PartInfo	pi;
+	struct doc		d;
+	char			*buf, *kinds, *o;
+	size_t			len, i, k, n, np;
+	int			m, p, parts;
+
+	buf = load(name, &len);
+	doc_open(&d, buf, len);
+	assert_int_equal(json_type(d.j, 0), JSON_ARRAY);
+	n = (size_t)json_len(d.j, 0);
+	assert_non_null(kinds = o = malloc(len));
+	for (i = 0, m = 1; i < n; i++, m = json_next(d.j, m)) {
+		memset(&mi, 0, sizeof(mi));
+		if (chatmap_message(&d.cm, json_obj_get(d.j, m, "info"),
+		    &mi) == -1)
+			fail_msg("%s: message %zu: %s", name, i, d.cm.why);
+		assert_true(opencode__message_info__get_packed_size(&mi) > 0);
+		parts = json_obj_get(d.j, m, "parts");
+		np = (size_t)json_len(d.j, parts);
+		for (k = 0, p = parts + 1; k < np; k++, p = json_next(d.j, p)) {
+			memset(&pi, 0, sizeof(pi));
+			if (chatmap_part(&d.cm, p, &pi) == -1)
+				fail_msg("%s: part %zu.%zu: %s", name, i, k,
+				    d.cm.why);
+			assert_string_equal(pi.message_id, mi.id);
+			roundtrip_part(&pi);
+			if (strcmp(pi.kind, "text") == 0)
+				*o++ = pi.synthetic ? 'T' : 't';
+			else if (strcmp(pi.kind, "reasoning") == 0)
+				*o++ = 'r';
+			else if (strcmp(pi.kind, "tool") == 0)
+				*o++ = 'k';
+			else if (strcmp(pi.kind, "step-start") == 0)
+				*o++ = 's';
+			else if (strcmp(pi.kind, "step-finish") == 0)
+				*o++ = 'f';
+			else if (strcmp(pi.kind, "patch") == 0)
+				*o++ = 'p';
+			else if (strcmp(pi.kind, "file") == 0)
+				*o++ = 'F';
+			else if (strcmp(pi.kind, "compaction") == 0)
+				*o++ = 'c';
+			else
+				*o++ = '?';
+		}
+		*o++ = '|';
+	}
+	*o = '\0';
+	doc_close(&d);
+	free(buf);
+	*nmsg = n;
+	return kinds;
+}
+
+static void
+test_v2_message_lists(void **state)
+{
+	Opencode__MessageInfo	mi;
+	Opencode__PartInfo	pi;
+	struct doc		d;
+	char			*kinds, *buf;
+	size_t			n, len;
+	int			m, p;
+
+	(void)state;
+	kinds = map_list("message-list-full.json", &n);
+	assert_int_equal(n, 17);
+	/* Read off the capture (README, "Part kinds seen"). */
+	assert_string_equal(kinds, "t|srtf|t|skfp|skf|skfp|stf|tTTF|stf|t|skf|"
+	    "stf|t|skf|stf|c|stf|");
+	free(kinds);
+	kinds = map_list("message-list-full-flow.json", &n);
+	assert_int_equal(n, 5);
+	assert_null(strchr(kinds, '?'));
+	free(kinds);
+	kinds = map_list("message-list-limit.json", &n);
+	assert_int_equal(n, 2);
+	free(kinds);
+	kinds = map_list("session-fork-message-list.json", &n);
+	free(kinds);
+
+	/* A few values of message-list-full.json. */
+	buf = load("message-list-full.json", &len);
+	doc_open(&d, buf, len);
+	/* the compaction answer, the last message */
+	m = json_next(d.j, 1);
+	for (n = 2; n < 17; n++)
+		m = json_next(d.j, m);
+	assert_int_equal(chatmap_message(&d.cm, json_obj_get(d.j, m, "info"),
+	    &mi), 0);
+	assert_string_equal(mi.id, "msg_23ca6fe85001cTIY440waqZaV0");
+	assert_string_equal(mi.agent, "compaction");
+	assert_string_equal(mi.parent_id, "msg_23ca6fe64001vBwaDbamjHIuc4");
+	assert_int_equal(mi.created_at, 1796313906821LL);
+	assert_int_equal(mi.completed_at, 1796313907108LL);
+	assert_int_equal(mi.input_tokens, 120);
+	assert_int_equal(mi.output_tokens, 3);
+	/* message 2's reasoning part */
+	m = json_next(d.j, 1);
+	p = json_obj_get(d.j, m, "parts") + 1;
+	p = json_next(d.j, p);
+	assert_int_equal(chatmap_part(&d.cm, p, &pi), 0);
+	assert_string_equal(pi.kind, "reasoning");
+	assert_string_equal(pi.text, "The user wants a thought first.");
+	doc_close(&d);
+	free(buf);
+
+	/* POST /session/{id}/command answers one {info, parts}. */
+	buf = load("command-run.json", &len);
+	doc_open(&d, buf, len);
+	assert_int_equal(chatmap_message(&d.cm, json_obj_get(d.j, 0, "info"),
+	    &mi), 0);
+	assert_string_equal(mi.role, "assistant");
+	assert_int_equal(chatmap_part(&d.cm, json_obj_get(d.j, 0, "parts") + 1,
+	    &pi), 0);
+	doc_close(&d);
+	free(buf);
+}
+
+static void
+test_v2_lists(void **state)
+{
+	Opencode__QuestionRequest	qr;
+	Opencode__PermissionRequest	pr;
+	Opencode__TodoList		tl;
+	Opencode__DiffList		dl;
+	struct doc			d;
+	char				*buf;
+	size_t				len;
+
+	(void)state;
+	buf = load("question-list.json", &len);
+	doc_open(&d, buf, len);
+	assert_int_equal(json_len(d.j, 0), 1);
+	assert_int_equal(chatmap_question(&d.cm, 1, &qr), 0);
+	assert_string_equal(qr.id, "que_23ca6f3c8001Wae0IA47jDmPc1");
+	assert_string_equal(qr.session_id, "ses_dc3593a9effeUUmi4cweUcCu4B");
+	assert_string_equal(qr.message_id, "msg_23ca6f263001TwmqVmYhZUvisc");
+	assert_string_equal(qr.call_id, "call_mock000015");
+	assert_int_equal(qr.n_questions, 1);
+	assert_string_equal(qr.questions[0]->header, "Colour");
+	assert_int_equal(qr.questions[0]->n_options, 3);
+	assert_string_equal(qr.questions[0]->options[2]->label, "Red");
+	assert_string_equal(qr.questions[0]->options[2]->description,
+	    "The colour of a stop sign");
+	doc_close(&d);
+	free(buf);
+
+	buf = load("permission-list-pending.json", &len);
+	doc_open(&d, buf, len);
+	assert_int_equal(chatmap_permission(&d.cm, 1, &pr), 0);
+	assert_string_equal(pr.permission_id, "per_23ca71a97001jppDrrhFruOiWW");
+	assert_string_equal(pr.patterns[0], "echo full step");
+	assert_string_equal(pr.call_id, "call_mock000025");
+	doc_close(&d);
+	free(buf);
+
+	buf = load("todo-list.json", &len);
+	doc_open(&d, buf, len);
+	assert_int_equal(chatmap_todos(&d.cm, 0, &tl), 0);
+	assert_int_equal(tl.n_todos, 3);
+	assert_string_equal(tl.todos[0]->content, "Read the probe file");
+	assert_string_equal(tl.todos[0]->status, "completed");
+	assert_string_equal(tl.todos[2]->priority, "low");
+	doc_close(&d);
+	free(buf);
+	buf = load("todo-list-full.json", &len);
+	doc_open(&d, buf, len);
+	assert_int_equal(chatmap_todos(&d.cm, 0, &tl), 0);
+	assert_int_equal(tl.n_todos, 3);
+	doc_close(&d);
+	free(buf);
+
+	/* 1.18.34 sends SnapshotFileDiff: "file", not the OpenAPI's "path". */
+	buf = load("diff-message.json", &len);
+	doc_open(&d, buf, len);
+	assert_int_equal(chatmap_diffs(&d.cm, 0, &dl), 0);
+	assert_int_equal(dl.n_files, 2);
+	assert_string_equal(dl.files[0]->path, "hello.txt");
+	assert_string_equal(dl.files[0]->status, "modified");
+	assert_int_equal(dl.files[0]->additions, 1);
+	assert_int_equal(dl.files[0]->deletions, 1);
+	assert_non_null(strstr(dl.files[0]->patch,
+	    "+goodbye from the ocbroker probe project\n"));
+	assert_string_not_equal(dl.files[1]->path, "");
+	doc_close(&d);
+	free(buf);
+	buf = load("diff.json", &len);
+	doc_open(&d, buf, len);
+	assert_int_equal(chatmap_diffs(&d.cm, 0, &dl), 0);
+	assert_int_equal(dl.n_files, 0);
+	doc_close(&d);
+	free(buf);
+}
+
+/* Every v2 transcript's chat shapes map (question.asked as a question). */
+static void
+test_v2_transcripts(void **state)
+{
+	static const char *const files[] = { "sse-question.txt",
+	    "sse-question-reject.txt", "sse-full.txt" };
+	Opencode__QuestionRequest	qr;
+	struct doc			d;
+	char				*sse, *ev;
+	size_t				i, len;
+	int				n, total = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		sse = load(files[i], &len);
+		for (n = 0; (ev = sse_find(sse, "question.asked", NULL, n)) !=
+		    NULL; n++) {
+			doc_open(&d, ev, strlen(ev));
+			assert_int_equal(chatmap_question(&d.cm, json_obj_get(d.j,
+			    0, "properties"), &qr), 0);
+			assert_int_equal(qr.questions[0]->n_options, 3);
+			total++;
+			doc_close(&d);
+			free(ev);
+		}
+		free(sse);
+	}
+	assert_int_equal(total, 3);
+}
+
 int
 main(void)
 {
@@ -991,6 +1231,9 @@ main(void)
 		cmocka_unit_test(test_deep),
 		cmocka_unit_test(test_raw_clean),
 		cmocka_unit_test(test_error_text),
+		cmocka_unit_test(test_v2_message_lists),
+		cmocka_unit_test(test_v2_lists),
+		cmocka_unit_test(test_v2_transcripts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
