@@ -44,8 +44,9 @@
  * /event streams start with a server.connected event and get a
  * server.heartbeat every S seconds (default 10, 0 = none) when idle.
  *
- * GET /session/{id}/message honours limit (the newest N) and before (only
- * ids that sort before it; msg_ ids sort in time order), oldest first.
+ * GET /session/{id}/message pages as the real server does: limit = the
+ * newest N (0: all), oldest first; before = the opaque cursor of its
+ * X-Next-Cursor header (a plain msg_ id is 400); msg_ ids sort in time order.
  * Sessions whose id starts with ses_0000, questions que_0000 and
  * permissions per_0000 are unknown (404 as the real server answers).
  * A v2 fixture that has not been captured yet is replaced by the closest
@@ -177,6 +178,8 @@ static struct blob	 fx_session_unrevert, fx_session_status, fx_command_list;
 static struct blob	 fx_command_run, fx_permission_list, fx_question_list;
 static struct blob	 fx_todo_list, fx_diff, fx_diff_message, fx_summarize;
 static struct blob	 fx_question_reply, fx_question_reject, fx_404_question;
+static struct blob	 fx_404_question_reject, fx_400_question_id;
+static struct blob	 fx_500_command;
 static struct blob	 fx_messages;
 static char		 fx_messages_name[80];
 
@@ -897,15 +900,78 @@ messages_load(const char *name)
 	return 0;
 }
 
-/* GET /session/{id}/message[?limit=N][&before=ID]: a page of the list. */
+/* Base64 (standard alphabet, padding optional) into out; -1 if not. */
+static int
+unbase64(const char *in, char *out, size_t outsz)
+{
+	static const char tab[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	unsigned long acc = 0;
+	size_t o = 0;
+	int bits = 0;
+	const char *c;
+
+	for (; *in != '\0' && *in != '='; in++) {
+		if ((c = strchr(tab, *in)) == NULL)
+			return -1;
+		acc = (acc << 6) | (unsigned long)(c - tab);
+		if ((bits += 6) >= 8) {
+			bits -= 8;
+			if (o + 1 >= outsz)
+				return -1;
+			out[o++] = (char)((acc >> bits) & 0xff);
+		}
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+/*
+ * The real server's cursor: base64 of {"id":"msg_...","time":<created>}
+ * of the oldest message returned; a plain msg_ id is 400.
+ */
+static int
+cursor_id(const char *cursor, char *id, size_t idsz)
+{
+	char json[512];
+	const char *p;
+	size_t n;
+
+	if (unbase64(cursor, json, sizeof(json)) == -1 ||
+	    (p = strstr(json, "\"id\":\"msg_")) == NULL)
+		return -1;
+	p += 6;
+	n = strcspn(p, "\"");
+	if (n >= idsz || p[n] != '"')
+		return -1;
+	memcpy(id, p, n);
+	id[n] = '\0';
+	return 0;
+}
+
+static long long
+message_created(const struct msg_elem *m)
+{
+	const char *p;
+
+	p = memmem(fx_messages.data + m->off, m->len, "\"created\":", 10);
+	return p != NULL ? strtoll(p + 10, NULL, 10) : 0;
+}
+
+/*
+ * GET /session/{id}/message[?limit=N][&before=CURSOR]: the newest N (0:
+ * all) older than the cursor, oldest first, with X-Next-Cursor and Link
+ * when older ones exist, as the real server pages.
+ */
 static void
-messages_page(struct evhttp_request *req)
+messages_page(struct evhttp_request *req, const char *path)
 {
 	const char *q, *v, *before = NULL;
 	struct evkeyvalq args;
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	struct evbuffer *b;
 	size_t i, first, end, limit = 0;
-	char *e;
+	char *e, bid[64], cur[160], *enc, *link;
 
 	TAILQ_INIT(&args);
 	q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
@@ -922,13 +988,33 @@ messages_page(struct evhttp_request *req)
 			return;
 		}
 	}
-	before = evhttp_find_header(&args, "before");
 	end = n_msgs;
-	if (before != NULL)
-		for (end = 0; end < n_msgs &&
-		    strcmp(msgs[end].id, before) < 0; end++)
+	if ((before = evhttp_find_header(&args, "before")) != NULL) {
+		if (cursor_id(before, bid, sizeof(bid)) == -1) {
+			evhttp_clear_headers(&args);
+			reply_json(req, 400, &fx_400_bad_json);
+			return;
+		}
+		for (end = 0; end < n_msgs && strcmp(msgs[end].id, bid) < 0;
+		    end++)
 			;
+	}
+	evhttp_clear_headers(&args);
 	first = limit > 0 && limit < end ? end - limit : 0;
+	if (first > 0) {
+		snprintf(cur, sizeof(cur), "{\"id\":\"%s\",\"time\":%lld}",
+		    msgs[first].id, message_created(&msgs[first]));
+		enc = base64(cur);
+		if (asprintf(&link, "<http://127.0.0.1%s?limit=%zu&before=%s>; "
+		    "rel=\"next\"", path, limit, enc) == -1)
+			fatal("asprintf");
+		evhttp_add_header(h, "Access-Control-Expose-Headers",
+		    "Link, X-Next-Cursor");
+		evhttp_add_header(h, "Link", link);
+		evhttp_add_header(h, "X-Next-Cursor", enc);
+		free(link);
+		free(enc);
+	}
 	if ((b = evbuffer_new()) == NULL)
 		fatal("evbuffer_new");
 	evbuffer_add(b, "[", 1);
@@ -938,7 +1024,6 @@ messages_page(struct evhttp_request *req)
 		evbuffer_add(b, fx_messages.data + msgs[i].off, msgs[i].len);
 	}
 	evbuffer_add(b, "]", 1);
-	evhttp_clear_headers(&args);
 	reply_owned(req, 200, "application/json", b);
 }
 
@@ -966,6 +1051,10 @@ command_run(struct evhttp_request *req, struct conn *c, const char *sid,
 		reply_json(req, 400, &fx_400_bad_json);
 		return;
 	}
+	if (json_string_is(body, "command", "no-such-command")) {
+		reply_json(req, 500, &fx_500_command);
+		return;
+	}
 	if (cmd_mode == CMD_NORMAL) {
 		reply_json(req, 200, &fx_command_run);
 		return;
@@ -983,8 +1072,9 @@ static void
 question_route(struct evhttp_request *req, const char *id, const char *rest,
     const char *body)
 {
+	/* These newer routes answer a malformed id with 400, not 500. */
 	if (strncmp(id, "que", 3) != 0) {
-		reply_json(req, 500, &fx_500_malformed);
+		reply_json(req, 400, &fx_400_question_id);
 		return;
 	}
 	if (strcmp(rest, "/reply") == 0) {
@@ -996,7 +1086,8 @@ question_route(struct evhttp_request *req, const char *id, const char *rest,
 		}
 	}
 	if (strncmp(id, "que_0000", 8) == 0)
-		reply_json(req, 404, &fx_404_question);
+		reply_json(req, 404, strcmp(rest, "/reply") == 0 ?
+		    &fx_404_question : &fx_404_question_reject);
 	else if (strcmp(rest, "/reply") == 0)
 		reply_json(req, 200, &fx_question_reply);
 	else
@@ -1074,6 +1165,12 @@ session_route(struct evhttp_request *req, struct conn *c, const char *id,
 			reply(req, 204, NULL, NULL, 0);
 		return 1;
 	}
+	/* The diff of an unknown session is 200 [], as real. */
+	if (unknown && strcmp(rest, "/diff") == 0 &&
+	    is_method(req, EVHTTP_REQ_GET)) {
+		reply(req, 200, "application/json", "[]", 2);
+		return 1;
+	}
 	if (unknown) {
 		reply_json(req, 404, &fx_404_get);
 		return 1;
@@ -1086,7 +1183,8 @@ session_route(struct evhttp_request *req, struct conn *c, const char *id,
 		reply_json(req, 200, &fx_session_fork);
 	else if (strcmp(rest, "/message") == 0 &&
 	    is_method(req, EVHTTP_REQ_GET))
-		messages_page(req);
+		messages_page(req, evhttp_uri_get_path(
+		    evhttp_request_get_evhttp_uri(req)));
 	else if (strcmp(rest, "/revert") == 0 &&
 	    is_method(req, EVHTTP_REQ_POST)) {
 		if (!json_has(body, "messageID"))
@@ -1300,6 +1398,13 @@ load_v2_fixtures(void)
 	load_v2("question-reject.http", NULL, "true", &fx_question_reject);
 	load_v2("error-question-unknown.http", NULL, SCHEMA_404_QUESTION,
 	    &fx_404_question);
+	load_v2("error-question-reject-unknown.http",
+	    "error-question-unknown.http", SCHEMA_404_QUESTION,
+	    &fx_404_question_reject);
+	load_v2("error-question-bad-id.http", "error-bad-json.http", NULL,
+	    &fx_400_question_id);
+	load_v2("error-command-unknown.http", "error-malformed-id.http", NULL,
+	    &fx_500_command);
 	if (messages_load("message-list-full.json") == -1) {
 		logmsg("message-list-full.json not captured yet: serving "
 		    "session-messages-tool.json");
@@ -1879,6 +1984,9 @@ main(int argc, char *argv[])
 	free(fx_question_reply.data);
 	free(fx_question_reject.data);
 	free(fx_404_question.data);
+	free(fx_404_question_reject.data);
+	free(fx_400_question_id.data);
+	free(fx_500_command.data);
 	free(fx_messages.data);
 	free(msgs);
 	return 0;

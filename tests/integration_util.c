@@ -682,6 +682,47 @@ it_fake_last(const struct it_env *env, const char *method, const char *prefix)
 	return r;
 }
 
+int
+it_fake_event(const struct it_env *env, const char *lines)
+{
+	return it_fake_req(env, "POST", "/__fake/event", lines, NULL) == 200 ?
+	    0 : -1;
+}
+
+int
+it_fake_command(const struct it_env *env, const char *mode)
+{
+	return it_fake_req(env, "POST", "/__fake/command", mode, NULL) ==
+	    200 ? 0 : -1;
+}
+
+int
+it_fake_messages(const struct it_env *env, const char *file)
+{
+	return it_fake_req(env, "POST", "/__fake/messages", file, NULL) ==
+	    200 ? 0 : -1;
+}
+
+long
+it_fake_calls(const struct it_env *env)
+{
+	char *log, *p, *nl;
+	long n = 0;
+
+	if ((log = it_fake_log(env)) == NULL)
+		return -1;
+	for (p = log; *p != '\0'; p = nl + 1) {
+		if ((nl = strchr(p, '\n')) == NULL)
+			break;
+		*nl = '\0';
+		if (strcmp(p, "GET /event") != 0 &&
+		    strcmp(p, "GET /global/health") != 0)
+			n++;
+	}
+	free(log);
+	return n;
+}
+
 char *
 it_fake_log(const struct it_env *env)
 {

@@ -107,6 +107,21 @@ int	it_fake_count(const struct it_env *, long *requests, long *connections,
 /* Waits until the fake has at least n open /event streams; 0 or -1. */
 int	it_fake_wait_streams(const struct it_env *, long n, int timeout_ms);
 
+/*
+ * POST /__fake/event: each line of lines is one event's JSON, sent to every
+ * open /event stream; 0 or -1.
+ */
+int	it_fake_event(const struct it_env *, const char *lines);
+/* POST /__fake/command "normal" | "hang" | "stall"; 0 or -1. */
+int	it_fake_command(const struct it_env *, const char *mode);
+/* POST /__fake/messages FILE.json (the list the fake pages); 0 or -1. */
+int	it_fake_messages(const struct it_env *, const char *file);
+/*
+ * How many requests the fake logged that were not ocbroker's background
+ * ones (GET /event, GET /global/health), or -1.
+ */
+long	it_fake_calls(const struct it_env *);
+
 /* Reads a whole file (fixtures); NUL-terminated, malloc'd, NULL on error. */
 char	*it_read_fixture(const char *name, size_t *len);
 
