@@ -487,6 +487,7 @@ chatmap_tool(struct chatmap *cm, int t, Opencode__ToolCallEvent *tc,
 		return -1;
 	cut_text(tc->output, &cut);
 	cut_text(tc->error, &cut);
+	tc->truncated = cut;
 	*truncated = cut;
 	return 0;
 }

@@ -63,6 +63,7 @@ struct chatmap {
 /* Each returns 0, or -1 with why (or oom) set; t is the object's token. */
 int	chatmap_message(struct chatmap *, int, Opencode__MessageInfo *);
 int	chatmap_part(struct chatmap *, int, Opencode__PartInfo *);
+/* *truncated is tc->truncated, for a caller that keeps its own flag. */
 int	chatmap_tool(struct chatmap *, int, Opencode__ToolCallEvent *,
 	    int *truncated);
 int	chatmap_permission(struct chatmap *, int, Opencode__PermissionRequest *);

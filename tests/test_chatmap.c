@@ -244,6 +244,7 @@ test_message_list(void **state)
 			if (strcmp(pi.kind, "tool") == 0) {
 				assert_non_null(pi.tool);
 				assert_string_equal(pi.tool->tool, "read");
+				assert_false(pi.tool->truncated);
 				assert_string_equal(pi.tool->status, "completed");
 				assert_string_equal(pi.tool->call_id,
 				    "call_mock_0005");
@@ -862,6 +863,7 @@ test_huge(void **state)
 		assert_int_equal(map_part(s, &pi, &d), 0);
 		assert_non_null(pi.tool);
 		assert_true(pi.truncated);
+		assert_true(pi.tool->truncated);
 		check_str(pi.tool->output);
 		if (off + 4 <= CHATMAP_TEXT_MAX)
 			assert_int_equal(strlen(pi.tool->output),

@@ -400,6 +400,7 @@ test_tool(void **state)
 	assert_string_equal(tc->title, "hello.txt");
 	assert_non_null(strstr(tc->output, "/home/user/project/hello.txt"));
 	assert_non_null(strstr(tc->output, "hello from the ocbroker probe project"));
+	assert_false(tc->truncated);
 
 	/* Two assistant messages: 120/4 + 140/4 (README, token mapping). */
 	cc = nth(&o, 'X', 0)->completed;
@@ -1254,6 +1255,7 @@ test_big(void **state)
 		/* cut (chatmap.h), still above EVENT_OUT_KEEP */
 		assert_int_equal(strlen(o.msg[o.n - 1]->tool_call->output),
 		    CHATMAP_TEXT_MAX);
+		assert_true(o.msg[o.n - 1]->tool_call->truncated);
 		assert_int_equal(map1(m, DELTA("\"sessionID\":\"ses_1\","
 		    "\"messageID\":\"msg_1\",\"partID\":\"prt_1\","
 		    "\"field\":\"text\",\"delta\":\"small\""), &o), EVENT_MAPPED);
