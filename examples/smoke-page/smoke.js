@@ -1,7 +1,9 @@
 // ocbroker smoke page: one WebSocket, binary protobuf (proto/messages.proto,
 // compiled to static code by protobufjs's pbjs: messages.js), every reply
-// matched to its request by request_id, events (request_id 0) shown as they
-// come.
+// matched to its request by request_id, events (request_id 0) applied as
+// they come. A small chat client: sessions and their history, a model
+// picker, the agent's questions and permission requests, its todo list.
+// The transcript itself (state and view) is transcript.js.
 //
 // Everything that comes from the network or the user is put into the page
 // with textContent or text nodes, never as HTML.
@@ -11,6 +13,8 @@
 	const REQUEST_TIMEOUT_MS = 60000;	// ocbroker answers within ~30 s
 	const MAX_EVENTS = 200;
 	const MAX_LIST = 8;			// names shown in a list reply
+	const TODO_MARK = {completed: '\u2611', in_progress: '\u25d0',
+	    pending: '\u2610', cancelled: '\u2612'};
 
 	const $ = (id) => document.getElementById(id);
 	const ui = {
@@ -25,8 +29,16 @@
 		ops: $('ops'),
 		title: $('title'),
 		sessionId: $('session-id'),
+		sessionStatus: $('session-status'),
+		sessionTitle: $('session-title'),
+		sessionList: $('session-list'),
+		model: $('model'),
+		pageSize: $('page-size'),
 		message: $('message'),
+		older: $('op-older'),
 		transcript: $('transcript'),
+		pending: $('pending'),
+		todos: $('todos'),
 		results: $('results'),
 		events: $('events'),
 	};
@@ -38,10 +50,11 @@
 	let ws = null;
 	let nextId = 1;
 	let sessionId = null;
-	let lastMessageId = null;	// the assistant message being streamed
+	let upstreamLost = false;
 	const pending = new Map();	// request_id -> {op, li, timer, done}
-
-	// ---- small helpers ----
+	const sessions = new Map();	// id -> SessionInfo
+	const statuses = new Map();	// session id -> idle, busy, retry
+	const waiting = new Map();	// question or permission id -> its card
 
 	// uint64/int64 fields are numbers in the browser build and Long objects
 	// where the long package is present.
@@ -51,6 +64,10 @@
 		return typeof v === 'object' ? Number(v.toString()) : Number(v);
 	}
 
+	const transcript = window.SmokeTranscript(ui.transcript, num);
+
+	// ---- small helpers ----
+
 	function el(tag, cls, text) {
 		const e = document.createElement(tag);
 		if (cls)
@@ -58,6 +75,13 @@
 		if (text !== undefined)
 			e.textContent = text;
 		return e;
+	}
+
+	function button(text, cls, onclick) {
+		const b = el('button', cls, text);
+		b.type = 'button';
+		b.addEventListener('click', onclick);
+		return b;
 	}
 
 	function setState(node, state, text) {
@@ -77,17 +101,6 @@
 
 	function quoted(s) {
 		return '\u201c' + s + '\u201d';
-	}
-
-	function transcript(text, cls) {
-		const pre = ui.transcript;
-		if (!pre.firstChild)
-			text = text.replace(/^\n+/, '');
-		if (cls)
-			pre.append(el('span', cls, text));
-		else
-			pre.append(document.createTextNode(text));
-		pre.scrollTop = pre.scrollHeight;
 	}
 
 	function logEvent(kind, text) {
@@ -120,6 +133,11 @@
 		li.querySelector('.detail').textContent = detail;
 	}
 
+	// A client-side refusal: a ❌ line, nothing sent.
+	function refuse(op, why) {
+		finish(resultLine(op, 0), false, why);
+	}
+
 	// ---- the schema ----
 
 	// messages.js (pbjs static code, no eval) adds protobuf.roots.ocbroker.
@@ -144,7 +162,7 @@
 	// calls done(li, msg) with the reply that carries its request_id.
 	function request(op, payload, done) {
 		if (!ws || ws.readyState !== WebSocket.OPEN) {
-			finish(resultLine(op, 0), false, 'not connected');
+			refuse(op, 'not connected');
 			return;
 		}
 		const rid = nextId++;
@@ -199,47 +217,272 @@
 		p.done(p.li, msg);
 	}
 
+	// ---- sessions ----
+
+	function sessionLabel(s) {
+		return s.title ? s.title : s.id;
+	}
+
+	function renderSessions() {
+		const list = [...sessions.values()].sort((a, b) =>
+			num(b.updated_at) - num(a.updated_at) || (a.id < b.id ? 1 : -1));
+		ui.sessionList.replaceChildren(...list.map((s) => {
+			const li = el('li');
+			li.dataset.id = s.id;
+			if (s.id === sessionId)
+				li.className = 'current';
+			const st = statuses.get(s.id);
+			li.append(button(sessionLabel(s), 'pick', () => pick(s.id)),
+			    el('code', null, s.id));
+			if (st && st !== 'idle')
+				li.append(el('span', 'status', st));
+			return li;
+		}));
+		const cur = sessionId && sessions.get(sessionId);
+		ui.sessionTitle.textContent = cur ? quoted(sessionLabel(cur)) : '';
+		ui.sessionStatus.textContent = sessionId ?
+		    statuses.get(sessionId) || 'idle' : '';
+	}
+
+	function setSession(s) {
+		sessions.set(s.id, s);
+		renderSessions();
+	}
+
+	// Shows session id: its history, its todos, a clean slate before that.
+	function pick(id) {
+		sessionId = id;
+		ui.sessionId.textContent = id;
+		transcript.clear();
+		ui.older.disabled = true;
+		ui.todos.replaceChildren();
+		renderSessions();
+		history(null);
+		todos();
+	}
+
+	function pageSize() {
+		const n = Number(ui.pageSize.value);
+		return Number.isInteger(n) && n >= 1 && n <= 1000 ? n : 50;
+	}
+
+	// One page of history: the newest, or the one before `before`.
+	function history(before) {
+		const sid = sessionId;
+		const req = {session_id: sid, limit: pageSize()};
+		if (before)
+			req.before = before;
+		request(before ? 'older' : 'history', {list_messages: req},
+		    expect('message_list', (l) => {
+			if (sid !== sessionId)
+				return {text: 'for another session: ignored'};
+			transcript.load(l);
+			ui.older.disabled = !l.more;
+			return {text: count(l.messages.length, 'message') +
+			    (l.more ? ', older ones exist' : ', no older ones')};
+		}));
+	}
+
+	function older() {
+		const o = transcript.oldestId();
+		if (sessionId && o)
+			history(o);
+	}
+
+	// ---- what the agent waits for: questions and permissions ----
+
+	function dropCard(id) {
+		const c = waiting.get(id);
+		if (c) {
+			c.remove();
+			waiting.delete(id);
+		}
+	}
+
+	function card(id, sid, kind, head) {
+		dropCard(id);
+		const c = el('div', 'card ' + kind);
+		c.dataset.id = id;
+		c.dataset.session = sid;
+		c.append(el('div', 'card-head', head +
+		    (sid !== sessionId ? ' (session ' + sid + ')' : '')));
+		waiting.set(id, c);
+		ui.pending.append(c);
+		return c;
+	}
+
+	function showQuestion(q) {
+		const c = card(q.id, q.session_id, 'question', '\u2753 question');
+		const sets = q.questions.map((qq, i) => {
+			const fs = el('fieldset');
+			fs.append(el('legend', null, qq.header || 'question ' + (i + 1)),
+			    el('p', null, qq.question));
+			for (const o of qq.options) {
+				const input = el('input');
+				input.type = qq.multiple ? 'checkbox' : 'radio';
+				input.name = q.id + '-' + i;
+				input.value = o.label;
+				const label = el('label', 'option');
+				label.append(input, document.createTextNode(' ' + o.label +
+				    (o.description ? ' \u2014 ' + o.description : '')));
+				fs.append(label);
+			}
+			if (qq.custom) {
+				const other = el('input', 'custom');
+				other.type = 'text';
+				other.placeholder = 'or your own answer';
+				fs.append(other);
+			}
+			c.append(fs);
+			return fs;
+		});
+		const answer = () => {
+			const answers = sets.map((fs) => {
+				const labels = [...fs.querySelectorAll('input:checked')]
+				    .map((i) => i.value);
+				const other = fs.querySelector('input.custom');
+				if (other && other.value.trim())
+					labels.push(other.value.trim());
+				return {labels};
+			});
+			if (answers.some((a) => a.labels.length === 0)) {
+				refuse('answer', 'choose an answer to every question');
+				return;
+			}
+			request('answer', {reply_question: {question_id: q.id, answers}},
+			    expect(null, () => {
+				dropCard(q.id);
+				return {text: 'answered ' + answers.map((a) =>
+				    a.labels.join(' + ')).join('; ')};
+			}));
+		};
+		const reject = () => request('reject', {reject_question: {question_id: q.id}},
+		    expect(null, () => {
+			dropCard(q.id);
+			return {text: 'question rejected'};
+		}));
+		c.append(el('div', 'row'));
+		c.lastChild.append(button('Answer', 'answer', answer),
+		    button('Reject', 'reject', reject));
+	}
+
+	function showPermission(p) {
+		const c = card(p.permission_id, p.session_id, 'permission',
+		    '\ud83d\udd12 permission: ' + p.permission + ' ' + p.patterns.join(' '));
+		const reply = (how) => () => request('permit', {reply_permission: {
+			session_id: p.session_id, permission_id: p.permission_id, reply: how}},
+		    expect(null, () => {
+			dropCard(p.permission_id);
+			return {text: 'permission ' + how};
+		}));
+		c.append(el('div', 'row'));
+		c.lastChild.append(button('Allow once', 'once', reply('once')),
+		    button('Always', 'always', reply('always')),
+		    button('Reject', 'reject', reply('reject')));
+	}
+
+	// ---- todos ----
+
+	function showTodos(list) {
+		ui.todos.replaceChildren(...list.todos.map((t) => {
+			const li = el('li', null, (TODO_MARK[t.status] || '?') + ' ' +
+			    t.content + (t.priority ? ' (' + t.priority + ')' : ''));
+			li.dataset.status = t.status;
+			return li;
+		}));
+	}
+
 	// ---- events (request_id 0) ----
 
+	// The transcript shows one session; the session list and the cards
+	// follow them all.
 	function onEvent(msg) {
 		const kind = msg.payload || 'empty';
 		const e = msg[kind];
+		const here = e && e.session_id !== undefined && e.session_id === sessionId;
 		switch (kind) {
 		case 'token':
-			if (e.session_id !== sessionId)
-				return;
-			if (e.message_id !== lastMessageId) {
-				lastMessageId = e.message_id;
-				transcript('\nassistant: ', 'who');
-			}
-			transcript(e.delta);
+			if (here)
+				transcript.token(e);
+			return;
+		case 'message_updated':
+			if (here)
+				transcript.message(e);
+			return;
+		case 'part_updated':
+			if (here)
+				transcript.part(e);
+			return;
+		case 'message_removed':
+			if (here)
+				transcript.removeMessage(e.message_id);
+			logEvent(kind, e.session_id + ' ' + e.message_id);
+			return;
+		case 'part_removed':
+			if (here)
+				transcript.removePart(e.message_id, e.part_id);
 			return;
 		case 'completed': {
 			const how = e.error ? 'ended with ' + e.error :
 			    'completed: ' + (e.finish || 'no finish') + ', ' +
 			    num(e.input_tokens) + ' in / ' + num(e.output_tokens) + ' out';
-			if (e.session_id === sessionId) {
-				transcript('\n[' + how + ']\n', e.error ? 'end error' : 'end ok');
-				lastMessageId = null;
-			}
+			if (here)
+				transcript.completed(e);
 			logEvent(kind, e.session_id + ' ' + e.message_id + ' ' + how);
 			return;
 		}
 		case 'tool_call':
+			if (here)
+				transcript.tool(e);
 			logEvent(kind, e.session_id + ' ' + e.tool + ' ' + e.status +
 			    (e.title ? ' ' + quoted(e.title) : ''));
 			return;
 		case 'permission_request':
+			showPermission(e);
 			logEvent(kind, e.session_id + ' ' + e.permission + ' ' +
 			    e.patterns.join(' '));
 			return;
+		case 'permission_resolved':
+			dropCard(e.permission_id);
+			logEvent(kind, e.session_id + ' ' + e.permission_id + ' ' + e.reply);
+			return;
+		case 'question_request':
+			showQuestion(e);
+			logEvent(kind, e.session_id + ' ' + e.id + ' ' +
+			    count(e.questions.length, 'question'));
+			return;
+		case 'question_resolved':
+			dropCard(e.question_id);
+			logEvent(kind, e.session_id + ' ' + e.question_id +
+			    (e.rejected ? ' rejected' : ' answered'));
+			return;
+		case 'todo_updated':
+			if (here)
+				showTodos(e);
+			logEvent(kind, e.session_id + ' ' + count(e.todos.length, 'todo'));
+			return;
+		case 'diff_updated':
+			logEvent(kind, e.session_id + ' ' + count(e.files.length, 'file'));
+			return;
 		case 'session_event':
+			if (e.info && e.info.id && (e.kind === 'created' || e.kind === 'updated'))
+				setSession(e.info);
+			if (e.kind === 'deleted')
+				sessions.delete(e.session_id);
+			if (e.kind === 'status' || e.kind === 'idle') {
+				statuses.set(e.session_id, e.kind === 'idle' ? 'idle' : e.status);
+				renderSessions();
+			}
 			logEvent(kind, e.session_id + ' ' + e.kind +
 			    (e.status ? ' ' + e.status : '') +
 			    (e.error_name ? ' ' + e.error_name : '') +
 			    (e.info && e.info.title ? ' ' + quoted(e.info.title) : ''));
 			return;
 		case 'upstream_status':
+			// The upstream replays nothing after a gap: fetch it all again.
+			if (e.connected && upstreamLost)
+				loadAll();
+			upstreamLost = !e.connected;
 			logEvent(kind, e.connected ? 'connected, OpenCode ' + e.version :
 			    'upstream lost');
 			return;
@@ -293,6 +536,7 @@
 					finish(li, true, 'authenticated');
 					setState(ui.connState, 'ok', '\u2705 connected to port ' + port);
 					setConnected(true);
+					loadAll();
 				} else if (msg.payload === 'auth_handshake_response') {
 					finish(li, false, msg.auth_handshake_response.error ||
 					    'rejected');
@@ -356,12 +600,27 @@
 		})));
 	}
 
-	function sessions() {
-		request('sessions', {list_sessions: {}}, expect('session_list', (l) => ({
-			text: count(l.sessions.length, 'session') + (l.sessions.length ? ': ' +
-			    listText(l.sessions, (s) => s.id +
-			    (s.title ? ' ' + quoted(s.title) : '')) : ''),
-		})));
+	function listSessions() {
+		request('sessions', {list_sessions: {}}, expect('session_list', (l) => {
+			sessions.clear();
+			for (const s of l.sessions)
+				sessions.set(s.id, s);
+			renderSessions();
+			return {text: count(l.sessions.length, 'session') + (l.sessions.length ?
+			    ': ' + listText(l.sessions, (s) => s.id +
+			    (s.title ? ' ' + quoted(s.title) : '')) : '')};
+		}));
+	}
+
+	function statusList() {
+		request('statuses', {list_session_status: {}},
+		    expect('session_status_list', (l) => {
+			statuses.clear();
+			for (const s of l.statuses)
+				statuses.set(s.session_id, s.status);
+			renderSessions();
+			return {text: count(l.statuses.length, 'session') + ' not idle'};
+		}));
 	}
 
 	function agents() {
@@ -379,15 +638,70 @@
 		})));
 	}
 
+	// The model picker: every model of every connected provider, its value
+	// "provider/model" (a provider id has no "/"; a model id may).
+	function models() {
+		request('models', {list_providers: {}}, expect('provider_list', (l) => {
+			const keep = ui.model.value;
+			const opts = [el('option', null, '(server default)')];
+			opts[0].value = '';
+			let n = 0;
+			for (const p of l.providers) {
+				for (const m of p.models) {
+					const o = el('option', null, p.id + '/' + m.id +
+					    (m.name ? ' \u2014 ' + m.name : '') +
+					    (m.id === p.default_model_id ? ' (default)' : ''));
+					o.value = p.id + '/' + m.id;
+					opts.push(o);
+					n++;
+				}
+			}
+			ui.model.replaceChildren(...opts);
+			ui.model.value = opts.some((o) => o.value === keep) ? keep : '';
+			return {text: count(n, 'model') + ' from ' +
+			    count(l.providers.length, 'provider') + ': ' +
+			    listText(l.providers, (p) => p.id)};
+		}));
+	}
+
+	function pendingList() {
+		request('pending', {list_pending: {}}, expect('pending_list', (l) => {
+			for (const id of [...waiting.keys()])
+				dropCard(id);
+			for (const p of l.permissions)
+				showPermission(p);
+			for (const q of l.questions)
+				showQuestion(q);
+			return {text: count(l.questions.length, 'question') + ', ' +
+			    count(l.permissions.length, 'permission')};
+		}));
+	}
+
+	function todos() {
+		const sid = sessionId;
+		request('todos', {get_todos: {session_id: sid}}, expect('todo_list', (l) => {
+			if (sid === sessionId)
+				showTodos(l);
+			return {text: count(l.todos.length, 'todo')};
+		}));
+	}
+
+	// What a (re)connected page needs to show the state it missed.
+	function loadAll() {
+		listSessions();
+		statusList();
+		models();
+		pendingList();
+		if (sessionId)
+			pick(sessionId);
+	}
+
 	function create() {
 		const title = ui.title.value.trim();
 		const req = title ? {title} : {};
 		request('create', {create_session: req}, expect('session_info', (s) => {
-			sessionId = s.id;
-			lastMessageId = null;
-			ui.sessionId.textContent = s.id;
-			transcript('\n\u2014 session ' + s.id +
-			    (s.title ? ' ' + quoted(s.title) : '') + ' \u2014\n', 'sys');
+			setSession(s);
+			pick(s.id);
 			return {text: s.id + (s.title ? ' ' + quoted(s.title) : '') +
 			    ', created ' + new Date(num(s.created_at)).toISOString()};
 		}));
@@ -396,8 +710,64 @@
 	function needSession(op) {
 		if (sessionId)
 			return true;
-		finish(resultLine(op, 0), false, 'create a session first');
+		refuse(op, 'create or pick a session first');
 		return false;
+	}
+
+	function rename() {
+		const title = ui.title.value.trim();
+		if (!needSession('rename'))
+			return;
+		if (!title) {
+			refuse('rename', 'enter the new title');
+			return;
+		}
+		request('rename', {update_session: {session_id: sessionId, title}},
+		    expect('session_info', (s) => {
+			setSession(s);
+			return {text: s.id + ' is now ' + quoted(s.title || '')};
+		}));
+	}
+
+	function fork() {
+		if (!needSession('fork'))
+			return;
+		request('fork', {fork_session: {session_id: sessionId}},
+		    expect('session_info', (s) => {
+			setSession(s);
+			pick(s.id);
+			return {text: 'forked into ' + s.id +
+			    (s.title ? ' ' + quoted(s.title) : '')};
+		}));
+	}
+
+	// Reverts the last prompt and everything after it; OpenCode drops those
+	// messages (MessageRemoved) with the next prompt, or Unrevert keeps them.
+	function revert() {
+		const mid = transcript.lastUserId();
+		if (!needSession('revert'))
+			return;
+		if (!mid) {
+			refuse('revert', 'no prompt to revert');
+			return;
+		}
+		request('revert', {revert_session: {session_id: sessionId, message_id: mid}},
+		    expect('session_info', (s) => {
+			setSession(s);
+			transcript.markReverted(mid);
+			return {text: 'reverted to before ' + mid};
+		}));
+	}
+
+	function unrevert() {
+		if (!needSession('unrevert'))
+			return;
+		request('unrevert', {unrevert_session: {session_id: sessionId}},
+		    expect('session_info', (s) => {
+			setSession(s);
+			transcript.markReverted(null);
+			return {text: 'nothing reverted'};
+		}));
 	}
 
 	function send() {
@@ -405,14 +775,22 @@
 		if (!needSession('send'))
 			return;
 		if (!text.trim()) {
-			finish(resultLine('send', 0), false, 'the message is empty');
+			refuse('send', 'the message is empty');
 			return;
 		}
-		transcript('\nyou: ', 'who');
-		transcript(text + '\n');
-		lastMessageId = null;
-		request('send', {send_message: {session_id: sessionId, text}},
-		    expect(null, () => ({text: 'accepted; the answer streams below'})));
+		const req = {session_id: sessionId, text};
+		const model = ui.model.value;
+		if (model) {
+			const slash = model.indexOf('/');
+			req.provider_id = model.slice(0, slash);
+			req.model_id = model.slice(slash + 1);
+		}
+		transcript.markReverted(null);
+		transcript.localPrompt(text);
+		request('send', {send_message: req}, expect(null, () => ({
+			text: 'accepted' + (model ? ' for ' + model : '') +
+			    '; the answer streams below',
+		})));
 	}
 
 	function cancel() {
@@ -425,13 +803,15 @@
 	ui.origin.textContent = pageOrigin;
 	ui.form.addEventListener('submit', connect);
 	ui.disconnect.addEventListener('click', disconnect);
-	$('op-health').addEventListener('click', health);
-	$('op-sessions').addEventListener('click', sessions);
-	$('op-agents').addEventListener('click', agents);
-	$('op-providers').addEventListener('click', providers);
-	$('op-create').addEventListener('click', create);
-	$('op-send').addEventListener('click', send);
-	$('op-cancel').addEventListener('click', cancel);
+	const ops = {
+		'op-health': health, 'op-sessions': listSessions, 'op-agents': agents,
+		'op-providers': providers, 'op-pending': pendingList, 'op-models': models,
+		'op-create': create, 'op-rename': rename, 'op-fork': fork,
+		'op-revert': revert, 'op-unrevert': unrevert, 'op-send': send,
+		'op-cancel': cancel, 'op-older': older,
+	};
+	for (const [id, fn] of Object.entries(ops))
+		$(id).addEventListener('click', fn);
 	ui.message.addEventListener('keydown', (e) => {
 		if (e.key === 'Enter' && e.ctrlKey) {
 			e.preventDefault();

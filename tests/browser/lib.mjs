@@ -173,7 +173,7 @@ export async function serveSmokePage() {
 	const page = 'examples/smoke-page';
 	const files = new Map();
 	for (const f of [`${page}/index.html`, `${page}/smoke.js`, `${page}/smoke.css`,
-	    `${page}/messages.js`,
+	    `${page}/transcript.js`, `${page}/messages.js`,
 	    `${page}/node_modules/protobufjs/dist/minimal/protobuf.min.js`])
 		files.set('/' + f, path.join(srcdir, f));
 	const missing = [...files.values()].filter((f) => !fs.existsSync(f));

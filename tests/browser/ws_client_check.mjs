@@ -2,7 +2,8 @@
 // ocbroker (OCBROKER) in front of a real OpenCode server (OPENCODE_URL).
 // The opening handshake (no extension, no subprotocol, even though `ws`
 // offers permessage-deflate), the auth handshake, two requests in flight at
-// once matched by request_id, a clean close; and the refusals a native
+// once matched by request_id, one protocol v2 request (ListProviders: the
+// mock provider and its model), a clean close; and the refusals a native
 // client can see: a foreign Origin (403) and a wrong token (1008).
 //
 // usage: OCBROKER=... OPENCODE_URL=... [OUT_DIR=...] node ws_client_check.mjs
@@ -134,6 +135,18 @@ try {
 		    `ListSessions (request_id 41): ${l && l.session_list ?
 		    l.session_list.sessions.length : '?'} sessions`,
 		    l && JSON.stringify(l.toJSON()));
+
+		// One protocol v2 request: the model list a picker is filled from.
+		c.send({request_id: 43, list_providers: {}});
+		const pl = await reply(c);
+		const mock = pl.payload === 'provider_list' &&
+		    pl.provider_list.providers.find((p) => p.id === 'mock');
+		t.ok(num(pl.request_id) === 43 && mock && mock.connected &&
+		    mock.models.some((m) => m.id === 'mock-1'),
+		    'ListProviders (request_id 43, protocol v2): ' + (pl.provider_list ?
+		    pl.provider_list.providers.map((p) => p.id + '[' +
+		    p.models.map((m) => m.id).join(',') + ']').join(' ') : ''),
+		    JSON.stringify(pl.toJSON()).slice(0, 300));
 
 		c.sock.close(1000, 'done');
 		const cl = await c.closedWith();
