@@ -2375,31 +2375,56 @@ test_v2_events_filter(void **state)
 }
 
 /*
- * A captured transcript, when the fixtures engineer has landed it: every
- * event of a v2 type in it arrives mapped, with the ids of the transcript.
+ * A captured transcript: every event of a v2 type in it arrives, in order,
+ * mapped from that event's own properties.
  */
+#define TR_MAX	4096
+
+struct tr_event {
+	const char	*type;
+	const char	*props;
+};
+
+/* The transcript's events of the given types, in order. */
+static size_t
+tr_select(const struct tr_event *all, size_t n, const char *const *types,
+    const struct tr_event **out)
+{
+	size_t i, k, m = 0;
+
+	for (i = 0; i < n; i++)
+		for (k = 0; types[k] != NULL; k++)
+			if (strcmp(all[i].type, types[k]) == 0 && m < TR_MAX)
+				out[m++] = &all[i];
+	return m;
+}
+
 static void
 replay_case(struct it_env *e, const char *file)
 {
-	static const struct {
-		const char				*type;
-		Opencode__ServerMessage__PayloadCase	 c;
-		const char				*idkey;
-	} map[] = {
-		{ "question.asked", SMP(QUESTION_REQUEST), "id" },
-		{ "question.replied", SMP(QUESTION_RESOLVED), "requestID" },
-		{ "question.rejected", SMP(QUESTION_RESOLVED), "requestID" },
-		{ "permission.replied", SMP(PERMISSION_RESOLVED), "requestID" },
-		{ "todo.updated", SMP(TODO_UPDATED), NULL },
-		{ "session.diff", SMP(DIFF_UPDATED), NULL },
-		{ "message.removed", SMP(MESSAGE_REMOVED), "messageID" },
-		{ "message.part.removed", SMP(PART_REMOVED), "partID" },
-	};
-	char *tr, *r = NULL, *sent;
-	const char *p, *ev, *type, *rparts[64];
-	size_t want[8] = { 0 }, got[8] = { 0 }, i, k, nr = 0, rdeltas = 0;
-	size_t rtok = 0;
+	static const char *const t_q[] = { "question.asked", NULL };
+	static const char *const t_qr[] = { "question.replied",
+	    "question.rejected", NULL };
+	static const char *const t_pr[] = { "permission.replied", NULL };
+	static const char *const t_todo[] = { "todo.updated", NULL };
+	static const char *const t_diff[] = { "session.diff", NULL };
+	static const char *const t_mr[] = { "message.removed", NULL };
+	static const char *const t_pt[] = { "message.part.removed", NULL };
+	static const char *const t_mu[] = { "message.updated", NULL };
+	static const struct tr_event *q[TR_MAX], *qr[TR_MAX], *pr[TR_MAX];
+	static const struct tr_event *todo[TR_MAX], *diff[TR_MAX];
+	static const struct tr_event *mr[TR_MAX], *pt[TR_MAX], *mu[TR_MAX];
+	static const struct tr_event *pu[TR_MAX];
+	static struct tr_event all[TR_MAX];
+	static const char *rparts[TR_MAX];
+	size_t n = 0, i, nr = 0, rdeltas = 0, rtok = 0;
+	size_t nq, nqr, npr, ntodo, ndiff, nmr, npt, nmu, npu;
+	size_t gq = 0, gqr = 0, gpr = 0, gtodo = 0, gdiff = 0, gmr = 0, gpt = 0;
+	size_t gmu = 0, gpu = 0;
+	const struct tr_event *t;
 	Opencode__ServerMessage *m = NULL;
+	char *tr, *r = NULL, *sent;
+	const char *p;
 	struct wsc w;
 	int64_t deadline;
 
@@ -2408,24 +2433,36 @@ replay_case(struct it_env *e, const char *file)
 		return;
 	}
 	keep(tr);
-	for (p = tr; (p = strstr(p, "data: ")) != NULL; p++) {
-		ev = p + 6;
-		type = S(jget(ev, "type"));
-		for (k = 0; k < sizeof(map) / sizeof(map[0]); k++)
-			if (strcmp(type, map[k].type) == 0)
-				want[k]++;
-		if (strcmp(type, "message.part.updated") == 0 &&
-		    strcmp(S(jpath(ev, "properties.part.type")),
-		    "reasoning") == 0 && nr < 64)
-			rparts[nr++] = S(jpath(ev, "properties.part.id"));
-		if (strcmp(type, "message.part.delta") == 0)
+	for (p = tr; (p = strstr(p, "data: ")) != NULL && n < TR_MAX; p++) {
+		all[n].type = S(jget(p + 6, "type"));
+		all[n].props = jget(p + 6, "properties");
+		if (strcmp(all[n].type, "message.part.updated") == 0 &&
+		    strcmp(S(jpath(all[n].props, "part.type")), "reasoning") ==
+		    0 && nr < TR_MAX)
+			rparts[nr++] = S(jpath(all[n].props, "part.id"));
+		if (strcmp(all[n].type, "message.part.delta") == 0)
 			for (i = 0; i < nr; i++)
 				if (strcmp(rparts[i],
-				    S(jpath(ev, "properties.partID"))) == 0) {
+				    S(jget(all[n].props, "partID"))) == 0) {
 					rdeltas++;
 					break;
 				}
+		n++;
 	}
+	nq = tr_select(all, n, t_q, q);
+	nqr = tr_select(all, n, t_qr, qr);
+	npr = tr_select(all, n, t_pr, pr);
+	ntodo = tr_select(all, n, t_todo, todo);
+	ndiff = tr_select(all, n, t_diff, diff);
+	nmr = tr_select(all, n, t_mr, mr);
+	npt = tr_select(all, n, t_pt, pt);
+	nmu = tr_select(all, n, t_mu, mu);
+	/* Every part but a tool's is a PartInfo (tools: ToolCallEvent). */
+	for (i = 0, npu = 0; i < n; i++)
+		if (strcmp(all[i].type, "message.part.updated") == 0 &&
+		    strcmp(S(jpath(all[i].props, "part.type")), "tool") != 0)
+			pu[npu++] = &all[i];
+
 	client(e, &w);
 	if (it_fake_wait_streams(e, 1, T_REPLY) == -1)
 		fail_msg("ocbroker never subscribed to /event");
@@ -2434,37 +2471,114 @@ replay_case(struct it_env *e, const char *file)
 	if (asprintf(&sent, EV_SENTINEL, FX_SESSION) == -1)
 		fail_msg("asprintf");
 	assert_int_equal(it_fake_event(e, keep(sent)), 0);
-	deadline = it_now_ms() + 20000;
+	deadline = it_now_ms() + 30000;
 	for (;;) {
 		int left = (int)(deadline - it_now_ms());
 
 		if (left <= 0 || (m = wsc_recv_msg(&w, NULL, left)) == NULL)
 			fail_msg("%s: the sentinel never arrived", file);
-		if (m->payload_case == SMP(MESSAGE_REMOVED) &&
-		    strcmp(m->message_removed->message_id, "msg_sentinel") ==
-		    0) {
-			wsc_msg_free(m);
+		switch (m->payload_case) {
+		case SMP(MESSAGE_REMOVED):
+			if (strcmp(m->message_removed->message_id,
+			    "msg_sentinel") == 0)
+				goto done;
+			if (gmr == nmr)
+				fail_msg("%s: more MessageRemoved than "
+				    "message.removed", file);
+			t = mr[gmr++];
+			assert_string_equal(m->message_removed->session_id,
+			    S(jget(t->props, "sessionID")));
+			assert_string_equal(m->message_removed->message_id,
+			    S(jget(t->props, "messageID")));
+			break;
+		case SMP(PART_REMOVED):
+			if (gpt == npt)
+				fail_msg("%s: too many PartRemoved", file);
+			t = pt[gpt++];
+			assert_string_equal(m->part_removed->session_id,
+			    S(jget(t->props, "sessionID")));
+			assert_string_equal(m->part_removed->message_id,
+			    S(jget(t->props, "messageID")));
+			assert_string_equal(m->part_removed->part_id,
+			    S(jget(t->props, "partID")));
+			break;
+		case SMP(QUESTION_REQUEST):
+			if (gq == nq)
+				fail_msg("%s: too many QuestionRequests", file);
+			check_question(m->question_request, q[gq++]->props);
+			break;
+		case SMP(QUESTION_RESOLVED):
+			if (gqr == nqr)
+				fail_msg("%s: too many QuestionResolved", file);
+			t = qr[gqr++];
+			assert_string_equal(m->question_resolved->session_id,
+			    S(jget(t->props, "sessionID")));
+			assert_string_equal(m->question_resolved->question_id,
+			    S(jget(t->props, "requestID")));
+			assert_int_equal(m->question_resolved->rejected,
+			    strcmp(t->type, "question.rejected") == 0);
+			break;
+		case SMP(PERMISSION_RESOLVED):
+			if (gpr == npr)
+				fail_msg("%s: too many PermissionResolved",
+				    file);
+			t = pr[gpr++];
+			assert_string_equal(m->permission_resolved->session_id,
+			    S(jget(t->props, "sessionID")));
+			assert_string_equal(
+			    m->permission_resolved->permission_id,
+			    S(jget(t->props, "requestID")));
+			assert_string_equal(m->permission_resolved->reply,
+			    S(jget(t->props, "reply")));
+			break;
+		case SMP(TODO_UPDATED):
+			if (gtodo == ntodo)
+				fail_msg("%s: too many todo lists", file);
+			t = todo[gtodo++];
+			check_todos(m->todo_updated, jget(t->props, "todos"),
+			    S(jget(t->props, "sessionID")));
+			break;
+		case SMP(DIFF_UPDATED):
+			if (gdiff == ndiff)
+				fail_msg("%s: too many DiffLists", file);
+			t = diff[gdiff++];
+			check_diffs(m->diff_updated, jget(t->props, "diff"),
+			    S(jget(t->props, "sessionID")), "");
+			break;
+		case SMP(MESSAGE_UPDATED):
+			if (gmu == nmu)
+				fail_msg("%s: too many MessageInfos", file);
+			check_message_info(m->message_updated,
+			    jget(mu[gmu++]->props, "info"));
+			break;
+		case SMP(PART_UPDATED):
+			if (gpu == npu)
+				fail_msg("%s: too many PartInfos", file);
+			check_part(m->part_updated,
+			    jget(pu[gpu++]->props, "part"));
+			break;
+		case SMP(TOKEN):
+			if (strcmp(m->token->kind, "reasoning") == 0)
+				rtok++;
+			else
+				assert_string_equal(m->token->kind, "text");
+			break;
+		default:
 			break;
 		}
-		for (k = 0; k < sizeof(map) / sizeof(map[0]); k++)
-			if (m->payload_case == map[k].c)
-				got[k]++;
-		if (m->payload_case == SMP(TOKEN) &&
-		    strcmp(m->token->kind, "reasoning") == 0)
-			rtok++;
 		wsc_msg_free(m);
 	}
-	/* question.replied and .rejected share one case. */
-	for (k = 0; k < sizeof(map) / sizeof(map[0]); k++) {
-		size_t w2 = want[k];
-
-		for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-			if (i != k && map[i].c == map[k].c)
-				w2 += want[i];
-		if (w2 != got[k])
-			fail_msg("%s: %zu events map to payload %d, %zu "
-			    "arrived", file, w2, (int)map[k].c, got[k]);
-	}
+done:
+	wsc_msg_free(m);
+	print_message("%s: question %zu/%zu, resolved %zu/%zu, permission "
+	    "%zu/%zu, todo %zu/%zu, diff %zu/%zu, removed %zu/%zu + %zu/%zu, "
+	    "message %zu/%zu, part %zu/%zu, reasoning deltas %zu -> %zu "
+	    "tokens\n", file, gq, nq, gqr, nqr, gpr, npr, gtodo, ntodo, gdiff,
+	    ndiff, gmr, nmr, gpt, npt, gmu, nmu, gpu, npu, rdeltas, rtok);
+	if (gq != nq || gqr != nqr || gpr != npr || gtodo != ntodo ||
+	    gdiff != ndiff || gmr != nmr || gpt != npt || gmu != nmu ||
+	    gpu != npu)
+		fail_msg("%s: events were lost", file);
 	/* Tokens may be merged, never lost: at least one per part. */
 	if (rdeltas > 0 && (rtok == 0 || rtok > rdeltas))
 		fail_msg("%s: %zu reasoning deltas gave %zu reasoning "
@@ -2478,7 +2592,9 @@ test_v2_transcripts(void **state)
 	static const char *const files[] = {
 		"sse-question.txt", "sse-question-reject.txt", "sse-todo.txt",
 		"sse-edit.txt", "sse-reasoning.txt", "sse-revert.txt",
-		"sse-permission.txt"
+		"sse-revert-prompt.txt", "sse-revert-part.txt",
+		"sse-file.txt", "sse-summarize.txt", "sse-command.txt",
+		"sse-full.txt", "sse-permission.txt", "sse-tool.txt"
 	};
 	struct it_env *e = *state;
 	struct it_opts o;
