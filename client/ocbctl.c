@@ -225,22 +225,44 @@ split_model(char *s, char **provider, char **model)
 
 /*
  * One question's answer: labels separated by ',', where "\," is a comma and
- * "\\" a backslash.  Empty labels and other escapes are usage errors.  The
- * labels point into one copy of arg, kept in *store.
+ * "\\" a backslash.  labels_check() counts them, and exits with usage on
+ * an empty label or another escape; parse_labels() fills qa with labels
+ * that point into one copy of arg, kept in *store.
  */
+static size_t
+labels_check(const char *arg)
+{
+	const char *p;
+	size_t n = 1, len = 0;
+
+	for (p = arg;; p++) {
+		if (*p == '\\') {
+			if (p[1] != ',' && p[1] != '\\')
+				usage_err("bad label list \"%s\": \\ must be "
+				    "followed by , or \\", arg);
+			p++;
+			len++;
+		} else if (*p == ',' || *p == '\0') {
+			if (len == 0)
+				usage_err("bad label list \"%s\": empty label",
+				    arg);
+			if (*p == '\0')
+				break;
+			n++;
+			len = 0;
+		} else
+			len++;
+	}
+	return n;
+}
+
 static void
 parse_labels(const char *arg, Opencode__QuestionAnswer *qa, char **store)
 {
 	char *out, **labels;
 	const char *p;
-	size_t n = 1, i = 0;
+	size_t n = labels_check(arg), i = 0;
 
-	for (p = arg; *p != '\0'; p++) {
-		if (*p == '\\' && p[1] != '\0')
-			p++;
-		else if (*p == ',')
-			n++;
-	}
 	if ((*store = out = malloc(strlen(arg) + 1)) == NULL ||
 	    (labels = calloc(n, sizeof(*labels))) == NULL) {
 		warnx_("out of memory");
@@ -248,21 +270,15 @@ parse_labels(const char *arg, Opencode__QuestionAnswer *qa, char **store)
 	}
 	labels[i++] = out;
 	for (p = arg; *p != '\0'; p++) {
-		if (*p == '\\') {
-			if (p[1] != ',' && p[1] != '\\')
-				usage_err("bad label list \"%s\": \\ must be "
-				    "followed by , or \\", arg);
+		if (*p == '\\')
 			*out++ = *++p;
-		} else if (*p == ',') {
+		else if (*p == ',') {
 			*out++ = '\0';
 			labels[i++] = out;
 		} else
 			*out++ = *p;
 	}
 	*out = '\0';
-	for (i = 0; i < n; i++)
-		if (*labels[i] == '\0')
-			usage_err("bad label list \"%s\": empty label", arg);
 	qa->labels = labels;
 	qa->n_labels = n;
 }
@@ -352,12 +368,13 @@ file_url(const char *path)
 	return url;
 }
 
-/* PATH as an attachment; exits with usage when it is not a readable file. */
-static void
-attach(const char *path, Opencode__FileAttachment *fa, char **url_store)
+/*
+ * Opens PATH's real path (in real); exits with usage when it is not a
+ * readable regular file.
+ */
+static int
+attach_open(const char *path, char real[PATH_MAX])
 {
-	char real[PATH_MAX];
-	const char *base;
 	struct stat st;
 	int fd;
 
@@ -367,6 +384,18 @@ attach(const char *path, Opencode__FileAttachment *fa, char **url_store)
 		usage_err("--file %s: %s", path, strerror(errno));
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode))
 		usage_err("--file %s: not a regular file", path);
+	return fd;
+}
+
+/* PATH as an attachment. */
+static void
+attach(const char *path, Opencode__FileAttachment *fa, char **url_store)
+{
+	char real[PATH_MAX];
+	const char *base;
+	int fd;
+
+	fd = attach_open(path, real);
 	fa->mime = (char *)(uintptr_t)guess_mime(real, fd);
 	close(fd);
 	base = strrchr(real, '/') + 1;
@@ -516,6 +545,7 @@ build_send(struct req *r, char **args, const struct opts *o)
 {
 	static const Opencode__FileAttachment fa =
 	    OPENCODE__FILE_ATTACHMENT__INIT;
+	char real[PATH_MAX];
 	size_t i;
 
 	SET(sm, OPENCODE__SEND_MESSAGE__INIT, SEND_MESSAGE, send_message);
@@ -533,6 +563,9 @@ build_send(struct req *r, char **args, const struct opts *o)
 		r->u.sm._model_id_case =
 		    OPENCODE__SEND_MESSAGE___MODEL_ID_MODEL_ID;
 	}
+	/* Every file is checked before anything is allocated. */
+	for (i = 0; i < o->nfiles; i++)
+		close(attach_open(o->files[i], real));
 	for (i = 0; i < o->nfiles; i++) {
 		r->files[i] = fa;
 		attach(o->files[i], &r->files[i], &r->urls[i]);
@@ -552,6 +585,9 @@ build_answer(struct req *r, char **args, int nargs)
 	SET(rq, OPENCODE__REPLY_QUESTION__INIT, REPLY_QUESTION,
 	    reply_question);
 	r->u.rq.question_id = args[0];
+	/* Every argument is checked before anything is allocated. */
+	for (i = 0; i < n; i++)
+		(void)labels_check(args[i + 1]);
 	if ((r->answers = calloc(n, sizeof(*r->answers))) == NULL ||
 	    (r->answerp = calloc(n, sizeof(*r->answerp))) == NULL ||
 	    (r->label_store = calloc(n, sizeof(*r->label_store))) == NULL) {
@@ -875,7 +911,19 @@ struct answer {
 	int		 failed;	/* the answer ended in an error */
 	int		 done;
 	int		 mid_line;	/* text printed without a final \n */
+	int		 mid_think;	/* the same for reasoning, on stderr */
 };
+
+/* Ends the reasoning's line on stderr before anything else is shown. */
+static void
+think_end(struct answer *a)
+{
+	if (a->mid_think) {
+		fputc('\n', stderr);
+		fflush(stderr);
+		a->mid_think = 0;
+	}
+}
 
 /* The session an event belongs to; NULL for none (UpstreamStatus). */
 static const char *
@@ -924,6 +972,7 @@ tell(struct answer *a, const Opencode__ServerMessage *m)
 	const Opencode__SessionEvent *se;
 	size_t i, j;
 
+	think_end(a);
 	if (a->mid_line) {
 		/* Keep stderr lines off the answer's line on a terminal. */
 		fflush(stdout);
@@ -1009,14 +1058,16 @@ text_event(struct answer *a, const Opencode__ServerMessage *m)
 		t = m->token;
 		/* An older broker sends no kind: its tokens are text. */
 		if (strcmp(t->kind, "reasoning") == 0) {
-			if (a->reasoning) {
+			if (a->reasoning && (n = strlen(t->delta)) > 0) {
 				term_puts(stderr, t->delta);
 				fflush(stderr);
+				a->mid_think = t->delta[n - 1] != '\n';
 			}
 			return;
 		}
 		if ((n = strlen(t->delta)) == 0)
 			return;
+		think_end(a);
 		term_puts(stdout, t->delta);
 		fflush(stdout);
 		a->mid_line = t->delta[n - 1] != '\n';
@@ -1166,6 +1217,7 @@ send_wait(struct ocb_client *c, struct req *r, const struct opts *o,
 		ret = EXIT_CONNECT;
 		break;
 	}
+	think_end(&a);
 	if (a.mid_line)
 		putchar('\n');
 	return ret;

@@ -180,6 +180,7 @@ tool_obj(const Opencode__ToolCallEvent *t)
 	kv_str(&f, "input_json", t->input_json);
 	kv_str(&f, "output", t->output);
 	kv_str(&f, "error", t->error);
+	kv_bool(&f, "truncated", t->truncated);
 	putchar('}');
 }
 

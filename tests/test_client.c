@@ -1358,6 +1358,7 @@ test_ctl_watch(void **state)
 #define BADMODEL_SESSION "ses_de9d92facffeG00OPeIsXyFZpF"
 #define OTHER_SESSION	"ses_de9da0d54ffehULAtvbJczpmni"
 #define TOOL_ANSWER	"The tool call finished; this is the mock's answer."
+#define THINK_SESSION	"ses_dc3593a9effeUUmi4cweUcCu4B"
 
 /* ocbctl's stderr so far (the log), emptied for the next run; malloc'd. */
 static char *
@@ -1464,6 +1465,10 @@ test_ctl_send_wait(void **state)
 	const char *sse_text[] = { "sse-text.txt", NULL };
 	const char *sse_tool[] = { "sse-sessions.txt", "sse-tool.txt", NULL };
 	const char *sse_perm[] = { "sse-permission.txt", NULL };
+	const char *think[] = { "send", THINK_SESSION, "think", NULL };
+	const char *think_r[] = { "send", "--reasoning", THINK_SESSION,
+	    "think", NULL };
+	const char *sse_think[] = { "sse-reasoning.txt", NULL };
 	char *out, *log;
 	int status;
 
@@ -1489,8 +1494,10 @@ test_ctl_send_wait(void **state)
 	if (status != 0 || count_lines(out, "{\"completed\":{\"session_id\":\""
 	    TOOL_SESSION "\"") != 2)
 		fail_msg("exit %d: %s", status, dump(out));
-	assert_int_equal(count_lines(out, "\"finish\":\"tool-calls\""), 1);
-	assert_int_equal(count_lines(out, "\"finish\":\"stop\""), 1);
+	assert_int_equal(count_lines(out, "\"finish\":\"tool-calls\","
+	    "\"input_tokens\""), 1);
+	assert_int_equal(count_lines(out, "\"finish\":\"stop\","
+	    "\"input_tokens\""), 1);
 	assert_true(count_lines(out, "{\"tool_call\":{\"session_id\":\""
 	    TOOL_SESSION "\"") >= 1);
 	assert_int_equal(count_lines(out, "{\"token\":{\"session_id\":\""
@@ -1514,6 +1521,27 @@ test_ctl_send_wait(void **state)
 	    PERM_SESSION " per_216264a5a001SZP3O5Om9g1xn2 "
 	    "once|always|reject\n") == NULL)
 		fail_msg("stderr: %s", log);
+	free(log);
+
+	/*
+	 * Reasoning is not printed, or on stderr with --reasoning.  The
+	 * second replay gets no ChatCompleted (the broker sends one per
+	 * message id): the completed message_updated ends the wait.
+	 */
+	(void)ctl_log_take();
+	status = send_replay(e, tf, think, THINK_SESSION, sse_think, &out);
+	if (status != 0 || strcmp(out, "Thought about it.\n") != 0)
+		fail_msg("exit %d, printed \"%s\"", status, out);
+	free(out);
+	log = ctl_log_take();
+	assert_string_equal(log, "");
+	free(log);
+	status = send_replay(e, tf, think_r, THINK_SESSION, sse_think, &out);
+	if (status != 0 || strcmp(out, "Thought about it.\n") != 0)
+		fail_msg("exit %d, printed \"%s\"", status, out);
+	free(out);
+	log = ctl_log_take();
+	assert_string_equal(log, "The user wants a thought first.\n");
 	free(log);
 }
 
