@@ -1549,7 +1549,8 @@ json_walk_key_eq(const struct json_walk *w, const char *key)
 	    w->key_end < w->key)
 		return 0;
 	if (w->key_plain)
-		return strncmp(key, w->s + w->key, w->key_end - w->key) == 0 &&
+		return (w->key == w->key_end || key[0] == w->s[w->key]) &&
+		    strncmp(key, w->s + w->key, w->key_end - w->key) == 0 &&
 		    key[w->key_end - w->key] == '\0';
 	return span_eq(w->s, w->len, w->key, w->key_end, key);
 }

@@ -1244,6 +1244,25 @@ test_walk_hostile(void **state)
 	assert_int_equal(json_walk_enter(&w), -1);
 	r = json_walk_next(&w);
 	assert_int_equal(r, -1);
+	/* Empty keys, and keys that differ in the first or the last byte. */
+	assert_int_equal(json_walk_init(&w, "{\"\":1,\"ab\":2,\"\\u0061\":3}",
+	    24, 0), 0);
+	assert_int_equal(json_walk_enter(&w), 0);
+	assert_int_equal(json_walk_next(&w), 1);
+	assert_true(json_walk_key_eq(&w, ""));
+	assert_false(json_walk_key_eq(&w, "a"));
+	assert_int_equal(json_walk_next(&w), 1);
+	assert_true(json_walk_key_eq(&w, "ab"));
+	assert_false(json_walk_key_eq(&w, "a"));
+	assert_false(json_walk_key_eq(&w, "abc"));
+	assert_false(json_walk_key_eq(&w, "bb"));
+	assert_false(json_walk_key_eq(&w, "aB"));
+	assert_false(json_walk_key_eq(&w, ""));
+	assert_int_equal(json_walk_next(&w), 1);
+	assert_true(json_walk_key_eq(&w, "a"));
+	assert_false(json_walk_key_eq(&w, "\\u0061"));
+	assert_int_equal(json_walk_next(&w), 0);
+	assert_int_equal(json_walk_end(&w), 0);
 }
 
 int
