@@ -469,10 +469,9 @@
 				setSession(e.info);
 			if (e.kind === 'deleted')
 				sessions.delete(e.session_id);
-			if (e.kind === 'status' || e.kind === 'idle') {
+			if (e.kind === 'status' || e.kind === 'idle')
 				statuses.set(e.session_id, e.kind === 'idle' ? 'idle' : e.status);
-				renderSessions();
-			}
+			renderSessions();
 			logEvent(kind, e.session_id + ' ' + e.kind +
 			    (e.status ? ' ' + e.status : '') +
 			    (e.error_name ? ' ' + e.error_name : '') +

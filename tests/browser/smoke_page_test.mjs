@@ -13,7 +13,8 @@
 // cards, see the todos and the reasoning apart from the answer; reload the
 // page, pick the session again (history in pages of 3, "load older") and
 // the transcript must read exactly as it did when it was streamed. A
-// question left open survives a reload (ListPending); rename, fork, revert.
+// question and a permission request left open survive a reload
+// (ListPending); rename, fork, revert.
 // Also: a wrong token shows ❌, a page from an origin that is not allowed
 // cannot connect, and the page logs no error and breaks no CSP rule.
 // Screenshots: $OUT_DIR/smoke-page.png (after the "full" run) and
@@ -28,6 +29,7 @@ import {Checks, env, serveSmokePage, srcdir, startOcbroker} from './lib.mjs';
 
 const HELLO = 'Hello from the mock language model.';
 const THOUGHT = 'The user wants a thought first.';
+const ASKED = 'The command printed a greeting.';	// "ask", once allowed
 const OP_MS = 30000;		// one request's reply
 const STREAM_MS = 60000;	// a streamed answer
 const ocbroker = env('OCBROKER');
@@ -436,6 +438,23 @@ try {
 		await transcriptHas(page, 'You chose Blue.');
 	});
 
+	await t.step('so does a permission request (ListPending)', async () => {
+		await page.selectOption('#model', 'mock/mock-1');
+		await page.fill('#message', 'ask');
+		await ok(page, '#op-send', 'send', /accepted/);
+		await page.locator('#pending .card.permission').waitFor({timeout: STREAM_MS});
+		await page.reload();
+		seen.clear();
+		await page.waitForSelector('#schema-state[data-state="ok"]', {timeout: OP_MS});
+		await connectWith(page, broker.port, broker.token);
+		await lastResult(page, 'pending', /0 questions, 1 permission$/);
+		await page.click(`#session-list li[data-id="${full}"] button.pick`);
+		await lastResult(page, 'history', /messages/);
+		await ok(page, '#pending .card.permission button.once', 'permit',
+		    /permission once/);
+		await transcriptHas(page, ASKED);
+	});
+
 	await t.step('rename the session', async () => {
 		await page.fill('#title', 'renamed <i>full</i>');
 		const d = await ok(page, '#op-rename', 'rename', /renamed <i>full<\/i>/);
@@ -457,6 +476,7 @@ try {
 		await lastResult(page, 'history', /messages/);
 		await transcriptHas(page, 'You chose Blue.');
 		await transcriptHas(page, 'All steps are done.');
+		await transcriptHas(page, ASKED);
 		return d;
 	});
 
@@ -468,9 +488,9 @@ try {
 		await page.fill('#message', 'text');
 		await ok(page, '#op-send', 'send', /accepted/);
 		await transcriptHas(page, HELLO);
-		await page.waitForFunction(() => !/You chose Blue/.test(
-		    document.getElementById('transcript').innerText), null,
-		    {timeout: STREAM_MS});
+		await page.waitForFunction((w) => !document.getElementById('transcript')
+		    .innerText.includes(w), ASKED, {timeout: STREAM_MS});
+		await transcriptHas(page, 'You chose Blue.');
 		await transcriptHas(page, 'All steps are done.');
 		return d;
 	});
