@@ -1555,6 +1555,32 @@ json_walk_key_eq(const struct json_walk *w, const char *key)
 	return span_eq(w->s, w->len, w->key, w->key_end, key);
 }
 
+int
+json_walk_key_pick(const struct json_walk *w, const char *const *keys,
+    size_t n)
+{
+	const char	*k;
+	size_t		 i, len;
+
+	if (w->failed || w->depth == 0 || !(w->stack & 1) ||
+	    w->key_end < w->key)
+		return -1;
+	if (!w->key_plain) {
+		for (i = 0; i < n; i++)
+			if (span_eq(w->s, w->len, w->key, w->key_end, keys[i]))
+				return (int)i;
+		return -1;
+	}
+	/* One pass over the keys: the first byte tells most apart. */
+	k = w->s + w->key;
+	len = w->key_end - w->key;
+	for (i = 0; i < n; i++)
+		if ((len == 0 || keys[i][0] == k[0]) &&
+		    strncmp(keys[i], k, len) == 0 && keys[i][len] == '\0')
+			return (int)i;
+	return -1;
+}
+
 /*
  * The literal at the cursor: its end in *endp, checked (literal_valid()).
  * EDOM when the cursor is at no literal.

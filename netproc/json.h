@@ -134,6 +134,9 @@ int	 json_walk_enter(struct json_walk *);
 int	 json_walk_next(struct json_walk *);
 /* 1 when the current member's key decodes to exactly s, else 0. */
 int	 json_walk_key_eq(const struct json_walk *, const char *);
+/* The first i < n for which json_walk_key_eq(keys[i]) is 1, or -1. */
+int	 json_walk_key_pick(const struct json_walk *, const char *const *,
+	    size_t);
 /* Skims the value at the cursor. */
 int	 json_walk_skip(struct json_walk *);
 /*

@@ -389,6 +389,11 @@ read_cost(struct pmap *m, struct json_walk *w, Opencode__ModelInfo *mi)
 static int
 read_model(struct pmap *m, struct json_walk *w, Opencode__ModelInfo *mi)
 {
+	enum { K_ID, K_NAME, K_FAMILY, K_CAPS, K_REASONING, K_ATTACHMENT,
+	    K_TOOL_CALL, K_LIMIT, K_COST };
+	static const char *const keys[] = { "id", "name", "family",
+	    "capabilities", "reasoning", "attachment", "tool_call", "limit",
+	    "cost" };
 	int	r, rc;
 
 	errno = EDOM;
@@ -396,27 +401,40 @@ read_model(struct pmap *m, struct json_walk *w, Opencode__ModelInfo *mi)
 		return fail(m, "models");
 	mi->id = mi->name = mi->family = (char *)"";
 	while ((r = json_walk_next(w)) == 1) {
-		if (json_walk_key_eq(w, "id"))
+		switch (json_walk_key_pick(w, keys, sizeof(keys) /
+		    sizeof(keys[0]))) {
+		case K_ID:
 			rc = json_walk_str(w, &m->a, &mi->id) == -1 ?
 			    fail(m, "models: id") : 0;
-		else if (json_walk_key_eq(w, "name"))
+			break;
+		case K_NAME:
 			rc = opt_str(m, w, &mi->name, "models: name");
-		else if (json_walk_key_eq(w, "family"))
+			break;
+		case K_FAMILY:
 			rc = opt_str(m, w, &mi->family, "models: family");
-		else if (json_walk_key_eq(w, "capabilities"))
+			break;
+		case K_CAPS:
 			rc = read_caps(m, w, mi);
-		else if (json_walk_key_eq(w, "reasoning"))
+			break;
+		case K_REASONING:
 			rc = opt_bool(m, w, &mi->reasoning, "reasoning");
-		else if (json_walk_key_eq(w, "attachment"))
+			break;
+		case K_ATTACHMENT:
 			rc = opt_bool(m, w, &mi->attachment, "attachment");
-		else if (json_walk_key_eq(w, "tool_call"))
+			break;
+		case K_TOOL_CALL:
 			rc = opt_bool(m, w, &mi->toolcall, "tool_call");
-		else if (json_walk_key_eq(w, "limit"))
+			break;
+		case K_LIMIT:
 			rc = read_limit(m, w, mi);
-		else if (json_walk_key_eq(w, "cost"))
+			break;
+		case K_COST:
 			rc = read_cost(m, w, mi);
-		else
-			rc = 0;
+			break;
+		default:
+			rc = 0;		/* skimmed by the next step */
+			break;
+		}
 		if (rc == -1)
 			return -1;
 	}
@@ -517,13 +535,13 @@ build(struct pmap *m, int include_all, Opencode__ProviderList *pl)
 	return 0;
 }
 
+/* sm packs to n bytes (measured once: it walks the whole list). */
 static int
-pack(const Opencode__ServerMessage *sm, uint8_t **out, size_t *out_len)
+pack(const Opencode__ServerMessage *sm, size_t n, uint8_t **out,
+    size_t *out_len)
 {
-	size_t	 n;
 	uint8_t	*p;
 
-	n = opencode__server_message__get_packed_size(sm);
 	if ((p = malloc(n > 0 ? n : 1)) == NULL)
 		return -1;
 	if (opencode__server_message__pack(sm, p) != n) {
@@ -610,7 +628,7 @@ providers_reply_pack(const struct api_call *c, const struct api_response *r,
 		    "the provider list is larger than --max-message",
 		    out, out_len);
 	else
-		rc = pack(&sm, out, out_len);
+		rc = pack(&sm, n, out, out_len);
 	arena_free(&m.a);
 	return rc;
 }

@@ -1253,12 +1253,29 @@ test_walk_hostile(void **state)
 	assert_false(json_walk_key_eq(&w, "a"));
 	assert_int_equal(json_walk_next(&w), 1);
 	assert_true(json_walk_key_eq(&w, "ab"));
+	{
+		static const char *const k[] = { "a", "abc", "bb", "ab", "ab" };
+
+		assert_int_equal(json_walk_key_pick(&w, k, 5), 3);
+		assert_int_equal(json_walk_key_pick(&w, k, 3), -1);
+	}
 	assert_false(json_walk_key_eq(&w, "a"));
 	assert_false(json_walk_key_eq(&w, "abc"));
 	assert_false(json_walk_key_eq(&w, "bb"));
 	assert_false(json_walk_key_eq(&w, "aB"));
 	assert_false(json_walk_key_eq(&w, ""));
-	assert_int_equal(json_walk_next(&w), 1);
+	{
+		static const char *const k3[] = { "b", "a", "a" };
+		static const char *const k2[] = { "a", "abc" };
+
+		assert_int_equal(json_walk_key_pick(&w, k2, 2), -1);
+		assert_int_equal(json_walk_key_pick(&w, k3, 3), -1);
+		assert_int_equal(json_walk_next(&w), 1);
+		/* Escaped: decoded, the first match wins. */
+		assert_int_equal(json_walk_key_pick(&w, k3, 3), 1);
+		assert_int_equal(json_walk_key_pick(&w, k2, 2), 0);
+		assert_int_equal(json_walk_key_pick(&w, k2, 0), -1);
+	}
 	assert_true(json_walk_key_eq(&w, "a"));
 	assert_false(json_walk_key_eq(&w, "\\u0061"));
 	assert_int_equal(json_walk_next(&w), 0);
