@@ -399,7 +399,7 @@
 	function onEvent(msg) {
 		const kind = msg.payload || 'empty';
 		const e = msg[kind];
-		const here = e && e.session_id !== undefined && e.session_id === sessionId;
+		const here = e && sessionId !== null && e.session_id === sessionId;
 		switch (kind) {
 		case 'token':
 			if (here)

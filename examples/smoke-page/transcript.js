@@ -102,7 +102,7 @@ window.SmokeTranscript = function (root, num) {
 			n.textContent = '[' + p.kind + ']';
 			n.classList.add('sys');
 		}
-		if (p.truncated)
+		if (p.truncated || (p.tool && p.tool.truncated))
 			n.append(el('span', 'sys', ' [cut]'));
 		return n;
 	}
@@ -291,10 +291,6 @@ window.SmokeTranscript = function (root, num) {
 				if (!m.local && m.info.role === 'user' && (u === null || id > u))
 					u = id;
 			return u;
-		},
-
-		has(id) {
-			return msgs.has(id);
 		},
 	};
 };
