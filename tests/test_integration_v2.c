@@ -1238,6 +1238,23 @@ test_list_messages(void **state)
 	print_message("ListMessages before %s was asked upstream as %.*s\n",
 	    before, (int)(strchr(q, '\n') - q), q);
 
+	/* Before the second oldest: the oldest only, and no more. */
+	snprintf(before, sizeof(before), "%s", S(jpath(jat(list, 1),
+	    "info.id")));
+	m = list_messages(&w, 35, 5, before);
+	expect_case(m, 35, SMP(MESSAGE_LIST), "ListMessages before the 2nd");
+	check_page(m->message_list, list, 0, 1);
+	assert_false(m->message_list->more);
+	wsc_msg_free(m);
+	/*
+	 * Before a message the session does not have: NOT_FOUND, "an id
+	 * the upstream does not know" (netproc's choice, within the
+	 * contract).
+	 */
+	m = list_messages(&w, 36, 5, "msg_0000000000000000000000000");
+	expect_error(m, 36, "NOT_FOUND", "ListMessages before msg_0000");
+	wsc_msg_free(m);
+
 	/* An unknown session. */
 	{
 		struct rq r;
