@@ -1381,6 +1381,12 @@ ctl_log_take(void)
 	return s;
 }
 
+static void
+ctl_log_clear(void)
+{
+	free(ctl_log_take());
+}
+
 /* The last line of s (without its newline), in a static buffer. */
 static const char *
 last_line(const char *s)
@@ -1473,7 +1479,7 @@ test_ctl_send_wait(void **state)
 	int status;
 
 	/* Text mode: the deltas and a final newline, nothing else. */
-	(void)ctl_log_take();
+	ctl_log_clear();
 	status = send_replay(e, tf, text, FX_SESSION, sse_text, &out);
 	if (status != 0 || strcmp(out, FX_TEXT "\n") != 0)
 		fail_msg("exit %d, printed \"%s\" (%s)", status, out,
@@ -1510,7 +1516,7 @@ test_ctl_send_wait(void **state)
 	free(out);
 
 	/* A permission request is shown on stderr while it waits. */
-	(void)ctl_log_take();
+	ctl_log_clear();
 	status = send_replay(e, tf, perm, PERM_SESSION, sse_perm, &out);
 	if (status != 0 || strcmp(out, TOOL_ANSWER "\n") != 0)
 		fail_msg("exit %d, printed \"%s\"", status, out);
@@ -1528,7 +1534,7 @@ test_ctl_send_wait(void **state)
 	 * second replay gets no ChatCompleted (the broker sends one per
 	 * message id): the completed message_updated ends the wait.
 	 */
-	(void)ctl_log_take();
+	ctl_log_clear();
 	status = send_replay(e, tf, think, THINK_SESSION, sse_think, &out);
 	if (status != 0 || strcmp(out, "Thought about it.\n") != 0)
 		fail_msg("exit %d, printed \"%s\"", status, out);
@@ -1564,7 +1570,7 @@ test_ctl_send_errors(void **state)
 	int status;
 
 	/* Aborted: what came is printed, the error named, exit 4. */
-	(void)ctl_log_take();
+	ctl_log_clear();
 	status = send_replay(e, tf, abort_, ABORT_SESSION, sse_abort, &out);
 	if (status != 4 || strcmp(out, "tick1 tick2 tick3 \n") != 0)
 		fail_msg("exit %d, printed \"%s\"", status, out);
@@ -1588,7 +1594,7 @@ test_ctl_send_errors(void **state)
 	free(out);
 
 	/* An ErrorResponse to the send: 1, on stderr in text mode. */
-	(void)ctl_log_take();
+	ctl_log_clear();
 	status = ctl(e, tf, &out, "send", UNKNOWN_SESSION, "text", NULL);
 	CTL_EXPECT(1, "{", 0);
 	free(out);
@@ -1904,7 +1910,7 @@ test_ctl_usage(void **state)
 
 	fake_reset(e);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		(void)ctl_log_take();
+		ctl_log_clear();
 		ctl_start(&x, e, tf, bad[i]);
 		status = ctl_finish(&x);
 		log = ctl_log_take();
