@@ -221,14 +221,14 @@ varint_len(size_t v)
 
 /* One string of a part that may be cut (or emptied) to fit. */
 struct cut {
-	char		**field;
-	char		 *orig;
-	size_t		  len;
-	size_t		  at;		/* where a NUL was put, or SIZE_MAX */
-	char		  saved;	/* the byte it replaced */
-	int		  drop;		/* cut is meaningless: empty it instead */
-	int		  truncated;	/* the part's flag before any cut */
-	Opencode__PartInfo *part;
+	char			**field;
+	char			 *orig;
+	size_t			  len;
+	size_t			  at;	/* where a NUL was put, or SIZE_MAX */
+	char			  saved; /* the byte it replaced */
+	int			  drop;	/* a cut is no use: empty it */
+	int			  truncated; /* the part's flag before */
+	Opencode__PartInfo	 *part;
 };
 
 static void
@@ -351,7 +351,8 @@ fit(struct chatmap *cm, Opencode__MessageList *ml,
 {
 	Opencode__MessageWithParts	**all = ml->messages;
 	size_t				  i, n = ml->n_messages, keep, s;
-	size_t				  base_sm, base_ml, ml_len, sm_len;
+	size_t				  base_sm, base_ml, ml_len;
+	size_t				  sm_len;
 	size_t				 *sz;
 
 	if (opencode__server_message__get_packed_size(sm) <= max)
@@ -360,7 +361,8 @@ fit(struct chatmap *cm, Opencode__MessageList *ml,
 		return -1;
 	for (i = 0; i < n; i++) {
 		s = opencode__message_with_parts__get_packed_size(all[i]);
-		sz[i] = 1 + varint_len(s) + s;	/* field 2's tag, length */
+		/* field 2's tag, the length, the message */
+		sz[i] = 1 + varint_len(s) + s;
 	}
 	ml->n_messages = 0;
 	ml->more = 1;
@@ -420,7 +422,8 @@ api_map_message_list(struct chatmap *cm, const struct api_call *c,
 	opencode__message_list__init(ml);
 	/* The page ends before c->before, or with the newest. */
 	end = n;
-	if (c->before[0] != '\0' && find_message(cm, n, c->before, &end) == -1) {
+	if (c->before[0] != '\0' &&
+	    find_message(cm, n, c->before, &end) == -1) {
 		if ((why = cm_alloc(cm, 1, API_MSG_MAX)) == NULL)
 			return -1;
 		snprintf(why, API_MSG_MAX, "message %s not found", c->before);

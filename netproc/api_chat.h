@@ -6,8 +6,8 @@
  * Each returns 0 with the payload set in sm; 0 with cm->why set when the
  * reply is well formed but cannot be sent (api.c answers UPSTREAM_ERROR
  * with why); -1 with cm->why (PARSE_ERROR) or cm->oom set; -2 with
- * cm->why when what the call names is not in the reply (NOT_FOUND).  Strings are
- * decoded into cm->a, which must outlive the packing of sm.
+ * cm->why when what the call names is not in the reply (NOT_FOUND).
+ * Strings are decoded into cm->a, which must outlive the packing of sm.
  */
 #ifndef OCB_NETPROC_API_CHAT_H
 #define OCB_NETPROC_API_CHAT_H
@@ -22,12 +22,15 @@ int	api_map_status_list(struct chatmap *, Opencode__ServerMessage *);
  * GET /session/{id}/message?limit=N+1: an array of {info, parts}, oldest
  * first.  More than call->limit messages: the oldest are dropped and more
  * is set.  With call->before (the whole list was asked for), the page is
- * the call->limit messages before that one; -2 when it is not there.  With call->max_reply, sm (request_id already set) is made to
- * pack in at most that many bytes: the oldest messages are dropped (more
- * set); when the newest alone is too large, its parts' texts, tool outputs
- * and errors are cut further, and tool inputs and file urls larger than
- * the cut emptied (truncated set on each part changed); when even that
- * does not fit, why names the message.
+ * the call->limit messages before that one; -2 when it is not there.
+ *
+ * With call->max_reply, sm (request_id already set) is made to pack in at
+ * most that many bytes: the oldest messages are dropped (more set); when
+ * the newest alone is too large, its parts' texts, tool outputs and errors
+ * are cut further, to one length found by bisection, and tool inputs and
+ * file urls longer than it emptied (truncated set on each part changed);
+ * when even empty strings do not fit, why names the message (UPSTREAM_ERROR:
+ * the client can page past it with before = that id).
  */
 int	api_map_message_list(struct chatmap *, const struct api_call *,
 	    Opencode__ServerMessage *);

@@ -14,8 +14,8 @@
 int	pathenc_session_id(const char *);	/* "ses_" [0-9A-Za-z]+ */
 int	pathenc_permission_id(const char *);	/* "per_" [0-9A-Za-z]+ */
 int	pathenc_message_id(const char *);	/* "msg_" [0-9A-Za-z]+ */
-int	pathenc_part_id(const char *);		/* "prt_" [0-9A-Za-z]+ */
-int	pathenc_question_id(const char *);	/* "que_" [0-9A-Za-z]+ */
+int	pathenc_part_id(const char *);		/* "prt_" ... */
+int	pathenc_question_id(const char *);	/* "que_" ... */
 int	pathenc_provider_id(const char *);	/* [A-Za-z0-9._-]+, not . or .. */
 
 /*

@@ -57,15 +57,16 @@ check_message_list(const Opencode__MessageList *ml)
 static void
 check_v2(const Opencode__ServerMessage *sm)
 {
-	size_t	i, k;
+	const Opencode__SessionStatus	*st;
+	size_t				 i, k;
 
 	switch (sm->payload_case) {
 	case OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_STATUS_LIST:
 		for (i = 0; i < sm->session_status_list->n_statuses; i++) {
-			check_str(sm->session_status_list->statuses[i]->
-			    session_id);
-			check_str(sm->session_status_list->statuses[i]->status);
-			check_str(sm->session_status_list->statuses[i]->message);
+			st = sm->session_status_list->statuses[i];
+			check_str(st->session_id);
+			check_str(st->status);
+			check_str(st->message);
 		}
 		break;
 	case OPENCODE__SERVER_MESSAGE__PAYLOAD_MESSAGE_LIST:
