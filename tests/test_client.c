@@ -1475,6 +1475,7 @@ test_ctl_send_wait(void **state)
 	const char *think_r[] = { "send", "--reasoning", THINK_SESSION,
 	    "think", NULL };
 	const char *sse_think[] = { "sse-reasoning.txt", NULL };
+	const char *sse_question[] = { "sse-question.txt", NULL };
 	char *out, *log;
 	int status;
 
@@ -1548,6 +1549,20 @@ test_ctl_send_wait(void **state)
 	free(out);
 	log = ctl_log_take();
 	assert_string_equal(log, "The user wants a thought first.\n");
+	free(log);
+
+	/* A question is shown on stderr with the command that answers it. */
+	status = send_replay(e, tf, think, THINK_SESSION, sse_question, &out);
+	if (status != 0 || *out == '\0')
+		fail_msg("exit %d, printed \"%s\"", status, out);
+	free(out);
+	log = ctl_log_take();
+	if (strstr(log, "ocbctl: question asked:\n"
+	    "  1. Which colour should the mock use?\n"
+	    "     - Blue\n     - Green\n     - Red\n"
+	    "  answer: ocbctl answer que_23ca6f3c8001Wae0IA47jDmPc1 LABELS... "
+	    "(or reject-question)\n") == NULL)
+		fail_msg("stderr: %s", log);
 	free(log);
 }
 
