@@ -1654,6 +1654,12 @@ test_get_diff(void **state)
 	wsc_msg_free(m);
 	expect_upstream(e, "GET", "/session/",
 	    "GET /session/" FX_SESSION "/diff?messageID=" FX_MESSAGE "\n");
+	/* The real server answers 200 [] for an unknown session here. */
+	rq_make(&r, RK_DIFF, 74)->get_diff->session_id = UNKNOWN_SESSION;
+	m = call(&w, &r.cm, T_REPLY);
+	expect_case(m, 74, SMP(DIFF_LIST), "GetDiff, unknown session");
+	check_diffs(m->diff_list, "[]", UNKNOWN_SESSION, "");
+	wsc_msg_free(m);
 	wsc_close(&w);
 }
 
@@ -1725,6 +1731,12 @@ test_run_command(void **state)
 	m = call(&w, &r.cm, T_REPLY);
 	expect_error(m, 92, "NOT_FOUND", "RunCommand, unknown session");
 	wsc_msg_free(m);
+	/* An unknown command is 500 UnknownError (error-command-unknown). */
+	rq_make(&r, RK_RUN_COMMAND, 93)->run_command->command =
+	    "no-such-command";
+	m = call(&w, &r.cm, T_REPLY);
+	expect_error(m, 93, "UPSTREAM_ERROR", "RunCommand, unknown command");
+	wsc_msg_free(m);
 	wsc_close(&w);
 }
 
@@ -1787,6 +1799,65 @@ test_run_command_cancel(void **state)
 	wsc_msg_free(m);
 	/* The other session's command was not ended. */
 	assert_null(m = wsc_recv_reply(&w, 101, 1000));
+	wsc_close(&w);
+}
+
+/* A CancelRequest from another connection ends it too. */
+static void
+test_run_command_cancel_other_conn(void **state)
+{
+	struct it_env *e = *state;
+	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__CancelRequest cr = OPENCODE__CANCEL_REQUEST__INIT;
+	Opencode__ServerMessage *m;
+	struct rq r;
+	struct wsc w, w2;
+
+	client(e, &w);
+	client(e, &w2);
+	assert_int_equal(it_fake_command(e, "stall"), 0);
+	if (wsc_send_msg(&w, rq_make(&r, RK_RUN_COMMAND, 103), T_IO) == -1)
+		fail_msg("send failed");
+	assert_true(command_arrived(e, FX_SESSION));
+	cr.session_id = FX_SESSION;
+	cm.request_id = 104;
+	cm.payload_case = CMP(CANCEL_REQUEST);
+	cm.cancel_request = &cr;
+	m = call(&w2, &cm, T_REPLY);
+	expect_case(m, 104, SMP(_NOT_SET), "CancelRequest, 2nd connection");
+	wsc_msg_free(m);
+	m = wsc_recv_reply(&w, 103, T_REPLY);
+	expect_case(m, 103, SMP(_NOT_SET), "RunCommand, cancelled elsewhere");
+	wsc_msg_free(m);
+	wsc_close(&w2);
+	wsc_close(&w);
+}
+
+/*
+ * RunCommand is the long call: 10 minutes, not the 30 s of every other
+ * request.  After 35 s it is still pending (a 30 s timeout would have
+ * answered UPSTREAM_TIMEOUT), and a GetSession on the same connection is
+ * answered meanwhile.
+ */
+static void
+test_run_command_long(void **state)
+{
+	struct it_env *e = *state;
+	Opencode__ServerMessage *m;
+	struct rq r;
+	struct wsc w;
+
+	client(e, &w);
+	assert_int_equal(it_fake_command(e, "stall"), 0);
+	if (wsc_send_msg(&w, rq_make(&r, RK_RUN_COMMAND, 105), T_IO) == -1)
+		fail_msg("send failed");
+	assert_true(command_arrived(e, FX_SESSION));
+	m = send_rq(&w, RK_GET_SESSION, 106);
+	expect_case(m, 106, SMP(SESSION_INFO), "GetSession during a command");
+	wsc_msg_free(m);
+	m = wsc_recv_reply(&w, 105, 35000);
+	if (m != NULL)
+		fail_msg("RunCommand ended within 35 s: %s", describe(m));
 	wsc_close(&w);
 }
 
@@ -1863,6 +1934,15 @@ test_send_message_files(void **state)
 	assert_string_equal(S(jget(p, "mime")), f1.mime);
 	assert_string_equal(S(jget(p, "filename")), f1.filename);
 	assert_string_equal(S(jget(p, "url")), f1.url);
+	/* Every member the captured request's file part has. */
+	{
+		const char *cap = fixture("prompt-async-file.http", NULL);
+		const char *req = strstr(cap, "\n> {");
+
+		assert_non_null(req);
+		check_same_keys(p, jat(jget(req + 3, "parts"), 1));
+		check_same_keys(jat(jget(req + 3, "parts"), 1), p);
+	}
 	p = jat(parts, 2);
 	assert_string_equal(S(jget(p, "type")), "file");
 	assert_string_equal(S(jget(p, "mime")), f2.mime);
@@ -2669,6 +2749,11 @@ main(void)
 		    setup_default, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_run_command_abort_answered, setup_default, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_run_command_cancel_other_conn, setup_default,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_run_command_long,
+		    setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_send_message_files,
 		    setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_v2_error_mappings,
