@@ -151,7 +151,7 @@ for test in ws_client_check.mjs smoke_page_test.mjs; do
 	set +e
 	(cd -- "$here" && env OCBROKER="$ocbroker" OPENCODE_URL="$url" \
 	    OUT_DIR="$out" CHROMIUM="$chromium" TMPDIR="$work" \
-	    timeout 300 node "$test")
+	    timeout 600 node "$test")
 	st=$?
 	set -e
 	if [[ $st == 0 ]]; then

@@ -14,7 +14,7 @@
 // page, pick the session again (history in pages of 3, "load older") and
 // the transcript must read exactly as it did when it was streamed. A
 // question and a permission request left open survive a reload
-// (ListPending); rename, fork, revert.
+// (ListPending); rename, fork, revert, reject a question.
 // Also: a wrong token shows ❌, a page from an origin that is not allowed
 // cannot connect, and the page logs no error and breaks no CSP rule.
 // Screenshots: $OUT_DIR/smoke-page.png (after the "full" run) and
@@ -492,6 +492,20 @@ try {
 		    .innerText.includes(w), ASKED, {timeout: STREAM_MS});
 		await transcriptHas(page, 'You chose Blue.');
 		await transcriptHas(page, 'All steps are done.');
+		return d;
+	});
+
+	await t.step('reject a question: its card goes, its call ends in an error',
+	    async () => {
+		await page.fill('#message', 'question');
+		await ok(page, '#op-send', 'send', /accepted/);
+		const q = page.locator('#pending .card.question');
+		await q.waitFor({timeout: STREAM_MS});
+		const d = await ok(page, '#pending .card.question button.reject', 'reject',
+		    /question rejected/);
+		await q.waitFor({state: 'detached', timeout: OP_MS});
+		await page.locator('#transcript .part[data-kind="tool"][data-status="error"]',
+		    {hasText: 'question error'}).waitFor({timeout: STREAM_MS});
 		return d;
 	});
 
