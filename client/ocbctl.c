@@ -906,6 +906,7 @@ struct answer {
 	const char	*session;
 	int		 json;
 	int		 reasoning;
+	int		 started;	/* a busy (or retry) status came */
 	int		 completed;	/* an assistant message completed */
 	int		 idle;		/* the session's last status: idle */
 	int		 failed;	/* the answer ended in an error */
@@ -1085,7 +1086,8 @@ text_event(struct answer *a, const Opencode__ServerMessage *m)
 			tell(a, m);
 		return;
 	case OPENCODE__SERVER_MESSAGE__PAYLOAD_COMPLETED:
-		if (*m->completed->error != '\0')
+		/* Not the turn before ours (see track()). */
+		if (a->started && *m->completed->error != '\0')
 			tell(a, m);
 		return;
 	case OPENCODE__SERVER_MESSAGE__PAYLOAD_UPSTREAM_STATUS:
@@ -1100,9 +1102,13 @@ text_event(struct answer *a, const Opencode__ServerMessage *m)
 /*
  * Where the answer stands.  It is over once an assistant message completed
  * and the session went idle (a tool-using answer is several messages, and
- * only the idle says the last one came), or once it failed and either the
- * session went idle or the failed message completed.  busy after idle
- * means the session works on: wait for the next idle.
+ * only the idle says the last one came); busy after idle means it works
+ * on.  It failed at once on a session error (an unknown agent brings one
+ * and nothing else), an assistant message that completed with an error, or
+ * the session's deletion.  Completions and idles count only after a busy
+ * (or retry): the tail of the turn before ours (as an aborted message's
+ * completion, which comes after its idle) may arrive before our turn
+ * starts, and must not end our wait.
  */
 static void
 track(struct answer *a, const Opencode__ServerMessage *m)
@@ -1112,15 +1118,17 @@ track(struct answer *a, const Opencode__ServerMessage *m)
 
 	switch (m->payload_case) {
 	case OPENCODE__SERVER_MESSAGE__PAYLOAD_COMPLETED:
+		if (!a->started)
+			return;
 		a->completed = 1;
 		if (*m->completed->error != '\0')
 			a->failed = 1;
 		break;
 	case OPENCODE__SERVER_MESSAGE__PAYLOAD_MESSAGE_UPDATED:
 		mi = m->message_updated;
-		if (strcmp(mi->role, "assistant") != 0 ||
+		if (!a->started || strcmp(mi->role, "assistant") != 0 ||
 		    mi->completed_at == 0)
-			break;
+			return;
 		a->completed = 1;
 		if (*mi->error_name != '\0')
 			a->failed = 1;
@@ -1130,18 +1138,18 @@ track(struct answer *a, const Opencode__ServerMessage *m)
 		if (strcmp(se->kind, "idle") == 0 ||
 		    (strcmp(se->kind, "status") == 0 &&
 		    strcmp(se->status, "idle") == 0))
-			a->idle = 1;
-		else if (strcmp(se->kind, "status") == 0)
+			a->idle = a->started;
+		else if (strcmp(se->kind, "status") == 0) {
+			a->started = 1;
 			a->idle = 0;
-		else if (strcmp(se->kind, "error") == 0)
+		} else if (strcmp(se->kind, "error") == 0 ||
+		    strcmp(se->kind, "deleted") == 0)
 			a->failed = 1;
-		else if (strcmp(se->kind, "deleted") == 0)
-			a->failed = a->idle = 1;
 		break;
 	default:
 		return;
 	}
-	if (a->failed ? a->idle || a->completed : a->idle && a->completed)
+	if (a->failed || (a->idle && a->completed))
 		a->done = 1;
 }
 

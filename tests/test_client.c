@@ -1356,6 +1356,7 @@ test_ctl_watch(void **state)
 #define ABORT_SESSION	"ses_de9d997ceffe562ZA3dhHlShtT"
 #define ERROR_SESSION	"ses_de9d950e7ffe0dSvtEPOyUulOH"
 #define BADMODEL_SESSION "ses_de9d92facffeG00OPeIsXyFZpF"
+#define BADAGENT_SESSION "ses_de9d92354ffeyyP4zHEmF5A4Lo"
 #define OTHER_SESSION	"ses_de9da0d54ffehULAtvbJczpmni"
 #define TOOL_ANSWER	"The tool call finished; this is the mock's answer."
 #define THINK_SESSION	"ses_dc3593a9effeUUmi4cweUcCu4B"
@@ -1434,13 +1435,15 @@ wait_request(const struct it_env *e, struct ctl *x, const char *method,
 
 /*
  * Runs `ocbctl send ARGS` on session: once the prompt reached the fake,
- * replays each transcript (NULL-ended) and waits for ocbctl's end.  The
- * prompt goes out after the Subscribe was answered, so every event of the
- * transcripts comes after the filter is in place.
+ * sends the events (JSON lines, or NULL), replays each transcript
+ * (NULL-ended) and waits for ocbctl's end.  The prompt goes out after the
+ * Subscribe was answered, so every event comes after the filter is in
+ * place.
  */
 static int
-send_replay(const struct it_env *e, const char *tf, const char *const *args,
-    const char *session, const char *const *transcripts, char **out)
+send_replay_after(const struct it_env *e, const char *tf,
+    const char *const *args, const char *session, const char *events,
+    const char *const *transcripts, char **out)
 {
 	char uri[128], *r = NULL;
 	struct ctl x;
@@ -1449,6 +1452,8 @@ send_replay(const struct it_env *e, const char *tf, const char *const *args,
 	ctl_start(&x, e, tf, args);
 	snprintf(uri, sizeof(uri), "/session/%s/prompt_async", session);
 	wait_request(e, &x, "POST", uri);
+	if (events != NULL)
+		assert_int_equal(it_fake_event(e, events), 0);
 	for (; *transcripts != NULL; transcripts++) {
 		assert_int_equal(it_fake_req(e, "POST", "/__fake/sse",
 		    *transcripts, &r), 200);
@@ -1458,6 +1463,34 @@ send_replay(const struct it_env *e, const char *tf, const char *const *args,
 	*out = x.buf;
 	return x.status;
 }
+
+static int
+send_replay(const struct it_env *e, const char *tf, const char *const *args,
+    const char *session, const char *const *transcripts, char **out)
+{
+	return send_replay_after(e, tf, args, session, NULL, transcripts, out);
+}
+
+/*
+ * The tail of an aborted turn before ours (the shape of sse-abort.txt's
+ * last events): its message completes with an error after its idle.
+ */
+#define STALE_TAIL(s)							\
+	"{\"id\":\"evt_stale1\",\"type\":\"message.updated\",\"properties\":" \
+	"{\"sessionID\":\"" s "\",\"info\":{\"id\":"			\
+	"\"msg_0000000000000000000000stale\",\"parentID\":"		\
+	"\"msg_0000000000000000000000user0\",\"role\":\"assistant\","	\
+	"\"mode\":\"build\",\"agent\":\"build\",\"path\":{\"cwd\":\"/\","	\
+	"\"root\":\"/\"},\"cost\":0,\"tokens\":{\"input\":0,\"output\":0,"	\
+	"\"reasoning\":0,\"cache\":{\"read\":0,\"write\":0}},"		\
+	"\"modelID\":\"mock-1\",\"providerID\":\"mock\",\"time\":"	\
+	"{\"created\":1795667946331,\"completed\":1795667947832},"	\
+	"\"sessionID\":\"" s "\",\"error\":{\"name\":"			\
+	"\"MessageAbortedError\",\"data\":{\"message\":\"Aborted\"}}}}}\n" \
+	"{\"id\":\"evt_stale2\",\"type\":\"session.status\",\"properties\":" \
+	"{\"sessionID\":\"" s "\",\"status\":{\"type\":\"idle\"}}}\n"	\
+	"{\"id\":\"evt_stale3\",\"type\":\"session.idle\",\"properties\":" \
+	"{\"sessionID\":\"" s "\"}}\n"
 
 /* send waits for the answer: text on stdout, until complete and idle. */
 static void
@@ -1479,9 +1512,14 @@ test_ctl_send_wait(void **state)
 	char *out, *log;
 	int status;
 
-	/* Text mode: the deltas and a final newline, nothing else. */
+	/*
+	 * Text mode: the deltas and a final newline, nothing else.  The
+	 * tail of an aborted turn that comes first (a completion with an
+	 * error, an idle) does not end the wait: our turn starts with busy.
+	 */
 	ctl_log_clear();
-	status = send_replay(e, tf, text, FX_SESSION, sse_text, &out);
+	status = send_replay_after(e, tf, text, FX_SESSION,
+	    STALE_TAIL(FX_SESSION), sse_text, &out);
 	if (status != 0 || strcmp(out, FX_TEXT "\n") != 0)
 		fail_msg("exit %d, printed \"%s\" (%s)", status, out,
 		    dump(out));
@@ -1580,6 +1618,9 @@ test_ctl_send_errors(void **state)
 	const char *sse_abort[] = { "sse-abort.txt", NULL };
 	const char *sse_error[] = { "sse-error.txt", NULL };
 	const char *sse_bad[] = { "sse-bad-model.txt", NULL };
+	const char *agent[] = { "send", "--agent", "no-such-agent",
+	    BADAGENT_SESSION, "text", NULL };
+	const char *sse_agent[] = { "sse-bad-agent.txt", NULL };
 	struct ctl x;
 	char *out, *log;
 	int status;
@@ -1604,6 +1645,11 @@ test_ctl_send_errors(void **state)
 		fail_msg("exit %d: %s", status, dump(out));
 	free(out);
 	status = send_replay(e, tf, bad, BADMODEL_SESSION, sse_bad, &out);
+	if (status != 4 || strcmp(out, "") != 0)
+		fail_msg("exit %d, printed \"%s\"", status, out);
+	free(out);
+	/* An unknown agent: a session error and nothing else, no idle. */
+	status = send_replay(e, tf, agent, BADAGENT_SESSION, sse_agent, &out);
 	if (status != 4 || strcmp(out, "") != 0)
 		fail_msg("exit %d, printed \"%s\"", status, out);
 	free(out);
