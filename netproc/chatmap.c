@@ -229,7 +229,7 @@ chatmap_cut(const char *s, size_t len, size_t max)
 
 	if (len <= max)
 		return len;
-	/* s[max] starts the first character left out, unless it continues one. */
+	/* s[max] begins the first character cut, unless it continues one. */
 	for (cut = max; cut > 0 && ((uint8_t)s[cut] & 0xc0) == 0x80; cut--)
 		;
 	return cut;
@@ -475,7 +475,7 @@ chatmap_tool(struct chatmap *cm, int t, Opencode__ToolCallEvent *tc,
 	    raw_json(cm, json_obj_get(cm->j, state, "input"), "input",
 	    &tc->input_json) == -1)
 		return -1;
-	/* Completed tools have output; a running bash streams metadata.output. */
+	/* A completed tool has output; a running bash metadata.output. */
 	out = json_obj_get(cm->j, state, "output");
 	if (json_type(cm->j, out) == -1 || json_type(cm->j, out) == JSON_NULL) {
 		meta = json_obj_get(cm->j, state, "metadata");

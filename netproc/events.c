@@ -47,7 +47,7 @@ struct idring {
 	struct id_ent	*ent;		/* size entries */
 	int32_t		*bucket;	/* 2 * size chain heads */
 	uint32_t	 size;
-	uint32_t	 next;		/* slot to fill next: the oldest once full */
+	uint32_t	 next;		/* next slot: the oldest once full */
 	uint64_t	 evicted;
 };
 
@@ -98,7 +98,8 @@ ring_init(struct idring *r, uint32_t size)
 
 	memset(r, 0, sizeof(*r));
 	if ((r->ent = calloc(size, sizeof(*r->ent))) == NULL ||
-	    (r->bucket = calloc(2 * (size_t)size, sizeof(*r->bucket))) == NULL) {
+	    (r->bucket = calloc(2 * (size_t)size,
+	    sizeof(*r->bucket))) == NULL) {
 		free(r->ent);
 		r->ent = NULL;
 		return -1;
@@ -380,7 +381,7 @@ map_message(struct ctx *c, const char *unused)
 	    cm_done(c, &cm, chatmap_message(&cm, info, &mi)) != EVENT_MAPPED ||
 	    strlen(mi.id) > EVENT_ID_MAX)
 		return EVENT_INVALID;
-	/* Checked by chatmap: time is an object or absent, completed a number. */
+	/* chatmap checked them: time an object or absent, completed a number */
 	completed = json_obj_get(c->j, json_obj_get(c->j, info, "time"),
 	    "completed");
 	sm.payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_MESSAGE_UPDATED;
@@ -439,7 +440,8 @@ map_part(struct ctx *c, const char *unused)
 		sm.payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_TOOL_CALL;
 		sm.tool_call = pi.tool;
 	} else {
-		sm.payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_PART_UPDATED;
+		sm.payload_case =
+		    OPENCODE__SERVER_MESSAGE__PAYLOAD_PART_UPDATED;
 		sm.part_updated = &pi;
 	}
 	return emit_msg(c, &sm, pi.session_id);
@@ -468,7 +470,8 @@ static enum event_kind
 map_permission_replied(struct ctx *c, const char *unused)
 {
 	Opencode__ServerMessage		sm = OPENCODE__SERVER_MESSAGE__INIT;
-	Opencode__PermissionResolved	pr = OPENCODE__PERMISSION_RESOLVED__INIT;
+	Opencode__PermissionResolved	pr =
+					    OPENCODE__PERMISSION_RESOLVED__INIT;
 
 	(void)unused;
 	if (req_str(c, c->props, "sessionID", &pr.session_id) == -1 ||

@@ -23,7 +23,8 @@
  * - question.asked			-> QuestionRequest
  * - question.replied / .rejected	-> QuestionResolved (rejected set)
  * - todo.updated			-> TodoList (todo_updated)
- * - session.diff			-> DiffList (diff_updated, message_id "")
+ * - session.diff			-> DiffList (diff_updated), with
+ *					   message_id ""
  * - session.created/updated/deleted/status/idle/error -> SessionEvent
  * - server.connected, server.heartbeat	-> reported, nothing emitted
  * - anything else			-> ignored, counted by type
