@@ -361,9 +361,10 @@
 			dropCard(q.id);
 			return {text: 'question rejected'};
 		}));
-		c.append(el('div', 'row'));
-		c.lastChild.append(button('Answer', 'answer', answer),
+		const row = el('div', 'row');
+		row.append(button('Answer', 'answer', answer),
 		    button('Reject', 'reject', reject));
+		c.append(row);
 	}
 
 	function showPermission(p) {
@@ -375,10 +376,11 @@
 			dropCard(p.permission_id);
 			return {text: 'permission ' + how};
 		}));
-		c.append(el('div', 'row'));
-		c.lastChild.append(button('Allow once', 'once', reply('once')),
+		const row = el('div', 'row');
+		row.append(button('Allow once', 'once', reply('once')),
 		    button('Always', 'always', reply('always')),
 		    button('Reject', 'reject', reply('reject')));
+		c.append(row);
 	}
 
 	// ---- todos ----
