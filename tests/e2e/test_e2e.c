@@ -537,6 +537,24 @@ ev_session(const Opencode__ServerMessage *m)
 		return m->permission_request->session_id;
 	case OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_EVENT:
 		return m->session_event->session_id;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_QUESTION_REQUEST:
+		return m->question_request->session_id;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_QUESTION_RESOLVED:
+		return m->question_resolved->session_id;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_PERMISSION_RESOLVED:
+		return m->permission_resolved->session_id;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_TODO_UPDATED:
+		return m->todo_updated->session_id;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_DIFF_UPDATED:
+		return m->diff_updated->session_id;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_MESSAGE_REMOVED:
+		return m->message_removed->session_id;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_PART_REMOVED:
+		return m->part_removed->session_id;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_MESSAGE_UPDATED:
+		return m->message_updated->session_id;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_PART_UPDATED:
+		return m->part_updated->session_id;
 	default:
 		return NULL;
 	}
@@ -547,8 +565,53 @@ ev_print(const Opencode__ServerMessage *m)
 {
 	switch (m->payload_case) {
 	case OPENCODE__SERVER_MESSAGE__PAYLOAD_TOKEN:
-		fprintf(stderr, "  ChatToken %s %s \"%s\"\n",
-		    m->token->session_id, m->token->part_id, m->token->delta);
+		fprintf(stderr, "  ChatToken %s %s %s \"%s\"\n",
+		    m->token->session_id, m->token->part_id, m->token->kind,
+		    m->token->delta);
+		break;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_MESSAGE_UPDATED:
+		fprintf(stderr, "  MessageInfo %s %s %s finish=%s\n",
+		    m->message_updated->session_id, m->message_updated->id,
+		    m->message_updated->role, m->message_updated->finish);
+		break;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_PART_UPDATED:
+		fprintf(stderr, "  PartInfo %s %s %s %s\n",
+		    m->part_updated->session_id, m->part_updated->message_id,
+		    m->part_updated->id, m->part_updated->kind);
+		break;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_QUESTION_REQUEST:
+		fprintf(stderr, "  QuestionRequest %s %s\n",
+		    m->question_request->session_id, m->question_request->id);
+		break;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_QUESTION_RESOLVED:
+		fprintf(stderr, "  QuestionResolved %s %s rejected=%d\n",
+		    m->question_resolved->session_id,
+		    m->question_resolved->question_id,
+		    (int)m->question_resolved->rejected);
+		break;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_PERMISSION_RESOLVED:
+		fprintf(stderr, "  PermissionResolved %s %s %s\n",
+		    m->permission_resolved->session_id,
+		    m->permission_resolved->permission_id,
+		    m->permission_resolved->reply);
+		break;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_TODO_UPDATED:
+		fprintf(stderr, "  TodoList %s %zu todos\n",
+		    m->todo_updated->session_id, m->todo_updated->n_todos);
+		break;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_DIFF_UPDATED:
+		fprintf(stderr, "  DiffList %s %zu files\n",
+		    m->diff_updated->session_id, m->diff_updated->n_files);
+		break;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_MESSAGE_REMOVED:
+		fprintf(stderr, "  MessageRemoved %s %s\n",
+		    m->message_removed->session_id,
+		    m->message_removed->message_id);
+		break;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_PART_REMOVED:
+		fprintf(stderr, "  PartRemoved %s %s %s\n",
+		    m->part_removed->session_id, m->part_removed->message_id,
+		    m->part_removed->part_id);
 		break;
 	case OPENCODE__SERVER_MESSAGE__PAYLOAD_COMPLETED:
 		fprintf(stderr, "  ChatCompleted %s %s finish=%s error=%s "
@@ -602,7 +665,8 @@ typedef int (*ev_done_fn)(const struct evlog *, const char *sid);
  * events (a reply on ev) fail the test.
  */
 static int
-collect(struct evlog *l, const char *sid, ev_done_fn done, int timeout_ms)
+collect_on(struct wsc *w, struct evlog *l, const char *sid, ev_done_fn done,
+    int timeout_ms)
 {
 	int64_t deadline = it_now_ms() + timeout_ms;
 	Opencode__ServerMessage *m;
@@ -613,7 +677,7 @@ collect(struct evlog *l, const char *sid, ev_done_fn done, int timeout_ms)
 			evlog_print(l, "too many events");
 			return -1;
 		}
-		m = wsc_recv_msg(&E.ev, &f, left(deadline));
+		m = wsc_recv_msg(w, &f, left(deadline));
 		if (m == NULL) {
 			if (f.kind == WSC_PING || f.kind == WSC_PONG) {
 				wsc_frame_free(&f);
@@ -631,6 +695,12 @@ collect(struct evlog *l, const char *sid, ev_done_fn done, int timeout_ms)
 		l->m[l->n++] = m;
 	}
 	return 0;
+}
+
+static int
+collect(struct evlog *l, const char *sid, ev_done_fn done, int timeout_ms)
+{
+	return collect_on(&E.ev, l, sid, done, timeout_ms);
 }
 
 static const Opencode__SessionEvent *
@@ -1618,6 +1688,1949 @@ test_chat_cancel(void **state)
 	free(sid);
 }
 
+/* ---- protocol v2: requests ---- */
+
+#define THINK_REASONING	"The user wants a thought first."
+#define THINK_ANSWER	"Thought about it."
+#define QUESTION_TEXT	"Which colour should the mock use?"
+#define FULL_ANSWER	"All steps are done."
+#define FILE_URL	"data:text/plain;base64,ZmlsZSBjb250ZW50cyBsaW5lCg=="
+#define NO_SESSION	"ses_0000000000000000000000000000"
+#define NO_MESSAGE	"msg_0000000000000000000000000000"
+#define NO_QUESTION	"que_0000000000000000000000000000"
+
+/* Sessions the v2 tests hand on to later ones. */
+static struct {
+	char	*think;		/* think, then text */
+	char	*edit;		/* edit e2e-notes.txt */
+	char	*edit_user;	/* its user message */
+} V2;
+
+#define SETREQ(cm, fld, pc, req) do {					\
+	(cm).payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_##pc;	\
+	(cm).fld = (req);						\
+} while (0)
+
+static Opencode__ServerMessage *
+req_get_session(const char *sid)
+{
+	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__GetSession r = OPENCODE__GET_SESSION__INIT;
+
+	r.session_id = (char *)sid;
+	SETREQ(cm, get_session, GET_SESSION, &r);
+	return call(&cm, T_REPLY);
+}
+
+static Opencode__ServerMessage *
+req_update_session(const char *sid, const char *title)
+{
+	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__UpdateSession r = OPENCODE__UPDATE_SESSION__INIT;
+
+	r.session_id = (char *)sid;
+	r.title = (char *)title;
+	SETREQ(cm, update_session, UPDATE_SESSION, &r);
+	return call(&cm, T_REPLY);
+}
+
+static Opencode__ServerMessage *
+req_fork(const char *sid, const char *mid)
+{
+	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__ForkSession r = OPENCODE__FORK_SESSION__INIT;
+
+	r.session_id = (char *)sid;
+	if (mid != NULL) {
+		r._message_id_case =
+		    OPENCODE__FORK_SESSION___MESSAGE_ID_MESSAGE_ID;
+		r.message_id = (char *)mid;
+	}
+	SETREQ(cm, fork_session, FORK_SESSION, &r);
+	return call(&cm, T_REPLY);
+}
+
+static Opencode__ServerMessage *
+req_status_list(void)
+{
+	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__ListSessionStatus r = OPENCODE__LIST_SESSION_STATUS__INIT;
+
+	SETREQ(cm, list_session_status, LIST_SESSION_STATUS, &r);
+	return call(&cm, T_REPLY);
+}
+
+static void
+fill_list_messages(Opencode__ListMessages *r, const char *sid, unsigned limit,
+    const char *before)
+{
+	r->session_id = (char *)sid;
+	if (limit > 0) {
+		r->_limit_case = OPENCODE__LIST_MESSAGES___LIMIT_LIMIT;
+		r->limit = limit;
+	}
+	if (before != NULL) {
+		r->_before_case = OPENCODE__LIST_MESSAGES___BEFORE_BEFORE;
+		r->before = (char *)before;
+	}
+}
+
+/* ListMessages; limit 0 and before NULL send none. */
+static Opencode__ServerMessage *
+req_list_messages(const char *sid, unsigned limit, const char *before)
+{
+	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__ListMessages r = OPENCODE__LIST_MESSAGES__INIT;
+
+	fill_list_messages(&r, sid, limit, before);
+	SETREQ(cm, list_messages, LIST_MESSAGES, &r);
+	return call(&cm, T_REPLY);
+}
+
+static Opencode__ServerMessage *
+req_revert(const char *sid, const char *mid, const char *pid)
+{
+	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__RevertSession r = OPENCODE__REVERT_SESSION__INIT;
+
+	r.session_id = (char *)sid;
+	r.message_id = (char *)mid;
+	if (pid != NULL) {
+		r._part_id_case = OPENCODE__REVERT_SESSION___PART_ID_PART_ID;
+		r.part_id = (char *)pid;
+	}
+	SETREQ(cm, revert_session, REVERT_SESSION, &r);
+	return call(&cm, T_REPLY);
+}
+
+static Opencode__ServerMessage *
+req_unrevert(const char *sid)
+{
+	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__UnrevertSession r = OPENCODE__UNREVERT_SESSION__INIT;
+
+	r.session_id = (char *)sid;
+	SETREQ(cm, unrevert_session, UNREVERT_SESSION, &r);
+	return call(&cm, T_REPLY);
+}
+
+static Opencode__ServerMessage *
+req_list_commands(void)
+{
+	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__ListCommands r = OPENCODE__LIST_COMMANDS__INIT;
+
+	SETREQ(cm, list_commands, LIST_COMMANDS, &r);
+	return call(&cm, T_REPLY);
+}
+
+static Opencode__ServerMessage *
+req_list_providers(int all)
+{
+	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__ListProviders r = OPENCODE__LIST_PROVIDERS__INIT;
+
+	r.include_all = all;
+	SETREQ(cm, list_providers, LIST_PROVIDERS, &r);
+	return call(&cm, T_PROVIDER);
+}
+
+/* ReplyQuestion with one answer, the one label. */
+static Opencode__ServerMessage *
+req_reply_question(const char *qid, const char *label)
+{
+	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__ReplyQuestion r = OPENCODE__REPLY_QUESTION__INIT;
+	Opencode__QuestionAnswer a = OPENCODE__QUESTION_ANSWER__INIT;
+	Opencode__QuestionAnswer *ap[1];
+	char *labels[1];
+
+	labels[0] = (char *)label;
+	a.labels = labels;
+	a.n_labels = 1;
+	ap[0] = &a;
+	r.question_id = (char *)qid;
+	r.answers = ap;
+	r.n_answers = 1;
+	SETREQ(cm, reply_question, REPLY_QUESTION, &r);
+	return call(&cm, T_REPLY);
+}
+
+static Opencode__ServerMessage *
+req_reject_question(const char *qid)
+{
+	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__RejectQuestion r = OPENCODE__REJECT_QUESTION__INIT;
+
+	r.question_id = (char *)qid;
+	SETREQ(cm, reject_question, REJECT_QUESTION, &r);
+	return call(&cm, T_REPLY);
+}
+
+static Opencode__ServerMessage *
+req_list_pending(void)
+{
+	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__ListPending r = OPENCODE__LIST_PENDING__INIT;
+
+	SETREQ(cm, list_pending, LIST_PENDING, &r);
+	return call(&cm, T_REPLY);
+}
+
+static Opencode__ServerMessage *
+req_get_todos(const char *sid)
+{
+	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__GetTodos r = OPENCODE__GET_TODOS__INIT;
+
+	r.session_id = (char *)sid;
+	SETREQ(cm, get_todos, GET_TODOS, &r);
+	return call(&cm, T_REPLY);
+}
+
+static Opencode__ServerMessage *
+req_get_diff(const char *sid, const char *mid)
+{
+	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__GetDiff r = OPENCODE__GET_DIFF__INIT;
+
+	r.session_id = (char *)sid;
+	if (mid != NULL) {
+		r._message_id_case = OPENCODE__GET_DIFF___MESSAGE_ID_MESSAGE_ID;
+		r.message_id = (char *)mid;
+	}
+	SETREQ(cm, get_diff, GET_DIFF, &r);
+	return call(&cm, T_REPLY);
+}
+
+static Opencode__ServerMessage *
+req_summarize(const char *sid)
+{
+	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__SummarizeSession r = OPENCODE__SUMMARIZE_SESSION__INIT;
+
+	r.session_id = (char *)sid;
+	r.provider_id = "mock";
+	r.model_id = "mock-1";
+	SETREQ(cm, summarize_session, SUMMARIZE_SESSION, &r);
+	return call(&cm, T_CHAT);
+}
+
+static void
+fill_run_command(Opencode__RunCommand *r, const char *sid, const char *cmd,
+    const char *args)
+{
+	r->session_id = (char *)sid;
+	r->command = (char *)cmd;
+	r->arguments = (char *)args;
+}
+
+static Opencode__ServerMessage *
+req_run_command(const char *sid, const char *cmd, const char *args)
+{
+	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__RunCommand r = OPENCODE__RUN_COMMAND__INIT;
+
+	fill_run_command(&r, sid, cmd, args);
+	SETREQ(cm, run_command, RUN_COMMAND, &r);
+	return call(&cm, T_CHAT);
+}
+
+static Opencode__ServerMessage *
+req_cancel(const char *sid)
+{
+	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__CancelRequest r = OPENCODE__CANCEL_REQUEST__INIT;
+
+	r.session_id = (char *)sid;
+	SETREQ(cm, cancel_request, CANCEL_REQUEST, &r);
+	return call(&cm, T_REPLY);
+}
+
+static void
+expect_err_free(Opencode__ServerMessage *m, const char *code,
+    const char *what)
+{
+	if (m->payload_case != OPENCODE__SERVER_MESSAGE__PAYLOAD_ERROR ||
+	    strcmp(m->error->code, code) != 0)
+		fail_msg("%s: expected error %s, got %s", what, code,
+		    describe(m));
+	wsc_msg_free(m);
+}
+
+/* ---- protocol v2: events ---- */
+
+/* The first event of case c for sid at or after from; NULL if none. */
+static const Opencode__ServerMessage *
+find_ev(const struct evlog *l, size_t from,
+    Opencode__ServerMessage__PayloadCase c, const char *sid, size_t *at)
+{
+	const char *s;
+	size_t i;
+
+	for (i = from; i < l->n; i++) {
+		if (l->m[i]->payload_case != c)
+			continue;
+		if (sid != NULL && ((s = ev_session(l->m[i])) == NULL ||
+		    strcmp(s, sid) != 0))
+			continue;
+		if (at != NULL)
+			*at = i;
+		return l->m[i];
+	}
+	return NULL;
+}
+
+static size_t
+count_ev(const struct evlog *l, Opencode__ServerMessage__PayloadCase c,
+    const char *sid)
+{
+	size_t i = 0, n = 0;
+
+	while (find_ev(l, i, c, sid, &i) != NULL) {
+		n++;
+		i++;
+	}
+	return n;
+}
+
+/* The first PartInfo event of sid of this kind. */
+static const Opencode__PartInfo *
+find_part_ev(const struct evlog *l, const char *sid, const char *kind,
+    size_t *at)
+{
+	size_t i = 0;
+	const Opencode__ServerMessage *m;
+
+	while ((m = find_ev(l, i, OPENCODE__SERVER_MESSAGE__PAYLOAD_PART_UPDATED,
+	    sid, &i)) != NULL) {
+		if (strcmp(m->part_updated->kind, kind) == 0) {
+			if (at != NULL)
+				*at = i;
+			return m->part_updated;
+		}
+		i++;
+	}
+	return NULL;
+}
+
+/* The last PartInfo of this part id (its final state). */
+static const Opencode__PartInfo *
+last_part_ev(const struct evlog *l, const char *pid)
+{
+	size_t i;
+
+	for (i = l->n; i-- > 0; )
+		if (l->m[i]->payload_case ==
+		    OPENCODE__SERVER_MESSAGE__PAYLOAD_PART_UPDATED &&
+		    strcmp(l->m[i]->part_updated->id, pid) == 0)
+			return l->m[i]->part_updated;
+	return NULL;
+}
+
+/* The concatenated ChatToken deltas of sid of one kind. */
+static char *
+tokens_kind(const struct evlog *l, const char *sid, const char *kind)
+{
+	size_t i, len = 0, n;
+	char *s, *ns;
+
+	if ((s = strdup("")) == NULL)
+		fail_msg("out of memory");
+	for (i = 0; i < l->n; i++) {
+		if (l->m[i]->payload_case !=
+		    OPENCODE__SERVER_MESSAGE__PAYLOAD_TOKEN ||
+		    strcmp(l->m[i]->token->session_id, sid) != 0 ||
+		    strcmp(l->m[i]->token->kind, kind) != 0)
+			continue;
+		n = strlen(l->m[i]->token->delta);
+		if ((ns = realloc(s, len + n + 1)) == NULL)
+			fail_msg("out of memory");
+		s = ns;
+		memcpy(s + len, l->m[i]->token->delta, n + 1);
+		len += n;
+	}
+	return s;
+}
+
+/* The id of the first user message of sid in MessageInfo events. */
+static char *
+user_message_ev(const struct evlog *l, const char *sid)
+{
+	size_t i = 0;
+	const Opencode__ServerMessage *m;
+	char *s;
+
+	while ((m = find_ev(l, i,
+	    OPENCODE__SERVER_MESSAGE__PAYLOAD_MESSAGE_UPDATED, sid, &i)) !=
+	    NULL) {
+		if (strcmp(m->message_updated->role, "user") == 0) {
+			if ((s = strdup(m->message_updated->id)) == NULL)
+				fail_msg("out of memory");
+			return s;
+		}
+		i++;
+	}
+	return NULL;
+}
+
+static int
+done_question(const struct evlog *l, const char *sid)
+{
+	return find_ev(l, 0, OPENCODE__SERVER_MESSAGE__PAYLOAD_QUESTION_REQUEST,
+	    sid, NULL) != NULL;
+}
+
+static int
+done_first_tool(const struct evlog *l, const char *sid)
+{
+	return find_ev(l, 0, OPENCODE__SERVER_MESSAGE__PAYLOAD_TOOL_CALL,
+	    sid, NULL) != NULL;
+}
+
+/* A QuestionResolved, and an idle after it. */
+static int
+done_resolved_idle(const struct evlog *l, const char *sid)
+{
+	size_t at;
+
+	return find_ev(l, 0, OPENCODE__SERVER_MESSAGE__PAYLOAD_QUESTION_RESOLVED,
+	    sid, &at) != NULL &&
+	    find_session_event(l, at + 1, sid, "idle", NULL) != NULL;
+}
+
+/* A compaction part, and an idle after it. */
+static int
+done_compaction(const struct evlog *l, const char *sid)
+{
+	size_t at;
+
+	return find_part_ev(l, sid, "compaction", &at) != NULL &&
+	    find_session_event(l, at + 1, sid, "idle", NULL) != NULL;
+}
+
+static struct evlog *
+evlog_new(void)
+{
+	struct evlog *l;
+
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		fail_msg("out of memory");
+	return l;
+}
+
+static void
+evlog_del(struct evlog *l)
+{
+	evlog_free(l);
+	free(l);
+}
+
+/* One chat turn in a fresh subscribed session; returns the session. */
+static char *
+v2_turn(const char *text, struct evlog *l)
+{
+	char *sid;
+
+	sid = chat_session();
+	send_message(sid, text, 0);
+	if (collect(l, sid, done_turn, chat_timeout()) == -1)
+		fail_msg("the %s chat did not finish", text);
+	return sid;
+}
+
+/* ---- protocol v2: comparing with plain HTTP ---- */
+
+static void
+http_get_doc(const char *path, struct http_resp *r, struct jdoc *d)
+{
+	http_get_json(path, r);
+	jparse(d, r->body, r->len);
+}
+
+static void
+http_done(struct http_resp *r, struct jdoc *d)
+{
+	jfree(d);
+	http_free(r);
+}
+
+/* Fails unless the string at token i equals s (skipped when escaped). */
+static void
+jexpect(const struct jdoc *d, int i, const char *s, const char *what)
+{
+	char *v = jdup(d, i);
+
+	if (v == NULL && (s == NULL || *s == '\0'))
+		return;
+	if (v == NULL)
+		fail_msg("%s: missing upstream, \"%s\" over WebSocket", what,
+		    s);
+	if (strchr(v, '\\') == NULL && strcmp(v, s != NULL ? s : "") != 0)
+		fail_msg("%s: \"%s\" over WebSocket, \"%s\" upstream", what,
+		    s, v);
+	free(v);
+}
+
+static int
+jtrue(const struct jdoc *d, int i)
+{
+	return i >= 0 && d->t[i].type == JSMN_PRIMITIVE &&
+	    d->js[d->t[i].start] == 't';
+}
+
+/* A SessionInfo against GET /session/{id}. */
+static void
+check_session_http(const Opencode__SessionInfo *si)
+{
+	struct http_resp r;
+	struct jdoc d;
+	char path[128];
+	int t;
+
+	snprintf(path, sizeof(path), "/session/%s", si->id);
+	http_get_doc(path, &r, &d);
+	jexpect(&d, jget(&d, 0, "id"), si->id, "session id");
+	jexpect(&d, jget(&d, 0, "title"), si->_title_case ==
+	    OPENCODE__SESSION_INFO___TITLE_TITLE ? si->title : "",
+	    "session title");
+	t = jget(&d, 0, "time");
+	assert_int_equal(si->created_at, jll(&d, jget(&d, t, "created")));
+	http_done(&r, &d);
+}
+
+/* A MessageList against GET path (an array of {info, parts}). */
+static void
+check_messages_http(const Opencode__MessageList *ml, const char *path)
+{
+	struct http_resp r;
+	struct jdoc d;
+	int msgs[512], parts[256], nm, np, i, j, info, ty;
+	const Opencode__MessageWithParts *mw;
+	const Opencode__PartInfo *pi;
+	char what[128];
+
+	http_get_doc(path, &r, &d);
+	nm = jitems(&d, 0, msgs, 512);
+	if (nm < 0 || (size_t)nm != ml->n_messages)
+		fail_msg("%s: %d messages upstream, %zu over WebSocket", path,
+		    nm, ml->n_messages);
+	for (i = 0; i < nm; i++) {
+		mw = ml->messages[i];
+		info = jget(&d, msgs[i], "info");
+		jexpect(&d, jget(&d, info, "id"), mw->info->id, "message id");
+		jexpect(&d, jget(&d, info, "role"), mw->info->role, "role");
+		jexpect(&d, jget(&d, info, "finish"), mw->info->finish,
+		    "finish");
+		np = jitems(&d, jget(&d, msgs[i], "parts"), parts, 256);
+		if (np < 0 || (size_t)np != mw->n_parts)
+			fail_msg("%s: message %s: %d parts upstream, %zu over "
+			    "WebSocket", path, mw->info->id, np, mw->n_parts);
+		for (j = 0; j < np; j++) {
+			pi = mw->parts[j];
+			snprintf(what, sizeof(what), "part %s", pi->id);
+			jexpect(&d, jget(&d, parts[j], "id"), pi->id, what);
+			ty = jget(&d, parts[j], "type");
+			jexpect(&d, ty, pi->kind, what);
+			if (jeq(&d, ty, "text") || jeq(&d, ty, "reasoning"))
+				jexpect(&d, jget(&d, parts[j], "text"),
+				    pi->text, what);
+			assert_string_equal(pi->message_id, mw->info->id);
+		}
+	}
+	http_done(&r, &d);
+}
+
+/* A TodoList against GET /session/{id}/todo. */
+static void
+check_todos_http(const Opencode__TodoList *tl, const char *sid)
+{
+	struct http_resp r;
+	struct jdoc d;
+	int items[64], n, i;
+	char path[128];
+
+	snprintf(path, sizeof(path), "/session/%s/todo", sid);
+	http_get_doc(path, &r, &d);
+	n = jitems(&d, 0, items, 64);
+	if (n < 0 || (size_t)n != tl->n_todos)
+		fail_msg("%s: %d todos upstream, %zu over WebSocket", path, n,
+		    tl->n_todos);
+	for (i = 0; i < n; i++) {
+		jexpect(&d, jget(&d, items[i], "content"),
+		    tl->todos[i]->content, "todo content");
+		jexpect(&d, jget(&d, items[i], "status"), tl->todos[i]->status,
+		    "todo status");
+		jexpect(&d, jget(&d, items[i], "priority"),
+		    tl->todos[i]->priority, "todo priority");
+	}
+	http_done(&r, &d);
+}
+
+/* A DiffList against GET path (an array of FileDiff). */
+static void
+check_diff_http(const Opencode__DiffList *dl, const char *path)
+{
+	struct http_resp r;
+	struct jdoc d;
+	int items[64], n, i;
+
+	http_get_doc(path, &r, &d);
+	n = jitems(&d, 0, items, 64);
+	if (n < 0 || (size_t)n != dl->n_files)
+		fail_msg("%s: %d files upstream, %zu over WebSocket", path, n,
+		    dl->n_files);
+	for (i = 0; i < n; i++) {
+		jexpect(&d, jget(&d, items[i], "file"), dl->files[i]->path,
+		    "diff path");
+		jexpect(&d, jget(&d, items[i], "status"), dl->files[i]->status,
+		    "diff status");
+		jexpect(&d, jget(&d, items[i], "patch"), dl->files[i]->patch,
+		    "diff patch");
+		assert_int_equal(dl->files[i]->additions,
+		    jll(&d, jget(&d, items[i], "additions")));
+		assert_int_equal(dl->files[i]->deletions,
+		    jll(&d, jget(&d, items[i], "deletions")));
+	}
+	http_done(&r, &d);
+}
+
+/* A SessionStatusList against GET /session/status. */
+static void
+check_status_http(const Opencode__SessionStatusList *sl)
+{
+	struct http_resp r;
+	struct jdoc d;
+	size_t i;
+	int v;
+
+	http_get_doc("/session/status", &r, &d);
+	if (d.t[0].type != JSMN_OBJECT || (size_t)d.t[0].size != sl->n_statuses)
+		fail_msg("GET /session/status: %d sessions, %zu over "
+		    "WebSocket", d.t[0].size, sl->n_statuses);
+	for (i = 0; i < sl->n_statuses; i++) {
+		if ((v = jget(&d, 0, sl->statuses[i]->session_id)) < 0)
+			fail_msg("GET /session/status has no %s",
+			    sl->statuses[i]->session_id);
+		jexpect(&d, jget(&d, v, "type"), sl->statuses[i]->status,
+		    "status");
+	}
+	http_done(&r, &d);
+}
+
+static const char *
+status_of(const Opencode__SessionStatusList *sl, const char *sid)
+{
+	size_t i;
+
+	for (i = 0; i < sl->n_statuses; i++)
+		if (strcmp(sl->statuses[i]->session_id, sid) == 0)
+			return sl->statuses[i]->status;
+	return NULL;
+}
+
+/* A QuestionRequest as the mock asks it, and as GET /question lists it. */
+static void
+check_question(const Opencode__QuestionRequest *q, const char *sid)
+{
+	static const char *labels[] = { "Blue", "Green", "Red" };
+	struct http_resp r;
+	struct jdoc d;
+	int items[64], n, i, found = 0;
+	size_t k;
+
+	if (strncmp(q->id, "que_", 4) != 0)
+		fail_msg("question id %s", q->id);
+	assert_string_equal(q->session_id, sid);
+	assert_int_equal(q->n_questions, 1);
+	assert_string_equal(q->questions[0]->question, QUESTION_TEXT);
+	assert_string_equal(q->questions[0]->header, "Colour");
+	assert_int_equal(q->questions[0]->n_options, 3);
+	for (k = 0; k < 3; k++)
+		assert_string_equal(q->questions[0]->options[k]->label,
+		    labels[k]);
+	assert_true(*q->message_id != '\0' && *q->call_id != '\0');
+
+	http_get_doc("/question", &r, &d);
+	n = jitems(&d, 0, items, 64);
+	for (i = 0; i < n; i++) {
+		if (!jeq(&d, jget(&d, items[i], "id"), q->id))
+			continue;
+		found = 1;
+		jexpect(&d, jget(&d, items[i], "sessionID"), q->session_id,
+		    "question session");
+		jexpect(&d, jget(&d, jget(&d, items[i], "tool"), "callID"),
+		    q->call_id, "question callID");
+		jexpect(&d, jget(&d, jget(&d, items[i], "tool"), "messageID"),
+		    q->message_id, "question messageID");
+	}
+	if (!found)
+		fail_msg("GET /question does not list %s", q->id);
+	http_done(&r, &d);
+}
+
+/* PendingList against GET /permission and GET /question: the same ids. */
+static void
+check_pending_http(const Opencode__PendingList *pl)
+{
+	struct http_resp r;
+	struct jdoc d;
+	int items[64], n;
+	size_t i;
+
+	http_get_doc("/permission", &r, &d);
+	n = jitems(&d, 0, items, 64);
+	if (n < 0 || (size_t)n != pl->n_permissions)
+		fail_msg("GET /permission: %d, ListPending: %zu", n,
+		    pl->n_permissions);
+	for (i = 0; i < pl->n_permissions; i++)
+		jexpect(&d, jget(&d, items[i], "id"),
+		    pl->permissions[i]->permission_id, "permission id");
+	http_done(&r, &d);
+	http_get_doc("/question", &r, &d);
+	n = jitems(&d, 0, items, 64);
+	if (n < 0 || (size_t)n != pl->n_questions)
+		fail_msg("GET /question: %d, ListPending: %zu", n,
+		    pl->n_questions);
+	for (i = 0; i < pl->n_questions; i++)
+		jexpect(&d, jget(&d, items[i], "id"), pl->questions[i]->id,
+		    "question id");
+	http_done(&r, &d);
+}
+
+/* ---- protocol v2: a transcript model (the rebuild rule) ---- */
+
+#define TR_MSGS		128
+#define TR_PARTS	1024
+#define TR_TODOS	32
+
+struct tr_part {
+	char	*id, *msg, *kind, *text, *tool, *status, *output;
+};
+
+struct tr_msg {
+	char	*id, *role, *finish;
+	int	 completed;
+};
+
+struct transcript {
+	const char	*sid;
+	struct tr_msg	 m[TR_MSGS];
+	size_t		 nm;
+	struct tr_part	 p[TR_PARTS];
+	size_t		 np;
+	char		*todo[TR_TODOS];	/* "content|status|priority" */
+	size_t		 ntodo;
+};
+
+static void
+tr_set(char **dst, const char *src)
+{
+	free(*dst);
+	*dst = NULL;
+	if (src != NULL && (*dst = strdup(src)) == NULL)
+		fail_msg("out of memory");
+}
+
+static void
+tr_part_free(struct tr_part *p)
+{
+	free(p->id);
+	free(p->msg);
+	free(p->kind);
+	free(p->text);
+	free(p->tool);
+	free(p->status);
+	free(p->output);
+	memset(p, 0, sizeof(*p));
+}
+
+static void
+tr_free(struct transcript *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->nm; i++) {
+		free(t->m[i].id);
+		free(t->m[i].role);
+		free(t->m[i].finish);
+	}
+	for (i = 0; i < t->np; i++)
+		tr_part_free(&t->p[i]);
+	for (i = 0; i < t->ntodo; i++)
+		free(t->todo[i]);
+	memset(t, 0, sizeof(*t));
+}
+
+static struct tr_msg *
+tr_msg(struct transcript *t, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < t->nm; i++)
+		if (strcmp(t->m[i].id, id) == 0)
+			return &t->m[i];
+	if (t->nm == TR_MSGS)
+		fail_msg("transcript: too many messages");
+	memset(&t->m[t->nm], 0, sizeof(t->m[0]));
+	tr_set(&t->m[t->nm].id, id);
+	return &t->m[t->nm++];
+}
+
+static struct tr_part *
+tr_part(struct transcript *t, const char *id, const char *msg)
+{
+	size_t i;
+
+	for (i = 0; i < t->np; i++)
+		if (strcmp(t->p[i].id, id) == 0)
+			return &t->p[i];
+	if (t->np == TR_PARTS)
+		fail_msg("transcript: too many parts");
+	memset(&t->p[t->np], 0, sizeof(t->p[0]));
+	tr_set(&t->p[t->np].id, id);
+	tr_set(&t->p[t->np].msg, msg);
+	return &t->p[t->np++];
+}
+
+static void
+tr_message_info(struct transcript *t, const Opencode__MessageInfo *mi)
+{
+	struct tr_msg *m = tr_msg(t, mi->id);
+
+	tr_set(&m->role, mi->role);
+	tr_set(&m->finish, mi->finish);
+	m->completed = mi->completed_at != 0;
+}
+
+/* A tool state; pid is the part id (a PartInfo's tool may lack its own). */
+static void
+tr_tool(struct transcript *t, const Opencode__ToolCallEvent *tc,
+    const char *pid)
+{
+	struct tr_part *p;
+
+	if (*pid == '\0')
+		fail_msg("ToolCallEvent %s without part_id", tc->call_id);
+	p = tr_part(t, pid, tc->message_id);
+	tr_set(&p->kind, "tool");
+	tr_set(&p->tool, tc->tool);
+	tr_set(&p->status, tc->status);
+	tr_set(&p->output, tc->output);
+}
+
+static void
+tr_part_info(struct transcript *t, const Opencode__PartInfo *pi)
+{
+	struct tr_part *p = tr_part(t, pi->id, pi->message_id);
+
+	tr_set(&p->kind, pi->kind);
+	tr_set(&p->text, pi->text);
+	if (pi->tool != NULL)
+		tr_tool(t, pi->tool, pi->id);
+}
+
+static void
+tr_token(struct transcript *t, const Opencode__ChatToken *tk)
+{
+	struct tr_part *p = tr_part(t, tk->part_id, tk->message_id);
+	size_t a, b;
+	char *s;
+
+	if (p->kind == NULL)
+		tr_set(&p->kind, *tk->kind != '\0' ? tk->kind : "text");
+	a = p->text != NULL ? strlen(p->text) : 0;
+	b = strlen(tk->delta);
+	if ((s = realloc(p->text, a + b + 1)) == NULL)
+		fail_msg("out of memory");
+	memcpy(s + a, tk->delta, b + 1);
+	p->text = s;
+}
+
+static void
+tr_todos(struct transcript *t, const Opencode__TodoList *tl)
+{
+	char buf[1024];
+	size_t i;
+
+	while (t->ntodo > 0)
+		free(t->todo[--t->ntodo]);
+	for (i = 0; i < tl->n_todos && i < TR_TODOS; i++) {
+		snprintf(buf, sizeof(buf), "%s|%s|%s", tl->todos[i]->content,
+		    tl->todos[i]->status, tl->todos[i]->priority);
+		t->todo[t->ntodo] = NULL;
+		tr_set(&t->todo[t->ntodo++], buf);
+	}
+}
+
+static void
+tr_remove_part(struct transcript *t, size_t i)
+{
+	tr_part_free(&t->p[i]);
+	t->p[i] = t->p[--t->np];
+}
+
+static void
+tr_remove_message(struct transcript *t, const char *id)
+{
+	size_t i;
+
+	for (i = t->np; i-- > 0; )
+		if (strcmp(t->p[i].msg, id) == 0)
+			tr_remove_part(t, i);
+	for (i = 0; i < t->nm; i++)
+		if (strcmp(t->m[i].id, id) == 0) {
+			free(t->m[i].id);
+			free(t->m[i].role);
+			free(t->m[i].finish);
+			t->m[i] = t->m[--t->nm];
+			return;
+		}
+}
+
+/* Applies one event of the transcript's session (others are ignored). */
+static void
+tr_apply(struct transcript *t, const Opencode__ServerMessage *m)
+{
+	const char *s = ev_session(m);
+	size_t i;
+
+	if (s == NULL || strcmp(s, t->sid) != 0)
+		return;
+	switch (m->payload_case) {
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_MESSAGE_UPDATED:
+		tr_message_info(t, m->message_updated);
+		break;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_PART_UPDATED:
+		tr_part_info(t, m->part_updated);
+		break;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_TOKEN:
+		tr_token(t, m->token);
+		break;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_TOOL_CALL:
+		tr_tool(t, m->tool_call, m->tool_call->part_id);
+		break;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_TODO_UPDATED:
+		tr_todos(t, m->todo_updated);
+		break;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_MESSAGE_REMOVED:
+		tr_remove_message(t, m->message_removed->message_id);
+		break;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_PART_REMOVED:
+		for (i = 0; i < t->np; i++)
+			if (strcmp(t->p[i].id, m->part_removed->part_id) == 0) {
+				tr_remove_part(t, i);
+				break;
+			}
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+tr_apply_log(struct transcript *t, const struct evlog *l, size_t from)
+{
+	size_t i;
+
+	for (i = from; i < l->n; i++)
+		tr_apply(t, l->m[i]);
+}
+
+static void
+tr_apply_list(struct transcript *t, const Opencode__MessageList *ml)
+{
+	size_t i, j;
+
+	for (i = 0; i < ml->n_messages; i++) {
+		tr_message_info(t, ml->messages[i]->info);
+		for (j = 0; j < ml->messages[i]->n_parts; j++)
+			tr_part_info(t, ml->messages[i]->parts[j]);
+	}
+}
+
+static int
+cmp_msg(const void *a, const void *b)
+{
+	return strcmp(((const struct tr_msg *)a)->id,
+	    ((const struct tr_msg *)b)->id);
+}
+
+static int
+cmp_part(const void *a, const void *b)
+{
+	return strcmp(((const struct tr_part *)a)->id,
+	    ((const struct tr_part *)b)->id);
+}
+
+static int
+str_eq(const char *a, const char *b)
+{
+	return strcmp(a != NULL ? a : "", b != NULL ? b : "") == 0;
+}
+
+static void
+tr_print(const struct transcript *t, const char *name)
+{
+	size_t i;
+
+	fprintf(stderr, "transcript %s: %zu messages, %zu parts, %zu todos\n",
+	    name, t->nm, t->np, t->ntodo);
+	for (i = 0; i < t->nm; i++)
+		fprintf(stderr, "  msg %s %s finish=%s completed=%d\n",
+		    t->m[i].id, t->m[i].role, t->m[i].finish,
+		    t->m[i].completed);
+	for (i = 0; i < t->np; i++)
+		fprintf(stderr, "  part %s %s %s tool=%s status=%s "
+		    "text=\"%.60s\"\n", t->p[i].id, t->p[i].msg, t->p[i].kind,
+		    t->p[i].tool, t->p[i].status, t->p[i].text);
+	for (i = 0; i < t->ntodo; i++)
+		fprintf(stderr, "  todo %s\n", t->todo[i]);
+}
+
+/* 0 when equal, else -1 with the first difference in why. */
+static int
+tr_diff(struct transcript *a, struct transcript *b, char *why, size_t whysz)
+{
+	struct tr_part *p, *q;
+	size_t i;
+
+	qsort(a->m, a->nm, sizeof(a->m[0]), cmp_msg);
+	qsort(b->m, b->nm, sizeof(b->m[0]), cmp_msg);
+	qsort(a->p, a->np, sizeof(a->p[0]), cmp_part);
+	qsort(b->p, b->np, sizeof(b->p[0]), cmp_part);
+	if (a->nm != b->nm) {
+		snprintf(why, whysz, "%zu messages against %zu", a->nm, b->nm);
+		return -1;
+	}
+	for (i = 0; i < a->nm; i++)
+		if (strcmp(a->m[i].id, b->m[i].id) != 0 ||
+		    !str_eq(a->m[i].role, b->m[i].role) ||
+		    !str_eq(a->m[i].finish, b->m[i].finish) ||
+		    a->m[i].completed != b->m[i].completed) {
+			snprintf(why, whysz, "message %s/%s differs",
+			    a->m[i].id, b->m[i].id);
+			return -1;
+		}
+	if (a->np != b->np) {
+		snprintf(why, whysz, "%zu parts against %zu", a->np, b->np);
+		return -1;
+	}
+	for (i = 0; i < a->np; i++) {
+		p = &a->p[i];
+		q = &b->p[i];
+		if (strcmp(p->id, q->id) != 0 || !str_eq(p->msg, q->msg) ||
+		    !str_eq(p->kind, q->kind) || !str_eq(p->text, q->text) ||
+		    !str_eq(p->tool, q->tool) ||
+		    !str_eq(p->status, q->status) ||
+		    !str_eq(p->output, q->output)) {
+			snprintf(why, whysz, "part %s (%s) differs: text "
+			    "\"%.40s\"/\"%.40s\" status %s/%s", p->id, p->kind,
+			    p->text, q->text, p->status, q->status);
+			return -1;
+		}
+	}
+	if (a->ntodo != b->ntodo) {
+		snprintf(why, whysz, "%zu todos against %zu", a->ntodo,
+		    b->ntodo);
+		return -1;
+	}
+	for (i = 0; i < a->ntodo; i++)
+		if (strcmp(a->todo[i], b->todo[i]) != 0) {
+			snprintf(why, whysz, "todo %s against %s", a->todo[i],
+			    b->todo[i]);
+			return -1;
+		}
+	return 0;
+}
+
+/*
+ * A request on another connection w: events that come before the reply are
+ * kept in l (they are part of what a rebuilding client sees).
+ */
+static Opencode__ServerMessage *
+call_on(struct wsc *w, Opencode__ClientMessage *cm, struct evlog *l,
+    int timeout_ms)
+{
+	int64_t deadline = it_now_ms() + timeout_ms;
+	Opencode__ServerMessage *m;
+	struct wsc_frame f;
+
+	cm->request_id = ++E.next_id;
+	if (wsc_send_msg(w, cm, T_IO) == -1)
+		fail_msg("send of request %llu failed",
+		    (unsigned long long)cm->request_id);
+	for (;;) {
+		m = wsc_recv_msg(w, &f, left(deadline));
+		if (m == NULL) {
+			if (f.kind == WSC_PING || f.kind == WSC_PONG) {
+				wsc_frame_free(&f);
+				continue;
+			}
+			wsc_frame_free(&f);
+			fail_msg("no reply to request %llu on the second "
+			    "connection", (unsigned long long)cm->request_id);
+		}
+		if (m->request_id == cm->request_id)
+			return m;
+		if (m->request_id != 0 || m->payload_case < 200 ||
+		    l->n == MAX_EVENTS)
+			fail_msg("unexpected %s on the second connection",
+			    describe(m));
+		l->m[l->n++] = m;
+	}
+}
+
+/* ---- protocol v2: tests ---- */
+
+static void
+test_v2_session(void **state)
+{
+	Opencode__ServerMessage *m;
+	struct http_resp r;
+	struct jdoc d;
+	char *sid, path[128];
+
+	(void)state;
+	sid = create_session("e2e v2 session");
+	m = req_get_session(sid);
+	expect_case(m, OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_INFO);
+	assert_string_equal(m->session_info->id, sid);
+	check_session_http(m->session_info);
+	wsc_msg_free(m);
+
+	m = req_update_session(sid, "e2e v2 renamed");
+	expect_case(m, OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_INFO);
+	assert_int_equal(m->session_info->_title_case,
+	    OPENCODE__SESSION_INFO___TITLE_TITLE);
+	assert_string_equal(m->session_info->title, "e2e v2 renamed");
+	wsc_msg_free(m);
+	snprintf(path, sizeof(path), "/session/%s", sid);
+	http_get_doc(path, &r, &d);
+	jexpect(&d, jget(&d, 0, "title"), "e2e v2 renamed", "PATCHed title");
+	http_done(&r, &d);
+
+	expect_err_free(req_get_session(NO_SESSION), "NOT_FOUND",
+	    "GetSession unknown");
+	expect_err_free(req_get_session("../x"), "INVALID_REQUEST",
+	    "GetSession ../x");
+	expect_err_free(req_update_session(NO_SESSION, "x"), "NOT_FOUND",
+	    "UpdateSession unknown");
+
+	/* Nothing runs: the same (empty) status list as the server's. */
+	m = req_status_list();
+	expect_case(m, OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_STATUS_LIST);
+	check_status_http(m->session_status_list);
+	wsc_msg_free(m);
+
+	expect_empty(req_delete_session(sid), "DeleteSession");
+	free(sid);
+}
+
+static void
+test_v2_reasoning(void **state)
+{
+	struct transcript ev, snap;
+	const Opencode__PartInfo *pi;
+	Opencode__ServerMessage *m;
+	struct evlog *l = evlog_new();
+	char *s, why[256];
+
+	(void)state;
+	V2.think = v2_turn("think", l);
+	s = tokens_kind(l, V2.think, "reasoning");
+	if (strcmp(s, THINK_REASONING) != 0) {
+		evlog_print(l, "think chat");
+		fail_msg("reasoning tokens \"%s\"", s);
+	}
+	free(s);
+	s = tokens_kind(l, V2.think, "text");
+	assert_string_equal(s, THINK_ANSWER);
+	free(s);
+	if ((pi = find_part_ev(l, V2.think, "reasoning", NULL)) == NULL) {
+		evlog_print(l, "think chat");
+		fail_msg("no PartInfo of kind reasoning");
+	}
+	pi = last_part_ev(l, pi->id);
+	assert_string_equal(pi->text, THINK_REASONING);
+	assert_true(count_ev(l, OPENCODE__SERVER_MESSAGE__PAYLOAD_MESSAGE_UPDATED,
+	    V2.think) >= 2);
+	assert_int_equal(foreign_events(l, V2.think), 0);
+
+	/* What streamed equals what ListMessages rebuilds. */
+	memset(&ev, 0, sizeof(ev));
+	memset(&snap, 0, sizeof(snap));
+	ev.sid = snap.sid = V2.think;
+	tr_apply_log(&ev, l, 0);
+	m = req_list_messages(V2.think, 0, NULL);
+	expect_case(m, OPENCODE__SERVER_MESSAGE__PAYLOAD_MESSAGE_LIST);
+	tr_apply_list(&snap, m->message_list);
+	wsc_msg_free(m);
+	if (tr_diff(&ev, &snap, why, sizeof(why)) == -1) {
+		tr_print(&ev, "streamed");
+		tr_print(&snap, "ListMessages");
+		fail_msg("streamed and listed differ: %s", why);
+	}
+	tr_free(&ev);
+	tr_free(&snap);
+	evlog_del(l);
+}
+
+static void
+test_v2_list_messages(void **state)
+{
+	Opencode__ServerMessage *m, *p;
+	const Opencode__MessageList *ml;
+	struct evlog *l = evlog_new();
+	char path[160];
+
+	(void)state;
+	assert_non_null(V2.think);
+	subscribe(V2.think);
+	send_message(V2.think, "text", 0);
+	if (collect(l, V2.think, done_turn, T_CHAT) == -1)
+		fail_msg("the second turn did not finish");
+	evlog_del(l);
+
+	m = req_list_messages(V2.think, 0, NULL);
+	expect_case(m, OPENCODE__SERVER_MESSAGE__PAYLOAD_MESSAGE_LIST);
+	ml = m->message_list;
+	assert_string_equal(ml->session_id, V2.think);
+	assert_int_equal(ml->n_messages, 4);
+	assert_false(ml->more);
+	snprintf(path, sizeof(path), "/session/%s/message", V2.think);
+	check_messages_http(ml, path);
+
+	/* The newest two, oldest first, and more. */
+	p = req_list_messages(V2.think, 2, NULL);
+	expect_case(p, OPENCODE__SERVER_MESSAGE__PAYLOAD_MESSAGE_LIST);
+	assert_int_equal(p->message_list->n_messages, 2);
+	assert_true(p->message_list->more);
+	assert_string_equal(p->message_list->messages[0]->info->id,
+	    ml->messages[2]->info->id);
+	assert_string_equal(p->message_list->messages[1]->info->id,
+	    ml->messages[3]->info->id);
+	wsc_msg_free(p);
+
+	/* The page before the oldest of those: the first two, no more. */
+	p = req_list_messages(V2.think, 2, ml->messages[2]->info->id);
+	expect_case(p, OPENCODE__SERVER_MESSAGE__PAYLOAD_MESSAGE_LIST);
+	assert_int_equal(p->message_list->n_messages, 2);
+	assert_false(p->message_list->more);
+	assert_string_equal(p->message_list->messages[0]->info->id,
+	    ml->messages[0]->info->id);
+	assert_string_equal(p->message_list->messages[1]->info->id,
+	    ml->messages[1]->info->id);
+	wsc_msg_free(p);
+	wsc_msg_free(m);
+
+	expect_err_free(req_list_messages(NO_SESSION, 0, NULL), "NOT_FOUND",
+	    "ListMessages unknown");
+	expect_err_free(req_list_messages(V2.think, 0, "x"),
+	    "INVALID_REQUEST", "ListMessages before x");
+}
+
+static void
+test_v2_question(void **state)
+{
+	const Opencode__ServerMessage *e;
+	const Opencode__QuestionRequest *q;
+	Opencode__ServerMessage *m;
+	struct evlog *l = evlog_new();
+	size_t i, found = 0;
+	char *sid, *s, *qid;
+
+	(void)state;
+	sid = chat_session();
+	send_message(sid, "question", 0);
+	if (collect(l, sid, done_question, T_CHAT) == -1)
+		fail_msg("no QuestionRequest");
+	q = find_ev(l, 0, OPENCODE__SERVER_MESSAGE__PAYLOAD_QUESTION_REQUEST,
+	    sid, NULL)->question_request;
+	check_question(q, sid);
+	if ((qid = strdup(q->id)) == NULL)
+		fail_msg("out of memory");
+
+	/* A UI that comes back now sees the question and a busy session. */
+	m = req_list_pending();
+	expect_case(m, OPENCODE__SERVER_MESSAGE__PAYLOAD_PENDING_LIST);
+	check_pending_http(m->pending_list);
+	for (i = 0; i < m->pending_list->n_questions; i++)
+		if (strcmp(m->pending_list->questions[i]->id, qid) == 0) {
+			check_question(m->pending_list->questions[i], sid);
+			found = 1;
+		}
+	assert_true(found);
+	wsc_msg_free(m);
+	m = req_status_list();
+	expect_case(m, OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_STATUS_LIST);
+	check_status_http(m->session_status_list);
+	s = (char *)status_of(m->session_status_list, sid);
+	if (s == NULL || strcmp(s, "busy") != 0)
+		fail_msg("status of %s while asking: %s", sid, s);
+	wsc_msg_free(m);
+
+	expect_empty(req_reply_question(qid, "Green"), "ReplyQuestion");
+	if (collect(l, sid, done_turn, T_CHAT) == -1)
+		fail_msg("the question chat did not finish");
+	e = find_ev(l, 0, OPENCODE__SERVER_MESSAGE__PAYLOAD_QUESTION_RESOLVED,
+	    sid, NULL);
+	if (e == NULL) {
+		evlog_print(l, "question chat");
+		fail_msg("no QuestionResolved");
+	}
+	assert_string_equal(e->question_resolved->question_id, qid);
+	assert_false(e->question_resolved->rejected);
+	(void)check_tool(l, sid, "question", "completed");
+	s = tokens_kind(l, sid, "text");
+	assert_string_equal(s, "You chose Green.");
+	free(s);
+	assert_int_equal(foreign_events(l, sid), 0);
+
+	/* Answered: the server's 404; bad ids never leave. */
+	expect_err_free(req_reply_question(qid, "Green"), "NOT_FOUND",
+	    "ReplyQuestion again");
+	expect_err_free(req_reply_question(NO_QUESTION, "Blue"), "NOT_FOUND",
+	    "ReplyQuestion unknown");
+	expect_err_free(req_reply_question("../question", "Blue"),
+	    "INVALID_REQUEST", "ReplyQuestion ../question");
+	free(qid);
+	free(sid);
+	evlog_del(l);
+}
+
+static void
+test_v2_question_reject(void **state)
+{
+	const Opencode__ServerMessage *e;
+	const Opencode__ToolCallEvent *t;
+	struct evlog *l = evlog_new();
+	char *sid, *qid;
+
+	(void)state;
+	sid = chat_session();
+	send_message(sid, "question", 0);
+	if (collect(l, sid, done_question, T_CHAT) == -1)
+		fail_msg("no QuestionRequest");
+	e = find_ev(l, 0, OPENCODE__SERVER_MESSAGE__PAYLOAD_QUESTION_REQUEST,
+	    sid, NULL);
+	if ((qid = strdup(e->question_request->id)) == NULL)
+		fail_msg("out of memory");
+	expect_empty(req_reject_question(qid), "RejectQuestion");
+	if (collect(l, sid, done_resolved_idle, T_CHAT) == -1)
+		fail_msg("the rejected question did not end");
+	e = find_ev(l, 0, OPENCODE__SERVER_MESSAGE__PAYLOAD_QUESTION_RESOLVED,
+	    sid, NULL);
+	assert_string_equal(e->question_resolved->question_id, qid);
+	assert_true(e->question_resolved->rejected);
+	t = check_tool(l, sid, "question", "error");
+	assert_non_null(strstr(t->error, "dismissed"));
+	expect_err_free(req_reject_question(qid), "NOT_FOUND",
+	    "RejectQuestion again");
+	expect_err_free(req_reject_question("que_../x"), "INVALID_REQUEST",
+	    "RejectQuestion que_../x");
+	free(qid);
+	free(sid);
+	evlog_del(l);
+}
+
+static void
+test_v2_todo(void **state)
+{
+	static const char *status[] = { "completed", "in_progress", "pending" };
+	const Opencode__ServerMessage *e;
+	Opencode__ServerMessage *m;
+	struct evlog *l = evlog_new();
+	size_t i;
+	char *sid;
+
+	(void)state;
+	sid = v2_turn("todo", l);
+	e = find_ev(l, 0, OPENCODE__SERVER_MESSAGE__PAYLOAD_TODO_UPDATED, sid,
+	    NULL);
+	if (e == NULL) {
+		evlog_print(l, "todo chat");
+		fail_msg("no TodoList event");
+	}
+	assert_int_equal(e->todo_updated->n_todos, 3);
+	for (i = 0; i < 3; i++)
+		assert_string_equal(e->todo_updated->todos[i]->status,
+		    status[i]);
+	check_todos_http(e->todo_updated, sid);
+	(void)check_tool(l, sid, "todowrite", "completed");
+
+	m = req_get_todos(sid);
+	expect_case(m, OPENCODE__SERVER_MESSAGE__PAYLOAD_TODO_LIST);
+	assert_string_equal(m->todo_list->session_id, sid);
+	check_todos_http(m->todo_list, sid);
+	wsc_msg_free(m);
+	expect_err_free(req_get_todos(NO_SESSION), "NOT_FOUND",
+	    "GetTodos unknown");
+	free(sid);
+	evlog_del(l);
+}
+
+static void
+test_v2_edit_diff(void **state)
+{
+	const Opencode__PartInfo *pi;
+	Opencode__ServerMessage *m;
+	struct evlog *l = evlog_new();
+	char path[192];
+	size_t i, at;
+	int found = 0;
+
+	(void)state;
+	V2.edit = v2_turn("edit e2e-notes.txt", l);
+	(void)check_tool(l, V2.edit, "write", "completed");
+	(void)check_tool(l, V2.edit, "edit", "completed");
+	for (at = 0; at < l->n; at++) {
+		if (l->m[at]->payload_case !=
+		    OPENCODE__SERVER_MESSAGE__PAYLOAD_PART_UPDATED)
+			continue;
+		pi = l->m[at]->part_updated;
+		if (strcmp(pi->kind, "patch") != 0)
+			continue;
+		for (i = 0; i < pi->n_files; i++)
+			if (strstr(pi->files[i], "e2e-notes.txt") != NULL)
+				found = 1;
+	}
+	if (!found) {
+		evlog_print(l, "edit chat");
+		fail_msg("no patch PartInfo naming e2e-notes.txt");
+	}
+	if (count_ev(l, OPENCODE__SERVER_MESSAGE__PAYLOAD_DIFF_UPDATED,
+	    V2.edit) == 0) {
+		evlog_print(l, "edit chat");
+		fail_msg("no DiffList event (session.diff)");
+	}
+	V2.edit_user = user_message_ev(l, V2.edit);
+	assert_non_null(V2.edit_user);
+
+	m = req_get_diff(V2.edit, NULL);
+	expect_case(m, OPENCODE__SERVER_MESSAGE__PAYLOAD_DIFF_LIST);
+	snprintf(path, sizeof(path), "/session/%s/diff", V2.edit);
+	check_diff_http(m->diff_list, path);
+	wsc_msg_free(m);
+	m = req_get_diff(V2.edit, V2.edit_user);
+	expect_case(m, OPENCODE__SERVER_MESSAGE__PAYLOAD_DIFF_LIST);
+	assert_int_equal(m->diff_list->n_files, 2);
+	snprintf(path, sizeof(path), "/session/%s/diff?messageID=%s", V2.edit,
+	    V2.edit_user);
+	check_diff_http(m->diff_list, path);
+	wsc_msg_free(m);
+	expect_err_free(req_get_diff(V2.edit, "../x"), "INVALID_REQUEST",
+	    "GetDiff ../x");
+	evlog_del(l);
+}
+
+/* A MessageRemoved of mid (pid NULL) or a PartRemoved of mid/pid in l. */
+static int
+removed(const struct evlog *l, const char *sid, const char *mid,
+    const char *pid)
+{
+	const Opencode__ServerMessage *m;
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		m = l->m[i];
+		if (pid == NULL && m->payload_case ==
+		    OPENCODE__SERVER_MESSAGE__PAYLOAD_MESSAGE_REMOVED &&
+		    strcmp(m->message_removed->session_id, sid) == 0 &&
+		    strcmp(m->message_removed->message_id, mid) == 0)
+			return 1;
+		if (pid != NULL && m->payload_case ==
+		    OPENCODE__SERVER_MESSAGE__PAYLOAD_PART_REMOVED &&
+		    strcmp(m->part_removed->session_id, sid) == 0 &&
+		    strcmp(m->part_removed->message_id, mid) == 0 &&
+		    strcmp(m->part_removed->part_id, pid) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* The message list of sid (the reply; free it). */
+static Opencode__ServerMessage *
+list_of(const char *sid)
+{
+	Opencode__ServerMessage *m = req_list_messages(sid, 0, NULL);
+
+	expect_case(m, OPENCODE__SERVER_MESSAGE__PAYLOAD_MESSAGE_LIST);
+	return m;
+}
+
+static void
+test_v2_revert(void **state)
+{
+	const Opencode__MessageList *ml;
+	const Opencode__MessageWithParts *last;
+	Opencode__ServerMessage *m, *before;
+	struct http_resp r;
+	struct jdoc d;
+	struct evlog *l = evlog_new();
+	char path[128], *pid = NULL, *mid;
+	size_t i;
+
+	(void)state;
+	assert_non_null(V2.edit_user);
+	subscribe(V2.edit);
+	snprintf(path, sizeof(path), "/session/%s", V2.edit);
+
+	m = req_revert(V2.edit, V2.edit_user, NULL);
+	expect_case(m, OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_INFO);
+	assert_string_equal(m->session_info->id, V2.edit);
+	wsc_msg_free(m);
+	http_get_doc(path, &r, &d);
+	jexpect(&d, jget(&d, jget(&d, 0, "revert"), "messageID"),
+	    V2.edit_user, "revert.messageID");
+	http_done(&r, &d);
+
+	m = req_unrevert(V2.edit);
+	expect_case(m, OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_INFO);
+	wsc_msg_free(m);
+	http_get_doc(path, &r, &d);
+	assert_int_equal(jget(&d, 0, "revert"), -1);
+	http_done(&r, &d);
+
+	/* Revert the whole edit turn, prompt: its messages are removed. */
+	before = list_of(V2.edit);
+	m = req_revert(V2.edit, V2.edit_user, NULL);
+	expect_case(m, OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_INFO);
+	wsc_msg_free(m);
+	send_message(V2.edit, "text", 0);
+	if (collect(l, V2.edit, done_turn, T_CHAT) == -1)
+		fail_msg("the prompt after the revert did not finish");
+	ml = before->message_list;
+	for (i = 0; i < ml->n_messages; i++) {
+		if (!removed(l, V2.edit, ml->messages[i]->info->id, NULL)) {
+			evlog_print(l, "prompt after revert");
+			fail_msg("no MessageRemoved for %s",
+			    ml->messages[i]->info->id);
+		}
+	}
+	wsc_msg_free(before);
+	evlog_free(l);
+
+	/* A part revert: to the last answer's step-finish, then a prompt. */
+	m = list_of(V2.edit);
+	last = m->message_list->messages[m->message_list->n_messages - 1];
+	for (i = 0; i < last->n_parts; i++)
+		if (strcmp(last->parts[i]->kind, "step-finish") == 0)
+			pid = strdup(last->parts[i]->id);
+	if ((mid = strdup(last->info->id)) == NULL || pid == NULL)
+		fail_msg("no step-finish in the last message");
+	wsc_msg_free(m);
+	m = req_revert(V2.edit, mid, pid);
+	expect_case(m, OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_INFO);
+	wsc_msg_free(m);
+	send_message(V2.edit, "text", 0);
+	if (collect(l, V2.edit, done_turn, T_CHAT) == -1)
+		fail_msg("the prompt after the part revert did not finish");
+	if (!removed(l, V2.edit, mid, pid)) {
+		evlog_print(l, "prompt after part revert");
+		fail_msg("no PartRemoved for %s", pid);
+	}
+
+	expect_err_free(req_revert(NO_SESSION, NO_MESSAGE, NULL), "NOT_FOUND",
+	    "RevertSession unknown");
+	expect_err_free(req_revert(V2.edit, "not-a-message", NULL),
+	    "INVALID_REQUEST", "RevertSession bad message id");
+	expect_err_free(req_unrevert(NO_SESSION), "NOT_FOUND",
+	    "UnrevertSession unknown");
+	free(pid);
+	free(mid);
+	evlog_del(l);
+}
+
+static void
+test_v2_fork(void **state)
+{
+	Opencode__ServerMessage *m, *src, *f;
+	char *fid;
+
+	(void)state;
+	assert_non_null(V2.think);
+	src = list_of(V2.think);
+	assert_true(src->message_list->n_messages >= 3);
+
+	m = req_fork(V2.think, NULL);
+	expect_case(m, OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_INFO);
+	assert_string_not_equal(m->session_info->id, V2.think);
+	check_session_http(m->session_info);
+	if ((fid = strdup(m->session_info->id)) == NULL)
+		fail_msg("out of memory");
+	wsc_msg_free(m);
+	f = list_of(fid);
+	assert_int_equal(f->message_list->n_messages,
+	    src->message_list->n_messages);
+	wsc_msg_free(f);
+	free(fid);
+
+	/* Before the third message: two copied. */
+	m = req_fork(V2.think, src->message_list->messages[2]->info->id);
+	expect_case(m, OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_INFO);
+	f = list_of(m->session_info->id);
+	assert_int_equal(f->message_list->n_messages, 2);
+	wsc_msg_free(f);
+	wsc_msg_free(m);
+	wsc_msg_free(src);
+
+	expect_err_free(req_fork(NO_SESSION, NULL), "NOT_FOUND",
+	    "ForkSession unknown");
+	expect_err_free(req_fork(V2.think, "../x"), "INVALID_REQUEST",
+	    "ForkSession ../x");
+}
+
+static void
+test_v2_commands(void **state)
+{
+	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__RunCommand rc = OPENCODE__RUN_COMMAND__INIT;
+	const Opencode__CommandList *cl;
+	Opencode__ServerMessage *m;
+	struct http_resp r;
+	struct jdoc d;
+	struct evlog *l = evlog_new();
+	int items[256], n, i, found = 0;
+	int64_t t0;
+	char *sid, *s;
+
+	(void)state;
+	m = req_list_commands();
+	expect_case(m, OPENCODE__SERVER_MESSAGE__PAYLOAD_COMMAND_LIST);
+	cl = m->command_list;
+	http_get_doc("/command", &r, &d);
+	n = jitems(&d, 0, items, 256);
+	assert_int_equal((size_t)n, cl->n_commands);
+	for (i = 0; i < n; i++) {
+		jexpect(&d, jget(&d, items[i], "name"), cl->commands[i]->name,
+		    "command name");
+		jexpect(&d, jget(&d, items[i], "description"),
+		    cl->commands[i]->description, "command description");
+		jexpect(&d, jget(&d, items[i], "source"),
+		    cl->commands[i]->source, "command source");
+		assert_int_equal(cl->commands[i]->subtask,
+		    jtrue(&d, jget(&d, items[i], "subtask")));
+		if (strcmp(cl->commands[i]->name, "ocb-think") == 0)
+			found = 1;
+	}
+	assert_true(found);
+	http_done(&r, &d);
+	wsc_msg_free(m);
+
+	/* A command runs a turn; the reply comes once it is done. */
+	sid = chat_session();
+	m = req_run_command(sid, "ocb-think", "it");
+	expect_empty(m, "RunCommand");
+	if (collect(l, sid, done_turn, T_CHAT) == -1)
+		fail_msg("the command's turn did not finish");
+	s = tokens_kind(l, sid, "reasoning");
+	assert_string_equal(s, THINK_REASONING);
+	free(s);
+	evlog_free(l);
+
+	/* A long one, ended by CancelRequest: its reply comes soon. */
+	fill_run_command(&rc, sid, "ocb-slow", "60");
+	SETREQ(cm, run_command, RUN_COMMAND, &rc);
+	cm.request_id = ++E.next_id;
+	if (wsc_send_msg(&E.ctl, &cm, T_IO) == -1)
+		fail_msg("RunCommand: send failed");
+	if (collect(l, sid, done_two_ticks, T_CHAT) == -1)
+		fail_msg("the slow command did not stream");
+	t0 = it_now_ms();
+	expect_empty(req_cancel(sid), "CancelRequest");
+	if ((m = wsc_recv_reply(&E.ctl, cm.request_id, T_CHAT)) == NULL)
+		fail_msg("no reply to the cancelled RunCommand");
+	fprintf(stderr, "cancelled RunCommand: %s after %lld ms\n",
+	    describe(m), (long long)(it_now_ms() - t0));
+	assert_true(it_now_ms() - t0 < 15000);
+	wsc_msg_free(m);
+	if (collect(l, sid, done_turn, T_CHAT) == -1)
+		fail_msg("the cancelled command did not end");
+
+	m = req_run_command(sid, "no-such-command", "");
+	expect_case(m, OPENCODE__SERVER_MESSAGE__PAYLOAD_ERROR);
+	wsc_msg_free(m);
+	expect_err_free(req_run_command(NO_SESSION, "ocb-think", "it"),
+	    "NOT_FOUND", "RunCommand unknown session");
+	free(sid);
+	evlog_del(l);
+}
+
+static void
+test_v2_summarize(void **state)
+{
+	Opencode__ServerMessage *m;
+	struct evlog *l = evlog_new();
+	size_t i, j;
+	int found = 0;
+
+	(void)state;
+	assert_non_null(V2.think);
+	subscribe(V2.think);
+	expect_empty(req_summarize(V2.think), "SummarizeSession");
+	if (collect(l, V2.think, done_compaction, T_CHAT) == -1)
+		fail_msg("no compaction part and idle after SummarizeSession");
+	m = list_of(V2.think);
+	for (i = 0; i < m->message_list->n_messages; i++)
+		for (j = 0; j < m->message_list->messages[i]->n_parts; j++)
+			if (strcmp(m->message_list->messages[i]->parts[j]->kind,
+			    "compaction") == 0)
+				found = 1;
+	assert_true(found);
+	wsc_msg_free(m);
+	expect_err_free(req_summarize(NO_SESSION), "NOT_FOUND",
+	    "SummarizeSession unknown");
+	evlog_del(l);
+}
+
+static void
+test_v2_providers(void **state)
+{
+	const Opencode__ProviderInfo *pi, *mock = NULL;
+	Opencode__ServerMessage *m;
+	struct http_resp r;
+	struct jdoc d;
+	char *conn[256], *def;
+	int nconn, items[1024], nall;
+	size_t i;
+
+	(void)state;
+	nconn = http_connected(conn, 256);
+	m = req_list_providers(0);
+	expect_case(m, OPENCODE__SERVER_MESSAGE__PAYLOAD_PROVIDER_LIST);
+	assert_int_equal(m->provider_list->n_providers, (size_t)nconn);
+	for (i = 0; i < m->provider_list->n_providers; i++) {
+		pi = m->provider_list->providers[i];
+		assert_true(pi->connected);
+		assert_true(has_string(conn, nconn, pi->id));
+		if (strcmp(pi->id, "mock") == 0)
+			mock = pi;
+	}
+	if (mock == NULL)
+		fail_msg("ListProviders has no mock provider");
+	assert_int_equal(mock->n_models, 1);
+	assert_string_equal(mock->models[0]->id, "mock-1");
+	assert_string_equal(mock->models[0]->name, "Mock 1");
+	assert_true(mock->models[0]->toolcall);
+	assert_int_equal(mock->models[0]->context_limit, 128000);
+	assert_int_equal(mock->models[0]->output_limit, 4096);
+	http_get_doc("/provider", &r, &d);
+	def = jdup(&d, jget(&d, jget(&d, 0, "default"), "mock"));
+	assert_non_null(def);
+	assert_string_equal(mock->default_model_id, def);
+	free(def);
+	nall = jitems(&d, jget(&d, 0, "all"), items, 1024);
+	http_done(&r, &d);
+	wsc_msg_free(m);
+
+	m = req_list_providers(1);
+	expect_case(m, OPENCODE__SERVER_MESSAGE__PAYLOAD_PROVIDER_LIST);
+	assert_int_equal(m->provider_list->n_providers, (size_t)nall);
+	for (i = 0; i < m->provider_list->n_providers; i++) {
+		pi = m->provider_list->providers[i];
+		assert_int_equal(pi->connected, has_string(conn, nconn,
+		    pi->id));
+	}
+	wsc_msg_free(m);
+	free_strings(conn, nconn);
+}
+
+static void
+test_v2_file(void **state)
+{
+	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__SendMessage sm = OPENCODE__SEND_MESSAGE__INIT;
+	Opencode__FileAttachment fa = OPENCODE__FILE_ATTACHMENT__INIT;
+	Opencode__FileAttachment *fap[1];
+	const Opencode__PartInfo *pi;
+	Opencode__ServerMessage *m;
+	struct evlog *l = evlog_new();
+	char *sid, *s, path[128];
+
+	(void)state;
+	sid = chat_session();
+	fa.mime = "text/plain";
+	fa.filename = "a.txt";
+	fa.url = FILE_URL;
+	fap[0] = &fa;
+	sm.session_id = sid;
+	sm.text = "text with a file";
+	sm.files = fap;
+	sm.n_files = 1;
+	SETREQ(cm, send_message, SEND_MESSAGE, &sm);
+	expect_empty(call(&cm, T_REPLY), "SendMessage with a file");
+	if (collect(l, sid, done_turn, T_CHAT) == -1)
+		fail_msg("the chat with a file did not finish");
+	s = tokens_kind(l, sid, "text");
+	assert_string_equal(s, TEXT_ANSWER);
+	free(s);
+	if ((pi = find_part_ev(l, sid, "file", NULL)) == NULL ||
+	    pi->file == NULL) {
+		evlog_print(l, "chat with a file");
+		fail_msg("no PartInfo of kind file");
+	}
+	assert_string_equal(pi->file->filename, "a.txt");
+	assert_string_equal(pi->file->mime, "text/plain");
+	assert_string_equal(pi->file->url, FILE_URL);
+
+	m = list_of(sid);
+	snprintf(path, sizeof(path), "/session/%s/message", sid);
+	check_messages_http(m->message_list, path);
+	wsc_msg_free(m);
+	free(sid);
+	evlog_del(l);
+}
+
+/*
+ * The rebuild rule: client A streams the `full` chat from the start; client
+ * B connects after the first tool event, rebuilds from ListSessions,
+ * ListSessionStatus, ListMessages, ListPending and GetTodos, then applies
+ * the events it gets.  A answers the question and the permission.  At the
+ * end both transcripts are equal, and equal to a fresh ListMessages.
+ */
+static void
+test_v2_rebuild(void **state)
+{
+	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__ListSessionsRequest ls = OPENCODE__LIST_SESSIONS_REQUEST__INIT;
+	Opencode__ListSessionStatus lss = OPENCODE__LIST_SESSION_STATUS__INIT;
+	Opencode__ListMessages lm = OPENCODE__LIST_MESSAGES__INIT;
+	Opencode__ListPending lp = OPENCODE__LIST_PENDING__INIT;
+	Opencode__GetTodos gt = OPENCODE__GET_TODOS__INIT;
+	Opencode__ReplyPermission rp = OPENCODE__REPLY_PERMISSION__INIT;
+	struct transcript ta, tb, tc;
+	const Opencode__ServerMessage *e;
+	Opencode__ServerMessage *m;
+	struct evlog *la = evlog_new(), *lb = evlog_new();
+	struct wsc b;
+	char *sid, *qid, *pid, why[256];
+	size_t i, found;
+
+	(void)state;
+	memset(&ta, 0, sizeof(ta));
+	memset(&tb, 0, sizeof(tb));
+	memset(&tc, 0, sizeof(tc));
+	memset(&b, 0, sizeof(b));
+	b.fd = -1;
+	sid = chat_session();
+	ta.sid = tb.sid = tc.sid = sid;
+	send_message(sid, "full", 0);
+	if (collect(la, sid, done_first_tool, T_CHAT) == -1)
+		fail_msg("no tool event in the full chat");
+
+	/* B comes in halfway and rebuilds. */
+	if (open_ws(&b) == -1)
+		fail_msg("the second client cannot connect");
+	SETREQ(cm, list_sessions, LIST_SESSIONS, &ls);
+	m = call_on(&b, &cm, lb, T_REPLY);
+	expect_case(m, OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_LIST);
+	for (i = 0, found = 0; i < m->session_list->n_sessions; i++)
+		found += strcmp(m->session_list->sessions[i]->id, sid) == 0;
+	assert_int_equal(found, 1);
+	wsc_msg_free(m);
+	SETREQ(cm, list_session_status, LIST_SESSION_STATUS, &lss);
+	m = call_on(&b, &cm, lb, T_REPLY);
+	expect_case(m, OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_STATUS_LIST);
+	assert_non_null(status_of(m->session_status_list, sid));
+	wsc_msg_free(m);
+	fill_list_messages(&lm, sid, 0, NULL);
+	SETREQ(cm, list_messages, LIST_MESSAGES, &lm);
+	m = call_on(&b, &cm, lb, T_REPLY);
+	expect_case(m, OPENCODE__SERVER_MESSAGE__PAYLOAD_MESSAGE_LIST);
+	tr_apply_list(&tb, m->message_list);
+	wsc_msg_free(m);
+	SETREQ(cm, list_pending, LIST_PENDING, &lp);
+	m = call_on(&b, &cm, lb, T_REPLY);
+	expect_case(m, OPENCODE__SERVER_MESSAGE__PAYLOAD_PENDING_LIST);
+	wsc_msg_free(m);
+	gt.session_id = sid;
+	SETREQ(cm, get_todos, GET_TODOS, &gt);
+	m = call_on(&b, &cm, lb, T_REPLY);
+	expect_case(m, OPENCODE__SERVER_MESSAGE__PAYLOAD_TODO_LIST);
+	tr_todos(&tb, m->todo_list);
+	wsc_msg_free(m);
+
+	/* A answers the question and the permission. */
+	if (collect(la, sid, done_question, T_CHAT) == -1)
+		fail_msg("no QuestionRequest in the full chat");
+	e = find_ev(la, 0, OPENCODE__SERVER_MESSAGE__PAYLOAD_QUESTION_REQUEST,
+	    sid, NULL);
+	if ((qid = strdup(e->question_request->id)) == NULL)
+		fail_msg("out of memory");
+	expect_empty(req_reply_question(qid, "Blue"), "ReplyQuestion");
+	if (collect(la, sid, done_permission, T_CHAT) == -1)
+		fail_msg("no PermissionRequest in the full chat");
+	e = find_ev(la, 0, OPENCODE__SERVER_MESSAGE__PAYLOAD_PERMISSION_REQUEST,
+	    sid, NULL);
+	if ((pid = strdup(e->permission_request->permission_id)) == NULL)
+		fail_msg("out of memory");
+	m = req_list_pending();
+	expect_case(m, OPENCODE__SERVER_MESSAGE__PAYLOAD_PENDING_LIST);
+	check_pending_http(m->pending_list);
+	wsc_msg_free(m);
+	rp.session_id = sid;
+	rp.permission_id = pid;
+	rp.reply = "once";
+	memset(&cm, 0, sizeof(cm));
+	opencode__client_message__init(&cm);
+	SETREQ(cm, reply_permission, REPLY_PERMISSION, &rp);
+	expect_empty(call(&cm, T_REPLY), "ReplyPermission");
+	if (collect(la, sid, done_turn, T_CHAT) == -1)
+		fail_msg("the full chat did not finish for A");
+	if (collect_on(&b, lb, sid, done_turn, T_CHAT) == -1)
+		fail_msg("the full chat did not finish for B");
+
+	/* The v2 events of the chat, as A saw them. */
+	if ((e = find_ev(la, 0,
+	    OPENCODE__SERVER_MESSAGE__PAYLOAD_QUESTION_RESOLVED, sid,
+	    NULL)) == NULL || strcmp(e->question_resolved->question_id, qid) != 0)
+		fail_msg("no QuestionResolved for %s", qid);
+	if ((e = find_ev(la, 0,
+	    OPENCODE__SERVER_MESSAGE__PAYLOAD_PERMISSION_RESOLVED, sid,
+	    NULL)) == NULL ||
+	    strcmp(e->permission_resolved->permission_id, pid) != 0 ||
+	    strcmp(e->permission_resolved->reply, "once") != 0)
+		fail_msg("no PermissionResolved once for %s", pid);
+	assert_non_null(find_ev(la, 0,
+	    OPENCODE__SERVER_MESSAGE__PAYLOAD_TODO_UPDATED, sid, NULL));
+	assert_non_null(find_part_ev(la, sid, "reasoning", NULL));
+	(void)check_tool(la, sid, "bash", "completed");
+
+	tr_apply_log(&ta, la, 0);
+	tr_apply_log(&tb, lb, 0);
+	m = list_of(sid);
+	tr_apply_list(&tc, m->message_list);
+	wsc_msg_free(m);
+	m = req_get_todos(sid);
+	expect_case(m, OPENCODE__SERVER_MESSAGE__PAYLOAD_TODO_LIST);
+	tr_todos(&tc, m->todo_list);
+	wsc_msg_free(m);
+	if (tr_diff(&ta, &tb, why, sizeof(why)) == -1) {
+		tr_print(&ta, "A (streamed)");
+		tr_print(&tb, "B (rebuilt)");
+		fail_msg("A and B differ: %s", why);
+	}
+	if (tr_diff(&ta, &tc, why, sizeof(why)) == -1) {
+		tr_print(&ta, "A (streamed)");
+		tr_print(&tc, "ListMessages at the end");
+		fail_msg("A and a fresh ListMessages differ: %s", why);
+	}
+	fprintf(stderr, "rebuild: %zu messages, %zu parts, %zu todos equal; "
+	    "B got %zu events after connecting\n", ta.nm, ta.np, ta.ntodo,
+	    lb->n);
+
+	wsc_close(&b);
+	tr_free(&ta);
+	tr_free(&tb);
+	tr_free(&tc);
+	free(qid);
+	free(pid);
+	free(sid);
+	evlog_del(la);
+	evlog_del(lb);
+}
+
 /* ---- upstream restart ---- */
 
 /* Runs OPENCODE_CTL with one argument; its exit status, or -1. */
@@ -1738,6 +3751,20 @@ main(void)
 		cmocka_unit_test(test_chat_tool),
 		cmocka_unit_test(test_chat_permission),
 		cmocka_unit_test(test_chat_cancel),
+		cmocka_unit_test(test_v2_session),
+		cmocka_unit_test(test_v2_providers),
+		cmocka_unit_test(test_v2_reasoning),
+		cmocka_unit_test(test_v2_list_messages),
+		cmocka_unit_test(test_v2_question),
+		cmocka_unit_test(test_v2_question_reject),
+		cmocka_unit_test(test_v2_todo),
+		cmocka_unit_test(test_v2_edit_diff),
+		cmocka_unit_test(test_v2_revert),
+		cmocka_unit_test(test_v2_fork),
+		cmocka_unit_test(test_v2_file),
+		cmocka_unit_test(test_v2_commands),
+		cmocka_unit_test(test_v2_summarize),
+		cmocka_unit_test(test_v2_rebuild),
 		cmocka_unit_test(test_upstream_restart),
 	};
 	int rc;
@@ -1748,6 +3775,9 @@ main(void)
 		return 77;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* A pattern (cmocka's * and ?) to run some tests only, e.g. *v2*. */
+	if (getenv("OCB_E2E_FILTER") != NULL)
+		cmocka_set_test_filter(getenv("OCB_E2E_FILTER"));
 	rc = cmocka_run_group_tests_name("e2e", tests, group_setup,
 	    group_teardown);
 	if (rc == 0)
