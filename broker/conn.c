@@ -4,6 +4,11 @@
  * through conn_close (protocol ends) and conn_destroy (the descriptor goes);
  * destruction is deferred to the connection's own timer callback, so no caller
  * ever finds its connection freed under it.
+ *
+ * The output queue is bounded (front.h): every frame counts, at most one pong
+ * is in it (the framer keeps the newest ping's payload until the queued pong
+ * has left), and the socket is not read while the queue is above its high
+ * mark, so a peer that writes without reading costs a bounded amount.
  */
 #include "config.h"
 
@@ -17,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "broker/auth.h"
 #include "broker/front.h"
 #include "broker/ws_upgrade.h"
 #include "common/log.h"
@@ -27,6 +33,7 @@ static void	conn_read_cb(evutil_socket_t, short, void *);
 static void	conn_write_cb(evutil_socket_t, short, void *);
 static void	conn_timer_cb(evutil_socket_t, short, void *);
 static void	conn_flush(struct conn *);
+static void	conn_queue_pong(struct conn *);
 
 static void
 conn_set_timer(struct conn *c, int seconds)
@@ -154,20 +161,62 @@ conn_schedule_write(struct conn *c)
 	}
 }
 
+/*
+ * Stops reading a connection whose send queue is above its high mark and
+ * reads it again once the queue is below the low one: a peer that does not
+ * read cannot make us queue answers to what it keeps sending.
+ */
+static void
+conn_read_pace(struct conn *c)
+{
+	size_t used = buf_used(&c->out), high, low;
+
+	if (c->dead)
+		return;
+	if (c->state == CONN_OPEN) {
+		high = FRONT_OUTQ_HIGH;
+		low = FRONT_OUTQ_LOW;
+	} else {
+		high = FRONT_PREAUTH_OUTQ_HIGH;
+		low = FRONT_PREAUTH_OUTQ_LOW;
+	}
+	if (!c->read_paused && used > high) {
+		event_del(c->rev);
+		c->read_paused = 1;
+		log_debug("conn %llx: %zu bytes queued; not reading",
+		    (unsigned long long)c->id, used);
+	} else if (c->read_paused && used < low) {
+		if (event_add(c->rev, NULL) == -1) {
+			conn_kill(c);
+			return;
+		}
+		c->read_paused = 0;
+		log_debug("conn %llx: reading again", (unsigned long long)c->id);
+	}
+}
+
 static void
 conn_flush(struct conn *c)
 {
-	switch (buf_flush(&c->out, c->fd)) {
-	case BUF_FLUSHED:
-		break;
-	case BUF_BLOCKED:
-		if (!event_pending(c->wev, EV_WRITE, NULL))
-			event_add(c->wev, NULL);
-		return;
-	default:
+	size_t before = buf_used(&c->out), sent;
+	int rc;
+
+	if ((rc = buf_flush(&c->out, c->fd)) == -1) {
 		log_debug("conn %llx: write failed: %s",
 		    (unsigned long long)c->id, strerror(errno));
 		conn_kill(c);
+		return;
+	}
+	sent = before - buf_used(&c->out);
+	c->pong_end = sent < c->pong_end ? c->pong_end - sent : 0;
+	/* The queued pong has left: the one owed since then may go now. */
+	if (c->pong_end == 0 && c->ws_ready &&
+	    (c->state == CONN_AUTH || c->state == CONN_OPEN))
+		conn_queue_pong(c);
+	conn_read_pace(c);
+	if (rc == BUF_BLOCKED || buf_used(&c->out) > 0) {
+		if (!event_pending(c->wev, EV_WRITE, NULL))
+			event_add(c->wev, NULL);
 		return;
 	}
 	if (event_pending(c->wev, EV_WRITE, NULL))
@@ -207,15 +256,38 @@ conn_queue_frame(struct conn *c, enum ws_opcode op, const uint8_t *p, size_t len
 	c->tail_len = op == WS_OP_BINARY ? hlen + len : 0;
 	c->tail_hlen = hlen;
 	conn_schedule_write(c);
+	conn_read_pace(c);
 	return 0;
+}
+
+/*
+ * Queues the pong owed, unless the last one queued has not left yet: then the
+ * framer keeps it (a newer ping replaces it) until conn_flush sends that one.
+ */
+static void
+conn_queue_pong(struct conn *c)
+{
+	uint8_t payload[WS_MAX_CONTROL];
+	size_t len;
+
+	if (c->pong_end > 0 || !ws_parser_take_pong(&c->ws, payload, &len))
+		return;
+	if (conn_queue_frame(c, WS_OP_PONG, payload, len) == -1)
+		conn_close(c, 1011, "out of memory");
+	else
+		c->pong_end = buf_used(&c->out);
+	wipe(payload, len);
 }
 
 int
 conn_send_message(struct conn *c, const uint8_t *p, size_t len)
 {
+	size_t max = c->state == CONN_OPEN ? FRONT_OUTQ_MAX :
+	    FRONT_PREAUTH_OUTQ_MAX;
+
 	if (c->state != CONN_AUTH && c->state != CONN_OPEN)
 		return -1;
-	if (buf_used(&c->out) + len > FRONT_OUTQ_MAX) {
+	if (buf_used(&c->out) + len > max) {
 		conn_close(c, 1013, "send queue overflow: client too slow");
 		return -1;
 	}
@@ -310,7 +382,7 @@ conn_send_event(struct conn *c, const uint8_t *p, size_t len)
 		}
 		if (conn_merge_token(c, p, len) == 0)
 			return 0;
-	} else if (c->pressure && buf_used(&c->out) < FRONT_OUTQ_HIGH / 4) {
+	} else if (c->pressure && buf_used(&c->out) < FRONT_OUTQ_LOW) {
 		/* Well below the mark, so the two log lines do not alternate. */
 		c->pressure = 0;
 		log_info("conn %llx: caught up (%llu tokens merged)",
@@ -368,6 +440,19 @@ conn_close(struct conn *c, uint16_t code, const char *why)
 	conn_set_timer(c, FRONT_CLOSE_FLUSH_S);
 }
 
+void
+conn_authenticated(struct conn *c)
+{
+	struct front *f = c->front;
+
+	c->state = CONN_OPEN;
+	TAILQ_INSERT_TAIL(&f->open, c, open_entry);
+	evtimer_del(c->timer);
+	ws_parser_set_limit(&c->ws, f->max_message, WS_CLOSE_TOO_BIG);
+	conn_read_pace(c);
+	log_info("conn %llx: authenticated", (unsigned long long)c->id);
+}
+
 /* An HTTP status instead of 101, then the connection goes. */
 static void
 conn_reject(struct conn *c, int status, const char *why)
@@ -411,6 +496,8 @@ conn_upgrade(struct conn *c)
 	free(c->head);
 	c->head = NULL;
 	ws_parser_init(&c->ws, WS_ROLE_SERVER, f->max_message);
+	/* Before auth a message is at most 1 KiB: decided at the header. */
+	ws_parser_set_limit(&c->ws, AUTH_MAX_MESSAGE, WS_CLOSE_POLICY);
 	c->ws_ready = 1;
 	c->state = CONN_AUTH;
 	conn_set_timer(c, FRONT_AUTH_TIMEOUT_S);
@@ -455,9 +542,9 @@ conn_input(struct conn *c, const uint8_t *data, size_t len)
 			dispatch_message(c, ev.data, ev.len);
 			break;
 		case WS_EV_PING:
-			/* Answered at once, even inside a fragmented message. */
-			if (conn_queue_frame(c, WS_OP_PONG, ev.data, ev.len) == -1)
-				conn_close(c, 1011, "out of memory");
+			/* Answered at once, even inside a fragmented message,
+			 * unless a pong is still queued: see conn_queue_pong. */
+			conn_queue_pong(c);
 			break;
 		case WS_EV_PONG:
 			break;

@@ -46,6 +46,15 @@ send_empty(struct conn *c, uint64_t request_id)
 	return send_packed(c, &sm);
 }
 
+/* The first message was something else: UNAUTHENTICATED, then 1008. */
+static void
+auth_refuse(struct conn *c, uint64_t rid)
+{
+	conn_send_error(c, rid, ERR_UNAUTHENTICATED,
+	    "the first message must be an auth handshake");
+	conn_close(c, 1008, "first message was not an auth handshake");
+}
+
 static void
 auth_answer(struct conn *c, const Opencode__ClientMessage *m)
 {
@@ -64,10 +73,7 @@ auth_answer(struct conn *c, const Opencode__ClientMessage *m)
 		sm.auth_handshake_response = &ar;
 		if (send_packed(c, &sm) == -1)
 			return;
-		c->state = CONN_OPEN;
-		TAILQ_INSERT_TAIL(&f->open, c, open_entry);
-		evtimer_del(c->timer);
-		log_info("conn %llx: authenticated", (unsigned long long)c->id);
+		conn_authenticated(c);
 		break;
 	case AUTH_BAD_TOKEN:
 		ar.success = 0;
@@ -81,9 +87,7 @@ auth_answer(struct conn *c, const Opencode__ClientMessage *m)
 		conn_close(c, 1008, "auth failed: invalid token");
 		break;
 	case AUTH_NOT_HANDSHAKE:
-		conn_send_error(c, rid, ERR_UNAUTHENTICATED,
-		    "the first message must be an auth handshake");
-		conn_close(c, 1008, "first message was not an auth handshake");
+		auth_refuse(c, rid);
 		break;
 	}
 }
@@ -192,7 +196,15 @@ dispatch_message(struct conn *c, const uint8_t *data, size_t len)
 {
 	Opencode__ClientMessage *m;
 	enum pbcheck_result chk;
+	uint64_t rid;
 
+	/* Before auth, only a small message that starts as a handshake is
+	 * decoded: nothing else may cost the front more than its 1 KiB. */
+	if (c->state == CONN_AUTH &&
+	    auth_first_field(data, len, &rid) == -1) {
+		auth_refuse(c, rid);
+		return;
+	}
 	m = opencode__client_message__unpack(pb_wiping_allocator(), len, data);
 	/* Decoded strings are C strings: "ses_a\0b" would read as "ses_a". */
 	if (m != NULL && (chk = pbcheck_strings(

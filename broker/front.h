@@ -27,8 +27,18 @@
 #define FRONT_LINGER_S		2	/* after our close: drain the peer this long */
 #define FRONT_CLOSE_FLUSH_S	5	/* a peer that reads nothing is cut off then */
 #define FRONT_READ_CHUNK	16384
+/*
+ * The send queue of a connection counts every frame queued (replies, events,
+ * the one pong owed, the close).  Above OUTQ_HIGH its socket is not read
+ * (and ChatTokens are merged) until it is below OUTQ_LOW; above OUTQ_MAX the
+ * connection is closed with 1013.  Before auth the caps are PREAUTH_*.
+ */
 #define FRONT_OUTQ_MAX		(8u * 1024 * 1024)	/* queued bytes per connection */
-#define FRONT_OUTQ_HIGH		(1u * 1024 * 1024)	/* above: merge ChatTokens */
+#define FRONT_OUTQ_HIGH		(1u * 1024 * 1024)	/* above: merge, stop reading */
+#define FRONT_OUTQ_LOW		(FRONT_OUTQ_HIGH / 4)	/* below: read again */
+#define FRONT_PREAUTH_OUTQ_MAX	(64u * 1024)
+#define FRONT_PREAUTH_OUTQ_HIGH	(16u * 1024)
+#define FRONT_PREAUTH_OUTQ_LOW	(4u * 1024)
 #define FRONT_MERGE_MAX		4096	/* a merged frame grows to this, then a new one starts */
 #define FRONT_MAX_FILTER	64	/* session ids in one Subscribe */
 #define FRONT_SHUTDOWN_S	2	/* SIGTERM: time to flush the 1001 closes */
@@ -54,7 +64,9 @@ struct conn {
 	int			 ws_ready;
 	int			 dead;		/* destroyed from its timer callback */
 	int			 write_scheduled;
+	int			 read_paused;	/* send queue above its high mark */
 	struct buf		 out;
+	size_t			 pong_end;	/* queued pong ends here in out, 0: none */
 	uint64_t		 inflight[FRONT_MAX_INFLIGHT];
 	size_t			 ninflight;
 	size_t			 tail_len;	/* last queued binary frame, 0: none */
@@ -113,6 +125,8 @@ void	conn_accept(struct front *, int fd);
  * and lets the connection flush and go. */
 void	conn_close(struct conn *, uint16_t code, const char *why);
 void	conn_destroy(struct conn *);
+/* The auth handshake succeeded: the connection gets its full limits. */
+void	conn_authenticated(struct conn *);
 /* Queues one binary message (a packed ServerMessage). */
 int	conn_send_message(struct conn *, const uint8_t *, size_t);
 /* An event: like conn_send_message, but above the high-water mark a ChatToken

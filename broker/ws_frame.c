@@ -58,7 +58,31 @@ ws_parser_init(struct ws_parser *p, enum ws_role role, uint64_t max_message)
 		max_message = SIZE_MAX;
 	p->max_message = max_message;
 	p->hdr_need = 2;
+	p->limit_code = WS_CLOSE_TOO_BIG;
 	ws_parser_set_mem(p, NULL);
+}
+
+void
+ws_parser_set_limit(struct ws_parser *p, uint64_t max_message, uint16_t code)
+{
+	if (max_message > SIZE_MAX)
+		max_message = SIZE_MAX;
+	p->max_message = max_message;
+	p->limit_code = code;
+}
+
+int
+ws_parser_take_pong(struct ws_parser *p, uint8_t out[WS_MAX_CONTROL],
+    size_t *len)
+{
+	if (!p->pong_pending)
+		return 0;
+	memcpy(out, p->pong, p->pong_len);
+	*len = p->pong_len;
+	explicit_bzero(p->pong, p->pong_len);
+	p->pong_len = 0;
+	p->pong_pending = 0;
+	return 1;
 }
 
 void
@@ -98,6 +122,9 @@ msg_discard(struct ws_parser *p)
 	explicit_bzero(p->ctl, sizeof(p->ctl));
 	p->ctl_len = 0;
 	p->ctl_out = 0;
+	explicit_bzero(p->pong, sizeof(p->pong));
+	p->pong_len = 0;
+	p->pong_pending = 0;
 }
 
 /*
@@ -271,8 +298,11 @@ header_end(struct ws_parser *p, struct ws_event *ev)
 	if (p->masked)
 		memcpy(p->mask, p->hdr + off, 4);
 	/* The limit holds for the whole message, checked before buffering. */
-	if ((p->opcode & 0x8) == 0 && len > p->max_message - p->msg_len)
-		return fail(p, ev, WS_CLOSE_TOO_BIG, "message too big");
+	if ((p->opcode & 0x8) == 0 && (p->msg_len > p->max_message ||
+	    len > p->max_message - p->msg_len))
+		return fail(p, ev, p->limit_code, p->limit_code ==
+		    WS_CLOSE_TOO_BIG ? "message too big" :
+		    "message over the limit of this state");
 	p->frame_len = len;
 	p->frame_got = 0;
 	p->state = WS_ST_PAYLOAD;
@@ -291,6 +321,13 @@ frame_end(struct ws_parser *p, struct ws_event *ev)
 	switch (p->opcode) {
 	case WS_OP_PING:
 	case WS_OP_PONG:
+		if (p->opcode == WS_OP_PING) {
+			/* Only the newest ping is answered (RFC 6455 5.5.3). */
+			explicit_bzero(p->pong, p->pong_len);
+			memcpy(p->pong, p->ctl, p->ctl_len);
+			p->pong_len = p->ctl_len;
+			p->pong_pending = 1;
+		}
 		ev->type = p->opcode == WS_OP_PING ? WS_EV_PING : WS_EV_PONG;
 		p->ctl_out = 1;
 		ev->data = p->ctl;
@@ -312,8 +349,12 @@ frame_end(struct ws_parser *p, struct ws_event *ev)
 			ev->data = p->ctl + 2;
 			ev->len = p->ctl_len - 2;
 		}
-		/* Nothing may follow a close; a partial message is dropped. */
+		/* Nothing may follow a close; a partial message is dropped
+		 * and a pong still owed is not sent. */
 		p->in_message = 0;
+		explicit_bzero(p->pong, sizeof(p->pong));
+		p->pong_len = 0;
+		p->pong_pending = 0;
 		if (p->msg != NULL) {
 			explicit_bzero(p->msg, p->msg_cap);
 			p->mem.free(p->msg, p->mem.arg);

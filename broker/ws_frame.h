@@ -12,7 +12,12 @@
  *   length below 126 or a 64-bit length below 65536 is refused with 1002, as
  *   is a 64-bit length with its top bit set.
  * - The message limit is checked from each frame header (fragments so far plus
- *   this frame's length) before any payload is buffered: 1009.
+ *   this frame's length) before any payload is buffered: 1009, or the code
+ *   given with ws_parser_set_limit() (the front lowers the limit to 1 KiB and
+ *   answers 1008 until the peer has authenticated).
+ * - At most one pong is pending (RFC 6455 5.5.3): a ping's payload replaces
+ *   the one of any earlier ping not yet taken with ws_parser_take_pong(), so
+ *   a peer that pings without reading costs 125 bytes, not a queue.
  * - The message buffer grows with the bytes actually received (at most twice
  *   what the peer sent, never more than the limit), so a peer cannot make us
  *   allocate by merely announcing a large frame.  Every buffer that held a
@@ -76,7 +81,8 @@ struct ws_event {
 	size_t			 len;
 	/*
 	 * CLOSE: the code received (1005 when the close had no payload).
-	 * ERROR: the close code to send (1002, 1003, 1007, 1009 or 1011).
+	 * ERROR: the close code to send (1002, 1003, 1007, 1009 or 1011, or
+	 * the code of ws_parser_set_limit() for a message over the limit).
 	 */
 	uint16_t		 code;
 	const char		*reason;	/* ERROR: static text for the log */
@@ -125,6 +131,13 @@ struct ws_parser {
 	size_t			 ctl_len;
 	int			 ctl_out;	/* handed out: wipe at next feed */
 
+	/* The newest ping not yet answered: the one pong owed. */
+	uint8_t			 pong[WS_MAX_CONTROL];
+	size_t			 pong_len;
+	int			 pong_pending;
+
+	uint16_t		 limit_code;	/* close code for max_message */
+
 	/* Repeated if the parser is fed after an error or a close. */
 	uint16_t		 err_code;
 	const char		*err_reason;
@@ -133,6 +146,21 @@ struct ws_parser {
 void	ws_parser_init(struct ws_parser *, enum ws_role, uint64_t max_message);
 /* mem == NULL restores malloc(3)/free(3); call before the first feed. */
 void	ws_parser_set_mem(struct ws_parser *, const struct ws_mem *);
+/*
+ * Changes the message limit and the close code reported for a message over
+ * it (WS_CLOSE_TOO_BIG after init).  Call between messages, e.g. after the
+ * one that authenticated the peer; a message already started keeps counting
+ * its fragments against the new limit.
+ */
+void	ws_parser_set_limit(struct ws_parser *, uint64_t max_message,
+	    uint16_t code);
+/*
+ * The pong owed, if any: copies the payload of the newest unanswered ping to
+ * out, sets *len and returns 1 (the ping is then answered); 0 when no ping is
+ * waiting.  Every WS_EV_PING makes one pending, replacing an older one.
+ */
+int	ws_parser_take_pong(struct ws_parser *, uint8_t out[WS_MAX_CONTROL],
+	    size_t *len);
 /* Frees and wipes every buffer; the parser must be initialised again before use. */
 void	ws_parser_free(struct ws_parser *);
 /*

@@ -1362,6 +1362,210 @@ test_close_payload(void **state)
 	assert_int_equal(ws_close_payload(out, 1002, "\x80"), 2);
 }
 
+/* --- Single pending pong (RFC 6455 5.5.3) ------------------------------- */
+
+/*
+ * Feeds b to p whole, byte by byte or in random chunks (more events than a
+ * struct run holds); returns how many pings were reported.
+ */
+static size_t
+feed_pings(struct ws_parser *p, const struct buf *b, enum chunking ch,
+    uint64_t seed)
+{
+	struct ws_event ev;
+	enum ws_event_type t;
+	uint64_t rng = seed | 1;
+	size_t pings = 0, off = 0, chunk, used;
+
+	while (off < b->len) {
+		if (ch == CH_WHOLE)
+			chunk = b->len - off;
+		else if (ch == CH_BYTE)
+			chunk = 1;
+		else
+			chunk = 1 + rng_next(&rng) % 700;
+		if (chunk > b->len - off)
+			chunk = b->len - off;
+		t = ws_parser_feed(p, b->d + off, chunk, &used, &ev);
+		off += used;
+		if (t == WS_EV_PING)
+			pings++;
+		if (t == WS_EV_ERROR || t == WS_EV_CLOSE)
+			break;
+	}
+	return pings;
+}
+
+static void
+test_one_pong_pending(void **state)
+{
+	uint8_t pl[WS_MAX_CONTROL], out[WS_MAX_CONTROL];
+	struct buf b = { 0 };
+	struct ws_parser p;
+	struct mem_state ms;
+	struct ws_mem wm;
+	enum chunking ch;
+	size_t len, i;
+
+	(void)state;
+	/* 1000 pings of 125 bytes, each different, with messages between. */
+	for (i = 0; i < 1000; i++) {
+		memset(pl, (int)(i & 0xff), sizeof(pl));
+		memcpy(pl, &i, sizeof(i));
+		cframe(&b, 0x89, pl, sizeof(pl));
+		if (i % 100 == 0)
+			cframe(&b, 0x82, "m", 1);
+	}
+	for (ch = CH_WHOLE; ch <= CH_RANDOM; ch++) {
+		mem_init(&ms, &wm, -1);
+		ws_parser_init(&p, WS_ROLE_SERVER, MIB);
+		ws_parser_set_mem(&p, &wm);
+		assert_int_equal(ws_parser_take_pong(&p, out, &len), 0);
+		assert_int_equal(feed_pings(&p, &b, ch, 7), 1000);
+		/* One pong is owed, and it is the newest ping's. */
+		assert_int_equal(ws_parser_take_pong(&p, out, &len), 1);
+		assert_int_equal(len, sizeof(pl));
+		i = 999;
+		memset(pl, (int)(i & 0xff), sizeof(pl));
+		memcpy(pl, &i, sizeof(i));
+		assert_memory_equal(out, pl, sizeof(pl));
+		/* Taken: nothing more is owed. */
+		assert_int_equal(ws_parser_take_pong(&p, out, &len), 0);
+		/* Pings have no allocation of their own: only the message. */
+		assert_true(ms.largest <= 256);
+		ws_parser_free(&p);
+		assert_int_equal(ms.live, 0);
+		assert_false(ms.unwiped);
+	}
+	buf_free(&b);
+
+	/* An empty ping is owed an empty pong; a later one replaces it. */
+	ws_parser_init(&p, WS_ROLE_SERVER, MIB);
+	cframe(&b, 0x89, "", 0);
+	assert_int_equal(feed_pings(&p, &b, CH_WHOLE, 0), 1);
+	buf_free(&b);
+	assert_int_equal(ws_parser_take_pong(&p, out, &len), 1);
+	assert_int_equal(len, 0);
+	cframe(&b, 0x89, "first", 5);
+	cframe(&b, 0x8a, "a pong", 6);
+	cframe(&b, 0x89, "2nd", 3);
+	assert_int_equal(feed_pings(&p, &b, CH_BYTE, 0), 2);
+	buf_free(&b);
+	assert_int_equal(ws_parser_take_pong(&p, out, &len), 1);
+	assert_int_equal(len, 3);
+	assert_memory_equal(out, "2nd", 3);
+	ws_parser_free(&p);
+
+	/* A pong is not owed once the peer closed, nor after an error. */
+	ws_parser_init(&p, WS_ROLE_SERVER, MIB);
+	cframe(&b, 0x89, "x", 1);
+	cframe(&b, 0x88, "\x03\xe8", 2);
+	feed_pings(&p, &b, CH_WHOLE, 0);
+	buf_free(&b);
+	assert_int_equal(ws_parser_take_pong(&p, out, &len), 0);
+	ws_parser_free(&p);
+	ws_parser_init(&p, WS_ROLE_SERVER, MIB);
+	cframe(&b, 0x89, "x", 1);
+	frame(&b, 0x89, (const uint8_t *)"y", 1, NULL, 0);	/* unmasked */
+	feed_pings(&p, &b, CH_WHOLE, 0);
+	buf_free(&b);
+	assert_int_equal(ws_parser_take_pong(&p, out, &len), 0);
+	ws_parser_free(&p);
+}
+
+/* --- A lower limit before auth ------------------------------------------ */
+
+#define PREAUTH	1024
+
+static void
+preauth_parser(struct ws_parser *p, struct mem_state *ms, struct ws_mem *wm)
+{
+	mem_init(ms, wm, -1);
+	ws_parser_init(p, WS_ROLE_SERVER, MIB);
+	ws_parser_set_mem(p, wm);
+	ws_parser_set_limit(p, PREAUTH, WS_CLOSE_POLICY);
+}
+
+static void
+test_preauth_limit(void **state)
+{
+	uint8_t *pl = pattern(4096, 11);
+	struct buf b = { 0 };
+	struct ws_parser p;
+	struct ws_event ev;
+	struct mem_state ms;
+	struct ws_mem wm;
+	struct run r;
+	size_t used;
+
+	(void)state;
+	/* One byte over, announced: refused at the header with the given
+	 * code, nothing allocated, none of the payload read. */
+	frame(&b, 0x82, pl, PREAUTH + 1, MASK, 0);
+	preauth_parser(&p, &ms, &wm);
+	assert_int_equal(ws_parser_feed(&p, b.d, b.len, &used, &ev),
+	    WS_EV_ERROR);
+	assert_int_equal(ev.code, WS_CLOSE_POLICY);
+	assert_int_equal(used, 4 + 4);
+	assert_int_equal(ms.allocs, 0);
+	ws_parser_free(&p);
+	buf_free(&b);
+	/* Also with a 64-bit length of a huge message. */
+	frame(&b, 0x82, NULL, 64 * MIB, MASK, 0);
+	preauth_parser(&p, &ms, &wm);
+	assert_int_equal(ws_parser_feed(&p, b.d, b.len, &used, &ev),
+	    WS_EV_ERROR);
+	assert_int_equal(ev.code, WS_CLOSE_POLICY);
+	assert_int_equal(ms.allocs, 0);
+	ws_parser_free(&p);
+	buf_free(&b);
+
+	/* In fragments: 600 are buffered, the 500 of the second are not. */
+	cframe(&b, 0x02, pl, 600);
+	cframe(&b, 0x80, pl + 600, 500);
+	preauth_parser(&p, &ms, &wm);
+	run_parser(&p, b.d, b.len, CH_BYTE, 0, &r);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.ev[0].type, WS_EV_ERROR);
+	assert_int_equal(r.ev[0].code, WS_CLOSE_POLICY);
+	assert_true(ms.largest <= PREAUTH);
+	run_free(&r);
+	ws_parser_free(&p);
+	assert_int_equal(ms.live, 0);
+	assert_false(ms.unwiped);
+	buf_free(&b);
+
+	/* Exactly the limit is delivered, in a buffer no larger; after the
+	 * limit is raised (auth), a larger message passes and the old code
+	 * comes back for one over the new limit. */
+	cframe(&b, 0x82, pl, PREAUTH);
+	cframe(&b, 0x82, pl, 4096);
+	frame(&b, 0x82, NULL, MIB + 1, MASK, 0);
+	preauth_parser(&p, &ms, &wm);
+	assert_int_equal(ws_parser_feed(&p, b.d, b.len, &used, &ev),
+	    WS_EV_MESSAGE);
+	assert_int_equal(ev.len, PREAUTH);
+	assert_memory_equal(ev.data, pl, PREAUTH);
+	assert_true(ms.largest <= PREAUTH);
+	ws_parser_set_limit(&p, MIB, WS_CLOSE_TOO_BIG);
+	b.len -= used;
+	memmove(b.d, b.d + used, b.len);
+	assert_int_equal(ws_parser_feed(&p, b.d, b.len, &used, &ev),
+	    WS_EV_MESSAGE);
+	assert_int_equal(ev.len, 4096);
+	assert_memory_equal(ev.data, pl, 4096);
+	b.len -= used;
+	memmove(b.d, b.d + used, b.len);
+	assert_int_equal(ws_parser_feed(&p, b.d, b.len, &used, &ev),
+	    WS_EV_ERROR);
+	assert_int_equal(ev.code, WS_CLOSE_TOO_BIG);
+	ws_parser_free(&p);
+	assert_int_equal(ms.live, 0);
+	assert_false(ms.unwiped);
+	buf_free(&b);
+	free(pl);
+}
+
 int
 main(void)
 {
@@ -1396,6 +1600,8 @@ main(void)
 		cmocka_unit_test(test_round_trip_client_to_server),
 		cmocka_unit_test(test_round_trip_server_to_client),
 		cmocka_unit_test(test_close_payload),
+		cmocka_unit_test(test_one_pong_pending),
+		cmocka_unit_test(test_preauth_limit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,7 +4,9 @@
  * sizes seeded from the input); the rest is fed to a server-role and to a
  * client-role parser until an error or a close.  Every event is checked
  * against the module's promises, and each message is re-encoded and parsed
- * again in both directions.
+ * again in both directions.  For an odd first byte the limit is lowered to
+ * 1 KiB with code 1008, as before auth.  The pong owed is always the newest
+ * ping's, and at most one.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include "common/utf8.h"
 
 #define FUZZ_MAX_MESSAGE	(64 * 1024)
+#define FUZZ_PREAUTH		1024
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -66,7 +69,8 @@ inspect(const struct ws_event *ev)
 	case WS_EV_ERROR:
 		check(ev->reason != NULL);
 		check(ev->code == 1002 || ev->code == 1003 ||
-		    ev->code == 1007 || ev->code == 1009 || ev->code == 1011);
+		    ev->code == 1007 || ev->code == 1008 || ev->code == 1009 ||
+		    ev->code == 1011);
 		return;
 	default:
 		abort();
@@ -119,9 +123,13 @@ run(enum ws_role role, uint8_t mode, const uint8_t *data, size_t size)
 	enum ws_event_type t;
 	uint64_t rng = 0x9e3779b97f4a7c15ULL ^ ((uint64_t)mode << 32) ^ size;
 	uint8_t mask[4] = { mode, 0x5a, (uint8_t)size, 0xc3 };
-	size_t off = 0, pos, chunk, used;
+	uint8_t ping[WS_MAX_CONTROL], pong[WS_MAX_CONTROL];
+	size_t off = 0, pos, chunk, used, ping_len = 0, pong_len;
+	int owed = 0;
 
 	ws_parser_init(&p, role, FUZZ_MAX_MESSAGE);
+	if (mode & 1)
+		ws_parser_set_limit(&p, FUZZ_PREAUTH, 1008);
 	while (off < size) {
 		if (mode == 0)
 			chunk = size - off;
@@ -143,6 +151,23 @@ run(enum ws_role role, uint8_t mode, const uint8_t *data, size_t size)
 			}
 			check(used > 0 || t == WS_EV_ERROR);
 			inspect(&ev);
+			check(t != WS_EV_MESSAGE || !(mode & 1) ||
+			    ev.len <= FUZZ_PREAUTH);
+			check(t != WS_EV_ERROR || ev.code != 1009 || !(mode & 1));
+			if (t == WS_EV_PING) {
+				memcpy(ping, ev.data, ev.len);
+				ping_len = ev.len;
+				owed = 1;
+			}
+			/* Sometimes the pong is taken, sometimes left owed. */
+			if (owed && (t == WS_EV_MESSAGE || (rng_next(&rng) & 1))) {
+				check(ws_parser_take_pong(&p, pong, &pong_len));
+				check(pong_len == ping_len &&
+				    memcmp(pong, ping, ping_len) == 0);
+				owed = 0;
+			}
+			if (t != WS_EV_ERROR && t != WS_EV_CLOSE)
+				check(p.pong_pending == owed);
 			if (t == WS_EV_MESSAGE || t == WS_EV_PING ||
 			    t == WS_EV_PONG)
 				round_trip(&ev, mask);
