@@ -12,6 +12,9 @@
 # sources, using proto/messages.pb-c.c of the directory OCBROKER is in (or one
 # generated with protoc-c).
 #
+# OCB_E2E_FILTER (a cmocka pattern, e.g. 'test_v2_*') runs only the tests it
+# matches; later tests may need what earlier ones made.
+#
 # The server is always stopped at the end.  Exit status: 0 passed; 77 SKIP
 # when the pinned npm package cannot be installed (no npm, no registry) --
 # except with CI=true, where that is a failure (CI never skips); anything

@@ -2199,6 +2199,58 @@ check_session_http(const Opencode__SessionInfo *si)
 	http_done(&r, &d);
 }
 
+/* A MessageInfo against the upstream info object at i. */
+static void
+check_message_info_http(const struct jdoc *d, int i,
+    const Opencode__MessageInfo *mi)
+{
+	int t = jget(d, i, "time"), tk = jget(d, i, "tokens");
+	int model = jget(d, i, "model");
+
+	jexpect(d, jget(d, i, "sessionID"), mi->session_id, "sessionID");
+	jexpect(d, jget(d, i, "agent"), mi->agent, "agent");
+	jexpect(d, jget(d, i, "parentID"), mi->parent_id, "parentID");
+	/* The user's model is {providerID, modelID}; the answer's is flat. */
+	if (model >= 0) {
+		jexpect(d, jget(d, model, "providerID"), mi->provider_id,
+		    "model.providerID");
+		jexpect(d, jget(d, model, "modelID"), mi->model_id,
+		    "model.modelID");
+	} else {
+		jexpect(d, jget(d, i, "providerID"), mi->provider_id,
+		    "providerID");
+		jexpect(d, jget(d, i, "modelID"), mi->model_id, "modelID");
+	}
+	assert_int_equal(mi->created_at, jll(d, jget(d, t, "created")));
+	if (jget(d, t, "completed") >= 0)
+		assert_int_equal(mi->completed_at,
+		    jll(d, jget(d, t, "completed")));
+	else
+		assert_int_equal(mi->completed_at, 0);
+	if (tk >= 0) {
+		assert_int_equal(mi->input_tokens, jll(d, jget(d, tk, "input")));
+		assert_int_equal(mi->output_tokens,
+		    jll(d, jget(d, tk, "output")));
+		assert_int_equal(mi->reasoning_tokens,
+		    jll(d, jget(d, tk, "reasoning")));
+	}
+}
+
+/* A tool PartInfo against the upstream part at i. */
+static void
+check_tool_part_http(const struct jdoc *d, int i, const Opencode__PartInfo *pi)
+{
+	int st = jget(d, i, "state");
+
+	if (pi->tool == NULL)
+		fail_msg("tool part %s without tool", pi->id);
+	jexpect(d, jget(d, i, "tool"), pi->tool->tool, "tool name");
+	jexpect(d, jget(d, i, "callID"), pi->tool->call_id, "tool callID");
+	jexpect(d, jget(d, st, "status"), pi->tool->status, "tool status");
+	jexpect(d, jget(d, st, "output"), pi->tool->output, "tool output");
+	jexpect(d, jget(d, st, "error"), pi->tool->error, "tool error");
+}
+
 /* A MessageList against GET path (an array of {info, parts}). */
 static void
 check_messages_http(const Opencode__MessageList *ml, const char *path)
@@ -2222,6 +2274,7 @@ check_messages_http(const Opencode__MessageList *ml, const char *path)
 		jexpect(&d, jget(&d, info, "role"), mw->info->role, "role");
 		jexpect(&d, jget(&d, info, "finish"), mw->info->finish,
 		    "finish");
+		check_message_info_http(&d, info, mw->info);
 		np = jitems(&d, jget(&d, msgs[i], "parts"), parts, 256);
 		if (np < 0 || (size_t)np != mw->n_parts)
 			fail_msg("%s: message %s: %d parts upstream, %zu over "
@@ -2235,6 +2288,10 @@ check_messages_http(const Opencode__MessageList *ml, const char *path)
 			if (jeq(&d, ty, "text") || jeq(&d, ty, "reasoning"))
 				jexpect(&d, jget(&d, parts[j], "text"),
 				    pi->text, what);
+			if (jeq(&d, ty, "tool"))
+				check_tool_part_http(&d, parts[j], pi);
+			assert_int_equal(pi->synthetic,
+			    jtrue(&d, jget(&d, parts[j], "synthetic")));
 			assert_string_equal(pi->message_id, mw->info->id);
 		}
 	}
@@ -2783,6 +2840,16 @@ call_on(struct wsc *w, Opencode__ClientMessage *cm, struct evlog *l,
 
 /* ---- protocol v2: tests ---- */
 
+/* The message list of sid (the reply; free it). */
+static Opencode__ServerMessage *
+list_of(const char *sid)
+{
+	Opencode__ServerMessage *m = req_list_messages(sid, 0, NULL);
+
+	expect_case(m, OPENCODE__SERVER_MESSAGE__PAYLOAD_MESSAGE_LIST);
+	return m;
+}
+
 static void
 test_v2_session(void **state)
 {
@@ -3106,6 +3173,10 @@ test_v2_edit_diff(void **state)
 	}
 	V2.edit_user = user_message_ev(l, V2.edit);
 	assert_non_null(V2.edit_user);
+	m = list_of(V2.edit);
+	snprintf(path, sizeof(path), "/session/%s/message", V2.edit);
+	check_messages_http(m->message_list, path);
+	wsc_msg_free(m);
 
 	m = req_get_diff(V2.edit, NULL);
 	expect_case(m, OPENCODE__SERVER_MESSAGE__PAYLOAD_DIFF_LIST);
@@ -3147,16 +3218,6 @@ removed(const struct evlog *l, const char *sid, const char *mid,
 			return 1;
 	}
 	return 0;
-}
-
-/* The message list of sid (the reply; free it). */
-static Opencode__ServerMessage *
-list_of(const char *sid)
-{
-	Opencode__ServerMessage *m = req_list_messages(sid, 0, NULL);
-
-	expect_case(m, OPENCODE__SERVER_MESSAGE__PAYLOAD_MESSAGE_LIST);
-	return m;
 }
 
 static void
@@ -3601,6 +3662,8 @@ test_v2_rebuild(void **state)
 	tr_apply_log(&tb, lb, 0);
 	m = list_of(sid);
 	tr_apply_list(&tc, m->message_list);
+	snprintf(why, sizeof(why), "/session/%s/message", sid);
+	check_messages_http(m->message_list, why);
 	wsc_msg_free(m);
 	m = req_get_todos(sid);
 	expect_case(m, OPENCODE__SERVER_MESSAGE__PAYLOAD_TODO_LIST);
