@@ -42,7 +42,7 @@
 #include "tests/wsclient.h"
 
 #define T_IO		5000	/* ordinary wait, ms */
-#define T_REPLY		10000	/* a reply that goes to the fake and back */
+#define T_REPLY		10000	/* a reply via the fake */
 #define T_EXIT		10000	/* SIGTERM to exit */
 
 #define CMP(x)		OPENCODE__CLIENT_MESSAGE__PAYLOAD_##x
@@ -1714,7 +1714,8 @@ test_run_command(void **state)
 	rq_make(&r, RK_RUN_COMMAND, 91);
 	r.rc._agent_case = OPENCODE__RUN_COMMAND___AGENT_AGENT;
 	r.rc.agent = "plan";
-	r.rc._provider_id_case = OPENCODE__RUN_COMMAND___PROVIDER_ID_PROVIDER_ID;
+	r.rc._provider_id_case =
+	    OPENCODE__RUN_COMMAND___PROVIDER_ID_PROVIDER_ID;
 	r.rc.provider_id = "mock";
 	r.rc._model_id_case = OPENCODE__RUN_COMMAND___MODEL_ID_MODEL_ID;
 	r.rc.model_id = "mock-1";
@@ -2282,7 +2283,8 @@ collect(struct wsc *w, Opencode__ServerMessage **out)
 			wsc_msg_free(m);
 			return n;
 		}
-		if (m->payload_case == SMP(UPSTREAM_STATUS) || n == MAX_EVENTS) {
+		if (m->payload_case == SMP(UPSTREAM_STATUS) ||
+		    n == MAX_EVENTS) {
 			wsc_msg_free(m);
 			continue;
 		}
@@ -2467,6 +2469,54 @@ test_v2_events_filter(void **state)
 	    0);
 	n = collect(&w, ev);
 	check_v2_events(ev, n, FX_SESSION);
+	free_events(ev, n);
+	wsc_close(&w);
+}
+
+/*
+ * A reasoning part of 300 001 bytes ("a" and 150 000 two-byte characters)
+ * arrives cut at 256 KiB on a character boundary, with truncated set.
+ */
+static void
+test_v2_long_part(void **state)
+{
+	struct it_env *e = *state;
+	Opencode__ServerMessage *ev[MAX_EVENTS];
+	char *text, *line;
+	size_t n, i, len, tl = 1 + 150000 * 2;
+	struct wsc w;
+	Opencode__PartInfo *p;
+
+	assert_non_null(text = malloc(tl + 1));
+	text[0] = 'a';
+	for (i = 1; i < tl; i += 2)
+		memcpy(text + i, "\xc3\xa9", 2);
+	text[tl] = '\0';
+	if (asprintf(&line, "{\"id\":\"evt_long\",\"type\":"
+	    "\"message.part.updated\",\"properties\":{\"sessionID\":\"%s\","
+	    "\"part\":{\"id\":\"prt_long\",\"messageID\":\"msg_long\","
+	    "\"sessionID\":\"%s\",\"type\":\"reasoning\",\"text\":\"%s\","
+	    "\"time\":{\"start\":1}},\"time\":1}}\n" EV_SENTINEL "\n",
+	    FX_SESSION, FX_SESSION, text, FX_SESSION) == -1)
+		fail_msg("asprintf");
+	keep(line);
+	keep(text);
+	client(e, &w);
+	if (it_fake_wait_streams(e, 1, T_REPLY) == -1)
+		fail_msg("ocbroker never subscribed to /event");
+	assert_int_equal(it_fake_event(e, line), 0);
+	n = collect(&w, ev);
+	assert_int_equal(n, 1);
+	assert_int_equal(ev[0]->payload_case, SMP(PART_UPDATED));
+	p = ev[0]->part_updated;
+	len = strlen(p->text);
+	print_message("300001 bytes of text arrived as %zu\n", len);
+	assert_true(p->truncated);
+	assert_true(len <= 256 * 1024 && len > 256 * 1024 - 4);
+	/* A prefix of the original, ending on a character boundary. */
+	assert_memory_equal(p->text, text, len);
+	assert_true(len % 2 == 1);
+	assert_string_equal(p->kind, "reasoning");
 	free_events(ev, n);
 	wsc_close(&w);
 }
@@ -2765,6 +2815,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_v2_events,
 		    setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_v2_events_filter,
+		    setup_default, teardown),
+		cmocka_unit_test_setup_teardown(test_v2_long_part,
 		    setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_v2_transcripts,
 		    setup_none, teardown),
