@@ -2522,6 +2522,171 @@ test_v2_long_part(void **state)
 }
 
 /*
+ * The rebuild rule: the state a client builds from the events of the "full"
+ * turn (sse-full.txt) equals what ListMessages returns for that session
+ * afterwards (message-list-full-flow.json, captured right after it).
+ * MessageInfo and PartInfo replace by id, ToolCallEvent replaces the tool
+ * part, ChatToken appends to its part's text; compared as packed bytes.
+ */
+#define RB_MAX	128
+
+struct rb_item {
+	char			*id;
+	Opencode__ServerMessage	*m;
+	char			*text;	/* PartInfo: rebuilt text */
+};
+
+static struct rb_item *
+rb_find(struct rb_item *it, size_t *n, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < *n; i++)
+		if (strcmp(it[i].id, id) == 0)
+			return &it[i];
+	if (*n == RB_MAX)
+		fail_msg("too many items to rebuild");
+	memset(&it[*n], 0, sizeof(it[*n]));
+	it[*n].id = keep(strdup(id));
+	return &it[(*n)++];
+}
+
+static void
+rb_set(struct rb_item *it, Opencode__ServerMessage *m)
+{
+	wsc_msg_free(it->m);
+	it->m = m;
+}
+
+static void
+same_packed(const ProtobufCMessage *a, const ProtobufCMessage *b,
+    const char *what, const char *id)
+{
+	size_t la, lb;
+	uint8_t *pa, *pb;
+
+	if (a == NULL || b == NULL)
+		fail_msg("%s %s: %s", what, id, a == NULL ?
+		    "never streamed" : "not in the list");
+	la = protobuf_c_message_get_packed_size(a);
+	lb = protobuf_c_message_get_packed_size(b);
+	assert_non_null(pa = malloc(la + 1));
+	assert_non_null(pb = malloc(lb + 1));
+	protobuf_c_message_pack(a, pa);
+	protobuf_c_message_pack(b, pb);
+	if (la != lb || memcmp(pa, pb, la) != 0)
+		fail_msg("%s %s: streamed and listed differ (%zu and %zu "
+		    "bytes)", what, id, la, lb);
+	free(pa);
+	free(pb);
+}
+
+static void
+test_v2_rebuild(void **state)
+{
+	static struct rb_item msgs[RB_MAX], parts[RB_MAX], tools[RB_MAX];
+	struct it_env *e = *state;
+	Opencode__ServerMessage *m = NULL;
+	Opencode__MessageWithParts *mw;
+	Opencode__PartInfo *p, copy;
+	struct rb_item *it;
+	size_t nm = 0, np = 0, nt = 0, i, k, nparts = 0;
+	char *r = NULL, *sent, *t;
+	struct wsc w;
+	int64_t deadline;
+
+	if (it_read_fixture("sse-full.txt", NULL) == NULL ||
+	    it_read_fixture("message-list-full-flow.json", NULL) == NULL) {
+		print_message("sse-full.txt or message-list-full-flow.json "
+		    "not captured: skipped\n");
+		return;
+	}
+	client(e, &w);
+	if (it_fake_wait_streams(e, 1, T_REPLY) == -1)
+		fail_msg("ocbroker never subscribed to /event");
+	assert_int_equal(it_fake_req(e, "POST", "/__fake/sse", "sse-full.txt",
+	    &r), 200);
+	free(r);
+	if (asprintf(&sent, EV_SENTINEL, FX_SESSION) == -1)
+		fail_msg("asprintf");
+	assert_int_equal(it_fake_event(e, keep(sent)), 0);
+	deadline = it_now_ms() + 30000;
+	for (;;) {
+		int left = (int)(deadline - it_now_ms());
+
+		if (left <= 0 || (m = wsc_recv_msg(&w, NULL, left)) == NULL)
+			fail_msg("the sentinel never arrived");
+		if (m->payload_case == SMP(MESSAGE_REMOVED) &&
+		    strcmp(m->message_removed->message_id, "msg_sentinel") ==
+		    0)
+			break;
+		switch (m->payload_case) {
+		case SMP(MESSAGE_UPDATED):
+			rb_set(rb_find(msgs, &nm, m->message_updated->id), m);
+			continue;
+		case SMP(PART_UPDATED):
+			it = rb_find(parts, &np, m->part_updated->id);
+			it->text = keep(strdup(m->part_updated->text));
+			rb_set(it, m);
+			continue;
+		case SMP(TOOL_CALL):
+			rb_set(rb_find(tools, &nt, m->tool_call->part_id), m);
+			continue;
+		case SMP(TOKEN):
+			it = rb_find(parts, &np, m->token->part_id);
+			if (asprintf(&t, "%s%s", it->text != NULL ? it->text :
+			    "", m->token->delta) == -1)
+				fail_msg("asprintf");
+			it->text = keep(t);
+			break;
+		default:
+			break;
+		}
+		wsc_msg_free(m);
+	}
+	wsc_msg_free(m);
+
+	assert_int_equal(it_fake_messages(e, "message-list-full-flow.json"),
+	    0);
+	m = list_messages(&w, 37, 0, NULL);
+	expect_case(m, 37, SMP(MESSAGE_LIST), "ListMessages after the turn");
+	assert_int_equal(m->message_list->n_messages, nm);
+	for (i = 0; i < m->message_list->n_messages; i++) {
+		mw = m->message_list->messages[i];
+		it = rb_find(msgs, &nm, mw->info->id);
+		same_packed(it->m != NULL ? &it->m->message_updated->base :
+		    NULL, &mw->info->base, "message", mw->info->id);
+		for (k = 0; k < mw->n_parts; k++, nparts++) {
+			p = mw->parts[k];
+			if (strcmp(p->kind, "tool") == 0) {
+				it = rb_find(tools, &nt, p->id);
+				same_packed(it->m != NULL ?
+				    &it->m->tool_call->base : NULL,
+				    &p->tool->base, "tool part", p->id);
+				continue;
+			}
+			it = rb_find(parts, &np, p->id);
+			if (it->m == NULL)
+				fail_msg("part %s was never streamed", p->id);
+			copy = *it->m->part_updated;
+			copy.text = it->text;
+			same_packed(&copy.base, &p->base, "part", p->id);
+		}
+	}
+	print_message("%zu messages and %zu parts rebuilt from the events "
+	    "equal the list\n", nm, nparts);
+	assert_int_equal(nparts, np + nt);
+	wsc_msg_free(m);
+	for (i = 0; i < nm; i++)
+		wsc_msg_free(msgs[i].m);
+	for (i = 0; i < np; i++)
+		wsc_msg_free(parts[i].m);
+	for (i = 0; i < nt; i++)
+		wsc_msg_free(tools[i].m);
+	wsc_close(&w);
+}
+
+/*
  * A captured transcript: every event of a v2 type in it arrives, in order,
  * mapped from that event's own properties.
  */
@@ -2817,6 +2982,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_v2_events_filter,
 		    setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_v2_long_part,
+		    setup_default, teardown),
+		cmocka_unit_test_setup_teardown(test_v2_rebuild,
 		    setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_v2_transcripts,
 		    setup_none, teardown),
