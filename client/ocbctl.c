@@ -1172,25 +1172,13 @@ on_send_event(struct ocb_client *c, const Opencode__ServerMessage *m,
 	track(a, m);
 }
 
-/*
- * send: Subscribe to the session, send, then print the answer until it is
- * over.  With --no-wait, only the acknowledgement ({"ok":true}).
- */
+/* Subscribe, then send; 0, or the exit status. */
 static int
-send_wait(struct ocb_client *c, struct req *r, const struct opts *o,
-    int timeout_ms)
+send_start(struct ocb_client *c, struct req *r, int timeout_ms, int json)
 {
-	struct answer a;
 	Opencode__ServerMessage *reply;
-	sigset_t orig;
 	int ret;
 
-	memset(&a, 0, sizeof(a));
-	a.session = r->u.sm.session_id;
-	a.json = (o->set & O_JSON) != 0;
-	a.reasoning = (o->set & O_REASONING) != 0;
-	signals_catch(&orig);
-	ocb_client_set_event_cb(c, on_send_event, &a);
 	if ((ret = subscribe(c, &r->u.sm.session_id, 1, timeout_ms)) != 0)
 		return ret;
 	if (ocb_client_call(c, &r->cm, timeout_ms, &reply) == -1) {
@@ -1198,7 +1186,7 @@ send_wait(struct ocb_client *c, struct req *r, const struct opts *o,
 		return EXIT_CONNECT;
 	}
 	if (reply->payload_case == OPENCODE__SERVER_MESSAGE__PAYLOAD_ERROR) {
-		if (a.json)
+		if (json)
 			(void)json_message(reply);
 		else
 			warnx_("send: %s: %s", reply->error->code,
@@ -1207,9 +1195,18 @@ send_wait(struct ocb_client *c, struct req *r, const struct opts *o,
 		return EXIT_REPLY_ERROR;
 	}
 	ocb_message_free(reply);
-	switch (wait_events(c, &a.done, &orig)) {
+	return 0;
+}
+
+/* Waits for the answer's end; the exit status. */
+static int
+send_end(struct ocb_client *c, struct answer *a, const sigset_t *orig)
+{
+	int ret;
+
+	switch (wait_events(c, &a->done, orig)) {
 	case WAIT_DONE:
-		ret = a.failed ? EXIT_ANSWER_ERROR : 0;
+		ret = a->failed ? EXIT_ANSWER_ERROR : 0;
 		break;
 	case WAIT_SIGNAL:
 		warnx_("interrupted (the session goes on; `ocbctl cancel` "
@@ -1225,6 +1222,32 @@ send_wait(struct ocb_client *c, struct req *r, const struct opts *o,
 		ret = EXIT_CONNECT;
 		break;
 	}
+	return ret;
+}
+
+/*
+ * send: Subscribe to the session, send, then print the answer until it is
+ * over.  With --no-wait, only the acknowledgement ({"ok":true}).
+ */
+static int
+send_wait(struct ocb_client *c, struct req *r, const struct opts *o,
+    int timeout_ms)
+{
+	struct answer a;
+	sigset_t orig;
+	int ret;
+
+	memset(&a, 0, sizeof(a));
+	a.session = r->u.sm.session_id;
+	a.json = (o->set & O_JSON) != 0;
+	a.reasoning = (o->set & O_REASONING) != 0;
+	signals_catch(&orig);
+	ocb_client_set_event_cb(c, on_send_event, &a);
+	ret = send_start(c, r, timeout_ms, a.json);
+	if (ret == 0)
+		ret = send_end(c, &a, &orig);
+	/* a lives on this stack: later events (while closing) go nowhere. */
+	ocb_client_set_event_cb(c, NULL, NULL);
 	think_end(&a);
 	if (a.mid_line)
 		putchar('\n');

@@ -1521,8 +1521,8 @@ test_ctl_send_wait(void **state)
 	status = send_replay_after(e, tf, text, FX_SESSION,
 	    STALE_TAIL(FX_SESSION), sse_text, &out);
 	if (status != 0 || strcmp(out, FX_TEXT "\n") != 0)
-		fail_msg("exit %d, printed \"%s\" (%s)", status, out,
-		    dump(out));
+		fail_msg("exit %d, printed \"%s\" (%s), stderr %s", status,
+		    out, dump(out), ctl_log_take());
 	free(out);
 	log = ctl_log_take();
 	assert_string_equal(log, "");
@@ -1538,7 +1538,8 @@ test_ctl_send_wait(void **state)
 	assert_json_lines(out);
 	if (status != 0 || count_lines(out, "{\"completed\":{\"session_id\":\""
 	    TOOL_SESSION "\"") != 2)
-		fail_msg("exit %d: %s", status, dump(out));
+		fail_msg("exit %d: %s, stderr %s", status, dump(out),
+		    ctl_log_take());
 	assert_int_equal(count_lines(out, "\"finish\":\"tool-calls\","
 	    "\"input_tokens\""), 1);
 	assert_int_equal(count_lines(out, "\"finish\":\"stop\","
@@ -1558,7 +1559,8 @@ test_ctl_send_wait(void **state)
 	ctl_log_clear();
 	status = send_replay(e, tf, perm, PERM_SESSION, sse_perm, &out);
 	if (status != 0 || strcmp(out, TOOL_ANSWER "\n") != 0)
-		fail_msg("exit %d, printed \"%s\"", status, out);
+		fail_msg("exit %d, printed \"%s\", stderr %s", status,
+		    out, ctl_log_take());
 	free(out);
 	log = ctl_log_take();
 	if (strstr(log, "ocbctl: permission asked: bash (echo hello from "
@@ -1576,14 +1578,16 @@ test_ctl_send_wait(void **state)
 	ctl_log_clear();
 	status = send_replay(e, tf, think, THINK_SESSION, sse_think, &out);
 	if (status != 0 || strcmp(out, "Thought about it.\n") != 0)
-		fail_msg("exit %d, printed \"%s\"", status, out);
+		fail_msg("exit %d, printed \"%s\", stderr %s", status,
+		    out, ctl_log_take());
 	free(out);
 	log = ctl_log_take();
 	assert_string_equal(log, "");
 	free(log);
 	status = send_replay(e, tf, think_r, THINK_SESSION, sse_think, &out);
 	if (status != 0 || strcmp(out, "Thought about it.\n") != 0)
-		fail_msg("exit %d, printed \"%s\"", status, out);
+		fail_msg("exit %d, printed \"%s\", stderr %s", status,
+		    out, ctl_log_take());
 	free(out);
 	log = ctl_log_take();
 	assert_string_equal(log, "The user wants a thought first.\n");
@@ -1592,7 +1596,8 @@ test_ctl_send_wait(void **state)
 	/* A question is shown on stderr with the command that answers it. */
 	status = send_replay(e, tf, think, THINK_SESSION, sse_question, &out);
 	if (status != 0 || *out == '\0')
-		fail_msg("exit %d, printed \"%s\"", status, out);
+		fail_msg("exit %d, printed \"%s\", stderr %s", status,
+		    out, ctl_log_take());
 	free(out);
 	log = ctl_log_take();
 	if (strstr(log, "ocbctl: question asked:\n"
@@ -1629,7 +1634,8 @@ test_ctl_send_errors(void **state)
 	ctl_log_clear();
 	status = send_replay(e, tf, abort_, ABORT_SESSION, sse_abort, &out);
 	if (status != 4 || strcmp(out, "tick1 tick2 tick3 \n") != 0)
-		fail_msg("exit %d, printed \"%s\"", status, out);
+		fail_msg("exit %d, printed \"%s\", stderr %s", status,
+		    out, ctl_log_take());
 	free(out);
 	log = ctl_log_take();
 	if (strstr(log, "ocbctl: session error: MessageAbortedError: "
@@ -1642,16 +1648,19 @@ test_ctl_send_errors(void **state)
 	assert_json_lines(out);
 	if (status != 4 || count_lines(out, "\"kind\":\"error\","
 	    "\"status\":\"\",\"error_name\":\"APIError\"") != 1)
-		fail_msg("exit %d: %s", status, dump(out));
+		fail_msg("exit %d: %s, stderr %s", status, dump(out),
+		    ctl_log_take());
 	free(out);
 	status = send_replay(e, tf, bad, BADMODEL_SESSION, sse_bad, &out);
 	if (status != 4 || strcmp(out, "") != 0)
-		fail_msg("exit %d, printed \"%s\"", status, out);
+		fail_msg("exit %d, printed \"%s\", stderr %s", status,
+		    out, ctl_log_take());
 	free(out);
 	/* An unknown agent: a session error and nothing else, no idle. */
 	status = send_replay(e, tf, agent, BADAGENT_SESSION, sse_agent, &out);
 	if (status != 4 || strcmp(out, "") != 0)
-		fail_msg("exit %d, printed \"%s\"", status, out);
+		fail_msg("exit %d, printed \"%s\", stderr %s", status,
+		    out, ctl_log_take());
 	free(out);
 
 	/* An ErrorResponse to the send: 1, on stderr in text mode. */
