@@ -44,7 +44,7 @@
 #define CLOSE_TIMEOUT_MS	2000
 #define TOKEN_MAX		1024
 #define FILES_MAX		32	/* the broker's limit on attachments */
-#define SNIFF_LEN		4096	/* bytes read to tell text from binary */
+#define SNIFF_LEN		4096	/* read to tell text from binary */
 #define LIMIT_MAX		1000	/* ListMessages.limit */
 
 #define USAGE_HEAD	"usage: ocbctl --port P --token-file F [--timeout MS] "
@@ -92,6 +92,7 @@ static const char help_text[] =
     "  --limit N         history: at most N messages (1-1000, default 100)\n"
     "  --before MSG      history: only messages older than MSG\n"
     "  --all             models: every provider, not only connected ones\n"
+    "  --help            this text\n"
     "\n"
     "send waits until the answer is complete and the session idle, printing\n"
     "the text as it streams; permission requests and questions are shown on\n"
@@ -380,7 +381,9 @@ attach_open(const char *path, char real[PATH_MAX])
 
 	if (realpath(path, real) == NULL)
 		usage_err("--file %s: %s", path, strerror(errno));
-	if ((fd = open(real, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1)
+	/* O_NONBLOCK: a FIFO must not hang us before fstat refuses it. */
+	if ((fd = open(real, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+	    O_NONBLOCK)) == -1)
 		usage_err("--file %s: %s", path, strerror(errno));
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode))
 		usage_err("--file %s: not a regular file", path);
@@ -445,11 +448,13 @@ static const struct cmd cmds[] = {
 	{ "history",		1, 1, O_LIMIT | O_BEFORE,
 	    "[--limit N] [--before MSG] SESSION" },
 	{ "send",		2, 2, O_AGENT | O_MODEL | O_FILE | O_JSON |
-	    O_REASONING | O_NO_WAIT, "[--agent NAME] [--model PROVIDER/MODEL] "
-	    "[--file PATH]... [--json] [--reasoning] [--no-wait] SESSION TEXT" },
+	    O_REASONING | O_NO_WAIT,
+	    "[--agent NAME] [--model PROVIDER/MODEL] [--file PATH]... "
+	    "[--json] [--reasoning] [--no-wait] SESSION TEXT" },
 	{ "cancel",		1, 1, 0, "SESSION" },
 	{ "auth-status",	1, 1, 0, "PROVIDER" },
-	{ "reply-permission",	3, 3, 0, "SESSION PERMISSION once|always|reject" },
+	{ "reply-permission",	3, 3, 0,
+	    "SESSION PERMISSION once|always|reject" },
 	{ "answer",		2, -1, 0, "QUESTION LABEL[,LABEL...]..." },
 	{ "reject-question",	1, 1, 0, "QUESTION" },
 	{ "todos",		1, 1, 0, "SESSION" },

@@ -1480,8 +1480,8 @@ send_replay(const struct it_env *e, const char *tf, const char *const *args,
 	"{\"sessionID\":\"" s "\",\"info\":{\"id\":"			\
 	"\"msg_0000000000000000000000stale\",\"parentID\":"		\
 	"\"msg_0000000000000000000000user0\",\"role\":\"assistant\","	\
-	"\"mode\":\"build\",\"agent\":\"build\",\"path\":{\"cwd\":\"/\","	\
-	"\"root\":\"/\"},\"cost\":0,\"tokens\":{\"input\":0,\"output\":0,"	\
+	"\"mode\":\"build\",\"agent\":\"build\",\"path\":{\"cwd\":\"/\"," \
+	"\"root\":\"/\"},\"cost\":0,\"tokens\":{\"input\":0,\"output\":0," \
 	"\"reasoning\":0,\"cache\":{\"read\":0,\"write\":0}},"		\
 	"\"modelID\":\"mock-1\",\"providerID\":\"mock\",\"time\":"	\
 	"{\"created\":1795667946331,\"completed\":1795667947832},"	\
@@ -1754,6 +1754,13 @@ test_ctl_send_files(void **state)
 	free(out);
 	status = ctl(e, tf, &out, "send", "--file", "/nonexistent/ocb",
 	    FX_SESSION, "x", NULL);
+	CTL_EXPECT(2, "{", 0);
+	free(out);
+	/* A FIFO without a writer: refused, not waited on. */
+	snprintf(odd, sizeof(odd), "%s/fifo", dir);
+	assert_int_equal(mkfifo(odd, 0600), 0);
+	status = ctl(e, tf, &out, "send", "--file", odd, FX_SESSION, "x",
+	    NULL);
 	CTL_EXPECT(2, "{", 0);
 	free(out);
 	assert_null(last = it_fake_last(e, "POST", NULL));
