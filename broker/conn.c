@@ -176,9 +176,13 @@ conn_read_pace(struct conn *c)
 	if (c->state == CONN_OPEN) {
 		high = FRONT_OUTQ_HIGH;
 		low = FRONT_OUTQ_LOW;
-	} else {
+	} else if (c->state == CONN_AUTH) {
 		high = FRONT_PREAUTH_OUTQ_HIGH;
 		low = FRONT_PREAUTH_OUTQ_LOW;
+	} else {
+		/* Closing: input is drained and dropped, so it costs nothing
+		 * and the peer's close can reach us. */
+		high = low = SIZE_MAX;
 	}
 	if (!c->read_paused && used > high) {
 		event_del(c->rev);
