@@ -2595,8 +2595,12 @@ test_v2_rebuild(void **state)
 	struct wsc w;
 	int64_t deadline;
 
-	if (it_read_fixture("sse-full.txt", NULL) == NULL ||
-	    it_read_fixture("message-list-full-flow.json", NULL) == NULL) {
+	char *f1 = it_read_fixture("sse-full.txt", NULL);
+	char *f2 = it_read_fixture("message-list-full-flow.json", NULL);
+
+	free(f1);
+	free(f2);
+	if (f1 == NULL || f2 == NULL) {
 		print_message("sse-full.txt or message-list-full-flow.json "
 		    "not captured: skipped\n");
 		return;
