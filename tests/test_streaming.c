@@ -580,6 +580,46 @@ jv_set(const struct jv *v)
 	return v != NULL && v->type != J_NULL;
 }
 
+/* A boolean member, 0 when absent or null. */
+static int
+jv_bool(const struct jv *o, const char *key)
+{
+	const struct jv *v = jv_get(o, key);
+
+	if (!jv_set(v))
+		return 0;
+	if (v->type != J_TRUE && v->type != J_FALSE)
+		fail_msg("transcript: member \"%s\" is not a boolean", key);
+	return v->type == J_TRUE;
+}
+
+/* A number member as a double, 0 when absent or null. */
+static double
+jv_double(const struct jv *o, const char *key)
+{
+	const struct jv *v = jv_get(o, key);
+
+	if (!jv_set(v))
+		return 0;
+	if (v->type != J_NUM)
+		fail_msg("transcript: member \"%s\" is not a number", key);
+	return strtod(v->str, NULL);
+}
+
+/* An array member (an absent or null one is empty). */
+static const struct jv *
+jv_arr(const struct jv *o, const char *key)
+{
+	static const struct jv empty = { J_ARR, NULL, 0, 0, NULL, NULL };
+	const struct jv *v = jv_get(o, key);
+
+	if (!jv_set(v))
+		return &empty;
+	if (v->type != J_ARR)
+		fail_msg("transcript: member \"%s\" is not an array", key);
+	return v;
+}
+
 /*
  * A value in one canonical text: object members sorted by name (equal names
  * kept in order), integers as integers, strings re-escaped the same way.
@@ -730,6 +770,7 @@ struct xev {
 	/* ChatToken only */
 	char	*ses, *msg, *part, *delta;
 	size_t	 dlen;
+	const char *tkind;	/* "text" or "reasoning" (static) */
 };
 
 struct xlist {
@@ -740,10 +781,16 @@ struct xlist {
 	size_t		 deltas;	/* ChatTokens */
 };
 
-/* What the mapping remembers across events: completed assistant messages. */
+/*
+ * What the mapping remembers across events: completed assistant messages,
+ * and the parts announced as reasoning (whose deltas say so).  Unbounded
+ * here: no transcript comes near the mapper's bounds.
+ */
 struct xstate {
 	char	**done;
 	size_t	  ndone;
+	char	**reasoning;
+	size_t	  nreasoning;
 };
 
 static struct xev *
@@ -787,6 +834,9 @@ xstate_free(struct xstate *st)
 	for (i = 0; i < st->ndone; i++)
 		free(st->done[i]);
 	free(st->done);
+	for (i = 0; i < st->nreasoning; i++)
+		free(st->reasoning[i]);
+	free(st->reasoning);
 	memset(st, 0, sizeof(*st));
 }
 
@@ -811,9 +861,10 @@ xdup(const char *s)
 /* The canonical lines; received events are written by the same functions. */
 static void
 line_token(struct sb *b, const char *ses, const char *msg, const char *part,
-    const char *delta, size_t dlen)
+    const char *kind, const char *delta, size_t dlen)
 {
-	sb_printf(b, "ChatToken ses=%s msg=%s part=%s delta=", ses, msg, part);
+	sb_printf(b, "ChatToken ses=%s msg=%s part=%s kind=%s delta=", ses, msg,
+	    part, kind);
 	sb_quote(b, delta, dlen);
 }
 
@@ -861,11 +912,173 @@ line_info(struct sb *b, const char *id, const char *title, long long created,
 	sb_printf(b, " created=%lld updated=%lld}", created, updated);
 }
 
+/* MessageInfo: the fields a chat UI shows (ids, model, state, tokens). */
+static void
+line_message(struct sb *b, const char *ses, const char *id, const char *role,
+    long long created, long long completed, const char *parent,
+    const char *agent, const char *provider, const char *model,
+    const char *finish, const char *ename, const char *emsg, long long in,
+    long long out, long long reasoning, double cost)
+{
+	sb_printf(b, "MessageInfo ses=%s id=%s role=%s created=%lld "
+	    "completed=%lld parent=%s agent=%s provider=%s model=%s finish=%s "
+	    "error_name=%s error_message=", ses, id, role, created, completed,
+	    parent, agent, provider, model, finish, ename);
+	sb_quote(b, emsg, strlen(emsg));
+	sb_printf(b, " input=%lld output=%lld reasoning=%lld cost=%.17g", in,
+	    out, reasoning, cost);
+}
+
+/* PartInfo up to its text; files= and file= follow. */
+static void
+line_part_head(struct sb *b, const char *ses, const char *msg,
+    const char *id, const char *kind, int synthetic, int truncated,
+    const char *text, size_t tlen)
+{
+	sb_printf(b, "PartInfo ses=%s msg=%s id=%s kind=%s synthetic=%d "
+	    "truncated=%d text=", ses, msg, id, kind, synthetic, truncated);
+	sb_quote(b, text, tlen);
+	sb_adds(b, " files=[");
+}
+
+static void
+line_file(struct sb *b, const char *mime, const char *filename,
+    const char *url)
+{
+	sb_adds(b, "] file={mime=");
+	sb_quote(b, mime, strlen(mime));
+	sb_adds(b, " filename=");
+	sb_quote(b, filename, strlen(filename));
+	sb_adds(b, " url=");
+	sb_quote(b, url, strlen(url));
+	sb_adds(b, "}");
+}
+
+/* One element of a list: a quoted string after a comma when not first. */
+static void
+line_item(struct sb *b, size_t i, const char *s, size_t n)
+{
+	if (i > 0)
+		sb_adds(b, ",");
+	sb_quote(b, s, n);
+}
+
+static void
+line_question_head(struct sb *b, size_t i, const char *q, const char *header,
+    int multiple, int custom)
+{
+	sb_adds(b, i > 0 ? ",{q=" : "{q=");
+	sb_quote(b, q, strlen(q));
+	sb_adds(b, " header=");
+	sb_quote(b, header, strlen(header));
+	sb_printf(b, " multiple=%d custom=%d options=[", multiple, custom);
+}
+
+static void
+line_option(struct sb *b, size_t i, const char *label, const char *desc)
+{
+	line_item(b, i, label, strlen(label));
+	sb_adds(b, ":");
+	sb_quote(b, desc, strlen(desc));
+}
+
+static void
+line_todo(struct sb *b, size_t i, const char *content, const char *status,
+    const char *priority)
+{
+	line_item(b, i, content, strlen(content));
+	sb_printf(b, "/%s/%s", status, priority);
+}
+
+static void
+line_diff(struct sb *b, size_t i, const char *path, const char *status,
+    long long add, long long del, int truncated, const char *patch)
+{
+	line_item(b, i, path, strlen(path));
+	sb_printf(b, " %s +%lld -%lld truncated=%d patch=", status, add, del,
+	    truncated);
+	sb_quote(b, patch, strlen(patch));
+}
+
 /* Error texts go to the UI with their first line only (stack traces). */
 static char *
 first_line(const char *s)
 {
 	return xstrdup(s, strcspn(s, "\r\n"));
+}
+
+/*
+ * MessageInfo.error_message: the first line, control characters as spaces.
+ * The mapper also cuts it at 1 KiB; no capture has one that long.
+ */
+static char *
+error_text(const char *s)
+{
+	char *t = first_line(s), *q;
+
+	if (strlen(t) >= 1024)
+		fail_msg("transcript: an error text this reader cannot cut");
+	for (q = t; *q != '\0'; q++)
+		if ((unsigned char)*q < 0x20 || *q == 0x7f)
+			*q = ' ';
+	return t;
+}
+
+/* Texts, outputs and patches are cut at 256 KiB; no capture has one. */
+static const char *
+x_uncut(const char *s)
+{
+	if (strlen(s) > 256 * 1024)
+		fail_msg("transcript: a text this reader cannot cut");
+	return s;
+}
+
+static void
+x_reasoning(struct xstate *st, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < st->nreasoning; i++)
+		if (strcmp(st->reasoning[i], id) == 0)
+			return;
+	if ((st->reasoning = reallocarray(st->reasoning, st->nreasoning + 1,
+	    sizeof(*st->reasoning))) == NULL)
+		fail_msg("out of memory");
+	st->reasoning[st->nreasoning++] = xdup(id);
+}
+
+/*
+ * A part but a tool: text and synthetic for text and reasoning, the
+ * changed files for patch, the attachment for file; ids and kind for any
+ * other.
+ */
+static void
+x_part(struct sb *b, const struct jv *o)
+{
+	const char *kind = jv_rstr(o, "type"), *text = "";
+	const struct jv *v;
+	int synthetic = 0;
+	size_t i;
+
+	if (strcmp(kind, "text") == 0 || strcmp(kind, "reasoning") == 0) {
+		text = x_uncut(jv_ostr(o, "text"));
+		synthetic = jv_bool(o, "synthetic");
+	}
+	line_part_head(b, jv_rstr(o, "sessionID"), jv_rstr(o, "messageID"),
+	    jv_rstr(o, "id"), kind, synthetic, 0, text, strlen(text));
+	if (strcmp(kind, "patch") == 0) {
+		v = jv_arr(o, "files");
+		for (i = 0; i < v->n; i++) {
+			if (v->kids[i]->type != J_STR)
+				fail_msg("transcript: a patch file not a string");
+			line_item(b, i, v->kids[i]->str, v->kids[i]->slen);
+		}
+	}
+	if (strcmp(kind, "file") == 0)
+		line_file(b, jv_ostr(o, "mime"), jv_ostr(o, "filename"),
+		    x_uncut(jv_ostr(o, "url")));
+	else
+		sb_adds(b, "] file=none");
 }
 
 struct xctx {
@@ -883,10 +1096,10 @@ x_event(void *arg, const char *data, size_t len)
 	struct sb b = { NULL, 0, 0 };
 	const struct jv *p, *o, *s, *t, *v;
 	struct jv *root;
-	const char *type, *ses, *id;
+	const char *type, *ses, *id, *kind;
 	struct xev *e;
 	char *em;
-	size_t i;
+	size_t i, k;
 
 	if ((root = json_read(data, len)) == NULL)
 		fail_msg("transcript: an event that is not JSON: %.*s",
@@ -901,9 +1114,16 @@ x_event(void *arg, const char *data, size_t len)
 		s = jv_get(p, "delta");
 		if (s == NULL || s->type != J_STR)
 			fail_msg("transcript: delta without text");
+		/* Its part's type, when that was announced before. */
+		id = jv_rstr(p, "partID");
+		kind = "text";
+		for (i = 0; i < st->nreasoning; i++)
+			if (strcmp(st->reasoning[i], id) == 0)
+				kind = "reasoning";
 		line_token(&b, jv_rstr(p, "sessionID"), jv_rstr(p, "messageID"),
-		    jv_rstr(p, "partID"), s->str, s->slen);
+		    id, kind, s->str, s->slen);
 		e = x_add(x, SMP(TOKEN), &b);
+		e->tkind = kind;
 		e->ses = xdup(jv_rstr(p, "sessionID"));
 		e->msg = xdup(jv_rstr(p, "messageID"));
 		e->part = xdup(jv_rstr(p, "partID"));
@@ -911,8 +1131,26 @@ x_event(void *arg, const char *data, size_t len)
 		e->dlen = s->slen;
 		x->deltas++;
 	} else if (strcmp(type, "message.updated") == 0) {
-		/* Once per assistant message, when the server completes it. */
+		/* Every one as MessageInfo; the model is the assistant's own,
+		 * else the one the user asked for. */
 		o = jv_get(p, "info");
+		v = strcmp(jv_rstr(o, "role"), "assistant") == 0 ? o :
+		    jv_get(o, "model");
+		t = jv_get(jv_get(o, "error"), "data");
+		em = error_text(jv_ostr(t, "message"));
+		line_message(&b, jv_rstr(o, "sessionID"), jv_rstr(o, "id"),
+		    jv_rstr(o, "role"), jv_int(jv_get(o, "time"), "created"),
+		    jv_int(jv_get(o, "time"), "completed"),
+		    jv_ostr(o, "parentID"), jv_ostr(o, "agent"),
+		    jv_ostr(v, "providerID"), jv_ostr(v, "modelID"),
+		    jv_ostr(o, "finish"), jv_ostr(jv_get(o, "error"), "name"),
+		    em, jv_int(jv_get(o, "tokens"), "input"),
+		    jv_int(jv_get(o, "tokens"), "output"),
+		    jv_int(jv_get(o, "tokens"), "reasoning"),
+		    jv_double(o, "cost"));
+		free(em);
+		x_add(x, SMP(MESSAGE_UPDATED), &b);
+		/* Then, once per assistant message, its completion. */
 		if (strcmp(jv_rstr(o, "role"), "assistant") != 0 ||
 		    !jv_set(jv_get(jv_get(o, "time"), "completed")))
 			goto done;
@@ -934,8 +1172,14 @@ x_event(void *arg, const char *data, size_t len)
 		x_add(x, SMP(COMPLETED), &b);
 	} else if (strcmp(type, "message.part.updated") == 0) {
 		o = jv_get(p, "part");
-		if (strcmp(jv_rstr(o, "type"), "tool") != 0)
+		kind = jv_rstr(o, "type");
+		if (strcmp(kind, "reasoning") == 0)
+			x_reasoning(st, jv_rstr(o, "id"));
+		if (strcmp(kind, "tool") != 0) {
+			x_part(&b, o);
+			x_add(x, SMP(PART_UPDATED), &b);
 			goto done;
+		}
 		t = jv_get(o, "state");
 		ses = jv_str(p, "sessionID");
 		line_tool_head(&b, ses != NULL ? ses : jv_rstr(o, "sessionID"),
@@ -972,6 +1216,72 @@ x_event(void *arg, const char *data, size_t len)
 		if (jv_set(v = jv_get(p, "metadata")))
 			jv_canon(v, &b);
 		x_add(x, SMP(PERMISSION_REQUEST), &b);
+	} else if (strcmp(type, "permission.replied") == 0) {
+		sb_printf(&b, "PermissionResolved ses=%s id=%s reply=%s",
+		    jv_rstr(p, "sessionID"), jv_rstr(p, "requestID"),
+		    jv_rstr(p, "reply"));
+		x_add(x, SMP(PERMISSION_RESOLVED), &b);
+	} else if (strcmp(type, "question.asked") == 0) {
+		o = jv_get(p, "tool");
+		sb_printf(&b, "QuestionRequest ses=%s id=%s msg=%s call=%s "
+		    "questions=[", jv_rstr(p, "sessionID"), jv_rstr(p, "id"),
+		    jv_ostr(o, "messageID"), jv_ostr(o, "callID"));
+		v = jv_get(p, "questions");
+		if (v == NULL || v->type != J_ARR)
+			fail_msg("transcript: a question without questions");
+		for (i = 0; i < v->n; i++) {
+			o = v->kids[i];
+			line_question_head(&b, i, jv_ostr(o, "question"),
+			    jv_ostr(o, "header"), jv_bool(o, "multiple"),
+			    jv_bool(o, "custom"));
+			t = jv_arr(o, "options");
+			for (k = 0; k < t->n; k++)
+				line_option(&b, k, jv_rstr(t->kids[k], "label"),
+				    jv_ostr(t->kids[k], "description"));
+			sb_adds(&b, "]}");
+		}
+		sb_adds(&b, "]");
+		x_add(x, SMP(QUESTION_REQUEST), &b);
+	} else if (strcmp(type, "question.replied") == 0 ||
+	    strcmp(type, "question.rejected") == 0) {
+		sb_printf(&b, "QuestionResolved ses=%s id=%s rejected=%d",
+		    jv_rstr(p, "sessionID"), jv_rstr(p, "requestID"),
+		    strcmp(type, "question.rejected") == 0);
+		x_add(x, SMP(QUESTION_RESOLVED), &b);
+	} else if (strcmp(type, "todo.updated") == 0) {
+		sb_printf(&b, "TodoList ses=%s todos=[",
+		    jv_rstr(p, "sessionID"));
+		v = jv_arr(p, "todos");
+		for (i = 0; i < v->n; i++)
+			line_todo(&b, i, jv_ostr(v->kids[i], "content"),
+			    jv_ostr(v->kids[i], "status"),
+			    jv_ostr(v->kids[i], "priority"));
+		sb_adds(&b, "]");
+		x_add(x, SMP(TODO_UPDATED), &b);
+	} else if (strcmp(type, "session.diff") == 0) {
+		/* The stream does not say which message: "". */
+		sb_printf(&b, "DiffList ses=%s msg= files=[",
+		    jv_rstr(p, "sessionID"));
+		v = jv_arr(p, "diff");
+		for (i = 0; i < v->n; i++) {
+			o = v->kids[i];
+			line_diff(&b, i, jv_str(o, "file") != NULL ?
+			    jv_str(o, "file") : jv_ostr(o, "path"),
+			    jv_ostr(o, "status"), jv_int(o, "additions"),
+			    jv_int(o, "deletions"), 0,
+			    x_uncut(jv_ostr(o, "patch")));
+		}
+		sb_adds(&b, "]");
+		x_add(x, SMP(DIFF_UPDATED), &b);
+	} else if (strcmp(type, "message.removed") == 0) {
+		sb_printf(&b, "MessageRemoved ses=%s msg=%s",
+		    jv_rstr(p, "sessionID"), jv_rstr(p, "messageID"));
+		x_add(x, SMP(MESSAGE_REMOVED), &b);
+	} else if (strcmp(type, "message.part.removed") == 0) {
+		sb_printf(&b, "PartRemoved ses=%s msg=%s part=%s",
+		    jv_rstr(p, "sessionID"), jv_rstr(p, "messageID"),
+		    jv_rstr(p, "partID"));
+		x_add(x, SMP(PART_REMOVED), &b);
 	} else if (strcmp(type, "session.created") == 0 ||
 	    strcmp(type, "session.updated") == 0 ||
 	    strcmp(type, "session.deleted") == 0) {
@@ -1005,7 +1315,7 @@ x_event(void *arg, const char *data, size_t len)
 		sb_adds(&b, "none");
 		x_add(x, SMP(SESSION_EVENT), &b);
 	}
-	/* Anything else (session.diff, permission.replied, ...) maps to
+	/* Anything else (file.edited, server.heartbeat, ...) maps to
 	 * nothing. */
  done:
 	free(b.p);
@@ -1048,6 +1358,7 @@ x_filter(const struct xlist *in, struct xlist *out, const char *ses)
 			e->part = xdup(in->v[i].part);
 			e->delta = xstrdup(in->v[i].delta, in->v[i].dlen);
 			e->dlen = in->v[i].dlen;
+			e->tkind = in->v[i].tkind;
 			out->deltas++;
 		}
 	}
@@ -1076,13 +1387,19 @@ rx_line(struct sb *b, const Opencode__ServerMessage *m)
 	const Opencode__ToolCallEvent *tc;
 	const Opencode__PermissionRequest *pr;
 	const Opencode__SessionEvent *se;
-	size_t i;
+	const Opencode__MessageInfo *mi;
+	const Opencode__PartInfo *pi;
+	const Opencode__QuestionRequest *qr;
+	const Opencode__Question *q;
+	const Opencode__FileDiff *fd;
+	const Opencode__Todo *td;
+	size_t i, k;
 
 	switch (m->payload_case) {
 	case SMP(TOKEN):
 		tk = m->token;
 		line_token(b, tk->session_id, tk->message_id, tk->part_id,
-		    tk->delta, strlen(tk->delta));
+		    tk->kind, tk->delta, strlen(tk->delta));
 		break;
 	case SMP(COMPLETED):
 		cc = m->completed;
@@ -1124,6 +1441,88 @@ rx_line(struct sb *b, const Opencode__ServerMessage *m)
 			    se->info->title : NULL,
 			    (long long)se->info->created_at,
 			    (long long)se->info->updated_at);
+		break;
+	case SMP(MESSAGE_UPDATED):
+		mi = m->message_updated;
+		line_message(b, mi->session_id, mi->id, mi->role,
+		    (long long)mi->created_at, (long long)mi->completed_at,
+		    mi->parent_id, mi->agent, mi->provider_id, mi->model_id,
+		    mi->finish, mi->error_name, mi->error_message,
+		    (long long)mi->input_tokens, (long long)mi->output_tokens,
+		    (long long)mi->reasoning_tokens, mi->cost);
+		break;
+	case SMP(PART_UPDATED):
+		pi = m->part_updated;
+		line_part_head(b, pi->session_id, pi->message_id, pi->id,
+		    pi->kind, pi->synthetic, pi->truncated, pi->text,
+		    strlen(pi->text));
+		for (i = 0; i < pi->n_files; i++)
+			line_item(b, i, pi->files[i], strlen(pi->files[i]));
+		if (pi->file != NULL)
+			line_file(b, pi->file->mime, pi->file->filename,
+			    pi->file->url);
+		else
+			sb_adds(b, "] file=none");
+		if (pi->tool != NULL)
+			sb_adds(b, " tool=set");
+		break;
+	case SMP(PERMISSION_RESOLVED):
+		sb_printf(b, "PermissionResolved ses=%s id=%s reply=%s",
+		    m->permission_resolved->session_id,
+		    m->permission_resolved->permission_id,
+		    m->permission_resolved->reply);
+		break;
+	case SMP(QUESTION_REQUEST):
+		qr = m->question_request;
+		sb_printf(b, "QuestionRequest ses=%s id=%s msg=%s call=%s "
+		    "questions=[", qr->session_id, qr->id, qr->message_id,
+		    qr->call_id);
+		for (i = 0; i < qr->n_questions; i++) {
+			q = qr->questions[i];
+			line_question_head(b, i, q->question, q->header,
+			    q->multiple, q->custom);
+			for (k = 0; k < q->n_options; k++)
+				line_option(b, k, q->options[k]->label,
+				    q->options[k]->description);
+			sb_adds(b, "]}");
+		}
+		sb_adds(b, "]");
+		break;
+	case SMP(QUESTION_RESOLVED):
+		sb_printf(b, "QuestionResolved ses=%s id=%s rejected=%d",
+		    m->question_resolved->session_id,
+		    m->question_resolved->question_id,
+		    (int)m->question_resolved->rejected);
+		break;
+	case SMP(TODO_UPDATED):
+		sb_printf(b, "TodoList ses=%s todos=[",
+		    m->todo_updated->session_id);
+		for (i = 0; i < m->todo_updated->n_todos; i++) {
+			td = m->todo_updated->todos[i];
+			line_todo(b, i, td->content, td->status, td->priority);
+		}
+		sb_adds(b, "]");
+		break;
+	case SMP(DIFF_UPDATED):
+		sb_printf(b, "DiffList ses=%s msg=%s files=[",
+		    m->diff_updated->session_id, m->diff_updated->message_id);
+		for (i = 0; i < m->diff_updated->n_files; i++) {
+			fd = m->diff_updated->files[i];
+			line_diff(b, i, fd->path, fd->status,
+			    (long long)fd->additions, (long long)fd->deletions,
+			    fd->truncated, fd->patch);
+		}
+		sb_adds(b, "]");
+		break;
+	case SMP(MESSAGE_REMOVED):
+		sb_printf(b, "MessageRemoved ses=%s msg=%s",
+		    m->message_removed->session_id,
+		    m->message_removed->message_id);
+		break;
+	case SMP(PART_REMOVED):
+		sb_printf(b, "PartRemoved ses=%s msg=%s part=%s",
+		    m->part_removed->session_id, m->part_removed->message_id,
+		    m->part_removed->part_id);
 		break;
 	case SMP(UPSTREAM_STATUS):
 		sb_printf(b, "UpstreamStatus connected=%d version=%s",
@@ -1310,6 +1709,7 @@ struct rxstat {
 	size_t	trues;		/* connected:true, version FX_VERSION */
 	size_t	tokens;		/* ChatToken messages received */
 	size_t	merged_max;	/* largest ChatToken carrying >1 delta */
+	size_t	merged_reasoning; /* merged ChatTokens of kind "reasoning" */
 };
 
 static int
@@ -1318,7 +1718,8 @@ token_is(const Opencode__ChatToken *tk, const struct xev *e)
 	return strcmp(tk->delta, e->delta) == 0 && strlen(tk->delta) ==
 	    e->dlen && strcmp(tk->part_id, e->part) == 0 &&
 	    strcmp(tk->message_id, e->msg) == 0 &&
-	    strcmp(tk->session_id, e->ses) == 0;
+	    strcmp(tk->session_id, e->ses) == 0 &&
+	    strcmp(tk->kind, e->tkind) == 0;
 }
 
 static int
@@ -1411,6 +1812,7 @@ expect_seq(struct cl *w, const char *who, const struct xlist *x, size_t from,
 			    strcmp(e->ses, tk->session_id) != 0 ||
 			    strcmp(e->msg, tk->message_id) != 0 ||
 			    strcmp(e->part, tk->part_id) != 0 ||
+			    strcmp(e->tkind, tk->kind) != 0 ||
 			    e->dlen > dl - off ||
 			    memcmp(tk->delta + off, e->delta, e->dlen) != 0) {
 				rx_line(&b, m);
@@ -1429,6 +1831,8 @@ expect_seq(struct cl *w, const char *who, const struct xlist *x, size_t from,
 		    rs->merged_max)
 			rs->merged_max =
 			    opencode__server_message__get_packed_size(m);
+		if (dl > e->dlen && strcmp(tk->kind, "reasoning") == 0)
+			rs->merged_reasoning++;
 		wsc_msg_free(m);
 	}
 	free(b.p);
@@ -1818,9 +2222,9 @@ log_has(const struct it_env *e, const char *text)
 static void
 transcript_exact(struct it_env *e, const char *fixture, struct xlist *x)
 {
-	struct xstate st = { NULL, 0 };
+	struct xstate st = { NULL, 0, NULL, 0 };
 	struct xlist again = { NULL, 0, 0, 0, 0 };
-	struct rxstat rs = { 0, 0, 0 };
+	struct rxstat rs = { 0, 0, 0, 0 };
 	const char *v;
 	struct cl w;
 	size_t i;
@@ -1973,6 +2377,66 @@ test_transcript_abort(void **state)
 	x_free(&x);
 }
 
+/*
+ * The v2 events on the captures that have them: reasoning tokens, the
+ * question and permission answers, todos, diffs, removals, patch and file
+ * parts.  transcript_exact() checks every line; here what the reader found
+ * is checked to be there at all.
+ */
+static void
+test_transcript_v2(void **state)
+{
+	static const struct {
+		const char	*name;
+		int		 kind;
+		const char	*needle;
+		size_t		 count;
+	} fx[] = {
+		{ "sse-reasoning.txt", SMP(TOKEN), " kind=reasoning ", 4 },
+		{ "sse-reasoning.txt", SMP(PART_UPDATED), " kind=reasoning "
+		    "synthetic=0 truncated=0 text=\"The user wants a thought "
+		    "first.\"", 1 },
+		{ "sse-full.txt", SMP(QUESTION_REQUEST), "{q=\"Which colour "
+		    "should the mock use?\" header=\"Colour\" multiple=0 "
+		    "custom=0 options=[\"Blue\":\"The colour of the sky\",", 1 },
+		{ "sse-full.txt", SMP(QUESTION_RESOLVED), " rejected=0", 1 },
+		{ "sse-full.txt", SMP(PERMISSION_RESOLVED), " reply=once", 1 },
+		{ "sse-full.txt", SMP(TODO_UPDATED), "todos=[\"Read the probe "
+		    "file\"/completed/high,\"Write the notes\"/in_progress/"
+		    "medium,\"Run the tests\"/pending/low]", 1 },
+		{ "sse-question-reject.txt", SMP(QUESTION_RESOLVED),
+		    " rejected=1", 1 },
+		{ "sse-revert-part.txt", SMP(PART_REMOVED), NULL, 1 },
+		{ "sse-revert-prompt.txt", SMP(MESSAGE_REMOVED), NULL, 2 },
+		{ "sse-revert.txt", SMP(DIFF_UPDATED), " msg= files=["
+		    "\"hello.txt\" modified +1 -1 truncated=0 patch=", 1 },
+		{ "sse-edit.txt", SMP(PART_UPDATED), " kind=patch synthetic=0 "
+		    "truncated=0 text=\"\" files=[\"/home/user/project/notes"
+		    ".txt\"]", 1 },
+		{ "sse-file.txt", SMP(PART_UPDATED), " kind=file synthetic=0 "
+		    "truncated=0 text=\"\" files=[] file={mime=\"text/plain\" "
+		    "filename=\"a.txt\" url=\"data:", 1 },
+		{ "sse-file.txt", SMP(PART_UPDATED), " synthetic=1 ", 2 },
+	};
+	struct xlist x = { NULL, 0, 0, 0, 0 };
+	const char *done = "";
+	size_t i;
+
+	for (i = 0; i < sizeof(fx) / sizeof(fx[0]); i++) {
+		if (strcmp(fx[i].name, done) != 0) {
+			x_free(&x);
+			transcript_exact(*state, fx[i].name, &x);
+			done = fx[i].name;
+		}
+		if (x_count(&x, fx[i].kind, fx[i].needle) != fx[i].count)
+			fail_msg("%s: %zu events of payload %d with %s, want %zu",
+			    fx[i].name, x_count(&x, fx[i].kind, fx[i].needle),
+			    fx[i].kind, fx[i].needle != NULL ? fx[i].needle :
+			    "anything", fx[i].count);
+	}
+	x_free(&x);
+}
+
 /* ---- 2. slow readers ---- */
 
 /* The text of part part_id in its last message.part.updated. */
@@ -2027,19 +2491,21 @@ tcp_wmem_max(void)
  * everything: the fast one gets every delta unmerged and in order; the slow
  * one, whose queue passed 1 MiB, gets fewer ChatTokens carrying the same
  * text (lossless, order kept), and the front's memory stays bounded.
+ * sse-reasoning follows, while that queue is still full: its reasoning
+ * deltas, merged, still say "reasoning".
  */
 static void
 test_slow_reader_merges(void **state)
 {
 	struct it_env *e = *state;
-	struct xstate st = { NULL, 0 };
+	struct xstate st = { NULL, 0, NULL, 0 };
 	struct xlist x = { NULL, 0, 0, 0, 0 };
-	struct rxstat fast_rs = { 0, 0, 0 }, slow_rs = { 0, 0, 0 };
+	struct rxstat fast_rs = { 0, 0, 0, 0 }, slow_rs = { 0, 0, 0, 0 };
 	struct sb want = { NULL, 0, 0 };
 	struct cl fast, slow;
 	char *final;
 	const char *part = NULL;
-	size_t i, r, replays, once = 0;
+	size_t i, r, replays, once = 0, nmany;
 	int64_t t0;
 
 	/* Enough replays that the kernel cannot take it all. */
@@ -2056,11 +2522,14 @@ test_slow_reader_merges(void **state)
 		    "this test", tcp_wmem_max());
 	for (r = 1; r < replays; r++)
 		x_transcript(&st, &x, "sse-many.txt");
-	xstate_free(&st);
 	assert_int_equal(x.deltas, (size_t)2000 * replays);
 	/* The message completes once, however often it is replayed. */
 	assert_int_equal(x_count(&x, SMP(COMPLETED), NULL), 1);
-	for (i = 0; i < x.n; i++) {
+	nmany = x.n;
+	x_transcript(&st, &x, "sse-reasoning.txt");
+	xstate_free(&st);
+	assert_int_equal(x_count(&x, SMP(TOKEN), " kind=reasoning "), 4);
+	for (i = 0; i < nmany; i++) {
 		if (x.v[i].kind != SMP(TOKEN))
 			continue;
 		if (part == NULL)
@@ -2082,6 +2551,7 @@ test_slow_reader_merges(void **state)
 	t0 = it_now_ms();
 	for (r = 0; r < replays; r++)
 		fake_post(e, "/__fake/sse", "sse-many.txt");
+	fake_post(e, "/__fake/sse", "sse-reasoning.txt");
 	expect_seq(&fast, "fast client", &x, 0, x.n, &fast_rs, 1, T_FLOOD, 0,
 	    NULL, NULL);
 	print_message("fast client: sse-many x %zu: %zu events, %zu ChatTokens "
@@ -2105,6 +2575,9 @@ test_slow_reader_merges(void **state)
 		fail_msg("no ChatToken was merged for the slow client "
 		    "(%zu for %zu deltas): its queue never passed 1 MiB",
 		    slow_rs.tokens, x.deltas);
+	/* The reasoning deltas came after every sse-many one, the queue
+	 * still full: three of them were merged into the first. */
+	assert_int_equal(slow_rs.merged_reasoning, 1);
 	/* Merging is bounded: a merged message is re-encoded on every merge. */
 	if (slow_rs.merged_max > FRONT_MERGE_MAX)
 		fail_msg("a merged ChatToken of %zu bytes (merging stops at "
@@ -2170,9 +2643,9 @@ static void
 test_never_reader_closed_1013(void **state)
 {
 	struct it_env *e = *state;
-	struct xstate st = { NULL, 0 };
+	struct xstate st = { NULL, 0, NULL, 0 };
 	struct xlist x = { NULL, 0, 0, 0, 0 }, t = { NULL, 0, 0, 0, 0 };
-	struct rxstat fast_rs = { 0, 0, 0 }, dead_rs = { 0, 0, 0 };
+	struct rxstat fast_rs = { 0, 0, 0, 0 }, dead_rs = { 0, 0, 0, 0 };
 	struct rxend end;
 	struct cl fast, dead;
 	size_t i, bytes = 0, reached = 0;
@@ -2243,10 +2716,10 @@ static void
 test_upstream_restart(void **state)
 {
 	struct it_env *e = *state;
-	struct xstate st = { NULL, 0 };
+	struct xstate st = { NULL, 0, NULL, 0 };
 	struct xlist a = { NULL, 0, 0, 0, 0 }, b = { NULL, 0, 0, 0, 0 };
 	struct xlist c = { NULL, 0, 0, 0, 0 };
-	struct rxstat rs = { 0, 0, 0 };
+	struct rxstat rs = { 0, 0, 0, 0 };
 	struct cl w;
 	int64_t t0;
 
@@ -2450,11 +2923,11 @@ test_subscribe_sessions(void **state)
 	static const char *const only_text[] = { SES_TEXT };
 	static const char *const only_tool[] = { SES_TOOL };
 	static const char *const other[] = { UNKNOWN_SESSION, SES_TEXT };
-	struct xstate st = { NULL, 0 };
+	struct xstate st = { NULL, 0, NULL, 0 };
 	struct xlist all = { NULL, 0, 0, 0, 0 };
 	struct xlist xa = { NULL, 0, 0, 0, 0 }, xb = { NULL, 0, 0, 0, 0 };
-	struct rxstat rs_all = { 0, 0, 0 }, rs_a = { 0, 0, 0 };
-	struct rxstat rs_b = { 0, 0, 0 };
+	struct rxstat rs_all = { 0, 0, 0, 0 }, rs_a = { 0, 0, 0, 0 };
+	struct rxstat rs_b = { 0, 0, 0, 0 };
 	struct cl wall, wa, wb;
 
 	x_transcript(&st, &all, "sse-text.txt");
@@ -2541,6 +3014,106 @@ test_reader(void **state)
 	free(b.p);
 }
 
+/*
+ * The reader's sequences, one letter per event, against the ones
+ * tests/test_events.c writes out for every capture (test_v2_sequences),
+ * so that two derivations of the same rules agree.
+ */
+static char
+x_code(const struct xev *e)
+{
+	static const struct {
+		int		 kind;
+		char		 code;
+		const char	*needle;
+	} tab[] = {
+		{ SMP(TOKEN), 'T', NULL }, { SMP(COMPLETED), 'X', NULL },
+		{ SMP(TOOL_CALL), 'K', NULL },
+		{ SMP(PERMISSION_REQUEST), 'P', NULL },
+		{ SMP(MESSAGE_UPDATED), 'M', NULL },
+		{ SMP(PART_UPDATED), 'A', NULL },
+		{ SMP(DIFF_UPDATED), 'F', NULL },
+		{ SMP(TODO_UPDATED), 'O', NULL },
+		{ SMP(QUESTION_REQUEST), 'Q', NULL },
+		{ SMP(QUESTION_RESOLVED), 'q', NULL },
+		{ SMP(PERMISSION_RESOLVED), 'R', NULL },
+		{ SMP(MESSAGE_REMOVED), 'm', NULL },
+		{ SMP(PART_REMOVED), 'a', NULL },
+		{ SMP(SESSION_EVENT), 'C', " kind=created " },
+		{ SMP(SESSION_EVENT), 'U', " kind=updated " },
+		{ SMP(SESSION_EVENT), 'D', " kind=deleted " },
+		{ SMP(SESSION_EVENT), 'S', " kind=status " },
+		{ SMP(SESSION_EVENT), 'I', " kind=idle " },
+		{ SMP(SESSION_EVENT), 'E', " kind=error " },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
+		if (tab[i].kind == e->kind && (tab[i].needle == NULL ||
+		    strstr(e->line, tab[i].needle) != NULL))
+			return tab[i].code;
+	return '?';
+}
+
+static void
+test_v2_codes(void **state)
+{
+	static const struct {
+		const char	*name;
+		const char	*codes;
+	} fx[] = {
+		{ "sse-abort-idle.txt", "SI" },
+		{ "sse-abort.txt", "CUMAUSMUFMSAATTTESIAMXSI" },
+		{ "sse-bad-agent.txt", "CEE" },
+		{ "sse-bad-model.txt", "CUMAUSESIE" },
+		{ "sse-command.txt", "UMAUSMUFMSAATTTTAATTTAAMMXSSIUFM" },
+		{ "sse-edit.txt", "MAUSMUFMSAKKKAMAMXSMUFSAKKKMAMMXSMUFSAKKKK"
+		    "MAMAMXSMUFSAATTAMAMMXSSIUFM" },
+		{ "sse-error.txt", "CUMAUSMSUFMESIMXSI" },
+		{ "sse-file.txt", "MAAAAUSMUFMSAATTTTTTAAMMXSSIUFM" },
+		{ "sse-first-prompt.txt", "CUMAUSMUUFMSAATTTTTTAAMMXSSIUFM" },
+		{ "sse-full.txt", "UMAUSMUFMSAATTTTAKOKKAMMXSMUFSMAKQKqKAMMXSMUFSA"
+		    "KKMPRKKKAMMXSMUFSAATTAMAMMXSSIUFM" },
+		{ "sse-permission-reject.txt", "CUMAUSMUFMSAKPKRKAMMXSIUFM" },
+		{ "sse-permission.txt", "CUMAUSMUFMSAKKPRKKKAMMXSMUFSAATMTTTAAMMXSS"
+		    "IUFM" },
+		{ "sse-question-reject.txt", "UMAUSMSAKQKUFMqKAMMXSIUFM" },
+		{ "sse-question.txt", "MAUSMUFMSAKQKqKAMMXSMUFSAATTAMAMMXSSIUFM" },
+		{ "sse-queued.txt", "CUMAUSMSUFMAATMAUTTTAAMMXSMUFSAATTTMTTTAAMMXSS"
+		    "IUFM" },
+		{ "sse-reasoning.txt", "UMAUSMUFMSAATTTTAATTTAAMMXSSIUFM" },
+		{ "sse-retry.txt", "CUMAUSMUFMSSSSMXSI" },
+		{ "sse-revert-busy.txt", "MAUSMSUFMAATTTTTTAAMMXSSIUFM" },
+		{ "sse-revert-part.txt", "FUaUMAUSMUFMSAATTTTTTAAMMXSSIUFM" },
+		{ "sse-revert-prompt.txt", "FUmmUMAUSMSUFMAATTTTTTAAMMXSSIUFM" },
+		{ "sse-revert.txt", "FUU" },
+		{ "sse-sessions.txt", "CUD" },
+		{ "sse-summarize.txt", "MASMSAATTTAAMMXSSIUFM" },
+		{ "sse-text.txt", "CUMAUSMUSUFMAATTTTTTAAMMXSSIUFM" },
+		{ "sse-todo.txt", "MAUSMUFMSAKOKKAMMXSMUFSAATTAMAMMXSSIUFM" },
+		{ "sse-tool.txt", "CUMAUSMSUFMAKKKAMMXSMUFSAATTTTAMAMMXSSIUFM" },
+	};
+	struct xstate st = { NULL, 0, NULL, 0 };
+	struct xlist x = { NULL, 0, 0, 0, 0 };
+	struct sb b = { NULL, 0, 0 };
+	size_t i, k;
+
+	(void)state;
+	for (i = 0; i < sizeof(fx) / sizeof(fx[0]); i++) {
+		x_transcript(&st, &x, fx[i].name);
+		b.len = 0;
+		sb_adds(&b, "");
+		for (k = 0; k < x.n; k++)
+			sb_addn(&b, (char []){ x_code(&x.v[k]) }, 1);
+		if (strcmp(b.p, fx[i].codes) != 0)
+			fail_msg("%s: %s, want %s", fx[i].name, b.p,
+			    fx[i].codes);
+		x_free(&x);
+		xstate_free(&st);
+	}
+	free(b.p);
+}
+
 /* ---- main ---- */
 
 /* Links every fixture into a directory of ours and writes the flood. */
@@ -2607,6 +3180,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reader),
+		cmocka_unit_test(test_v2_codes),
 		cmocka_unit_test_setup_teardown(test_transcript_text,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transcript_tool,
@@ -2614,6 +3188,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_transcript_permission,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transcript_abort,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_transcript_v2,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slow_reader_merges,
 		    setup, teardown),
