@@ -727,5 +727,16 @@ api_reply_pack(const struct api_call *c, const struct api_response *r,
 		return providers_reply_pack(c, r, out, out_len);
 	if (c->kind == API_KIND_PENDING_LIST)
 		return reply_pending(c, r, out, out_len);
+	if (c->path2_from_reply) {
+		/* The message before which to page was there; the page is
+		 * the second reply. */
+		if (r->second == NULL)
+			return api_error_pack(c->request_id,
+			    ERR_UPSTREAM_ERROR, "no reply to the page GET", out,
+			    out_len);
+		if (r->second->status < 200 || r->second->status > 299)
+			return reply_failure(c, r->second, out, out_len);
+		return reply_success(c, r->second, out, out_len);
+	}
 	return reply_success(c, r, out, out_len);
 }

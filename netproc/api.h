@@ -71,6 +71,7 @@ struct api_call {
 	int		 cancels_session;	/* CancelRequest: ends the RunCommand calls on session_id once it succeeded */
 	size_t		 max_reply;		/* the client's --max-message: a reply never exceeds it (MessageList) */
 	char		 before[PATHENC_ID_MAX + 1];	/* ListMessages: the page before this msg_ id ("" for none) */
+	int		 path2_from_reply;	/* path2 is made from the first reply (api_second_path) */
 };
 
 struct api_error {
@@ -95,6 +96,16 @@ struct api_response {
  */
 int	 api_call_build(const Opencode__ClientMessage *, struct api_call *,
 	    struct api_error *);
+/*
+ * For a call with path2_from_reply (ListMessages with before): makes
+ * call->path2 out of the first GET's 2xx reply.  The server pages by a
+ * cursor of the message's id and creation time, and GET
+ * /session/{id}/message/{before} tells the time.  Returns 0, or -1 with
+ * err filled (PARSE_ERROR, INVALID_REQUEST when the path does not fit).
+ */
+int	 api_second_path(struct api_call *, const struct api_response *,
+	    struct api_error *);
+
 /* explicit_bzero()s and frees the body. */
 void	 api_call_free(struct api_call *);
 

@@ -16,8 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/base64.h"
+#include "common/errcode.h"
 #include "common/utf8.h"
 #include "netproc/api.h"
+#include "netproc/json.h"
 #include "netproc/pathenc.h"
 
 static int
@@ -553,6 +556,23 @@ add_query(struct api_call *c, const char *sep, const char *key,
 	return 0;
 }
 
+/* Appends "<sep><value>" to the path; value is percent-encoded. */
+static int
+set_path_more(struct api_call *c, const char *sep, const char *value,
+    struct api_error *err)
+{
+	size_t	n = strlen(c->path);
+
+	if (n + strlen(sep) >= sizeof(c->path))
+		return invalid(err, "path too long");
+	snprintf(c->path + n, sizeof(c->path) - n, "%s", sep);
+	if (pathenc_append(c->path, sizeof(c->path), value) == -1) {
+		c->path[n] = '\0';
+		return invalid(err, "path too long");
+	}
+	return 0;
+}
+
 static int
 build_update(const Opencode__UpdateSession *us, struct api_call *c,
     struct api_error *err)
@@ -585,8 +605,10 @@ build_fork(const Opencode__ForkSession *fs, struct api_call *c,
  * The upstream is asked for one message more than the client wants: when
  * it comes, older messages exist (MessageList.more).  The server's own
  * `before` is an opaque cursor (base64 of the oldest message's id and
- * creation time), not a message id: a page before a msg_ id asks for the
- * whole list and is cut out of it by the mapper (api_chat.c).
+ * creation time), not a message id (it answers an id with 400): a page
+ * before a msg_ id first asks for that message (GET
+ * /session/{id}/message/{before}, 404 when the session has no such
+ * message), and api_second_path() makes the cursor from its time.
  */
 static int
 build_messages(const Opencode__ListMessages *lm, struct api_call *c,
@@ -612,10 +634,72 @@ build_messages(const Opencode__ListMessages *lm, struct api_call *c,
 	c->limit = limit;
 	if (before) {
 		snprintf(c->before, sizeof(c->before), "%s", lm->before);
-		return 0;
+		c->path2_from_reply = 1;
+		return set_path_more(c, "/", lm->before, err);
 	}
 	snprintf(num, sizeof(num), "%" PRIu32, limit + 1);
 	return add_query(c, "?", "limit", num, err);
+}
+
+/*
+ * The cursor for a page before c->before: base64url, unpadded, of
+ * {"id":"msg_...","time":<created>}, as the server writes X-Next-Cursor.
+ * Only `info` of the (possibly large) message is parsed.
+ */
+int
+api_second_path(struct api_call *c, const struct api_response *r,
+    struct api_error *err)
+{
+	struct json	*j;
+	char		 cur[PATHENC_ID_MAX + 64], enc[2 * sizeof(cur)];
+	char		 num[16];
+	int64_t		 created;
+	ssize_t		 n, i;
+	int		 t;
+
+	c->path2[0] = '\0';
+	if (!c->path2_from_reply || c->before[0] == '\0')
+		return fail(err, ERR_INTERNAL, "no second request");
+	if (r->body == NULL || json_parse_member(r->body, r->body_len, "info",
+	    &j) == -1)
+		return fail(err, ERR_PARSE_ERROR,
+		    "unexpected reply: message info");
+	t = json_obj_get(j, json_obj_get(j, 0, "time"), "created");
+	if (!json_str_eq(j, json_obj_get(j, 0, "id"), c->before) ||
+	    json_get_int64(j, t, &created) == -1 || created < 0) {
+		json_free(j);
+		return fail(err, ERR_PARSE_ERROR,
+		    "unexpected reply: message info");
+	}
+	json_free(j);
+	snprintf(cur, sizeof(cur), "{\"id\":\"%s\",\"time\":%" PRId64 "}",
+	    c->before, created);
+	if ((n = base64_encode(cur, strlen(cur), enc, sizeof(enc))) < 0)
+		return fail(err, ERR_INTERNAL, "cursor too long");
+	for (i = 0; i < n; i++) {
+		if (enc[i] == '+')
+			enc[i] = '-';
+		else if (enc[i] == '/')
+			enc[i] = '_';
+		else if (enc[i] == '=') {
+			enc[i] = '\0';
+			break;
+		}
+	}
+	/* path is /session/{id}/message/{before}: drop the last segment. */
+	snprintf(c->path2, sizeof(c->path2), "%s", c->path);
+	if ((t = (int)(strrchr(c->path2, '/') - c->path2)) <= 0)
+		return fail(err, ERR_INTERNAL, "no message path");
+	c->path2[t] = '\0';
+	snprintf(num, sizeof(num), "%" PRIu32, c->limit + 1);
+	if (strlen(c->path2) + strlen("?limit=&before=") + strlen(num) +
+	    strlen(enc) >= sizeof(c->path2)) {
+		c->path2[0] = '\0';
+		return invalid(err, "path too long");
+	}
+	snprintf(c->path2 + strlen(c->path2), sizeof(c->path2) -
+	    strlen(c->path2), "?limit=%s&before=%s", num, enc);
+	return 0;
 }
 
 static int

@@ -388,23 +388,6 @@ fit(struct chatmap *cm, Opencode__MessageList *ml,
 	return 0;
 }
 
-/* The index of the message whose info.id is id, or -1. */
-static int
-find_message(struct chatmap *cm, size_t n, const char *id, size_t *ip)
-{
-	size_t	i;
-	int	t, info;
-
-	for (i = 0, t = 1; i < n; i++, t = json_next(cm->j, t)) {
-		info = json_obj_get(cm->j, t, "info");
-		if (json_str_eq(cm->j, json_obj_get(cm->j, info, "id"), id)) {
-			*ip = i;
-			return 0;
-		}
-	}
-	return -1;
-}
-
 int
 api_map_message_list(struct chatmap *cm, const struct api_call *c,
     Opencode__ServerMessage *sm)
@@ -412,7 +395,6 @@ api_map_message_list(struct chatmap *cm, const struct api_call *c,
 	Opencode__MessageList		*ml;
 	Opencode__MessageWithParts	*mw;
 	size_t				 i, n, first = 0, end;
-	char				*why;
 	int				 t;
 
 	if (root_array(cm, "message list", &n) == -1)
@@ -420,16 +402,8 @@ api_map_message_list(struct chatmap *cm, const struct api_call *c,
 	if ((ml = cm_alloc(cm, 1, sizeof(*ml))) == NULL)
 		return -1;
 	opencode__message_list__init(ml);
-	/* The page ends before c->before, or with the newest. */
+	/* The server paged (its cursor, made from c->before): all is ours. */
 	end = n;
-	if (c->before[0] != '\0' &&
-	    find_message(cm, n, c->before, &end) == -1) {
-		if ((why = cm_alloc(cm, 1, API_MSG_MAX)) == NULL)
-			return -1;
-		snprintf(why, API_MSG_MAX, "message %s not found", c->before);
-		cm->why = why;
-		return -2;
-	}
 	/* More than asked for: older messages exist. */
 	if (c->limit > 0 && end > c->limit) {
 		first = end - c->limit;

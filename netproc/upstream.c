@@ -681,6 +681,32 @@ end_commands(struct upstream *up, const char *session_id)
 	}
 }
 
+/*
+ * The second GET's path comes from the first reply (api_second_path);
+ * -1 when it cannot be made, after answering the request with why.
+ */
+static int
+second_path(struct upstream_req *r)
+{
+	struct api_response resp;
+	struct api_error err;
+
+	memset(&resp, 0, sizeof(resp));
+	memset(&err, 0, sizeof(err));
+	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &resp.status);
+	curl_easy_getinfo(r->easy, CURLINFO_CONTENT_TYPE, &resp.content_type);
+	resp.body = buf_head(&r->body);
+	resp.body_len = buf_used(&r->body);
+	if (api_second_path(r->call, &resp, &err) == 0)
+		return 0;
+	log_info("request %llu: %s %s: %s", (unsigned long long)
+	    r->call->request_id, method_name(r->call->method), r->call->path,
+	    err.message);
+	answer_error(r->up, r->conn_id, r->call->request_id, err.code,
+	    err.message);
+	return -1;
+}
+
 static void
 req_done(struct upstream_xfer *x, CURLcode rc)
 {
@@ -688,10 +714,18 @@ req_done(struct upstream_xfer *x, CURLcode rc)
 	struct upstream *up = r->up;
 	long status = 0;
 
-	if (rc == CURLE_OK && !r->second && r->call->path2[0] != '\0') {
+	if (rc == CURLE_OK && !r->second && (r->call->path2[0] != '\0' ||
+	    r->call->path2_from_reply)) {
 		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
 		/* A failed first GET is the reply: api_reply_pack maps it. */
 		if (status >= 200 && status <= 299) {
+			if (r->call->path2_from_reply &&
+			    second_path(r) == -1) {
+				TAILQ_REMOVE(&up->reqs, r, entry);
+				up->nreqs--;
+				req_free(r);
+				return;
+			}
 			if (start_second(r) == 0)
 				return;
 			TAILQ_REMOVE(&up->reqs, r, entry);

@@ -912,7 +912,9 @@ unbase64(const char *in, char *out, size_t outsz)
 	const char *c;
 
 	for (; *in != '\0' && *in != '='; in++) {
-		if ((c = strchr(tab, *in)) == NULL)
+		/* The server reads base64url as well (ocbroker writes it). */
+		if ((c = strchr(tab, *in == '-' ? '+' : *in == '_' ? '/' :
+		    *in)) == NULL)
 			return -1;
 		acc = (acc << 6) | (unsigned long)(c - tab);
 		if ((bits += 6) >= 8) {
@@ -1024,6 +1026,26 @@ messages_page(struct evhttp_request *req, const char *path)
 		evbuffer_add(b, fx_messages.data + msgs[i].off, msgs[i].len);
 	}
 	evbuffer_add(b, "]", 1);
+	reply_owned(req, 200, "application/json", b);
+}
+
+/* GET /session/{id}/message/{mid}: that message and its parts, or 404. */
+static void
+message_one(struct evhttp_request *req, const char *mid)
+{
+	struct evbuffer *b;
+	size_t i;
+
+	for (i = 0; i < n_msgs; i++)
+		if (strcmp(msgs[i].id, mid) == 0)
+			break;
+	if (i == n_msgs) {
+		reply_json(req, 404, &fx_404_get);
+		return;
+	}
+	if ((b = evbuffer_new()) == NULL)
+		fatal("evbuffer_new");
+	evbuffer_add(b, fx_messages.data + msgs[i].off, msgs[i].len);
 	reply_owned(req, 200, "application/json", b);
 }
 
@@ -1185,6 +1207,9 @@ session_route(struct evhttp_request *req, struct conn *c, const char *id,
 	    is_method(req, EVHTTP_REQ_GET))
 		messages_page(req, evhttp_uri_get_path(
 		    evhttp_request_get_evhttp_uri(req)));
+	else if (strncmp(rest, "/message/msg_", 13) == 0 &&
+	    is_method(req, EVHTTP_REQ_GET))
+		message_one(req, rest + 9);
 	else if (strcmp(rest, "/revert") == 0 &&
 	    is_method(req, EVHTTP_REQ_POST)) {
 		if (!json_has(body, "messageID"))

@@ -1630,16 +1630,19 @@ test_build_v2_messages(void **state)
 
 	/*
 	 * The server's before is a cursor, not an id (it answers a msg_ id
-	 * with 400): a page before an id is cut out of the whole list.
+	 * with 400): a page before an id first GETs that message, whose
+	 * creation time makes the cursor (api_second_path).
 	 */
 	lm.limit = 20;
 	lm._before_case = OPENCODE__LIST_MESSAGES___BEFORE_BEFORE;
 	lm.before = MSG;
-	expect_call(&m, API_GET, "/session/" SES "/message",
+	expect_call(&m, API_GET, "/session/" SES "/message/" MSG,
 	    API_KIND_MESSAGE_LIST, NULL);
 	build_ok(&m, &b);
 	assert_string_equal(b.call.before, MSG);
 	assert_int_equal(b.call.limit, 20);
+	assert_true(b.call.path2_from_reply);
+	assert_string_equal(b.call.path2, "");
 	lm.before = "";
 	expect_invalid_why(&m, "invalid before: a msg_ id");
 	lm.before = SES;
@@ -2829,6 +2832,96 @@ ids_of_json(const uint8_t *body, size_t len, char *out, size_t outsize)
 }
 
 /* The v2 captures: every part kind, the server's paging, a fork. */
+/*
+ * The cursor made from a message equals the one the real server wrote
+ * for it (X-Next-Cursor of message-list-limit.http names the oldest
+ * message of that page), and the second path asks for limit + 1.
+ */
+static void
+test_message_cursor(void **state)
+{
+	struct api_call		 c;
+	struct api_error	 err;
+	struct http		 h;
+	struct json		*j;
+	struct api_response	 first;
+	const char		*hdr, *q;
+	char			 want[256];
+	size_t			 off, len, n;
+
+	(void)state;
+	load_http("message-list-limit.http", &h);
+	hdr = strstr((const char *)h.raw, "x-next-cursor: ");
+	assert_non_null(hdr);
+	hdr += strlen("x-next-cursor: ");
+	n = strcspn(hdr, "\r\n");
+	assert_true(n > 0 && n < sizeof(want));
+	memcpy(want, hdr, n);
+	want[n] = '\0';
+	/* Element 0 of the page, as GET /session/{id}/message/{id} gives it. */
+	assert_int_equal(json_parse(h.resp.body, h.resp.body_len, &j), 0);
+	assert_int_equal(json_raw(j, 1, &off, &len), 0);
+	json_free(j);
+	memset(&first, 0, sizeof(first));
+	first.status = 200;
+	first.content_type = JSON_CT;
+	first.body = h.resp.body + off;
+	first.body_len = len;
+
+	msg_call(&c, 2, 0);
+	snprintf(c.path, sizeof(c.path), "/session/ses_a/message/x");
+	c.path2_from_reply = 1;
+	/* The wrong message. */
+	snprintf(c.before, sizeof(c.before), "msg_0000");
+	assert_int_equal(api_second_path(&c, &first, &err), -1);
+	assert_string_equal(err.code, ERR_PARSE_ERROR);
+	assert_string_equal(c.path2, "");
+	/* Its own: the server's cursor, as our url-safe unpadded base64. */
+	{
+		struct arena	 a;
+		char		*id;
+
+		arena_init(&a);
+		assert_int_equal(json_parse(first.body, first.body_len, &j), 0);
+		assert_int_equal(json_get_str(j, json_obj_get(j,
+		    json_obj_get(j, 0, "info"), "id"), &a, &id), 0);
+		snprintf(c.before, sizeof(c.before), "%s", id);
+		json_free(j);
+		arena_free(&a);
+	}
+	assert_int_equal(api_second_path(&c, &first, &err), 0);
+	assert_non_null(q = strstr(c.path2, "?limit=3&before="));
+	assert_true(strncmp(c.path2, "/session/ses_a/message?", 23) == 0);
+	for (n = 0; want[n] != '\0'; n++)
+		if (want[n] == '+')
+			want[n] = '-';
+		else if (want[n] == '/')
+			want[n] = '_';
+		else if (want[n] == '=')
+			want[n] = '\0';
+	assert_string_equal(q + strlen("?limit=3&before="), want);
+	/* Not JSON, no time, a negative time. */
+	first.body = (const uint8_t *)"nope";
+	first.body_len = 4;
+	assert_int_equal(api_second_path(&c, &first, &err), -1);
+	first.body = (const uint8_t *)"{\"info\":{\"id\":\"msg_x\"}}";
+	first.body_len = strlen((const char *)first.body);
+	snprintf(c.before, sizeof(c.before), "msg_x");
+	assert_int_equal(api_second_path(&c, &first, &err), -1);
+	first.body = (const uint8_t *)
+	    "{\"info\":{\"id\":\"msg_x\",\"time\":{\"created\":-1}}}";
+	first.body_len = strlen((const char *)first.body);
+	assert_int_equal(api_second_path(&c, &first, &err), -1);
+	first.body = (const uint8_t *)
+	    "{\"info\":{\"id\":\"msg_x\",\"time\":{\"created\":7}}}";
+	first.body_len = strlen((const char *)first.body);
+	assert_int_equal(api_second_path(&c, &first, &err), 0);
+	/* {"id":"msg_x","time":7} */
+	assert_string_equal(c.path2, "/session/ses_a/message?limit=3&before="
+	    "eyJpZCI6Im1zZ194IiwidGltZSI6N30");
+	free(h.raw);
+}
+
 static void
 test_message_list_v2_fixtures(void **state)
 {
@@ -2837,7 +2930,7 @@ test_message_list_v2_fixtures(void **state)
 	struct api_call		 c;
 	struct http		 h;
 	uint8_t			*full, *page;
-	size_t			 flen, plen, i, k, pages, last = 0;
+	size_t			 flen, plen, i, k;
 	char			 want[4096], got[4096], before[64];
 	const char		*kinds[] = {
 		"text", "file", "compaction", "step-start", "reasoning",
@@ -2877,7 +2970,7 @@ test_message_list_v2_fixtures(void **state)
 	assert_int_equal(sm->message_list->n_messages, 1);
 	assert_true(sm->message_list->more);
 	opencode__server_message__free_unpacked(sm, NULL);
-	/* The page the server gave for its cursor = ours before that id. */
+	/* The oldest of the server's limit=2 page: its cursor's message. */
 	msg_call(&c, 2, 0);
 	sm = reply2(&c, &h.resp, NULL);
 	assert_int_equal(sm->message_list->n_messages, 2);
@@ -2885,43 +2978,41 @@ test_message_list_v2_fixtures(void **state)
 	    sm->message_list->messages[0]->info->id);
 	opencode__server_message__free_unpacked(sm, NULL);
 	free(h.raw);
+	/*
+	 * A page before an id: the first reply is that message, the second
+	 * the page the server gave for the cursor made from it.
+	 */
 	page = load("message-list-before.json", &plen);
 	ids_of_json(page, plen, want, sizeof(want));
-	free(page);
 	msg_call(&c, 2, 0);
 	snprintf(c.before, sizeof(c.before), "%s", before);
-	sm = reply(&c, 200, JSON_CT, full, flen);
-	ids_of(sm->message_list, got, sizeof(got));
-	assert_string_equal(got, want);
-	assert_true(sm->message_list->more);
-	opencode__server_message__free_unpacked(sm, NULL);
+	c.path2_from_reply = 1;
+	{
+		struct api_response second = { 200, JSON_CT, page, plen, NULL };
+		struct api_response first = { 200, JSON_CT, (const uint8_t *)
+		    "{\"info\":{}}", 11, &second };
 
-	/* Paging to the end as message-list-pages.result did: 9, last 1. */
-	msg_call(&c, 2, 0);
-	for (pages = 1;; pages++) {
-		sm = reply(&c, 200, JSON_CT, full, flen);
-		ml = sm->message_list;
-		assert_true(ml->n_messages > 0);
-		last = ml->n_messages;
-		snprintf(c.before, sizeof(c.before), "%s",
-		    ml->messages[0]->info->id);
-		k = ml->more;
+		sm = reply2(&c, &first, NULL);
+		ids_of(sm->message_list, got, sizeof(got));
+		assert_string_equal(got, want);
+		/* 2 asked, 2 came (the server was asked for 2 as well). */
+		assert_false(sm->message_list->more);
 		opencode__server_message__free_unpacked(sm, NULL);
-		if (!k)
-			break;
-		assert_true(pages < 20);
+		/* The page GET failed: its error is the answer. */
+		second.status = 500;
+		second.body = (const uint8_t *)"{}";
+		second.body_len = 2;
+		expect_error(reply2(&c, &first, NULL), ERR_UPSTREAM_ERROR,
+		    NULL);
+		/* No second reply at all. */
+		first.second = NULL;
+		expect_error(reply2(&c, &first, NULL), ERR_UPSTREAM_ERROR,
+		    "no reply to the page GET");
+		/* The message is not there: the first GET's 404. */
+		first.status = 404;
+		expect_error(reply2(&c, &first, NULL), ERR_NOT_FOUND, NULL);
 	}
-	assert_int_equal(pages, 9);
-	assert_int_equal(last, 1);
-	/* Before the oldest: an empty page. */
-	sm = reply(&c, 200, JSON_CT, full, flen);
-	assert_int_equal(sm->message_list->n_messages, 0);
-	assert_false(sm->message_list->more);
-	opencode__server_message__free_unpacked(sm, NULL);
-	/* Before an id that is not there. */
-	snprintf(c.before, sizeof(c.before), "msg_00000000000000000000000000");
-	expect_error(reply(&c, 200, JSON_CT, full, flen), ERR_NOT_FOUND,
-	    "message msg_00000000000000000000000000 not found");
+	free(page);
 	free(full);
 
 	/* The rest map whole. */
@@ -3284,6 +3375,7 @@ main(void)
 		cmocka_unit_test(test_pending_list),
 		cmocka_unit_test(test_provider_list_errors),
 		cmocka_unit_test(test_v2_hostile),
+		cmocka_unit_test(test_message_cursor),
 		cmocka_unit_test(test_message_list_v2_fixtures),
 		cmocka_unit_test(test_v2_fixtures),
 		cmocka_unit_test(test_build_v2_captured),

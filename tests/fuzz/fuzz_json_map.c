@@ -8,6 +8,7 @@
  * reply must never exceed.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -226,13 +227,15 @@ run_v2(const uint8_t *data, size_t size)
 {
 	static const char	 empty[] = "[]";
 	static const size_t	 caps[] = { 0, 1024, 4096 };
-	struct api_response	 r, q;
+	struct api_response	 r, q, first, page;
 	struct api_call		 c;
+	struct api_error	 err;
 	size_t			 i;
 
 	memset(&c, 0, sizeof(c));
 	memset(&r, 0, sizeof(r));
 	memset(&q, 0, sizeof(q));
+	memset(&first, 0, sizeof(first));
 	c.request_id = 7;
 	c.quote_errors = 1;
 	memcpy(c.provider_id, "mock", 5);
@@ -264,9 +267,27 @@ run_v2(const uint8_t *data, size_t size)
 		c.max_reply = caps[i];
 		c.limit = 2;
 		run(&c, &r);
+		/* before: the input as the message (the cursor is made
+		 * from it), then as the page. */
 		c.limit = 100;
 		memcpy(c.before, "msg_b", 6);
-		run(&c, &r);
+		c.path2_from_reply = 1;
+		snprintf(c.path, sizeof(c.path), "/session/ses_a/message/msg_b");
+		if (api_second_path(&c, &r, &err) == 0 &&
+		    strncmp(c.path2, "/session/ses_a/message?limit=101&before=",
+		    40) != 0)
+			abort();
+		page = r;
+		page.second = NULL;
+		first.status = 200;
+		first.content_type = r.content_type;
+		first.body = (const uint8_t *)"{}";
+		first.body_len = 2;
+		first.second = &page;
+		run(&c, &first);
+		c.path2_from_reply = 0;
+		c.path[0] = '\0';
+		c.path2[0] = '\0';
 		c.before[0] = '\0';
 	}
 	c.max_reply = 0;
