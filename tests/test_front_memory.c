@@ -298,11 +298,6 @@ flood_some(struct flooder *fl, const uint8_t *pings, size_t plen,
 }
 
 /*
- * Ten clients ping without reading, a fixed number of bytes each, while
- * another client's requests go back and forth; returns the front's growth
- * in kB and the bytes sent in all.
- */
-/*
  * Waits until the front has read every byte the flooders sent: nothing in
  * flight from a flooder, nothing unread on the front's side.  0 or -1.
  */
@@ -328,6 +323,11 @@ wait_drained(struct it_env *e, struct flooder *fl)
 	return -1;
 }
 
+/*
+ * Ten clients ping without reading, a fixed number of bytes each, while
+ * another client's requests go back and forth; returns the front's growth
+ * in kB and the bytes sent in all.
+ */
 static long
 flood(struct it_env *e, struct flooder *fl, struct wsc *good, size_t *total)
 {
