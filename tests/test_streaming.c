@@ -7,8 +7,14 @@
  * The events a client must receive are derived here from the transcript
  * files themselves, by a small JSON and SSE reader of this file's own (not
  * netproc's) and the mapping rules of doc/protocol.md ("Events") and
- * proto/messages.proto.  Each event, expected or received, is written as one
- * canonical line (JSON values with sorted keys), so a mismatch shows both.
+ * proto/messages.proto, v2 included: MessageInfo for every message.updated
+ * (before its ChatCompleted), PartInfo for every part but a tool, the
+ * question and permission answers, todos, diffs, removals, and ChatToken's
+ * kind from the parts announced as reasoning.  The mapper's bounds (ids
+ * remembered, texts and errors cut) are not modelled: the reader fails on a
+ * capture that would reach them.  Each event, expected or received, is
+ * written as one canonical line (JSON values with sorted keys), so a
+ * mismatch shows both.
  *
  * UpstreamStatus{connected: true} follows every server.connected of the
  * stream (the transcripts begin with one) once /global/health answered;
@@ -1070,7 +1076,8 @@ x_part(struct sb *b, const struct jv *o)
 		v = jv_arr(o, "files");
 		for (i = 0; i < v->n; i++) {
 			if (v->kids[i]->type != J_STR)
-				fail_msg("transcript: a patch file not a string");
+				fail_msg("transcript: a patch file that is "
+				    "not a string");
 			line_item(b, i, v->kids[i]->str, v->kids[i]->slen);
 		}
 	}
@@ -2398,7 +2405,8 @@ test_transcript_v2(void **state)
 		    "first.\"", 1 },
 		{ "sse-full.txt", SMP(QUESTION_REQUEST), "{q=\"Which colour "
 		    "should the mock use?\" header=\"Colour\" multiple=0 "
-		    "custom=0 options=[\"Blue\":\"The colour of the sky\",", 1 },
+		    "custom=0 options=[\"Blue\":\"The colour of the sky\",",
+		    1 },
 		{ "sse-full.txt", SMP(QUESTION_RESOLVED), " rejected=0", 1 },
 		{ "sse-full.txt", SMP(PERMISSION_RESOLVED), " reply=once", 1 },
 		{ "sse-full.txt", SMP(TODO_UPDATED), "todos=[\"Read the probe "
@@ -2420,7 +2428,7 @@ test_transcript_v2(void **state)
 	};
 	struct xlist x = { NULL, 0, 0, 0, 0 };
 	const char *done = "";
-	size_t i;
+	size_t i, n;
 
 	for (i = 0; i < sizeof(fx) / sizeof(fx[0]); i++) {
 		if (strcmp(fx[i].name, done) != 0) {
@@ -2428,11 +2436,12 @@ test_transcript_v2(void **state)
 			transcript_exact(*state, fx[i].name, &x);
 			done = fx[i].name;
 		}
-		if (x_count(&x, fx[i].kind, fx[i].needle) != fx[i].count)
-			fail_msg("%s: %zu events of payload %d with %s, want %zu",
-			    fx[i].name, x_count(&x, fx[i].kind, fx[i].needle),
-			    fx[i].kind, fx[i].needle != NULL ? fx[i].needle :
-			    "anything", fx[i].count);
+		n = x_count(&x, fx[i].kind, fx[i].needle);
+		if (n != fx[i].count)
+			fail_msg("%s: %zu events of payload %d with %s, "
+			    "want %zu", fx[i].name, n, fx[i].kind,
+			    fx[i].needle != NULL ? fx[i].needle : "anything",
+			    fx[i].count);
 	}
 	x_free(&x);
 }
@@ -3062,36 +3071,60 @@ test_v2_codes(void **state)
 		const char	*name;
 		const char	*codes;
 	} fx[] = {
-		{ "sse-abort-idle.txt", "SI" },
-		{ "sse-abort.txt", "CUMAUSMUFMSAATTTESIAMXSI" },
-		{ "sse-bad-agent.txt", "CEE" },
-		{ "sse-bad-model.txt", "CUMAUSESIE" },
-		{ "sse-command.txt", "UMAUSMUFMSAATTTTAATTTAAMMXSSIUFM" },
-		{ "sse-edit.txt", "MAUSMUFMSAKKKAMAMXSMUFSAKKKMAMMXSMUFSAKKKK"
-		    "MAMAMXSMUFSAATTAMAMMXSSIUFM" },
-		{ "sse-error.txt", "CUMAUSMSUFMESIMXSI" },
-		{ "sse-file.txt", "MAAAAUSMUFMSAATTTTTTAAMMXSSIUFM" },
-		{ "sse-first-prompt.txt", "CUMAUSMUUFMSAATTTTTTAAMMXSSIUFM" },
-		{ "sse-full.txt", "UMAUSMUFMSAATTTTAKOKKAMMXSMUFSMAKQKqKAMMXSMUFSA"
-		    "KKMPRKKKAMMXSMUFSAATTAMAMMXSSIUFM" },
-		{ "sse-permission-reject.txt", "CUMAUSMUFMSAKPKRKAMMXSIUFM" },
-		{ "sse-permission.txt", "CUMAUSMUFMSAKKPRKKKAMMXSMUFSAATMTTTAAMMXSS"
-		    "IUFM" },
-		{ "sse-question-reject.txt", "UMAUSMSAKQKUFMqKAMMXSIUFM" },
-		{ "sse-question.txt", "MAUSMUFMSAKQKqKAMMXSMUFSAATTAMAMMXSSIUFM" },
-		{ "sse-queued.txt", "CUMAUSMSUFMAATMAUTTTAAMMXSMUFSAATTTMTTTAAMMXSS"
-		    "IUFM" },
-		{ "sse-reasoning.txt", "UMAUSMUFMSAATTTTAATTTAAMMXSSIUFM" },
-		{ "sse-retry.txt", "CUMAUSMUFMSSSSMXSI" },
-		{ "sse-revert-busy.txt", "MAUSMSUFMAATTTTTTAAMMXSSIUFM" },
-		{ "sse-revert-part.txt", "FUaUMAUSMUFMSAATTTTTTAAMMXSSIUFM" },
-		{ "sse-revert-prompt.txt", "FUmmUMAUSMSUFMAATTTTTTAAMMXSSIUFM" },
-		{ "sse-revert.txt", "FUU" },
-		{ "sse-sessions.txt", "CUD" },
-		{ "sse-summarize.txt", "MASMSAATTTAAMMXSSIUFM" },
-		{ "sse-text.txt", "CUMAUSMUSUFMAATTTTTTAAMMXSSIUFM" },
-		{ "sse-todo.txt", "MAUSMUFMSAKOKKAMMXSMUFSAATTAMAMMXSSIUFM" },
-		{ "sse-tool.txt", "CUMAUSMSUFMAKKKAMMXSMUFSAATTTTAMAMMXSSIUFM" },
+		{ "sse-abort-idle.txt",
+		    "SI" },
+		{ "sse-abort.txt",
+		    "CUMAUSMUFMSAATTTESIAMXSI" },
+		{ "sse-bad-agent.txt",
+		    "CEE" },
+		{ "sse-bad-model.txt",
+		    "CUMAUSESIE" },
+		{ "sse-command.txt",
+		    "UMAUSMUFMSAATTTTAATTTAAMMXSSIUFM" },
+		{ "sse-edit.txt",
+		    "MAUSMUFMSAKKKAMAMXSMUFSAKKKMAMMXSMUFSAKKKKMAMAMXSMUFSAAT"
+		    "TAMAMMXSSIUFM" },
+		{ "sse-error.txt",
+		    "CUMAUSMSUFMESIMXSI" },
+		{ "sse-file.txt",
+		    "MAAAAUSMUFMSAATTTTTTAAMMXSSIUFM" },
+		{ "sse-first-prompt.txt",
+		    "CUMAUSMUUFMSAATTTTTTAAMMXSSIUFM" },
+		{ "sse-full.txt",
+		    "UMAUSMUFMSAATTTTAKOKKAMMXSMUFSMAKQKqKAMMXSMUFSAKKMPRKKKA"
+		    "MMXSMUFSAATTAMAMMXSSIUFM" },
+		{ "sse-permission-reject.txt",
+		    "CUMAUSMUFMSAKPKRKAMMXSIUFM" },
+		{ "sse-permission.txt",
+		    "CUMAUSMUFMSAKKPRKKKAMMXSMUFSAATMTTTAAMMXSSIUFM" },
+		{ "sse-question-reject.txt",
+		    "UMAUSMSAKQKUFMqKAMMXSIUFM" },
+		{ "sse-question.txt",
+		    "MAUSMUFMSAKQKqKAMMXSMUFSAATTAMAMMXSSIUFM" },
+		{ "sse-queued.txt",
+		    "CUMAUSMSUFMAATMAUTTTAAMMXSMUFSAATTTMTTTAAMMXSSIUFM" },
+		{ "sse-reasoning.txt",
+		    "UMAUSMUFMSAATTTTAATTTAAMMXSSIUFM" },
+		{ "sse-retry.txt",
+		    "CUMAUSMUFMSSSSMXSI" },
+		{ "sse-revert-busy.txt",
+		    "MAUSMSUFMAATTTTTTAAMMXSSIUFM" },
+		{ "sse-revert-part.txt",
+		    "FUaUMAUSMUFMSAATTTTTTAAMMXSSIUFM" },
+		{ "sse-revert-prompt.txt",
+		    "FUmmUMAUSMSUFMAATTTTTTAAMMXSSIUFM" },
+		{ "sse-revert.txt",
+		    "FUU" },
+		{ "sse-sessions.txt",
+		    "CUD" },
+		{ "sse-summarize.txt",
+		    "MASMSAATTTAAMMXSSIUFM" },
+		{ "sse-text.txt",
+		    "CUMAUSMUSUFMAATTTTTTAAMMXSSIUFM" },
+		{ "sse-todo.txt",
+		    "MAUSMUFMSAKOKKAMMXSMUFSAATTAMAMMXSSIUFM" },
+		{ "sse-tool.txt",
+		    "CUMAUSMSUFMAKKKAMMXSMUFSAATTTTAMAMMXSSIUFM" },
 	};
 	struct xstate st = { NULL, 0, NULL, 0 };
 	struct xlist x = { NULL, 0, 0, 0, 0 };
