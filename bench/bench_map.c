@@ -7,6 +7,8 @@
  *   bench_map auth N file	api_reply_pack(AUTH_STATUS, "anthropic") on it
  *   bench_map providers N file	ListProviders (connected, then include_all)
  *				beside GetProviderStatus, in one run
+ *   bench_map providers-all N file  ListProviders include_all only (for
+ *				perf stat: its instructions alone)
  *   bench_map delta N		event_map on flood_upstream's delta event
  *   bench_map events N file	event_map on every `data:` line of an SSE capture
  *
@@ -115,7 +117,7 @@ time_reply(const char *what, struct api_call *call,
 }
 
 static void
-bench_providers(long n, const char *path)
+bench_providers(long n, const char *path, int all_only)
 {
 	struct api_call		 call;
 	struct api_response	 resp;
@@ -134,9 +136,13 @@ bench_providers(long n, const char *path)
 	resp.body_len = len;
 	printf("/provider: %zu bytes\n", len);
 	call.kind = API_KIND_PROVIDER_STATUS;
-	time_reply("GetProviderStatus", &call, &resp, n, api_reply_pack);
+	if (!all_only)
+		time_reply("GetProviderStatus", &call, &resp, n,
+		    api_reply_pack);
 	call.kind = API_KIND_PROVIDER_LIST;
-	time_reply("ListProviders", &call, &resp, n, providers_reply_pack);
+	if (!all_only)
+		time_reply("ListProviders", &call, &resp, n,
+		    providers_reply_pack);
 	call.include_all = 1;
 	time_reply("ListProviders include_all", &call, &resp, n,
 	    providers_reply_pack);
@@ -167,16 +173,18 @@ main(int argc, char *argv[])
 	char			*p, *e;
 
 	if (argc < 3)
-		die("usage: bench_map list|provider|auth|providers|delta|events "
+		die("usage: bench_map list|provider|auth|providers|providers-all|"
+		    "delta|events "
 		    "N [file]");
 	mode = argv[1];
 	n = strtol(argv[2], NULL, 10);
 	if (n < 1)
 		n = 1;
-	if (strcmp(mode, "providers") == 0) {
+	if (strcmp(mode, "providers") == 0 ||
+	    strcmp(mode, "providers-all") == 0) {
 		if (argc < 4)
 			die("providers: give the gunzipped /provider document");
-		bench_providers(n, argv[3]);
+		bench_providers(n, argv[3], strcmp(mode, "providers-all") == 0);
 		return 0;
 	}
 	memset(&call, 0, sizeof(call));

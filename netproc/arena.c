@@ -23,12 +23,16 @@ arena_init(struct arena *a)
 	a->next_size = ARENA_CHUNK_MIN;
 }
 
-void *
-arena_alloc(struct arena *a, size_t n)
+/*
+ * n bytes aligned to align (a power of two, at most ARENA_ALIGN), not
+ * zeroed.  Chunk data is ARENA_ALIGN-aligned, so aligning the offset
+ * aligns the pointer.
+ */
+static void *
+arena_get(struct arena *a, size_t n, size_t align)
 {
 	struct arena_chunk	*c;
-	size_t			 cap;
-	unsigned char		*p;
+	size_t			 cap, off = 0;
 
 	if (a->next_size == 0)
 		a->next_size = ARENA_CHUNK_MIN;
@@ -36,16 +40,18 @@ arena_alloc(struct arena *a, size_t n)
 		n = 1;
 	if (n > SIZE_MAX - ARENA_ALIGN - sizeof(*c))
 		goto nomem;
-	n = (n + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
-
 	c = a->head;
-	if (c == NULL || c->cap - c->used < n) {
-		cap = n > a->next_size ? n : a->next_size;
+	if (c != NULL)
+		off = (c->used + align - 1) & ~(align - 1);
+	if (c == NULL || off > c->cap || c->cap - off < n) {
+		cap = (n + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
+		if (cap < a->next_size)
+			cap = a->next_size;
 		if ((c = malloc(sizeof(*c) + cap)) == NULL)
 			goto nomem;
 		c->cap = cap;
 		c->used = 0;
-		if (cap == n && a->head != NULL) {
+		if (cap != a->next_size && a->head != NULL) {
 			/* A dedicated chunk: keep filling the current one. */
 			c->next = a->head->next;
 			a->head->next = c;
@@ -55,14 +61,35 @@ arena_alloc(struct arena *a, size_t n)
 			if (a->next_size < ARENA_CHUNK_MAX)
 				a->next_size *= 2;
 		}
+		off = 0;
 	}
-	p = (unsigned char *)c->data + c->used;
-	c->used += n;
-	memset(p, 0, n);
-	return p;
+	c->used = off + n;
+	return (unsigned char *)c->data + off;
 nomem:
 	errno = ENOMEM;
 	return NULL;
+}
+
+void *
+arena_alloc(struct arena *a, size_t n)
+{
+	void	*p;
+
+	if ((p = arena_get(a, n, ARENA_ALIGN)) != NULL)
+		memset(p, 0, n);
+	return p;
+}
+
+void *
+arena_alloc_raw(struct arena *a, size_t n)
+{
+	return arena_get(a, n, ARENA_ALIGN);
+}
+
+char *
+arena_alloc_str(struct arena *a, size_t n)
+{
+	return arena_get(a, n, 1);
 }
 
 void *
@@ -84,7 +111,7 @@ arena_strndup(struct arena *a, const char *s, size_t len)
 		errno = ENOMEM;
 		return NULL;
 	}
-	if ((p = arena_alloc(a, len + 1)) == NULL)
+	if ((p = arena_alloc_str(a, len + 1)) == NULL)
 		return NULL;
 	memcpy(p, s, len);
 	p[len] = '\0';

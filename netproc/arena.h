@@ -21,6 +21,13 @@ struct arena {
 void	 arena_init(struct arena *);
 /* Zeroed memory aligned for any type; NULL (errno ENOMEM) on failure. */
 void	*arena_alloc(struct arena *, size_t);
+/*
+ * Like arena_alloc, not zeroed: for memory the caller fills right away
+ * (a struct it initialises whole, an array it copies into).
+ */
+void	*arena_alloc_raw(struct arena *, size_t);
+/* n bytes for a string, not zeroed and not aligned (packed tightly). */
+char	*arena_alloc_str(struct arena *, size_t);
 /* arena_alloc(nmemb * size), NULL on overflow. */
 void	*arena_calloc(struct arena *, size_t, size_t);
 char	*arena_strndup(struct arena *, const char *, size_t);

@@ -593,6 +593,36 @@ plain_run(const char *buf, size_t len, size_t i, size_t end)
 	return i;
 }
 
+/*
+ * The first byte at or after s[i] (i <= len) that is not plain() or is a
+ * '"': where a plain key ends, if it is plain.  len when there is none.
+ */
+static inline size_t
+key_stop(const char *s, size_t len, size_t i)
+{
+#ifdef JSON_SSE2
+	const __m128i	sp = _mm_set1_epi8(0x20);
+	const __m128i	bs = _mm_set1_epi8('\\');
+	const __m128i	q = _mm_set1_epi8('"');
+	__m128i		v;
+	unsigned	m;
+
+	while (len - i >= 16) {
+		v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+		/* Signed: the bytes above 0x7f are below 0x20 too. */
+		m = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(
+		    _mm_cmplt_epi8(v, sp), _mm_cmpeq_epi8(v, bs)),
+		    _mm_cmpeq_epi8(v, q)));
+		if (m != 0)
+			return i + (size_t)__builtin_ctz(m);
+		i += 16;
+	}
+#endif
+	while (i < len && plain(s[i]) && s[i] != '"')
+		i++;
+	return i;
+}
+
 static int
 hex4(const char *s, size_t i, size_t end, uint32_t *v)
 {
@@ -793,7 +823,7 @@ span_get_str(const char *buf, size_t len, size_t i, size_t end,
 	/* Plain ASCII, the usual string: a copy. */
 	if (plain_run(buf, len, i, end) == end) {
 		n = end - i;
-		if ((s = arena_alloc(a, n + 1)) == NULL)
+		if ((s = arena_alloc_str(a, n + 1)) == NULL)
 			return -1;
 		memcpy(s, buf + i, n);
 		s[n] = '\0';
@@ -802,7 +832,7 @@ span_get_str(const char *buf, size_t len, size_t i, size_t end,
 	}
 	if (span_decode(buf, len, i, end, NULL, 0, &n) == -1)
 		return -1;
-	if ((s = arena_alloc(a, n + 1)) == NULL)
+	if ((s = arena_alloc_str(a, n + 1)) == NULL)
 		return -1;
 	if (span_decode(buf, len, i, end, s, n + 1, &n) == -1)
 		return -1;
@@ -1524,12 +1554,21 @@ json_walk_next(struct json_walk *w)
 		if (i >= w->len || s[i] != '"')
 			return walk_fail(w, EINVAL);
 		w->key = i + 1;
-		if (skim_str(s, w->len, &i) == -1)
-			return walk_fail(w, EINVAL);
+		/*
+		 * The usual key is plain: one run of plain bytes up to its
+		 * closing quote, then compared as it is.
+		 */
+		i = key_stop(s, w->len, w->key);
+		if (i < w->len && s[i] == '"') {
+			w->key_plain = 1;
+			i++;
+		} else {
+			w->key_plain = 0;
+			i = w->key - 1;
+			if (skim_str(s, w->len, &i) == -1)
+				return walk_fail(w, EINVAL);
+		}
 		w->key_end = i - 1;
-		/* Then compared as it is, the usual key. */
-		w->key_plain = plain_run(s, w->len, w->key, w->key_end) ==
-		    w->key_end;
 		i = skip_ws(s, w->len, i);
 		if (i >= w->len || s[i] != ':')
 			return walk_fail(w, EINVAL);
@@ -1553,6 +1592,20 @@ json_walk_key_eq(const struct json_walk *w, const char *key)
 		    strncmp(key, w->s + w->key, w->key_end - w->key) == 0 &&
 		    key[w->key_end - w->key] == '\0';
 	return span_eq(w->s, w->len, w->key, w->key_end, key);
+}
+
+int
+json_walk_key_raw(const struct json_walk *w, const char **keyp,
+    size_t *lenp)
+{
+	if (w->failed || w->depth == 0 || !(w->stack & 1) ||
+	    w->key_end < w->key)
+		return -1;
+	if (!w->key_plain)
+		return 0;
+	*keyp = w->s + w->key;
+	*lenp = w->key_end - w->key;
+	return 1;
 }
 
 int

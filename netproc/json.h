@@ -134,6 +134,14 @@ int	 json_walk_enter(struct json_walk *);
 int	 json_walk_next(struct json_walk *);
 /* 1 when the current member's key decodes to exactly s, else 0. */
 int	 json_walk_key_eq(const struct json_walk *, const char *);
+/*
+ * The current member's key as it is in the document, for a caller that
+ * dispatches on it itself: 1 with its bytes in *key and *len (not
+ * NUL-terminated) when it is plain (printable ASCII without escapes: it
+ * decodes to itself), 0 when it is not (compare it with
+ * json_walk_key_eq()), -1 when there is no key.
+ */
+int	 json_walk_key_raw(const struct json_walk *, const char **, size_t *);
 /* The first i < n for which json_walk_key_eq(keys[i]) is 1, or -1. */
 int	 json_walk_key_pick(const struct json_walk *, const char *const *,
 	    size_t);

@@ -1,11 +1,13 @@
 /*
- * GET /provider -> ProviderList, in one walk of the document and one more
- * over the `models` of the providers that are kept; see providers.h.
+ * GET /provider -> ProviderList; see providers.h.
  *
  * /provider is {all: [Provider], default: {providerID: modelID},
  * connected: [providerID]}, in that order, so which providers are kept is
- * known only at the end: the first walk notes, per provider, its id and
- * where its name and models are, and skims everything else.
+ * known only at the end.  With include_all every provider is kept: its
+ * name and models are read in the one walk of the document.  Without it,
+ * the walk notes, per provider, its id and where its name and models are,
+ * and skims everything else; one more walk reads the `models` of the
+ * providers that are kept.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,12 +19,27 @@
 #include "netproc/json.h"
 #include "netproc/providers.h"
 
-/* Where a provider's name and models are in the document. */
+/*
+ * A provider: read already (pi, with include_all), or where its name and
+ * models are in the document.
+ */
 struct prov {
-	char	*id;
-	size_t	 name_off, name_len;
-	size_t	 models_off, models_len;
+	char			*id;
+	Opencode__ProviderInfo	*pi;
+	size_t			 name_off, name_len;
+	size_t			 models_off, models_len;
 };
+
+/* A key to dispatch on, with its length. */
+struct key {
+	const char	*s;
+	size_t		 len;
+};
+#define KEY(s)		{ s, sizeof(s) - 1 }
+#define NKEYS(v)	(sizeof(v) / sizeof((v)[0]))
+
+/* ModelInfos are allocated this many at a time. */
+#define MODEL_SLAB	256
 
 /* A sorted string table: `connected` (val NULL) and `default`. */
 struct pair {
@@ -40,6 +57,11 @@ struct pmap {
 	struct pair		*conn, *def;
 	size_t			 nconn, conncap, ndef, defcap;
 	size_t			 nmodels;	/* in the reply so far */
+	Opencode__ModelInfo	*slab;		/* the next ModelInfo ... */
+	size_t			 slabfree;	/* ... and how many follow it */
+	Opencode__ModelInfo	**tmp;		/* one provider's models (malloc) */
+	size_t			 tmpcap;
+	int			 include_all;
 	const char		*why;		/* the member that did not map */
 	int			 err;		/* errno of a failure */
 };
@@ -79,6 +101,36 @@ grow(struct pmap *m, void **arr, size_t *n, size_t *cap, size_t sz,
 	*cap = nc;
 	return 0;
 }
+
+/*
+ * The index of the current member's key in keys[0..n), or -1.  A plain key
+ * is compared as it is, length first; one with escapes is decoded.
+ */
+static int
+pick(const struct json_walk *w, const struct key *keys, size_t n)
+{
+	const char	*k;
+	size_t		 len, i;
+
+	switch (json_walk_key_raw(w, &k, &len)) {
+	case 1:
+		for (i = 0; i < n; i++)
+			if (keys[i].len == len && keys[i].s[0] == k[0] &&
+			    memcmp(keys[i].s, k, len) == 0)
+				return (int)i;
+		return -1;
+	case 0:
+		for (i = 0; i < n; i++)
+			if (json_walk_key_eq(w, keys[i].s))
+				return (int)i;
+		return -1;
+	default:
+		return -1;
+	}
+}
+
+static int	read_models(struct pmap *, struct json_walk *,
+		    Opencode__ProviderInfo *);
 
 /* `connected`: an array of strings. */
 static int
@@ -137,35 +189,62 @@ read_default(struct pmap *m, struct json_walk *w)
 }
 
 /*
- * One element of `all`: its id is decoded, where its name and models are
- * noted; everything else (key, options, env, source) is skimmed.
+ * One element of `all`: its id is decoded; with include_all its name and
+ * models are read, else where they are is noted; everything else (key,
+ * options, env, source) is skimmed.
  */
 static int
 read_provider(struct pmap *m, struct json_walk *w)
 {
-	struct prov	 p;
-	int		 r, has_name = 0, has_models = 0;
+	enum { K_ID, K_NAME, K_MODELS };
+	static const struct key	 keys[] = { KEY("id"), KEY("name"),
+	    KEY("models") };
+	Opencode__ProviderInfo	*pi = NULL;
+	struct prov		 p;
+	int			 r, has_name = 0, has_models = 0;
 
 	memset(&p, 0, sizeof(p));
 	errno = EDOM;
 	if (json_walk_type(w) != JSON_OBJECT || json_walk_enter(w) == -1)
 		return fail(m, "all");
+	if (m->include_all) {
+		if ((pi = arena_alloc_raw(&m->a, sizeof(*pi))) == NULL)
+			return fail(m, "all");
+		opencode__provider_info__init(pi);
+		pi->default_model_id = (char *)"";
+	}
 	while ((r = json_walk_next(w)) == 1) {
 		errno = EDOM;
-		if (p.id == NULL && json_walk_key_eq(w, "id")) {
+		switch (pick(w, keys, NKEYS(keys))) {
+		case K_ID:
+			if (p.id != NULL)
+				break;
 			if (json_walk_str(w, &m->a, &p.id) == -1)
 				return fail(m, "id");
-		} else if (!has_name && json_walk_key_eq(w, "name")) {
-			if (json_walk_type(w) != JSON_STRING ||
+			break;
+		case K_NAME:
+			if (has_name)
+				break;
+			if (pi != NULL) {
+				if (json_walk_str(w, &m->a, &pi->name) == -1)
+					return fail(m, "name");
+			} else if (json_walk_type(w) != JSON_STRING ||
 			    json_walk_span(w, &p.name_off, &p.name_len) == -1)
 				return fail(m, "name");
 			has_name = 1;
-		} else if (!has_models && json_walk_key_eq(w, "models")) {
-			if (json_walk_type(w) != JSON_OBJECT ||
+			break;
+		case K_MODELS:
+			if (has_models)
+				break;
+			if (pi != NULL) {
+				if (read_models(m, w, pi) == -1)
+					return -1;
+			} else if (json_walk_type(w) != JSON_OBJECT ||
 			    json_walk_span(w, &p.models_off,
 			    &p.models_len) == -1)
 				return fail(m, "models");
 			has_models = 1;
+			break;
 		}
 	}
 	if (r == -1)
@@ -180,6 +259,9 @@ read_provider(struct pmap *m, struct json_walk *w)
 	if (grow(m, (void **)&m->prov, &m->nprov, &m->provcap,
 	    sizeof(*m->prov), PROVIDERS_MAX) == -1)
 		return fail(m, "all");
+	if (pi != NULL)
+		pi->id = p.id;
+	p.pi = pi;
 	m->prov[m->nprov++] = p;
 	return 0;
 }
@@ -307,23 +389,31 @@ opt_enter(struct pmap *m, struct json_walk *w, int *entered, const char *why)
 static int
 read_caps(struct pmap *m, struct json_walk *w, Opencode__ModelInfo *mi)
 {
-	int	r, in;
+	static const struct key	keys[] = { KEY("reasoning"),
+	    KEY("attachment"), KEY("toolcall") };
+	int			r, rc, in;
 
 	if (opt_enter(m, w, &in, "capabilities") == -1)
 		return -1;
 	if (!in)
 		return 0;
 	while ((r = json_walk_next(w)) == 1) {
-		if (json_walk_key_eq(w, "reasoning")) {
-			if (opt_bool(m, w, &mi->reasoning, "reasoning") == -1)
-				return -1;
-		} else if (json_walk_key_eq(w, "attachment")) {
-			if (opt_bool(m, w, &mi->attachment, "attachment") == -1)
-				return -1;
-		} else if (json_walk_key_eq(w, "toolcall")) {
-			if (opt_bool(m, w, &mi->toolcall, "toolcall") == -1)
-				return -1;
+		switch (pick(w, keys, NKEYS(keys))) {
+		case 0:
+			rc = opt_bool(m, w, &mi->reasoning, "reasoning");
+			break;
+		case 1:
+			rc = opt_bool(m, w, &mi->attachment, "attachment");
+			break;
+		case 2:
+			rc = opt_bool(m, w, &mi->toolcall, "toolcall");
+			break;
+		default:
+			rc = 0;		/* skimmed by the next step */
+			break;
 		}
+		if (rc == -1)
+			return -1;
 	}
 	return r == 0 ? 0 : fail(m, "capabilities");
 }
@@ -332,20 +422,25 @@ read_caps(struct pmap *m, struct json_walk *w, Opencode__ModelInfo *mi)
 static int
 read_limit(struct pmap *m, struct json_walk *w, Opencode__ModelInfo *mi)
 {
-	int64_t	*dst;
-	int	 r, in;
+	static const struct key	 keys[] = { KEY("context"), KEY("output") };
+	int64_t			*dst;
+	int			 r, in;
 
 	if (opt_enter(m, w, &in, "limit") == -1)
 		return -1;
 	if (!in)
 		return 0;
 	while ((r = json_walk_next(w)) == 1) {
-		if (json_walk_key_eq(w, "context"))
+		switch (pick(w, keys, NKEYS(keys))) {
+		case 0:
 			dst = &mi->context_limit;
-		else if (json_walk_key_eq(w, "output"))
+			break;
+		case 1:
 			dst = &mi->output_limit;
-		else
+			break;
+		default:
 			continue;
+		}
 		if (json_walk_type(w) == JSON_NULL)
 			continue;
 		if (json_walk_int64(w, dst) == -1)
@@ -358,20 +453,25 @@ read_limit(struct pmap *m, struct json_walk *w, Opencode__ModelInfo *mi)
 static int
 read_cost(struct pmap *m, struct json_walk *w, Opencode__ModelInfo *mi)
 {
-	double	*dst;
-	int	 r, in;
+	static const struct key	 keys[] = { KEY("input"), KEY("output") };
+	double			*dst;
+	int			 r, in;
 
 	if (opt_enter(m, w, &in, "cost") == -1)
 		return -1;
 	if (!in)
 		return 0;
 	while ((r = json_walk_next(w)) == 1) {
-		if (json_walk_key_eq(w, "input"))
+		switch (pick(w, keys, NKEYS(keys))) {
+		case 0:
 			dst = &mi->cost_input;
-		else if (json_walk_key_eq(w, "output"))
+			break;
+		case 1:
 			dst = &mi->cost_output;
-		else
+			break;
+		default:
 			continue;
+		}
 		if (json_walk_type(w) == JSON_NULL)
 			continue;
 		if (json_walk_double(w, dst) == -1)
@@ -391,9 +491,9 @@ read_model(struct pmap *m, struct json_walk *w, Opencode__ModelInfo *mi)
 {
 	enum { K_ID, K_NAME, K_FAMILY, K_CAPS, K_REASONING, K_ATTACHMENT,
 	    K_TOOL_CALL, K_LIMIT, K_COST };
-	static const char *const keys[] = { "id", "name", "family",
-	    "capabilities", "reasoning", "attachment", "tool_call", "limit",
-	    "cost" };
+	static const struct key	keys[] = { KEY("id"), KEY("name"),
+	    KEY("family"), KEY("capabilities"), KEY("reasoning"),
+	    KEY("attachment"), KEY("tool_call"), KEY("limit"), KEY("cost") };
 	int	r, rc;
 
 	errno = EDOM;
@@ -401,8 +501,7 @@ read_model(struct pmap *m, struct json_walk *w, Opencode__ModelInfo *mi)
 		return fail(m, "models");
 	mi->id = mi->name = mi->family = (char *)"";
 	while ((r = json_walk_next(w)) == 1) {
-		switch (json_walk_key_pick(w, keys, sizeof(keys) /
-		    sizeof(keys[0]))) {
+		switch (pick(w, keys, NKEYS(keys))) {
 		case K_ID:
 			rc = json_walk_str(w, &m->a, &mi->id) == -1 ?
 			    fail(m, "models: id") : 0;
@@ -446,38 +545,84 @@ read_model(struct pmap *m, struct json_walk *w, Opencode__ModelInfo *mi)
 	return 0;
 }
 
-/* The models object of provider p, walked where the first walk left it. */
-static int
-read_models(struct pmap *m, const struct prov *p, Opencode__ProviderInfo *pi)
+/* A ModelInfo, initialised: from the slab, MODEL_SLAB at a time. */
+static Opencode__ModelInfo *
+new_model(struct pmap *m)
 {
-	struct json_walk	 w;
-	Opencode__ModelInfo	*mi, **v = NULL;
-	size_t			 n = 0, cap = 0;
+	Opencode__ModelInfo	*mi;
+
+	if (m->slabfree == 0) {
+		if ((m->slab = arena_alloc_raw(&m->a,
+		    MODEL_SLAB * sizeof(*m->slab))) == NULL)
+			return NULL;
+		m->slabfree = MODEL_SLAB;
+	}
+	mi = m->slab++;
+	m->slabfree--;
+	opencode__model_info__init(mi);
+	return mi;
+}
+
+/*
+ * The models object at the cursor into pi->models: the pointers gather in
+ * m->tmp, reused from one provider to the next, and are copied into the
+ * arena once their number is known.
+ */
+static int
+read_models(struct pmap *m, struct json_walk *w, Opencode__ProviderInfo *pi)
+{
+	Opencode__ModelInfo	*mi, **v;
+	size_t			 n = 0, nc;
 	int			 r;
 
-	/* {all: [ {models: here} ] }: three brackets around it. */
-	if (json_walk_init(&w, m->buf + p->models_off, p->models_len, 3) == -1 ||
-	    json_walk_enter(&w) == -1)
+	errno = EDOM;
+	if (json_walk_type(w) != JSON_OBJECT || json_walk_enter(w) == -1)
 		return fail(m, "models");
-	while ((r = json_walk_next(&w)) == 1) {
+	while ((r = json_walk_next(w)) == 1) {
 		if (m->nmodels >= PROVIDERS_MODELS_MAX) {
 			errno = E2BIG;
 			return fail(m, "models");
 		}
-		if (grow(m, (void **)&v, &n, &cap, sizeof(*v),
-		    PROVIDERS_MODELS_MAX) == -1 ||
-		    (mi = arena_alloc(&m->a, sizeof(*mi))) == NULL)
+		if (n == m->tmpcap) {
+			nc = m->tmpcap == 0 ? 256 : m->tmpcap * 2;
+			if ((v = reallocarray(m->tmp, nc, sizeof(*v))) == NULL)
+				return fail(m, "models");
+			m->tmp = v;
+			m->tmpcap = nc;
+		}
+		if ((mi = new_model(m)) == NULL)
 			return fail(m, "models");
-		opencode__model_info__init(mi);
-		if (read_model(m, &w, mi) == -1)
+		if (read_model(m, w, mi) == -1)
 			return -1;
-		v[n++] = mi;
+		m->tmp[n++] = mi;
 		m->nmodels++;
 	}
-	if (r == -1 || json_walk_end(&w) == -1)
+	if (r == -1)
 		return fail(m, "models");
-	pi->models = v;
+	if (n > 0) {
+		if ((v = arena_alloc_raw(&m->a, n * sizeof(*v))) == NULL)
+			return fail(m, "models");
+		memcpy(v, m->tmp, n * sizeof(*v));
+		pi->models = v;
+	}
 	pi->n_models = n;
+	return 0;
+}
+
+/* The models object of provider p, walked where the first walk left it. */
+static int
+read_models_at(struct pmap *m, const struct prov *p,
+    Opencode__ProviderInfo *pi)
+{
+	struct json_walk	w;
+
+	/* {all: [ {models: here} ] }: three brackets around it. */
+	if (json_walk_init(&w, m->buf + p->models_off, p->models_len, 3) == -1)
+		return fail(m, "models");
+	if (read_models(m, &w, pi) == -1)
+		return -1;
+	if (json_walk_end(&w) == -1)
+		return fail(m, "models");
 	return 0;
 }
 
@@ -510,24 +655,27 @@ build(struct pmap *m, int include_all, Opencode__ProviderList *pl)
 		qsort(m->def, m->ndef, sizeof(*m->def), pair_cmp);
 	v = NULL;
 	if (m->nprov > 0 &&
-	    (v = arena_calloc(&m->a, m->nprov, sizeof(*v))) == NULL)
+	    (v = arena_alloc_raw(&m->a, m->nprov * sizeof(*v))) == NULL)
 		return fail(m, "all");
 	for (i = 0; i < m->nprov; i++) {
 		p = &m->prov[i];
 		connected = pair_find(m->conn, m->nconn, p->id) != NULL;
 		if (!connected && !include_all)
 			continue;	/* never looked into */
-		if ((pi = arena_alloc(&m->a, sizeof(*pi))) == NULL)
-			return fail(m, "all");
-		opencode__provider_info__init(pi);
-		pi->id = p->id;
+		if ((pi = p->pi) == NULL) {
+			if ((pi = arena_alloc_raw(&m->a, sizeof(*pi))) == NULL)
+				return fail(m, "all");
+			opencode__provider_info__init(pi);
+			pi->id = p->id;
+			if (read_span_str(m, p->name_off, p->name_len,
+			    &pi->name, "name") == -1 ||
+			    read_models_at(m, p, pi) == -1)
+				return -1;
+		}
 		pi->connected = connected;
 		pi->default_model_id = (char *)"";
 		if ((d = pair_find(m->def, m->ndef, p->id)) != NULL)
 			pi->default_model_id = d->val;
-		if (read_span_str(m, p->name_off, p->name_len, &pi->name,
-		    "name") == -1 || read_models(m, p, pi) == -1)
-			return -1;
 		v[n++] = pi;
 	}
 	pl->providers = v;
@@ -599,6 +747,7 @@ providers_reply_pack(const struct api_call *c, const struct api_response *r,
 	memset(&m, 0, sizeof(m));
 	m.buf = (const char *)r->body;
 	m.len = r->body_len;
+	m.include_all = c->include_all;
 	arena_init(&m.a);
 	if (read_root(&m) == 0)
 		(void)build(&m, c->include_all, &pl);
@@ -617,6 +766,7 @@ providers_reply_pack(const struct api_call *c, const struct api_response *r,
 			    msg, out, out_len);
 		}
 		arena_free(&m.a);
+		free(m.tmp);
 		return rc;
 	}
 	sm.request_id = c->request_id;
@@ -630,5 +780,6 @@ providers_reply_pack(const struct api_call *c, const struct api_response *r,
 	else
 		rc = pack(&sm, n, out, out_len);
 	arena_free(&m.a);
+	free(m.tmp);
 	return rc;
 }
