@@ -52,6 +52,7 @@ proc_spawn(const char *self, const char *role, int ipc_fd, int err_fd, int null,
 	char *argv[4], *envp[PROC_ENV_MAX + 1];
 	size_t nenv = 0;
 	pid_t pid;
+	int hi;
 
 	/* Build everything before fork: the child only dup2s and execs. */
 	for (size_t i = 0; i < sizeof(proc_env_keep) / sizeof(proc_env_keep[0]); i++) {
@@ -99,17 +100,24 @@ proc_spawn(const char *self, const char *role, int ipc_fd, int err_fd, int null,
 	signal(SIGPIPE, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
-	if (ipc_fd == PROC_IPC_FD) {
-		int c = fcntl(ipc_fd, F_GETFD);
-
-		if (c == -1 || fcntl(ipc_fd, F_SETFD, c & ~FD_CLOEXEC) == -1)
-			_exit(127);
-	} else if (dup2(ipc_fd, PROC_IPC_FD) == -1)
+	/*
+	 * Each source first goes above every descriptor involved, then to its
+	 * place: a source may sit on a target (the caller's /dev/null is often
+	 * fd 3), and dup2'ing in place would copy the wrong one (the IPC
+	 * channel ended up on stdin and stdout so).  dup2 clears FD_CLOEXEC.
+	 */
+	hi = ipc_fd > null ? ipc_fd : null;
+	if (err_fd > hi)
+		hi = err_fd;
+	if (hi < PROC_IPC_FD)
+		hi = PROC_IPC_FD;
+	if (dup2(null, hi + 1) == -1 || dup2(ipc_fd, hi + 2) == -1 ||
+	    (err_fd != -1 && dup2(err_fd, hi + 3) == -1))
 		_exit(127);
-	if (err_fd != -1 && err_fd != STDERR_FILENO &&
-	    dup2(err_fd, STDERR_FILENO) == -1)
-		_exit(127);
-	if (dup2(null, STDIN_FILENO) == -1 || dup2(null, STDOUT_FILENO) == -1)
+	if (dup2(hi + 1, STDIN_FILENO) == -1 ||
+	    dup2(hi + 1, STDOUT_FILENO) == -1 ||
+	    (err_fd != -1 && dup2(hi + 3, STDERR_FILENO) == -1) ||
+	    dup2(hi + 2, PROC_IPC_FD) == -1)
 		_exit(127);
 	proc_closefrom(PROC_IPC_FD + 1);
 	execve(self, argv, envp);

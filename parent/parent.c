@@ -510,6 +510,9 @@ describe_exit(int status, char *buf, size_t len)
 		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
 	else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
 		snprintf(buf, len, "was killed by SIGSYS (a sandbox violation)");
+	else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT)
+		snprintf(buf, len, "aborted (SIGABRT: a failed assertion or "
+		    "heap corruption)");
 	else if (WIFSIGNALED(status))
 		snprintf(buf, len, "was killed by signal %d (%s)", WTERMSIG(status),
 		    strsignal(WTERMSIG(status)));

@@ -14,7 +14,7 @@
  *		socket-raw | socket-unix | socketpair |
  *		connect | bind | listen | accept | open | open-write | execve |
  *		fork | fork-sibling | thread | mmap-exec | stat | fstat |
- *		clone3 | ptrace | stacked | privdrop
+ *		clone3 | ptrace | stacked | privdrop | abort | stacked-abort
  *
  * `sandbox_probe describe` prints the seccomp allowlists as markdown, for
  * doc/sandbox.md.
@@ -23,7 +23,10 @@
  * netproc (the child is our parent's; it exits at once).
  * "stacked" re-executes the probe as `netproc status` under ROLE's filter, as
  * the spawner starts netproc: the loader and the child's set-up run under
- * the inherited filter, and the child shows two filters.  "privdrop" drops to
+ * the inherited filter, and the child shows two filters.  "abort" calls
+ * abort(3), which must end in SIGABRT, not in a sandbox kill; "stacked-abort"
+ * does so in `netproc abort` re-executed under ROLE's filter, as in a netproc
+ * the spawner started.  "privdrop" drops to
  * nobody in SANDBOX_CHROOT_DIR first, as a child started by root does (exit
  * 77 when not root).
  */
@@ -71,7 +74,7 @@ static const char *const actions[] = {
 	"socket-raw", "socket-unix", "socketpair",
 	"connect", "bind", "listen", "accept", "open", "open-write", "execve",
 	"fork", "fork-sibling", "thread", "mmap-exec", "stat", "fstat",
-	"clone3", "ptrace", "stacked", "privdrop",
+	"clone3", "ptrace", "stacked", "privdrop", "abort", "stacked-abort",
 };
 
 static int
@@ -308,16 +311,20 @@ run(struct probe *p)
 		pthread_join(t, NULL);
 		return report(p, 0);
 	}
-	if (is(p, "execve") || is(p, "stacked")) {
+	if (is(p, "abort"))
+		abort();
+	if (is(p, "execve") || is(p, "stacked") || is(p, "stacked-abort")) {
 		/* Our own image again, as the spawner starting netproc. */
 		char *exec_child[] = { (char *)"sandbox_probe",
 		    (char *)"exec-child", NULL };
 		char *netproc_status[] = { (char *)"sandbox_probe",
 		    (char *)"netproc", (char *)"status", NULL };
+		char *netproc_abort[] = { (char *)"sandbox_probe",
+		    (char *)"netproc", (char *)"abort", NULL };
 		char *envp[] = { NULL };
 
 		execve("/proc/self/exe", is(p, "execve") ? exec_child :
-		    netproc_status, envp);
+		    is(p, "stacked") ? netproc_status : netproc_abort, envp);
 		return report(p, -1);
 	}
 	if (is(p, "ptrace"))

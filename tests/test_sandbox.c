@@ -42,6 +42,7 @@ enum outcome {
 	KILLED,		/* SIGSYS */
 	DENIED,		/* soft denial: exit status is the errno */
 	SKIPPED,	/* exit 77 is fine (privdrop when not root) */
+	ABORTED,	/* SIGABRT: abort() is a crash, not a sandbox kill */
 };
 
 struct tcase {
@@ -179,6 +180,14 @@ static const struct tcase cases[] = {
 	T_OUT("spawner", "stacked", "Seccomp:\t2", "Seccomp_filters:\t2",
 	    "NoNewPrivs:\t1"),
 
+	/* abort() in any role ends in SIGABRT (glibc's raise() calls gettid
+	 * and tgkill), netproc's too under the spawner's filter. */
+	T("parent", "abort", ABORTED, 0),
+	T("spawner", "abort", ABORTED, 0),
+	T("front", "abort", ABORTED, 0),
+	T("netproc", "abort", ABORTED, 0),
+	T("spawner", "stacked-abort", ABORTED, 0),
+
 	/* Started as root: chroot + nobody, then the filter. */
 	{ "front privdrop", "front", "privdrop", SKIPPED, 0, { NULL } },
 	{ "netproc privdrop", "netproc", "privdrop", SKIPPED, 0, { NULL } },
@@ -258,6 +267,11 @@ test_probe(void **state)
 	case KILLED:
 		if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGSYS)
 			fail_msg("%s: expected death by SIGSYS, got status "
+			    "0x%x, output: %s", tc->name, status, out);
+		break;
+	case ABORTED:
+		if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT)
+			fail_msg("%s: expected death by SIGABRT, got status "
 			    "0x%x, output: %s", tc->name, status, out);
 		break;
 	case DENIED:

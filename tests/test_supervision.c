@@ -129,6 +129,38 @@ status_field(pid_t pid, const char *key)
 	return v;
 }
 
+/* Where /proc/PID/fd/FD points, in out; 0, or -1 (errno). */
+static int
+fd_target(pid_t pid, int fd, char *out, size_t len)
+{
+	char path[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/fd/%d", (long)pid, fd);
+	if ((n = readlink(path, out, len - 1)) == -1)
+		return -1;
+	out[n] = '\0';
+	return 0;
+}
+
+/* The processes of the ocbroker under test: parent, front, netproc and
+ * (Linux) the spawner; the number found. */
+static int
+ocb_processes(pid_t *out)
+{
+	int n = 0;
+
+	out[n++] = e.ocb_pid;
+	out[n++] = role_pid(e.ocb_pid, "front");
+	out[n++] = role_pid(e.ocb_pid, "netproc");
+#ifdef __linux__
+	out[n++] = role_pid(e.ocb_pid, NULL);
+#endif
+	for (int i = 0; i < n; i++)
+		assert_true(out[i] > 0);
+	return n;
+}
+
 static void
 open_client(struct it_env *env, struct wsc *w)
 {
@@ -202,6 +234,84 @@ test_every_process_is_confined(void **state)
 	(void)spawner;
 #endif
 	assert_int_equal(it_stop(&e, WAIT_MS, NULL), 0);
+}
+
+/* fds 0 and 1 of every child are /dev/null, never an IPC channel: one
+ * stray write(1, ...) from a library must not reach the parent. */
+static void
+test_children_stdio_is_devnull(void **state)
+{
+	char target[256];
+	pid_t pids[4];
+	int n;
+
+	(void)state;
+	assert_int_equal(it_start(&e, NULL), 0);
+	assert_int_equal(it_fake_wait_streams(&e, 1, WAIT_MS), 0);
+	n = ocb_processes(pids);
+	/* Not the parent (pids[0]): its stdout is the ready line's. */
+	for (int i = 1; i < n; i++)
+		for (int fd = 0; fd <= 1; fd++) {
+			if (fd_target(pids[i], fd, target, sizeof(target)) == -1) {
+				if (errno == EACCES && geteuid() != 0)
+					skip();	/* not dumpable, not ours */
+				fail_msg("pid %ld fd %d: %s", (long)pids[i], fd,
+				    strerror(errno));
+			}
+			if (strcmp(target, "/dev/null") != 0)
+				fail_msg("pid %ld fd %d is %s, not /dev/null",
+				    (long)pids[i], fd, target);
+		}
+	assert_int_equal(it_stop(&e, WAIT_MS, NULL), 0);
+}
+
+/* 1 when ocbroker's log file holds needle (within timeout_ms). */
+static int
+log_has(const char *needle, int timeout_ms)
+{
+	static char text[256 * 1024];
+	int64_t t0 = it_now_ms();
+
+	do {
+		FILE *fp = fopen(e.ocb_log, "r");
+		size_t n;
+
+		if (fp != NULL) {
+			n = fread(text, 1, sizeof(text) - 1, fp);
+			fclose(fp);
+			text[n] = '\0';
+			if (strstr(text, needle) != NULL)
+				return 1;
+		}
+		usleep(50 * 1000);
+	} while (it_now_ms() - t0 < timeout_ms);
+	return 0;
+}
+
+/* A crash (SIGABRT) is logged as an abort, not as a sandbox kill; the
+ * filters letting abort() through are test_sandbox's "abort" cases. */
+static void
+test_abort_logged_as_abort(void **state)
+{
+	pid_t front, np;
+	int status;
+
+	(void)state;
+	if (getenv("OCB_IT_VERBOSE") != NULL)
+		skip();		/* the log is on our stderr, not in a file */
+	assert_int_equal(it_start(&e, NULL), 0);
+	assert_int_equal(it_fake_wait_streams(&e, 1, WAIT_MS), 0);
+	np = role_pid(e.ocb_pid, "netproc");
+	front = role_pid(e.ocb_pid, "front");
+	assert_true(np > 0 && front > 0);
+	assert_int_equal(kill(np, SIGABRT), 0);
+	assert_true(log_has("netproc aborted (SIGABRT", WAIT_MS));
+	assert_int_equal(kill(front, SIGABRT), 0);
+	status = it_wait(&e, WAIT_MS, NULL);
+	assert_int_not_equal(status, 0);
+	assert_true(log_has("front aborted (SIGABRT", WAIT_MS));
+	assert_false(log_has("sandbox violation", 0));
+	it_stop(&e, WAIT_MS, NULL);
 }
 
 static void
@@ -488,6 +598,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_every_process_is_confined, stop_leftover),
+		cmocka_unit_test_teardown(test_children_stdio_is_devnull, stop_leftover),
+		cmocka_unit_test_teardown(test_abort_logged_as_abort, stop_leftover),
 		cmocka_unit_test_teardown(test_netproc_killed_mid_request, stop_leftover),
 		cmocka_unit_test_teardown(test_front_death_ends_ocbroker, stop_leftover),
 		cmocka_unit_test_teardown(test_https_upstream_verified, stop_leftover),
