@@ -9,6 +9,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 #include "sandbox/sandbox.h"
 
 #define NETPROC_OUTQ_MAX	(256u * 1024 * 1024)	/* the front stopped reading */
+#define NETPROC_MMAP_MIN	(1024 * 1024)
 
 struct netproc {
 	struct event_base	*base;
@@ -219,6 +221,16 @@ netproc_main(void)
 	char chroot_dir[256];
 
 	log_init("netproc", LOG_LEVEL_INFO, 0);
+	/*
+	 * Blocks of a MiB or more (upstream bodies) are mapped on their own
+	 * and go back to the system when freed: a refused body's memory is
+	 * given back at once, and the body budget bounds what stays resident.
+	 * glibc would otherwise raise the threshold to 32 MiB as big blocks
+	 * are freed and keep them in its heap.
+	 */
+#ifdef M_MMAP_THRESHOLD
+	(void)mallopt(M_MMAP_THRESHOLD, NETPROC_MMAP_MIN);
+#endif
 	signal(SIGPIPE, SIG_IGN);
 	/* The parent relays a terminal's ^C; the front owns the shutdown. */
 	signal(SIGINT, SIG_IGN);

@@ -8,6 +8,12 @@
  * the walk notes, per provider, its id and where its name and models are,
  * and skims everything else; one more walk reads the `models` of the
  * providers that are kept.
+ *
+ * The models are packed as they are read (ModelInfo by ModelInfo, with
+ * protobuf-c, into one growing buffer): no ModelInfo or model string
+ * outlives its packing, and the buffer becomes the reply once the few
+ * bytes of each provider and of the envelope are put before its models
+ * (pack_list()).  The bytes are protobuf-c's own for that message.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -20,14 +26,18 @@
 #include "netproc/providers.h"
 
 /*
- * A provider: read already (pi, with include_all), or where its name and
- * models are in the document.
+ * A provider: where its name and models are in the document, and once they
+ * are read, its name and where its models are in the reply (m->enc).
  */
 struct prov {
 	char			*id;
-	Opencode__ProviderInfo	*pi;
+	char			*name;
 	size_t			 name_off, name_len;
 	size_t			 models_off, models_len;
+	int			 done;		/* name and models read */
+	size_t			 enc_off, enc_len;
+	int			 connected;
+	const char		*default_model_id;
 };
 
 /* A key to dispatch on, with its length. */
@@ -37,9 +47,6 @@ struct key {
 };
 #define KEY(s)		{ s, sizeof(s) - 1 }
 #define NKEYS(v)	(sizeof(v) / sizeof((v)[0]))
-
-/* ModelInfos are allocated this many at a time. */
-#define MODEL_SLAB	256
 
 /* A sorted string table: `connected` (val NULL) and `default`. */
 struct pair {
@@ -57,10 +64,9 @@ struct pmap {
 	struct pair		*conn, *def;
 	size_t			 nconn, conncap, ndef, defcap;
 	size_t			 nmodels;	/* in the reply so far */
-	Opencode__ModelInfo	*slab;		/* the next ModelInfo ... */
-	size_t			 slabfree;	/* ... and how many follow it */
-	Opencode__ModelInfo	**tmp;		/* one provider's models (malloc) */
-	size_t			 tmpcap;
+	struct arena		 ma;		/* one model's strings */
+	uint8_t			*enc;		/* the reply being packed (malloc) */
+	size_t			 enclen, enccap;
 	int			 include_all;
 	const char		*why;		/* the member that did not map */
 	int			 err;		/* errno of a failure */
@@ -129,8 +135,7 @@ pick(const struct json_walk *w, const struct key *keys, size_t n)
 	}
 }
 
-static int	read_models(struct pmap *, struct json_walk *,
-		    Opencode__ProviderInfo *);
+static int	read_models(struct pmap *, struct json_walk *, struct prov *);
 
 /* `connected`: an array of strings. */
 static int
@@ -199,20 +204,14 @@ read_provider(struct pmap *m, struct json_walk *w)
 	enum { K_ID, K_NAME, K_MODELS };
 	static const struct key	 keys[] = { KEY("id"), KEY("name"),
 	    KEY("models") };
-	Opencode__ProviderInfo	*pi = NULL;
 	struct prov		 p;
-	int			 r, has_name = 0, has_models = 0;
+	int			 r, all = m->include_all;
+	int			 has_name = 0, has_models = 0;
 
 	memset(&p, 0, sizeof(p));
 	errno = EDOM;
 	if (json_walk_type(w) != JSON_OBJECT || json_walk_enter(w) == -1)
 		return fail(m, "all");
-	if (m->include_all) {
-		if ((pi = arena_alloc_raw(&m->a, sizeof(*pi))) == NULL)
-			return fail(m, "all");
-		opencode__provider_info__init(pi);
-		pi->default_model_id = (char *)"";
-	}
 	while ((r = json_walk_next(w)) == 1) {
 		errno = EDOM;
 		switch (pick(w, keys, NKEYS(keys))) {
@@ -225,8 +224,8 @@ read_provider(struct pmap *m, struct json_walk *w)
 		case K_NAME:
 			if (has_name)
 				break;
-			if (pi != NULL) {
-				if (json_walk_str(w, &m->a, &pi->name) == -1)
+			if (all) {
+				if (json_walk_str(w, &m->a, &p.name) == -1)
 					return fail(m, "name");
 			} else if (json_walk_type(w) != JSON_STRING ||
 			    json_walk_span(w, &p.name_off, &p.name_len) == -1)
@@ -236,8 +235,8 @@ read_provider(struct pmap *m, struct json_walk *w)
 		case K_MODELS:
 			if (has_models)
 				break;
-			if (pi != NULL) {
-				if (read_models(m, w, pi) == -1)
+			if (all) {
+				if (read_models(m, w, &p) == -1)
 					return -1;
 			} else if (json_walk_type(w) != JSON_OBJECT ||
 			    json_walk_span(w, &p.models_off,
@@ -259,9 +258,7 @@ read_provider(struct pmap *m, struct json_walk *w)
 	if (grow(m, (void **)&m->prov, &m->nprov, &m->provcap,
 	    sizeof(*m->prov), PROVIDERS_MAX) == -1)
 		return fail(m, "all");
-	if (pi != NULL)
-		pi->id = p.id;
-	p.pi = pi;
+	p.done = all;
 	m->prov[m->nprov++] = p;
 	return 0;
 }
@@ -351,7 +348,7 @@ opt_str(struct pmap *m, struct json_walk *w, char **out, const char *why)
 {
 	if (json_walk_type(w) == JSON_NULL)
 		return json_walk_skip(w) == -1 ? fail(m, why) : 0;
-	if (json_walk_str(w, &m->a, out) == -1)
+	if (json_walk_str(w, &m->ma, out) == -1)
 		return fail(m, why);
 	return 0;
 }
@@ -503,7 +500,7 @@ read_model(struct pmap *m, struct json_walk *w, Opencode__ModelInfo *mi)
 	while ((r = json_walk_next(w)) == 1) {
 		switch (pick(w, keys, NKEYS(keys))) {
 		case K_ID:
-			rc = json_walk_str(w, &m->a, &mi->id) == -1 ?
+			rc = json_walk_str(w, &m->ma, &mi->id) == -1 ?
 			    fail(m, "models: id") : 0;
 			break;
 		case K_NAME:
@@ -545,81 +542,110 @@ read_model(struct pmap *m, struct json_walk *w, Opencode__ModelInfo *mi)
 	return 0;
 }
 
-/* A ModelInfo, initialised: from the slab, MODEL_SLAB at a time. */
-static Opencode__ModelInfo *
-new_model(struct pmap *m)
+/* Bytes of v as a varint. */
+static size_t
+varint_len(uint64_t v)
 {
-	Opencode__ModelInfo	*mi;
+	size_t	n = 1;
 
-	if (m->slabfree == 0) {
-		if ((m->slab = arena_alloc_raw(&m->a,
-		    MODEL_SLAB * sizeof(*m->slab))) == NULL)
-			return NULL;
-		m->slabfree = MODEL_SLAB;
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
 	}
-	mi = m->slab++;
-	m->slabfree--;
-	opencode__model_info__init(mi);
-	return mi;
+	return n;
+}
+
+static uint8_t *
+put_varint(uint8_t *p, uint64_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t)v;
+	return p;
+}
+
+/* Room for n more bytes in m->enc. */
+static int
+enc_room(struct pmap *m, size_t n)
+{
+	uint8_t	*p;
+	size_t	 nc;
+
+	if (m->enccap - m->enclen >= n)
+		return 0;
+	nc = m->enccap;
+	while (nc - m->enclen < n) {
+		if (nc > SIZE_MAX / 2 - n) {
+			errno = ENOMEM;
+			return -1;
+		}
+		nc = nc == 0 ? 64 * 1024 : nc * 2;
+	}
+	if ((p = realloc(m->enc, nc)) == NULL)
+		return -1;
+	m->enc = p;
+	m->enccap = nc;
+	return 0;
 }
 
 /*
- * The models object at the cursor into pi->models: the pointers gather in
- * m->tmp, reused from one provider to the next, and are copied into the
- * arena once their number is known.
+ * The models object at the cursor, packed: each ModelInfo is read into a
+ * struct on the stack (its strings in m->ma, reset after it) and appended
+ * to m->enc as a ProviderInfo.models field (5, length-delimited), exactly
+ * as protobuf-c would pack it there.  No ModelInfo outlives its packing.
  */
 static int
-read_models(struct pmap *m, struct json_walk *w, Opencode__ProviderInfo *pi)
+read_models(struct pmap *m, struct json_walk *w, struct prov *p)
 {
-	Opencode__ModelInfo	*mi, **v;
-	size_t			 n = 0, nc;
-	int			 r;
+	Opencode__ModelInfo	mi;
+	size_t			n;
+	uint8_t			*q;
+	int			r;
 
 	errno = EDOM;
 	if (json_walk_type(w) != JSON_OBJECT || json_walk_enter(w) == -1)
 		return fail(m, "models");
+	p->enc_off = m->enclen;
 	while ((r = json_walk_next(w)) == 1) {
 		if (m->nmodels >= PROVIDERS_MODELS_MAX) {
 			errno = E2BIG;
 			return fail(m, "models");
 		}
-		if (n == m->tmpcap) {
-			nc = m->tmpcap == 0 ? 256 : m->tmpcap * 2;
-			if ((v = reallocarray(m->tmp, nc, sizeof(*v))) == NULL)
-				return fail(m, "models");
-			m->tmp = v;
-			m->tmpcap = nc;
-		}
-		if ((mi = new_model(m)) == NULL)
-			return fail(m, "models");
-		if (read_model(m, w, mi) == -1)
+		opencode__model_info__init(&mi);
+		if (read_model(m, w, &mi) == -1)
 			return -1;
-		m->tmp[n++] = mi;
+		n = opencode__model_info__get_packed_size(&mi);
+		if (enc_room(m, 1 + varint_len(n) + n) == -1)
+			return fail(m, "models");
+		q = m->enc + m->enclen;
+		*q++ = 5 << 3 | 2;
+		q = put_varint(q, n);
+		if (opencode__model_info__pack(&mi, q) != n) {
+			errno = EINVAL;
+			return fail(m, "models");
+		}
+		m->enclen = (size_t)(q - m->enc) + n;
+		arena_reset(&m->ma);
 		m->nmodels++;
 	}
 	if (r == -1)
 		return fail(m, "models");
-	if (n > 0) {
-		if ((v = arena_alloc_raw(&m->a, n * sizeof(*v))) == NULL)
-			return fail(m, "models");
-		memcpy(v, m->tmp, n * sizeof(*v));
-		pi->models = v;
-	}
-	pi->n_models = n;
+	p->enc_len = m->enclen - p->enc_off;
 	return 0;
 }
 
 /* The models object of provider p, walked where the first walk left it. */
 static int
-read_models_at(struct pmap *m, const struct prov *p,
-    Opencode__ProviderInfo *pi)
+read_models_at(struct pmap *m, struct prov *p)
 {
 	struct json_walk	w;
 
 	/* {all: [ {models: here} ] }: three brackets around it. */
 	if (json_walk_init(&w, m->buf + p->models_off, p->models_len, 3) == -1)
 		return fail(m, "models");
-	if (read_models(m, &w, pi) == -1)
+	if (read_models(m, &w, p) == -1)
 		return -1;
 	if (json_walk_end(&w) == -1)
 		return fail(m, "models");
@@ -639,12 +665,16 @@ read_span_str(struct pmap *m, size_t off, size_t len, char **out,
 	return 0;
 }
 
+/*
+ * Which providers are kept, and the models of those the first walk did not
+ * read (without include_all) packed into m->enc, in document order.
+ * Returns how many are kept; they are moved to the front of m->prov.
+ */
 static int
-build(struct pmap *m, int include_all, Opencode__ProviderList *pl)
+build(struct pmap *m, int include_all, size_t *nkept)
 {
-	Opencode__ProviderInfo	*pi, **v;
 	const struct pair	*d;
-	const struct prov	*p;
+	struct prov		*p;
 	size_t			 i, n = 0;
 	int			 connected;
 
@@ -653,51 +683,100 @@ build(struct pmap *m, int include_all, Opencode__ProviderList *pl)
 		qsort(m->conn, m->nconn, sizeof(*m->conn), pair_cmp);
 	if (m->ndef > 1)
 		qsort(m->def, m->ndef, sizeof(*m->def), pair_cmp);
-	v = NULL;
-	if (m->nprov > 0 &&
-	    (v = arena_alloc_raw(&m->a, m->nprov * sizeof(*v))) == NULL)
-		return fail(m, "all");
 	for (i = 0; i < m->nprov; i++) {
 		p = &m->prov[i];
 		connected = pair_find(m->conn, m->nconn, p->id) != NULL;
 		if (!connected && !include_all)
 			continue;	/* never looked into */
-		if ((pi = p->pi) == NULL) {
-			if ((pi = arena_alloc_raw(&m->a, sizeof(*pi))) == NULL)
-				return fail(m, "all");
-			opencode__provider_info__init(pi);
-			pi->id = p->id;
+		if (!p->done) {
 			if (read_span_str(m, p->name_off, p->name_len,
-			    &pi->name, "name") == -1 ||
-			    read_models_at(m, p, pi) == -1)
+			    &p->name, "name") == -1 ||
+			    read_models_at(m, p) == -1)
 				return -1;
+			p->done = 1;
 		}
-		pi->connected = connected;
-		pi->default_model_id = (char *)"";
+		p->connected = connected;
+		p->default_model_id = "";
 		if ((d = pair_find(m->def, m->ndef, p->id)) != NULL)
-			pi->default_model_id = d->val;
-		v[n++] = pi;
+			p->default_model_id = d->val;
+		m->prov[n++] = *p;
 	}
-	pl->providers = v;
-	pl->n_providers = n;
+	*nkept = n;
 	return 0;
 }
 
-/* sm packs to n bytes (measured once: it walks the whole list). */
-static int
-pack(const Opencode__ServerMessage *sm, size_t n, uint8_t **out,
-    size_t *out_len)
+/* p's ProviderInfo without its models: its other fields as packed. */
+static void
+prov_head(const struct prov *p, Opencode__ProviderInfo *pi)
 {
-	uint8_t	*p;
+	opencode__provider_info__init(pi);
+	pi->id = p->id;
+	pi->name = p->name;
+	pi->connected = p->connected;
+	pi->default_model_id = (char *)p->default_model_id;
+}
 
-	if ((p = malloc(n > 0 ? n : 1)) == NULL)
+/*
+ * The ServerMessage {request_id, provider_list {providers}} around the
+ * models in m->enc, as protobuf-c packs it (fields in number order, and
+ * ProviderInfo.models is the last field): the enc buffer grows to the
+ * reply's size and each provider's models move right, last first, to make
+ * room for the bytes before them.  *sizep is the reply's size; with
+ * write 0 only that is computed.
+ */
+static int
+pack_list(struct pmap *m, uint64_t request_id, size_t nkept, size_t *sizep,
+    int write)
+{
+	Opencode__ProviderInfo	 pi;
+	struct prov		*p;
+	size_t			 i, list = 0, total, hs, ps, off;
+	uint8_t			*q;
+
+	for (i = 0; i < nkept; i++) {
+		p = &m->prov[i];
+		prov_head(p, &pi);
+		hs = opencode__provider_info__get_packed_size(&pi);
+		ps = hs + p->enc_len;
+		list += 1 + varint_len(ps) + ps;
+	}
+	/* request_id (1, omitted when 0), provider_list (41). */
+	total = (request_id != 0 ? 1 + varint_len(request_id) : 0) +
+	    varint_len(41 << 3 | 2) + varint_len(list) + list;
+	*sizep = total;
+	if (!write)
+		return 0;
+	if (total > m->enclen && enc_room(m, total - m->enclen) == -1)
 		return -1;
-	if (opencode__server_message__pack(sm, p) != n) {
-		free(p);
+	/* From the last provider to the first: each moves right or stays. */
+	off = total;
+	for (i = nkept; i-- > 0; ) {
+		p = &m->prov[i];
+		off -= p->enc_len;
+		memmove(m->enc + off, m->enc + p->enc_off, p->enc_len);
+		prov_head(p, &pi);
+		hs = opencode__provider_info__get_packed_size(&pi);
+		ps = hs + p->enc_len;
+		off -= 1 + varint_len(ps) + hs;
+		q = m->enc + off;
+		*q++ = 1 << 3 | 2;
+		q = put_varint(q, ps);
+		if (opencode__provider_info__pack(&pi, q) != hs) {
+			errno = EINVAL;
+			return -1;
+		}
+	}
+	q = m->enc;
+	if (request_id != 0) {
+		*q++ = 1 << 3 | 0;
+		q = put_varint(q, request_id);
+	}
+	q = put_varint(q, 41 << 3 | 2);
+	q = put_varint(q, list);
+	if ((size_t)(q - m->enc) != off) {
+		errno = EINVAL;
 		return -1;
 	}
-	*out = p;
-	*out_len = n;
 	return 0;
 }
 
@@ -723,11 +802,9 @@ int
 providers_reply_pack(const struct api_call *c, const struct api_response *r,
     uint8_t **out, size_t *out_len)
 {
-	Opencode__ServerMessage	 sm = OPENCODE__SERVER_MESSAGE__INIT;
-	Opencode__ProviderList	 pl = OPENCODE__PROVIDER_LIST__INIT;
 	struct pmap		 m;
 	char			 msg[API_MSG_MAX];
-	size_t			 n;
+	size_t			 n = 0, nkept = 0;
 	int			 rc;
 
 	*out = NULL;
@@ -749,8 +826,12 @@ providers_reply_pack(const struct api_call *c, const struct api_response *r,
 	m.len = r->body_len;
 	m.include_all = c->include_all;
 	arena_init(&m.a);
-	if (read_root(&m) == 0)
-		(void)build(&m, c->include_all, &pl);
+	arena_init(&m.ma);
+	/* The models are about a tenth of the document in the reply. */
+	if (m.include_all && enc_room(&m, m.len / 8 + 1) == -1)
+		m.why = "all", m.err = ENOMEM;
+	else if (read_root(&m) == 0 && build(&m, c->include_all, &nkept) == 0)
+		(void)pack_list(&m, c->request_id, nkept, &n, 0);
 	if (m.why != NULL) {
 		if (m.err == ENOMEM)
 			rc = -1;
@@ -765,21 +846,20 @@ providers_reply_pack(const struct api_call *c, const struct api_response *r,
 			rc = api_error_pack(c->request_id, ERR_PARSE_ERROR,
 			    msg, out, out_len);
 		}
-		arena_free(&m.a);
-		free(m.tmp);
-		return rc;
-	}
-	sm.request_id = c->request_id;
-	sm.payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_PROVIDER_LIST;
-	sm.provider_list = &pl;
-	n = opencode__server_message__get_packed_size(&sm);
-	if (c->max_reply > 0 && n > c->max_reply)
+	} else if (c->max_reply > 0 && n > c->max_reply)
 		rc = api_error_pack(c->request_id, ERR_UPSTREAM_ERROR,
 		    "the provider list is larger than --max-message",
 		    out, out_len);
-	else
-		rc = pack(&sm, n, out, out_len);
+	else if (pack_list(&m, c->request_id, nkept, &n, 1) == -1)
+		rc = -1;
+	else {
+		*out = m.enc;
+		*out_len = n;
+		m.enc = NULL;
+		rc = 0;
+	}
 	arena_free(&m.a);
-	free(m.tmp);
+	arena_free(&m.ma);
+	free(m.enc);
 	return rc;
 }

@@ -27,6 +27,25 @@
  * multi's either way.
  */
 #define UPSTREAM_EASY_KEEP	8
+#define BODY_MIN_CAP		16384	/* libcurl hands over at most 16 KiB */
+#define BODY_SLACK_MAX		(2u * 1024 * 1024)	/* room beyond need */
+
+/*
+ * An upstream body.  Its whole capacity is charged to the upstream's byte
+ * budget while it is allocated (preallocated room counts as much as bytes
+ * read): what the budget allows is what malloc holds.
+ */
+struct body {
+	uint8_t	*data;
+	size_t	 len;
+	size_t	 cap;
+};
+
+enum req_fail {
+	REQ_OK,
+	REQ_TOO_LARGE,		/* over UPSTREAM_MAX_BODY */
+	REQ_OVER_BUDGET,	/* over the budget of every body in flight */
+};
 
 struct upstream_req {
 	struct upstream_xfer	 xfer;		/* first: it is the easy handle's private */
@@ -35,8 +54,8 @@ struct upstream_req {
 	struct api_call		*call;
 	CURL			*easy;
 	struct curl_slist	*headers;
-	struct buf		 body;
-	int			 too_large;
+	struct body		 body;
+	enum req_fail		 fail;
 	/*
 	 * A call with path2 (ListPending) makes its second GET on the same
 	 * handle once the first one answered 2xx; the first reply waits here.
@@ -44,7 +63,7 @@ struct upstream_req {
 	int			 second;	/* the path2 GET is running */
 	long			 status1;
 	char			 ctype1[128];	/* "" for none */
-	struct buf		 body1;
+	struct body		 body1;
 	TAILQ_ENTRY(upstream_req) entry;
 };
 
@@ -74,6 +93,7 @@ struct upstream {
 
 	TAILQ_HEAD(, upstream_req) reqs;
 	size_t			 nreqs;
+	size_t			 charged;	/* of UPSTREAM_BODY_BUDGET */
 	CURL			*idle[UPSTREAM_EASY_KEEP];	/* reset, for reuse */
 	size_t			 nidle;
 	int			 due_now;	/* libcurl asked for a timeout of 0 */
@@ -247,30 +267,97 @@ opensocket_cb(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
 	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }
 
+/* Wiped: a body may carry what a client must not leave behind (auth). */
+static void
+body_free(struct upstream *up, struct body *b)
+{
+	if (b->data != NULL) {
+		wipe(b->data, b->len);
+		free(b->data);
+	}
+	up->charged -= b->cap;
+	memset(b, 0, sizeof(*b));
+}
+
+/*
+ * Makes room for need bytes (at most limit).  Content-Length (want) is
+ * taken at once when the budget keeps a quarter free after it: a body that
+ * only says it is large cannot take the last of it.  Else the room grows
+ * by half, by at most BODY_SLACK_MAX, cut to what the budget has left, so
+ * that a stalled body holds little it does not use.  -1 with r->fail set
+ * when the budget cannot hold need, -1 alone when out of memory.
+ */
+static int
+body_grow(struct upstream_req *r, size_t need, size_t want, size_t limit)
+{
+	struct upstream *up = r->up;
+	struct body *b = &r->body;
+	size_t left = UPSTREAM_BODY_BUDGET - up->charged, ncap;
+	uint8_t *nd;
+
+	if (want >= need && want <= limit && want - b->cap <= left &&
+	    left - (want - b->cap) >= UPSTREAM_BODY_BUDGET / 4)
+		ncap = want;
+	else {
+		ncap = need + (need / 2 < BODY_SLACK_MAX ? need / 2 :
+		    BODY_SLACK_MAX);
+		if (ncap < BODY_MIN_CAP)
+			ncap = BODY_MIN_CAP;
+		if (ncap > limit)
+			ncap = limit;
+		if (ncap - b->cap > left)
+			ncap = b->cap + left;
+		if (ncap < need) {
+			r->fail = REQ_OVER_BUDGET;
+			return -1;
+		}
+	}
+	/* Not realloc: the old block is wiped before it is released. */
+	if ((nd = malloc(ncap)) == NULL)
+		return -1;
+	if (b->len > 0)
+		memcpy(nd, b->data, b->len);
+	if (b->data != NULL) {
+		wipe(b->data, b->len);
+		free(b->data);
+	}
+	up->charged += ncap - b->cap;
+	b->data = nd;
+	b->cap = ncap;
+	return 0;
+}
+
 static size_t
 write_cb(char *data, size_t size, size_t n, void *arg)
 {
 	struct upstream_req *r = arg;
-	size_t len = size * n;
+	size_t len = size * n, limit, want = 0;
+	curl_off_t cl = -1;
 
-	if (buf_used(&r->body) == 0) {
-		curl_off_t cl = -1;
-
-		/* Size the buffer once from Content-Length: no regrowth
-		 * copies for the 6.5 MB /provider. */
-		if (curl_easy_getinfo(r->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T,
-		    &cl) == CURLE_OK && cl > 0 &&
-		    (size_t)cl <= UPSTREAM_MAX_BODY - buf_used(&r->body1))
-			(void)buf_reserve(&r->body, (size_t)cl + 1);
-	}
+	if (len == 0)
+		return 0;
 	/* Both bodies of a path2 call count against the one cap. */
-	if (buf_used(&r->body1) + buf_used(&r->body) + len >
-	    UPSTREAM_MAX_BODY) {
-		r->too_large = 1;
+	if (r->body1.len + r->body.len + len > UPSTREAM_MAX_BODY) {
+		r->fail = REQ_TOO_LARGE;
 		return 0;
 	}
-	if (buf_add(&r->body, data, len) == -1)
-		return 0;
+	limit = UPSTREAM_MAX_BODY - r->body1.len;
+	if (r->body.len + len > r->body.cap) {
+		/* Sized once from Content-Length: no regrowth copies for
+		 * the 6.5 MB /provider. */
+		if (r->body.cap == 0 && curl_easy_getinfo(r->easy,
+		    CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) == CURLE_OK &&
+		    cl > 0 && (uint64_t)cl <= limit)
+			want = (size_t)cl;
+		if (body_grow(r, r->body.len + len, want, limit) == -1) {
+			/* The other requests get the memory at once. */
+			body_free(r->up, &r->body);
+			body_free(r->up, &r->body1);
+			return 0;
+		}
+	}
+	memcpy(r->body.data + r->body.len, data, len);
+	r->body.len += len;
 	return len;
 }
 
@@ -303,8 +390,8 @@ req_free(struct upstream_req *r)
 		easy_put(r->up, r->easy);
 	}
 	curl_slist_free_all(r->headers);
-	buf_free(&r->body);
-	buf_free(&r->body1);
+	body_free(r->up, &r->body);
+	body_free(r->up, &r->body1);
 	if (r->call != NULL) {
 		api_call_free(r->call);
 		free(r->call);
@@ -476,8 +563,6 @@ upstream_submit(struct upstream *up, uint64_t conn_id, struct api_call *call)
 	r->up = up;
 	r->conn_id = conn_id;
 	r->call = call;
-	buf_init(&r->body);
-	buf_init(&r->body1);
 	if (req_setup(up, r, 0) == -1 ||
 	    upstream_xfer_add(up, r->easy, &r->xfer) == -1) {
 		req_free(r);
@@ -535,8 +620,13 @@ answer_curl_error(struct upstream_req *r, CURLcode rc)
 		break;
 	case CURLE_WRITE_ERROR:
 		code = ERR_UPSTREAM_ERROR;
-		msg = r->too_large ? "the upstream's answer is too large" :
-		    "out of memory";
+		if (r->fail == REQ_OVER_BUDGET)
+			msg = "netproc's body budget (" UPSTREAM_BODY_BUDGET_STR
+			    ") is spent";
+		else if (r->fail == REQ_TOO_LARGE)
+			msg = "the upstream's answer is too large";
+		else
+			msg = "out of memory";
 		break;
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CONNECT_ERROR:
@@ -574,8 +664,8 @@ finish(struct upstream_req *r, CURLcode rc)
 	memset(&resp, 0, sizeof(resp));
 	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &resp.status);
 	curl_easy_getinfo(r->easy, CURLINFO_CONTENT_TYPE, &resp.content_type);
-	resp.body = buf_head(&r->body);
-	resp.body_len = buf_used(&r->body);
+	resp.body = r->body.data;
+	resp.body_len = r->body.len;
 	if (resp.status < 200 || resp.status > 299)
 		log_info("request %llu: %s %s: HTTP %ld",
 		    (unsigned long long)r->call->request_id,
@@ -591,8 +681,8 @@ finish(struct upstream_req *r, CURLcode rc)
 		memset(&first, 0, sizeof(first));
 		first.status = r->status1;
 		first.content_type = r->ctype1[0] != '\0' ? r->ctype1 : NULL;
-		first.body = buf_head(&r->body1);
-		first.body_len = buf_used(&r->body1);
+		first.body = r->body1.data;
+		first.body_len = r->body1.len;
 		first.second = &resp;
 		packed = api_reply_pack(r->call, &first, &msg, &len);
 	} else
@@ -616,7 +706,7 @@ static int
 start_second(struct upstream_req *r)
 {
 	struct upstream *up = r->up;
-	struct buf tmp;
+	struct body tmp;
 	char *ct = NULL;
 
 	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status1);
@@ -695,8 +785,8 @@ second_path(struct upstream_req *r)
 	memset(&err, 0, sizeof(err));
 	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &resp.status);
 	curl_easy_getinfo(r->easy, CURLINFO_CONTENT_TYPE, &resp.content_type);
-	resp.body = buf_head(&r->body);
-	resp.body_len = buf_used(&r->body);
+	resp.body = r->body.data;
+	resp.body_len = r->body.len;
 	if (api_second_path(r->call, &resp, &err) == 0)
 		return 0;
 	log_info("request %llu: %s %s: %s", (unsigned long long)

@@ -19,6 +19,17 @@
 #define UPSTREAM_REQUEST_TIMEOUT_MS	30000
 #define UPSTREAM_MAX_INFLIGHT		512
 #define UPSTREAM_MAX_BODY		(64u * 1024 * 1024)	/* /provider is 6.5 MB */
+/*
+ * Every upstream body in flight (both of a path2 call) together: a request
+ * whose next bytes would pass it fails with UPSTREAM_ERROR and its memory
+ * is released; the others go on.  512 bodies of UPSTREAM_MAX_BODY would be
+ * 32 GiB.  Not 256 MiB: 50 clients asking for /provider at once (6.5 MB
+ * each, 325 MB; test_integration's concurrent clients) must fit.  The event
+ * stream is not charged: the SSE parser bounds it (SSE_MAX_LINE +
+ * SSE_MAX_DATA, and a type and an id of a line each).
+ */
+#define UPSTREAM_BODY_BUDGET		(384u * 1024 * 1024)
+#define UPSTREAM_BODY_BUDGET_STR	"384 MiB"
 #define UPSTREAM_CA_BUNDLE		"/etc/ssl/certs/ca-certificates.crt"
 #define UPSTREAM_CA_MAX			(8u * 1024 * 1024)
 #define UPSTREAM_URL_MAX		1024
@@ -63,7 +74,7 @@ struct event_base *upstream_base(struct upstream *);
  * timeout_ms applies (0: UPSTREAM_REQUEST_TIMEOUT_MS).  With path2 set, a
  * GET of path2 follows a 2xx answer to path, and api_reply_pack gets both
  * (a failed first answer alone); both bodies count against
- * UPSTREAM_MAX_BODY.  A cancels_session call answered 2xx ends, after its
+ * UPSTREAM_MAX_BODY and UPSTREAM_BODY_BUDGET.  A cancels_session call answered 2xx ends, after its
  * own reply, every ends_with_cancel call on the same session_id (any
  * connection) with the empty ServerMessage{request_id}.
  */

@@ -41,9 +41,15 @@
  *                         never
  *   POST /__fake/messages "FILE.json": the list GET /session/{id}/message
  *                         pages through (default message-list-full.json)
+ *   GET  /__fake/stalls   {"sent":N,"broken":N}: GET /session/ses_stall*
+ *                         bodies sent up to their stall, and closed by the
+ *                         client before that
+ *   POST /__fake/stall-end close every connection whose stalled body is sent
  * /event streams start with a server.connected event and get a
  * server.heartbeat every S seconds (default 10, 0 = none) when idle.
  *
+ * GET /session/ses_stall* (any mode) announces Content-Length 64 MiB, sends
+ * 60 MiB and then nothing: a broken upstream, for netproc's body budget.
  * GET /session/{id}/message pages as the real server does: limit = the
  * newest N (0: all), oldest first; before = the opaque cursor of its
  * X-Next-Cursor header (a plain msg_ id is 400); msg_ ids sort in time order.
@@ -128,6 +134,9 @@ struct conn {
 	char				 cmd_session[256];
 	int				 cmd_stall; /* not even on an abort */
 	int				 freeing; /* we free it ourselves */
+	struct evhttp_request		*stall;	/* GET /session/ses_stall* */
+	size_t				 stall_sent;
+	int				 stall_done;
 };
 
 struct stream {
@@ -489,6 +498,80 @@ reply_owned(struct evhttp_request *req, int code, const char *ctype,
 	evbuffer_free(b);
 }
 
+/* ---- GET /session/ses_stall*: a body that stops before its end ---- */
+
+#define STALL_LENGTH	(64 * 1024 * 1024)	/* announced */
+#define STALL_SENT	(60 * 1024 * 1024)	/* sent, then nothing */
+#define STALL_CHUNK	(1024 * 1024)
+
+static char	*stall_bytes;		/* STALL_CHUNK of filler, shared */
+static long	 stalls_sent, stalls_broken;
+
+static void	stall_next(struct evhttp_connection *, void *);
+
+static void
+stall_send(struct conn *c)
+{
+	struct evbuffer *b;
+
+	if ((b = evbuffer_new()) == NULL ||
+	    evbuffer_add_reference(b, stall_bytes, STALL_CHUNK, NULL,
+	    NULL) == -1)
+		fatal("evbuffer");
+	c->stall_sent += STALL_CHUNK;
+	evhttp_send_reply_chunk_with_cb(c->stall, b, stall_next, c);
+	evbuffer_free(b);
+}
+
+/* The previous chunk is out: the next one, until the stall. */
+static void
+stall_next(struct evhttp_connection *evcon, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)evcon;
+	if (c->stall_done)
+		return;
+	if (c->stall_sent < STALL_SENT) {
+		stall_send(c);
+		return;
+	}
+	c->stall_done = 1;
+	stalls_sent++;
+	logmsg("stalled body sent (%zu bytes)", c->stall_sent);
+}
+
+static void
+stall_start(struct evhttp_request *req, struct conn *c)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	char cl[32];
+
+	if (stall_bytes == NULL) {
+		if ((stall_bytes = malloc(STALL_CHUNK)) == NULL)
+			fatal("malloc");
+		memset(stall_bytes, ' ', STALL_CHUNK);
+	}
+	c->stall = req;
+	snprintf(cl, sizeof(cl), "%d", STALL_LENGTH);
+	evhttp_add_header(h, "Content-Type", "application/json");
+	evhttp_add_header(h, "Content-Length", cl);
+	evhttp_send_reply_start(req, 200, "OK");
+	stall_send(c);
+}
+
+/* From conn_closed(): a request evhttp detached is ours to end. */
+static void
+stall_closed(struct conn *c)
+{
+	if (c->stall == NULL)
+		return;
+	if (!c->stall_done)
+		stalls_broken++;
+	if (!c->freeing && evhttp_request_get_connection(c->stall) == NULL)
+		evhttp_send_reply_end(c->stall);
+}
+
 /* ---- connection tracking ---- */
 
 static void
@@ -517,6 +600,7 @@ conn_closed(struct evhttp_connection *evcon, void *arg)
 	if (c->cmd != NULL && !c->freeing &&
 	    evhttp_request_get_connection(c->cmd) == NULL)
 		evhttp_request_free(c->cmd);
+	stall_closed(c);
 	TAILQ_REMOVE(&conns, c, entry);
 	free(c);
 }
@@ -1249,6 +1333,11 @@ route(struct evhttp_request *req, struct conn *c, const char *path,
 		stream_open(req, c);
 		return;
 	}
+	if (strncmp(path, "/session/ses_stall", 18) == 0 &&
+	    m == EVHTTP_REQ_GET) {
+		stall_start(req, c);
+		return;
+	}
 	if (strcmp(path, "/global/health") == 0 && m == EVHTTP_REQ_GET) {
 		reply_json(req, 200, &fx_health);
 		return;
@@ -1758,6 +1847,22 @@ ctl_handle(struct evhttp_request *req, const char *path, const char *body)
 		ctl_messages(req, body);
 	else if (strcmp(op, "sse-end") == 0 && m == EVHTTP_REQ_POST)
 		ctl_sse_end(req);
+	else if (strcmp(op, "stalls") == 0 && m == EVHTTP_REQ_GET) {
+		if ((b = evbuffer_new()) == NULL)
+			fatal("evbuffer_new");
+		evbuffer_add_printf(b, "{\"sent\":%ld,\"broken\":%ld}\n",
+		    stalls_sent, stalls_broken);
+		reply_owned(req, 200, "application/json", b);
+	} else if (strcmp(op, "stall-end") == 0 && m == EVHTTP_REQ_POST) {
+		struct conn *next;
+
+		for (c = TAILQ_FIRST(&conns); c != NULL; c = next) {
+			next = TAILQ_NEXT(c, entry);
+			if (c->stall != NULL && c->stall_done)
+				conn_free(c);
+		}
+		reply_text(req, 200, "ok\n");
+	}
 	else
 		reply_text(req, 404, "unknown control request\n");
 }

@@ -857,6 +857,60 @@ test_arena(void **state)
 	assert_non_null(arena_alloc(&a, 8));
 	arena_free(&a);
 }
+/* arena_alloc_raw() aligns, arena_alloc_str() packs; neither zeroes. */
+static void
+test_arena_raw(void **state)
+{
+	struct arena	 a;
+	char		*p, *q, *big;
+	size_t		 i;
+
+	(void)state;
+	arena_init(&a);
+	p = arena_alloc_str(&a, 3);
+	assert_non_null(p);
+	memcpy(p, "ab", 3);
+	q = arena_alloc_str(&a, 5);
+	assert_ptr_equal(q, p + 3);		/* packed, not aligned */
+	memcpy(q, "cdef", 5);
+	p = arena_alloc_raw(&a, 24);
+	assert_non_null(p);
+	assert_true(((uintptr_t)p % _Alignof(max_align_t)) == 0);
+	assert_true(p >= q + 5 && p < q + 5 + _Alignof(max_align_t));
+	memset(p, 0x5a, 24);
+	q = arena_alloc_str(&a, 1);
+	assert_ptr_equal(q, p + 24);
+	/* A string larger than a chunk gets its own; the next one follows. */
+	big = arena_alloc_str(&a, 3 * ARENA_CHUNK_MAX + 1);
+	assert_non_null(big);
+	memset(big, 'x', 3 * ARENA_CHUNK_MAX + 1);
+	assert_ptr_equal(arena_alloc_str(&a, 1), q + 1);
+	/* Strings across many chunks, aligned allocations in between. */
+	for (i = 0; i < 100000; i++) {
+		assert_non_null(p = arena_alloc_str(&a, i % 41 + 1));
+		memset(p, 'y', i % 41 + 1);
+		if (i % 7 == 0) {
+			assert_non_null(q = arena_alloc_raw(&a, i % 97 + 1));
+			assert_true(((uintptr_t)q %
+			    _Alignof(max_align_t)) == 0);
+			memset(q, 0x11, i % 97 + 1);
+		}
+	}
+	assert_non_null(arena_alloc_str(&a, 0));
+	assert_non_null(arena_alloc_raw(&a, 0));
+	assert_null(arena_alloc_raw(&a, SIZE_MAX - 8));
+	assert_null(arena_alloc_str(&a, SIZE_MAX - 8));
+	/* arena_alloc() after them is still zeroed. */
+	p = arena_alloc(&a, 64);
+	for (i = 0; i < 64; i++)
+		assert_int_equal(p[i], 0);
+	arena_free(&a);
+	/* Reset keeps the first chunk for strings too. */
+	p = arena_alloc_str(&a, 10);
+	arena_reset(&a);
+	assert_ptr_equal(arena_alloc_str(&a, 10), p);
+	arena_free(&a);
+}
 
 static void
 test_pathenc(void **state)
@@ -1282,6 +1336,80 @@ test_walk_hostile(void **state)
 	assert_int_equal(json_walk_end(&w), 0);
 }
 
+/*
+ * json_walk_key_raw(): a plain key's bytes as they are (short, long, at the
+ * end of the input), 0 for one that is not plain, -1 for no key.
+ */
+static void
+test_walk_key_raw(void **state)
+{
+	static const char doc[] = "{\"ab\":1,\"\":2,\"\\u0061\":3,"
+	    "\"\xc3\xa9\":4,\"a\x01\":5,"
+	    "\"a_key_longer_than_sixteen_bytes\":6,"
+	    "\"sixteen_bytes_and_then\\n\":7,\"q\\\"\":8,\"z\":[9]}";
+	struct json_walk w;
+	const char	*k;
+	size_t		 len;
+
+	(void)state;
+	assert_int_equal(json_walk_init(&w, doc, sizeof(doc) - 1, 0), 0);
+	assert_int_equal(json_walk_key_raw(&w, &k, &len), -1);	/* not in */
+	assert_int_equal(json_walk_enter(&w), 0);
+	assert_int_equal(json_walk_key_raw(&w, &k, &len), -1);	/* none yet */
+
+	assert_int_equal(json_walk_next(&w), 1);
+	assert_int_equal(json_walk_key_raw(&w, &k, &len), 1);
+	assert_int_equal(len, 2);
+	assert_memory_equal(k, "ab", 2);
+	assert_int_equal(json_walk_next(&w), 1);
+	assert_int_equal(json_walk_key_raw(&w, &k, &len), 1);
+	assert_int_equal(len, 0);
+	assert_true(json_walk_key_eq(&w, ""));
+	/* Escaped, UTF-8, a raw control character: not plain. */
+	assert_int_equal(json_walk_next(&w), 1);
+	assert_int_equal(json_walk_key_raw(&w, &k, &len), 0);
+	assert_true(json_walk_key_eq(&w, "a"));
+	assert_int_equal(json_walk_next(&w), 1);
+	assert_int_equal(json_walk_key_raw(&w, &k, &len), 0);
+	assert_true(json_walk_key_eq(&w, "\xc3\xa9"));
+	assert_int_equal(json_walk_next(&w), 1);
+	assert_int_equal(json_walk_key_raw(&w, &k, &len), 0);
+	assert_false(json_walk_key_eq(&w, "a\x01"));	/* refused decoded */
+	/* Longer than one 16-byte step, plain or with a late escape. */
+	assert_int_equal(json_walk_next(&w), 1);
+	assert_int_equal(json_walk_key_raw(&w, &k, &len), 1);
+	assert_int_equal(len, 31);
+	assert_memory_equal(k, "a_key_longer_than_sixteen_bytes", 31);
+	assert_int_equal(json_walk_next(&w), 1);
+	assert_int_equal(json_walk_key_raw(&w, &k, &len), 0);
+	assert_true(json_walk_key_eq(&w, "sixteen_bytes_and_then\n"));
+	/* An escaped quote does not end the key. */
+	assert_int_equal(json_walk_next(&w), 1);
+	assert_int_equal(json_walk_key_raw(&w, &k, &len), 0);
+	assert_true(json_walk_key_eq(&w, "q\""));
+	/* Near the end of the input (fewer than 16 bytes left). */
+	assert_int_equal(json_walk_next(&w), 1);
+	assert_int_equal(json_walk_key_raw(&w, &k, &len), 1);
+	assert_int_equal(len, 1);
+	assert_int_equal(k[0], 'z');
+	assert_int_equal(json_walk_enter(&w), 0);
+	assert_int_equal(json_walk_next(&w), 1);
+	assert_int_equal(json_walk_key_raw(&w, &k, &len), -1);	/* an array */
+	assert_int_equal(json_walk_next(&w), 0);
+	assert_int_equal(json_walk_next(&w), 0);
+	assert_int_equal(json_walk_end(&w), 0);
+
+	/* A key cut before its closing quote: the walk fails. */
+	assert_int_equal(json_walk_init(&w, "{\"abc", 5, 0), 0);
+	assert_int_equal(json_walk_enter(&w), 0);
+	assert_int_equal(json_walk_next(&w), -1);
+	assert_int_equal(json_walk_init(&w, "{\"a_key_longer_than_16", 22, 0),
+	    0);
+	assert_int_equal(json_walk_enter(&w), 0);
+	assert_int_equal(json_walk_next(&w), -1);
+	assert_int_equal(json_walk_key_raw(&w, &k, &len), -1);
+}
+
 int
 main(void)
 {
@@ -1303,11 +1431,13 @@ main(void)
 		cmocka_unit_test(test_truncations),
 		cmocka_unit_test(test_utf8_next),
 		cmocka_unit_test(test_arena),
+		cmocka_unit_test(test_arena_raw),
 		cmocka_unit_test(test_pathenc),
 		cmocka_unit_test(test_walk_valid_invalid),
 		cmocka_unit_test(test_walk_read),
 		cmocka_unit_test(test_walk_span),
 		cmocka_unit_test(test_walk_hostile),
+		cmocka_unit_test(test_walk_key_raw),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -601,6 +601,101 @@ test_hostile(void **state)
 	}
 }
 
+/*
+ * The reply is packed without protobuf-c's packer: it must be the very
+ * bytes protobuf-c packs for what it unpacks to, and its size must be the
+ * one --max-message is checked against (that size passes, one less not).
+ */
+static void
+expect_canonical(const char *body, size_t len, int include_all,
+    uint64_t request_id, size_t nprov)
+{
+	struct api_call		 c;
+	struct api_response	 r;
+	Opencode__ServerMessage	*sm;
+	uint8_t			*out, *re;
+	size_t			 outlen, n;
+
+	memset(&c, 0, sizeof(c));
+	c.request_id = request_id;
+	c.method = API_GET;
+	c.kind = API_KIND_PROVIDER_LIST;
+	c.include_all = include_all;
+	memset(&r, 0, sizeof(r));
+	r.status = 200;
+	r.content_type = "application/json";
+	r.body = (const uint8_t *)body;
+	r.body_len = len;
+	assert_int_equal(providers_reply_pack(&c, &r, &out, &outlen), 0);
+	assert_non_null(sm = opencode__server_message__unpack(NULL, outlen,
+	    out));
+	assert_true(sm->request_id == request_id);
+	assert_int_equal(list_ok(sm)->n_providers, nprov);
+	n = opencode__server_message__get_packed_size(sm);
+	assert_int_equal(n, outlen);
+	assert_non_null(re = malloc(n));
+	assert_int_equal(opencode__server_message__pack(sm, re), n);
+	assert_memory_equal(re, out, n);
+	free(re);
+	opencode__server_message__free_unpacked(sm, NULL);
+	free(out);
+
+	c.max_reply = outlen;
+	assert_int_equal(providers_reply_pack(&c, &r, &out, &n), 0);
+	assert_int_equal(n, outlen);
+	free(out);
+	c.max_reply = outlen - 1;
+	assert_int_equal(providers_reply_pack(&c, &r, &out, &n), 0);
+	assert_non_null(sm = opencode__server_message__unpack(NULL, n, out));
+	assert_int_equal(sm->payload_case,
+	    OPENCODE__SERVER_MESSAGE__PAYLOAD_ERROR);
+	assert_string_equal(sm->error->code, ERR_UPSTREAM_ERROR);
+	opencode__server_message__free_unpacked(sm, NULL);
+	free(out);
+}
+
+static void
+test_canonical(void **state)
+{
+	static const char	 empty[] = "{\"all\":[],\"connected\":[]}";
+	/* Defaults everywhere: a provider and a model that pack to nothing. */
+	static const char	 bare[] = "{\"all\":[{\"id\":\"\",\"name\":\"\","
+	    "\"models\":{\"m\":{\"id\":\"m\",\"name\":null}}},"
+	    "{\"id\":\"p\",\"name\":\"P\",\"models\":{}},"
+	    "{\"id\":\"q\",\"name\":\"Q\\u0000\",\"models\":{\"x\":{\"id\":"
+	    "\"x\",\"limit\":{\"context\":-1,\"output\":9223372036854775807},"
+	    "\"cost\":{\"input\":-0.5,\"output\":1e300},\"reasoning\":true,"
+	    "\"capabilities\":{\"attachment\":true,\"toolcall\":false}}}}],"
+	    "\"default\":{\"q\":\"x\"},\"connected\":[\"q\",\"p\"]}";
+	char			*big;
+	size_t			 i, n;
+
+	(void)state;
+	expect_canonical(doc, doclen, 1, 42, 226);
+	expect_canonical(doc, doclen, 0, 42, 2);
+	expect_canonical(doc, doclen, 1, 0, 226);	/* request_id omitted */
+	expect_canonical(doc, doclen, 1, UINT64_MAX, 226);
+	expect_canonical(empty, sizeof(empty) - 1, 1, 1, 0);
+	expect_canonical(empty, sizeof(empty) - 1, 0, 0, 0);
+	expect_canonical(bare, sizeof(bare) - 1, 1, 7, 3);
+	expect_canonical(bare, sizeof(bare) - 1, 0, 7, 2);
+
+	/* Names long enough for 2- and 3-byte lengths at every level. */
+	n = 70000;
+	assert_non_null(big = malloc(n + 256));
+	i = (size_t)snprintf(big, 256, "{\"all\":[{\"id\":\"a\",\"name\":\"");
+	memset(big + i, 'n', 200);
+	i += 200;
+	i += (size_t)snprintf(big + i, 256, "\",\"models\":{\"m\":{\"id\":\"m\","
+	    "\"name\":\"");
+	memset(big + i, 'm', n - i - 64);
+	i = n - 64;
+	snprintf(big + i, 256, "\"}}}],\"connected\":[\"a\"]}");
+	expect_canonical(big, strlen(big), 0, 3, 1);
+	expect_canonical(big, strlen(big), 1, 3, 1);
+	free(big);
+}
+
 static void
 test_status(void **state)
 {
@@ -647,6 +742,7 @@ main(void)
 		cmocka_unit_test(test_shapes),
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_status),
+		cmocka_unit_test(test_canonical),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

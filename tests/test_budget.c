@@ -1,0 +1,338 @@
+/*
+ * netproc's one byte budget for every upstream body in flight
+ * (UPSTREAM_BODY_BUDGET, 384 MiB), against the real ocbroker binary and
+ * tests/fake_upstream, whose GET /session/ses_stall* announces a 64 MiB
+ * body, sends 60 MiB of it and stalls.
+ *
+ * With N such requests in flight, at most 6 bodies of 60 MiB fit: netproc
+ * holds at most 64 MiB (UPSTREAM_MAX_BODY) for each survivor and refuses a
+ * request only when the others' memory and its next bytes pass the budget,
+ * so exactly N - 6 requests fail, whatever the order in which the bytes
+ * arrive (5 survivors hold at most 320 MiB and leave room for a sixth).
+ * They fail with UPSTREAM_ERROR while the others are still stalled, and
+ * netproc's resident memory stays under the budget plus one body.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "proto/messages.pb-c.h"
+#include "tests/integration_util.h"
+#include "tests/wsclient.h"
+
+#define T_IO		5000
+#define T_REPLY		10000	/* well under the 30 s request timeout */
+#define T_EXIT		10000
+#define T_STALLS	20000	/* the fake sending 8 x 60 MiB */
+
+#define N_STALLED	8
+#define SURVIVORS	6	/* 6 x 60 MiB fit in 384 MiB, 7 do not */
+#define BUDGET_MIB	384
+#define MAX_BODY_MIB	64
+#define BUDGET_MESSAGE	"netproc's body budget (384 MiB) is spent"
+
+#define CMP(x)		OPENCODE__CLIENT_MESSAGE__PAYLOAD_##x
+#define SMP(x)		OPENCODE__SERVER_MESSAGE__PAYLOAD_##x
+
+static struct it_env	e;
+
+static int
+stop_leftover(void **state)
+{
+	(void)state;
+	if (e.running)
+		it_stop(&e, T_EXIT, NULL);
+	return 0;
+}
+
+/* The pids of ocbroker's children, from /proc/PID/task/PID/children. */
+static int
+children(pid_t parent, pid_t *out, int max)
+{
+	char path[64], buf[256], *p, *end;
+	FILE *fp;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children",
+	    (long)parent, (long)parent);
+	if ((fp = fopen(path, "r")) == NULL)
+		return -1;
+	if (fgets(buf, sizeof(buf), fp) == NULL)
+		buf[0] = '\0';
+	fclose(fp);
+	for (p = buf; n < max; p = end) {
+		long v = strtol(p, &end, 10);
+
+		if (end == p)
+			break;
+		out[n++] = (pid_t)v;
+	}
+	return n;
+}
+
+/* The child started with "--role ROLE", or -1. */
+static pid_t
+role_pid(pid_t parent, const char *role)
+{
+	pid_t kids[8];
+	int n = children(parent, kids, 8);
+
+	for (int i = 0; i < n; i++) {
+		char path[64], cmd[256];
+		size_t len;
+		FILE *fp;
+
+		snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)kids[i]);
+		if ((fp = fopen(path, "r")) == NULL)
+			continue;
+		len = fread(cmd, 1, sizeof(cmd) - 1, fp);
+		fclose(fp);
+		cmd[len] = '\0';
+		for (size_t k = 0; k + 1 < len; k++)
+			if (cmd[k] == '\0' && strcmp(cmd + k + 1, role) == 0)
+				return kids[i];
+	}
+	return -1;
+}
+
+/* A "Key:\tN kB" line of /proc/PID/status, in kB, or -1. */
+static long
+status_kb(pid_t pid, const char *key)
+{
+	char path[64], line[256];
+	size_t klen = strlen(key);
+	long v = -1;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	if ((fp = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
+			v = strtol(line + klen + 1, NULL, 10);
+			break;
+		}
+	fclose(fp);
+	return v;
+}
+
+/* The fake's {"sent":N,"broken":N}; 0 or -1. */
+static int
+fake_stalls(long *sent, long *broken)
+{
+	char *body = NULL, *p, *q;
+	int rc = -1;
+
+	if (it_fake_req(&e, "GET", "/__fake/stalls", NULL, &body) != 200 ||
+	    body == NULL)
+		goto out;
+	if ((p = strstr(body, "\"sent\":")) == NULL ||
+	    (q = strstr(body, "\"broken\":")) == NULL)
+		goto out;
+	*sent = strtol(p + 7, NULL, 10);
+	*broken = strtol(q + 9, NULL, 10);
+	rc = 0;
+out:
+	free(body);
+	return rc;
+}
+
+static void
+client(struct wsc *w)
+{
+	int r;
+
+	if (wsc_open(w, e.port, T_IO) == -1)
+		fail_msg("WebSocket opening handshake failed");
+	if ((r = wsc_auth(w, e.token, 1, T_IO)) != 1)
+		fail_msg("auth with the ready line's token: %d", r);
+}
+
+static void
+send_get_session(struct wsc *w, uint64_t id, const char *sid)
+{
+	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__GetSession gs = OPENCODE__GET_SESSION__INIT;
+
+	gs.session_id = (char *)sid;
+	cm.request_id = id;
+	cm.payload_case = CMP(GET_SESSION);
+	cm.get_session = &gs;
+	if (wsc_send_msg(w, &cm, T_IO) == -1)
+		fail_msg("send failed");
+}
+
+/* The next reply (events skipped), or NULL. */
+static Opencode__ServerMessage *
+next_reply(struct wsc *w, int timeout_ms)
+{
+	Opencode__ServerMessage *m;
+	int64_t deadline = it_now_ms() + timeout_ms, left;
+
+	for (;;) {
+		left = deadline - it_now_ms();
+		if ((m = wsc_recv_msg(w, NULL, left < 0 ? 0 : (int)left)) ==
+		    NULL)
+			return NULL;
+		if (m->request_id != 0)
+			return m;
+		wsc_msg_free(m);
+	}
+}
+
+static void
+test_budget_refuses_past_it(void **state)
+{
+	static const struct it_opts o;
+	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__HealthCheck hc = OPENCODE__HEALTH_CHECK__INIT;
+	Opencode__ServerMessage *m;
+	struct wsc w, w2;
+	int answered[N_STALLED + 1] = { 0 };
+	long sent = 0, broken = 0, rss, hwm;
+	int64_t deadline;
+	pid_t np;
+	int i, refused = 0, cut = 0;
+	char sid[32];
+
+	(void)state;
+	if (it_start(&e, &o) == -1)
+		fail_msg("could not start ocbroker/fake_upstream");
+	if ((np = role_pid(e.ocb_pid, "netproc")) == -1)
+		fail_msg("no netproc child");
+	client(&w);
+	client(&w2);
+
+	for (i = 1; i <= N_STALLED; i++) {
+		snprintf(sid, sizeof(sid), "ses_stall%d", i);
+		send_get_session(&w, 100 + (uint64_t)i, sid);
+	}
+	/* Every stalled body sent, or cut by netproc. */
+	deadline = it_now_ms() + T_STALLS;
+	while (fake_stalls(&sent, &broken) == 0 &&
+	    sent + broken < N_STALLED && it_now_ms() < deadline)
+		usleep(20000);
+	if (sent + broken != N_STALLED)
+		fail_msg("the fake sent %ld stalled bodies, %ld cut, of %d",
+		    sent, broken, N_STALLED);
+
+	/* Another connection is served meanwhile. */
+	cm.request_id = 2;
+	cm.payload_case = CMP(HEALTH_CHECK);
+	cm.health_check = &hc;
+	if (wsc_send_msg(&w2, &cm, T_IO) == -1)
+		fail_msg("send failed");
+	if ((m = wsc_recv_reply(&w2, 2, T_REPLY)) == NULL ||
+	    m->payload_case != SMP(UPSTREAM_HEALTH))
+		fail_msg("HealthCheck was not answered while bodies stall");
+	wsc_msg_free(m);
+
+	/* The requests past the budget fail without the upstream's help. */
+	for (i = 0; i < N_STALLED - SURVIVORS; i++) {
+		if ((m = next_reply(&w, T_REPLY)) == NULL)
+			fail_msg("%d of %d requests past the budget refused",
+			    i, N_STALLED - SURVIVORS);
+		if (m->payload_case != SMP(ERROR) ||
+		    strcmp(m->error->code, "UPSTREAM_ERROR") != 0 ||
+		    strstr(m->error->message, BUDGET_MESSAGE) == NULL)
+			fail_msg("request %llu: not the budget's refusal",
+			    (unsigned long long)m->request_id);
+		assert_true(m->request_id > 100 &&
+		    m->request_id <= 100 + N_STALLED);
+		assert_int_equal(answered[m->request_id - 100], 0);
+		answered[m->request_id - 100] = 1;
+		refused++;
+		wsc_msg_free(m);
+	}
+
+	rss = status_kb(np, "VmRSS");
+	hwm = status_kb(np, "VmHWM");
+	print_message("netproc: VmRSS %ld kB, VmHWM %ld kB\n", rss, hwm);
+	assert_true(rss > 0 && hwm > 0);
+#ifndef OCB_SANITIZERS
+	/*
+	 * A sanitizer's shadow and quarantine are not netproc's.  Held now:
+	 * the survivors' bodies.  At the peak, also the one body being
+	 * copied to a larger block.
+	 */
+	assert_true(rss < (BUDGET_MIB + MAX_BODY_MIB) * 1024L);
+	assert_true(hwm < (BUDGET_MIB + 2 * MAX_BODY_MIB) * 1024L);
+#endif
+
+	/* The survivors end when the fake closes: each is answered once,
+	 * and none of them was refused by the budget. */
+	if (it_fake_req(&e, "POST", "/__fake/stall-end", "", NULL) != 200)
+		fail_msg("stall-end failed");
+	for (i = 0; i < SURVIVORS; i++) {
+		if ((m = next_reply(&w, T_REPLY)) == NULL)
+			fail_msg("%d of %d survivors answered", i, SURVIVORS);
+		if (m->payload_case != SMP(ERROR) ||
+		    strcmp(m->error->code, "UPSTREAM_UNAVAILABLE") != 0)
+			fail_msg("request %llu: %s: %s",
+			    (unsigned long long)m->request_id,
+			    m->payload_case == SMP(ERROR) ? m->error->code :
+			    "not an error", m->payload_case == SMP(ERROR) ?
+			    m->error->message : "");
+		assert_true(m->request_id > 100 &&
+		    m->request_id <= 100 + N_STALLED);
+		assert_int_equal(answered[m->request_id - 100], 0);
+		answered[m->request_id - 100] = 1;
+		cut++;
+		wsc_msg_free(m);
+	}
+	assert_int_equal(refused, N_STALLED - SURVIVORS);
+	assert_int_equal(cut, SURVIVORS);
+
+	/* The budget is whole again: a stalled body fits, and is cut. */
+	send_get_session(&w, 200, "ses_stall0");
+	deadline = it_now_ms() + T_STALLS;
+	while (fake_stalls(&sent, &broken) == 0 &&
+	    sent + broken < N_STALLED + 1 && it_now_ms() < deadline)
+		usleep(20000);
+	assert_int_equal(sent + broken, N_STALLED + 1);
+	if (it_fake_req(&e, "POST", "/__fake/stall-end", "", NULL) != 200)
+		fail_msg("stall-end failed");
+	if ((m = wsc_recv_reply(&w, 200, T_REPLY)) == NULL ||
+	    m->payload_case != SMP(ERROR) ||
+	    strcmp(m->error->code, "UPSTREAM_UNAVAILABLE") != 0)
+		fail_msg("a body within the budget was refused");
+	wsc_msg_free(m);
+
+	wsc_close(&w);
+	wsc_close(&w2);
+	assert_int_equal(it_stop(&e, T_EXIT, NULL), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_budget_refuses_past_it,
+		    stop_leftover),
+	};
+	int rc;
+
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	if (rc == 0)
+		it_logdir_remove();
+	return rc;
+}
