@@ -74,9 +74,10 @@ struct event_base *upstream_base(struct upstream *);
  * timeout_ms applies (0: UPSTREAM_REQUEST_TIMEOUT_MS).  With path2 set, a
  * GET of path2 follows a 2xx answer to path, and api_reply_pack gets both
  * (a failed first answer alone); both bodies count against
- * UPSTREAM_MAX_BODY and UPSTREAM_BODY_BUDGET.  A cancels_session call answered 2xx ends, after its
- * own reply, every ends_with_cancel call on the same session_id (any
- * connection) with the empty ServerMessage{request_id}.
+ * UPSTREAM_MAX_BODY and UPSTREAM_BODY_BUDGET.  A cancels_session call
+ * answered 2xx ends, after its own reply, every ends_with_cancel call on
+ * the same session_id (any connection) with the empty
+ * ServerMessage{request_id}.
  */
 void		 upstream_submit(struct upstream *, uint64_t conn_id,
 		    struct api_call *call);
