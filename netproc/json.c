@@ -1276,6 +1276,12 @@ skim_container(const char *s, size_t len, size_t *ip, int depth)
 	/* The opening bracket, byte by byte: i is where the loop starts. */
 	if ((r = skim_step(&k, s, len, &i)) == -1)
 		return -1;
+	/* Empty ({} [], often): closed at once, without a block. */
+	end = skip_ws(s, len, i);
+	if (end < len && s[end] == ((k.stack & 1) ? '}' : ']')) {
+		*ip = end + 1;
+		return 0;
+	}
 	for (;;) {
 #ifdef JSON_SSE2
 		if (len - i >= SKIM_BLOCK) {

@@ -116,14 +116,19 @@ static int
 pick(const struct json_walk *w, const struct key *keys, size_t n)
 {
 	const char	*k;
-	size_t		 len, i;
+	size_t		 len, i, j;
 
 	switch (json_walk_key_raw(w, &k, &len)) {
 	case 1:
-		for (i = 0; i < n; i++)
-			if (keys[i].len == len && keys[i].s[0] == k[0] &&
-			    memcmp(keys[i].s, k, len) == 0)
+		/* Keys are short: compared in line, length first. */
+		for (i = 0; i < n; i++) {
+			if (keys[i].len != len)
+				continue;
+			for (j = 0; j < len && keys[i].s[j] == k[j]; j++)
+				;
+			if (j == len)
 				return (int)i;
+		}
 		return -1;
 	case 0:
 		for (i = 0; i < n; i++)

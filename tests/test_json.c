@@ -1410,6 +1410,55 @@ test_walk_key_raw(void **state)
 	assert_int_equal(json_walk_key_raw(&w, &k, &len), -1);
 }
 
+/* Empty containers are skimmed at once, checked as any other. */
+static void
+test_skim_empty(void **state)
+{
+	static const struct {
+		const char	*s;
+		int		 depth, err;
+	} v[] = {
+		{ "{}", 0, 0 }, { " [ \n\t] ", 0, 0 }, { "{ }", 63, 0 },
+		{ "[]", 64, E2BIG }, { "{ ]", 0, EINVAL }, { "[}", 0, EINVAL },
+		{ "{ ", 0, EINVAL }, { "[", 0, EINVAL }, { "[] x", 0, EINVAL },
+		{ "{},", 0, EINVAL },
+	};
+	struct json_walk w;
+	struct json	*j;
+	size_t		 i, off, len;
+	int		 r;
+
+	(void)state;
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		if (json_walk_init(&w, v[i].s, strlen(v[i].s), v[i].depth) ==
+		    -1) {
+			assert_int_not_equal(v[i].err, 0);
+			continue;
+		}
+		errno = 0;
+		r = json_walk_span(&w, &off, &len);
+		if (r == 0)
+			r = json_walk_end(&w);
+		if (v[i].err == 0) {
+			assert_int_equal(r, 0);
+			assert_int_equal(v[i].s[off + len - 1],
+			    v[i].s[off] == '{' ? '}' : ']');
+		} else {
+			if (r != -1)
+				fail_msg("skimmed: \"%s\"", v[i].s);
+			assert_int_equal(errno, v[i].err);
+		}
+	}
+	/* Inside a skipped member of json_parse_member(). */
+	assert_int_equal(json_parse_member("{\"a\":{ },\"b\":[]}", 16, "b",
+	    &j), 0);
+	assert_int_equal(json_type(j, 0), JSON_ARRAY);
+	json_free(j);
+	assert_int_equal(json_parse_member("{\"a\":{ ],\"b\":[]}", 16, "b",
+	    &j), -1);
+	assert_int_equal(errno, EINVAL);
+}
+
 int
 main(void)
 {
@@ -1438,6 +1487,7 @@ main(void)
 		cmocka_unit_test(test_walk_span),
 		cmocka_unit_test(test_walk_hostile),
 		cmocka_unit_test(test_walk_key_raw),
+		cmocka_unit_test(test_skim_empty),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
