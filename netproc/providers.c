@@ -834,7 +834,7 @@ providers_reply_pack(const struct api_call *c, const struct api_response *r,
 	arena_init(&m.ma);
 	/* The models are about a tenth of the document in the reply. */
 	if (m.include_all && enc_room(&m, m.len / 8 + 1) == -1)
-		m.why = "all", m.err = ENOMEM;
+		(void)fail(&m, "all");		/* ENOMEM */
 	else if (read_root(&m) == 0 && build(&m, c->include_all, &nkept) == 0)
 		(void)pack_list(&m, c->request_id, nkept, &n, 0);
 	if (m.why != NULL) {
