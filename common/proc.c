@@ -21,6 +21,10 @@
 
 #define PROC_ENV_MAX	8
 
+#if defined(__linux__) && !defined(CLONE_PIDFD)
+#define CLONE_PIDFD	0x00001000
+#endif
+
 /* Only these variables reach a child; the sanitizer ones keep a sanitizer build
  * configurable, TZ keeps log times right.  Nothing else is inherited. */
 static const char *const proc_env_keep[] = {
@@ -45,15 +49,37 @@ proc_closefrom(int lowfd)
 		close((int)fd);
 }
 
+void
+proc_close_except(int lowfd, const int *keep, size_t nkeep)
+{
+	int next = lowfd;
+
+	/* Ranges between the kept descriptors, in ascending order. */
+	for (;;) {
+		int k = -1;
+
+		for (size_t i = 0; i < nkeep; i++)
+			if (keep[i] >= next && (k == -1 || keep[i] < k))
+				k = keep[i];
+		if (k == -1)
+			break;
+		for (int fd = next; fd < k; fd++)
+			close(fd);
+		next = k + 1;
+	}
+	proc_closefrom(next);
+}
+
 pid_t
 proc_spawn(const char *self, const char *role, int ipc_fd, int err_fd, int null,
-    int flags)
+    int flags, int *pidfd)
 {
 	char *argv[4], *envp[PROC_ENV_MAX + 1];
 	size_t nenv = 0;
 	pid_t pid;
 	int hi;
 
+	*pidfd = -1;
 	/* Build everything before fork: the child only dup2s and execs. */
 	for (size_t i = 0; i < sizeof(proc_env_keep) / sizeof(proc_env_keep[0]); i++) {
 		const char *k = proc_env_keep[i];
@@ -78,8 +104,15 @@ proc_spawn(const char *self, const char *role, int ipc_fd, int err_fd, int null,
 		 * flags.  The child below only makes plain system calls.
 		 * (s390 swaps the first two arguments; not handled.)
 		 */
+		int pfd = -1;
+
+		/* CLONE_PIDFD: the parent signals it through this descriptor
+		 * (its filter has no kill(2)); the kernel writes it to the
+		 * third argument. */
 		pid = (pid_t)syscall(SYS_clone, (unsigned long)(CLONE_PARENT |
-		    SIGCHLD), 0UL, 0UL, 0UL, 0UL);
+		    CLONE_PIDFD | SIGCHLD), 0UL, (unsigned long)&pfd, 0UL, 0UL);
+		if (pid > 0)
+			*pidfd = pfd;
 #else
 		errno = ENOSYS;
 		return -1;
@@ -92,6 +125,11 @@ proc_spawn(const char *self, const char *role, int ipc_fd, int err_fd, int null,
 	case 0:
 		break;
 	default:
+#if defined(__linux__) && defined(SYS_pidfd_open)
+		/* Our own child, not reaped yet: the pid cannot be reused. */
+		if ((flags & PROC_SPAWN_SIBLING) == 0)
+			*pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+#endif
 		return pid;
 	}
 

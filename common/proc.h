@@ -21,9 +21,10 @@
  * -1) as fd 2, stdin and stdout on null_fd (/dev/null, opened by the caller
  * before its sandbox, which allows no opens), and a scrubbed environment.
  * With PROC_SPAWN_SIBLING the child is our parent's, not ours (-1 with ENOSYS
- * where the system cannot do that).  Returns the pid or -1. */
+ * where the system cannot do that).  *pidfd is a pidfd of the child (Linux;
+ * -1 elsewhere or when the kernel has none).  Returns the pid or -1. */
 pid_t	proc_spawn(const char *self, const char *role, int ipc_fd, int err_fd,
-	    int null_fd, int flags);
+	    int null_fd, int flags, int *pidfd);
 
 /* In a child, before trusting fd 3: is it an AF_UNIX socket? 0 or -1. */
 int	proc_check_ipc_fd(void);
@@ -33,5 +34,7 @@ int	proc_no_core(void);
 
 /* Closes every descriptor from lowfd up. */
 void	proc_closefrom(int lowfd);
+/* Closes every descriptor from lowfd up but the nkeep in keep. */
+void	proc_close_except(int lowfd, const int *keep, size_t nkeep);
 
 #endif

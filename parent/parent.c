@@ -18,6 +18,7 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -57,6 +58,7 @@
 struct child {
 	const char	*role;
 	pid_t		 pid;
+	int		 pidfd;		/* signals go through it, never kill(2) */
 	time_t		 started;
 	int		 errpipe;		/* --syslog: the child's stderr */
 	struct event	*errev;
@@ -99,6 +101,54 @@ struct parent {
 };
 
 static void	parent_stop(struct parent *, int);
+
+/*
+ * Signals a child through its pidfd: the parent's filter has no kill(2), so
+ * it cannot signal any process but its own children, and a reaped child's
+ * recycled pid is never hit.  0 or -1.
+ */
+static int
+pidfd_signal(int pidfd, int sig)
+{
+#if defined(__linux__) && defined(SYS_pidfd_send_signal)
+	if (pidfd == -1) {
+		errno = ESRCH;
+		return -1;
+	}
+	return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+#else
+	(void)pidfd;
+	(void)sig;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+/* Signals a running child; without pidfds (not Linux), kill(2). */
+static void
+child_signal(struct child *c, int sig)
+{
+	if (c->pid <= 0)
+		return;
+#if defined(__linux__)
+	if (pidfd_signal(c->pidfd, sig) == -1)
+		log_warn("cannot signal %s (pid %ld)", c->role, (long)c->pid);
+#else
+	if (kill(c->pid, sig) == -1)
+		log_warn("cannot signal %s (pid %ld)", c->role, (long)c->pid);
+#endif
+}
+
+/* Reaped: its pidfd goes too. */
+static void
+child_reaped(struct child *c)
+{
+	c->pid = -1;
+	if (c->pidfd != -1) {
+		close(c->pidfd);
+		c->pidfd = -1;
+	}
+}
 static int	start_netproc(struct parent *);
 
 static int
@@ -208,7 +258,7 @@ child_watch_stderr(struct parent *p, struct child *c, int fd)
  */
 static pid_t
 spawn_role(struct parent *p, const char *role, int ipc_fd, int flags,
-    int *errfd)
+    int *errfd, int *pidfd)
 {
 	int errp[2] = { -1, -1 };
 	pid_t pid;
@@ -216,7 +266,8 @@ spawn_role(struct parent *p, const char *role, int ipc_fd, int flags,
 	*errfd = -1;
 	if (p->opt.use_syslog && pipe2(errp, O_CLOEXEC) == -1)
 		return -1;
-	pid = proc_spawn(p->self, role, ipc_fd, errp[1], p->devnull, flags);
+	pid = proc_spawn(p->self, role, ipc_fd, errp[1], p->devnull, flags,
+	    pidfd);
 	if (errp[1] != -1)
 		close(errp[1]);
 	if (pid == -1) {
@@ -235,7 +286,8 @@ spawn_child(struct parent *p, struct child *c, int ipc_fd)
 {
 	int errfd;
 
-	if ((c->pid = spawn_role(p, c->role, ipc_fd, 0, &errfd)) == -1)
+	if ((c->pid = spawn_role(p, c->role, ipc_fd, 0, &errfd,
+	    &c->pidfd)) == -1)
 		return -1;
 	c->started = time(NULL);
 	if (errfd != -1 && child_watch_stderr(p, c, errfd) == -1)
@@ -304,15 +356,15 @@ send_control_fd(int sock, Ocb__Ipc__Control__Kind kind, int fd)
  * parent's where there is no spawner.  The pid or -1.
  */
 static pid_t
-netproc_spawn(struct parent *p, int flags, int *chan, int *errfd)
+netproc_spawn(struct parent *p, int flags, int *chan, int *errfd, int *pidfd)
 {
 	pid_t pid;
 	int sp[2];
 
-	*chan = *errfd = -1;
+	*chan = *errfd = *pidfd = -1;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1)
 		return -1;
-	pid = spawn_role(p, "netproc", sp[0], flags, errfd);
+	pid = spawn_role(p, "netproc", sp[0], flags, errfd, pidfd);
 	close(sp[0]);
 	/* The config goes first on what becomes the front's end, so netproc
 	 * reads it before any request. */
@@ -341,7 +393,15 @@ spawner_main(struct parent *p, int chan)
 {
 	struct ipc_reader in;
 	Ocb__Ipc__Frame *f;
+	int keep[2];
 
+	/* Nothing of the parent's but the channel and /dev/null: not the
+	 * token's descriptor, nor anything our launcher left open.  syslog's
+	 * socket is closed too and reopened by log_init. */
+	closelog();
+	keep[0] = chan;
+	keep[1] = p->devnull;
+	proc_close_except(STDERR_FILENO + 1, keep, 2);
 	log_init("spawner", p->opt.log_level, p->opt.use_syslog);
 	/* A terminal's ^C and a SIGTERM to the process group are the parent's
 	 * to act on; the spawner goes when the parent's channel closes. */
@@ -351,16 +411,16 @@ spawner_main(struct parent *p, int chan)
 	if (dup2(p->devnull, STDIN_FILENO) == -1 ||
 	    dup2(p->devnull, STDOUT_FILENO) == -1)
 		fatal("spawner: dup2");
-	if (p->opt.token_fd > STDERR_FILENO && p->opt.token_fd != chan &&
-	    p->opt.token_fd != p->devnull)
-		close(p->opt.token_fd);
+	/* Root keeps only what starting a netproc takes. */
+	if (sandbox_spawner_caps() == -1)
+		fatalx("spawner: cannot drop capabilities");
 	if (!p->opt.insecure_no_sandbox && sandbox_enter(SANDBOX_SPAWNER) == -1)
 		fatal("spawner: cannot enter the sandbox");
 	ipc_reader_init(&in);
 	while (ipc_read_frame_blocking(&in, chan, &f) == 0) {
 		Ocb__Ipc__Frame out = OCB__IPC__FRAME__INIT;
 		Ocb__Ipc__Control ctl = OCB__IPC__CONTROL__INIT;
-		int fds[2], np, errfd;
+		int fds[3], np, errfd, pidfd;
 		size_t nfds = 0;
 		pid_t pid;
 
@@ -371,17 +431,26 @@ spawner_main(struct parent *p, int chan)
 			break;
 		}
 		ipc_frame_free(f);
-		pid = netproc_spawn(p, PROC_SPAWN_SIBLING, &np, &errfd);
+		pid = netproc_spawn(p, PROC_SPAWN_SIBLING, &np, &errfd, &pidfd);
 		if (pid == -1)
 			log_warn("spawner: cannot start netproc");
 		ctl.kind = OCB__IPC__CONTROL__KIND__NETPROC_STARTED;
-		if (pid > 0 && np != -1) {
+		/* The pidfd last: the parent signals netproc through it. */
+		if (pid > 0 && np != -1 && pidfd != -1) {
 			ctl.pid = (uint32_t)pid;
 			fds[nfds++] = np;
 			if (errfd != -1) {
 				fds[nfds++] = errfd;
 				ctl.stderr_pipe = 1;
 			}
+			fds[nfds++] = pidfd;
+		} else {
+			if (np != -1)
+				close(np);
+			if (errfd != -1)
+				close(errfd);
+			if (pidfd != -1)
+				close(pidfd);
 		}
 		out.body_case = OCB__IPC__FRAME__BODY_CONTROL;
 		out.control = &ctl;
@@ -420,7 +489,7 @@ spawner_start(struct parent *p)
 
 /* Asks the spawner for a netproc and waits for the answer. */
 static pid_t
-spawner_request(struct parent *p, int *chan, int *errfd)
+spawner_request(struct parent *p, int *chan, int *errfd, int *pidfd)
 {
 	Ocb__Ipc__Frame req = OCB__IPC__FRAME__INIT, *f;
 	Ocb__Ipc__Control ctl = OCB__IPC__CONTROL__INIT;
@@ -428,7 +497,7 @@ spawner_request(struct parent *p, int *chan, int *errfd)
 	pid_t pid = -1;
 	int rc;
 
-	*chan = *errfd = -1;
+	*chan = *errfd = *pidfd = -1;
 	if (p->spawner_fd == -1)
 		return -1;
 	ctl.kind = OCB__IPC__CONTROL__KIND__SPAWN_NETPROC;
@@ -449,6 +518,7 @@ spawner_request(struct parent *p, int *chan, int *errfd)
 		pid = (pid_t)f->control->pid;
 		if (f->control->stderr_pipe)
 			*errfd = ipc_reader_take_fd(&p->spawner_in);
+		*pidfd = ipc_reader_take_fd(&p->spawner_in);
 	}
 	ipc_frame_free(f);
 	/* Nothing else may ride along. */
@@ -461,18 +531,20 @@ spawner_request(struct parent *p, int *chan, int *errfd)
 static int
 start_netproc(struct parent *p)
 {
-	int chan, errfd;
+	int chan, errfd, pidfd;
 	pid_t pid;
 
 #ifdef PARENT_SPAWNER
-	pid = spawner_request(p, &chan, &errfd);
+	pid = spawner_request(p, &chan, &errfd, &pidfd);
 #else
-	pid = netproc_spawn(p, 0, &chan, &errfd);
+	pid = netproc_spawn(p, 0, &chan, &errfd, &pidfd);
 #endif
 	if (pid > 0) {
 		p->netproc.pid = pid;
+		p->netproc.pidfd = pidfd;
 		p->netproc.started = time(NULL);
-	}
+	} else if (pidfd != -1)
+		close(pidfd);
 	if (chan == -1)
 		return -1;
 	if (errfd != -1 && child_watch_stderr(p, &p->netproc, errfd) == -1) {
@@ -542,18 +614,18 @@ sigchld_cb(evutil_socket_t sig, short what, void *arg)
 			p->spawner_fd = -1;
 			parent_stop(p, 1);
 			if (p->front.pid > 0)
-				kill(p->front.pid, SIGTERM);
+				child_signal(&p->front, SIGTERM);
 			else if (p->netproc.pid > 0)
-				kill(p->netproc.pid, SIGTERM);
+				child_signal(&p->netproc, SIGTERM);
 			else
 				event_base_loopexit(p->base, NULL);
 		} else if (pid == p->front.pid) {
-			p->front.pid = -1;
+			child_reaped(&p->front);
 			if (p->stopping && WIFEXITED(status) &&
 			    WEXITSTATUS(status) == 0) {
 				log_debug("front exited");
 				if (p->netproc.pid > 0)
-					kill(p->netproc.pid, SIGTERM);
+					child_signal(&p->netproc, SIGTERM);
 				else
 					event_base_loopexit(p->base, NULL);
 				continue;
@@ -568,14 +640,14 @@ sigchld_cb(evutil_socket_t sig, short what, void *arg)
 			    describe_exit(status, desc, sizeof(desc)));
 			parent_stop(p, 1);
 			if (p->netproc.pid > 0)
-				kill(p->netproc.pid, SIGTERM);
+				child_signal(&p->netproc, SIGTERM);
 			else
 				event_base_loopexit(p->base, NULL);
 		} else if (pid == p->netproc.pid) {
 			time_t lived = time(NULL) - p->netproc.started;
 			struct timeval tv;
 
-			p->netproc.pid = -1;
+			child_reaped(&p->netproc);
 			if (p->stopping) {
 				if (p->front.pid <= 0)
 					event_base_loopexit(p->base, NULL);
@@ -603,9 +675,9 @@ stop_timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 	log_warnx("children did not exit in %d s; killing them", STOP_GRACE_S);
 	if (p->front.pid > 0)
-		kill(p->front.pid, SIGKILL);
+		child_signal(&p->front, SIGKILL);
 	if (p->netproc.pid > 0)
-		kill(p->netproc.pid, SIGKILL);
+		child_signal(&p->netproc, SIGKILL);
 	p->exit_code = 1;
 	event_base_loopexit(p->base, NULL);
 }
@@ -633,9 +705,9 @@ sigterm_cb(evutil_socket_t sig, short what, void *arg)
 	/* The front closes every WebSocket with 1001 and exits; netproc
 	 * follows once it is gone. */
 	if (p->front.pid > 0)
-		kill(p->front.pid, SIGTERM);
+		child_signal(&p->front, SIGTERM);
 	else if (p->netproc.pid > 0)
-		kill(p->netproc.pid, SIGTERM);
+		child_signal(&p->netproc, SIGTERM);
 	else
 		event_base_loopexit(p->base, NULL);
 }
@@ -705,7 +777,7 @@ front_read_cb(evutil_socket_t fd, short what, void *arg)
 		case OCB__IPC__CONTROL__KIND__RESTART_NETPROC:
 			if (p->netproc.pid > 0) {
 				log_warnx("front asked for a netproc restart");
-				kill(p->netproc.pid, SIGKILL);
+				child_signal(&p->netproc, SIGKILL);
 			}
 			break;
 		default:
@@ -719,7 +791,7 @@ front_read_cb(evutil_socket_t fd, short what, void *arg)
 		event_del(p->front_ev);
 		parent_stop(p, 1);
 		if (p->front.pid > 0)
-			kill(p->front.pid, SIGTERM);
+			child_signal(&p->front, SIGTERM);
 	}
 }
 
@@ -773,6 +845,7 @@ parent_main(int argc, char **argv)
 	p.front.role = "front";
 	p.netproc.role = "netproc";
 	p.front.errpipe = p.netproc.errpipe = -1;
+	p.front.pidfd = p.netproc.pidfd = -1;
 	p.backoff_ms = RESTART_FIRST_MS;
 	ipc_reader_init(&p.front_in);
 	ipc_reader_init(&p.spawner_in);
@@ -787,6 +860,10 @@ parent_main(int argc, char **argv)
 	case OPTIONS_RUN:
 		break;
 	}
+	/* Whatever our launcher left open is not ours to hold (nor to pass
+	 * on): only stdio and --token-fd stay. */
+	proc_close_except(STDERR_FILENO + 1, &p.opt.token_fd,
+	    p.opt.token_fd > STDERR_FILENO ? 1 : 0);
 	log_init("parent", p.opt.log_level, p.opt.use_syslog);
 	signal(SIGPIPE, SIG_IGN);
 	if (proc_no_core() == -1)

@@ -14,12 +14,18 @@
 
 #include <sys/types.h>
 #include <sys/stat.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
+#endif
 
 #include <dirent.h>
 #include <errno.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -143,6 +149,77 @@ sandbox_chroot_prepare(const char *dir)
 	return check_empty(dir);
 }
 
+#ifdef __linux__
+/* Drops from the bounding set every capability not in keep (a mask of
+ * CAP_* bits); needs CAP_SETPCAP.  0 or -1 (logged). */
+static int
+bounding_limit(uint64_t keep)
+{
+	int cap;
+
+	for (cap = 0; cap < 64; cap++) {
+		if ((keep & (1ULL << cap)) != 0)
+			continue;
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == -1) {
+			if (errno == EINVAL)
+				break;	/* past the kernel's last one */
+			log_warn("prctl(PR_CAPBSET_DROP, %d)", cap);
+			return -1;
+		}
+	}
+	/* Prove it. */
+	for (cap = 0; cap < 64; cap++) {
+		int r = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
+
+		if (r == -1)
+			break;
+		if (r == 1 && (keep & (1ULL << cap)) == 0) {
+			log_warnx("capability %d is still in the bounding set",
+			    cap);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+sandbox_spawner_caps(void)
+{
+	struct __user_cap_header_struct hdr;
+	struct __user_cap_data_struct data[2];
+	const uint64_t eff = (1ULL << CAP_SETUID) | (1ULL << CAP_SETGID) |
+	    (1ULL << CAP_SYS_CHROOT);
+	/* CAP_SETPCAP is never effective here and capset(2) is not in the
+	 * spawner's filter: it only passes through to a netproc (a root exec
+	 * under NO_NEW_PRIVS gets what we permit and bound), which needs it to
+	 * empty its own bounding set. */
+	const uint64_t prm = eff | (1ULL << CAP_SETPCAP);
+
+	if (geteuid() != 0)
+		return 0;
+	if (bounding_limit(prm) == -1)
+		return -1;
+	memset(&hdr, 0, sizeof(hdr));
+	memset(data, 0, sizeof(data));
+	hdr.version = _LINUX_CAPABILITY_VERSION_3;
+	data[0].effective = (uint32_t)eff;
+	data[1].effective = (uint32_t)(eff >> 32);
+	data[0].permitted = (uint32_t)prm;
+	data[1].permitted = (uint32_t)(prm >> 32);
+	if (syscall(SYS_capset, &hdr, data) == -1) {
+		log_warn("capset");
+		return -1;
+	}
+	return 0;
+}
+#else
+int
+sandbox_spawner_caps(void)
+{
+	return 0;
+}
+#endif
+
 int
 sandbox_drop_privileges(const char *dir, uid_t uid, gid_t gid)
 {
@@ -158,6 +235,12 @@ sandbox_drop_privileges(const char *dir, uid_t uid, gid_t gid)
 		log_warnx("privilege drop: refusing to \"drop\" to uid or gid 0");
 		return -1;
 	}
+#ifdef __linux__
+	/* An empty bounding set: nothing can ever be had back, not even by
+	 * exec.  Our effective capabilities stay for what follows. */
+	if (bounding_limit(0) == -1)
+		return -1;
+#endif
 	if (chroot(dir) == -1) {
 		log_warn("chroot %s", dir);
 		return -1;

@@ -135,7 +135,7 @@ struct sc_rule {
 /* clone(CLONE_PARENT | SIGCHLD): as CLONE_FORK_ONLY, and the new process is
  * our parent's child (the spawner's netprocs), never our own. */
 #define CLONE_SIBLING_ONLY	ARG_MASKED_EQ(0, CLONE_FORBIDDEN, CLONE_PARENT)
-/* kill(pid, sig) and tgkill(tgid, tid, sig) */
+/* pidfd_send_signal(pidfd, sig, ...) and tgkill(tgid, tid, sig) */
 #define KILL_SIG(s)		ARG_EQ(1, s)
 #define TGKILL_SIG(s)		ARG_EQ(2, s)
 #define TGKILL_SELF		ARG_EQ(0, SC_PID_SELF)
@@ -344,9 +344,9 @@ static const struct sc_rule sc_rules[] = {
 	    "a new netproc re-executes our own binary"),
 	SC_ALLOW(P___, wait4,
 	    "reaping the front, the spawner and netprocs (CLONE_PARENT makes them ours)"),
-	SC_ALLOW_ARG(P___, kill, KILL_SIG(SIGTERM),
-	    "relaying SIGTERM/SIGINT to the front; stopping netproc"),
-	SC_ALLOW_ARG(P___, kill, KILL_SIG(SIGKILL),
+	SC_ALLOW_ARG(P___, pidfd_send_signal, KILL_SIG(SIGTERM),
+	    "relaying SIGTERM/SIGINT to the front; stopping netproc; only through a child's pidfd, never kill(2) on a pid"),
+	SC_ALLOW_ARG(P___, pidfd_send_signal, KILL_SIG(SIGKILL),
 	    "children that do not stop in time; a netproc that misbehaved"),
 	SC_ALLOW_ARG2(P_FN, tgkill, TGKILL_SELF, TGKILL_SIG(SIGABRT),
 	    "abort() on a failed assertion or heap corruption, to ourselves only"),
@@ -406,6 +406,10 @@ static const struct sc_rule sc_rules[] = {
 	    "netproc: not dumpable"),
 	SC_ALLOW_ARG(_S__, prctl, PRCTL_OP(PR_SET_NO_NEW_PRIVS),
 	    "netproc: sandbox_enter"),
+	SC_ALLOW_ARG(_S__, prctl, PRCTL_OP(PR_CAPBSET_DROP),
+	    "netproc: the privilege drop empties the bounding set"),
+	SC_ALLOW_ARG(_S__, prctl, PRCTL_OP(PR_CAPBSET_READ),
+	    "netproc: the privilege drop checks that the bounding set is empty"),
 	SC_ALLOW_ARG(_S__, prctl, PRCTL_OP(PR_GET_SECCOMP),
 	    "netproc: libseccomp probes the kernel"),
 	SC_ALLOW_ARG(_S__, seccomp, SECCOMP_OP(SECCOMP_SET_MODE_FILTER),

@@ -14,7 +14,8 @@
  *		socket-raw | socket-unix | socketpair |
  *		connect | bind | listen | accept | open | open-write | execve |
  *		fork | fork-sibling | thread | mmap-exec | stat | fstat |
- *		clone3 | ptrace | stacked | privdrop | abort | stacked-abort
+ *		clone3 | ptrace | stacked | privdrop | abort | stacked-abort |
+ *		kill | pidfd-signal
  *
  * `sandbox_probe describe` prints the seccomp allowlists as markdown, for
  * doc/sandbox.md.
@@ -26,7 +27,9 @@
  * the inherited filter, and the child shows two filters.  "abort" calls
  * abort(3), which must end in SIGABRT, not in a sandbox kill; "stacked-abort"
  * does so in `netproc abort` re-executed under ROLE's filter, as in a netproc
- * the spawner started.  "privdrop" drops to
+ * the spawner started.  "kill" is kill(2) with SIGTERM on ourselves (death
+ * by SIGTERM when allowed); "pidfd-signal" sends SIGTERM to a child of ours
+ * through its pidfd, as the parent signals its children.  "privdrop" drops to
  * nobody in SANDBOX_CHROOT_DIR first, as a child started by root does (exit
  * 77 when not root).
  */
@@ -34,6 +37,7 @@
 
 #include <sys/types.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -66,6 +70,7 @@ struct probe {
 	int		 bound;		/* a TCP socket bound to 127.0.0.1:0 */
 	int		 listener;	/* listening on 127.0.0.1:lsin */
 	int		 client;	/* connected to listener (accept) */
+	int		 pidfd;		/* of a child that waits (pidfd-signal) */
 	struct sockaddr_in lsin;
 };
 
@@ -75,6 +80,7 @@ static const char *const actions[] = {
 	"connect", "bind", "listen", "accept", "open", "open-write", "execve",
 	"fork", "fork-sibling", "thread", "mmap-exec", "stat", "fstat",
 	"clone3", "ptrace", "stacked", "privdrop", "abort", "stacked-abort",
+	"kill", "pidfd-signal",
 };
 
 static int
@@ -141,6 +147,23 @@ setup(struct probe *p)
 	struct sockaddr_in sin;
 
 	p->status_fd = p->sock = p->bound = p->listener = p->client = -1;
+	p->pidfd = -1;
+	if (is(p, "pidfd-signal")) {
+		pid_t kid = fork();
+
+		if (kid == -1)
+			return -1;
+		if (kid == 0) {
+			/* Not holding test_sandbox's pipe, and gone with us
+			 * whatever the filter does to us. */
+			close(STDOUT_FILENO);
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			pause();
+			_exit(0);
+		}
+		if ((p->pidfd = (int)syscall(SYS_pidfd_open, kid, 0)) == -1)
+			return -1;
+	}
 	if (is(p, "status") &&
 	    (p->status_fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC)) == -1)
 		return -1;
@@ -313,6 +336,11 @@ run(struct probe *p)
 	}
 	if (is(p, "abort"))
 		abort();
+	if (is(p, "kill"))
+		return report(p, kill(getpid(), SIGTERM));
+	if (is(p, "pidfd-signal"))
+		return report(p, (int)syscall(SYS_pidfd_send_signal, p->pidfd,
+		    SIGTERM, NULL, 0));
 	if (is(p, "execve") || is(p, "stacked") || is(p, "stacked-abort")) {
 		/* Our own image again, as the spawner starting netproc. */
 		char *exec_child[] = { (char *)"sandbox_probe",

@@ -161,6 +161,28 @@ ocb_processes(pid_t *out)
 	return n;
 }
 
+/* A hexadecimal "Key:\tvalue" of /proc/PID/status (the Cap* lines), or
+ * ~0 when there is none. */
+static unsigned long long
+status_hex(pid_t pid, const char *key)
+{
+	char path[64], line[256];
+	size_t klen = strlen(key);
+	unsigned long long v = ~0ULL;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	if ((fp = fopen(path, "r")) == NULL)
+		return v;
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
+			v = strtoull(line + klen + 1, NULL, 16);
+			break;
+		}
+	fclose(fp);
+	return v;
+}
+
 static void
 open_client(struct it_env *env, struct wsc *w)
 {
@@ -263,6 +285,106 @@ test_children_stdio_is_devnull(void **state)
 				    (long)pids[i], fd, target);
 		}
 	assert_int_equal(it_stop(&e, WAIT_MS, NULL), 0);
+}
+
+/*
+ * Started as root, the spawner keeps what starting a netproc takes and
+ * nothing else (no CAP_SYS_PTRACE, no CAP_DAC_*: it cannot read the front's
+ * memory or a 0600 file), and the children's bounding sets are empty.
+ */
+#define CAPS_SPAWNER_EFF	((1ULL << 6) | (1ULL << 7) | (1ULL << 18))
+#define CAPS_SPAWNER_PRM	(CAPS_SPAWNER_EFF | (1ULL << 8))
+
+static void
+test_capabilities(void **state)
+{
+	pid_t front, np, spawner;
+
+	(void)state;
+	if (geteuid() != 0) {
+		print_message("not root: nothing to drop\n");
+		skip();
+	}
+	assert_int_equal(it_start(&e, NULL), 0);
+	assert_int_equal(it_fake_wait_streams(&e, 1, WAIT_MS), 0);
+	front = role_pid(e.ocb_pid, "front");
+	np = role_pid(e.ocb_pid, "netproc");
+	assert_true(front > 0 && np > 0);
+#ifdef __linux__
+	/* CAP_SETGID, CAP_SETUID, CAP_SYS_CHROOT; CAP_SETPCAP permitted and
+	 * bounded but never effective (a netproc needs it to empty its own
+	 * bounding set). */
+	spawner = role_pid(e.ocb_pid, NULL);
+	assert_true(spawner > 0);
+	assert_int_equal(status_hex(spawner, "CapEff"), CAPS_SPAWNER_EFF);
+	assert_int_equal(status_hex(spawner, "CapPrm"), CAPS_SPAWNER_PRM);
+	assert_int_equal(status_hex(spawner, "CapBnd"), CAPS_SPAWNER_PRM);
+	assert_int_equal(status_hex(spawner, "CapInh"), 0);
+#else
+	(void)spawner;
+#endif
+	/* The sanitizer build keeps its children root (no privilege drop). */
+	if (sandboxed) {
+		assert_int_equal(status_hex(front, "CapBnd"), 0);
+		assert_int_equal(status_hex(np, "CapBnd"), 0);
+		assert_int_equal(status_hex(front, "CapEff"), 0);
+		assert_int_equal(status_hex(np, "CapEff"), 0);
+		assert_int_equal(status_hex(front, "CapPrm"), 0);
+		assert_int_equal(status_hex(np, "CapPrm"), 0);
+	}
+	assert_int_equal(it_stop(&e, WAIT_MS, NULL), 0);
+}
+
+/*
+ * A descriptor our launcher left open (no FD_CLOEXEC) is closed at start by
+ * the parent and the spawner: no ocbroker process holds it.  ocbroker is
+ * started through a shell that opens a marker file on fd 7 and execs it.
+ */
+static void
+test_launcher_fds_closed(void **state)
+{
+	char dir[] = "/tmp/ocb-fds.XXXXXX", marker[64], wrapper[64];
+	char target[256], fdpath[64];
+	const char *real = getenv("OCBROKER");
+	char *saved;
+	pid_t pids[4];
+	FILE *fp;
+	int n, rc;
+
+	(void)state;
+	assert_non_null(real);
+	assert_non_null(mkdtemp(dir));
+	snprintf(marker, sizeof(marker), "%s/marker", dir);
+	snprintf(wrapper, sizeof(wrapper), "%s/ocbroker.sh", dir);
+	assert_non_null(fp = fopen(marker, "w"));
+	fclose(fp);
+	assert_non_null(fp = fopen(wrapper, "w"));
+	fprintf(fp, "#!/bin/sh\nexec 7<'%s'\nexec '%s' \"$@\"\n", marker, real);
+	fclose(fp);
+	assert_int_equal(chmod(wrapper, 0700), 0);
+	assert_non_null(saved = strdup(real));
+	setenv("OCBROKER", wrapper, 1);
+	rc = it_start(&e, NULL);
+	setenv("OCBROKER", saved, 1);
+	free(saved);
+	assert_int_equal(rc, 0);
+	assert_int_equal(it_fake_wait_streams(&e, 1, WAIT_MS), 0);
+	n = ocb_processes(pids);
+	for (int i = 0; i < n; i++) {
+		snprintf(fdpath, sizeof(fdpath), "/proc/%ld/fd/7", (long)pids[i]);
+		if (fd_target(pids[i], 7, target, sizeof(target)) == -1) {
+			if (errno == EACCES && geteuid() != 0)
+				skip();
+			assert_int_equal(errno, ENOENT);
+			continue;
+		}
+		if (strcmp(target, marker) == 0)
+			fail_msg("%s is the launcher's %s", fdpath, marker);
+	}
+	assert_int_equal(it_stop(&e, WAIT_MS, NULL), 0);
+	unlink(wrapper);
+	unlink(marker);
+	rmdir(dir);
 }
 
 /* 1 when ocbroker's log file holds needle (within timeout_ms). */
@@ -600,6 +722,8 @@ main(void)
 		cmocka_unit_test_teardown(test_every_process_is_confined, stop_leftover),
 		cmocka_unit_test_teardown(test_children_stdio_is_devnull, stop_leftover),
 		cmocka_unit_test_teardown(test_abort_logged_as_abort, stop_leftover),
+		cmocka_unit_test_teardown(test_capabilities, stop_leftover),
+		cmocka_unit_test_teardown(test_launcher_fds_closed, stop_leftover),
 		cmocka_unit_test_teardown(test_netproc_killed_mid_request, stop_leftover),
 		cmocka_unit_test_teardown(test_front_death_ends_ocbroker, stop_leftover),
 		cmocka_unit_test_teardown(test_https_upstream_verified, stop_leftover),
