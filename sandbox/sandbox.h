@@ -30,6 +30,22 @@
 #define SANDBOX_CHROOT_DIR	"/run/ocbroker-empty"
 #endif
 
+/*
+ * RLIMIT_DATA per role (soft = hard), set just before the filter: what each
+ * role legitimately needs with a wide margin (doc/sandbox.md, "Memory").
+ * Linux counts the heap and private writable mappings.  netproc: the body
+ * budget for every in-flight body (netproc/upstream.h, 384 MiB) plus one
+ * body's JSON tokens (40 MiB at most), its reply and the packed copy (64 MiB
+ * each at --max-message's most) and libcurl/OpenSSL.  The spawner's is
+ * netproc's: a netproc inherits it, and the spawner cannot raise a hard
+ * limit.  Sanitizer builds run without the sandbox and so without these
+ * (ASan reserves terabytes).
+ */
+#define SANDBOX_DATA_MB_PARENT		64
+#define SANDBOX_DATA_MB_FRONT		1024
+#define SANDBOX_DATA_MB_NETPROC		1024
+#define SANDBOX_DATA_MB_SPAWNER		SANDBOX_DATA_MB_NETPROC
+
 enum sandbox_role {
 	SANDBOX_PARENT,
 	SANDBOX_FRONT,

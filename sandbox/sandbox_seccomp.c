@@ -661,10 +661,17 @@ sc_add(scmp_filter_ctx ctx, const struct sc_rule *r, uint32_t action)
 	return 0;
 }
 
+static const unsigned sc_data_mb[] = {
+	[SANDBOX_PARENT] = SANDBOX_DATA_MB_PARENT,
+	[SANDBOX_FRONT] = SANDBOX_DATA_MB_FRONT,
+	[SANDBOX_NETPROC] = SANDBOX_DATA_MB_NETPROC,
+	[SANDBOX_SPAWNER] = SANDBOX_DATA_MB_SPAWNER,
+};
+
 static int
 sc_limits(enum sandbox_role role)
 {
-	struct rlimit zero = { 0, 0 };
+	struct rlimit zero = { 0, 0 }, data;
 
 	/*
 	 * No new processes or threads, even should a filter line ever let
@@ -684,6 +691,13 @@ sc_limits(enum sandbox_role role)
 	}
 	if (setrlimit(RLIMIT_CORE, &zero) == -1) {
 		log_warn("setrlimit(RLIMIT_CORE)");
+		return -1;
+	}
+	/* Memory bounded per process, not only per item: a role that goes
+	 * past this gets ENOMEM from malloc, not the machine's memory. */
+	data.rlim_cur = data.rlim_max = (rlim_t)sc_data_mb[role] * 1024 * 1024;
+	if (setrlimit(RLIMIT_DATA, &data) == -1) {
+		log_warn("setrlimit(RLIMIT_DATA)");
 		return -1;
 	}
 	return 0;

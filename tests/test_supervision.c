@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "sandbox/sandbox.h"
 #include "tests/integration_util.h"
 #include "tests/wsclient.h"
 
@@ -183,6 +184,41 @@ status_hex(pid_t pid, const char *key)
 	return v;
 }
 
+/* The soft and hard "Max data size" of /proc/PID/limits, in bytes (-1 for
+ * unlimited or not found); 0 or -1. */
+static int
+data_limit(pid_t pid, long long *soft, long long *hard)
+{
+	char path[64], line[256], s1[32], s2[32];
+	int rc = -1;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%ld/limits", (long)pid);
+	if ((fp = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (strncmp(line, "Max data size", 13) == 0 &&
+		    sscanf(line + 13, "%31s %31s", s1, s2) == 2) {
+			*soft = strcmp(s1, "unlimited") == 0 ? -1 : atoll(s1);
+			*hard = strcmp(s2, "unlimited") == 0 ? -1 : atoll(s2);
+			rc = 0;
+			break;
+		}
+	fclose(fp);
+	return rc;
+}
+
+static void
+assert_data_limit(pid_t pid, long long mb)
+{
+	long long soft, hard;
+
+	assert_int_equal(data_limit(pid, &soft, &hard), 0);
+	if (soft != mb * 1024 * 1024 || hard != mb * 1024 * 1024)
+		fail_msg("pid %ld: RLIMIT_DATA %lld/%lld, expected %lld MiB",
+		    (long)pid, soft, hard, mb);
+}
+
 static void
 open_client(struct it_env *env, struct wsc *w)
 {
@@ -252,6 +288,11 @@ test_every_process_is_confined(void **state)
 	assert_int_equal(status_field(np, "Seccomp_filters"), 2);
 	assert_int_equal(status_field(front, "Seccomp_filters"), 1);
 	assert_int_equal(status_field(e.ocb_pid, "Seccomp_filters"), 1);
+	/* RLIMIT_DATA per role, set with the filter (sandbox.h). */
+	assert_data_limit(e.ocb_pid, SANDBOX_DATA_MB_PARENT);
+	assert_data_limit(front, SANDBOX_DATA_MB_FRONT);
+	assert_data_limit(np, SANDBOX_DATA_MB_NETPROC);
+	assert_data_limit(spawner, SANDBOX_DATA_MB_SPAWNER);
 #else
 	(void)spawner;
 #endif
