@@ -947,6 +947,11 @@ parent_main(int argc, char **argv)
 		fatal("socketpair");
 	if (spawn_child(&p, &p.front, sp[0]) == -1)
 		fatal("cannot start the front");
+#ifdef PARENT_SPAWNER
+	/* Its filter has no kill(2): without a pidfd it could not stop it. */
+	if (p.front.pidfd == -1)
+		fatal("pidfd_open of the front");
+#endif
 	close(sp[0]);
 	p.front_fd = sp[1];
 	if (send_config(&p, p.front_fd, 1) == -1 ||
