@@ -149,15 +149,19 @@ setup(struct probe *p)
 	p->status_fd = p->sock = p->bound = p->listener = p->client = -1;
 	p->pidfd = -1;
 	if (is(p, "pidfd-signal")) {
-		pid_t kid = fork();
+		pid_t self = getpid(), kid = fork();
 
 		if (kid == -1)
 			return -1;
 		if (kid == 0) {
 			/* Not holding test_sandbox's pipe, and gone with us
-			 * whatever the filter does to us. */
+			 * whatever the filter does to us (also when we died
+			 * before the prctl). */
 			close(STDOUT_FILENO);
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			close(STDERR_FILENO);
+			if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
+			    getppid() != self)
+				_exit(0);
 			pause();
 			_exit(0);
 		}
