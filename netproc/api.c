@@ -134,8 +134,8 @@ api_error_pack(uint64_t request_id, const char *code, const char *message,
 	return pack(&sm, out, out_len);
 }
 
-static int
-is_json_type(const char *ct)
+int
+api_is_json_type(const char *ct)
 {
 	static const char	mt[] = "application/json";
 
@@ -162,7 +162,7 @@ quote_upstream(const struct api_response *r, char *msg, size_t msgsize)
 	size_t		 i;
 	int		 t;
 
-	if (!is_json_type(r->content_type) || r->body == NULL ||
+	if (!api_is_json_type(r->content_type) || r->body == NULL ||
 	    r->body_len == 0 || r->body_len > API_ERRBODY_MAX ||
 	    json_parse(r->body, r->body_len, &j) == -1)
 		return;
@@ -530,7 +530,7 @@ reply_parse(const struct api_call *c, const struct api_response *r,
 	int	provider;
 
 	/* Unknown routes answer 200 text/html (the server's web UI). */
-	if (!is_json_type(r->content_type))
+	if (!api_is_json_type(r->content_type))
 		return api_error_pack(c->request_id, ERR_UPSTREAM_ERROR,
 		    "unexpected content type", out, out_len) == -1 ? -1 : 1;
 	/* GET /provider is 6.5 MB, of which only `connected` is read. */

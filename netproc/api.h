@@ -125,6 +125,9 @@ int	 api_reply_pack(const struct api_call *, const struct api_response *,
 int	 api_error_pack(uint64_t, const char *, const char *, uint8_t **,
 	    size_t *);
 
+/* 1 when a Content-Type is application/json, with parameters or none. */
+int		 api_is_json_type(const char *);
+
 /* "GET", "POST", ... */
 const char	*api_method_name(enum api_method);
 

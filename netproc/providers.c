@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "netproc/arena.h"
 #include "netproc/json.h"
@@ -785,24 +784,6 @@ pack_list(struct pmap *m, uint64_t request_id, size_t nkept, size_t *sizep,
 	return 0;
 }
 
-/* application/json, with parameters or none. */
-static int
-is_json(const char *ct)
-{
-	static const char	mt[] = "application/json";
-
-	if (ct == NULL)
-		return 0;
-	while (*ct == ' ' || *ct == '\t')
-		ct++;
-	if (strncasecmp(ct, mt, sizeof(mt) - 1) != 0)
-		return 0;
-	ct += sizeof(mt) - 1;
-	while (*ct == ' ' || *ct == '\t')
-		ct++;
-	return *ct == '\0' || *ct == ';';
-}
-
 int
 providers_reply_pack(const struct api_call *c, const struct api_response *r,
     uint8_t **out, size_t *out_len)
@@ -819,7 +800,7 @@ providers_reply_pack(const struct api_call *c, const struct api_response *r,
 		return api_error_pack(c->request_id, r->status == 404 ?
 		    ERR_NOT_FOUND : ERR_UPSTREAM_ERROR, msg, out, out_len);
 	}
-	if (!is_json(r->content_type))
+	if (!api_is_json_type(r->content_type))
 		return api_error_pack(c->request_id, ERR_UPSTREAM_ERROR,
 		    "unexpected content type", out, out_len);
 	if (r->body == NULL)
