@@ -1,5 +1,5 @@
 /*
- * The auth handshake rule of DESIGN.md: the first message on a WebSocket must
+ * The auth handshake rule (doc/protocol.md, "Auth"): the first message on a WebSocket must
  * be ClientMessage{auth_handshake} with the right token.  Pure: it decides, the
  * connection code answers.
  */

@@ -1,6 +1,6 @@
 /*
- * WebSocket opening-handshake policy (RFC 6455 section 4.2, DESIGN.md
- * "Opening handshake"): decides the status of a parsed request head and
+ * WebSocket opening-handshake policy (RFC 6455 section 4.2,
+ * doc/protocol.md "Opening handshake"): decides the status of a parsed request head and
  * writes the response head.  Pure: no allocation, no I/O, no globals.
  *
  * Order of checks (the first failure wins; the contract fixes the classes,

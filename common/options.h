@@ -1,4 +1,4 @@
-/* The command line of DESIGN.md "Command line", parsed and range-checked. */
+/* The command line (README.md, "Running"), parsed and range-checked. */
 #ifndef OCB_OPTIONS_H
 #define OCB_OPTIONS_H
 

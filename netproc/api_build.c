@@ -2,7 +2,7 @@
  * Request building for the OpenCode 1.18 HTTP API: every field of a
  * ClientMessage is validated before a path or body is made from it, so a
  * bad id, name or string is INVALID_REQUEST and nothing goes upstream.  See
- * api.h and DESIGN.md ("Messages", "Protocol v2").
+ * api.h and doc/protocol.md ("Mapping to the OpenCode API", "Protocol v2").
  *
  * Bounds (api.h): ListMessages limit 1..API_MESSAGES_MAX; ReplyQuestion at
  * most API_ANSWERS_MAX answers of 1..API_LABELS_MAX non-empty labels of at
@@ -823,7 +823,7 @@ build_command(const Opencode__RunCommand *rc, struct api_call *c,
 	return 0;
 }
 
-/* Protocol v2 (DESIGN.md, "Protocol v2"). */
+/* Protocol v2 (doc/protocol.md, "Protocol v2"). */
 static int
 build_v2(const Opencode__ClientMessage *m, struct api_call *c,
     struct api_error *err)

@@ -1,6 +1,6 @@
 /*
  * Upstream event -> ServerMessage mapping; see events.h for the policy and
- * shared/reference/opencode-1.18.34/README.md for the shapes.  The chat
+ * tests/fixtures/README.md for the shapes.  The chat
  * shapes (message, part, tool, permission, question, todos, diffs) are
  * chatmap.c's, shared with the replies.
  *

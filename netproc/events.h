@@ -1,10 +1,9 @@
 /*
  * Maps the data of one upstream `GET /event` event (one JSON object, see
- * shared/reference/opencode-1.18.34/README.md) to zero or more packed
- * ServerMessages with request_id 0 (DESIGN.md, "Streaming" and "Protocol
- * v2").  Pure: no I/O, no logging, no global state; the mapper remembers
- * only which assistant messages were already reported complete and which
- * part ids are reasoning parts.
+ * tests/fixtures/README.md) to zero or more packed ServerMessages with
+ * request_id 0 (doc/protocol.md, "Events").  Pure: no I/O, no logging, no
+ * global state; the mapper remembers only which assistant messages were
+ * already reported complete and which part ids are reasoning parts.
  *
  * - message.part.delta (field "text")	-> ChatToken, kind "reasoning" when
  *   the part id was announced as a reasoning part by message.part.updated

@@ -1,6 +1,6 @@
 /*
- * The front's memory is bounded per connection (DESIGN.md, "Confinement";
- * issue 11, items 1 and 2), tested on the real ocbroker binary against
+ * The front's memory is bounded per connection (doc/design.md, "The send
+ * queue is bounded"; issue 11, items 1 and 2), tested on the real ocbroker binary against
  * tests/fake_upstream:
  * - clients that ping as fast as they can and never read, before and after
  *   auth, ten at once, grow the front's resident set by less than 32 MiB,
