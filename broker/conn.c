@@ -277,7 +277,7 @@ conn_queue_pong(struct conn *c)
 	if (c->pong_end > 0 || !ws_parser_take_pong(&c->ws, payload, &len))
 		return;
 	if (conn_queue_frame(c, WS_OP_PONG, payload, len) == -1)
-		conn_close(c, 1011, "out of memory");
+		conn_close(c, WS_CLOSE_INTERNAL, "out of memory");
 	else
 		c->pong_end = buf_used(&c->out);
 	wipe(payload, len);
@@ -292,11 +292,12 @@ conn_send_message(struct conn *c, const uint8_t *p, size_t len)
 	if (c->state != CONN_AUTH && c->state != CONN_OPEN)
 		return -1;
 	if (buf_used(&c->out) + len > max) {
-		conn_close(c, 1013, "send queue overflow: client too slow");
+		conn_close(c, WS_CLOSE_TRY_AGAIN,
+		    "send queue overflow: client too slow");
 		return -1;
 	}
 	if (conn_queue_frame(c, WS_OP_BINARY, p, len) == -1) {
-		conn_close(c, 1011, "out of memory");
+		conn_close(c, WS_CLOSE_INTERNAL, "out of memory");
 		return -1;
 	}
 	return 0;
@@ -357,7 +358,7 @@ conn_merge_token(struct conn *c, const uint8_t *p, size_t len)
 	opencode__server_message__pack(&out, packed);
 	buf_truncate(&c->out, used - c->tail_len);
 	if (conn_queue_frame(c, WS_OP_BINARY, packed, plen) == -1) {
-		conn_close(c, 1011, "out of memory");
+		conn_close(c, WS_CLOSE_INTERNAL, "out of memory");
 		goto done;
 	}
 	c->merged++;
@@ -438,8 +439,9 @@ conn_close(struct conn *c, uint16_t code, const char *why)
 	}
 	c->state = CONN_CLOSING;
 	dispatch_conn_gone(c);
-	/* 1005 means the peer's close had no code: echo an empty close. */
-	plen = code == 1005 ? 0 : ws_close_payload(payload, code, "");
+	/* The peer's close had no code: echo an empty close. */
+	plen = code == WS_CLOSE_NO_STATUS ? 0 :
+	    ws_close_payload(payload, code, "");
 	conn_queue_frame(c, WS_OP_CLOSE, payload, plen);
 	conn_set_timer(c, FRONT_CLOSE_FLUSH_S);
 }
@@ -604,7 +606,7 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		conn_kill(c);
 		break;
 	case CONN_AUTH:
-		conn_close(c, 1008, "no auth handshake in time");
+		conn_close(c, WS_CLOSE_POLICY, "no auth handshake in time");
 		break;
 	case CONN_OPEN:
 		break;

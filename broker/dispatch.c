@@ -52,7 +52,8 @@ auth_refuse(struct conn *c, uint64_t rid)
 {
 	conn_send_error(c, rid, ERR_UNAUTHENTICATED,
 	    "the first message must be an auth handshake");
-	conn_close(c, 1008, "first message was not an auth handshake");
+	conn_close(c, WS_CLOSE_POLICY,
+	    "first message was not an auth handshake");
 }
 
 static void
@@ -84,7 +85,7 @@ auth_answer(struct conn *c, const Opencode__ClientMessage *m)
 		    OPENCODE__SERVER_MESSAGE__PAYLOAD_AUTH_HANDSHAKE_RESPONSE;
 		sm.auth_handshake_response = &ar;
 		send_packed(c, &sm);
-		conn_close(c, 1008, "auth failed: invalid token");
+		conn_close(c, WS_CLOSE_POLICY, "auth failed: invalid token");
 		break;
 	case AUTH_NOT_HANDSHAKE:
 		auth_refuse(c, rid);

@@ -236,7 +236,8 @@ sigterm_cb(evutil_socket_t sig, short what, void *arg)
 	event_del(f->accept_ev);
 	for (size_t i = 0; i < FRONT_MAX_CONNS; i++)
 		if (f->conns[i] != NULL)
-			conn_close(f->conns[i], 1001, "server shutting down");
+			conn_close(f->conns[i], WS_CLOSE_GOING_AWAY,
+			    "server shutting down");
 	if (f->nconns == 0) {
 		event_base_loopexit(f->base, NULL);
 		return;

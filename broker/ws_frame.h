@@ -34,7 +34,7 @@
 #define WS_BUF_MIN	256	/* first allocation of the message buffer */
 #define WS_BUF_KEEP	65536	/* a delivered buffer larger than this is freed */
 
-/* Close codes this module reports (RFC 6455 7.4.1). */
+/* Close codes (RFC 6455 7.4.1): this module's and the front's. */
 #define WS_CLOSE_NORMAL		1000
 #define WS_CLOSE_GOING_AWAY	1001
 #define WS_CLOSE_PROTOCOL	1002
@@ -44,6 +44,7 @@
 #define WS_CLOSE_POLICY		1008
 #define WS_CLOSE_TOO_BIG	1009
 #define WS_CLOSE_INTERNAL	1011
+#define WS_CLOSE_TRY_AGAIN	1013	/* the front: a slow reader's queue overflowed */
 
 enum ws_opcode {
 	WS_OP_CONT = 0x0,
