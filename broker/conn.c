@@ -43,13 +43,41 @@ conn_set_timer(struct conn *c, int seconds)
 	evtimer_add(c->timer, &tv);
 }
 
+/* The only place state changes: on front->open exactly while CONN_OPEN. */
+static void
+conn_set_state(struct conn *c, enum conn_state state)
+{
+	if (c->state == CONN_OPEN && state != CONN_OPEN)
+		TAILQ_REMOVE(&c->front->open, c, open_entry);
+	else if (c->state != CONN_OPEN && state == CONN_OPEN)
+		TAILQ_INSERT_TAIL(&c->front->open, c, open_entry);
+	c->state = state;
+}
+
+int
+conn_is_open(const struct conn *c)
+{
+	return c->state == CONN_OPEN;
+}
+
+void
+conn_foreach_open(struct front *f, void (*fn)(struct conn *, void *),
+    void *arg)
+{
+	struct conn *c, *next;
+
+	/* fn may close a connection, which unlinks it. */
+	for (c = TAILQ_FIRST(&f->open); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, open_entry);
+		fn(c, arg);
+	}
+}
+
 /* Ends the connection from any context: the timer callback frees it. */
 static void
 conn_kill(struct conn *c)
 {
-	if (c->state == CONN_OPEN)
-		TAILQ_REMOVE(&c->front->open, c, open_entry);
-	c->state = CONN_LINGER;
+	conn_set_state(c, CONN_LINGER);
 	c->dead = 1;
 	event_del(c->rev);
 	event_del(c->wev);
@@ -93,7 +121,7 @@ conn_accept(struct front *f, int fd)
 	}
 	c->front = f;
 	c->fd = fd;
-	c->state = CONN_HEAD;
+	c->state = CONN_HEAD;	/* new: on no list */
 	f->generation[slot]++;
 	/* Generation in the high bits: a reply for a closed connection never
 	 * reaches the next one in the same slot. */
@@ -127,9 +155,7 @@ conn_destroy(struct conn *c)
 {
 	struct front *f = c->front;
 
-	if (c->state == CONN_OPEN)
-		TAILQ_REMOVE(&f->open, c, open_entry);
-	c->state = CONN_LINGER;
+	conn_set_state(c, CONN_LINGER);
 	dispatch_conn_gone(c);
 	dispatch_clear_filter(c);
 	event_free(c->rev);
@@ -229,7 +255,7 @@ conn_flush(struct conn *c)
 		/* All sent: half-close and drain what the peer still sends, so
 		 * our last bytes are not lost to a reset. */
 		shutdown(c->fd, SHUT_WR);
-		c->state = CONN_LINGER;
+		conn_set_state(c, CONN_LINGER);
 		conn_set_timer(c, FRONT_LINGER_S);
 	}
 }
@@ -430,14 +456,12 @@ conn_close(struct conn *c, uint16_t code, const char *why)
 	if (c->state == CONN_CLOSING || c->state == CONN_LINGER)
 		return;
 	log_info("conn %llx: close %u: %s", (unsigned long long)c->id, code, why);
-	if (c->state == CONN_OPEN)
-		TAILQ_REMOVE(&c->front->open, c, open_entry);
 	if (c->state == CONN_HEAD) {
 		/* Nothing to say before the upgrade. */
 		conn_kill(c);
 		return;
 	}
-	c->state = CONN_CLOSING;
+	conn_set_state(c, CONN_CLOSING);
 	dispatch_conn_gone(c);
 	/* The peer's close had no code: echo an empty close. */
 	plen = code == WS_CLOSE_NO_STATUS ? 0 :
@@ -451,8 +475,7 @@ conn_authenticated(struct conn *c)
 {
 	struct front *f = c->front;
 
-	c->state = CONN_OPEN;
-	TAILQ_INSERT_TAIL(&f->open, c, open_entry);
+	conn_set_state(c, CONN_OPEN);
 	evtimer_del(c->timer);
 	ws_parser_set_limit(&c->ws, f->max_message, WS_CLOSE_TOO_BIG);
 	conn_read_pace(c);
@@ -471,7 +494,7 @@ conn_reject(struct conn *c, int status, const char *why)
 	n = ws_upgrade_response(status, NULL, resp, sizeof(resp));
 	if (n > 0)
 		buf_add(&c->out, resp, (size_t)n);
-	c->state = CONN_CLOSING;
+	conn_set_state(c, CONN_CLOSING);
 	conn_set_timer(c, FRONT_CLOSE_FLUSH_S);
 	conn_schedule_write(c);
 }
@@ -505,7 +528,7 @@ conn_upgrade(struct conn *c)
 	/* Before auth a message is at most 1 KiB: decided at the header. */
 	ws_parser_set_limit(&c->ws, AUTH_MAX_MESSAGE, WS_CLOSE_POLICY);
 	c->ws_ready = 1;
-	c->state = CONN_AUTH;
+	conn_set_state(c, CONN_AUTH);
 	conn_set_timer(c, FRONT_AUTH_TIMEOUT_S);
 	conn_schedule_write(c);
 	log_debug("conn %llx: upgraded", (unsigned long long)c->id);

@@ -289,17 +289,19 @@ filter_pass(const struct conn *c, const char *session_id)
 }
 
 static void
+fan_out_one(struct conn *c, void *arg)
+{
+	const Ocb__Ipc__Event *ev = arg;
+
+	if (filter_pass(c, ev->session_id))
+		conn_send_event(c, ev->server_message.data,
+		    ev->server_message.len);
+}
+
+static void
 fan_out(struct front *f, const Ocb__Ipc__Event *ev)
 {
-	struct conn *c, *next;
-
-	/* conn_send_message may close a slow connection, which unlinks it. */
-	for (c = TAILQ_FIRST(&f->open); c != NULL; c = next) {
-		next = TAILQ_NEXT(c, open_entry);
-		if (filter_pass(c, ev->session_id))
-			conn_send_event(c, ev->server_message.data,
-			    ev->server_message.len);
-	}
+	conn_foreach_open(f, fan_out_one, (void *)ev);
 }
 
 static void
@@ -328,7 +330,7 @@ dispatch_netproc_frame(struct front *f, Ocb__Ipc__Frame *fr)
 	switch (fr->body_case) {
 	case OCB__IPC__FRAME__BODY_REPLY:
 		c = conn_lookup(f, fr->reply->conn_id);
-		if (c == NULL || c->state != CONN_OPEN ||
+		if (c == NULL || !conn_is_open(c) ||
 		    (i = inflight_find(c, fr->reply->request_id)) == -1) {
 			/* The client went away meanwhile; nothing to do. */
 			log_debug("reply for a closed connection dropped");
@@ -347,20 +349,23 @@ dispatch_netproc_frame(struct front *f, Ocb__Ipc__Frame *fr)
 	}
 }
 
+/* Fails what the connection has in flight: netproc will not answer. */
+static void
+fail_inflight(struct conn *c, void *arg)
+{
+	size_t n = c->ninflight;
+
+	(void)arg;
+	c->ninflight = 0;
+	for (size_t i = 0; i < n; i++)
+		conn_send_error(c, c->inflight[i], ERR_UPSTREAM_UNAVAILABLE,
+		    "netproc went away");
+}
+
 void
 dispatch_netproc_down(struct front *f)
 {
-	struct conn *c, *next;
-
-	for (c = TAILQ_FIRST(&f->open); c != NULL; c = next) {
-		size_t n = c->ninflight;
-
-		next = TAILQ_NEXT(c, open_entry);
-		c->ninflight = 0;
-		for (size_t i = 0; i < n; i++)
-			conn_send_error(c, c->inflight[i], ERR_UPSTREAM_UNAVAILABLE,
-			    "netproc went away");
-	}
+	conn_foreach_open(f, fail_inflight, NULL);
 	if (f->np.connected) {
 		f->np.connected = 0;
 		upstream_status_all(f, 0);

@@ -75,7 +75,7 @@ struct conn {
 	uint64_t		 merged;	/* ChatTokens merged, for the log */
 	char			*filter[FRONT_MAX_FILTER];	/* Subscribe */
 	size_t			 nfilter;
-	TAILQ_ENTRY(conn)	 open_entry;	/* in front->open while CONN_OPEN */
+	TAILQ_ENTRY(conn)	 open_entry;	/* in front->open while CONN_OPEN (conn.c) */
 };
 
 struct netproc_chan {
@@ -135,6 +135,10 @@ int	conn_send_event(struct conn *, const uint8_t *, size_t);
 int	conn_send_error(struct conn *, uint64_t request_id, const char *code,
 	    const char *message);
 struct conn *conn_lookup(struct front *, uint64_t id);
+int	conn_is_open(const struct conn *);
+/* Calls fn for each authenticated connection; fn may close it. */
+void	conn_foreach_open(struct front *, void (*)(struct conn *, void *),
+	    void *);
 
 /* dispatch.c */
 void	dispatch_message(struct conn *, const uint8_t *, size_t);
