@@ -38,10 +38,36 @@ void
 options_usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: ocbroker [--port N | --port-range A-B] [--upstream URL] [--token-fd FD]\n"
-	    "                [--allow-origin ORIGIN]... [--max-message BYTES] [--user NAME]\n"
-	    "                [--log-level error|warn|info|debug] [--syslog] [--insecure-no-sandbox]\n"
-	    "                [--upstream-ca FILE] [--version] [--help]\n");
+	    "usage: ocbroker [--port N | --port-range A-B] [--upstream URL]\n"
+	    "                [--upstream-ca FILE] [--token-fd FD] [--allow-origin ORIGIN]...\n"
+	    "                [--max-message BYTES] [--user NAME]\n"
+	    "                [--log-level error|warn|info|debug] [--syslog]\n"
+	    "                [--insecure-no-sandbox] [--version] [--help]\n");
+}
+
+/* One line per option; ocbroker(8) says the rest. */
+static void
+options_help(FILE *fp)
+{
+	options_usage(fp);
+	fprintf(fp,
+	    "\n"
+	    "  --port N              listen on 127.0.0.1:N (0: any free port)\n"
+	    "  --port-range A-B      the first free port in A-B (default %u-%u)\n"
+	    "  --upstream URL        the OpenCode server (default %s)\n"
+	    "  --upstream-ca FILE    CA bundle for an https:// upstream (absolute path)\n"
+	    "  --token-fd FD         read the client token from descriptor FD\n"
+	    "  --allow-origin ORIGIN allow this browser Origin (repeatable, at most %d)\n"
+	    "  --max-message BYTES   largest client message, %u-%u (default %u)\n"
+	    "  --user NAME           started as root: the children's user (default %s)\n"
+	    "  --log-level LEVEL     error, warn, info or debug (default info)\n"
+	    "  --syslog              log to syslog instead of stderr\n"
+	    "  --insecure-no-sandbox run without a sandbox backend\n"
+	    "  --version             print the version and exit\n"
+	    "  --help                print this text and exit\n",
+	    OPT_PORT_LO_DEFAULT, OPT_PORT_HI_DEFAULT, OPT_UPSTREAM_DEFAULT,
+	    OPT_MAX_ORIGINS, OPT_MAX_MESSAGE_MIN, OPT_MAX_MESSAGE_MAX,
+	    OPT_MAX_MESSAGE_DEFAULT, OPT_USER_DEFAULT);
 }
 
 /* A decimal number in [lo, hi], the whole string, no sign, no spaces. */
@@ -211,7 +237,7 @@ options_parse(int argc, char **argv, struct options *o, char *err, size_t errlen
 			printf("ocbroker %s\n", PACKAGE_VERSION);
 			return OPTIONS_EXIT_OK;
 		case OPT_HELP:
-			options_usage(stdout);
+			options_help(stdout);
 			return OPTIONS_EXIT_OK;
 		default:
 			snprintf(err, errlen, "unknown or incomplete option");
