@@ -134,6 +134,41 @@ api_error_pack(uint64_t request_id, const char *code, const char *message,
 	return pack(&sm, out, out_len);
 }
 
+void
+api_transport_error(enum api_transport t, const char *detail,
+    struct api_error *err)
+{
+	const char *msg = detail;
+
+	err->code = ERR_UPSTREAM_ERROR;
+	switch (t) {
+	case API_XPORT_TIMEOUT:
+		err->code = ERR_UPSTREAM_TIMEOUT;
+		msg = "the upstream did not answer in time";
+		break;
+	case API_XPORT_UNREACHABLE:
+		err->code = ERR_UPSTREAM_UNAVAILABLE;
+		break;
+	case API_XPORT_TLS:
+		msg = "TLS: the upstream's certificate did not verify";
+		break;
+	case API_XPORT_OVER_BUDGET:
+		snprintf(err->message, sizeof(err->message),
+		    "netproc's body budget (%s) is spent", detail);
+		return;
+	case API_XPORT_TOO_LARGE:
+		msg = "the upstream's answer is too large";
+		break;
+	case API_XPORT_NO_MEMORY:
+		msg = "out of memory";
+		break;
+	case API_XPORT_OTHER:
+		break;
+	}
+	snprintf(err->message, sizeof(err->message), "%s",
+	    msg != NULL ? msg : "");
+}
+
 int
 api_is_json_type(const char *ct)
 {

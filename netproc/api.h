@@ -125,6 +125,25 @@ int	 api_reply_pack(const struct api_call *, const struct api_response *,
 int	 api_error_pack(uint64_t, const char *, const char *, uint8_t **,
 	    size_t *);
 
+/* How a transfer failed below HTTP: upstream.c tells, api.c names it. */
+enum api_transport {
+	API_XPORT_TIMEOUT,	/* no answer within the call's time */
+	API_XPORT_UNREACHABLE,	/* no connection, or it broke */
+	API_XPORT_TLS,		/* the upstream's certificate did not verify */
+	API_XPORT_OVER_BUDGET,	/* netproc's body budget is spent */
+	API_XPORT_TOO_LARGE,	/* the answer passed its size limit */
+	API_XPORT_NO_MEMORY,
+	API_XPORT_OTHER,
+};
+
+/*
+ * The contract's code and message for a transport failure.  detail is
+ * libcurl's text for UNREACHABLE and OTHER, the budget ("384 MiB") for
+ * OVER_BUDGET, unused otherwise.
+ */
+void	 api_transport_error(enum api_transport, const char *detail,
+	    struct api_error *);
+
 /* 1 when a Content-Type is application/json, with parameters or none. */
 int		 api_is_json_type(const char *);
 

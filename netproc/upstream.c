@@ -599,51 +599,51 @@ upstream_inflight(const struct upstream *up)
 	return up->nreqs;
 }
 
-/* Transport failures, in the contract's codes. */
-static void
-answer_curl_error(struct upstream_req *r, CURLcode rc)
+/* What kind of transport failure a libcurl error is; api.c names it. */
+static enum api_transport
+transport_kind(const struct upstream_req *r, CURLcode rc)
 {
-	const char *code, *msg = curl_easy_strerror(rc);
-
 	switch (rc) {
 	case CURLE_OPERATION_TIMEDOUT:
-		code = ERR_UPSTREAM_TIMEOUT;
-		msg = "the upstream did not answer in time";
-		break;
+		return API_XPORT_TIMEOUT;
 	case CURLE_COULDNT_CONNECT:
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_RECV_ERROR:
 	case CURLE_SEND_ERROR:
 	case CURLE_GOT_NOTHING:
 	case CURLE_PARTIAL_FILE:
-		code = ERR_UPSTREAM_UNAVAILABLE;
-		break;
+		return API_XPORT_UNREACHABLE;
 	case CURLE_WRITE_ERROR:
-		code = ERR_UPSTREAM_ERROR;
+		/* write_cb refused the bytes: it said why. */
 		if (r->fail == REQ_OVER_BUDGET)
-			msg = "netproc's body budget (" UPSTREAM_BODY_BUDGET_STR
-			    ") is spent";
-		else if (r->fail == REQ_TOO_LARGE)
-			msg = "the upstream's answer is too large";
-		else
-			msg = "out of memory";
-		break;
+			return API_XPORT_OVER_BUDGET;
+		if (r->fail == REQ_TOO_LARGE)
+			return API_XPORT_TOO_LARGE;
+		return API_XPORT_NO_MEMORY;
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_SSL_CERTPROBLEM:
 	case CURLE_SSL_CACERT_BADFILE:
-		code = ERR_UPSTREAM_ERROR;
-		msg = "TLS: the upstream's certificate did not verify";
-		break;
+		return API_XPORT_TLS;
 	default:
-		code = ERR_UPSTREAM_ERROR;
-		break;
+		return API_XPORT_OTHER;
 	}
+}
+
+static void
+answer_curl_error(struct upstream_req *r, CURLcode rc)
+{
+	struct api_error err;
+	enum api_transport t = transport_kind(r, rc);
+
+	api_transport_error(t, t == API_XPORT_OVER_BUDGET ?
+	    UPSTREAM_BODY_BUDGET_STR : curl_easy_strerror(rc), &err);
 	log_info("request %llu: %s %s: %s",
 	    (unsigned long long)r->call->request_id,
 	    r->second ? "GET" : method_name(r->call->method),
-	    r->second ? r->call->path2 : r->call->path, msg);
-	answer_error(r->up, r->conn_id, r->call->request_id, code, msg);
+	    r->second ? r->call->path2 : r->call->path, err.message);
+	answer_error(r->up, r->conn_id, r->call->request_id, err.code,
+	    err.message);
 }
 
 /* Answers the request; returns the HTTP status, 0 after a transport error. */
