@@ -23,7 +23,9 @@ autoreconf -fi >/dev/null 2>&1 || autoreconf -fi
 run_build() {	# name, configure args...
 	local name=$1; shift
 	rm -rf "$out/$name"; mkdir -p "$out/$name"
-	(cd "$out/$name" && "$top/configure" -q "$@" && make -s -j"$jobs")
+	# -Werror would be the default in a git checkout; say it, so a copy
+	# without .git is held to it too.
+	(cd "$out/$name" && "$top/configure" -q --enable-werror "$@" && make -s -j"$jobs")
 }
 
 check() {	# name
