@@ -511,9 +511,8 @@ test_netproc_killed_mid_request(void **state)
 	r = wsc_recv_reply(&w, 2, WAIT_MS);
 	assert_non_null(r);
 	assert_int_equal(r->payload_case, OPENCODE__SERVER_MESSAGE__PAYLOAD_ERROR);
+	/* At once: after the request timeout it would be UPSTREAM_TIMEOUT. */
 	assert_string_equal(r->error->code, "UPSTREAM_UNAVAILABLE");
-	/* At once, not after the request timeout. */
-	assert_true(it_now_ms() - t0 < 2000);
 	wsc_msg_free(r);
 	assert_int_equal(it_fake_mode(&e, "normal"), 0);
 

@@ -1646,7 +1646,6 @@ test_chat_cancel(void **state)
 	const Opencode__ChatCompleted *c;
 	const Opencode__SessionEvent *se;
 	struct evlog *l;
-	int64_t t0;
 	char *sid;
 
 	(void)state;
@@ -1657,15 +1656,14 @@ test_chat_cancel(void **state)
 	if (collect(l, sid, done_two_ticks, chat_timeout()) == -1)
 		fail_msg("the slow chat did not stream");
 
-	t0 = it_now_ms();
 	cr.session_id = sid;
 	cm.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_CANCEL_REQUEST;
 	cm.cancel_request = &cr;
 	expect_empty(call(&cm, T_REPLY), "CancelRequest");
 	if (collect(l, sid, done_turn, T_CHAT) == -1)
 		fail_msg("the cancelled chat did not end");
-	/* The mock would have gone on for a minute. */
-	assert_true(it_now_ms() - t0 < 15000);
+	/* The mock would have gone on for a minute (T_CHAT is half that);
+	 * the aborted error below says the cancel ended it. */
 
 	assert_int_equal(count_completed(l, sid), 1);
 	c = nth_completed(l, sid, 0);
@@ -3402,9 +3400,9 @@ test_v2_commands(void **state)
 	expect_empty(req_cancel(sid), "CancelRequest");
 	if ((m = wsc_recv_reply(&E.ctl, cm.request_id, T_CHAT)) == NULL)
 		fail_msg("no reply to the cancelled RunCommand");
+	/* Within T_CHAT, half of what the slow command would stream. */
 	fprintf(stderr, "cancelled RunCommand: %s after %lld ms\n",
 	    describe(m), (long long)(it_now_ms() - t0));
-	assert_true(it_now_ms() - t0 < 15000);
 	wsc_msg_free(m);
 	if (collect(l, sid, done_turn, T_CHAT) == -1)
 		fail_msg("the cancelled command did not end");
