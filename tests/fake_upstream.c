@@ -48,8 +48,9 @@
  * /event streams start with a server.connected event and get a
  * server.heartbeat every S seconds (default 10, 0 = none) when idle.
  *
- * GET /session/ses_stall* (any mode) announces Content-Length 64 MiB, sends
- * 60 MiB and then nothing: a broken upstream, for netproc's body budget.
+ * GET /session/ses_stall* and POST /session/ses_stall*/command (any mode)
+ * announce Content-Length 64 MiB, send 60 MiB and then nothing: a broken
+ * upstream, for netproc's body budget.
  * GET /session/{id}/message pages as the real server does: limit = the
  * newest N (0: all), oldest first; before = the opaque cursor of its
  * X-Next-Cursor header (a plain msg_ id is 400); msg_ ids sort in time order.
@@ -1333,8 +1334,10 @@ route(struct evhttp_request *req, struct conn *c, const char *path,
 		stream_open(req, c);
 		return;
 	}
+	/* GET /session/ses_stall*, or a RunCommand on it (10 min timeout). */
 	if (strncmp(path, "/session/ses_stall", 18) == 0 &&
-	    m == EVHTTP_REQ_GET) {
+	    (m == EVHTTP_REQ_GET || (m == EVHTTP_REQ_POST &&
+	    strstr(path, "/command") != NULL))) {
 		stall_start(req, c);
 		return;
 	}

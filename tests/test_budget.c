@@ -1,8 +1,9 @@
 /*
  * netproc's one byte budget for every upstream body in flight
  * (UPSTREAM_BODY_BUDGET, 384 MiB), against the real ocbroker binary and
- * tests/fake_upstream, whose GET /session/ses_stall* announces a 64 MiB
- * body, sends 60 MiB of it and stalls.
+ * tests/fake_upstream, which answers a RunCommand on a ses_stall* session
+ * (as it does GET /session/ses_stall*) with a 64 MiB body announced, sends
+ * 60 MiB of it and stalls.
  *
  * With N such requests in flight, at most 6 bodies of 60 MiB fit: netproc
  * holds at most 64 MiB (UPSTREAM_MAX_BODY) for each survivor and refuses a
@@ -42,7 +43,7 @@
 #define T_IO		5000
 #define T_REPLY		10000	/* well under the 30 s request timeout */
 #define T_EXIT		10000
-#define T_STALLS	20000	/* the fake sending 8 x 60 MiB */
+#define T_STALLS	180000	/* the fake sending 8 x 60 MiB: a deadline only */
 
 #define N_STALLED	8
 #define SURVIVORS	6	/* 6 x 60 MiB fit in 384 MiB, 7 do not */
@@ -167,16 +168,23 @@ client(struct wsc *w)
 		fail_msg("auth with the ready line's token: %d", r);
 }
 
+/*
+ * A request the fake answers with a stalled body: a RunCommand, whose own
+ * timeout (10 min) leaves the transfer all the time a busy machine needs
+ * (a GetSession would time out after 30 s).
+ */
 static void
-send_get_session(struct wsc *w, uint64_t id, const char *sid)
+send_stalled(struct wsc *w, uint64_t id, const char *sid)
 {
 	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
-	Opencode__GetSession gs = OPENCODE__GET_SESSION__INIT;
+	Opencode__RunCommand rc = OPENCODE__RUN_COMMAND__INIT;
 
-	gs.session_id = (char *)sid;
+	rc.session_id = (char *)sid;
+	rc.command = "stall";
+	rc.arguments = "";
 	cm.request_id = id;
-	cm.payload_case = CMP(GET_SESSION);
-	cm.get_session = &gs;
+	cm.payload_case = CMP(RUN_COMMAND);
+	cm.run_command = &rc;
 	if (wsc_send_msg(w, &cm, T_IO) == -1)
 		fail_msg("send failed");
 }
@@ -224,7 +232,7 @@ test_budget_refuses_past_it(void **state)
 
 	for (i = 1; i <= N_STALLED; i++) {
 		snprintf(sid, sizeof(sid), "ses_stall%d", i);
-		send_get_session(&w, 100 + (uint64_t)i, sid);
+		send_stalled(&w, 100 + (uint64_t)i, sid);
 	}
 	/* Every stalled body sent, or cut by netproc. */
 	deadline = it_now_ms() + T_STALLS;
@@ -303,7 +311,7 @@ test_budget_refuses_past_it(void **state)
 	assert_int_equal(cut, SURVIVORS);
 
 	/* The budget is whole again: a stalled body fits, and is cut. */
-	send_get_session(&w, 200, "ses_stall0");
+	send_stalled(&w, 200, "ses_stall0");
 	deadline = it_now_ms() + T_STALLS;
 	while (fake_stalls(&sent, &broken) == 0 &&
 	    sent + broken < N_STALLED + 1 && it_now_ms() < deadline)
