@@ -4,7 +4,7 @@
  * keeps no global state, so it can be tested (and fuzzed) with input cut at
  * every possible place.
  *
- * Decisions beyond the RFC's MUSTs (see DESIGN.md, "Framing"):
+ * Decisions beyond the RFC's MUSTs (see doc/protocol.md, "Framing"):
  * - Binary messages only: a text frame is refused with 1003 as soon as its
  *   header is seen, before any of its payload is read.
  * - No extension is ever negotiated, so any RSV bit is a protocol error (1002).

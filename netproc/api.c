@@ -1,7 +1,8 @@
 /*
  * Reply mapping for the OpenCode 1.18 HTTP API: status, content type and
  * JSON checks, the 4A/4B mappers, the dispatch to the v2 ones (api_chat.c,
- * providers.c); see api.h and DESIGN.md ("Messages", "Error codes").
+ * providers.c); see api.h and doc/protocol.md ("Mapping to the OpenCode
+ * API", "Error codes").
  * Requests are built in api_build.c.
  *
  * Error text policy: a failed request answers "HTTP <status>", plus up to

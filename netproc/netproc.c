@@ -257,7 +257,7 @@ netproc_main(void)
 	np.max_reply = cfg->max_message > 0 ? (size_t)cfg->max_message :
 	    (size_t)OPT_MAX_MESSAGE_DEFAULT;
 
-	/* DESIGN.md's checklist, in order, before the sandbox. */
+	/* doc/sandbox.md, "netproc before its filter", in this order. */
 	for (size_t i = 0; i < sizeof(scrub_env) / sizeof(scrub_env[0]); i++)
 		unsetenv(scrub_env[i]);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
