@@ -48,7 +48,7 @@
  * /event streams start with a server.connected event and get a
  * server.heartbeat every S seconds (default 10, 0 = none) when idle.
  *
- * GET /session/ses_stall* and POST /session/ses_stall*/command (any mode)
+ * GET /session/ses_stall* and POST /session/ses_stallN/command (any mode)
  * announce Content-Length 64 MiB, send 60 MiB and then nothing: a broken
  * upstream, for netproc's body budget.
  * GET /session/{id}/message pages as the real server does: limit = the
