@@ -961,7 +961,7 @@ test_error_text(void **state)
 
 	(void)state;
 	chatmap_error_text(empty);
-	strcpy(buf, "one\ttwo\r\nthree");
+	snprintf(buf, sizeof(buf), "one\ttwo\r\nthree");
 	chatmap_error_text(buf);
 	assert_string_equal(buf, "one two");
 	memset(buf, 'e', sizeof(buf) - 1);

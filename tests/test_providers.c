@@ -562,7 +562,7 @@ test_hostile(void **state)
 		{ "{\"all\":[],\"connected\":[]", NULL },
 	};
 	char	*s;
-	size_t	 i, n;
+	size_t	 i, n, cap;
 
 	(void)state;
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -581,12 +581,15 @@ test_hostile(void **state)
 
 	/* More providers than PROVIDERS_MAX. */
 	n = PROVIDERS_MAX + 1;
-	assert_non_null(s = malloc(n * 48 + 64));
-	i = (size_t)snprintf(s, 64, "{\"connected\":[],\"all\":[");
-	for (size_t k = 0; k < n; k++)
-		i += (size_t)sprintf(s + i, "%s{\"id\":\"p%zu\",\"name\":\"\","
-		    "\"models\":{}}", k > 0 ? "," : "", k);
-	sprintf(s + i, "]}");
+	cap = n * 48 + 64;
+	assert_non_null(s = malloc(cap));
+	i = (size_t)snprintf(s, cap, "{\"connected\":[],\"all\":[");
+	for (size_t k = 0; k < n; k++) {
+		i += (size_t)snprintf(s + i, cap - i, "%s{\"id\":\"p%zu\","
+		    "\"name\":\"\",\"models\":{}}", k > 0 ? "," : "", k);
+		assert_true(i < cap);
+	}
+	assert_true((size_t)snprintf(s + i, cap - i, "]}") < cap - i);
 	expect_error(s, 0, ERR_PARSE_ERROR, "reply too large");
 	free(s);
 

@@ -54,26 +54,26 @@ struct mem_state {
 static void *
 check_alloc(size_t size, void *arg)
 {
-	struct mem_state *ms = arg;
+	struct mem_state *mem = arg;
 	uint8_t *p;
 
-	if (ms->allocs++ == ms->fail_at)
+	if (mem->allocs++ == mem->fail_at)
 		return NULL;
 	if ((p = malloc(size + sizeof(size_t))) == NULL)
 		return NULL;
 	memcpy(p, &size, sizeof(size));
 	/* Garbage, so that a missing initialisation shows. */
 	memset(p + sizeof(size_t), 0xa5, size);
-	ms->live++;
-	if (size > ms->largest)
-		ms->largest = size;
+	mem->live++;
+	if (size > mem->largest)
+		mem->largest = size;
 	return p + sizeof(size_t);
 }
 
 static void
 check_free(void *ptr, void *arg)
 {
-	struct mem_state *ms = arg;
+	struct mem_state *mem = arg;
 	uint8_t *p = (uint8_t *)ptr - sizeof(size_t);
 	size_t size, i;
 
@@ -82,19 +82,19 @@ check_free(void *ptr, void *arg)
 	memcpy(&size, p, sizeof(size));
 	for (i = 0; i < size; i++)
 		if (((uint8_t *)ptr)[i] != 0)
-			ms->unwiped = 1;
-	ms->live--;
+			mem->unwiped = 1;
+	mem->live--;
 	free(p);
 }
 
 static void
-mem_init(struct mem_state *ms, struct ws_mem *wm, long fail_at)
+mem_init(struct mem_state *mem, struct ws_mem *wm, long fail_at)
 {
-	memset(ms, 0, sizeof(*ms));
-	ms->fail_at = fail_at;
+	memset(mem, 0, sizeof(*mem));
+	mem->fail_at = fail_at;
 	wm->alloc = check_alloc;
 	wm->free = check_free;
-	wm->arg = ms;
+	wm->arg = mem;
 }
 
 static void
@@ -278,16 +278,16 @@ run_one(enum ws_role role, uint64_t max, const uint8_t *d, size_t len,
     enum chunking ch, uint64_t seed, struct run *r)
 {
 	struct ws_parser p;
-	struct mem_state ms;
+	struct mem_state mem;
 	struct ws_mem wm;
 
-	mem_init(&ms, &wm, -1);
+	mem_init(&mem, &wm, -1);
 	ws_parser_init(&p, role, max);
 	ws_parser_set_mem(&p, &wm);
 	run_parser(&p, d, len, ch, seed, r);
 	ws_parser_free(&p);
-	assert_int_equal(ms.live, 0);
-	assert_false(ms.unwiped);
+	assert_int_equal(mem.live, 0);
+	assert_false(mem.unwiped);
 }
 
 static void
@@ -570,7 +570,7 @@ test_too_big_header_only(void **state)
 	struct buf b = { 0 };
 	struct ws_parser p;
 	struct ws_event ev;
-	struct mem_state ms;
+	struct mem_state mem;
 	struct ws_mem wm;
 	size_t used;
 	uint16_t code;
@@ -598,13 +598,13 @@ test_too_big_header_only(void **state)
 
 	/* Nothing was allocated for it. */
 	frame(&b, 0x82, NULL, MIB + 1, MASK, 0);
-	mem_init(&ms, &wm, -1);
+	mem_init(&mem, &wm, -1);
 	ws_parser_init(&p, WS_ROLE_SERVER, MIB);
 	ws_parser_set_mem(&p, &wm);
 	assert_int_equal(ws_parser_feed(&p, b.d, b.len, &used, &ev),
 	    WS_EV_ERROR);
 	assert_int_equal(ev.code, 1009);
-	assert_int_equal(ms.allocs, 0);
+	assert_int_equal(mem.allocs, 0);
 	ws_parser_free(&p);
 	buf_free(&b);
 }
@@ -1091,29 +1091,29 @@ test_grows_with_data(void **state)
 	struct buf b = { 0 };
 	struct ws_parser p;
 	struct ws_event ev;
-	struct mem_state ms;
+	struct mem_state mem;
 	struct ws_mem wm;
 	uint8_t *pl = pattern(MIB - 5, 7);
 	size_t used;
 
 	(void)state;
 	cframe(&b, 0x82, pl, MIB - 5);
-	mem_init(&ms, &wm, -1);
+	mem_init(&mem, &wm, -1);
 	ws_parser_init(&p, WS_ROLE_SERVER, MIB);
 	ws_parser_set_mem(&p, &wm);
 	assert_int_equal(ws_parser_feed(&p, b.d, 14 + 1000, &used, &ev),
 	    WS_EV_NONE);
-	assert_true(ms.largest <= 2048);
+	assert_true(mem.largest <= 2048);
 	assert_int_equal(ws_parser_feed(&p, b.d + used, b.len - used, &used,
 	    &ev), WS_EV_MESSAGE);
 	assert_memory_equal(ev.data, pl, MIB - 5);
 	/* Never beyond the final size of the message. */
-	assert_int_equal(ms.largest, MIB - 5);
+	assert_int_equal(mem.largest, MIB - 5);
 	/* A large buffer is freed once delivered. */
 	assert_int_equal(ws_parser_feed(&p, b.d, 0, &used, &ev), WS_EV_NONE);
-	assert_int_equal(ms.live, 0);
+	assert_int_equal(mem.live, 0);
 	ws_parser_free(&p);
-	assert_false(ms.unwiped);
+	assert_false(mem.unwiped);
 	buf_free(&b);
 	free(pl);
 }
@@ -1125,7 +1125,7 @@ test_alloc_failure(void **state)
 	uint8_t *pl = pattern(200000, 8);
 	struct buf b = { 0 };
 	struct ws_parser p;
-	struct mem_state ms;
+	struct mem_state mem;
 	struct ws_mem wm;
 	struct run r;
 	long n;
@@ -1138,15 +1138,15 @@ test_alloc_failure(void **state)
 	cframe(&b, 0x80, pl + 50100, 149900);
 	cframe(&b, 0x82, pl, 3000);
 	for (n = 0; !done; n++) {
-		mem_init(&ms, &wm, n);
+		mem_init(&mem, &wm, n);
 		ws_parser_init(&p, WS_ROLE_SERVER, MIB);
 		ws_parser_set_mem(&p, &wm);
 		run_parser(&p, b.d, b.len, CH_RANDOM, 77, &r);
 		ws_parser_free(&p);
-		assert_int_equal(ms.live, 0);
-		assert_false(ms.unwiped);
+		assert_int_equal(mem.live, 0);
+		assert_false(mem.unwiped);
 		assert_true(r.n >= 1);
-		if (ms.allocs > n) {
+		if (mem.allocs > n) {
 			/* The failure was hit: it is reported as 1011. */
 			assert_int_equal(r.ev[r.n - 1].type, WS_EV_ERROR);
 			assert_int_equal(r.ev[r.n - 1].code, 1011);
@@ -1402,7 +1402,7 @@ test_one_pong_pending(void **state)
 	uint8_t pl[WS_MAX_CONTROL], out[WS_MAX_CONTROL];
 	struct buf b = { 0 };
 	struct ws_parser p;
-	struct mem_state ms;
+	struct mem_state mem;
 	struct ws_mem wm;
 	enum chunking ch;
 	size_t len, i;
@@ -1417,7 +1417,7 @@ test_one_pong_pending(void **state)
 			cframe(&b, 0x82, "m", 1);
 	}
 	for (ch = CH_WHOLE; ch <= CH_RANDOM; ch++) {
-		mem_init(&ms, &wm, -1);
+		mem_init(&mem, &wm, -1);
 		ws_parser_init(&p, WS_ROLE_SERVER, MIB);
 		ws_parser_set_mem(&p, &wm);
 		assert_int_equal(ws_parser_take_pong(&p, out, &len), 0);
@@ -1432,10 +1432,10 @@ test_one_pong_pending(void **state)
 		/* Taken: nothing more is owed. */
 		assert_int_equal(ws_parser_take_pong(&p, out, &len), 0);
 		/* Pings have no allocation of their own: only the message. */
-		assert_true(ms.largest <= 256);
+		assert_true(mem.largest <= 256);
 		ws_parser_free(&p);
-		assert_int_equal(ms.live, 0);
-		assert_false(ms.unwiped);
+		assert_int_equal(mem.live, 0);
+		assert_false(mem.unwiped);
 	}
 	buf_free(&b);
 
@@ -1478,9 +1478,9 @@ test_one_pong_pending(void **state)
 #define PREAUTH	1024
 
 static void
-preauth_parser(struct ws_parser *p, struct mem_state *ms, struct ws_mem *wm)
+preauth_parser(struct ws_parser *p, struct mem_state *mem, struct ws_mem *wm)
 {
-	mem_init(ms, wm, -1);
+	mem_init(mem, wm, -1);
 	ws_parser_init(p, WS_ROLE_SERVER, MIB);
 	ws_parser_set_mem(p, wm);
 	ws_parser_set_limit(p, PREAUTH, WS_CLOSE_POLICY);
@@ -1493,7 +1493,7 @@ test_preauth_limit(void **state)
 	struct buf b = { 0 };
 	struct ws_parser p;
 	struct ws_event ev;
-	struct mem_state ms;
+	struct mem_state mem;
 	struct ws_mem wm;
 	struct run r;
 	size_t used;
@@ -1502,37 +1502,37 @@ test_preauth_limit(void **state)
 	/* One byte over, announced: refused at the header with the given
 	 * code, nothing allocated, none of the payload read. */
 	frame(&b, 0x82, pl, PREAUTH + 1, MASK, 0);
-	preauth_parser(&p, &ms, &wm);
+	preauth_parser(&p, &mem, &wm);
 	assert_int_equal(ws_parser_feed(&p, b.d, b.len, &used, &ev),
 	    WS_EV_ERROR);
 	assert_int_equal(ev.code, WS_CLOSE_POLICY);
 	assert_int_equal(used, 4 + 4);
-	assert_int_equal(ms.allocs, 0);
+	assert_int_equal(mem.allocs, 0);
 	ws_parser_free(&p);
 	buf_free(&b);
 	/* Also with a 64-bit length of a huge message. */
 	frame(&b, 0x82, NULL, 64 * MIB, MASK, 0);
-	preauth_parser(&p, &ms, &wm);
+	preauth_parser(&p, &mem, &wm);
 	assert_int_equal(ws_parser_feed(&p, b.d, b.len, &used, &ev),
 	    WS_EV_ERROR);
 	assert_int_equal(ev.code, WS_CLOSE_POLICY);
-	assert_int_equal(ms.allocs, 0);
+	assert_int_equal(mem.allocs, 0);
 	ws_parser_free(&p);
 	buf_free(&b);
 
 	/* In fragments: 600 are buffered, the 500 of the second are not. */
 	cframe(&b, 0x02, pl, 600);
 	cframe(&b, 0x80, pl + 600, 500);
-	preauth_parser(&p, &ms, &wm);
+	preauth_parser(&p, &mem, &wm);
 	run_parser(&p, b.d, b.len, CH_BYTE, 0, &r);
 	assert_int_equal(r.n, 1);
 	assert_int_equal(r.ev[0].type, WS_EV_ERROR);
 	assert_int_equal(r.ev[0].code, WS_CLOSE_POLICY);
-	assert_true(ms.largest <= PREAUTH);
+	assert_true(mem.largest <= PREAUTH);
 	run_free(&r);
 	ws_parser_free(&p);
-	assert_int_equal(ms.live, 0);
-	assert_false(ms.unwiped);
+	assert_int_equal(mem.live, 0);
+	assert_false(mem.unwiped);
 	buf_free(&b);
 
 	/* Exactly the limit is delivered, in a buffer no larger; after the
@@ -1541,12 +1541,12 @@ test_preauth_limit(void **state)
 	cframe(&b, 0x82, pl, PREAUTH);
 	cframe(&b, 0x82, pl, 4096);
 	frame(&b, 0x82, NULL, MIB + 1, MASK, 0);
-	preauth_parser(&p, &ms, &wm);
+	preauth_parser(&p, &mem, &wm);
 	assert_int_equal(ws_parser_feed(&p, b.d, b.len, &used, &ev),
 	    WS_EV_MESSAGE);
 	assert_int_equal(ev.len, PREAUTH);
 	assert_memory_equal(ev.data, pl, PREAUTH);
-	assert_true(ms.largest <= PREAUTH);
+	assert_true(mem.largest <= PREAUTH);
 	ws_parser_set_limit(&p, MIB, WS_CLOSE_TOO_BIG);
 	b.len -= used;
 	memmove(b.d, b.d + used, b.len);
@@ -1560,8 +1560,8 @@ test_preauth_limit(void **state)
 	    WS_EV_ERROR);
 	assert_int_equal(ev.code, WS_CLOSE_TOO_BIG);
 	ws_parser_free(&p);
-	assert_int_equal(ms.live, 0);
-	assert_false(ms.unwiped);
+	assert_int_equal(mem.live, 0);
+	assert_false(mem.unwiped);
 	buf_free(&b);
 	free(pl);
 }
