@@ -69,7 +69,7 @@ void		 json_clear(struct json *);
  * member named key is parsed, as json_parse() would: it is token 0 of *jp,
  * and the positions json_raw() gives are relative to its first byte.
  *
- * What the scan checks (json.c, skim_value()): no NUL anywhere; the root
+ * What the scan checks (json_skim.c, skim_value()): no NUL anywhere; the root
  * object exactly as RFC 8259 has it (string keys, ':' and ',' where they
  * belong, nothing after it but whitespace); every string closed, with
  * JSON's escapes only; a literal member value valid; inside the other
