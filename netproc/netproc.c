@@ -24,6 +24,7 @@
 #include "common/pballoc.h"
 #include "common/proc.h"
 #include "netproc/api.h"
+#include "netproc/curlmem.h"
 #include "netproc/stream.h"
 #include "netproc/upstream.h"
 #include "parent/parent.h"
@@ -260,7 +261,9 @@ netproc_main(void)
 	/* doc/sandbox.md, "netproc before its filter", in this order. */
 	for (size_t i = 0; i < sizeof(scrub_env) / sizeof(scrub_env[0]); i++)
 		unsetenv(scrub_env[i]);
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+	/* libcurl's buffers are wiped when freed (curlmem.c): the first
+	 * libcurl call, before any of its allocations. */
+	if (curlmem_global_init(CURL_GLOBAL_DEFAULT) == -1)
 		fatalx("curl_global_init failed");
 	/* The first TLS handshake would otherwise open /etc/localtime. */
 	tzset();

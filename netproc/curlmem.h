@@ -1,0 +1,12 @@
+/*
+ * libcurl's allocator in netproc: every block libcurl frees or moves is
+ * wiped first, so the requests it built (an Authorization header, a
+ * SetAuth body with an API key) do not stay readable in freed heap memory.
+ */
+#ifndef OCB_NETPROC_CURLMEM_H
+#define OCB_NETPROC_CURLMEM_H
+
+/* curl_global_init_mem with the wiping functions; 0 or -1. */
+int	curlmem_global_init(long flags);
+
+#endif
