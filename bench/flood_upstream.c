@@ -14,6 +14,15 @@
  *			`session.idle` of the same session) and is armed again.
  *			Answers {"started":K}.
  *   GET /__flood/streams	{"armed":K,"busy":B}
+ *   GET /__flood/pace?S,R,N
+ *			every armed stream sends, for S sessions, R deltas per
+ *			second each (N per session), one event per chunk and
+ *			one send(2) each; the delta is "t<CLOCK_MONOTONIC ns> ",
+ *			the time it was written, then the marker.
+ *   GET /event?pace=S,R,N	the same on this stream alone, at once.
+ *   GET /__flood/stats	{"accepted":A,"requests":R}: connections accepted
+ *			(this one included) and requests read since start.
+ *   GET /session		--session FILE: that file's bytes (keep-alive).
  *   GET /global/health	{"healthy":true,"version":"bench"}
  *   anything else	404 with a JSON body
  *
@@ -49,7 +58,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_CONNS	64
+#define MAX_CONNS	2048		/* 1000 clients, one request each */
 #define HEAD_MAX	8192
 #define BATCH		512		/* events rendered per block */
 #define HEARTBEAT_S	10
@@ -78,7 +87,8 @@ enum cstate {
 	C_HEAD,		/* reading a request head */
 	C_RESP,		/* writing an answer, then C_HEAD (or close) */
 	C_ARMED,	/* an /event stream waiting for /__flood/start */
-	C_FLOOD		/* an /event stream sending deltas */
+	C_FLOOD,	/* an /event stream sending deltas */
+	C_PACE		/* an /event stream sending stamped deltas on time */
 };
 
 struct conn {
@@ -99,6 +109,8 @@ struct conn {
 	int		 marker_done;
 	struct timespec	 t0;
 	time_t		 last_write;
+	/* Paced: S sessions, R deltas/s each, N each; sent so far. */
+	unsigned long	 pace_s, pace_r, pace_n, pace_sent;
 };
 
 static struct conn	 conns[MAX_CONNS];
@@ -109,6 +121,9 @@ static char		 block_proto[BATCH * 512];	/* chunk-framed events */
 static size_t		 ev_len;	/* one delta event's SSE text */
 static size_t		 ev_framed;	/* with its chunk framing */
 static size_t		 ev_digits_at;	/* offset of the id digits in a framed event */
+static char		*session_body;	/* --session FILE */
+static size_t		 session_len;
+static unsigned long	 n_accepted, n_requests;
 
 static void __attribute__((format(printf, 1, 2)))
 logmsg(const char *fmt, ...)
@@ -247,7 +262,8 @@ conn_close(struct conn *c)
 }
 
 static int
-respond(struct conn *c, int status, const char *body, int close_after)
+respond_len(struct conn *c, int status, const char *body, size_t len,
+    int close_after)
 {
 	char head[256];
 	const char *reason = status == 200 ? "OK" : "Not Found";
@@ -255,13 +271,19 @@ respond(struct conn *c, int status, const char *body, int close_after)
 
 	n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nContent-Type: "
 	    "application/json\r\nContent-Length: %zu\r\n%s\r\n", status,
-	    reason, strlen(body), close_after ? "Connection: close\r\n" : "");
+	    reason, len, close_after ? "Connection: close\r\n" : "");
 	if (out_add(c, head, (size_t)n, 0) == -1 ||
-	    out_add(c, body, strlen(body), 0) == -1)
+	    out_add(c, body, len, 0) == -1)
 		return -1;
 	c->close_after = close_after;
 	c->state = C_RESP;
 	return 0;
+}
+
+static int
+respond(struct conn *c, int status, const char *body, int close_after)
+{
+	return respond_len(c, status, body, strlen(body), close_after);
 }
 
 static unsigned long
@@ -277,6 +299,77 @@ query_n(const char *target, unsigned long def)
 	if (end == q + 3 || v > MAX_EVENTS)
 		return def;
 	return v;
+}
+
+/* "S,R,N": sessions, deltas per second each, deltas each; 0 or -1. */
+static int
+pace_parse(const char *q, unsigned long v[3])
+{
+	char end;
+
+	if (sscanf(q, "%lu,%lu,%lu%c", &v[0], &v[1], &v[2], &end) != 3 ||
+	    v[0] == 0 || v[1] == 0 || v[2] == 0 || v[0] * v[2] > MAX_EVENTS)
+		return -1;
+	return 0;
+}
+
+static void
+start_pace(struct conn *c, const unsigned long v[3])
+{
+	c->state = C_PACE;
+	c->pace_s = v[0];
+	c->pace_r = v[1];
+	c->pace_n = v[2];
+	c->pace_sent = 0;
+	c->marker_done = 0;
+	clock_gettime(CLOCK_MONOTONIC, &c->t0);
+}
+
+/* Nanoseconds until this paced stream's next delta is due (0: now). */
+static int64_t
+pace_due_in(const struct conn *c)
+{
+	double at = (double)c->pace_sent / (double)(c->pace_s * c->pace_r);
+	double left = at - since(&c->t0);
+
+	return left <= 0 ? 0 : (int64_t)(left * 1e9);
+}
+
+/*
+ * Queues the deltas that are due, each with the time it is queued in its
+ * text, then the marker after the last; conn_write sends at once.
+ */
+static int
+pace_emit(struct conn *c)
+{
+	char ev[600];
+	struct timespec t;
+	unsigned long k;
+	int n;
+
+	if (c->pace_sent < c->pace_s * c->pace_n && pace_due_in(c) == 0) {
+		k = c->pace_sent % c->pace_s;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		n = snprintf(ev, sizeof(ev), "data: {\"id\":\"" ID_PREFIX
+		    "%0*lu\",\"type\":\"message.part.delta\",\"properties\":"
+		    "{\"sessionID\":\"%.*s%c\",\"messageID\":\"" MESSAGE
+		    "\",\"partID\":\"" PART "\",\"field\":\"text\","
+		    "\"delta\":\"t%lld \"}}\n\n", ID_DIGITS,
+		    (unsigned long)c->serial++, (int)sizeof(SESSION) - 2,
+		    SESSION, (char)('a' + k % 26), (long long)t.tv_sec *
+		    1000000000LL + t.tv_nsec);
+		if (out_add(c, ev, (size_t)n, 1) == -1)
+			return -1;
+		c->pace_sent++;
+		/* One event per send(2), as a real server writes them. */
+		return 0;
+	}
+	if (c->pace_sent == c->pace_s * c->pace_n && !c->marker_done) {
+		if (out_add(c, MARKER_EV, sizeof(MARKER_EV) - 1, 1) == -1)
+			return -1;
+		c->marker_done = 1;
+	}
+	return 0;
 }
 
 static void
@@ -307,7 +400,14 @@ stream_open(struct conn *c, const char *target)
 	    out_add(c, CONNECTED_EV, sizeof(CONNECTED_EV) - 1, 1) == -1)
 		return -1;
 	c->is_stream = 1;
-	if (strchr(target, '?') != NULL) {
+	if (strncmp(target, "/event?pace=", 12) == 0) {
+		unsigned long v[3];
+
+		c->auto_start = 1;
+		if (pace_parse(target + 12, v) == -1)
+			return -1;
+		start_pace(c, v);
+	} else if (strchr(target, '?') != NULL) {
 		c->auto_start = 1;
 		start_flood(c, query_n(target, 0));
 	} else
@@ -342,6 +442,7 @@ handle_request(struct conn *c)
 	    strcasestr(line_end != NULL ? line_end : "",
 	    "\r\nTransfer-Encoding:"))
 		close_after = 1;
+	n_requests++;
 	r = route(c, method, target, close_after);
 	/* A pipelined request stays for later. */
 	memmove(c->in, c->in + hl, c->inlen - hl);
@@ -359,6 +460,33 @@ route(struct conn *c, const char *method, const char *target, int close_after)
 	if (strcmp(method, "GET") == 0 &&
 	    (strcmp(target, "/event") == 0 || strncmp(target, "/event?", 7) == 0))
 		return stream_open(c, target);
+	if (strcmp(method, "GET") == 0 && strcmp(target, "/session") == 0 &&
+	    session_body != NULL)
+		return respond_len(c, 200, session_body, session_len,
+		    close_after);
+	if (strcmp(method, "GET") == 0 &&
+	    strcmp(target, "/__flood/stats") == 0) {
+		snprintf(body, sizeof(body), "{\"accepted\":%lu,"
+		    "\"requests\":%lu}", n_accepted, n_requests);
+		return respond(c, 200, body, close_after);
+	}
+	if (strcmp(method, "GET") == 0 &&
+	    strncmp(target, "/__flood/pace?", 14) == 0) {
+		unsigned long v[3];
+
+		if (pace_parse(target + 14, v) == -1)
+			return respond(c, 404, "{\"name\":\"BadPace\"}",
+			    close_after);
+		for (i = 0; i < nconns; i++)
+			if (conns[i].state == C_ARMED && !conns[i].auto_start) {
+				start_pace(&conns[i], v);
+				k++;
+			}
+		logmsg("pace: %lu sessions x %lu/s x %lu on %d streams",
+		    v[0], v[1], v[2], k);
+		snprintf(body, sizeof(body), "{\"started\":%d}", k);
+		return respond(c, 200, body, close_after);
+	}
 	if (strcmp(method, "GET") == 0 &&
 	    strcmp(target, "/global/health") == 0)
 		return respond(c, 200, "{\"healthy\":true,\"version\":\"bench\"}",
@@ -380,7 +508,8 @@ route(struct conn *c, const char *method, const char *target, int close_after)
 		for (i = 0; i < nconns; i++) {
 			armed += conns[i].state == C_ARMED &&
 			    !conns[i].auto_start;
-			busy += conns[i].state == C_FLOOD;
+			busy += conns[i].state == C_FLOOD ||
+			    conns[i].state == C_PACE;
 		}
 		snprintf(body, sizeof(body), "{\"armed\":%d,\"busy\":%d}",
 		    armed, busy);
@@ -442,6 +571,19 @@ conn_write(struct conn *c)
 				}
 				return 0;
 			}
+			if (c->state == C_PACE) {
+				if (c->marker_done) {
+					logmsg("paced round done: %lu deltas",
+					    c->pace_sent);
+					c->state = C_ARMED;
+					return 0;
+				}
+				if (pace_emit(c) == -1)
+					return -1;
+				if (c->outoff == c->outlen)
+					return 0;	/* nothing due yet */
+				goto send;
+			}
 			if (c->state != C_FLOOD)
 				return 0;
 			if (c->marker_done) {
@@ -459,6 +601,7 @@ conn_write(struct conn *c)
 			if (render(c) == -1)
 				return -1;
 		}
+ send:
 		n = send(c->fd, c->out + c->outoff, c->outlen - c->outoff,
 		    MSG_NOSIGNAL);
 		if (n > 0) {
@@ -474,11 +617,31 @@ conn_write(struct conn *c)
 	}
 }
 
+/* The whole file in a malloc'd buffer; 0 or -1. */
+static int
+read_file(const char *path, char **out, size_t *len)
+{
+	FILE *fp;
+	long sz;
+
+	if ((fp = fopen(path, "rb")) == NULL)
+		return -1;
+	if (fseek(fp, 0, SEEK_END) == -1 || (sz = ftell(fp)) <= 0 ||
+	    fseek(fp, 0, SEEK_SET) == -1 || (*out = malloc((size_t)sz)) == NULL ||
+	    fread(*out, 1, (size_t)sz, fp) != (size_t)sz) {
+		fclose(fp);
+		return -1;
+	}
+	fclose(fp);
+	*len = (size_t)sz;
+	return 0;
+}
+
 static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr, "usage: flood_upstream [--port N] [--close] "
-	    "[--max-seconds S]\n");
+	    "[--max-seconds S] [--session FILE]\n");
 	exit(2);
 }
 
@@ -489,12 +652,15 @@ main(int argc, char *argv[])
 		{ "port",	 required_argument, NULL, 'p' },
 		{ "close",	 no_argument,	    NULL, 'c' },
 		{ "max-seconds", required_argument, NULL, 'm' },
+		{ "session",	 required_argument, NULL, 's' },
 		{ NULL,		 0,		    NULL, 0 }
 	};
 	struct pollfd pfd[MAX_CONNS + 1];
 	struct sockaddr_in sin;
 	socklen_t slen = sizeof(sin);
+	struct timespec tmo;
 	time_t started, now, last_hb;
+	int64_t due, next;
 	long port = 0, maxs = 300;
 	int lfd, ch, i, one = 1, fd;
 	char *end;
@@ -508,6 +674,13 @@ main(int argc, char *argv[])
 			break;
 		case 'c':
 			chunked = 0;
+			break;
+		case 's':
+			if (read_file(optarg, &session_body, &session_len) ==
+			    -1) {
+				logmsg("cannot read %s", optarg);
+				return 1;
+			}
 			break;
 		case 'm':
 			maxs = strtol(optarg, &end, 10);
@@ -534,7 +707,7 @@ main(int argc, char *argv[])
 	sin.sin_port = htons((uint16_t)port);
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
-	    listen(lfd, 64) == -1 ||
+	    listen(lfd, 1024) == -1 ||
 	    getsockname(lfd, (struct sockaddr *)&sin, &slen) == -1) {
 		logmsg("cannot listen: %s", strerror(errno));
 		return 1;
@@ -562,6 +735,7 @@ main(int argc, char *argv[])
 		}
 		pfd[0].fd = lfd;
 		pfd[0].events = nconns < MAX_CONNS ? POLLIN : 0;
+		next = 1000000000;
 		for (i = 0; i < nconns; i++) {
 			struct conn *c = &conns[i];
 
@@ -569,9 +743,15 @@ main(int argc, char *argv[])
 			pfd[i + 1].events = POLLIN;
 			if (c->outoff < c->outlen || c->state == C_FLOOD)
 				pfd[i + 1].events |= POLLOUT;
+			else if (c->state == C_PACE &&
+			    (due = c->marker_done ? 0 : pace_due_in(c)) < next)
+				next = due;
 			pfd[i + 1].revents = 0;
 		}
-		if (poll(pfd, (nfds_t)nconns + 1, 1000) == -1) {
+		/* A paced stream's next delta is due: wake at that time. */
+		tmo.tv_sec = next / 1000000000;
+		tmo.tv_nsec = next % 1000000000;
+		if (ppoll(pfd, (nfds_t)nconns + 1, &tmo, NULL) == -1) {
 			if (errno == EINTR)
 				continue;
 			logmsg("poll: %s", strerror(errno));
@@ -590,7 +770,7 @@ main(int argc, char *argv[])
 					continue;
 				}
 			if ((re & POLLOUT) || c->outoff < c->outlen ||
-			    c->state == C_FLOOD)
+			    c->state == C_FLOOD || c->state == C_PACE)
 				if (conn_write(c) == -1) {
 					conn_close(c);
 					continue;
@@ -602,6 +782,7 @@ main(int argc, char *argv[])
 				memset(&conns[nconns], 0, sizeof(conns[0]));
 				conns[nconns].fd = fd;
 				conns[nconns].state = C_HEAD;
+				n_accepted++;
 				setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
 				    sizeof(one));
 				nconns++;
