@@ -28,6 +28,8 @@
 #include "common/log.h"
 
 #define HTTP_RESPONSE_MAX	512
+#define OCB_STR_(x)		#x
+#define OCB_STR(x)		OCB_STR_(x)
 
 static void	conn_read_cb(evutil_socket_t, short, void *);
 static void	conn_write_cb(evutil_socket_t, short, void *);
@@ -97,6 +99,45 @@ conn_lookup(struct front *f, uint64_t id)
 }
 
 void
+conn_refused_log(struct front *f)
+{
+	if (f->refused == 0)
+		return;
+	log_warnx("refused %llu connection%s: %d connections already",
+	    (unsigned long long)f->refused, f->refused == 1 ? "" : "s",
+	    FRONT_MAX_CONNS);
+	f->refused = 0;
+}
+
+/*
+ * Past FRONT_MAX_CONNS: a 503 at once, from a constant, and the socket goes.
+ * Nothing of the request is read and nothing is allocated, so refused
+ * connections cost nothing however many come.  Linux lets the peer read
+ * the 503 even when close() resets a connection with unread input.  The
+ * first refusal is logged at once, the next ones counted and logged every
+ * FRONT_REFUSED_LOG_S.
+ */
+static void
+conn_refuse_busy(struct front *f, int fd)
+{
+	static const char resp[] = "HTTP/1.1 503 Service Unavailable\r\n"
+	    "Retry-After: " OCB_STR(FRONT_RETRY_AFTER_S) "\r\n"
+	    "Connection: close\r\n"
+	    "Content-Length: 0\r\n\r\n";
+	struct timeval tv = { FRONT_REFUSED_LOG_S, 0 };
+
+	/* A fresh socket's send buffer holds this much: one write. */
+	(void)write(fd, resp, sizeof(resp) - 1);
+	close(fd);
+	f->refused++;
+	if (f->refused_ev != NULL &&
+	    !evtimer_pending(f->refused_ev, NULL)) {
+		conn_refused_log(f);
+		evtimer_add(f->refused_ev, &tv);
+	}
+}
+
+void
 conn_accept(struct front *f, int fd)
 {
 	struct conn *c;
@@ -107,9 +148,7 @@ conn_accept(struct front *f, int fd)
 		if (f->conns[slot] == NULL)
 			break;
 	if (slot == FRONT_MAX_CONNS) {
-		log_warnx("connection refused: %d connections already",
-		    FRONT_MAX_CONNS);
-		close(fd);
+		conn_refuse_busy(f, fd);
 		return;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
@@ -317,7 +356,9 @@ conn_send_message(struct conn *c, const uint8_t *p, size_t len)
 
 	if (c->state != CONN_AUTH && c->state != CONN_OPEN)
 		return -1;
-	if (buf_used(&c->out) + len > max) {
+	/* One message always fits an empty queue: a reply may be as large as
+	 * --max-message (up to 64 MiB), above the 8 MiB cap. */
+	if (buf_used(&c->out) > 0 && buf_used(&c->out) + len > max) {
 		conn_close(c, WS_CLOSE_TRY_AGAIN,
 		    "send queue overflow: client too slow");
 		return -1;

@@ -213,6 +213,19 @@ parent_read_cb(evutil_socket_t fd, short what, void *arg)
 	parent_frames(f);
 }
 
+/* Every FRONT_REFUSED_LOG_S while connections are being refused. */
+static void
+refused_log_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct front *f = arg;
+	struct timeval tv = { FRONT_REFUSED_LOG_S, 0 };
+
+	if (f->refused == 0)
+		return;		/* quiet again: the next refusal logs at once */
+	conn_refused_log(f);
+	evtimer_add(f->refused_ev, &tv);
+}
+
 static void
 shutdown_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -233,6 +246,7 @@ sigterm_cb(evutil_socket_t sig, short what, void *arg)
 		return;
 	f->stopping = 1;
 	log_info("shutting down: closing %zu connections", f->nconns);
+	conn_refused_log(f);
 	event_del(f->accept_ev);
 	for (size_t i = 0; i < FRONT_MAX_CONNS; i++)
 		if (f->conns[i] != NULL)
@@ -332,11 +346,13 @@ front_main(void)
 	f.accept_ev = event_new(f.base, f.listener, EV_READ | EV_PERSIST,
 	    accept_cb, &f);
 	f.accept_pause = evtimer_new(f.base, accept_resume_cb, &f);
+	f.refused_ev = evtimer_new(f.base, refused_log_cb, &f);
 	f.parent_ev = event_new(f.base, f.parent_fd, EV_READ | EV_PERSIST,
 	    parent_read_cb, &f);
 	ev_term = evsignal_new(f.base, SIGTERM, sigterm_cb, &f);
 	ev_int = evsignal_new(f.base, SIGINT, sigterm_cb, &f);
 	if (f.accept_ev == NULL || f.accept_pause == NULL ||
+	    f.refused_ev == NULL ||
 	    f.parent_ev == NULL || ev_term == NULL || ev_int == NULL ||
 	    event_add(f.accept_ev, NULL) == -1 ||
 	    event_add(f.parent_ev, NULL) == -1 ||
@@ -370,6 +386,8 @@ front_main(void)
 	netproc_detach(&f);
 	event_free(f.accept_ev);
 	event_free(f.accept_pause);
+	conn_refused_log(&f);
+	event_free(f.refused_ev);
 	event_free(f.parent_ev);
 	event_free(ev_term);
 	event_free(ev_int);

@@ -21,6 +21,8 @@
 #include "proto/messages.pb-c.h"
 
 #define FRONT_MAX_CONNS		1024	/* accepted connections at once */
+#define FRONT_RETRY_AFTER_S	5	/* past FRONT_MAX_CONNS: 503 with this Retry-After */
+#define FRONT_REFUSED_LOG_S	10	/* refusals are counted and logged this often */
 #define FRONT_MAX_INFLIGHT	64	/* requests in flight per connection */
 #define FRONT_HEAD_TIMEOUT_S	5	/* opening handshake must be complete by then */
 #define FRONT_AUTH_TIMEOUT_S	5	/* auth handshake after the upgrade */
@@ -109,6 +111,8 @@ struct front {
 	struct conn		*conns[FRONT_MAX_CONNS];
 	uint16_t		 generation[FRONT_MAX_CONNS];
 	size_t			 nconns;
+	uint64_t		 refused;	/* 503s not logged yet */
+	struct event		*refused_ev;	/* logs them, then stops */
 	TAILQ_HEAD(, conn)	 open;		/* authenticated connections */
 
 	int			 stopping;
@@ -121,6 +125,8 @@ struct front {
 
 /* conn.c */
 void	conn_accept(struct front *, int fd);
+/* Logs the refusals counted since the last line (timer and shutdown). */
+void	conn_refused_log(struct front *);
 /* The one close path: queues a WebSocket close (or nothing before the upgrade)
  * and lets the connection flush and go. */
 void	conn_close(struct conn *, uint16_t code, const char *why);

@@ -14,11 +14,18 @@
 #include <stdint.h>
 
 #include "common/buf.h"
+#include "common/options.h"
 #include "proto/ipc.pb-c.h"
 
 #define IPC_VERSION		1
 #define IPC_HEADER		4
-#define IPC_MAX_FRAME		(16u * 1024 * 1024)	/* a /provider reply is small once mapped */
+/*
+ * A frame holds the largest client message --max-message allows (a Request
+ * carries it as received; a Reply is fitted to it) plus the frame's own
+ * fields: ids, tags and lengths take well under IPC_FRAME_OVERHEAD.
+ */
+#define IPC_FRAME_OVERHEAD	4096u
+#define IPC_MAX_FRAME		(OPT_MAX_MESSAGE_MAX + IPC_FRAME_OVERHEAD)
 #define IPC_MAX_FDS		4			/* descriptors queued ahead of their frames */
 
 enum ipc_status {
