@@ -4,15 +4,11 @@
  * the listener and netproc's socketpair end are handed to the front and closed
  * here.
  *
- * On Linux netprocs are started by the spawner, a process forked from the parent
- * before anything else is set up (it holds netproc's configuration, never the
- * token): on SPAWN_NETPROC it makes the socketpair, starts `--role netproc` with
- * clone(CLONE_PARENT) so that the new netproc is the parent's child, writes its
- * Config and sends the other end and the pid back (NETPROC_STARTED).  The parent
- * keeps the supervision (reaping, logging, backoff, kills) and its own seccomp
- * filter needs nothing that creates a process, a socket or a file.  Restarted
- * netprocs run under the spawner's filter, which is the loose one.  Elsewhere
- * (no CLONE_PARENT) the parent starts netproc itself, as it always did.
+ * On Linux netprocs are started by the spawner (spawner.c), a process forked
+ * from the parent before anything else is set up; the parent asks it for each
+ * netproc and keeps the supervision (reaping, logging, backoff, kills), so its
+ * own seccomp filter needs nothing that creates a process, a socket or a file.
+ * Elsewhere (no CLONE_PARENT) the parent starts netproc itself.
  */
 #include "config.h"
 
@@ -42,6 +38,7 @@
 #include "common/proc.h"
 #include "common/token.h"
 #include "parent/parent.h"
+#include "parent/spawner.h"
 #include "sandbox/sandbox.h"
 
 #define LISTEN_BACKLOG		128
@@ -50,55 +47,6 @@
 #define RESTART_STABLE_S	10	/* a netproc that lived this long resets the backoff */
 #define STOP_GRACE_S		5	/* children get this long to exit on SIGTERM */
 #define LOGPIPE_LINE_MAX	2048
-
-#if defined(__linux__)
-#define PARENT_SPAWNER		1	/* netprocs come from the spawner */
-#endif
-
-struct child {
-	const char	*role;
-	pid_t		 pid;
-	int		 pidfd;		/* signals go through it, never kill(2) */
-	time_t		 started;
-	int		 errpipe;		/* --syslog: the child's stderr */
-	struct event	*errev;
-	struct buf	 errbuf;
-};
-
-struct parent {
-	struct event_base	*base;
-	struct options		 opt;
-	char			 self[PATH_MAX];
-
-	char			 token[TOKEN_MAX_LEN + 1];
-	size_t			 token_len;
-	int			 token_generated;
-	char			*password;	/* OPENCODE_SERVER_PASSWORD, wiped at exit */
-	size_t			 password_len;
-	char			*username;
-
-	int			 listener;
-	uint16_t		 port;
-
-	struct child		 front, netproc;
-	pid_t			 spawner_pid;
-	int			 spawner_fd;	/* our end of the spawner's channel */
-	struct ipc_reader	 spawner_in;
-	int			 front_fd;	/* our end of the front's channel */
-	struct ipc_reader	 front_in;
-	struct event		*front_ev;
-
-	struct event		*restart_timer;
-	struct event		*stop_timer;
-	unsigned		 backoff_ms;
-	int			 ready;
-	int			 stopping;
-	int			 exit_code;
-	int			 devnull;	/* the children's stdin and stdout */
-	int			 drop;		/* started as root */
-	uid_t			 uid;
-	gid_t			 gid;
-};
 
 static void	parent_stop(struct parent *, int);
 
@@ -149,7 +97,24 @@ child_reaped(struct child *c)
 		c->pidfd = -1;
 	}
 }
+
 static int	start_netproc(struct parent *);
+
+/*
+ * Stopping, in order: the front first (it closes every WebSocket with 1001
+ * and exits), netproc once the front is gone (SIGCHLD brings us back here),
+ * and the loop ends when neither is left.
+ */
+static void
+stop_children(struct parent *p)
+{
+	if (p->front.pid > 0)
+		child_signal(&p->front, SIGTERM);
+	else if (p->netproc.pid > 0)
+		child_signal(&p->netproc, SIGTERM);
+	else
+		event_base_loopexit(p->base, NULL);
+}
 
 static int
 bind_listener(struct parent *p)
@@ -252,12 +217,9 @@ child_watch_stderr(struct parent *p, struct child *c, int fd)
 	return 0;
 }
 
-/*
- * Starts `--role ROLE` on ipc_fd (proc_spawn flags in flags); with --syslog
- * *errfd is the read end of its stderr (else -1).  The pid or -1.
- */
-static pid_t
-spawn_role(struct parent *p, const char *role, int ipc_fd, int flags,
+/* See parent.h. */
+pid_t
+parent_spawn_role(struct parent *p, const char *role, int ipc_fd, int flags,
     int *errfd, int *pidfd)
 {
 	int errp[2] = { -1, -1 };
@@ -286,7 +248,7 @@ spawn_child(struct parent *p, struct child *c, int ipc_fd)
 {
 	int errfd;
 
-	if ((c->pid = spawn_role(p, c->role, ipc_fd, 0, &errfd,
+	if ((c->pid = parent_spawn_role(p, c->role, ipc_fd, 0, &errfd,
 	    &c->pidfd)) == -1)
 		return -1;
 	c->started = time(NULL);
@@ -295,8 +257,8 @@ spawn_child(struct parent *p, struct child *c, int ipc_fd)
 	return 0;
 }
 
-static int
-send_config(struct parent *p, int fd, int for_front)
+int
+parent_send_config(struct parent *p, int fd, int for_front)
 {
 	Ocb__Ipc__Frame f = OCB__IPC__FRAME__INIT;
 	Ocb__Ipc__Config c = OCB__IPC__CONFIG__INIT;
@@ -348,185 +310,6 @@ send_control_fd(int sock, Ocb__Ipc__Control__Kind kind, int fd)
 	f.control = &ctl;
 	return ipc_send_fd(sock, &f, fd);
 }
-
-/*
- * Starts a netproc: a socketpair, `--role netproc` on one end, its Config
- * written into the other, which goes to *chan (for the front).  With --syslog
- * *errfd is the read end of its stderr, else -1.  The spawner's work; the
- * parent's where there is no spawner.  The pid or -1.
- */
-static pid_t
-netproc_spawn(struct parent *p, int flags, int *chan, int *errfd, int *pidfd)
-{
-	pid_t pid;
-	int sp[2];
-
-	*chan = *errfd = *pidfd = -1;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1)
-		return -1;
-	pid = spawn_role(p, "netproc", sp[0], flags, errfd, pidfd);
-	close(sp[0]);
-	/* The config goes first on what becomes the front's end, so netproc
-	 * reads it before any request. */
-	if (pid == -1 || send_config(p, sp[1], 0) == -1) {
-		close(sp[1]);
-		if (*errfd != -1)
-			close(*errfd);
-		*errfd = -1;
-		return pid;	/* a started netproc dies on EOF; reaped as usual */
-	}
-	*chan = sp[1];
-	return pid;
-}
-
-#ifdef PARENT_SPAWNER
-/*
- * The spawner, a fork of the parent (no exec): it reads SPAWN_NETPROC frames
- * from the parent and answers each with NETPROC_STARTED (the pid, then the
- * front's end of the new netproc's channel and, with --syslog, its stderr
- * pipe).  It ends when the parent's channel closes.  It holds netproc's
- * configuration (upstream, credentials) and never the token; it reads nothing
- * but the parent's frames.
- */
-static void __attribute__((noreturn))
-spawner_main(struct parent *p, int chan)
-{
-	struct ipc_reader in;
-	Ocb__Ipc__Frame *f;
-	int keep[2];
-
-	/* Nothing of the parent's but the channel and /dev/null: not the
-	 * token's descriptor, nor anything our launcher left open.  syslog's
-	 * socket is closed too and reopened by log_init. */
-	closelog();
-	keep[0] = chan;
-	keep[1] = p->devnull;
-	proc_close_except(STDERR_FILENO + 1, keep, 2);
-	log_init("spawner", p->opt.log_level, p->opt.use_syslog);
-	/* A terminal's ^C and a SIGTERM to the process group are the parent's
-	 * to act on; the spawner goes when the parent's channel closes. */
-	signal(SIGINT, SIG_IGN);
-	signal(SIGTERM, SIG_IGN);
-	/* Not the ready line's stdout, not the token's descriptor. */
-	if (dup2(p->devnull, STDIN_FILENO) == -1 ||
-	    dup2(p->devnull, STDOUT_FILENO) == -1)
-		fatal("spawner: dup2");
-	/* Root keeps only what starting a netproc takes. */
-	if (sandbox_spawner_caps() == -1)
-		fatalx("spawner: cannot drop capabilities");
-	if (!p->opt.insecure_no_sandbox && sandbox_enter(SANDBOX_SPAWNER) == -1)
-		fatal("spawner: cannot enter the sandbox");
-	ipc_reader_init(&in);
-	while (ipc_read_frame_blocking(&in, chan, &f) == 0) {
-		Ocb__Ipc__Frame out = OCB__IPC__FRAME__INIT;
-		Ocb__Ipc__Control ctl = OCB__IPC__CONTROL__INIT;
-		int fds[3], np, errfd, pidfd;
-		size_t nfds = 0;
-		pid_t pid;
-
-		if (f->body_case != OCB__IPC__FRAME__BODY_CONTROL ||
-		    f->control->kind != OCB__IPC__CONTROL__KIND__SPAWN_NETPROC) {
-			ipc_frame_free(f);
-			log_warnx("spawner: unexpected frame from the parent");
-			break;
-		}
-		ipc_frame_free(f);
-		pid = netproc_spawn(p, PROC_SPAWN_SIBLING, &np, &errfd, &pidfd);
-		if (pid == -1)
-			log_warn("spawner: cannot start netproc");
-		ctl.kind = OCB__IPC__CONTROL__KIND__NETPROC_STARTED;
-		/* The pidfd last: the parent signals netproc through it. */
-		if (pid > 0 && np != -1 && pidfd != -1) {
-			ctl.pid = (uint32_t)pid;
-			fds[nfds++] = np;
-			if (errfd != -1) {
-				fds[nfds++] = errfd;
-				ctl.stderr_pipe = 1;
-			}
-			fds[nfds++] = pidfd;
-		} else {
-			if (np != -1)
-				close(np);
-			if (errfd != -1)
-				close(errfd);
-			if (pidfd != -1)
-				close(pidfd);
-		}
-		out.body_case = OCB__IPC__FRAME__BODY_CONTROL;
-		out.control = &ctl;
-		if (ipc_send_fds(chan, &out, fds, nfds) == -1) {
-			log_warn("spawner: cannot answer the parent");
-			break;
-		}
-		while (nfds > 0)
-			close(fds[--nfds]);
-	}
-	/* EOF: the parent is done.  _exit: nothing of the parent's to flush
-	 * or free here. */
-	_exit(0);
-}
-
-static void
-spawner_start(struct parent *p)
-{
-	int sp[2];
-
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1)
-		fatal("socketpair");
-	switch (p->spawner_pid = fork()) {
-	case -1:
-		fatal("cannot start the spawner");
-	case 0:
-		close(sp[1]);
-		spawner_main(p, sp[0]);
-	default:
-		break;
-	}
-	close(sp[0]);
-	p->spawner_fd = sp[1];
-	log_debug("started spawner, pid %ld", (long)p->spawner_pid);
-}
-
-/* Asks the spawner for a netproc and waits for the answer. */
-static pid_t
-spawner_request(struct parent *p, int *chan, int *errfd, int *pidfd)
-{
-	Ocb__Ipc__Frame req = OCB__IPC__FRAME__INIT, *f;
-	Ocb__Ipc__Control ctl = OCB__IPC__CONTROL__INIT;
-	struct buf out;
-	pid_t pid = -1;
-	int rc;
-
-	*chan = *errfd = *pidfd = -1;
-	if (p->spawner_fd == -1)
-		return -1;
-	ctl.kind = OCB__IPC__CONTROL__KIND__SPAWN_NETPROC;
-	req.body_case = OCB__IPC__FRAME__BODY_CONTROL;
-	req.control = &ctl;
-	buf_init(&out);
-	rc = ipc_frame_pack(&out, &req);
-	if (rc == 0)
-		rc = ipc_flush_blocking(&out, p->spawner_fd);
-	buf_free(&out);
-	if (rc == -1 ||
-	    ipc_read_frame_blocking(&p->spawner_in, p->spawner_fd, &f) == -1)
-		return -1;
-	if (f->body_case == OCB__IPC__FRAME__BODY_CONTROL &&
-	    f->control->kind == OCB__IPC__CONTROL__KIND__NETPROC_STARTED &&
-	    f->control->pid > 0 &&
-	    (*chan = ipc_reader_take_fd(&p->spawner_in)) != -1) {
-		pid = (pid_t)f->control->pid;
-		if (f->control->stderr_pipe)
-			*errfd = ipc_reader_take_fd(&p->spawner_in);
-		*pidfd = ipc_reader_take_fd(&p->spawner_in);
-	}
-	ipc_frame_free(f);
-	/* Nothing else may ride along. */
-	while ((rc = ipc_reader_take_fd(&p->spawner_in)) != -1)
-		close(rc);
-	return pid;
-}
-#endif /* PARENT_SPAWNER */
 
 static int
 start_netproc(struct parent *p)
@@ -613,21 +396,13 @@ sigchld_cb(evutil_socket_t sig, short what, void *arg)
 			close(p->spawner_fd);
 			p->spawner_fd = -1;
 			parent_stop(p, 1);
-			if (p->front.pid > 0)
-				child_signal(&p->front, SIGTERM);
-			else if (p->netproc.pid > 0)
-				child_signal(&p->netproc, SIGTERM);
-			else
-				event_base_loopexit(p->base, NULL);
+			stop_children(p);
 		} else if (pid == p->front.pid) {
 			child_reaped(&p->front);
 			if (p->stopping && WIFEXITED(status) &&
 			    WEXITSTATUS(status) == 0) {
 				log_debug("front exited");
-				if (p->netproc.pid > 0)
-					child_signal(&p->netproc, SIGTERM);
-				else
-					event_base_loopexit(p->base, NULL);
+				stop_children(p);
 				continue;
 			}
 			/*
@@ -639,10 +414,7 @@ sigchld_cb(evutil_socket_t sig, short what, void *arg)
 			log_warnx("front %s; exiting",
 			    describe_exit(status, desc, sizeof(desc)));
 			parent_stop(p, 1);
-			if (p->netproc.pid > 0)
-				child_signal(&p->netproc, SIGTERM);
-			else
-				event_base_loopexit(p->base, NULL);
+			stop_children(p);
 		} else if (pid == p->netproc.pid) {
 			time_t lived = time(NULL) - p->netproc.started;
 			struct timeval tv;
@@ -702,14 +474,7 @@ sigterm_cb(evutil_socket_t sig, short what, void *arg)
 
 	log_info("signal %d: shutting down", (int)sig);
 	parent_stop(p, 0);
-	/* The front closes every WebSocket with 1001 and exits; netproc
-	 * follows once it is gone. */
-	if (p->front.pid > 0)
-		child_signal(&p->front, SIGTERM);
-	else if (p->netproc.pid > 0)
-		child_signal(&p->netproc, SIGTERM);
-	else
-		event_base_loopexit(p->base, NULL);
+	stop_children(p);
 }
 
 static void
@@ -954,7 +719,7 @@ parent_main(int argc, char **argv)
 #endif
 	close(sp[0]);
 	p.front_fd = sp[1];
-	if (send_config(&p, p.front_fd, 1) == -1 ||
+	if (parent_send_config(&p, p.front_fd, 1) == -1 ||
 	    send_control_fd(p.front_fd, OCB__IPC__CONTROL__KIND__LISTENER_FD,
 	    p.listener) == -1)
 		fatal("cannot configure the front");
