@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/buf.h"
@@ -45,6 +47,14 @@ enum req_fail {
 	REQ_OK,
 	REQ_TOO_LARGE,		/* over UPSTREAM_MAX_BODY */
 	REQ_OVER_BUDGET,	/* over the budget of every body in flight */
+	REQ_CODING,		/* a transfer or content coding we do not take */
+};
+
+/* The pool's lanes; each has --upstream-connections connections. */
+enum lane {
+	LANE_SHORT,		/* every call of the default timeout */
+	LANE_LONG,		/* RunCommand: minutes */
+	LANE_COUNT
 };
 
 struct upstream_req {
@@ -56,6 +66,11 @@ struct upstream_req {
 	struct curl_slist	*headers;
 	struct body		 body;
 	enum req_fail		 fail;
+	char			 why[96];	/* REQ_CODING: which one */
+	enum lane		 lane;
+	int			 waiting;	/* in a queue, not in reqs */
+	uint64_t		 deadline;	/* ms, monotonic: the call's timeout */
+	size_t			 qbytes;	/* charged to UPSTREAM_QUEUE_BYTES */
 	/*
 	 * A call with path2 (ListPending) makes its second GET on the same
 	 * handle once the first one answered 2xx; the first reply waits here.
@@ -66,6 +81,8 @@ struct upstream_req {
 	struct body		 body1;
 	TAILQ_ENTRY(upstream_req) entry;
 };
+
+TAILQ_HEAD(req_list, upstream_req);
 
 struct upstream_sock {
 	struct event		*ev;
@@ -91,8 +108,14 @@ struct upstream {
 	size_t			 password_len;
 	struct curl_blob	 ca;		/* the CA bundle, in memory */
 
-	TAILQ_HEAD(, upstream_req) reqs;
+	struct req_list		 reqs;		/* handed to libcurl */
 	size_t			 nreqs;
+	size_t			 running[LANE_COUNT];
+	struct req_list		 queue[LANE_COUNT];	/* FIFO, waiting */
+	size_t			 nqueued;
+	size_t			 qbytes;
+	struct event		*qtimer;	/* the oldest waiting call's deadline */
+	unsigned		 pool;		/* connections of each lane */
 	size_t			 charged;	/* of UPSTREAM_BODY_BUDGET */
 	CURL			*idle[UPSTREAM_EASY_KEEP];	/* reset, for reuse */
 	size_t			 nidle;
@@ -361,6 +384,93 @@ write_cb(char *data, size_t size, size_t n, void *arg)
 	return len;
 }
 
+/*
+ * Only the identity and chunked transfer codings, and no content coding
+ * but identity: nobody asked for one (no Accept-Encoding is sent), libcurl
+ * would undo a gzip transfer coding on its own (a small reply inflating
+ * past what the body limits saw), and a content coding would reach api.c
+ * as bytes that are not JSON.  0, or -1 with why set.
+ */
+static int
+coding_sep(char c)
+{
+	return c == ' ' || c == '\t' || c == ',' || c == '\r' || c == '\n';
+}
+
+int
+upstream_coding_check(const char *line, size_t len, char *why, size_t whylen)
+{
+	static const char te[] = "transfer-encoding:";
+	static const char ce[] = "content-encoding:";
+	const char *p, *end = line + len, *tok;
+	size_t tlen, i;
+	int transfer, plain;
+
+	if (len >= sizeof(te) - 1 && strncasecmp(line, te, sizeof(te) - 1) == 0) {
+		transfer = 1;
+		p = line + sizeof(te) - 1;
+	} else if (len >= sizeof(ce) - 1 &&
+	    strncasecmp(line, ce, sizeof(ce) - 1) == 0) {
+		transfer = 0;
+		p = line + sizeof(ce) - 1;
+	} else
+		return 0;
+	for (;;) {
+		while (p < end && coding_sep(*p))
+			p++;
+		if (p == end)
+			return 0;
+		tok = p;
+		while (p < end && !coding_sep(*p))
+			p++;
+		tlen = (size_t)(p - tok);
+		if (tlen == 8 && strncasecmp(tok, "identity", 8) == 0)
+			continue;
+		if (transfer && tlen == 7 && strncasecmp(tok, "chunked", 7) == 0)
+			continue;
+		break;
+	}
+	/* The name is the upstream's: quoted only when it is a plain token. */
+	plain = tlen <= 32;
+	for (i = 0; plain && i < tlen; i++)
+		plain = (tok[i] >= 'a' && tok[i] <= 'z') ||
+		    (tok[i] >= 'A' && tok[i] <= 'Z') ||
+		    (tok[i] >= '0' && tok[i] <= '9') || tok[i] == '-' ||
+		    tok[i] == '_' || tok[i] == '.';
+	snprintf(why, whylen, "the upstream's reply has %s %.*s, which netproc "
+	    "does not take", transfer ? "Transfer-Encoding" : "Content-Encoding",
+	    plain ? (int)tlen : 7, plain ? tok : "(other)");
+	return -1;
+}
+
+static size_t
+header_cb(char *data, size_t size, size_t n, void *arg)
+{
+	struct upstream_req *r = arg;
+	size_t len = size * n;
+
+	if (upstream_coding_check(data, len, r->why, sizeof(r->why)) == -1) {
+		r->fail = REQ_CODING;
+		return 0;
+	}
+	return len;
+}
+
+/* The same check for a transfer that sets no header callback of its own. */
+static size_t
+plain_header_cb(char *data, size_t size, size_t n, void *arg)
+{
+	size_t len = size * n;
+	char why[96];
+
+	(void)arg;
+	if (upstream_coding_check(data, len, why, sizeof(why)) == -1) {
+		log_warnx("%s", why);
+		return 0;
+	}
+	return len;
+}
+
 /* An easy handle with every option at its default. */
 static CURL *
 easy_get(struct upstream *up)
@@ -448,7 +558,10 @@ upstream_easy_setup(struct upstream *up, CURL *e, const char *path,
 	    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, up) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
 	    (long)UPSTREAM_CONNECT_TIMEOUT_MS) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L) != CURLE_OK)
+	    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L) != CURLE_OK ||
+	    /* No Accept-Encoding is sent, and nothing is decoded. */
+	    curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, 0L) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, plain_header_cb) != CURLE_OK)
 		return -1;
 	if (up->https &&
 	    (curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &up->ca) != CURLE_OK ||
@@ -493,12 +606,12 @@ static void	run_due(struct upstream *);
  * that one has no body and the same timeout.
  */
 static int
-req_setup(struct upstream *up, struct upstream_req *r, int second)
+req_setup(struct upstream *up, struct upstream_req *r, int second,
+    long timeout)
 {
 	struct api_call *c = r->call;
 	enum api_method method = second ? API_GET : c->method;
 	const char *body = second ? NULL : c->body;
-	long timeout;
 	CURL *e;
 
 	if (r->easy == NULL && (r->easy = easy_get(up)) == NULL)
@@ -514,10 +627,10 @@ req_setup(struct upstream *up, struct upstream_req *r, int second)
 	if (r->headers == NULL || upstream_easy_setup(up, e,
 	    second ? c->path2 : c->path, r->headers) == -1)
 		return -1;
-	timeout = c->timeout_ms > 0 ? c->timeout_ms :
-	    (long)UPSTREAM_REQUEST_TIMEOUT_MS;
 	if (curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_WRITEDATA, r) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_HEADERDATA, r) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method_name(method)) != CURLE_OK)
 		return -1;
@@ -541,17 +654,179 @@ req_setup(struct upstream *up, struct upstream_req *r, int second)
 	return 0;
 }
 
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static long
+call_timeout(const struct api_call *c)
+{
+	return c->timeout_ms > 0 ? c->timeout_ms :
+	    (long)UPSTREAM_REQUEST_TIMEOUT_MS;
+}
+
+/* Out of reqs or out of its queue, with the counts that go with it. */
+static void
+req_unlink(struct upstream *up, struct upstream_req *r)
+{
+	if (r->waiting) {
+		TAILQ_REMOVE(&up->queue[r->lane], r, entry);
+		up->nqueued--;
+		up->qbytes -= r->qbytes;
+		r->waiting = 0;
+	} else {
+		TAILQ_REMOVE(&up->reqs, r, entry);
+		up->nreqs--;
+		up->running[r->lane]--;
+	}
+}
+
+/* A call that waited its whole timeout for a connection. */
+static void
+answer_expired(struct upstream_req *r)
+{
+	struct api_error err;
+
+	api_transport_error(API_XPORT_TIMEOUT, NULL, &err);
+	log_info("request %llu: %s %s: no upstream connection free in time",
+	    (unsigned long long)r->call->request_id,
+	    method_name(r->call->method), r->call->path);
+	answer_error(r->up, r->conn_id, r->call->request_id, err.code,
+	    err.message);
+}
+
+/*
+ * Hands a call that left its queue to libcurl, with what is left of its
+ * timeout; a call with nothing left is answered.  The reply may come before
+ * this returns.
+ */
+static void
+req_start(struct upstream *up, struct upstream_req *r)
+{
+	uint64_t now = now_ms();
+
+	if (now >= r->deadline) {
+		answer_expired(r);
+		req_free(r);
+		return;
+	}
+	if (req_setup(up, r, 0, (long)(r->deadline - now)) == -1 ||
+	    upstream_xfer_add(up, r->easy, &r->xfer) == -1) {
+		answer_error(up, r->conn_id, r->call->request_id, ERR_INTERNAL,
+		    "cannot set up the upstream request");
+		req_free(r);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&up->reqs, r, entry);
+	up->nreqs++;
+	up->running[r->lane]++;
+}
+
+/* Arms qtimer for the first deadline of a queue's head. */
+static void
+queue_arm(struct upstream *up)
+{
+	struct upstream_req *r;
+	uint64_t first = UINT64_MAX, now;
+	struct timeval tv;
+	int l;
+
+	for (l = 0; l < LANE_COUNT; l++)
+		if ((r = TAILQ_FIRST(&up->queue[l])) != NULL &&
+		    r->deadline < first)
+			first = r->deadline;
+	if (first == UINT64_MAX) {
+		evtimer_del(up->qtimer);
+		return;
+	}
+	now = now_ms();
+	first = first > now ? first - now : 0;
+	tv.tv_sec = (time_t)(first / 1000);
+	tv.tv_usec = (suseconds_t)(first % 1000) * 1000;
+	evtimer_add(up->qtimer, &tv);
+}
+
+/*
+ * Starts waiting calls, oldest first, while their lane has a connection
+ * free.  Returns how many left a queue.
+ */
+static int
+pump(struct upstream *up)
+{
+	struct upstream_req *r;
+	int l, n = 0;
+
+	for (l = 0; l < LANE_COUNT; l++)
+		while (up->running[l] < up->pool &&
+		    (r = TAILQ_FIRST(&up->queue[l])) != NULL) {
+			req_unlink(up, r);
+			req_start(up, r);
+			n++;
+		}
+	queue_arm(up);
+	return n;
+}
+
+/*
+ * After anything that may end transfers or free connections: runs what
+ * libcurl has due, answers what ended, and hands the freed connections to
+ * the waiting calls, until nothing moves.
+ */
+static void
+settle(struct upstream *up)
+{
+	do {
+		run_due(up);
+		check_done(up);
+	} while (pump(up) > 0);
+}
+
+/* The heads of the queues whose time is up; the timer says when. */
+static void
+qtimer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct upstream *up = arg;
+	struct upstream_req *r;
+	uint64_t now = now_ms();
+	int l;
+
+	for (l = 0; l < LANE_COUNT; l++)
+		while ((r = TAILQ_FIRST(&up->queue[l])) != NULL &&
+		    r->deadline <= now) {
+			req_unlink(up, r);
+			answer_expired(r);
+			req_free(r);
+		}
+	queue_arm(up);
+}
+
 void
 upstream_submit(struct upstream *up, uint64_t conn_id, struct api_call *call)
 {
 	struct upstream_req *r;
 	uint64_t rid = call->request_id;
+	enum lane lane;
+	size_t qbytes;
 
-	if (up->nreqs >= UPSTREAM_MAX_INFLIGHT) {
+	lane = call_timeout(call) > (long)UPSTREAM_REQUEST_TIMEOUT_MS ?
+	    LANE_LONG : LANE_SHORT;
+	qbytes = sizeof(*r) + sizeof(*call) + call->body_len;
+	/* Refused only when it would wait and the queue is full. */
+	if (up->running[lane] >= up->pool &&
+	    (up->nqueued >= UPSTREAM_QUEUE_MAX ||
+	    qbytes > UPSTREAM_QUEUE_BYTES - up->qbytes)) {
 		api_call_free(call);
 		free(call);
+		log_info("request %llu: netproc's queue is full (%zu calls, "
+		    "%zu bytes)", (unsigned long long)rid, up->nqueued,
+		    up->qbytes);
 		answer_error(up, conn_id, rid, ERR_TOO_MANY_REQUESTS,
-		    "too many upstream requests in flight");
+		    "too many upstream requests waiting in netproc");
 		return;
 	}
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
@@ -563,40 +838,53 @@ upstream_submit(struct upstream *up, uint64_t conn_id, struct api_call *call)
 	r->up = up;
 	r->conn_id = conn_id;
 	r->call = call;
-	if (req_setup(up, r, 0) == -1 ||
-	    upstream_xfer_add(up, r->easy, &r->xfer) == -1) {
-		req_free(r);
-		answer_error(up, conn_id, rid, ERR_INTERNAL,
-		    "cannot set up the upstream request");
-		return;
-	}
-	TAILQ_INSERT_TAIL(&up->reqs, r, entry);
-	up->nreqs++;
-	/* Start it now (adding it asked for a timeout of 0), not a loop round
-	 * later; it may even be answered before this returns. */
-	run_due(up);
-	check_done(up);
+	r->lane = lane;
+	r->deadline = now_ms() + (uint64_t)call_timeout(call);
+	r->qbytes = qbytes;
+	r->waiting = 1;
+	TAILQ_INSERT_TAIL(&up->queue[lane], r, entry);
+	up->nqueued++;
+	up->qbytes += qbytes;
+	/* Start it now if a connection is free (adding it asked for a
+	 * timeout of 0), not a loop round later; it may even be answered
+	 * before this returns. */
+	settle(up);
 }
 
 void
 upstream_cancel_conn(struct upstream *up, uint64_t conn_id)
 {
 	struct upstream_req *r, *next;
+	size_t waited = 0;
+	int l;
 
 	for (r = TAILQ_FIRST(&up->reqs); r != NULL; r = next) {
 		next = TAILQ_NEXT(r, entry);
 		if (r->conn_id != conn_id)
 			continue;
-		TAILQ_REMOVE(&up->reqs, r, entry);
-		up->nreqs--;
+		req_unlink(up, r);
 		req_free(r);
 	}
+	for (l = 0; l < LANE_COUNT; l++)
+		for (r = TAILQ_FIRST(&up->queue[l]); r != NULL; r = next) {
+			next = TAILQ_NEXT(r, entry);
+			if (r->conn_id != conn_id)
+				continue;
+			req_unlink(up, r);
+			req_free(r);
+			waited++;
+		}
+	if (waited > 0)
+		log_info("connection %llu went away: %zu waiting requests "
+		    "dropped", (unsigned long long)conn_id, waited);
+	/* The connections it held go to the calls that wait. */
+	settle(up);
 }
 
 size_t
 upstream_inflight(const struct upstream *up)
 {
-	return up->nreqs;
+	return up->nreqs + up->nqueued;
 }
 
 /* What kind of transport failure a libcurl error is; api.c names it. */
@@ -619,6 +907,8 @@ transport_kind(const struct upstream_req *r, CURLcode rc)
 			return API_XPORT_OVER_BUDGET;
 		if (r->fail == REQ_TOO_LARGE)
 			return API_XPORT_TOO_LARGE;
+		if (r->fail == REQ_CODING)
+			return API_XPORT_OTHER;
 		return API_XPORT_NO_MEMORY;
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CONNECT_ERROR:
@@ -637,7 +927,8 @@ answer_curl_error(struct upstream_req *r, CURLcode rc)
 	enum api_transport t = transport_kind(r, rc);
 
 	api_transport_error(t, t == API_XPORT_OVER_BUDGET ?
-	    UPSTREAM_BODY_BUDGET_STR : curl_easy_strerror(rc), &err);
+	    UPSTREAM_BODY_BUDGET_STR : r->fail == REQ_CODING ? r->why :
+	    curl_easy_strerror(rc), &err);
 	log_info("request %llu: %s %s: %s",
 	    (unsigned long long)r->call->request_id,
 	    r->second ? "GET" : method_name(r->call->method),
@@ -723,7 +1014,7 @@ start_second(struct upstream_req *r)
 	curl_slist_free_all(r->headers);
 	r->headers = NULL;
 	r->second = 1;
-	if (req_setup(up, r, 1) == -1 ||
+	if (req_setup(up, r, 1, call_timeout(r->call)) == -1 ||
 	    upstream_xfer_add(up, r->easy, &r->xfer) == -1)
 		return -1;
 	return 0;
@@ -753,22 +1044,25 @@ static void
 end_commands(struct upstream *up, const char *session_id)
 {
 	struct upstream_req *r, *next;
+	int l;
 
 	if (session_id[0] == '\0')
 		return;
-	for (r = TAILQ_FIRST(&up->reqs); r != NULL; r = next) {
-		next = TAILQ_NEXT(r, entry);
-		if (!r->call->ends_with_cancel ||
-		    strcmp(r->call->session_id, session_id) != 0)
-			continue;
-		TAILQ_REMOVE(&up->reqs, r, entry);
-		up->nreqs--;
-		log_info("request %llu: %s %s: ended by a cancel",
-		    (unsigned long long)r->call->request_id,
-		    method_name(r->call->method), r->call->path);
-		answer_ended(r);
-		req_free(r);
-	}
+	for (l = -1; l < LANE_COUNT; l++)
+		for (r = TAILQ_FIRST(l < 0 ? &up->reqs : &up->queue[l]);
+		    r != NULL; r = next) {
+			next = TAILQ_NEXT(r, entry);
+			if (!r->call->ends_with_cancel ||
+			    strcmp(r->call->session_id, session_id) != 0)
+				continue;
+			log_info("request %llu: %s %s: ended by a cancel%s",
+			    (unsigned long long)r->call->request_id,
+			    method_name(r->call->method), r->call->path,
+			    r->waiting ? " before it was sent" : "");
+			req_unlink(up, r);
+			answer_ended(r);
+			req_free(r);
+		}
 }
 
 /*
@@ -811,23 +1105,20 @@ req_done(struct upstream_xfer *x, CURLcode rc)
 		if (status >= 200 && status <= 299) {
 			if (r->call->path2_from_reply &&
 			    second_path(r) == -1) {
-				TAILQ_REMOVE(&up->reqs, r, entry);
-				up->nreqs--;
+				req_unlink(up, r);
 				req_free(r);
 				return;
 			}
 			if (start_second(r) == 0)
 				return;
-			TAILQ_REMOVE(&up->reqs, r, entry);
-			up->nreqs--;
+			req_unlink(up, r);
 			answer_error(up, r->conn_id, r->call->request_id,
 			    ERR_INTERNAL, "cannot set up the upstream request");
 			req_free(r);
 			return;
 		}
 	}
-	TAILQ_REMOVE(&up->reqs, r, entry);
-	up->nreqs--;
+	req_unlink(up, r);
 	status = finish(r, rc);
 	if (r->call->cancels_session && status >= 200 && status <= 299)
 		end_commands(up, r->call->session_id);
@@ -883,8 +1174,7 @@ sock_event_cb(evutil_socket_t fd, short what, void *arg)
 	if (what & EV_WRITE)
 		flags |= CURL_CSELECT_OUT;
 	curl_multi_socket_action(up->multi, fd, flags, &running);
-	run_due(up);
-	check_done(up);
+	settle(up);
 }
 
 static int
@@ -927,8 +1217,7 @@ timer_event_cb(evutil_socket_t fd, short what, void *arg)
 
 	up->due_now = 0;
 	curl_multi_socket_action(up->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	run_due(up);
-	check_done(up);
+	settle(up);
 }
 
 static int
@@ -960,6 +1249,14 @@ upstream_new(struct event_base *base, const struct upstream_config *cfg,
 	up->done = done;
 	up->done_arg = arg;
 	TAILQ_INIT(&up->reqs);
+	for (int l = 0; l < LANE_COUNT; l++)
+		TAILQ_INIT(&up->queue[l]);
+	up->pool = cfg->connections > 0 ? cfg->connections :
+	    UPSTREAM_CONNECTIONS_DEFAULT;
+	if (up->pool > UPSTREAM_CONNECTIONS_MAX)
+		up->pool = UPSTREAM_CONNECTIONS_MAX;
+	if ((up->qtimer = evtimer_new(base, qtimer_cb, up)) == NULL)
+		goto fail;
 	if (parse_url(up, cfg->url) == -1) {
 		log_warnx("the upstream URL is not usable");
 		goto fail;
@@ -985,8 +1282,13 @@ upstream_new(struct event_base *base, const struct upstream_config *cfg,
 	curl_multi_setopt(up->multi, CURLMOPT_SOCKETDATA, up);
 	curl_multi_setopt(up->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
 	curl_multi_setopt(up->multi, CURLMOPT_TIMERDATA, up);
-	/* Keep-alive: idle connections stay in the multi's cache. */
-	curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, 16L);
+	/*
+	 * Keep-alive: the cache holds every connection the lanes, the event
+	 * stream and its health fetch can have open at once, so none is
+	 * closed for room and a call never opens one while another idles.
+	 */
+	curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS,
+	    (long)up->pool * LANE_COUNT + 2);
 	return up;
 fail:
 	upstream_free(up);
@@ -1001,9 +1303,16 @@ upstream_free(struct upstream *up)
 	if (up == NULL)
 		return;
 	while ((r = TAILQ_FIRST(&up->reqs)) != NULL) {
-		TAILQ_REMOVE(&up->reqs, r, entry);
+		req_unlink(up, r);
 		req_free(r);
 	}
+	for (int l = 0; l < LANE_COUNT; l++)
+		while ((r = TAILQ_FIRST(&up->queue[l])) != NULL) {
+			req_unlink(up, r);
+			req_free(r);
+		}
+	if (up->qtimer != NULL)
+		event_free(up->qtimer);
 	while (up->nidle > 0)
 		curl_easy_cleanup(up->idle[--up->nidle]);
 	if (up->multi != NULL)

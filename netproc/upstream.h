@@ -17,19 +17,37 @@
 
 #define UPSTREAM_CONNECT_TIMEOUT_MS	2000
 #define UPSTREAM_REQUEST_TIMEOUT_MS	30000
-#define UPSTREAM_MAX_INFLIGHT		512
+/*
+ * The pool: at most UPSTREAM_CONNECTIONS_DEFAULT (--upstream-connections)
+ * requests are handed to libcurl at once, so that many keep-alive
+ * connections carry them all; the rest wait in FIFO order.  Long calls
+ * (RunCommand, minutes) have a lane of as many connections of their own, so
+ * that they never hold a short call's turn.  The event stream and its
+ * /global/health fetch are outside both.
+ */
+#define UPSTREAM_CONNECTIONS_DEFAULT	8
+#define UPSTREAM_CONNECTIONS_MIN	1
+#define UPSTREAM_CONNECTIONS_MAX	64
+/*
+ * What may wait for a connection, in count and in memory (each waiting
+ * call's own size and its request body): past either, a request is
+ * refused with TOO_MANY_REQUESTS.  Waiting counts against the call's
+ * timeout.
+ */
+#define UPSTREAM_QUEUE_MAX		4096
+#define UPSTREAM_QUEUE_BYTES		(64u * 1024 * 1024)
 #define UPSTREAM_MAX_BODY		(64u * 1024 * 1024)	/* /provider is 6.5 MB */
 /*
  * Every upstream body in flight (both of a path2 call) together: a request
  * whose next bytes would pass it fails with UPSTREAM_ERROR and its memory
- * is released; the others go on.  512 bodies of UPSTREAM_MAX_BODY would be
- * 32 GiB.  Not 256 MiB: 50 clients asking for /provider at once (6.5 MB
- * each, 325 MB; test_integration's concurrent clients) must fit.  The event
- * stream is not charged: the SSE parser bounds it (SSE_MAX_LINE +
- * SSE_MAX_DATA, and a type and an id of a line each).
+ * is released; the others go on.  With the pool, at most twice
+ * --upstream-connections bodies are in flight (both lanes); 128 of
+ * UPSTREAM_MAX_BODY would be 8 GiB, the default 16 of the 6.5 MB /provider
+ * 104 MB.  The event stream is not charged: the SSE parser bounds it
+ * (SSE_MAX_LINE + SSE_MAX_DATA, and a type and an id of a line each).
  */
-#define UPSTREAM_BODY_BUDGET		(384u * 1024 * 1024)
-#define UPSTREAM_BODY_BUDGET_STR	"384 MiB"
+#define UPSTREAM_BODY_BUDGET		(256u * 1024 * 1024)
+#define UPSTREAM_BODY_BUDGET_STR	"256 MiB"
 #define UPSTREAM_CA_BUNDLE		"/etc/ssl/certs/ca-certificates.crt"
 #define UPSTREAM_CA_MAX			(8u * 1024 * 1024)
 #define UPSTREAM_URL_MAX		1024
@@ -47,6 +65,7 @@ struct upstream_config {
 	const uint8_t	*password;	/* NULL: no basic auth */
 	size_t		 password_len;
 	const char	*ca_file;	/* https only; NULL: UPSTREAM_CA_BUNDLE */
+	unsigned	 connections;	/* of each lane; 0: the default */
 };
 
 /* Everything that needs the file system or the resolver happens here, before
@@ -67,11 +86,21 @@ int		 upstream_easy_setup(struct upstream *, CURL *, const char *path,
 int		 upstream_xfer_add(struct upstream *, CURL *, struct upstream_xfer *);
 void		 upstream_xfer_remove(struct upstream *, CURL *);
 struct event_base *upstream_base(struct upstream *);
+/*
+ * A header line of a reply: -1 (with why, for the log and the client) when
+ * it names a transfer coding other than identity or chunked, or a content
+ * coding other than identity; else 0.  Every transfer's default header
+ * callback applies it; one with its own callback must call it.
+ */
+int		 upstream_coding_check(const char *line, size_t len, char *why,
+		    size_t whylen);
 
 /*
  * Takes ownership of call; the answer comes through the done callback, maybe
  * before this returns (for a request refused at once).  The call's own
- * timeout_ms applies (0: UPSTREAM_REQUEST_TIMEOUT_MS).  With path2 set, a
+ * timeout_ms applies (0: UPSTREAM_REQUEST_TIMEOUT_MS), counted from here:
+ * a call that waits for a connection that long ends with UPSTREAM_TIMEOUT
+ * without reaching the upstream.  With path2 set, a
  * GET of path2 follows a 2xx answer to path, and api_reply_pack gets both
  * (a failed first answer alone); both bodies count against
  * UPSTREAM_MAX_BODY and UPSTREAM_BODY_BUDGET.  A cancels_session call
@@ -81,8 +110,10 @@ struct event_base *upstream_base(struct upstream *);
  */
 void		 upstream_submit(struct upstream *, uint64_t conn_id,
 		    struct api_call *call);
-/* Drops every request of a connection that went away; no callback. */
+/* Drops every request of a connection that went away, waiting or not; no
+ * callback. */
 void		 upstream_cancel_conn(struct upstream *, uint64_t conn_id);
+/* Requests held: running and waiting. */
 size_t		 upstream_inflight(const struct upstream *);
 
 #endif

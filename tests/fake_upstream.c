@@ -11,8 +11,12 @@
  * with www-authenticate and an empty body).
  *
  * Control interface (never password protected):
- *   POST /__fake/mode     "normal" | "status N" | "hang" | "html" | "close":
+ *   POST /__fake/mode     "normal" | "status N" | "hang" | "html" | "close" |
+ *                         "te-gzip" | "ce-gzip":
  *                         how every following non-control request is answered
+ *                         (te-gzip, ce-gzip: 200 with the session list
+ *                         gzipped, as Transfer-Encoding: gzip, chunked or
+ *                         as Content-Encoding: gzip, which nobody asked for)
  *   GET  /__fake/last[?method=M][&prefix=P]
  *                         "METHOD URI\n<body>" of the last non-control request
  *                         (of method M, with a URI starting with P);
@@ -113,7 +117,9 @@ enum mode {
 	MODE_STATUS,
 	MODE_HANG,
 	MODE_HTML,
-	MODE_CLOSE
+	MODE_CLOSE,
+	MODE_TE_GZIP,
+	MODE_CE_GZIP
 };
 
 struct blob {
@@ -1643,9 +1649,58 @@ parse_mode(const char *s)
 		mode = MODE_HTML;
 	else if (strcmp(word, "close") == 0)
 		mode = MODE_CLOSE;
+	else if (strcmp(word, "te-gzip") == 0)
+		mode = MODE_TE_GZIP;
+	else if (strcmp(word, "ce-gzip") == 0)
+		mode = MODE_CE_GZIP;
 	else
 		return -1;
 	return 0;
+}
+
+/*
+ * The session list gzipped, with a coding nobody asked for: as a transfer
+ * coding (evhttp adds chunked after it, so the reply says
+ * "Transfer-Encoding: gzip" and "Transfer-Encoding: chunked") or as a
+ * content coding.
+ */
+static void
+reply_gzip(struct evhttp_request *req, int transfer)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	struct evbuffer *b;
+	z_stream zs;
+	uLong cap = compressBound((uLong)fx_session_list.len) + 32;
+	Bytef *out;
+
+	if ((out = malloc(cap)) == NULL)
+		fatal("malloc");
+	memset(&zs, 0, sizeof(zs));
+	if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED,
+	    16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		fatal("deflateInit2");
+	zs.next_in = (Bytef *)fx_session_list.data;
+	zs.avail_in = (uInt)fx_session_list.len;
+	zs.next_out = out;
+	zs.avail_out = (uInt)cap;
+	if (deflate(&zs, Z_FINISH) != Z_STREAM_END)
+		fatal("deflate");
+	if ((b = evbuffer_new()) == NULL ||
+	    evbuffer_add(b, out, zs.total_out) == -1)
+		fatal("evbuffer");
+	deflateEnd(&zs);
+	free(out);
+	evhttp_add_header(h, "Content-Type", "application/json");
+	if (transfer) {
+		evhttp_add_header(h, "Transfer-Encoding", "gzip");
+		evhttp_send_reply_start(req, 200, "OK");
+		evhttp_send_reply_chunk(req, b);
+		evhttp_send_reply_end(req);
+	} else {
+		evhttp_add_header(h, "Content-Encoding", "gzip");
+		evhttp_send_reply(req, 200, "OK", b);
+	}
+	evbuffer_free(b);
 }
 
 static int
@@ -1934,6 +1989,10 @@ handle(struct evhttp_request *req, void *arg)
 		break;
 	case MODE_HTML:
 		reply(req, 200, "text/html", fx_html.data, fx_html.len);
+		break;
+	case MODE_TE_GZIP:
+	case MODE_CE_GZIP:
+		reply_gzip(req, mode == MODE_TE_GZIP);
 		break;
 	case MODE_CLOSE:
 		if (event_base_once(base, -1, EV_TIMEOUT, close_deferred,

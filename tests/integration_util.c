@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "tests/integration_util.h"
+#include "tests/support/fixture.h"
 
 /* Given only in a sanitizer build or with OCB_IT_SANDBOX=0 (it_sandboxed). */
 #define IT_NO_SANDBOX_FLAG	"--insecure-no-sandbox"
@@ -42,23 +43,6 @@
 
 static char	logdir[PATH_MAX];
 static int	log_seq;
-
-int64_t
-it_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int
-left_ms(int64_t deadline)
-{
-	int64_t l = deadline - it_now_ms();
-
-	return l < 0 ? 0 : (int)l;
-}
 
 static int
 verbose(void)
@@ -203,7 +187,7 @@ read_line(int fd, char *buf, size_t sz, int timeout_ms, int *extra)
 	while (len + 1 < sz) {
 		pfd.fd = fd;
 		pfd.events = POLLIN;
-		if (poll(&pfd, 1, left_ms(deadline)) <= 0)
+		if (poll(&pfd, 1, it_left_ms(deadline)) <= 0)
 			return -1;
 		n = read(fd, buf + len, sz - 1 - len);
 		if (n == -1 && errno == EINTR)
@@ -600,7 +584,7 @@ it_http(uint16_t port, const char *method, const char *path, const char *body,
 	for (;;) {
 		pfd.fd = fd;
 		pfd.events = POLLIN;
-		if (poll(&pfd, 1, left_ms(deadline)) <= 0)
+		if (poll(&pfd, 1, it_left_ms(deadline)) <= 0)
 			goto out;
 		if (cap - len < 65536) {
 			cap = cap == 0 ? 131072 : cap * 2;
@@ -778,35 +762,5 @@ it_fake_wait_streams(const struct it_env *env, long n, int timeout_ms)
 char *
 it_read_fixture(const char *name, size_t *lenp)
 {
-	const char *fx;
-	char path[PATH_MAX];
-	struct stat st;
-	char *buf;
-	ssize_t n;
-	size_t got = 0;
-	int fd;
-
-	if ((fx = env_path("OCB_FIXTURES")) == NULL)
-		return NULL;
-	snprintf(path, sizeof(path), "%s/%s", fx, name);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return NULL;
-	if (fstat(fd, &st) == -1 || (buf = malloc((size_t)st.st_size + 1)) ==
-	    NULL) {
-		close(fd);
-		return NULL;
-	}
-	while (got < (size_t)st.st_size) {
-		n = read(fd, buf + got, (size_t)st.st_size - got);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fd);
-	buf[got] = '\0';
-	if (lenp != NULL)
-		*lenp = got;
-	return buf;
+	return fx_read(name, lenp);
 }

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tests/support/clock.h"
+
 #define IT_TOKEN_LEN	64
 
 struct it_opts {
@@ -122,10 +124,7 @@ int	it_fake_messages(const struct it_env *, const char *file);
  */
 long	it_fake_calls(const struct it_env *);
 
-/* Reads a whole file (fixtures); NUL-terminated, malloc'd, NULL on error. */
+/* fx_read(): a whole fixture, NUL-terminated, malloc'd, NULL on error. */
 char	*it_read_fixture(const char *name, size_t *len);
-
-/* Milliseconds on a monotonic clock. */
-int64_t	it_now_ms(void);
 
 #endif

@@ -16,12 +16,13 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <zlib.h>
 
 #include "common/utf8.h"
 #include "netproc/api.h"
 #include "netproc/arena.h"
 #include "netproc/json.h"
+#include "tests/support/clock.h"
+#include "tests/support/fixture.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define SANITIZED	1
@@ -38,49 +39,6 @@
 
 /* ---- fixtures ---- */
 
-static const char *
-fixdir(void)
-{
-	const char	*d = getenv("OCB_FIXTURES");
-
-	if (d != NULL && *d != '\0')
-		return d;
-	if (access("tests/fixtures/health.json", R_OK) == 0)
-		return "tests/fixtures";
-	return "fixtures";
-}
-
-static uint8_t *
-load(const char *name, size_t *lenp)
-{
-	char	 path[1024];
-	uint8_t	*buf = NULL;
-	size_t	 cap = 0, len = 0;
-	gzFile	 f;
-	int	 n;
-
-	snprintf(path, sizeof(path), "%s/%s", fixdir(), name);
-	/* gzread reads plain files as they are. */
-	if ((f = gzopen(path, "rb")) == NULL)
-		fail_msg("cannot open %s", path);
-	for (;;) {
-		if (cap - len < 65536) {
-			cap = cap * 2 + 65536;
-			buf = realloc(buf, cap);
-			assert_non_null(buf);
-		}
-		n = gzread(f, buf + len, 65536);
-		if (n < 0)
-			fail_msg("cannot read %s", path);
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	gzclose(f);
-	*lenp = len;
-	return buf;
-}
-
 /* A *.http capture: "< " status line and headers, "<", then the body. */
 struct http {
 	uint8_t	*raw;
@@ -96,7 +54,7 @@ load_http(const char *name, struct http *h)
 	char	*line;
 
 	memset(h, 0, sizeof(*h));
-	h->raw = load(name, &len);
+	h->raw = fx_load(name, &len);
 	for (;;) {
 		if (i >= len)
 			fail_msg("%s: no body separator", name);
@@ -176,15 +134,6 @@ expect_empty(Opencode__ServerMessage *sm)
 	assert_int_equal(sm->payload_case,
 	    OPENCODE__SERVER_MESSAGE__PAYLOAD__NOT_SET);
 	opencode__server_message__free_unpacked(sm, NULL);
-}
-
-static double
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
 /* ---- request building ---- */
@@ -610,7 +559,7 @@ test_session_list(void **state)
 
 	(void)state;
 	call_init(&c, API_KIND_SESSION_LIST, 1);
-	body = load("session-list.json", &len);
+	body = fx_load("session-list.json", &len);
 	sm = reply(&c, 200, JSON_CT, body, len);
 	assert_int_equal(sm->payload_case,
 	    OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_LIST);
@@ -671,7 +620,7 @@ test_session_info(void **state)
 
 	(void)state;
 	call_init(&c, API_KIND_SESSION_INFO, 1);
-	body = load("session-create.json", &len);
+	body = fx_load("session-create.json", &len);
 	sm = reply(&c, 200, JSON_CT, body, len);
 	assert_int_equal(sm->payload_case,
 	    OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_INFO);
@@ -682,7 +631,7 @@ test_session_info(void **state)
 	assert_true(sm->session_info->updated_at == 1795667915435LL);
 	opencode__server_message__free_unpacked(sm, NULL);
 	free(body);
-	body = load("session-update.json", &len);
+	body = fx_load("session-update.json", &len);
 	sm = reply(&c, 200, JSON_CT, body, len);
 	assert_string_equal(sm->session_info->title,
 	    "fixture session (renamed)");
@@ -705,7 +654,7 @@ test_agent_list(void **state)
 
 	(void)state;
 	call_init(&c, API_KIND_AGENT_LIST, 1);
-	body = load("agent-list.json", &len);
+	body = fx_load("agent-list.json", &len);
 	sm = reply(&c, 200, JSON_CT, body, len);
 	assert_int_equal(sm->payload_case,
 	    OPENCODE__SERVER_MESSAGE__PAYLOAD_AGENT_LIST);
@@ -756,7 +705,7 @@ test_health(void **state)
 
 	(void)state;
 	call_init(&c, API_KIND_HEALTH, 1);
-	body = load("health.json", &len);
+	body = fx_load("health.json", &len);
 	sm = reply(&c, 200, "application/json", body, len);
 	assert_int_equal(sm->payload_case,
 	    OPENCODE__SERVER_MESSAGE__PAYLOAD_UPSTREAM_HEALTH);
@@ -788,7 +737,7 @@ test_provider(void **state)
 	int			 k;
 
 	(void)state;
-	body = load("provider.json.gz", &len);
+	body = fx_load("provider.json.gz", &len);
 	assert_int_equal(len, 6529060);
 	/* The document echoes the configured apiKey: it must not leak. */
 	assert_true(contains(body, len, "mock-key-not-a-secret"));
@@ -799,9 +748,9 @@ test_provider(void **state)
 	r.body = body;
 	r.body_len = len;
 	for (k = 0; k < 5; k++) {
-		t0 = now_ms();
+		t0 = it_now_fms();
 		assert_int_equal(api_reply_pack(&c, &r, &out, &outlen), 0);
-		t = now_ms() - t0;
+		t = it_now_fms() - t0;
 		if (t < best)
 			best = t;
 		if (k < 4)
@@ -851,7 +800,7 @@ test_provider(void **state)
 	    NULL);
 	free(body);
 
-	body = load("provider-after-auth-put.json", &len);
+	body = fx_load("provider-after-auth-put.json", &len);
 	call_init(&c, API_KIND_AUTH_STATUS, 0);
 	snprintf(c.provider_id, sizeof(c.provider_id), "anthropic");
 	sm = reply(&c, 200, JSON_CT, body, len);
@@ -1254,7 +1203,7 @@ test_truncated(void **state)
 
 	(void)state;
 	for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
-		body = load(files[f].file, &len);
+		body = fx_load(files[f].file, &len);
 		call_init(&c, files[f].kind, 1);
 		for (full = len; full > 0 && strchr(" \t\r\n",
 		    body[full - 1]) != NULL; full--)
@@ -1291,7 +1240,7 @@ test_hostile(void **state)
 	/* Deep nesting, with and without its closing brackets. */
 	memset(buf, '[', n);
 	memset(buf + n, ']', n);
-	t0 = now_ms();
+	t0 = it_now_fms();
 	for (k = API_KIND_EMPTY; k <= API_KIND_HEALTH; k++) {
 		call_init(&c, (int)k, 1);
 		expect_error(reply(&c, 200, JSON_CT, buf, n),
@@ -1302,7 +1251,7 @@ test_hostile(void **state)
 		    ERR_UPSTREAM_ERROR, "HTTP 500");
 	}
 	print_message("[ x %zu: refused by every mapper in %.1f ms\n", n,
-	    now_ms() - t0);
+	    it_now_fms() - t0);
 
 	/* Garbage. */
 	for (i = 0; i < 200; i++) {
@@ -1323,9 +1272,9 @@ test_hostile(void **state)
 	    "\"time\":{\"created\":1,\"updated\":2},\"title\":\"");
 	memset(buf + k, 'x', n);
 	memcpy(buf + k + n, "\"}", 3);
-	t0 = now_ms();
+	t0 = it_now_fms();
 	sm = reply(&c, 200, JSON_CT, buf, k + n + 2);
-	print_message("8 MiB title mapped in %.1f ms\n", now_ms() - t0);
+	print_message("8 MiB title mapped in %.1f ms\n", it_now_fms() - t0);
 	assert_int_equal(strlen(sm->session_info->title), n);
 	opencode__server_message__free_unpacked(sm, NULL);
 
@@ -2044,7 +1993,7 @@ test_status_list(void **state)
 
 	(void)state;
 	call_init(&c, API_KIND_SESSION_STATUS_LIST, 1);
-	body = load("session-status-retry.json", &len);
+	body = fx_load("session-status-retry.json", &len);
 	sm = reply(&c, 200, JSON_CT, body, len);
 	assert_int_equal(sm->payload_case,
 	    OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_STATUS_LIST);
@@ -2059,7 +2008,7 @@ test_status_list(void **state)
 	opencode__server_message__free_unpacked(sm, NULL);
 	free(body);
 
-	body = load("session-status.json", &len);
+	body = fx_load("session-status.json", &len);
 	sm = reply(&c, 200, JSON_CT, body, len);
 	assert_int_equal(sm->payload_case,
 	    OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_STATUS_LIST);
@@ -2116,7 +2065,7 @@ test_message_list(void **state)
 	call_init(&c, API_KIND_MESSAGE_LIST, 1);
 	snprintf(c.session_id, sizeof(c.session_id), "%s",
 	    "ses_de9d9cc0cffehGld5NiPkdFvkF");
-	body = load("session-messages-tool.json", &len);
+	body = fx_load("session-messages-tool.json", &len);
 
 	/* Fewer than asked for: all of them, no more. */
 	c.limit = 100;
@@ -2591,7 +2540,7 @@ test_pending_list(void **state)
 
 	(void)state;
 	call_init(&c, API_KIND_PENDING_LIST, 1);
-	perm = load("permission-list.json", &len);
+	perm = fx_load("permission-list.json", &len);
 	memset(&r, 0, sizeof(r));
 	memset(&q, 0, sizeof(q));
 	r.status = 200;
@@ -2725,7 +2674,7 @@ test_v2_hostile(void **state)
 	q.body_len = strlen(QUESTIONS);
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		if (cases[i].file != NULL)
-			body = load(cases[i].file, &len);
+			body = fx_load(cases[i].file, &len);
 		else {
 			len = strlen(cases[i].body);
 			body = malloc(len);
@@ -2939,7 +2888,7 @@ test_message_list_v2_fixtures(void **state)
 	int			 seen[8] = { 0 };
 
 	(void)state;
-	full = load("message-list-full.json", &flen);
+	full = fx_load("message-list-full.json", &flen);
 	msg_call(&c, 100, 0);
 	sm = reply(&c, 200, JSON_CT, full, flen);
 	ml = sm->message_list;
@@ -2982,7 +2931,7 @@ test_message_list_v2_fixtures(void **state)
 	 * A page before an id: the first reply is that message, the second
 	 * the page the server gave for the cursor made from it.
 	 */
-	page = load("message-list-before.json", &plen);
+	page = fx_load("message-list-before.json", &plen);
 	ids_of_json(page, plen, want, sizeof(want));
 	msg_call(&c, 2, 0);
 	snprintf(c.before, sizeof(c.before), "%s", before);
@@ -3025,7 +2974,7 @@ test_message_list_v2_fixtures(void **state)
 		};
 
 		for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-			full = load(files[i], &flen);
+			full = fx_load(files[i], &flen);
 			msg_call(&c, 1000, 1024 * 1024);
 			sm = reply(&c, 200, JSON_CT, full, flen);
 			if (sm->payload_case !=
@@ -3060,7 +3009,7 @@ test_v2_fixtures(void **state)
 
 		call_init(&c, API_KIND_SESSION_INFO, 1);
 		for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-			b1 = load(files[i], &l1);
+			b1 = fx_load(files[i], &l1);
 			sm = reply(&c, 200, JSON_CT, b1, l1);
 			assert_int_equal(sm->payload_case,
 			    OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_INFO);
@@ -3072,7 +3021,7 @@ test_v2_fixtures(void **state)
 	}
 
 	call_init(&c, API_KIND_SESSION_STATUS_LIST, 1);
-	b1 = load("session-status-busy.json", &l1);
+	b1 = fx_load("session-status-busy.json", &l1);
 	sm = reply(&c, 200, JSON_CT, b1, l1);
 	assert_true(sm->session_status_list->n_statuses >= 1);
 	assert_string_equal(sm->session_status_list->statuses[0]->status,
@@ -3081,7 +3030,7 @@ test_v2_fixtures(void **state)
 	free(b1);
 
 	call_init(&c, API_KIND_COMMAND_LIST, 1);
-	b1 = load("command-list.json", &l1);
+	b1 = fx_load("command-list.json", &l1);
 	sm = reply(&c, 200, JSON_CT, b1, l1);
 	assert_int_equal(sm->payload_case,
 	    OPENCODE__SERVER_MESSAGE__PAYLOAD_COMMAND_LIST);
@@ -3099,7 +3048,7 @@ test_v2_fixtures(void **state)
 
 	call_init(&c, API_KIND_TODO_LIST, 1);
 	snprintf(c.session_id, sizeof(c.session_id), "ses_t");
-	b1 = load("todo-list.json", &l1);
+	b1 = fx_load("todo-list.json", &l1);
 	sm = reply(&c, 200, JSON_CT, b1, l1);
 	assert_int_equal(sm->todo_list->n_todos, 3);
 	assert_string_equal(sm->todo_list->session_id, "ses_t");
@@ -3107,22 +3056,22 @@ test_v2_fixtures(void **state)
 	free(b1);
 
 	call_init(&c, API_KIND_DIFF_LIST, 1);
-	b1 = load("diff-message.json", &l1);
+	b1 = fx_load("diff-message.json", &l1);
 	sm = reply(&c, 200, JSON_CT, b1, l1);
 	assert_int_equal(sm->diff_list->n_files, 2);
 	assert_true(sm->diff_list->files[0]->path[0] != '\0');
 	assert_true(sm->diff_list->files[0]->patch[0] != '\0');
 	opencode__server_message__free_unpacked(sm, NULL);
 	free(b1);
-	b1 = load("diff.json", &l1);
+	b1 = fx_load("diff.json", &l1);
 	sm = reply(&c, 200, JSON_CT, b1, l1);
 	assert_int_equal(sm->diff_list->n_files, 0);
 	opencode__server_message__free_unpacked(sm, NULL);
 	free(b1);
 
 	call_init(&c, API_KIND_PENDING_LIST, 1);
-	b1 = load("permission-list-pending.json", &l1);
-	b2 = load("question-list.json", &l2);
+	b1 = fx_load("permission-list-pending.json", &l1);
+	b2 = fx_load("question-list.json", &l2);
 	memset(&r, 0, sizeof(r));
 	memset(&q, 0, sizeof(q));
 	r.status = q.status = 200;
@@ -3217,7 +3166,7 @@ captured(const char *name, char *line, size_t linesize, char *body,
 	size_t	 len, i = 0, e;
 	char	*l;
 
-	raw = load(name, &len);
+	raw = fx_load(name, &len);
 	line[0] = body[0] = '\0';
 	while (i < len) {
 		for (e = i; e < len && raw[e] != '\n'; e++)

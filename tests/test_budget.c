@@ -16,33 +16,9 @@
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 
-#include <sys/types.h>
-#include <sys/wait.h>
+#include "tests/support/itest.h"
 
-#include <signal.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
-
-#include <cmocka.h>
-
-#include "proto/messages.pb-c.h"
-#include "tests/integration_util.h"
-#include "tests/wsclient.h"
-
-#define T_IO		5000
-#define T_REPLY		10000	/* well under the 30 s request timeout */
-#define T_EXIT		10000
 #define T_STALLS	180000	/* the fake sending 8 x 60 MiB: a deadline only */
 
 #define N_STALLED	8
@@ -50,9 +26,6 @@
 #define BUDGET_MIB	384
 #define MAX_BODY_MIB	64
 #define BUDGET_MESSAGE	"netproc's body budget (384 MiB) is spent"
-
-#define CMP(x)		OPENCODE__CLIENT_MESSAGE__PAYLOAD_##x
-#define SMP(x)		OPENCODE__SERVER_MESSAGE__PAYLOAD_##x
 
 static struct it_env	e;
 
@@ -63,77 +36,6 @@ stop_leftover(void **state)
 	if (e.running)
 		it_stop(&e, T_EXIT, NULL);
 	return 0;
-}
-
-/* The pids of ocbroker's children, from /proc/PID/task/PID/children. */
-static int
-children(pid_t parent, pid_t *out, int max)
-{
-	char path[64], buf[256], *p, *end;
-	FILE *fp;
-	int n = 0;
-
-	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children",
-	    (long)parent, (long)parent);
-	if ((fp = fopen(path, "r")) == NULL)
-		return -1;
-	if (fgets(buf, sizeof(buf), fp) == NULL)
-		buf[0] = '\0';
-	fclose(fp);
-	for (p = buf; n < max; p = end) {
-		long v = strtol(p, &end, 10);
-
-		if (end == p)
-			break;
-		out[n++] = (pid_t)v;
-	}
-	return n;
-}
-
-/* The child started with "--role ROLE", or -1. */
-static pid_t
-role_pid(pid_t parent, const char *role)
-{
-	pid_t kids[8];
-	int n = children(parent, kids, 8);
-
-	for (int i = 0; i < n; i++) {
-		char path[64], cmd[256];
-		size_t len;
-		FILE *fp;
-
-		snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)kids[i]);
-		if ((fp = fopen(path, "r")) == NULL)
-			continue;
-		len = fread(cmd, 1, sizeof(cmd) - 1, fp);
-		fclose(fp);
-		cmd[len] = '\0';
-		for (size_t k = 0; k + 1 < len; k++)
-			if (cmd[k] == '\0' && strcmp(cmd + k + 1, role) == 0)
-				return kids[i];
-	}
-	return -1;
-}
-
-/* A "Key:\tN kB" line of /proc/PID/status, in kB, or -1. */
-static long
-status_kb(pid_t pid, const char *key)
-{
-	char path[64], line[256];
-	size_t klen = strlen(key);
-	long v = -1;
-	FILE *fp;
-
-	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-	if ((fp = fopen(path, "r")) == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), fp) != NULL)
-		if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
-			v = strtol(line + klen + 1, NULL, 10);
-			break;
-		}
-	fclose(fp);
-	return v;
 }
 
 /* The fake's {"sent":N,"broken":N}; 0 or -1. */
@@ -155,17 +57,6 @@ fake_stalls(long *sent, long *broken)
 out:
 	free(body);
 	return rc;
-}
-
-static void
-client(struct wsc *w)
-{
-	int r;
-
-	if (wsc_open(w, e.port, T_IO) == -1)
-		fail_msg("WebSocket opening handshake failed");
-	if ((r = wsc_auth(w, e.token, 1, T_IO)) != 1)
-		fail_msg("auth with the ready line's token: %d", r);
 }
 
 /*
@@ -225,10 +116,10 @@ test_budget_refuses_past_it(void **state)
 	(void)state;
 	if (it_start(&e, &o) == -1)
 		fail_msg("could not start ocbroker/fake_upstream");
-	if ((np = role_pid(e.ocb_pid, "netproc")) == -1)
+	if ((np = procfs_role_pid(e.ocb_pid, "netproc")) == -1)
 		fail_msg("no netproc child");
-	client(&w);
-	client(&w2);
+	it_client(&e, &w);
+	it_client(&e, &w2);
 
 	for (i = 1; i <= N_STALLED; i++) {
 		snprintf(sid, sizeof(sid), "ses_stall%d", i);
@@ -272,8 +163,8 @@ test_budget_refuses_past_it(void **state)
 		wsc_msg_free(m);
 	}
 
-	rss = status_kb(np, "VmRSS");
-	hwm = status_kb(np, "VmHWM");
+	rss = procfs_status(np, "VmRSS");
+	hwm = procfs_status(np, "VmHWM");
 	print_message("netproc: VmRSS %ld kB, VmHWM %ld kB\n", rss, hwm);
 	assert_true(rss > 0 && hwm > 0);
 #ifndef OCB_SANITIZERS

@@ -22,44 +22,9 @@
 #include "netproc/chatmap.h"
 #include "netproc/json.h"
 #include "proto/messages.pb-c.h"
+#include "tests/support/fixture.h"
 
 /* ---- fixtures ---- */
-
-static const char *
-fixdir(void)
-{
-	const char	*d = getenv("OCB_FIXTURES");
-
-	if (d != NULL && *d != '\0')
-		return d;
-	if (access("tests/fixtures/sse-text.txt", R_OK) == 0)
-		return "tests/fixtures";
-	return "fixtures";
-}
-
-static char *
-load(const char *name, size_t *lenp)
-{
-	char	 path[1024];
-	char	*buf;
-	FILE	*f;
-	long	 n;
-
-	snprintf(path, sizeof(path), "%s/%s", fixdir(), name);
-	if ((f = fopen(path, "rb")) == NULL)
-		fail_msg("cannot open %s", path);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n >= 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	*lenp = (size_t)n;
-	return buf;
-}
 
 /*
  * The data of the first event of type `type` in an SSE transcript whose
@@ -190,7 +155,7 @@ test_message_list(void **state)
 	int			i, k;
 
 	(void)state;
-	buf = load("session-messages-tool.json", &len);
+	buf = fx_load("session-messages-tool.json", &len);
 	doc_open(&d, buf, len);
 	assert_int_equal(json_type(d.j, 0), JSON_ARRAY);
 	assert_int_equal(json_len(d.j, 0), 3);
@@ -286,7 +251,7 @@ test_permission_list(void **state)
 	size_t				len;
 
 	(void)state;
-	buf = load("permission-list.json", &len);
+	buf = fx_load("permission-list.json", &len);
 	doc_open(&d, buf, len);
 	assert_int_equal(json_len(d.j, 0), 1);
 	opencode__permission_request__init(&pr);
@@ -314,7 +279,7 @@ test_permission_event(void **state)
 	size_t				len;
 
 	(void)state;
-	sse = load("sse-permission.txt", &len);
+	sse = fx_load("sse-permission.txt", &len);
 	assert_non_null(ev = sse_find(sse, "permission.asked", NULL, 0));
 	doc_open(&d, ev, strlen(ev));
 	opencode__permission_request__init(&pr);
@@ -348,7 +313,7 @@ test_transcripts(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		sse = load(files[i], &len);
+		sse = fx_load(files[i], &len);
 		for (n = 0; (ev = sse_find(sse, "message.updated", NULL, n)) !=
 		    NULL; n++) {
 			doc_open(&d, ev, strlen(ev));
@@ -403,7 +368,7 @@ test_message_error(void **state)
 	size_t			len;
 
 	(void)state;
-	sse = load("sse-abort.txt", &len);
+	sse = fx_load("sse-abort.txt", &len);
 	ev = sse_find(sse, "message.updated", "\"error\":{", 0);
 	assert_non_null(ev);
 	doc_open(&d, ev, strlen(ev));
@@ -992,7 +957,7 @@ map_list(const char *name, size_t *nmsg)
 	size_t			len, i, k, n, np;
 	int			m, p, parts;
 
-	buf = load(name, &len);
+	buf = fx_load(name, &len);
 	doc_open(&d, buf, len);
 	assert_int_equal(json_type(d.j, 0), JSON_ARRAY);
 	n = (size_t)json_len(d.j, 0);
@@ -1068,7 +1033,7 @@ test_v2_message_lists(void **state)
 	free(kinds);
 
 	/* A few values of message-list-full.json. */
-	buf = load("message-list-full.json", &len);
+	buf = fx_load("message-list-full.json", &len);
 	doc_open(&d, buf, len);
 	/* the compaction answer, the last message */
 	m = json_next(d.j, 1);
@@ -1094,7 +1059,7 @@ test_v2_message_lists(void **state)
 	free(buf);
 
 	/* POST /session/{id}/command answers one {info, parts}. */
-	buf = load("command-run.json", &len);
+	buf = fx_load("command-run.json", &len);
 	doc_open(&d, buf, len);
 	assert_int_equal(chatmap_message(&d.cm, json_obj_get(d.j, 0, "info"),
 	    &mi), 0);
@@ -1117,7 +1082,7 @@ test_v2_lists(void **state)
 	size_t				len;
 
 	(void)state;
-	buf = load("question-list.json", &len);
+	buf = fx_load("question-list.json", &len);
 	doc_open(&d, buf, len);
 	assert_int_equal(json_len(d.j, 0), 1);
 	assert_int_equal(chatmap_question(&d.cm, 1, &qr), 0);
@@ -1134,7 +1099,7 @@ test_v2_lists(void **state)
 	doc_close(&d);
 	free(buf);
 
-	buf = load("permission-list-pending.json", &len);
+	buf = fx_load("permission-list-pending.json", &len);
 	doc_open(&d, buf, len);
 	assert_int_equal(chatmap_permission(&d.cm, 1, &pr), 0);
 	assert_string_equal(pr.permission_id, "per_23ca71a97001jppDrrhFruOiWW");
@@ -1143,7 +1108,7 @@ test_v2_lists(void **state)
 	doc_close(&d);
 	free(buf);
 
-	buf = load("todo-list.json", &len);
+	buf = fx_load("todo-list.json", &len);
 	doc_open(&d, buf, len);
 	assert_int_equal(chatmap_todos(&d.cm, 0, &tl), 0);
 	assert_int_equal(tl.n_todos, 3);
@@ -1152,7 +1117,7 @@ test_v2_lists(void **state)
 	assert_string_equal(tl.todos[2]->priority, "low");
 	doc_close(&d);
 	free(buf);
-	buf = load("todo-list-full.json", &len);
+	buf = fx_load("todo-list-full.json", &len);
 	doc_open(&d, buf, len);
 	assert_int_equal(chatmap_todos(&d.cm, 0, &tl), 0);
 	assert_int_equal(tl.n_todos, 3);
@@ -1160,7 +1125,7 @@ test_v2_lists(void **state)
 	free(buf);
 
 	/* 1.18.34 sends SnapshotFileDiff: "file", not the OpenAPI's "path". */
-	buf = load("diff-message.json", &len);
+	buf = fx_load("diff-message.json", &len);
 	doc_open(&d, buf, len);
 	assert_int_equal(chatmap_diffs(&d.cm, 0, &dl), 0);
 	assert_int_equal(dl.n_files, 2);
@@ -1173,7 +1138,7 @@ test_v2_lists(void **state)
 	assert_string_not_equal(dl.files[1]->path, "");
 	doc_close(&d);
 	free(buf);
-	buf = load("diff.json", &len);
+	buf = fx_load("diff.json", &len);
 	doc_open(&d, buf, len);
 	assert_int_equal(chatmap_diffs(&d.cm, 0, &dl), 0);
 	assert_int_equal(dl.n_files, 0);
@@ -1195,7 +1160,7 @@ test_v2_transcripts(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		sse = load(files[i], &len);
+		sse = fx_load(files[i], &len);
 		for (n = 0; (ev = sse_find(sse, "question.asked", NULL, n)) !=
 		    NULL; n++) {
 			doc_open(&d, ev, strlen(ev));

@@ -33,45 +33,9 @@
 #include "netproc/chatmap.h"
 #include "proto/messages.pb-c.h"
 #include "tests/fuzz/sm_check.h"
+#include "tests/support/fixture.h"
 
 #define MAX_CODES	4096
-
-/* ---- fixtures ---- */
-
-static const char *
-fixdir(void)
-{
-	const char	*d = getenv("OCB_FIXTURES");
-
-	if (d != NULL && *d != '\0')
-		return d;
-	if (access("tests/fixtures/sse-text.txt", R_OK) == 0)
-		return "tests/fixtures";
-	return "fixtures";
-}
-
-static uint8_t *
-load(const char *name, size_t *lenp)
-{
-	char	 path[1024];
-	uint8_t	*buf;
-	FILE	*f;
-	long	 n;
-
-	snprintf(path, sizeof(path), "%s/%s", fixdir(), name);
-	if ((f = fopen(path, "rb")) == NULL)
-		fail_msg("cannot open %s", path);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n >= 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	*lenp = (size_t)n;
-	return buf;
-}
 
 /* ---- what the mapper emits ---- */
 
@@ -228,7 +192,7 @@ map_fixture(struct event_mapper *m, const char *name, struct out *o,
 	size_t			 len, off = 0, used;
 
 	memset(k, 0, sizeof(*k));
-	buf = load(name, &len);
+	buf = fx_load(name, &len);
 	sse_parser_init(&p);
 	for (;;) {
 		s = sse_parser_feed(&p, buf + off, len - off, &used, &ev);
@@ -536,7 +500,7 @@ final_text(const char *name, const char *message_id)
 	char			*text = NULL, *s;
 	int			 part, tm;
 
-	buf = load(name, &len);
+	buf = fx_load(name, &len);
 	sse_parser_init(&p);
 	arena_init(&a);
 	while (sse_parser_feed(&p, buf + off, len - off, &used, &ev) ==

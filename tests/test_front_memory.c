@@ -14,38 +14,17 @@
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 
 #include <sys/socket.h>
 #include <netinet/in.h>
-#include <sys/types.h>
-#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <setjmp.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-#include <cmocka.h>
 
 #include "broker/auth.h"
-#include "proto/messages.pb-c.h"
-#include "tests/integration_util.h"
-#include "tests/wsclient.h"
 
-#define T_IO		5000	/* ordinary wait, ms */
-#define T_REPLY		10000	/* a reply that goes to the fake and back */
-#define T_EXIT		10000	/* SIGTERM to exit */
+#include "tests/support/itest.h"
 
 #define MIB		(1024 * 1024)
 #define FLOODERS	10
@@ -56,69 +35,9 @@
 #define GROWTH_MAX	(32L * 1024)	/* kB the flood may add to the front */
 #define PINGS_PER_BUF	512
 
-#define CMP(x)		OPENCODE__CLIENT_MESSAGE__PAYLOAD_##x
-#define SMP(x)		OPENCODE__SERVER_MESSAGE__PAYLOAD_##x
-
 static const uint8_t MASK[4] = { 0x37, 0xfa, 0x21, 0x3d };
 
 /* ---- the front's process ---- */
-
-/* The child of ocbroker whose argv ends in "--role front", or -1. */
-static pid_t
-front_pid(pid_t parent)
-{
-	char path[64], buf[256], *p, *end;
-	FILE *fp;
-
-	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children",
-	    (long)parent, (long)parent);
-	if ((fp = fopen(path, "r")) == NULL)
-		return -1;
-	if (fgets(buf, sizeof(buf), fp) == NULL)
-		buf[0] = '\0';
-	fclose(fp);
-	for (p = buf;; p = end) {
-		long kid = strtol(p, &end, 10);
-		char cmd[256];
-		size_t len;
-
-		if (end == p)
-			break;
-		snprintf(path, sizeof(path), "/proc/%ld/cmdline", kid);
-		if ((fp = fopen(path, "r")) == NULL)
-			continue;
-		len = fread(cmd, 1, sizeof(cmd) - 1, fp);
-		fclose(fp);
-		cmd[len] = '\0';
-		/* argv is NUL-separated: "ocbroker\0--role\0front\0". */
-		for (size_t k = 0; k + 1 < len; k++)
-			if (cmd[k] == '\0' && strcmp(cmd + k + 1, "--role") == 0 &&
-			    strcmp(cmd + k + 8, "front") == 0)
-				return (pid_t)kid;
-	}
-	return -1;
-}
-
-/* A "Key:   N kB" line of /proc/PID/status, in kB, or -1. */
-static long
-status_kb(pid_t pid, const char *key)
-{
-	char path[64], line[256];
-	size_t klen = strlen(key);
-	long v = -1;
-	FILE *fp;
-
-	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-	if ((fp = fopen(path, "r")) == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), fp) != NULL)
-		if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
-			v = strtol(line + klen + 1, NULL, 10);
-			break;
-		}
-	fclose(fp);
-	return v;
-}
 
 /*
  * The front's memory from now on: VmHWM is reset to the current resident set
@@ -144,7 +63,7 @@ peak_start(struct peak *pk, pid_t pid)
 			fprintf(stderr, "clear_refs: %s\n", strerror(errno));
 		close(fd);
 	}
-	pk->base = status_kb(pid, "VmRSS");
+	pk->base = procfs_status(pid, "VmRSS");
 	assert_true(pk->base > 0);
 	pk->max = pk->base;
 }
@@ -152,7 +71,7 @@ peak_start(struct peak *pk, pid_t pid)
 static void
 peak_sample(struct peak *pk)
 {
-	long v = status_kb(pk->pid, "VmRSS");
+	long v = procfs_status(pk->pid, "VmRSS");
 
 	if (v > pk->max)
 		pk->max = v;
@@ -162,7 +81,7 @@ peak_sample(struct peak *pk)
 static long
 peak_growth(struct peak *pk)
 {
-	long hwm = status_kb(pk->pid, "VmHWM");
+	long hwm = procfs_status(pk->pid, "VmHWM");
 
 	peak_sample(pk);
 	if (hwm > pk->max)
@@ -337,7 +256,7 @@ flood(struct it_env *e, struct flooder *fl, struct wsc *good, size_t *total)
 	size_t plen;
 	uint64_t rid = 100;
 	int stalls = 0, left;
-	pid_t front = front_pid(e->ocb_pid);
+	pid_t front = procfs_role_pid(e->ocb_pid, "front");
 
 	assert_true(front > 0);
 	pings = ping_buffer(&plen);
@@ -382,54 +301,14 @@ flood(struct it_env *e, struct flooder *fl, struct wsc *good, size_t *total)
 /* ---- fixtures ---- */
 
 static int
-setup(void **state)
-{
-	static const struct it_opts o;
-	struct it_env *e;
-
-	if ((e = calloc(1, sizeof(*e))) == NULL)
-		return -1;
-	*state = e;
-	return it_start(e, &o);
-}
-
-static int
 setup_big(void **state)
 {
 	static const char *const args[] = { "--max-message", "8388608", NULL };
 	struct it_opts o;
-	struct it_env *e;
 
 	memset(&o, 0, sizeof(o));
 	o.ocb_args = args;
-	if ((e = calloc(1, sizeof(*e))) == NULL)
-		return -1;
-	*state = e;
-	return it_start(e, &o);
-}
-
-static int
-teardown(void **state)
-{
-	struct it_env *e = *state;
-	int st, extra, bad = 0;
-
-	if (e == NULL)
-		return 0;
-	if (e->running) {
-		st = it_stop(e, T_EXIT, &extra);
-		if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-			fprintf(stderr, "teardown: ocbroker did not exit 0 on "
-			    "SIGTERM (wait status %d, log %s)\n", st,
-			    e->ocb_log);
-			bad = 1;
-		}
-		if (extra)
-			bad = 1;
-	}
-	free(e);
-	*state = NULL;
-	return bad ? -1 : 0;
+	return it_setup_env(state, &o);
 }
 
 /* ---- tests ---- */
@@ -672,7 +551,7 @@ test_preauth_big_subscribe(void **state)
 	opencode__client_message__pack(&cm, msg);
 
 	assert_int_equal(wsc_open(&w, e->port, T_IO), 0);
-	peak_start(&pk, front_pid(e->ocb_pid));
+	peak_start(&pk, procfs_role_pid(e->ocb_pid, "front"));
 	/* The front may close before it is all sent. */
 	(void)wsc_send_binary(&w, msg, len, T_IO);
 	code = wsc_wait_close(&w, T_IO);
@@ -691,15 +570,15 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_first_field),
 		cmocka_unit_test_setup_teardown(test_ping_flood_unauthenticated,
-		    setup, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_ping_flood_authenticated,
-		    setup, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_preauth_over_1k,
-		    setup, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_preauth_first_field,
-		    setup, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_preauth_big_subscribe,
-		    setup_big, teardown),
+		    setup_big, it_teardown),
 	};
 	int failed;
 

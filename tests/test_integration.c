@@ -12,38 +12,12 @@
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 
-#include <sys/types.h>
-#include <sys/wait.h>
-
-#include <signal.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-#include <cmocka.h>
 #include <zlib.h>
 
-#include "proto/messages.pb-c.h"
-#include "tests/integration_util.h"
-#include "tests/wsclient.h"
+#include "tests/support/itest.h"
 
-#define T_IO		5000	/* ordinary wait, ms */
-#define T_REPLY		10000	/* a reply that goes to the fake and back */
 #define T_UPSTREAM_TIMEOUT 40000 /* the 30 s request timeout, plus slack */
-#define T_EXIT		10000	/* SIGTERM to exit */
-
-/* The protobuf-c payload case names, shortened. */
-#define CMP(x)		OPENCODE__CLIENT_MESSAGE__PAYLOAD_##x
-#define SMP(x)		OPENCODE__SERVER_MESSAGE__PAYLOAD_##x
 
 #define FX_SESSION	"ses_de9d9dd34ffervjM6BvxQjuyqi"
 #define FX_DELETED	"ses_de9da0d54ffehULAtvbJczpmni"
@@ -53,130 +27,12 @@
 
 /* ---- fixtures and state ---- */
 
-static int
-setup_env(void **state, const struct it_opts *o)
-{
-	struct it_env *e;
-
-	if ((e = calloc(1, sizeof(*e))) == NULL)
-		return -1;
-	*state = e;
-	if (o != NULL && it_start(e, o) == -1)
-		return -1;
-	return 0;
-}
-
-static int
-setup_default(void **state)
-{
-	static const struct it_opts o;
-
-	return setup_env(state, &o);
-}
-
-/* For tests that start ocbroker with their own options. */
-static int
-setup_none(void **state)
-{
-	return setup_env(state, NULL);
-}
-
-static int
-teardown(void **state)
-{
-	struct it_env *e = *state;
-	int st, extra, bad = 0;
-
-	if (e == NULL)
-		return 0;
-	if (e->running) {
-		st = it_stop(e, T_EXIT, &extra);
-		if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-			fprintf(stderr, "teardown: ocbroker did not exit 0 on "
-			    "SIGTERM (wait status %d, log %s)\n", st,
-			    e->ocb_log);
-			bad = 1;
-		}
-		if (extra) {
-			fprintf(stderr, "teardown: ocbroker wrote to stdout "
-			    "after its ready line\n");
-			bad = 1;
-		}
-	}
-	free(e);
-	*state = NULL;
-	return bad ? -1 : 0;
-}
-
-static void
-start(struct it_env *e, const struct it_opts *o)
-{
-	if (it_start(e, o) == -1)
-		fail_msg("could not start ocbroker/fake_upstream");
-}
-
 /* ---- messages ---- */
-
-static const char *
-describe(const Opencode__ServerMessage *m)
-{
-	static char buf[512];
-
-	if (m == NULL)
-		return "no message";
-	switch (m->payload_case) {
-	case SMP(_NOT_SET):
-		snprintf(buf, sizeof(buf), "empty reply (request_id %llu)",
-		    (unsigned long long)m->request_id);
-		break;
-	case SMP(ERROR):
-		snprintf(buf, sizeof(buf), "error %s \"%s\" (request_id %llu)",
-		    m->error->code, m->error->message,
-		    (unsigned long long)m->request_id);
-		break;
-	default:
-		snprintf(buf, sizeof(buf), "payload %d (request_id %llu)",
-		    (int)m->payload_case, (unsigned long long)m->request_id);
-	}
-	return buf;
-}
 
 static int
 is_event(const Opencode__ServerMessage *m)
 {
 	return m->request_id == 0 && m->payload_case >= 200;
-}
-
-static Opencode__ServerMessage *
-call(struct wsc *w, Opencode__ClientMessage *cm, int timeout_ms)
-{
-	if (wsc_send_msg(w, cm, T_IO) == -1)
-		fail_msg("send failed");
-	return wsc_recv_reply(w, cm->request_id, timeout_ms);
-}
-
-static void
-expect_error(Opencode__ServerMessage *m, uint64_t id, const char *code)
-{
-	if (m == NULL)
-		fail_msg("expected error %s for request %llu, got no reply",
-		    code, (unsigned long long)id);
-	if (m->payload_case != SMP(ERROR) ||
-	    strcmp(m->error->code, code) != 0)
-		fail_msg("expected error %s, got %s", code, describe(m));
-	assert_int_equal(m->request_id, id);
-}
-
-static void
-expect_case(Opencode__ServerMessage *m, uint64_t id,
-    Opencode__ServerMessage__PayloadCase c)
-{
-	if (m == NULL)
-		fail_msg("expected payload %d for request %llu, got no reply",
-		    (int)c, (unsigned long long)id);
-	if (m->payload_case != c)
-		fail_msg("expected payload %d, got %s", (int)c, describe(m));
-	assert_int_equal(m->request_id, id);
 }
 
 enum simple {
@@ -216,7 +72,7 @@ simple(struct wsc *w, uint64_t id, enum simple kind, int timeout_ms)
 		cm.health_check = &hc;
 		break;
 	}
-	return call(w, &cm, timeout_ms);
+	return it_call(w, &cm, timeout_ms);
 }
 
 static void
@@ -258,20 +114,7 @@ delete_session(struct wsc *w, uint64_t id, const char *sid)
 	cm.request_id = id;
 	cm.payload_case = CMP(DELETE_SESSION);
 	cm.delete_session = &ds;
-	return call(w, &cm, T_REPLY);
-}
-
-/* Opens a WebSocket and authenticates with the ready line's token. */
-static void
-client(struct it_env *e, struct wsc *w)
-{
-	int r;
-
-	if (wsc_open(w, e->port, T_IO) == -1)
-		fail_msg("WebSocket opening handshake to port %u failed",
-		    (unsigned)e->port);
-	if ((r = wsc_auth(w, e->token, 1, T_IO)) != 1)
-		fail_msg("auth with the ready line's token: %d", r);
+	return it_call(w, &cm, T_REPLY);
 }
 
 /* The next message that is not an event (BAD_MESSAGE has no request_id). */
@@ -422,11 +265,11 @@ test_ready_and_auth(void **state)
 	cm.auth_handshake = &ah;
 	assert_int_equal(wsc_send_msg(&w, &cm, T_IO), 0);
 	m = recv_non_event(&w, T_IO);
-	expect_case(m, 4242, SMP(AUTH_HANDSHAKE_RESPONSE));
+	it_expect_case(m, 4242, SMP(AUTH_HANDSHAKE_RESPONSE), NULL);
 	assert_true(m->auth_handshake_response->success);
 	wsc_msg_free(m);
 	m = simple(&w, 2, S_HEALTH, T_REPLY);
-	expect_case(m, 2, SMP(UPSTREAM_HEALTH));
+	it_expect_case(m, 2, SMP(UPSTREAM_HEALTH), NULL);
 	wsc_msg_free(m);
 	wsc_close(&w);
 }
@@ -446,9 +289,9 @@ test_list_sessions(void **state)
 
 	n = fx_sessions(fx, 64);
 	assert_int_equal(n, 12);
-	client(e, &w);
+	it_client(e, &w);
 	m = simple(&w, 7, S_LIST_SESSIONS, T_REPLY);
-	expect_case(m, 7, SMP(SESSION_LIST));
+	it_expect_case(m, 7, SMP(SESSION_LIST), NULL);
 	assert_int_equal(m->session_list->n_sessions, n);
 	for (i = 0; i < n; i++) {
 		s = m->session_list->sessions[i];
@@ -476,10 +319,10 @@ test_create_session_title(void **state)
 	struct wsc w;
 	char *last;
 
-	client(e, &w);
+	it_client(e, &w);
 	build_create(&cm, &cs, 11, "integration \"title\" \xc3\xa9");
-	m = call(&w, &cm, T_REPLY);
-	expect_case(m, 11, SMP(SESSION_INFO));
+	m = it_call(&w, &cm, T_REPLY);
+	it_expect_case(m, 11, SMP(SESSION_INFO), NULL);
 	assert_string_equal(m->session_info->id, FX_DELETED);
 	assert_int_equal(m->session_info->_title_case,
 	    OPENCODE__SESSION_INFO___TITLE_TITLE);
@@ -506,10 +349,10 @@ test_create_session_no_title(void **state)
 	struct wsc w;
 	char *last;
 
-	client(e, &w);
+	it_client(e, &w);
 	build_create(&cm, &cs, 12, NULL);
-	m = call(&w, &cm, T_REPLY);
-	expect_case(m, 12, SMP(SESSION_INFO));
+	m = it_call(&w, &cm, T_REPLY);
+	it_expect_case(m, 12, SMP(SESSION_INFO), NULL);
 	assert_int_equal(m->session_info->_title_case,
 	    OPENCODE__SESSION_INFO___TITLE_TITLE);
 	/* The server picked its default, so no title was sent. */
@@ -531,9 +374,9 @@ test_delete_session(void **state)
 	struct wsc w;
 	char *last;
 
-	client(e, &w);
+	it_client(e, &w);
 	m = delete_session(&w, 13, FX_DELETED);
-	expect_case(m, 13, SMP(_NOT_SET));
+	it_expect_case(m, 13, SMP(_NOT_SET), NULL);
 	wsc_msg_free(m);
 	assert_non_null(last = it_fake_last(e, "DELETE", NULL));
 	assert_string_equal(last, "DELETE /session/" FX_DELETED "\n");
@@ -548,9 +391,9 @@ test_delete_session_not_found(void **state)
 	Opencode__ServerMessage *m;
 	struct wsc w;
 
-	client(e, &w);
+	it_client(e, &w);
 	m = delete_session(&w, 14, UNKNOWN_SESSION);
-	expect_error(m, 14, "NOT_FOUND");
+	it_expect_error(m, 14, "NOT_FOUND", NULL);
 	wsc_msg_free(m);
 	wsc_close(&w);
 }
@@ -576,9 +419,9 @@ test_list_agents(void **state)
 	struct wsc w;
 	size_t i;
 
-	client(e, &w);
+	it_client(e, &w);
 	m = simple(&w, 15, S_LIST_AGENTS, T_REPLY);
-	expect_case(m, 15, SMP(AGENT_LIST));
+	it_expect_case(m, 15, SMP(AGENT_LIST), NULL);
 	assert_int_equal(m->agent_list->n_agents, 7);
 	for (i = 0; i < 7; i++) {
 		a = m->agent_list->agents[i];
@@ -611,10 +454,10 @@ test_provider_status(void **state)
 	int64_t t0;
 
 	want = fx_provider_connected();
-	client(e, &w);
+	it_client(e, &w);
 	t0 = it_now_ms();
 	m = simple(&w, 16, S_PROVIDER, T_REPLY);
-	expect_case(m, 16, SMP(PROVIDER_STATUS));
+	it_expect_case(m, 16, SMP(PROVIDER_STATUS), NULL);
 	print_message("GetProviderStatus (6.5 MB upstream document): %lld ms\n",
 	    (long long)(it_now_ms() - t0));
 	got[0] = '\0';
@@ -637,17 +480,17 @@ test_get_auth(void **state)
 	Opencode__ServerMessage *m;
 	struct wsc w;
 
-	client(e, &w);
+	it_client(e, &w);
 	build_get_auth(&cm, &ga, 17, "mock");
-	m = call(&w, &cm, T_REPLY);
-	expect_case(m, 17, SMP(AUTH_STATUS));
+	m = it_call(&w, &cm, T_REPLY);
+	it_expect_case(m, 17, SMP(AUTH_STATUS), NULL);
 	assert_string_equal(m->auth_status->provider_id, "mock");
 	assert_true(m->auth_status->connected);
 	wsc_msg_free(m);
 
 	build_get_auth(&cm, &ga, 18, "anthropic");
-	m = call(&w, &cm, T_REPLY);
-	expect_case(m, 18, SMP(AUTH_STATUS));
+	m = it_call(&w, &cm, T_REPLY);
+	it_expect_case(m, 18, SMP(AUTH_STATUS), NULL);
 	assert_string_equal(m->auth_status->provider_id, "anthropic");
 	assert_false(m->auth_status->connected);
 	wsc_msg_free(m);
@@ -666,7 +509,7 @@ set_auth(struct wsc *w, uint64_t id, const char *provider,
 	cm.request_id = id;
 	cm.payload_case = CMP(SET_AUTH);
 	cm.set_auth = &sa;
-	return call(w, &cm, T_REPLY);
+	return it_call(w, &cm, T_REPLY);
 }
 
 static void
@@ -679,12 +522,12 @@ test_set_auth_api(void **state)
 	struct wsc w;
 	char *last, *body;
 
-	client(e, &w);
+	it_client(e, &w);
 	ak.key = "sk-ocb-it-not-a-secret";
 	ai.auth_type_case = OPENCODE__AUTH_INFO__AUTH_TYPE_API_KEY;
 	ai.api_key = &ak;
 	m = set_auth(&w, 19, "anthropic", &ai);
-	expect_case(m, 19, SMP(_NOT_SET));
+	it_expect_case(m, 19, SMP(_NOT_SET), NULL);
 	wsc_msg_free(m);
 	assert_non_null(last = it_fake_last(e, "PUT", NULL));
 	if (strncmp(last, "PUT /auth/anthropic\n", 20) != 0)
@@ -708,14 +551,14 @@ test_set_auth_oauth(void **state)
 	struct wsc w;
 	char *last, *body;
 
-	client(e, &w);
+	it_client(e, &w);
 	oa.access_token = "a-not-a-secret";
 	oa.refresh_token = "r-not-a-secret";
 	oa.expires_at = 1767225600000LL;
 	ai.auth_type_case = OPENCODE__AUTH_INFO__AUTH_TYPE_OAUTH;
 	ai.oauth = &oa;
 	m = set_auth(&w, 20, "ocb-fixture-oauth", &ai);
-	expect_case(m, 20, SMP(_NOT_SET));
+	it_expect_case(m, 20, SMP(_NOT_SET), NULL);
 	wsc_msg_free(m);
 	assert_non_null(last = it_fake_last(e, "PUT", NULL));
 	if (strncmp(last, "PUT /auth/ocb-fixture-oauth\n", 28) != 0)
@@ -740,13 +583,13 @@ test_delete_auth(void **state)
 	struct wsc w;
 	char *last;
 
-	client(e, &w);
+	it_client(e, &w);
 	da.provider_id = "anthropic";
 	cm.request_id = 21;
 	cm.payload_case = CMP(DELETE_AUTH);
 	cm.delete_auth = &da;
-	m = call(&w, &cm, T_REPLY);
-	expect_case(m, 21, SMP(_NOT_SET));
+	m = it_call(&w, &cm, T_REPLY);
+	it_expect_case(m, 21, SMP(_NOT_SET), NULL);
 	wsc_msg_free(m);
 	assert_non_null(last = it_fake_last(e, "DELETE", NULL));
 	assert_string_equal(last, "DELETE /auth/anthropic\n");
@@ -761,9 +604,9 @@ test_health(void **state)
 	Opencode__ServerMessage *m;
 	struct wsc w;
 
-	client(e, &w);
+	it_client(e, &w);
 	m = simple(&w, 22, S_HEALTH, T_REPLY);
-	expect_case(m, 22, SMP(UPSTREAM_HEALTH));
+	it_expect_case(m, 22, SMP(UPSTREAM_HEALTH), NULL);
 	assert_true(m->upstream_health->healthy);
 	assert_string_equal(m->upstream_health->version, "1.18.34");
 	wsc_msg_free(m);
@@ -779,10 +622,10 @@ test_upstream_500(void **state)
 	Opencode__ServerMessage *m;
 	struct wsc w;
 
-	client(e, &w);
+	it_client(e, &w);
 	assert_int_equal(it_fake_mode(e, "status 500"), 0);
 	m = simple(&w, 30, S_LIST_SESSIONS, T_REPLY);
-	expect_error(m, 30, "UPSTREAM_ERROR");
+	it_expect_error(m, 30, "UPSTREAM_ERROR", NULL);
 	if (strstr(m->error->message, "500") == NULL)
 		fail_msg("message does not name the status: %s",
 		    m->error->message);
@@ -797,10 +640,10 @@ test_upstream_404(void **state)
 	Opencode__ServerMessage *m;
 	struct wsc w;
 
-	client(e, &w);
+	it_client(e, &w);
 	assert_int_equal(it_fake_mode(e, "status 404"), 0);
 	m = simple(&w, 31, S_LIST_SESSIONS, T_REPLY);
-	expect_error(m, 31, "NOT_FOUND");
+	it_expect_error(m, 31, "NOT_FOUND", NULL);
 	wsc_msg_free(m);
 	wsc_close(&w);
 }
@@ -812,13 +655,13 @@ test_upstream_html(void **state)
 	Opencode__ServerMessage *m;
 	struct wsc w;
 
-	client(e, &w);
+	it_client(e, &w);
 	assert_int_equal(it_fake_mode(e, "html"), 0);
 	m = simple(&w, 32, S_LIST_SESSIONS, T_REPLY);
-	expect_error(m, 32, "UPSTREAM_ERROR");
+	it_expect_error(m, 32, "UPSTREAM_ERROR", NULL);
 	wsc_msg_free(m);
 	m = simple(&w, 33, S_HEALTH, T_REPLY);
-	expect_error(m, 33, "UPSTREAM_ERROR");
+	it_expect_error(m, 33, "UPSTREAM_ERROR", NULL);
 	wsc_msg_free(m);
 	wsc_close(&w);
 }
@@ -830,15 +673,15 @@ test_upstream_closes(void **state)
 	Opencode__ServerMessage *m;
 	struct wsc w;
 
-	client(e, &w);
+	it_client(e, &w);
 	assert_int_equal(it_fake_mode(e, "close"), 0);
 	m = simple(&w, 34, S_LIST_SESSIONS, T_REPLY);
-	expect_error(m, 34, "UPSTREAM_UNAVAILABLE");
+	it_expect_error(m, 34, "UPSTREAM_UNAVAILABLE", NULL);
 	wsc_msg_free(m);
 	/* And it recovers once the upstream behaves. */
 	assert_int_equal(it_fake_mode(e, "normal"), 0);
 	m = simple(&w, 35, S_HEALTH, T_REPLY);
-	expect_case(m, 35, SMP(UPSTREAM_HEALTH));
+	it_expect_case(m, 35, SMP(UPSTREAM_HEALTH), NULL);
 	wsc_msg_free(m);
 	wsc_close(&w);
 }
@@ -854,13 +697,13 @@ password_case(struct it_env *e, const char *ocb_pw, int ok)
 	memset(&o, 0, sizeof(o));
 	o.fake_password = "it-upstream-pw";
 	o.ocb_password = ocb_pw;
-	start(e, &o);
-	client(e, &w);
+	it_start_or_fail(e, &o);
+	it_client(e, &w);
 	m = simple(&w, 40, S_LIST_SESSIONS, T_REPLY);
 	if (ok)
-		expect_case(m, 40, SMP(SESSION_LIST));
+		it_expect_case(m, 40, SMP(SESSION_LIST), NULL);
 	else {
-		expect_error(m, 40, "UPSTREAM_ERROR");
+		it_expect_error(m, 40, "UPSTREAM_ERROR", NULL);
 		if (strstr(m->error->message, "HTTP 401") == NULL)
 			fail_msg("message: %s", m->error->message);
 		if (ocb_pw != NULL && strstr(m->error->message, ocb_pw) != NULL)
@@ -893,10 +736,10 @@ test_upstream_refused(void **state)
 
 	memset(&o, 0, sizeof(o));
 	o.no_fake = 1;
-	start(e, &o);
-	client(e, &w);
+	it_start_or_fail(e, &o);
+	it_client(e, &w);
 	m = simple(&w, 41, S_LIST_SESSIONS, T_REPLY);
-	expect_error(m, 41, "UPSTREAM_UNAVAILABLE");
+	it_expect_error(m, 41, "UPSTREAM_UNAVAILABLE", NULL);
 	wsc_msg_free(m);
 	wsc_close(&w);
 }
@@ -909,11 +752,11 @@ test_upstream_timeout(void **state)
 	struct wsc w;
 	int64_t t0;
 
-	client(e, &w);
+	it_client(e, &w);
 	assert_int_equal(it_fake_mode(e, "hang"), 0);
 	t0 = it_now_ms();
 	m = simple(&w, 42, S_LIST_SESSIONS, T_UPSTREAM_TIMEOUT);
-	expect_error(m, 42, "UPSTREAM_TIMEOUT");
+	it_expect_error(m, 42, "UPSTREAM_TIMEOUT", NULL);
 	print_message("UPSTREAM_TIMEOUT after %lld ms\n",
 	    (long long)(it_now_ms() - t0));
 	wsc_msg_free(m);
@@ -932,13 +775,13 @@ test_invalid_session_id(void **state)
 	char *log;
 	size_t i;
 
-	client(e, &w);
+	it_client(e, &w);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		m = delete_session(&w, 50 + i, bad[i]);
 		if (m == NULL || m->payload_case != SMP(ERROR) ||
 		    strcmp(m->error->code, "INVALID_REQUEST") != 0)
 			fail_msg("session id \"%s\": expected INVALID_REQUEST, "
-			    "got %s", bad[i], describe(m));
+			    "got %s", bad[i], it_describe(m));
 		assert_int_equal(m->request_id, 50 + i);
 		wsc_msg_free(m);
 	}
@@ -970,24 +813,24 @@ test_nul_in_string(void **state)
 	struct wsc w;
 	char *log;
 
-	client(e, &w);
+	it_client(e, &w);
 	assert_int_equal(wsc_send_binary(&w, del, sizeof(del), T_IO), 0);
 	m = wsc_recv_reply(&w, 60, T_REPLY);
-	expect_error(m, 60, "INVALID_REQUEST");
+	it_expect_error(m, 60, "INVALID_REQUEST", NULL);
 	assert_non_null(strstr(m->error->message, "NUL"));
 	wsc_msg_free(m);
 	assert_int_equal(wsc_send_binary(&w, send, sizeof(send), T_IO), 0);
 	m = wsc_recv_reply(&w, 61, T_REPLY);
-	expect_error(m, 61, "INVALID_REQUEST");
+	it_expect_error(m, 61, "INVALID_REQUEST", NULL);
 	wsc_msg_free(m);
 	assert_int_equal(wsc_send_binary(&w, badutf, sizeof(badutf), T_IO), 0);
 	m = wsc_recv_reply(&w, 62, T_REPLY);
-	expect_error(m, 62, "INVALID_REQUEST");
+	it_expect_error(m, 62, "INVALID_REQUEST", NULL);
 	assert_non_null(strstr(m->error->message, "UTF-8"));
 	wsc_msg_free(m);
 	/* The connection is still good, and nothing reached the upstream. */
 	m = simple(&w, 63, S_HEALTH, T_REPLY);
-	expect_case(m, 63, SMP(UPSTREAM_HEALTH));
+	it_expect_case(m, 63, SMP(UPSTREAM_HEALTH), NULL);
 	wsc_msg_free(m);
 	assert_non_null(log = it_fake_log(e));
 	if (strstr(log, "DELETE ") != NULL || strstr(log, "prompt") != NULL)
@@ -1017,7 +860,7 @@ test_wrong_token(void **state)
 	cm.auth_handshake = &ah;
 	assert_int_equal(wsc_send_msg(&w, &cm, T_IO), 0);
 	m = recv_non_event(&w, T_IO);
-	expect_case(m, 3, SMP(AUTH_HANDSHAKE_RESPONSE));
+	it_expect_case(m, 3, SMP(AUTH_HANDSHAKE_RESPONSE), NULL);
 	assert_false(m->auth_handshake_response->success);
 	assert_int_equal(m->auth_handshake_response->_error_case,
 	    OPENCODE__AUTH_HANDSHAKE_RESPONSE___ERROR_ERROR);
@@ -1047,7 +890,7 @@ test_first_message_not_auth(void **state)
 	assert_int_equal(it_fake_req(e, "POST", "/__fake/reset", "", NULL),
 	    200);
 	m = simple(&w, 60, S_LIST_SESSIONS, T_IO);
-	expect_error(m, 60, "UNAUTHENTICATED");
+	it_expect_error(m, 60, "UNAUTHENTICATED", NULL);
 	wsc_msg_free(m);
 	assert_int_equal(wsc_wait_close(&w, T_IO), WS_CLOSE_POLICY);
 	wsc_close(&w);
@@ -1087,7 +930,7 @@ test_text_frame(void **state)
 	struct it_env *e = *state;
 	struct wsc w;
 
-	client(e, &w);
+	it_client(e, &w);
 	assert_int_equal(wsc_send_text(&w, "{\"hello\":1}", T_IO), 0);
 	assert_int_equal(wsc_wait_close(&w, T_IO), WS_CLOSE_UNSUPPORTED);
 	wsc_close(&w);
@@ -1099,7 +942,7 @@ test_unmasked_frame(void **state)
 	struct it_env *e = *state;
 	struct wsc w;
 
-	client(e, &w);
+	it_client(e, &w);
 	assert_int_equal(wsc_send_frame(&w, 1, WS_OP_BINARY, 0, "\x08\x01", 2,
 	    0, T_IO), 0);
 	assert_int_equal(wsc_wait_close(&w, T_IO), WS_CLOSE_PROTOCOL);
@@ -1112,7 +955,7 @@ test_rsv_bit(void **state)
 	struct it_env *e = *state;
 	struct wsc w;
 
-	client(e, &w);
+	it_client(e, &w);
 	assert_int_equal(wsc_send_frame(&w, 1, WS_OP_BINARY, 0x40, "\x08\x01",
 	    2, 1, T_IO), 0);
 	assert_int_equal(wsc_wait_close(&w, T_IO), WS_CLOSE_PROTOCOL);
@@ -1134,15 +977,15 @@ test_max_message(void **state)
 
 	memset(&o, 0, sizeof(o));
 	o.ocb_args = args;
-	start(e, &o);
-	client(e, &w);
+	it_start_or_fail(e, &o);
+	it_client(e, &w);
 	/* Just under the limit passes... */
 	memset(title, 'x', sizeof(title) - 1);
 	title[sizeof(title) - 1] = '\0';
 	build_create(&cm, &cs, 70, title);
 	assert_true(opencode__client_message__get_packed_size(&cm) < 4096);
-	m = call(&w, &cm, T_REPLY);
-	expect_case(m, 70, SMP(SESSION_INFO));
+	m = it_call(&w, &cm, T_REPLY);
+	it_expect_case(m, 70, SMP(SESSION_INFO), NULL);
 	assert_string_equal(m->session_info->title, title);
 	wsc_msg_free(m);
 	/* ...one over it closes with 1009. */
@@ -1210,7 +1053,7 @@ test_ping_inside_fragmented_message(void **state)
 	int i;
 	enum wsc_kind k;
 
-	client(e, &w);
+	it_client(e, &w);
 	cm.request_id = 71;
 	cm.payload_case = CMP(HEALTH_CHECK);
 	cm.health_check = &hc;
@@ -1231,7 +1074,7 @@ test_ping_inside_fragmented_message(void **state)
 	assert_int_equal(wsc_send_frame(&w, 1, WS_OP_CONT, 0, buf + 1, len - 1,
 	    1, T_IO), 0);
 	m = wsc_recv_reply(&w, 71, T_REPLY);
-	expect_case(m, 71, SMP(UPSTREAM_HEALTH));
+	it_expect_case(m, 71, SMP(UPSTREAM_HEALTH), NULL);
 	wsc_msg_free(m);
 	wsc_close(&w);
 }
@@ -1242,7 +1085,7 @@ test_close_echoed(void **state)
 	struct it_env *e = *state;
 	struct wsc w;
 
-	client(e, &w);
+	it_client(e, &w);
 	assert_int_equal(wsc_send_close(&w, 1000, "bye", T_IO), 0);
 	assert_int_equal(wsc_wait_close(&w, T_IO), 1000);
 	wsc_close(&w);
@@ -1260,7 +1103,7 @@ test_close_invalid_code(void **state)
 	struct wsc w;
 	uint8_t p[2] = { 0x03, 0xe4 };	/* 996: not a valid close code */
 
-	client(e, &w);
+	it_client(e, &w);
 	assert_int_equal(wsc_send_frame(&w, 1, WS_OP_CLOSE, 0, p, 2, 1, T_IO),
 	    0);
 	assert_int_equal(wsc_wait_close(&w, T_IO), WS_CLOSE_PROTOCOL);
@@ -1275,17 +1118,17 @@ test_bad_message(void **state)
 	Opencode__ServerMessage *m;
 	struct wsc w;
 
-	client(e, &w);
+	it_client(e, &w);
 	assert_int_equal(wsc_send_binary(&w, garbage, sizeof(garbage), T_IO),
 	    0);
 	m = recv_non_event(&w, T_IO);
 	if (m == NULL || m->payload_case != SMP(ERROR) ||
 	    strcmp(m->error->code, "BAD_MESSAGE") != 0)
-		fail_msg("expected BAD_MESSAGE, got %s", describe(m));
+		fail_msg("expected BAD_MESSAGE, got %s", it_describe(m));
 	wsc_msg_free(m);
 	/* The connection stays usable. */
 	m = simple(&w, 80, S_HEALTH, T_REPLY);
-	expect_case(m, 80, SMP(UPSTREAM_HEALTH));
+	it_expect_case(m, 80, SMP(UPSTREAM_HEALTH), NULL);
 	wsc_msg_free(m);
 	wsc_close(&w);
 }
@@ -1300,14 +1143,14 @@ test_unknown_request(void **state)
 	/* request_id 82 and a field number no version defines (999, varint). */
 	static const uint8_t future[] = { 0x08, 0x52, 0xb8, 0x3e, 0x01 };
 
-	client(e, &w);
+	it_client(e, &w);
 	cm.request_id = 81;
-	m = call(&w, &cm, T_REPLY);
-	expect_error(m, 81, "UNKNOWN_REQUEST");
+	m = it_call(&w, &cm, T_REPLY);
+	it_expect_error(m, 81, "UNKNOWN_REQUEST", NULL);
 	wsc_msg_free(m);
 	assert_int_equal(wsc_send_binary(&w, future, sizeof(future), T_IO), 0);
 	m = wsc_recv_reply(&w, 82, T_REPLY);
-	expect_error(m, 82, "UNKNOWN_REQUEST");
+	it_expect_error(m, 82, "UNKNOWN_REQUEST", NULL);
 	wsc_msg_free(m);
 	wsc_close(&w);
 }
@@ -1445,7 +1288,7 @@ test_allow_origin(void **state)
 
 	memset(&o, 0, sizeof(o));
 	o.ocb_args = args;
-	start(e, &o);
+	it_start_or_fail(e, &o);
 	h[0] = "Origin: http://app.example";
 	assert_int_equal(handshake(e, h, 1), 101);
 	h[0] = "Origin: tauri://localhost";
@@ -1483,7 +1326,7 @@ test_concurrent_clients(void **state)
 
 	assert_non_null(w = calloc(NCLIENTS, sizeof(*w)));
 	for (i = 0; i < NCLIENTS; i++)
-		client(e, &w[i]);
+		it_client(e, &w[i]);
 	/* Every request of every client is in flight before a reply is read. */
 	for (i = 0; i < NCLIENTS; i++) {
 		for (j = 0; j < NREQ; j++) {
@@ -1526,23 +1369,23 @@ test_concurrent_clients(void **state)
 				    (unsigned long long)id);
 			switch (kind) {
 			case 0:
-				expect_case(m, id, SMP(SESSION_LIST));
+				it_expect_case(m, id, SMP(SESSION_LIST), NULL);
 				assert_int_equal(m->session_list->n_sessions,
 				    12);
 				break;
 			case 1:
-				expect_case(m, id, SMP(UPSTREAM_HEALTH));
+				it_expect_case(m, id, SMP(UPSTREAM_HEALTH), NULL);
 				break;
 			case 2:
-				expect_case(m, id, SMP(AGENT_LIST));
+				it_expect_case(m, id, SMP(AGENT_LIST), NULL);
 				assert_int_equal(m->agent_list->n_agents, 7);
 				break;
 			case 3:
-				expect_case(m, id, SMP(AUTH_STATUS));
+				it_expect_case(m, id, SMP(AUTH_STATUS), NULL);
 				assert_true(m->auth_status->connected);
 				break;
 			default:
-				expect_case(m, id, SMP(SESSION_INFO));
+				it_expect_case(m, id, SMP(SESSION_INFO), NULL);
 				snprintf(title, sizeof(title), "c%d-r%llu", i,
 				    (unsigned long long)id);
 				assert_string_equal(m->session_info->title,
@@ -1570,10 +1413,10 @@ test_keepalive_reuse(void **state)
 	long req, conns;
 	int i;
 
-	client(e, &w);
+	it_client(e, &w);
 	/* Warm up, then count from here. */
 	m = simple(&w, 90, S_HEALTH, T_REPLY);
-	expect_case(m, 90, SMP(UPSTREAM_HEALTH));
+	it_expect_case(m, 90, SMP(UPSTREAM_HEALTH), NULL);
 	wsc_msg_free(m);
 	assert_int_equal(it_fake_req(e, "POST", "/__fake/reset", "", NULL),
 	    200);
@@ -1581,7 +1424,7 @@ test_keepalive_reuse(void **state)
 		m = simple(&w, 100 + (uint64_t)i, i % 2 ? S_HEALTH :
 		    S_LIST_SESSIONS, T_REPLY);
 		if (m == NULL || m->payload_case == SMP(ERROR))
-			fail_msg("request %d: %s", i, describe(m));
+			fail_msg("request %d: %s", i, it_describe(m));
 		wsc_msg_free(m);
 	}
 	assert_int_equal(it_fake_count(e, &req, &conns, NULL), 0);
@@ -1609,14 +1452,14 @@ test_send_message_and_events(void **state)
 	int completed = 0;
 	int64_t deadline;
 
-	client(e, &w);
+	it_client(e, &w);
 	sm.session_id = FX_SESSION;
 	sm.text = "text";
 	cm.request_id = 120;
 	cm.payload_case = CMP(SEND_MESSAGE);
 	cm.send_message = &sm;
-	m = call(&w, &cm, T_REPLY);
-	expect_case(m, 120, SMP(_NOT_SET));
+	m = it_call(&w, &cm, T_REPLY);
+	it_expect_case(m, 120, SMP(_NOT_SET), NULL);
 	wsc_msg_free(m);
 	assert_non_null(last = it_fake_last(e, "POST", "/session/"));
 	if (strncmp(last, "POST /session/" FX_SESSION "/prompt_async\n",
@@ -1679,7 +1522,7 @@ reply_permission(struct wsc *w, uint64_t id, const char *per,
 	cm.request_id = id;
 	cm.payload_case = CMP(REPLY_PERMISSION);
 	cm.reply_permission = &rp;
-	return call(w, &cm, T_REPLY);
+	return it_call(w, &cm, T_REPLY);
 }
 
 static void
@@ -1693,13 +1536,13 @@ test_cancel_and_permission(void **state)
 	struct wsc w;
 	char *last;
 
-	client(e, &w);
+	it_client(e, &w);
 	cr.session_id = FX_SESSION;
 	cm.request_id = 140;
 	cm.payload_case = CMP(CANCEL_REQUEST);
 	cm.cancel_request = &cr;
-	m = call(&w, &cm, T_REPLY);
-	expect_case(m, 140, SMP(_NOT_SET));
+	m = it_call(&w, &cm, T_REPLY);
+	it_expect_case(m, 140, SMP(_NOT_SET), NULL);
 	wsc_msg_free(m);
 	assert_non_null(last = it_fake_last(e, "POST", "/session/"));
 	assert_memory_equal(last, "POST /session/" FX_SESSION "/abort\n",
@@ -1707,7 +1550,7 @@ test_cancel_and_permission(void **state)
 	free(last);
 
 	m = reply_permission(&w, 141, PERM_ID, "once");
-	expect_case(m, 141, SMP(_NOT_SET));
+	it_expect_case(m, 141, SMP(_NOT_SET), NULL);
 	wsc_msg_free(m);
 	assert_non_null(last = it_fake_last(e, "POST", "/permission/"));
 	if (strncmp(last, PERM_LINE, strlen(PERM_LINE)) != 0 ||
@@ -1717,14 +1560,14 @@ test_cancel_and_permission(void **state)
 
 	m = reply_permission(&w, 142, "per_0000000000000000000000000000",
 	    "reject");
-	expect_error(m, 142, "NOT_FOUND");
+	it_expect_error(m, 142, "NOT_FOUND", NULL);
 	wsc_msg_free(m);
 	m = reply_permission(&w, 143, PERM_ID,
 	    "maybe");
-	expect_error(m, 143, "INVALID_REQUEST");
+	it_expect_error(m, 143, "INVALID_REQUEST", NULL);
 	wsc_msg_free(m);
 	m = reply_permission(&w, 144, "../x", "once");
-	expect_error(m, 144, "INVALID_REQUEST");
+	it_expect_error(m, 144, "INVALID_REQUEST", NULL);
 	wsc_msg_free(m);
 
 	/* A prompt to a session the upstream does not know. */
@@ -1734,8 +1577,8 @@ test_cancel_and_permission(void **state)
 	cm.request_id = 145;
 	cm.payload_case = CMP(SEND_MESSAGE);
 	cm.send_message = &sm;
-	m = call(&w, &cm, T_REPLY);
-	expect_error(m, 145, "NOT_FOUND");
+	m = it_call(&w, &cm, T_REPLY);
+	it_expect_error(m, 145, "NOT_FOUND", NULL);
 	wsc_msg_free(m);
 	wsc_close(&w);
 }
@@ -1769,7 +1612,7 @@ test_many_tokens_lossless(void **state)
 	free(fx);
 	assert_true(wl > 10000);
 
-	client(e, &w);
+	it_client(e, &w);
 	if (it_fake_wait_streams(e, 1, T_REPLY) == -1)
 		fail_msg("ocbroker never subscribed to /event");
 	assert_int_equal(it_fake_req(e, "POST", "/__fake/sse", "sse-many.txt",
@@ -1814,14 +1657,14 @@ test_subscribe_filter(void **state)
 	struct wsc w;
 	int tokens = 0;
 
-	client(e, &w);
+	it_client(e, &w);
 	sub.n_session_ids = 1;
 	sub.session_ids = ids;
 	cm.request_id = 130;
 	cm.payload_case = CMP(SUBSCRIBE);
 	cm.subscribe = &sub;
-	m = call(&w, &cm, T_REPLY);
-	expect_case(m, 130, SMP(_NOT_SET));
+	m = it_call(&w, &cm, T_REPLY);
+	it_expect_case(m, 130, SMP(_NOT_SET), NULL);
 	wsc_msg_free(m);
 	if (it_fake_wait_streams(e, 1, T_REPLY) == -1)
 		fail_msg("ocbroker never subscribed to /event");
@@ -1840,8 +1683,8 @@ test_subscribe_filter(void **state)
 	/* An empty list means every session again. */
 	sub.n_session_ids = 0;
 	cm.request_id = 131;
-	m = call(&w, &cm, T_REPLY);
-	expect_case(m, 131, SMP(_NOT_SET));
+	m = it_call(&w, &cm, T_REPLY);
+	it_expect_case(m, 131, SMP(_NOT_SET), NULL);
 	wsc_msg_free(m);
 	assert_int_equal(it_fake_req(e, "POST", "/__fake/sse", "sse-text.txt",
 	    &r), 200);
@@ -1865,7 +1708,7 @@ test_sse_reconnect(void **state)
 	int64_t deadline;
 	int up = 0;
 
-	client(e, &w);
+	it_client(e, &w);
 	if (it_fake_wait_streams(e, 1, T_REPLY) == -1)
 		fail_msg("ocbroker never subscribed to /event");
 	/* The upstream ends the stream as it does on SIGTERM. */
@@ -1905,7 +1748,7 @@ test_sigterm_closes_1001(void **state)
 	int64_t t0, t_term;
 	int st, extra, i;
 
-	client(e, &a);
+	it_client(e, &a);
 	/* u stays unauthenticated. */
 	assert_int_equal(wsc_open(&u, e->port, T_IO), 0);
 	it_signal(e, SIGTERM);
@@ -1960,7 +1803,7 @@ test_token_fd(void **state)
 	memset(&o, 0, sizeof(o));
 	o.token_fd = 1;
 	o.token_in = tok;
-	start(e, &o);
+	it_start_or_fail(e, &o);
 	/* The token the parent app generated is not printed. */
 	assert_false(e->has_token);
 	assert_int_equal(wsc_open(&w, e->port, T_IO), 0);
@@ -1974,102 +1817,102 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ready_line_parser),
 		cmocka_unit_test_setup_teardown(test_ready_and_auth,
-		    setup_default, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_list_sessions,
-		    setup_default, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_create_session_title,
-		    setup_default, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_create_session_no_title,
-		    setup_default, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_delete_session,
-		    setup_default, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_delete_session_not_found,
-		    setup_default, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_list_agents,
-		    setup_default, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_provider_status,
-		    setup_default, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_get_auth,
-		    setup_default, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_set_auth_api,
-		    setup_default, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_set_auth_oauth,
-		    setup_default, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_delete_auth,
-		    setup_default, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_health,
-		    setup_default, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_upstream_500,
-		    setup_default, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_upstream_404,
-		    setup_default, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_upstream_html,
-		    setup_default, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_upstream_closes,
-		    setup_default, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_upstream_password,
-		    setup_none, teardown),
+		    it_setup_none, it_teardown),
 		cmocka_unit_test_setup_teardown(test_upstream_refused,
-		    setup_none, teardown),
+		    it_setup_none, it_teardown),
 		cmocka_unit_test_setup_teardown(test_upstream_timeout,
-		    setup_default, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_nul_in_string,
-		    setup_default, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_invalid_session_id,
-		    setup_default, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_token,
-		    setup_default, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_first_message_not_auth,
-		    setup_default, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_auth_timeout,
-		    setup_default, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_text_frame,
-		    setup_default, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_unmasked_frame,
-		    setup_default, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_rsv_bit,
-		    setup_default, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_max_message,
-		    setup_none, teardown),
+		    it_setup_none, it_teardown),
 		cmocka_unit_test_setup_teardown(test_ping_pong,
-		    setup_default, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(
-		    test_ping_inside_fragmented_message, setup_default,
-		    teardown),
+		    test_ping_inside_fragmented_message, it_setup_default,
+		    it_teardown),
 		cmocka_unit_test_setup_teardown(test_close_echoed,
-		    setup_default, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_close_invalid_code,
-		    setup_default, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_bad_message,
-		    setup_default, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_request,
-		    setup_default, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_handshake_errors,
-		    setup_default, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_handshake_method,
-		    setup_default, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_handshake_slow_head,
-		    setup_default, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_allow_origin,
-		    setup_none, teardown),
+		    it_setup_none, it_teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_clients,
-		    setup_default, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_keepalive_reuse,
-		    setup_default, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_send_message_and_events,
-		    setup_default, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_and_permission,
-		    setup_default, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_many_tokens_lossless,
-		    setup_default, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_subscribe_filter,
-		    setup_default, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_sse_reconnect,
-		    setup_default, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_sigterm_closes_1001,
-		    setup_default, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_token_fd,
-		    setup_none, teardown),
+		    it_setup_none, it_teardown),
 	};
 	const char *filter;
 	int failed;

@@ -16,37 +16,13 @@
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
-
-#include <sys/types.h>
-#include <sys/wait.h>
 
 #include <ctype.h>
 #include <math.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
-#include <cmocka.h>
 #include <zlib.h>
 
-#include "proto/messages.pb-c.h"
-#include "tests/integration_util.h"
-#include "tests/wsclient.h"
-
-#define T_IO		5000	/* ordinary wait, ms */
-#define T_REPLY		10000	/* a reply via the fake */
-#define T_EXIT		10000	/* SIGTERM to exit */
-
-#define CMP(x)		OPENCODE__CLIENT_MESSAGE__PAYLOAD_##x
-#define SMP(x)		OPENCODE__SERVER_MESSAGE__PAYLOAD_##x
+#include "tests/support/itest.h"
 
 #define FX_SESSION	"ses_de9d9dd34ffervjM6BvxQjuyqi"
 #define OTHER_SESSION	"ses_someotherchat0000000000000"
@@ -397,70 +373,10 @@ B(const char *v)
 /* ---- processes ---- */
 
 static int
-setup_env(void **state, const struct it_opts *o)
-{
-	struct it_env *e;
-
-	if ((e = calloc(1, sizeof(*e))) == NULL)
-		return -1;
-	*state = e;
-	if (o != NULL && it_start(e, o) == -1)
-		return -1;
-	return 0;
-}
-
-static int
-setup_default(void **state)
-{
-	static const struct it_opts o;
-
-	return setup_env(state, &o);
-}
-
-static int
-setup_none(void **state)
-{
-	return setup_env(state, NULL);
-}
-
-static int
 teardown(void **state)
 {
-	struct it_env *e = *state;
-	int st, extra, bad = 0;
-
 	pool_free();
-	if (e == NULL)
-		return 0;
-	if (e->running) {
-		st = it_stop(e, T_EXIT, &extra);
-		if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-			fprintf(stderr, "teardown: ocbroker did not exit 0 on "
-			    "SIGTERM (wait status %d, log %s)\n", st,
-			    e->ocb_log);
-			bad = 1;
-		}
-		if (extra) {
-			fprintf(stderr, "teardown: ocbroker wrote to stdout "
-			    "after its ready line\n");
-			bad = 1;
-		}
-	}
-	free(e);
-	*state = NULL;
-	return bad ? -1 : 0;
-}
-
-static void
-client(struct it_env *e, struct wsc *w)
-{
-	int r;
-
-	if (wsc_open(w, e->port, T_IO) == -1)
-		fail_msg("WebSocket opening handshake to port %u failed",
-		    (unsigned)e->port);
-	if ((r = wsc_auth(w, e->token, 1, T_IO)) != 1)
-		fail_msg("auth with the ready line's token: %d", r);
+	return it_teardown(state);
 }
 
 /* The body the fake serves on a route (the fixture), kept. */
@@ -515,30 +431,6 @@ expect_upstream(struct it_env *e, const char *method, const char *prefix,
 }
 
 /* ---- messages ---- */
-
-static const char *
-describe(const Opencode__ServerMessage *m)
-{
-	static char buf[512];
-
-	if (m == NULL)
-		return "no message";
-	switch (m->payload_case) {
-	case SMP(_NOT_SET):
-		snprintf(buf, sizeof(buf), "empty reply (request_id %llu)",
-		    (unsigned long long)m->request_id);
-		break;
-	case SMP(ERROR):
-		snprintf(buf, sizeof(buf), "error %s \"%s\" (request_id %llu)",
-		    m->error->code, m->error->message,
-		    (unsigned long long)m->request_id);
-		break;
-	default:
-		snprintf(buf, sizeof(buf), "payload %d (request_id %llu)",
-		    (int)m->payload_case, (unsigned long long)m->request_id);
-	}
-	return buf;
-}
 
 /* Every request payload in one place, to build any v2 request. */
 enum rk {
@@ -711,46 +603,11 @@ rq_make(struct rq *r, enum rk k, uint64_t id)
 }
 
 static Opencode__ServerMessage *
-call(struct wsc *w, Opencode__ClientMessage *cm, int timeout_ms)
-{
-	if (wsc_send_msg(w, cm, T_IO) == -1)
-		fail_msg("send failed");
-	return wsc_recv_reply(w, cm->request_id, timeout_ms);
-}
-
-static Opencode__ServerMessage *
 send_rq(struct wsc *w, enum rk k, uint64_t id)
 {
 	struct rq r;
 
-	return call(w, rq_make(&r, k, id), T_REPLY);
-}
-
-static void
-expect_error(Opencode__ServerMessage *m, uint64_t id, const char *code,
-    const char *what)
-{
-	if (m == NULL)
-		fail_msg("%s: expected error %s for request %llu, got no reply",
-		    what, code, (unsigned long long)id);
-	if (m->payload_case != SMP(ERROR) ||
-	    strcmp(m->error->code, code) != 0)
-		fail_msg("%s: expected error %s, got %s", what, code,
-		    describe(m));
-	assert_int_equal(m->request_id, id);
-}
-
-static void
-expect_case(Opencode__ServerMessage *m, uint64_t id,
-    Opencode__ServerMessage__PayloadCase c, const char *what)
-{
-	if (m == NULL)
-		fail_msg("%s: expected payload %d for request %llu, got no "
-		    "reply", what, (int)c, (unsigned long long)id);
-	if (m->payload_case != c)
-		fail_msg("%s: expected payload %d, got %s", what, (int)c,
-		    describe(m));
-	assert_int_equal(m->request_id, id);
+	return it_call(w, rq_make(&r, k, id), T_REPLY);
 }
 
 /* ---- expected values, read from the JSON ---- */
@@ -987,9 +844,9 @@ test_get_session(void **state)
 	struct rq r;
 	struct wsc w;
 
-	client(e, &w);
+	it_client(e, &w);
 	m = send_rq(&w, RK_GET_SESSION, 10);
-	expect_case(m, 10, SMP(SESSION_INFO), "GetSession");
+	it_expect_case(m, 10, SMP(SESSION_INFO), "GetSession");
 	check_session(m->session_info, js);
 	wsc_msg_free(m);
 	assert_string_equal(expect_upstream(e, "GET", "/session/",
@@ -997,8 +854,8 @@ test_get_session(void **state)
 
 	rq_make(&r, RK_GET_SESSION, 11)->get_session->session_id =
 	    UNKNOWN_SESSION;
-	m = call(&w, &r.cm, T_REPLY);
-	expect_error(m, 11, "NOT_FOUND", "GetSession of an unknown session");
+	m = it_call(&w, &r.cm, T_REPLY);
+	it_expect_error(m, 11, "NOT_FOUND", "GetSession of an unknown session");
 	wsc_msg_free(m);
 	wsc_close(&w);
 }
@@ -1012,9 +869,9 @@ test_update_session(void **state)
 	struct rq r;
 	struct wsc w;
 
-	client(e, &w);
-	m = call(&w, rq_make(&r, RK_UPDATE_SESSION, 12), T_REPLY);
-	expect_case(m, 12, SMP(SESSION_INFO), "UpdateSession");
+	it_client(e, &w);
+	m = it_call(&w, rq_make(&r, RK_UPDATE_SESSION, 12), T_REPLY);
+	it_expect_case(m, 12, SMP(SESSION_INFO), "UpdateSession");
 	check_session(m->session_info, js);
 	wsc_msg_free(m);
 	body = expect_upstream(e, "PATCH", "/session/",
@@ -1025,8 +882,8 @@ test_update_session(void **state)
 
 	r.us.session_id = UNKNOWN_SESSION;
 	r.cm.request_id = 13;
-	m = call(&w, &r.cm, T_REPLY);
-	expect_error(m, 13, "NOT_FOUND", "UpdateSession of an unknown session");
+	m = it_call(&w, &r.cm, T_REPLY);
+	it_expect_error(m, 13, "NOT_FOUND", "UpdateSession of an unknown session");
 	wsc_msg_free(m);
 	wsc_close(&w);
 }
@@ -1041,9 +898,9 @@ test_fork_session(void **state)
 	struct rq r;
 	struct wsc w;
 
-	client(e, &w);
+	it_client(e, &w);
 	m = send_rq(&w, RK_FORK, 14);
-	expect_case(m, 14, SMP(SESSION_INFO), "ForkSession");
+	it_expect_case(m, 14, SMP(SESSION_INFO), "ForkSession");
 	check_session(m->session_info, js);
 	wsc_msg_free(m);
 	body = expect_upstream(e, "POST", "/session/",
@@ -1055,8 +912,8 @@ test_fork_session(void **state)
 	rq_make(&r, RK_FORK, 15);
 	r.fs._message_id_case = OPENCODE__FORK_SESSION___MESSAGE_ID_MESSAGE_ID;
 	r.fs.message_id = FX_MESSAGE;
-	m = call(&w, &r.cm, T_REPLY);
-	expect_case(m, 15, SMP(SESSION_INFO), "ForkSession at a message");
+	m = it_call(&w, &r.cm, T_REPLY);
+	it_expect_case(m, 15, SMP(SESSION_INFO), "ForkSession at a message");
 	wsc_msg_free(m);
 	body = expect_upstream(e, "POST", "/session/",
 	    "POST /session/" FX_SESSION "/fork\n");
@@ -1076,9 +933,9 @@ test_revert_unrevert(void **state)
 	struct rq r;
 	struct wsc w;
 
-	client(e, &w);
+	it_client(e, &w);
 	m = send_rq(&w, RK_REVERT, 16);
-	expect_case(m, 16, SMP(SESSION_INFO), "RevertSession");
+	it_expect_case(m, 16, SMP(SESSION_INFO), "RevertSession");
 	check_session(m->session_info, rev);
 	wsc_msg_free(m);
 	body = expect_upstream(e, "POST", "/session/",
@@ -1089,8 +946,8 @@ test_revert_unrevert(void **state)
 	rq_make(&r, RK_REVERT, 17);
 	r.rv._part_id_case = OPENCODE__REVERT_SESSION___PART_ID_PART_ID;
 	r.rv.part_id = FX_PART;
-	m = call(&w, &r.cm, T_REPLY);
-	expect_case(m, 17, SMP(SESSION_INFO), "RevertSession of a part");
+	m = it_call(&w, &r.cm, T_REPLY);
+	it_expect_case(m, 17, SMP(SESSION_INFO), "RevertSession of a part");
 	wsc_msg_free(m);
 	body = expect_upstream(e, "POST", "/session/",
 	    "POST /session/" FX_SESSION "/revert\n");
@@ -1098,7 +955,7 @@ test_revert_unrevert(void **state)
 	assert_string_equal(S(jget(body, "partID")), FX_PART);
 
 	m = send_rq(&w, RK_UNREVERT, 18);
-	expect_case(m, 18, SMP(SESSION_INFO), "UnrevertSession");
+	it_expect_case(m, 18, SMP(SESSION_INFO), "UnrevertSession");
 	check_session(m->session_info, unrev);
 	wsc_msg_free(m);
 	expect_upstream(e, "POST", "/session/",
@@ -1106,8 +963,8 @@ test_revert_unrevert(void **state)
 
 	rq_make(&r, RK_UNREVERT, 19)->unrevert_session->session_id =
 	    UNKNOWN_SESSION;
-	m = call(&w, &r.cm, T_REPLY);
-	expect_error(m, 19, "NOT_FOUND", "UnrevertSession, unknown session");
+	m = it_call(&w, &r.cm, T_REPLY);
+	it_expect_error(m, 19, "NOT_FOUND", "UnrevertSession, unknown session");
 	wsc_msg_free(m);
 	wsc_close(&w);
 }
@@ -1126,9 +983,9 @@ test_list_session_status(void **state)
 	while (jmember(js, n, &key) != NULL)
 		n++;
 	assert_true(n >= 1);
-	client(e, &w);
+	it_client(e, &w);
 	m = send_rq(&w, RK_STATUS_LIST, 20);
-	expect_case(m, 20, SMP(SESSION_STATUS_LIST), "ListSessionStatus");
+	it_expect_case(m, 20, SMP(SESSION_STATUS_LIST), "ListSessionStatus");
 	assert_int_equal(m->session_status_list->n_statuses, n);
 	for (i = 0; i < n; i++) {
 		v = jmember(js, i, &key);
@@ -1168,7 +1025,7 @@ list_messages(struct wsc *w, uint64_t id, uint32_t limit, const char *before)
 		r.lm._before_case = OPENCODE__LIST_MESSAGES___BEFORE_BEFORE;
 		r.lm.before = (char *)before;
 	}
-	return call(w, &r.cm, T_REPLY);
+	return it_call(w, &r.cm, T_REPLY);
 }
 
 /* The reply holds elements [first, first + n) of the fixture list. */
@@ -1195,11 +1052,11 @@ test_list_messages(void **state)
 	char before[64];
 
 	assert_true(n >= 3);
-	client(e, &w);
+	it_client(e, &w);
 
 	/* No limit: 100, asked as 101 to learn whether there are more. */
 	m = list_messages(&w, 30, 0, NULL);
-	expect_case(m, 30, SMP(MESSAGE_LIST), "ListMessages");
+	it_expect_case(m, 30, SMP(MESSAGE_LIST), "ListMessages");
 	first = n > 100 ? n - 100 : 0;
 	check_page(m->message_list, list, first, n - first);
 	assert_int_equal(m->message_list->more, n > 100);
@@ -1209,7 +1066,7 @@ test_list_messages(void **state)
 
 	/* The newest two, and more. */
 	m = list_messages(&w, 31, 2, NULL);
-	expect_case(m, 31, SMP(MESSAGE_LIST), "ListMessages limit 2");
+	it_expect_case(m, 31, SMP(MESSAGE_LIST), "ListMessages limit 2");
 	check_page(m->message_list, list, n - 2, 2);
 	assert_true(m->message_list->more);
 	snprintf(before, sizeof(before), "%s",
@@ -1220,7 +1077,7 @@ test_list_messages(void **state)
 
 	/* The page before them. */
 	m = list_messages(&w, 32, 2, before);
-	expect_case(m, 32, SMP(MESSAGE_LIST), "ListMessages before");
+	it_expect_case(m, 32, SMP(MESSAGE_LIST), "ListMessages before");
 	first = n - 2 >= 2 ? n - 4 : 0;
 	check_page(m->message_list, list, first, n - 2 - first);
 	assert_int_equal(m->message_list->more, n - 2 > 2);
@@ -1242,7 +1099,7 @@ test_list_messages(void **state)
 	snprintf(before, sizeof(before), "%s", S(jpath(jat(list, 1),
 	    "info.id")));
 	m = list_messages(&w, 35, 5, before);
-	expect_case(m, 35, SMP(MESSAGE_LIST), "ListMessages before the 2nd");
+	it_expect_case(m, 35, SMP(MESSAGE_LIST), "ListMessages before the 2nd");
 	check_page(m->message_list, list, 0, 1);
 	assert_false(m->message_list->more);
 	wsc_msg_free(m);
@@ -1252,7 +1109,7 @@ test_list_messages(void **state)
 	 * contract).
 	 */
 	m = list_messages(&w, 36, 5, "msg_0000000000000000000000000");
-	expect_error(m, 36, "NOT_FOUND", "ListMessages before msg_0000");
+	it_expect_error(m, 36, "NOT_FOUND", "ListMessages before msg_0000");
 	wsc_msg_free(m);
 
 	/* An unknown session. */
@@ -1261,8 +1118,8 @@ test_list_messages(void **state)
 
 		rq_make(&r, RK_LIST_MESSAGES, 33)->list_messages->session_id =
 		    UNKNOWN_SESSION;
-		m = call(&w, &r.cm, T_REPLY);
-		expect_error(m, 33, "NOT_FOUND", "ListMessages, unknown");
+		m = it_call(&w, &r.cm, T_REPLY);
+		it_expect_error(m, 33, "NOT_FOUND", "ListMessages, unknown");
 		wsc_msg_free(m);
 	}
 	wsc_close(&w);
@@ -1276,7 +1133,7 @@ setup_small_message(void **state)
 
 	memset(&o, 0, sizeof(o));
 	o.ocb_args = args;
-	return setup_env(state, &o);
+	return it_setup_env(state, &o);
 }
 
 /*
@@ -1294,9 +1151,9 @@ test_list_messages_max_message(void **state)
 	Opencode__ServerMessage *m;
 	struct wsc w;
 
-	client(e, &w);
+	it_client(e, &w);
 	m = list_messages(&w, 34, 0, NULL);
-	expect_case(m, 34, SMP(MESSAGE_LIST), "ListMessages, 4 KiB");
+	it_expect_case(m, 34, SMP(MESSAGE_LIST), "ListMessages, 4 KiB");
 	size = opencode__server_message__get_packed_size(m);
 	got = m->message_list->n_messages;
 	print_message("%zu of %zu messages in %zu bytes\n", got, n, size);
@@ -1322,9 +1179,9 @@ test_list_commands(void **state)
 	struct wsc w;
 	size_t i, k;
 
-	client(e, &w);
+	it_client(e, &w);
 	m = send_rq(&w, RK_COMMANDS, 40);
-	expect_case(m, 40, SMP(COMMAND_LIST), "ListCommands");
+	it_expect_case(m, 40, SMP(COMMAND_LIST), "ListCommands");
 	assert_int_equal(m->command_list->n_commands, jcount(js));
 	for (i = 0; i < m->command_list->n_commands; i++) {
 		c = jat(js, i);
@@ -1456,10 +1313,10 @@ test_list_providers(void **state)
 	for (i = 0; i < n; i++)
 		nconn += in_array(connected, S(jget(all[i], "id")));
 	assert_true(nconn >= 1);
-	client(e, &w);
+	it_client(e, &w);
 
 	m = send_rq(&w, RK_PROVIDERS, 41);
-	expect_case(m, 41, SMP(PROVIDER_LIST), "ListProviders");
+	it_expect_case(m, 41, SMP(PROVIDER_LIST), "ListProviders");
 	pl = m->provider_list;
 	assert_int_equal(pl->n_providers, nconn);
 	for (i = 0, k = 0; i < n; i++) {
@@ -1472,8 +1329,8 @@ test_list_providers(void **state)
 	expect_upstream(e, "GET", "/provider", "GET /provider\n");
 
 	rq_make(&r, RK_PROVIDERS, 42)->list_providers->include_all = 1;
-	m = call(&w, &r.cm, T_REPLY);
-	expect_case(m, 42, SMP(PROVIDER_LIST), "ListProviders include_all");
+	m = it_call(&w, &r.cm, T_REPLY);
+	it_expect_case(m, 42, SMP(PROVIDER_LIST), "ListProviders include_all");
 	pl = m->provider_list;
 	assert_int_equal(pl->n_providers, n);
 	for (i = 0; i < n; i++)
@@ -1502,9 +1359,9 @@ test_reply_reject_question(void **state)
 	struct rq r;
 	struct wsc w;
 
-	client(e, &w);
+	it_client(e, &w);
 	m = send_rq(&w, RK_REPLY_QUESTION, 50);
-	expect_case(m, 50, SMP(_NOT_SET), "ReplyQuestion");
+	it_expect_case(m, 50, SMP(_NOT_SET), "ReplyQuestion");
 	wsc_msg_free(m);
 	body = expect_upstream(e, "POST", "/question/",
 	    "POST /question/" FX_QUESTION "/reply\n");
@@ -1522,8 +1379,8 @@ test_reply_reject_question(void **state)
 	qap[1] = &qa2;
 	r.rq.n_answers = 2;
 	r.rq.answers = qap;
-	m = call(&w, &r.cm, T_REPLY);
-	expect_case(m, 51, SMP(_NOT_SET), "ReplyQuestion, two answers");
+	m = it_call(&w, &r.cm, T_REPLY);
+	it_expect_case(m, 51, SMP(_NOT_SET), "ReplyQuestion, two answers");
 	wsc_msg_free(m);
 	body = expect_upstream(e, "POST", "/question/",
 	    "POST /question/" FX_QUESTION "/reply\n");
@@ -1535,20 +1392,20 @@ test_reply_reject_question(void **state)
 	assert_string_equal(S(jat(jat(a, 1), 1)), "Typed by the user");
 
 	m = send_rq(&w, RK_REJECT_QUESTION, 52);
-	expect_case(m, 52, SMP(_NOT_SET), "RejectQuestion");
+	it_expect_case(m, 52, SMP(_NOT_SET), "RejectQuestion");
 	wsc_msg_free(m);
 	expect_upstream(e, "POST", "/question/",
 	    "POST /question/" FX_QUESTION "/reject\n");
 
 	rq_make(&r, RK_REPLY_QUESTION, 53)->reply_question->question_id =
 	    UNKNOWN_QUESTION;
-	m = call(&w, &r.cm, T_REPLY);
-	expect_error(m, 53, "NOT_FOUND", "ReplyQuestion, unknown question");
+	m = it_call(&w, &r.cm, T_REPLY);
+	it_expect_error(m, 53, "NOT_FOUND", "ReplyQuestion, unknown question");
 	wsc_msg_free(m);
 	rq_make(&r, RK_REJECT_QUESTION, 54)->reject_question->question_id =
 	    UNKNOWN_QUESTION;
-	m = call(&w, &r.cm, T_REPLY);
-	expect_error(m, 54, "NOT_FOUND", "RejectQuestion, unknown question");
+	m = it_call(&w, &r.cm, T_REPLY);
+	it_expect_error(m, 54, "NOT_FOUND", "RejectQuestion, unknown question");
 	wsc_msg_free(m);
 	wsc_close(&w);
 }
@@ -1566,9 +1423,9 @@ test_list_pending(void **state)
 	assert_true(jcount(perms) >= 1 && jcount(qs) >= 1);
 	assert_int_equal(it_fake_req(e, "POST", "/__fake/reset", "", NULL),
 	    200);
-	client(e, &w);
+	it_client(e, &w);
 	m = send_rq(&w, RK_PENDING, 60);
-	expect_case(m, 60, SMP(PENDING_LIST), "ListPending");
+	it_expect_case(m, 60, SMP(PENDING_LIST), "ListPending");
 	assert_int_equal(m->pending_list->n_permissions, jcount(perms));
 	for (i = 0; i < m->pending_list->n_permissions; i++)
 		check_permission(m->pending_list->permissions[i],
@@ -1591,14 +1448,14 @@ test_list_pending_errors(void **state)
 	Opencode__ServerMessage *m;
 	struct wsc w;
 
-	client(e, &w);
+	it_client(e, &w);
 	assert_int_equal(it_fake_mode(e, "status 500"), 0);
 	m = send_rq(&w, RK_PENDING, 61);
-	expect_error(m, 61, "UPSTREAM_ERROR", "ListPending, 500");
+	it_expect_error(m, 61, "UPSTREAM_ERROR", "ListPending, 500");
 	wsc_msg_free(m);
 	assert_int_equal(it_fake_mode(e, "html"), 0);
 	m = send_rq(&w, RK_PENDING, 62);
-	expect_error(m, 62, "UPSTREAM_ERROR", "ListPending, html");
+	it_expect_error(m, 62, "UPSTREAM_ERROR", "ListPending, html");
 	wsc_msg_free(m);
 	wsc_close(&w);
 }
@@ -1612,16 +1469,16 @@ test_get_todos(void **state)
 	struct rq r;
 	struct wsc w;
 
-	client(e, &w);
+	it_client(e, &w);
 	m = send_rq(&w, RK_TODOS, 70);
-	expect_case(m, 70, SMP(TODO_LIST), "GetTodos");
+	it_expect_case(m, 70, SMP(TODO_LIST), "GetTodos");
 	check_todos(m->todo_list, js, FX_SESSION);
 	wsc_msg_free(m);
 	expect_upstream(e, "GET", "/session/",
 	    "GET /session/" FX_SESSION "/todo\n");
 	rq_make(&r, RK_TODOS, 71)->get_todos->session_id = UNKNOWN_SESSION;
-	m = call(&w, &r.cm, T_REPLY);
-	expect_error(m, 71, "NOT_FOUND", "GetTodos, unknown session");
+	m = it_call(&w, &r.cm, T_REPLY);
+	it_expect_error(m, 71, "NOT_FOUND", "GetTodos, unknown session");
 	wsc_msg_free(m);
 	wsc_close(&w);
 }
@@ -1637,9 +1494,9 @@ test_get_diff(void **state)
 	struct rq r;
 	struct wsc w;
 
-	client(e, &w);
+	it_client(e, &w);
 	m = send_rq(&w, RK_DIFF, 72);
-	expect_case(m, 72, SMP(DIFF_LIST), "GetDiff");
+	it_expect_case(m, 72, SMP(DIFF_LIST), "GetDiff");
 	check_diffs(m->diff_list, all, FX_SESSION, "");
 	wsc_msg_free(m);
 	expect_upstream(e, "GET", "/session/",
@@ -1648,16 +1505,16 @@ test_get_diff(void **state)
 	rq_make(&r, RK_DIFF, 73);
 	r.gd._message_id_case = OPENCODE__GET_DIFF___MESSAGE_ID_MESSAGE_ID;
 	r.gd.message_id = FX_MESSAGE;
-	m = call(&w, &r.cm, T_REPLY);
-	expect_case(m, 73, SMP(DIFF_LIST), "GetDiff of a message");
+	m = it_call(&w, &r.cm, T_REPLY);
+	it_expect_case(m, 73, SMP(DIFF_LIST), "GetDiff of a message");
 	check_diffs(m->diff_list, one, FX_SESSION, FX_MESSAGE);
 	wsc_msg_free(m);
 	expect_upstream(e, "GET", "/session/",
 	    "GET /session/" FX_SESSION "/diff?messageID=" FX_MESSAGE "\n");
 	/* The real server answers 200 [] for an unknown session here. */
 	rq_make(&r, RK_DIFF, 74)->get_diff->session_id = UNKNOWN_SESSION;
-	m = call(&w, &r.cm, T_REPLY);
-	expect_case(m, 74, SMP(DIFF_LIST), "GetDiff, unknown session");
+	m = it_call(&w, &r.cm, T_REPLY);
+	it_expect_case(m, 74, SMP(DIFF_LIST), "GetDiff, unknown session");
 	check_diffs(m->diff_list, "[]", UNKNOWN_SESSION, "");
 	wsc_msg_free(m);
 	wsc_close(&w);
@@ -1674,9 +1531,9 @@ test_summarize(void **state)
 	struct rq r;
 	struct wsc w;
 
-	client(e, &w);
+	it_client(e, &w);
 	m = send_rq(&w, RK_SUMMARIZE, 80);
-	expect_case(m, 80, SMP(_NOT_SET), "SummarizeSession");
+	it_expect_case(m, 80, SMP(_NOT_SET), "SummarizeSession");
 	wsc_msg_free(m);
 	body = expect_upstream(e, "POST", "/session/",
 	    "POST /session/" FX_SESSION "/summarize\n");
@@ -1684,8 +1541,8 @@ test_summarize(void **state)
 	assert_string_equal(S(jget(body, "modelID")), "mock-1");
 	rq_make(&r, RK_SUMMARIZE, 81)->summarize_session->session_id =
 	    UNKNOWN_SESSION;
-	m = call(&w, &r.cm, T_REPLY);
-	expect_error(m, 81, "NOT_FOUND", "SummarizeSession, unknown");
+	m = it_call(&w, &r.cm, T_REPLY);
+	it_expect_error(m, 81, "NOT_FOUND", "SummarizeSession, unknown");
 	wsc_msg_free(m);
 	wsc_close(&w);
 }
@@ -1699,9 +1556,9 @@ test_run_command(void **state)
 	struct rq r;
 	struct wsc w;
 
-	client(e, &w);
+	it_client(e, &w);
 	m = send_rq(&w, RK_RUN_COMMAND, 90);
-	expect_case(m, 90, SMP(_NOT_SET), "RunCommand");
+	it_expect_case(m, 90, SMP(_NOT_SET), "RunCommand");
 	wsc_msg_free(m);
 	body = expect_upstream(e, "POST", "/session/",
 	    "POST /session/" FX_SESSION "/command\n");
@@ -1719,8 +1576,8 @@ test_run_command(void **state)
 	r.rc.provider_id = "mock";
 	r.rc._model_id_case = OPENCODE__RUN_COMMAND___MODEL_ID_MODEL_ID;
 	r.rc.model_id = "mock-1";
-	m = call(&w, &r.cm, T_REPLY);
-	expect_case(m, 91, SMP(_NOT_SET), "RunCommand with a model");
+	m = it_call(&w, &r.cm, T_REPLY);
+	it_expect_case(m, 91, SMP(_NOT_SET), "RunCommand with a model");
 	wsc_msg_free(m);
 	body = expect_upstream(e, "POST", "/session/",
 	    "POST /session/" FX_SESSION "/command\n");
@@ -1729,14 +1586,14 @@ test_run_command(void **state)
 
 	rq_make(&r, RK_RUN_COMMAND, 92)->run_command->session_id =
 	    UNKNOWN_SESSION;
-	m = call(&w, &r.cm, T_REPLY);
-	expect_error(m, 92, "NOT_FOUND", "RunCommand, unknown session");
+	m = it_call(&w, &r.cm, T_REPLY);
+	it_expect_error(m, 92, "NOT_FOUND", "RunCommand, unknown session");
 	wsc_msg_free(m);
 	/* An unknown command is 500 UnknownError (error-command-unknown). */
 	rq_make(&r, RK_RUN_COMMAND, 93)->run_command->command =
 	    "no-such-command";
-	m = call(&w, &r.cm, T_REPLY);
-	expect_error(m, 93, "UPSTREAM_ERROR", "RunCommand, unknown command");
+	m = it_call(&w, &r.cm, T_REPLY);
+	it_expect_error(m, 93, "UPSTREAM_ERROR", "RunCommand, unknown command");
 	wsc_msg_free(m);
 	wsc_close(&w);
 }
@@ -1773,7 +1630,7 @@ test_run_command_cancel(void **state)
 	struct rq r, r2;
 	struct wsc w;
 
-	client(e, &w);
+	it_client(e, &w);
 	assert_int_equal(it_fake_command(e, "stall"), 0);
 	if (wsc_send_msg(&w, rq_make(&r, RK_RUN_COMMAND, 100), T_IO) == -1)
 		fail_msg("send failed");
@@ -1790,13 +1647,13 @@ test_run_command_cancel(void **state)
 	cm.request_id = 102;
 	cm.payload_case = CMP(CANCEL_REQUEST);
 	cm.cancel_request = &cr;
-	m = call(&w, &cm, T_REPLY);
-	expect_case(m, 102, SMP(_NOT_SET), "CancelRequest");
+	m = it_call(&w, &cm, T_REPLY);
+	it_expect_case(m, 102, SMP(_NOT_SET), "CancelRequest");
 	wsc_msg_free(m);
 	expect_upstream(e, "POST", "/session/",
 	    "POST /session/" FX_SESSION "/abort\n");
 	m = wsc_recv_reply(&w, 100, T_REPLY);
-	expect_case(m, 100, SMP(_NOT_SET), "RunCommand after its cancel");
+	it_expect_case(m, 100, SMP(_NOT_SET), "RunCommand after its cancel");
 	wsc_msg_free(m);
 	/* The other session's command was not ended. */
 	assert_null(m = wsc_recv_reply(&w, 101, 1000));
@@ -1814,8 +1671,8 @@ test_run_command_cancel_other_conn(void **state)
 	struct rq r;
 	struct wsc w, w2;
 
-	client(e, &w);
-	client(e, &w2);
+	it_client(e, &w);
+	it_client(e, &w2);
 	assert_int_equal(it_fake_command(e, "stall"), 0);
 	if (wsc_send_msg(&w, rq_make(&r, RK_RUN_COMMAND, 103), T_IO) == -1)
 		fail_msg("send failed");
@@ -1824,11 +1681,11 @@ test_run_command_cancel_other_conn(void **state)
 	cm.request_id = 104;
 	cm.payload_case = CMP(CANCEL_REQUEST);
 	cm.cancel_request = &cr;
-	m = call(&w2, &cm, T_REPLY);
-	expect_case(m, 104, SMP(_NOT_SET), "CancelRequest, 2nd connection");
+	m = it_call(&w2, &cm, T_REPLY);
+	it_expect_case(m, 104, SMP(_NOT_SET), "CancelRequest, 2nd connection");
 	wsc_msg_free(m);
 	m = wsc_recv_reply(&w, 103, T_REPLY);
-	expect_case(m, 103, SMP(_NOT_SET), "RunCommand, cancelled elsewhere");
+	it_expect_case(m, 103, SMP(_NOT_SET), "RunCommand, cancelled elsewhere");
 	wsc_msg_free(m);
 	wsc_close(&w2);
 	wsc_close(&w);
@@ -1848,17 +1705,17 @@ test_run_command_long(void **state)
 	struct rq r;
 	struct wsc w;
 
-	client(e, &w);
+	it_client(e, &w);
 	assert_int_equal(it_fake_command(e, "stall"), 0);
 	if (wsc_send_msg(&w, rq_make(&r, RK_RUN_COMMAND, 105), T_IO) == -1)
 		fail_msg("send failed");
 	assert_true(command_arrived(e, FX_SESSION));
 	m = send_rq(&w, RK_GET_SESSION, 106);
-	expect_case(m, 106, SMP(SESSION_INFO), "GetSession during a command");
+	it_expect_case(m, 106, SMP(SESSION_INFO), "GetSession during a command");
 	wsc_msg_free(m);
 	m = wsc_recv_reply(&w, 105, 35000);
 	if (m != NULL)
-		fail_msg("RunCommand ended within 35 s: %s", describe(m));
+		fail_msg("RunCommand ended within 35 s: %s", it_describe(m));
 	wsc_close(&w);
 }
 
@@ -1873,7 +1730,7 @@ test_run_command_abort_answered(void **state)
 	struct rq r;
 	struct wsc w;
 
-	client(e, &w);
+	it_client(e, &w);
 	assert_int_equal(it_fake_command(e, "hang"), 0);
 	if (wsc_send_msg(&w, rq_make(&r, RK_RUN_COMMAND, 110), T_IO) == -1)
 		fail_msg("send failed");
@@ -1882,11 +1739,11 @@ test_run_command_abort_answered(void **state)
 	cm.request_id = 111;
 	cm.payload_case = CMP(CANCEL_REQUEST);
 	cm.cancel_request = &cr;
-	m = call(&w, &cm, T_REPLY);
-	expect_case(m, 111, SMP(_NOT_SET), "CancelRequest");
+	m = it_call(&w, &cm, T_REPLY);
+	it_expect_case(m, 111, SMP(_NOT_SET), "CancelRequest");
 	wsc_msg_free(m);
 	m = wsc_recv_reply(&w, 110, T_REPLY);
-	expect_case(m, 110, SMP(_NOT_SET), "RunCommand, aborted upstream");
+	it_expect_case(m, 110, SMP(_NOT_SET), "RunCommand, aborted upstream");
 	wsc_msg_free(m);
 	/* Exactly one reply: nothing more for 110. */
 	assert_null(m = wsc_recv_reply(&w, 110, 1000));
@@ -1906,7 +1763,7 @@ test_send_message_files(void **state)
 	const char *body, *parts, *p;
 	struct wsc w;
 
-	client(e, &w);
+	it_client(e, &w);
 	f1.mime = "image/png";
 	f1.filename = "dot.png";
 	f1.url = "data:image/png;base64,iVBORw0KGgo=";
@@ -1920,8 +1777,8 @@ test_send_message_files(void **state)
 	cm.request_id = 120;
 	cm.payload_case = CMP(SEND_MESSAGE);
 	cm.send_message = &sm;
-	m = call(&w, &cm, T_REPLY);
-	expect_case(m, 120, SMP(_NOT_SET), "SendMessage with files");
+	m = it_call(&w, &cm, T_REPLY);
+	it_expect_case(m, 120, SMP(_NOT_SET), "SendMessage with files");
 	wsc_msg_free(m);
 	body = expect_upstream(e, "POST", "/session/",
 	    "POST /session/" FX_SESSION "/prompt_async\n");
@@ -1974,14 +1831,14 @@ test_v2_error_mappings(void **state)
 	size_t i;
 	int k;
 
-	client(e, &w);
+	it_client(e, &w);
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		assert_int_equal(it_fake_mode(e, cases[i].mode), 0);
 		for (k = 0; k < RK_COUNT; k++) {
 			snprintf(what, sizeof(what), "%s, upstream %s",
 			    rk_name[k], cases[i].mode);
 			m = send_rq(&w, (enum rk)k, id);
-			expect_error(m, id, cases[i].code, what);
+			it_expect_error(m, id, cases[i].code, what);
 			if (strcmp(cases[i].mode, "status 500") == 0 &&
 			    strstr(m->error->message, "500") == NULL)
 				fail_msg("%s: the message does not name the "
@@ -2009,7 +1866,7 @@ test_v2_wrong_shape(void **state)
 	struct wsc w;
 	size_t i;
 
-	client(e, &w);
+	it_client(e, &w);
 	assert_int_equal(it_fake_mode(e, "status 200"), 0);
 	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
 		m = send_rq(&w, kinds[i], 250 + i);
@@ -2017,7 +1874,7 @@ test_v2_wrong_shape(void **state)
 		    (strcmp(m->error->code, "UPSTREAM_ERROR") != 0 &&
 		    strcmp(m->error->code, "PARSE_ERROR") != 0))
 			fail_msg("%s, an object where an array belongs: %s",
-			    rk_name[kinds[i]], describe(m));
+			    rk_name[kinds[i]], it_describe(m));
 		wsc_msg_free(m);
 	}
 	wsc_close(&w);
@@ -2048,12 +1905,12 @@ test_v2_invalid_requests(void **state)
 	size_t i;
 
 #define BAD(what) do {							\
-	m = call(&w, &r.cm, T_REPLY);					\
-	expect_error(m, r.cm.request_id, "INVALID_REQUEST", what);	\
+	m = it_call(&w, &r.cm, T_REPLY);					\
+	it_expect_error(m, r.cm.request_id, "INVALID_REQUEST", what);	\
 	wsc_msg_free(m);						\
 } while (0)
 
-	client(e, &w);
+	it_client(e, &w);
 	assert_true((before = it_fake_calls(e)) >= 0);
 
 	rq_make(&r, RK_GET_SESSION, id++)->get_session->session_id =
@@ -2159,8 +2016,8 @@ test_v2_invalid_requests(void **state)
 		f.url = (char *)bad_urls[i];
 		cm.request_id = id++;
 		snprintf(what, sizeof(what), "file url \"%s\"", bad_urls[i]);
-		m = call(&w, &cm, T_REPLY);
-		expect_error(m, cm.request_id, "INVALID_REQUEST", what);
+		m = it_call(&w, &cm, T_REPLY);
+		it_expect_error(m, cm.request_id, "INVALID_REQUEST", what);
 		wsc_msg_free(m);
 	}
 #undef BAD
@@ -2305,8 +2162,8 @@ subscribe(struct wsc *w, uint64_t id, const char *sid)
 	cm.request_id = id;
 	cm.payload_case = CMP(SUBSCRIBE);
 	cm.subscribe = &sub;
-	m = call(w, &cm, T_REPLY);
-	expect_case(m, id, SMP(_NOT_SET), "Subscribe");
+	m = it_call(w, &cm, T_REPLY);
+	it_expect_case(m, id, SMP(_NOT_SET), "Subscribe");
 	wsc_msg_free(m);
 }
 
@@ -2432,7 +2289,7 @@ test_v2_events(void **state)
 	struct wsc w;
 	size_t n;
 
-	client(e, &w);
+	it_client(e, &w);
 	if (it_fake_wait_streams(e, 1, T_REPLY) == -1)
 		fail_msg("ocbroker never subscribed to /event");
 	assert_int_equal(it_fake_event(e, v2_events(FX_SESSION, FX_SESSION)),
@@ -2451,7 +2308,7 @@ test_v2_events_filter(void **state)
 	struct wsc w;
 	size_t n, i;
 
-	client(e, &w);
+	it_client(e, &w);
 	if (it_fake_wait_streams(e, 1, T_REPLY) == -1)
 		fail_msg("ocbroker never subscribed to /event");
 	/* Subscribed to another session: none of FX_SESSION's arrive. */
@@ -2460,7 +2317,7 @@ test_v2_events_filter(void **state)
 	    OTHER_SESSION)), 0);
 	n = collect(&w, ev);
 	for (i = 0; i < n; i++)
-		fail_msg("a filtered-out event arrived: %s", describe(ev[i]));
+		fail_msg("a filtered-out event arrived: %s", it_describe(ev[i]));
 	/* Subscribed to it: all of them, and none of the other's. */
 	subscribe(&w, 3, FX_SESSION);
 	assert_int_equal(it_fake_event(e, v2_events(OTHER_SESSION,
@@ -2501,7 +2358,7 @@ test_v2_long_part(void **state)
 		fail_msg("asprintf");
 	keep(line);
 	keep(text);
-	client(e, &w);
+	it_client(e, &w);
 	if (it_fake_wait_streams(e, 1, T_REPLY) == -1)
 		fail_msg("ocbroker never subscribed to /event");
 	assert_int_equal(it_fake_event(e, line), 0);
@@ -2605,7 +2462,7 @@ test_v2_rebuild(void **state)
 		    "not captured: skipped\n");
 		return;
 	}
-	client(e, &w);
+	it_client(e, &w);
 	if (it_fake_wait_streams(e, 1, T_REPLY) == -1)
 		fail_msg("ocbroker never subscribed to /event");
 	assert_int_equal(it_fake_req(e, "POST", "/__fake/sse", "sse-full.txt",
@@ -2653,7 +2510,7 @@ test_v2_rebuild(void **state)
 	assert_int_equal(it_fake_messages(e, "message-list-full-flow.json"),
 	    0);
 	m = list_messages(&w, 37, 0, NULL);
-	expect_case(m, 37, SMP(MESSAGE_LIST), "ListMessages after the turn");
+	it_expect_case(m, 37, SMP(MESSAGE_LIST), "ListMessages after the turn");
 	assert_int_equal(m->message_list->n_messages, nm);
 	for (i = 0; i < m->message_list->n_messages; i++) {
 		mw = m->message_list->messages[i];
@@ -2779,7 +2636,7 @@ replay_case(struct it_env *e, const char *file)
 		    strcmp(S(jpath(all[i].props, "part.type")), "tool") != 0)
 			pu[npu++] = &all[i];
 
-	client(e, &w);
+	it_client(e, &w);
 	if (it_fake_wait_streams(e, 1, T_REPLY) == -1)
 		fail_msg("ocbroker never subscribed to /event");
 	assert_int_equal(it_fake_req(e, "POST", "/__fake/sse", file, &r), 200);
@@ -2933,64 +2790,64 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_get_session,
-		    setup_default, teardown),
+		    it_setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_update_session,
-		    setup_default, teardown),
+		    it_setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_fork_session,
-		    setup_default, teardown),
+		    it_setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_revert_unrevert,
-		    setup_default, teardown),
+		    it_setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_list_session_status,
-		    setup_default, teardown),
+		    it_setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_list_messages,
-		    setup_default, teardown),
+		    it_setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_list_messages_max_message,
 		    setup_small_message, teardown),
 		cmocka_unit_test_setup_teardown(test_list_commands,
-		    setup_default, teardown),
+		    it_setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_list_providers,
-		    setup_default, teardown),
+		    it_setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_reply_reject_question,
-		    setup_default, teardown),
+		    it_setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_list_pending,
-		    setup_default, teardown),
+		    it_setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_list_pending_errors,
-		    setup_default, teardown),
+		    it_setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_get_todos,
-		    setup_default, teardown),
+		    it_setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_get_diff,
-		    setup_default, teardown),
+		    it_setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_summarize,
-		    setup_default, teardown),
+		    it_setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_run_command,
-		    setup_default, teardown),
+		    it_setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_run_command_cancel,
-		    setup_default, teardown),
+		    it_setup_default, teardown),
 		cmocka_unit_test_setup_teardown(
-		    test_run_command_abort_answered, setup_default, teardown),
+		    test_run_command_abort_answered, it_setup_default, teardown),
 		cmocka_unit_test_setup_teardown(
-		    test_run_command_cancel_other_conn, setup_default,
+		    test_run_command_cancel_other_conn, it_setup_default,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_run_command_long,
-		    setup_default, teardown),
+		    it_setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_send_message_files,
-		    setup_default, teardown),
+		    it_setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_v2_error_mappings,
-		    setup_default, teardown),
+		    it_setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_v2_wrong_shape,
-		    setup_default, teardown),
+		    it_setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_v2_invalid_requests,
-		    setup_default, teardown),
+		    it_setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_v2_events,
-		    setup_default, teardown),
+		    it_setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_v2_events_filter,
-		    setup_default, teardown),
+		    it_setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_v2_long_part,
-		    setup_default, teardown),
+		    it_setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_v2_rebuild,
-		    setup_default, teardown),
+		    it_setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_v2_transcripts,
-		    setup_none, teardown),
+		    it_setup_none, teardown),
 	};
 	int failed;
 

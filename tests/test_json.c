@@ -15,15 +15,7 @@
 #include "netproc/arena.h"
 #include "netproc/json.h"
 #include "netproc/pathenc.h"
-
-static double
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
+#include "tests/support/clock.h"
 
 static struct json *
 parse_ok(const char *s)
@@ -107,11 +99,11 @@ test_depth(void **state)
 		s[i] = '[';
 		s[n + i] = ']';
 	}
-	t0 = now_ms();
+	t0 = it_now_fms();
 	assert_false(parses(s, n));
 	assert_int_equal(errno, E2BIG);
 	assert_false(parses(s, 2 * n));
-	print_message("deep nesting x%zu refused in %.2f ms\n", n, now_ms() - t0);
+	print_message("deep nesting x%zu refused in %.2f ms\n", n, it_now_fms() - t0);
 	/* Exactly at the limit and one more. */
 	memcpy(s + JSON_MAX_DEPTH, s + n, JSON_MAX_DEPTH);
 	assert_true(parses(s, 2 * JSON_MAX_DEPTH));
@@ -168,9 +160,9 @@ time_parse(const char *s, size_t len, int ntok)
 	int		 k;
 
 	for (k = 0; k < 3; k++) {
-		t0 = now_ms();
+		t0 = it_now_fms();
 		assert_int_equal(json_parse(s, len, &j), 0);
-		t = now_ms() - t0;
+		t = it_now_fms() - t0;
 		if (ntok >= 0)
 			assert_int_equal(json_ntokens(j), ntok);
 		json_free(j);

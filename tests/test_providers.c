@@ -12,61 +12,21 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <zlib.h>
 
 #include "common/errcode.h"
 #include "common/utf8.h"
 #include "netproc/json.h"
 #include "netproc/providers.h"
-
-#define FIXTURES_DEFAULT	"tests/fixtures"
+#include "tests/support/fixture.h"
 
 static char	*doc;		/* the gunzipped /provider */
 static size_t	 doclen;
-
-static const char *
-fixtures(void)
-{
-	const char	*d = getenv("OCB_FIXTURES");
-
-	return d != NULL ? d : FIXTURES_DEFAULT;
-}
-
-static char *
-slurp_gz(const char *name, size_t *lenp)
-{
-	char	 path[1024], *p = NULL, *np;
-	size_t	 len = 0, cap = 0;
-	gzFile	 gz;
-	int	 n;
-
-	snprintf(path, sizeof(path), "%s/%s", fixtures(), name);
-	if ((gz = gzopen(path, "rb")) == NULL)
-		fail_msg("cannot open %s", path);
-	for (;;) {
-		if (cap - len < 65536) {
-			cap = cap == 0 ? 1 << 20 : cap * 2;
-			if ((np = realloc(p, cap)) == NULL)
-				fail_msg("out of memory");
-			p = np;
-		}
-		if ((n = gzread(gz, p + len, 65536)) <= 0)
-			break;
-		len += (size_t)n;
-	}
-	gzclose(gz);
-	if (n < 0)
-		fail_msg("cannot read %s", path);
-	p[len] = '\0';
-	*lenp = len;
-	return p;
-}
 
 static int
 setup(void **state)
 {
 	(void)state;
-	doc = slurp_gz("provider.json.gz", &doclen);
+	doc = fx_load("provider.json.gz", &doclen);
 	return 0;
 }
 
@@ -285,7 +245,7 @@ test_after_auth(void **state)
 		FILE	*fp;
 
 		snprintf(path, sizeof(path), "%s/provider-after-auth-put.json",
-		    fixtures());
+		    fx_dir());
 		assert_non_null(fp = fopen(path, "rb"));
 		assert_non_null(after = calloc(1, 65536));
 		alen = fread(after, 1, 65535, fp);

@@ -21,47 +21,11 @@
 #include <cmocka.h>
 
 #include "netproc/sse.h"
+#include "tests/support/fixture.h"
 
 #define EXHAUSTIVE_MAX	(64 * 1024)	/* split every boundary up to this size */
 #define SAMPLE_EDGE	1024		/* big files: every boundary near the ends */
 #define SAMPLE_STRIDE	8191		/* and one in this many in between */
-
-/* ---- fixtures ---- */
-
-static const char *
-fixdir(void)
-{
-	const char	*d = getenv("OCB_FIXTURES");
-
-	if (d != NULL && *d != '\0')
-		return d;
-	if (access("tests/fixtures/sse-text.txt", R_OK) == 0)
-		return "tests/fixtures";
-	return "fixtures";
-}
-
-static uint8_t *
-load(const char *name, size_t *lenp)
-{
-	char	 path[1024];
-	uint8_t	*buf;
-	FILE	*f;
-	long	 n;
-
-	snprintf(path, sizeof(path), "%s/%s", fixdir(), name);
-	if ((f = fopen(path, "rb")) == NULL)
-		fail_msg("cannot open %s", path);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n >= 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	*lenp = (size_t)n;
-	return buf;
-}
 
 /* ---- collected events ---- */
 
@@ -278,7 +242,7 @@ check_fixture(const char *name)
 	uint8_t			*buf;
 	size_t			 len, k, splits = 0;
 
-	buf = load(name, &len);
+	buf = fx_load(name, &len);
 	expected_events(buf, len, &want);
 	assert_true(want.n > 0);
 
@@ -322,8 +286,8 @@ test_fixtures(void **state)
 	int		 n = 0, many = 0;
 
 	(void)state;
-	if ((d = opendir(fixdir())) == NULL)
-		fail_msg("no fixtures at %s", fixdir());
+	if ((d = opendir(fx_dir())) == NULL)
+		fail_msg("no fixtures at %s", fx_dir());
 	while ((de = readdir(d)) != NULL) {
 		if (!is_sse_fixture(de->d_name))
 			continue;
@@ -347,7 +311,7 @@ test_many_count(void **state)
 	size_t		 len, i, deltas = 0;
 
 	(void)state;
-	buf = load("sse-many.txt", &len);
+	buf = fx_load("sse-many.txt", &len);
 	parse_split(buf, len, len / 2, &r);
 	for (i = 0; i < r.n; i++)
 		if (strstr(r.v[i].data, "\"type\":\"message.part.delta\"") != NULL)

@@ -30,13 +30,8 @@
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 
 #include <sys/socket.h>
-#include <sys/types.h>
-#include <sys/wait.h>
 
 #include <ctype.h>
 #include <dirent.h>
@@ -44,30 +39,11 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <setjmp.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
-#include <cmocka.h>
+#include "tests/support/itest.h"
 
-#include "proto/messages.pb-c.h"
-#include "tests/integration_util.h"
-#include "tests/wsclient.h"
-
-#define T_IO		5000	/* ordinary wait, ms */
-#define T_REPLY		10000	/* a reply that goes to the fake and back */
 #define T_STREAM	15000	/* a replay's events; a reconnect */
 #define T_FLOOD		30000	/* a flood's events */
-#define T_EXIT		10000	/* SIGTERM to exit */
-
-#define CMP(x)		OPENCODE__CLIENT_MESSAGE__PAYLOAD_##x
-#define SMP(x)		OPENCODE__SERVER_MESSAGE__PAYLOAD_##x
 
 #define WS_CLOSE_TRY_AGAIN 1013	/* a slow reader's queue overflowed */
 
@@ -1910,45 +1886,6 @@ expect_resync(struct cl *w, const char *who, struct rxstat *rs)
 
 /* ---- processes, clients, the fake ---- */
 
-static int
-setup(void **state)
-{
-	static const struct it_opts o;
-	struct it_env *e;
-
-	if ((e = calloc(1, sizeof(*e))) == NULL)
-		return -1;
-	*state = e;
-	return it_start(e, &o);
-}
-
-static int
-teardown(void **state)
-{
-	struct it_env *e = *state;
-	int st, extra, bad = 0;
-
-	if (e == NULL)
-		return 0;
-	if (e->running) {
-		st = it_stop(e, T_EXIT, &extra);
-		if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-			fprintf(stderr, "teardown: ocbroker did not exit 0 on "
-			    "SIGTERM (wait status %d, log %s)\n", st,
-			    e->ocb_log);
-			bad = 1;
-		}
-		if (extra) {
-			fprintf(stderr, "teardown: ocbroker wrote to stdout "
-			    "after its ready line\n");
-			bad = 1;
-		}
-	}
-	free(e);
-	*state = NULL;
-	return bad ? -1 : 0;
-}
-
 /* Opens a WebSocket and authenticates with the ready line's token. */
 static void
 client(struct it_env *e, struct cl *c, uint64_t id)
@@ -2109,73 +2046,6 @@ fake_stop(struct it_env *e)
 
 /* ---- the front's memory ---- */
 
-/* The child of the ocbroker parent whose command line is "--role front". */
-static pid_t
-front_pid(pid_t parent)
-{
-	char path[64], buf[4096], *p;
-	struct dirent *de;
-	pid_t found = -1;
-	long pid, ppid;
-	ssize_t n;
-	size_t off;
-	DIR *d;
-	int fd, role;
-
-	if ((d = opendir("/proc")) == NULL)
-		return -1;
-	while (found == -1 && (de = readdir(d)) != NULL) {
-		if (!isdigit((unsigned char)de->d_name[0]))
-			continue;
-		pid = strtol(de->d_name, NULL, 10);
-		snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-			continue;
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (n <= 0)
-			continue;
-		buf[n] = '\0';
-		if ((p = strrchr(buf, ')')) == NULL ||
-		    sscanf(p + 1, " %*c %ld", &ppid) != 1 || ppid != parent)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
-		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-			continue;
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (n <= 0)
-			continue;
-		buf[n] = '\0';
-		for (off = 0, role = 0; off < (size_t)n;
-		    off += strlen(buf + off) + 1) {
-			if (role && strcmp(buf + off, "front") == 0)
-				found = (pid_t)pid;
-			role = strcmp(buf + off, "--role") == 0;
-		}
-	}
-	closedir(d);
-	return found;
-}
-
-static long
-proc_status_kb(pid_t pid, const char *field)
-{
-	char path[64], line[256];
-	long kb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-	if ((f = fopen(path, "re")) == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (strncmp(line, field, strlen(field)) == 0 &&
-		    sscanf(line + strlen(field), " %ld", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
 /*
  * The front's memory while (or after) a slow client's queue is full: queues
  * are bounded at 8 MiB a connection, so it must stay small.  A sanitizer
@@ -2187,11 +2057,11 @@ check_front_memory(struct it_env *e, const char *when)
 	pid_t fp;
 	long rss, hwm;
 
-	if ((fp = front_pid(e->ocb_pid)) == -1)
+	if ((fp = procfs_role_pid(e->ocb_pid, "front")) == -1)
 		fail_msg("no \"ocbroker --role front\" child of %ld",
 		    (long)e->ocb_pid);
-	rss = proc_status_kb(fp, "VmRSS:");
-	hwm = proc_status_kb(fp, "VmHWM:");
+	rss = procfs_status(fp, "VmRSS");
+	hwm = procfs_status(fp, "VmHWM");
 	print_message("front (pid %ld) %s: VmRSS %ld KiB, VmHWM %ld KiB\n",
 	    (long)fp, when, rss, hwm);
 	assert_true(rss > 0 && hwm > 0);
@@ -3215,25 +3085,25 @@ main(void)
 		cmocka_unit_test(test_reader),
 		cmocka_unit_test(test_v2_codes),
 		cmocka_unit_test_setup_teardown(test_transcript_text,
-		    setup, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_transcript_tool,
-		    setup, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_transcript_permission,
-		    setup, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_transcript_abort,
-		    setup, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_transcript_v2,
-		    setup, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_slow_reader_merges,
-		    setup, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_never_reader_closed_1013,
-		    setup, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_upstream_restart,
-		    setup, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_send_message,
-		    setup, teardown),
+		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_subscribe_sessions,
-		    setup, teardown),
+		    it_setup_default, it_teardown),
 	};
 	int failed;
 

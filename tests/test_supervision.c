@@ -5,29 +5,19 @@
  * a dead front ends ocbroker with a non-zero status, and an https upstream
  * works with the right CA and fails cleanly with the wrong one.
  */
+#ifdef HAVE_CONFIG_H
 #include "config.h"
+#endif
 
-#include <sys/types.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <time.h>
-#include <unistd.h>
-#include <cmocka.h>
 
 #include "sandbox/sandbox.h"
-#include "tests/integration_util.h"
-#include "tests/wsclient.h"
+
+#include "tests/support/itest.h"
 
 #define WAIT_MS		5000
 
@@ -44,90 +34,6 @@ stop_leftover(void **state)
 	if (e.running)
 		it_stop(&e, WAIT_MS, NULL);
 	return 0;
-}
-
-/* The pids of ocbroker's children, from /proc/PID/task/PID/children. */
-static int
-children(pid_t parent, pid_t *out, int max)
-{
-	char path[64], buf[256], *p, *end;
-	FILE *fp;
-	int n = 0;
-
-	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children",
-	    (long)parent, (long)parent);
-	if ((fp = fopen(path, "r")) == NULL)
-		return -1;
-	if (fgets(buf, sizeof(buf), fp) == NULL)
-		buf[0] = '\0';
-	fclose(fp);
-	for (p = buf; n < max; p = end) {
-		long v = strtol(p, &end, 10);
-
-		if (end == p)
-			break;
-		out[n++] = (pid_t)v;
-	}
-	return n;
-}
-
-/* The child whose command line ends in the role, or -1.  NULL: the child
- * with no role flag (the spawner, a fork of the parent without exec). */
-static pid_t
-role_pid(pid_t parent, const char *role)
-{
-	pid_t kids[8];
-	int n = children(parent, kids, 8);
-
-	for (int i = 0; i < n; i++) {
-		char path[64], cmd[256];
-		size_t len;
-		FILE *fp;
-
-		snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)kids[i]);
-		if ((fp = fopen(path, "r")) == NULL)
-			continue;
-		len = fread(cmd, 1, sizeof(cmd) - 1, fp);
-		fclose(fp);
-		cmd[len] = '\0';
-		/* argv is NUL-separated: "ocbroker\0--role\0ROLE\0". */
-		if (role == NULL) {
-			int flag = 0;
-
-			for (size_t k = 0; k + 1 < len; k++)
-				if (cmd[k] == '\0' &&
-				    strcmp(cmd + k + 1, "--role") == 0)
-					flag = 1;
-			if (!flag)
-				return kids[i];
-			continue;
-		}
-		for (size_t k = 0; k + 1 < len; k++)
-			if (cmd[k] == '\0' && strcmp(cmd + k + 1, role) == 0)
-				return kids[i];
-	}
-	return -1;
-}
-
-/* The value of a "Key:\tvalue" line of /proc/PID/status, or -1. */
-static long
-status_field(pid_t pid, const char *key)
-{
-	char path[64], line[256];
-	size_t klen = strlen(key);
-	long v = -1;
-	FILE *fp;
-
-	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-	if ((fp = fopen(path, "r")) == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), fp) != NULL)
-		if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
-			v = strtol(line + klen + 1, NULL, 10);
-			break;
-		}
-	fclose(fp);
-	return v;
 }
 
 /* Where /proc/PID/fd/FD points, in out; 0, or -1 (errno). */
@@ -152,10 +58,10 @@ ocb_processes(pid_t *out)
 	int n = 0;
 
 	out[n++] = e.ocb_pid;
-	out[n++] = role_pid(e.ocb_pid, "front");
-	out[n++] = role_pid(e.ocb_pid, "netproc");
+	out[n++] = procfs_role_pid(e.ocb_pid, "front");
+	out[n++] = procfs_role_pid(e.ocb_pid, "netproc");
 #ifdef __linux__
-	out[n++] = role_pid(e.ocb_pid, NULL);
+	out[n++] = procfs_role_pid(e.ocb_pid, NULL);
 #endif
 	for (int i = 0; i < n; i++)
 		assert_true(out[i] > 0);
@@ -267,27 +173,27 @@ test_every_process_is_confined(void **state)
 	/* The ready line waits for the front only; netproc's event stream
 	 * is opened from its loop, after its filter went on. */
 	assert_int_equal(it_fake_wait_streams(&e, 1, WAIT_MS), 0);
-	front = role_pid(e.ocb_pid, "front");
-	np = role_pid(e.ocb_pid, "netproc");
+	front = procfs_role_pid(e.ocb_pid, "front");
+	np = procfs_role_pid(e.ocb_pid, "netproc");
 	assert_true(front > 0);
 	assert_true(np > 0);
 	/* Seccomp 2 is filter mode; NoNewPrivs comes with it. */
-	assert_int_equal(status_field(front, "Seccomp"), 2);
-	assert_int_equal(status_field(front, "NoNewPrivs"), 1);
-	assert_int_equal(status_field(np, "Seccomp"), 2);
-	assert_int_equal(status_field(np, "NoNewPrivs"), 1);
-	assert_int_equal(status_field(e.ocb_pid, "Seccomp"), 2);
+	assert_int_equal(procfs_status(front, "Seccomp"), 2);
+	assert_int_equal(procfs_status(front, "NoNewPrivs"), 1);
+	assert_int_equal(procfs_status(np, "Seccomp"), 2);
+	assert_int_equal(procfs_status(np, "NoNewPrivs"), 1);
+	assert_int_equal(procfs_status(e.ocb_pid, "Seccomp"), 2);
 #ifdef __linux__
 	/* The spawner (a fork of the parent, no role flag) and netproc,
 	 * which it started with clone(CLONE_PARENT): the parent's children. */
-	spawner = role_pid(e.ocb_pid, NULL);
+	spawner = procfs_role_pid(e.ocb_pid, NULL);
 	assert_true(spawner > 0);
-	assert_int_equal(status_field(spawner, "Seccomp"), 2);
-	assert_int_equal(status_field(spawner, "NoNewPrivs"), 1);
+	assert_int_equal(procfs_status(spawner, "Seccomp"), 2);
+	assert_int_equal(procfs_status(spawner, "NoNewPrivs"), 1);
 	/* netproc: the spawner's filter, then its own. */
-	assert_int_equal(status_field(np, "Seccomp_filters"), 2);
-	assert_int_equal(status_field(front, "Seccomp_filters"), 1);
-	assert_int_equal(status_field(e.ocb_pid, "Seccomp_filters"), 1);
+	assert_int_equal(procfs_status(np, "Seccomp_filters"), 2);
+	assert_int_equal(procfs_status(front, "Seccomp_filters"), 1);
+	assert_int_equal(procfs_status(e.ocb_pid, "Seccomp_filters"), 1);
 	/* RLIMIT_DATA per role, set with the filter (sandbox.h). */
 	assert_data_limit(e.ocb_pid, SANDBOX_DATA_MB_PARENT);
 	assert_data_limit(front, SANDBOX_DATA_MB_FRONT);
@@ -348,14 +254,14 @@ test_capabilities(void **state)
 	}
 	assert_int_equal(it_start(&e, NULL), 0);
 	assert_int_equal(it_fake_wait_streams(&e, 1, WAIT_MS), 0);
-	front = role_pid(e.ocb_pid, "front");
-	np = role_pid(e.ocb_pid, "netproc");
+	front = procfs_role_pid(e.ocb_pid, "front");
+	np = procfs_role_pid(e.ocb_pid, "netproc");
 	assert_true(front > 0 && np > 0);
 #ifdef __linux__
 	/* CAP_SETGID, CAP_SETUID, CAP_SYS_CHROOT; CAP_SETPCAP permitted and
 	 * bounded but never effective (a netproc needs it to empty its own
 	 * bounding set). */
-	spawner = role_pid(e.ocb_pid, NULL);
+	spawner = procfs_role_pid(e.ocb_pid, NULL);
 	assert_true(spawner > 0);
 	assert_int_equal(status_hex(spawner, "CapEff"), CAPS_SPAWNER_EFF);
 	assert_int_equal(status_hex(spawner, "CapPrm"), CAPS_SPAWNER_PRM);
@@ -464,8 +370,8 @@ test_abort_logged_as_abort(void **state)
 		skip();		/* the log is on our stderr, not in a file */
 	assert_int_equal(it_start(&e, NULL), 0);
 	assert_int_equal(it_fake_wait_streams(&e, 1, WAIT_MS), 0);
-	np = role_pid(e.ocb_pid, "netproc");
-	front = role_pid(e.ocb_pid, "front");
+	np = procfs_role_pid(e.ocb_pid, "netproc");
+	front = procfs_role_pid(e.ocb_pid, "front");
 	assert_true(np > 0 && front > 0);
 	assert_int_equal(kill(np, SIGABRT), 0);
 	assert_true(log_has("netproc aborted (SIGABRT", WAIT_MS));
@@ -490,7 +396,7 @@ test_netproc_killed_mid_request(void **state)
 	assert_int_equal(it_start(&e, NULL), 0);
 	open_client(&e, &w);
 	assert_int_equal(it_fake_wait_streams(&e, 1, WAIT_MS), 0);
-	np = role_pid(e.ocb_pid, "netproc");
+	np = procfs_role_pid(e.ocb_pid, "netproc");
 	assert_true(np > 0);
 
 	/* A request the upstream never answers is in flight when netproc dies. */
@@ -535,14 +441,14 @@ test_netproc_killed_mid_request(void **state)
 		wsc_msg_free(r);
 	}
 	assert_true(ok);
-	np2 = role_pid(e.ocb_pid, "netproc");
+	np2 = procfs_role_pid(e.ocb_pid, "netproc");
 	assert_true(np2 > 0 && np2 != np);
 	if (sandboxed) {
-		assert_int_equal(status_field(np2, "NoNewPrivs"), 1);
+		assert_int_equal(procfs_status(np2, "NoNewPrivs"), 1);
 		/* Its own filter on top of the spawner's. */
-		assert_int_equal(status_field(np2, "Seccomp"), 2);
+		assert_int_equal(procfs_status(np2, "Seccomp"), 2);
 #ifdef __linux__
-		assert_int_equal(status_field(np2, "Seccomp_filters"), 2);
+		assert_int_equal(procfs_status(np2, "Seccomp_filters"), 2);
 #endif
 	}
 	wsc_close(&w);
@@ -556,7 +462,7 @@ test_front_death_ends_ocbroker(void **state)
 	int status;
 
 	assert_int_equal(it_start(&e, NULL), 0);
-	front = role_pid(e.ocb_pid, "front");
+	front = procfs_role_pid(e.ocb_pid, "front");
 	assert_true(front > 0);
 	assert_int_equal(kill(front, SIGKILL), 0);
 	status = it_wait(&e, WAIT_MS, NULL);
@@ -720,7 +626,7 @@ tls_run(struct tls_fixture *t, int with_ca)
 	o.ocb_args = args;
 	assert_int_equal(it_start(&e, &o), 0);
 	open_client(&e, &w);
-	np = role_pid(e.ocb_pid, "netproc");
+	np = procfs_role_pid(e.ocb_pid, "netproc");
 	r = health(&w, 5);
 	assert_non_null(r);
 	if (with_ca) {
@@ -738,7 +644,7 @@ tls_run(struct tls_fixture *t, int with_ca)
 	}
 	wsc_msg_free(r);
 	/* The same netproc is still there. */
-	assert_int_equal(role_pid(e.ocb_pid, "netproc"), np);
+	assert_int_equal(procfs_role_pid(e.ocb_pid, "netproc"), np);
 	wsc_close(&w);
 	assert_int_equal(it_stop(&e, WAIT_MS, NULL), 0);
 }

@@ -1,0 +1,144 @@
+/*
+ * The cmocka glue of the integration tests (see itest.h).
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "tests/support/itest.h"
+
+int
+it_setup_env(void **state, const struct it_opts *o)
+{
+	struct it_env *e;
+
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		return -1;
+	*state = e;
+	if (o != NULL && it_start(e, o) == -1)
+		return -1;
+	return 0;
+}
+
+int
+it_setup_default(void **state)
+{
+	static const struct it_opts o;
+
+	return it_setup_env(state, &o);
+}
+
+int
+it_setup_none(void **state)
+{
+	return it_setup_env(state, NULL);
+}
+
+int
+it_teardown(void **state)
+{
+	struct it_env *e = *state;
+	int st, extra, bad = 0;
+
+	if (e == NULL)
+		return 0;
+	if (e->running) {
+		st = it_stop(e, T_EXIT, &extra);
+		if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+			fprintf(stderr, "teardown: ocbroker did not exit 0 on "
+			    "SIGTERM (wait status %d, log %s)\n", st,
+			    e->ocb_log);
+			bad = 1;
+		}
+		if (extra) {
+			fprintf(stderr, "teardown: ocbroker wrote to stdout "
+			    "after its ready line\n");
+			bad = 1;
+		}
+	}
+	free(e);
+	*state = NULL;
+	return bad ? -1 : 0;
+}
+
+void
+it_start_or_fail(struct it_env *e, const struct it_opts *o)
+{
+	if (it_start(e, o) == -1)
+		fail_msg("could not start ocbroker/fake_upstream");
+}
+
+void
+it_client(const struct it_env *e, struct wsc *w)
+{
+	int r;
+
+	if (wsc_open(w, e->port, T_IO) == -1)
+		fail_msg("WebSocket opening handshake to port %u failed",
+		    (unsigned)e->port);
+	if ((r = wsc_auth(w, e->token, 1, T_IO)) != 1)
+		fail_msg("auth with the ready line's token: %d", r);
+}
+
+const char *
+it_describe(const Opencode__ServerMessage *m)
+{
+	static char buf[512];
+
+	if (m == NULL)
+		return "no message";
+	switch (m->payload_case) {
+	case SMP(_NOT_SET):
+		snprintf(buf, sizeof(buf), "empty reply (request_id %llu)",
+		    (unsigned long long)m->request_id);
+		break;
+	case SMP(ERROR):
+		snprintf(buf, sizeof(buf), "error %s \"%s\" (request_id %llu)",
+		    m->error->code, m->error->message,
+		    (unsigned long long)m->request_id);
+		break;
+	default:
+		snprintf(buf, sizeof(buf), "payload %d (request_id %llu)",
+		    (int)m->payload_case, (unsigned long long)m->request_id);
+	}
+	return buf;
+}
+
+Opencode__ServerMessage *
+it_call(struct wsc *w, Opencode__ClientMessage *cm, int timeout_ms)
+{
+	if (wsc_send_msg(w, cm, T_IO) == -1)
+		fail_msg("send failed");
+	return wsc_recv_reply(w, cm->request_id, timeout_ms);
+}
+
+void
+it_expect_error(const Opencode__ServerMessage *m, uint64_t id,
+    const char *code, const char *what)
+{
+	if (what == NULL)
+		what = "reply";
+	if (m == NULL)
+		fail_msg("%s: expected error %s for request %llu, got no reply",
+		    what, code, (unsigned long long)id);
+	if (m->payload_case != SMP(ERROR) ||
+	    strcmp(m->error->code, code) != 0)
+		fail_msg("%s: expected error %s, got %s", what, code,
+		    it_describe(m));
+	assert_int_equal(m->request_id, id);
+}
+
+void
+it_expect_case(const Opencode__ServerMessage *m, uint64_t id,
+    Opencode__ServerMessage__PayloadCase c, const char *what)
+{
+	if (what == NULL)
+		what = "reply";
+	if (m == NULL)
+		fail_msg("%s: expected payload %d for request %llu, got no "
+		    "reply", what, (int)c, (unsigned long long)id);
+	if (m->payload_case != c)
+		fail_msg("%s: expected payload %d, got %s", what, (int)c,
+		    it_describe(m));
+	assert_int_equal(m->request_id, id);
+}

@@ -1,0 +1,69 @@
+/*
+ * The cmocka side of the integration tests (ocbroker against
+ * tests/fake_upstream): what every such test program includes, its
+ * timeouts, and the setups, teardown, client and reply checks they share.
+ */
+#ifndef OCB_TESTS_SUPPORT_ITEST_H
+#define OCB_TESTS_SUPPORT_ITEST_H
+
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "proto/messages.pb-c.h"
+#include "tests/integration_util.h"
+#include "tests/support/clock.h"
+#include "tests/support/procfs.h"
+#include "tests/wsclient.h"
+
+#define T_IO		5000	/* ordinary wait, ms */
+#define T_REPLY		10000	/* a reply that goes to the fake and back */
+#define T_EXIT		10000	/* SIGTERM to exit */
+
+/* The protobuf-c payload case names, shortened. */
+#define CMP(x)		OPENCODE__CLIENT_MESSAGE__PAYLOAD_##x
+#define SMP(x)		OPENCODE__SERVER_MESSAGE__PAYLOAD_##x
+
+/*
+ * cmocka setups: *state becomes a zeroed struct it_env, with ocbroker and
+ * the fake started with o (it_setup_none: not started, the test starts it
+ * with its own options); 0 or -1.
+ */
+int	it_setup_env(void **state, const struct it_opts *o);
+int	it_setup_default(void **state);
+int	it_setup_none(void **state);
+/*
+ * Stops what runs and frees *state; -1 (the test fails) unless SIGTERM made
+ * ocbroker exit 0 with nothing printed after its ready line.
+ */
+int	it_teardown(void **state);
+
+/* Starts e with o or fails the test. */
+void	it_start_or_fail(struct it_env *e, const struct it_opts *o);
+/* Opens a WebSocket to e and authenticates (request_id 1) or fails. */
+void	it_client(const struct it_env *e, struct wsc *w);
+
+/* A one-line account of a reply for failure messages (static buffer). */
+const char *it_describe(const Opencode__ServerMessage *m);
+/* Sends cm and waits for the reply with its request_id (NULL: none). */
+Opencode__ServerMessage *it_call(struct wsc *w, Opencode__ClientMessage *cm,
+	    int timeout_ms);
+/* Fail unless m is the reply to id with that error code (what: context). */
+void	it_expect_error(const Opencode__ServerMessage *m, uint64_t id,
+	    const char *code, const char *what);
+/* Fail unless m is the reply to id with that payload case. */
+void	it_expect_case(const Opencode__ServerMessage *m, uint64_t id,
+	    Opencode__ServerMessage__PayloadCase c, const char *what);
+
+#endif

@@ -1,0 +1,99 @@
+/*
+ * /proc readers for the tests that watch ocbroker's processes.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <sys/types.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/support/procfs.h"
+
+#define MAX_KIDS	8
+
+int
+procfs_children(pid_t parent, pid_t *out, int max)
+{
+	char path[64], buf[256], *p, *end;
+	FILE *fp;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children",
+	    (long)parent, (long)parent);
+	if ((fp = fopen(path, "re")) == NULL)
+		return -1;
+	if (fgets(buf, sizeof(buf), fp) == NULL)
+		buf[0] = '\0';
+	fclose(fp);
+	for (p = buf; n < max; p = end) {
+		long v = strtol(p, &end, 10);
+
+		if (end == p)
+			break;
+		out[n++] = (pid_t)v;
+	}
+	return n;
+}
+
+/* The argument after "--role" in a NUL-separated argv, or NULL. */
+static const char *
+role_of(const char *cmd, size_t len)
+{
+	size_t off;
+
+	for (off = 0; off < len; off += strlen(cmd + off) + 1)
+		if (strcmp(cmd + off, "--role") == 0 &&
+		    off + sizeof("--role") < len)
+			return cmd + off + sizeof("--role");
+	return NULL;
+}
+
+pid_t
+procfs_role_pid(pid_t parent, const char *role)
+{
+	pid_t kids[MAX_KIDS];
+	int n = procfs_children(parent, kids, MAX_KIDS);
+
+	for (int i = 0; i < n; i++) {
+		char path[64], cmd[256];
+		const char *r;
+		size_t len;
+		FILE *fp;
+
+		snprintf(path, sizeof(path), "/proc/%ld/cmdline",
+		    (long)kids[i]);
+		if ((fp = fopen(path, "re")) == NULL)
+			continue;
+		len = fread(cmd, 1, sizeof(cmd) - 1, fp);
+		fclose(fp);
+		cmd[len] = '\0';
+		r = role_of(cmd, len);
+		if (role == NULL ? r == NULL : r != NULL && strcmp(r, role) == 0)
+			return kids[i];
+	}
+	return -1;
+}
+
+long
+procfs_status(pid_t pid, const char *key)
+{
+	char path[64], line[256];
+	size_t klen = strlen(key);
+	long v = -1;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	if ((fp = fopen(path, "re")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
+			v = strtol(line + klen + 1, NULL, 10);
+			break;
+		}
+	fclose(fp);
+	return v;
+}

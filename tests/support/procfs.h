@@ -1,0 +1,22 @@
+/*
+ * What the tests read about ocbroker's processes from /proc (Linux): its
+ * children, which of them has a role, and /proc/PID/status lines.
+ */
+#ifndef OCB_TESTS_SUPPORT_PROCFS_H
+#define OCB_TESTS_SUPPORT_PROCFS_H
+
+#include <sys/types.h>
+
+/* The pids of parent's children (/proc/PID/task/PID/children); n or -1. */
+int	procfs_children(pid_t parent, pid_t *out, int max);
+
+/*
+ * The child of parent started with "--role ROLE", or -1.  role NULL: the
+ * child with no --role (the spawner, a fork of the parent without exec).
+ */
+pid_t	procfs_role_pid(pid_t parent, const char *role);
+
+/* The number of the "Key:\tN ..." line of /proc/PID/status (kB for Vm*). */
+long	procfs_status(pid_t pid, const char *key);
+
+#endif

@@ -1,0 +1,456 @@
+/*
+ * netproc's pool of upstream connections and its queue, against the real
+ * ocbroker binary and tests/fake_upstream:
+ * - 1000 requests at 64 in flight from 8 clients travel on at most
+ *   UPSTREAM_CONNECTIONS_DEFAULT connections (the fake counts them), and
+ *   every one is answered;
+ * - 1000 connections with one request each: 1000 answered, no error (the
+ *   calls past the pool wait instead of being refused);
+ * - a waiting RunCommand ended by a CancelRequest, and one whose client went
+ *   away, leave the queue without reaching the upstream;
+ * - a reply with a transfer or content coding nobody asked for fails with
+ *   UPSTREAM_ERROR saying which.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <sys/types.h>
+#include <sys/resource.h>
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "netproc/upstream.h"
+#include "proto/messages.pb-c.h"
+#include "tests/integration_util.h"
+#include "tests/wsclient.h"
+
+#define T_IO		10000
+#define T_REPLY		30000
+#define T_EXIT		10000
+
+#define N_REQUESTS	1000
+#define N_CLIENTS	8
+#define PER_CLIENT	(N_REQUESTS / N_CLIENTS)
+#define IN_FLIGHT	8		/* per client: 64 in all */
+#define N_CONNS		1000
+
+#define CMP(x)		OPENCODE__CLIENT_MESSAGE__PAYLOAD_##x
+#define SMP(x)		OPENCODE__SERVER_MESSAGE__PAYLOAD_##x
+
+static struct it_env	e;
+
+static int
+stop_leftover(void **state)
+{
+	(void)state;
+	if (e.running)
+		it_stop(&e, T_EXIT, NULL);
+	return 0;
+}
+
+static void
+start(void)
+{
+	static const struct it_opts o;
+
+	if (it_start(&e, &o) == -1)
+		fail_msg("could not start ocbroker/fake_upstream");
+	/* The event stream is up: it holds its own connection. */
+	if (it_fake_wait_streams(&e, 1, T_REPLY) == -1)
+		fail_msg("no event stream");
+}
+
+static void
+client(struct wsc *w)
+{
+	int r;
+
+	if (wsc_open(w, e.port, T_IO) == -1)
+		fail_msg("WebSocket opening handshake failed");
+	if ((r = wsc_auth(w, e.token, 1, T_IO)) != 1)
+		fail_msg("auth with the ready line's token: %d", r);
+}
+
+static void
+send_list(struct wsc *w, uint64_t id)
+{
+	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__ListSessionsRequest ls = OPENCODE__LIST_SESSIONS_REQUEST__INIT;
+
+	cm.request_id = id;
+	cm.payload_case = CMP(LIST_SESSIONS);
+	cm.list_sessions = &ls;
+	if (wsc_send_msg(w, &cm, T_IO) == -1)
+		fail_msg("send failed");
+}
+
+static void
+send_command(struct wsc *w, uint64_t id, const char *sid)
+{
+	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__RunCommand rc = OPENCODE__RUN_COMMAND__INIT;
+
+	rc.session_id = (char *)sid;
+	rc.command = "held";
+	rc.arguments = "";
+	cm.request_id = id;
+	cm.payload_case = CMP(RUN_COMMAND);
+	cm.run_command = &rc;
+	if (wsc_send_msg(w, &cm, T_IO) == -1)
+		fail_msg("send failed");
+}
+
+static void
+send_cancel(struct wsc *w, uint64_t id, const char *sid)
+{
+	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__CancelRequest cr = OPENCODE__CANCEL_REQUEST__INIT;
+
+	cr.session_id = (char *)sid;
+	cm.request_id = id;
+	cm.payload_case = CMP(CANCEL_REQUEST);
+	cm.cancel_request = &cr;
+	if (wsc_send_msg(w, &cm, T_IO) == -1)
+		fail_msg("send failed");
+}
+
+/* The next reply (events skipped), or NULL. */
+static Opencode__ServerMessage *
+next_reply(struct wsc *w, int timeout_ms)
+{
+	Opencode__ServerMessage *m;
+	int64_t deadline = it_now_ms() + timeout_ms, left;
+
+	for (;;) {
+		left = deadline - it_now_ms();
+		if ((m = wsc_recv_msg(w, NULL, left < 0 ? 0 : (int)left)) ==
+		    NULL)
+			return NULL;
+		if (m->request_id != 0)
+			return m;
+		wsc_msg_free(m);
+	}
+}
+
+static void
+expect_session_list(Opencode__ServerMessage *m, uint64_t id)
+{
+	if (m == NULL)
+		fail_msg("request %llu: no reply", (unsigned long long)id);
+	if (m->payload_case != SMP(SESSION_LIST))
+		fail_msg("request %llu: %s: %s", (unsigned long long)id,
+		    m->payload_case == SMP(ERROR) ? m->error->code :
+		    "not a SessionList", m->payload_case == SMP(ERROR) ?
+		    m->error->message : "");
+	wsc_msg_free(m);
+}
+
+/* Does ocbroker's log have a line containing s? */
+static int
+log_has(const char *s)
+{
+	char line[1024];
+	FILE *fp;
+	int found = 0;
+
+	if ((fp = fopen(e.ocb_log, "r")) == NULL)
+		return 0;
+	while (!found && fgets(line, sizeof(line), fp) != NULL)
+		found = strstr(line, s) != NULL;
+	fclose(fp);
+	return found;
+}
+
+static void
+test_pool_reuses_connections(void **state)
+{
+	struct wsc w[N_CLIENTS];
+	Opencode__ServerMessage *m;
+	int sent[N_CLIENTS] = { 0 }, got[N_CLIENTS] = { 0 };
+	long requests, conns, streams;
+	int i, k, total = 0;
+
+	(void)state;
+	start();
+	for (i = 0; i < N_CLIENTS; i++)
+		client(&w[i]);
+	if (it_fake_req(&e, "POST", "/__fake/reset", "", NULL) != 200)
+		fail_msg("reset failed");
+
+	for (i = 0; i < N_CLIENTS; i++)
+		for (k = 0; k < IN_FLIGHT; k++)
+			send_list(&w[i], (uint64_t)(10 + sent[i]++));
+	/* Each reply makes room for the next request of its client. */
+	while (total < N_REQUESTS)
+		for (i = 0; i < N_CLIENTS; i++) {
+			if (got[i] == sent[i])
+				continue;
+			m = next_reply(&w[i], T_REPLY);
+			expect_session_list(m, (uint64_t)(10 + got[i]));
+			got[i]++;
+			total++;
+			if (sent[i] < PER_CLIENT)
+				send_list(&w[i], (uint64_t)(10 + sent[i]++));
+		}
+
+	if (it_fake_count(&e, &requests, &conns, &streams) == -1)
+		fail_msg("no count from the fake");
+	print_message("%d requests at %d in flight: %ld upstream requests, "
+	    "%ld connections\n", N_REQUESTS, N_CLIENTS * IN_FLIGHT, requests,
+	    conns);
+	assert_int_equal(requests, N_REQUESTS);
+	/* The event stream's connection is not counted (it carries only
+	 * GET /event): the pool's connections are all there is. */
+	assert_true(conns >= 1);
+	assert_true(conns <= UPSTREAM_CONNECTIONS_DEFAULT);
+	assert_int_equal(streams, 1);
+
+	for (i = 0; i < N_CLIENTS; i++)
+		wsc_close(&w[i]);
+	assert_int_equal(it_stop(&e, T_EXIT, NULL), 0);
+}
+
+static void
+test_queue_many_clients(void **state)
+{
+	struct rlimit rl;
+	struct wsc *w;
+	Opencode__ServerMessage *m;
+	long requests, conns, streams;
+	int i, errors = 0;
+
+	(void)state;
+	/* 1000 sockets here and as many in the front. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		fail_msg("getrlimit");
+	if (rl.rlim_cur < 3 * N_CONNS) {
+		if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < 3 * N_CONNS) {
+			print_message("RLIMIT_NOFILE hard limit %llu: skipped\n",
+			    (unsigned long long)rl.rlim_max);
+			skip();
+		}
+		rl.rlim_cur = 3 * N_CONNS;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			fail_msg("setrlimit");
+	}
+	start();
+	assert_non_null(w = calloc(N_CONNS, sizeof(*w)));
+	for (i = 0; i < N_CONNS; i++)
+		client(&w[i]);
+	if (it_fake_req(&e, "POST", "/__fake/reset", "", NULL) != 200)
+		fail_msg("reset failed");
+	/* Every request is in flight before a reply is read. */
+	for (i = 0; i < N_CONNS; i++)
+		send_list(&w[i], 7);
+	for (i = 0; i < N_CONNS; i++) {
+		if ((m = next_reply(&w[i], T_REPLY)) == NULL)
+			fail_msg("connection %d: no reply", i);
+		if (m->payload_case != SMP(SESSION_LIST)) {
+			if (errors++ == 0)
+				print_message("connection %d: %s: %s\n", i,
+				    m->payload_case == SMP(ERROR) ?
+				    m->error->code : "not a SessionList",
+				    m->payload_case == SMP(ERROR) ?
+				    m->error->message : "");
+		}
+		assert_int_equal(m->request_id, 7);
+		wsc_msg_free(m);
+	}
+	if (it_fake_count(&e, &requests, &conns, &streams) == -1)
+		fail_msg("no count from the fake");
+	print_message("%d connections, one request each: %d errors, %ld "
+	    "upstream connections\n", N_CONNS, errors, conns);
+	assert_int_equal(errors, 0);
+	assert_int_equal(requests, N_CONNS);
+	assert_true(conns <= UPSTREAM_CONNECTIONS_DEFAULT);
+
+	for (i = 0; i < N_CONNS; i++)
+		wsc_close(&w[i]);
+	free(w);
+	assert_int_equal(it_stop(&e, T_EXIT, NULL), 0);
+}
+
+/* How many times the fake's log has a line starting with prefix. */
+static int
+fake_log_count(const char *prefix)
+{
+	char *log, *p;
+	int n = 0;
+
+	if ((log = it_fake_log(&e)) == NULL)
+		fail_msg("no log from the fake");
+	for (p = log; *p != '\0'; p++) {
+		if (strncmp(p, prefix, strlen(prefix)) == 0)
+			n++;
+		if ((p = strchr(p, '\n')) == NULL)
+			break;
+	}
+	free(log);
+	return n;
+}
+
+static void
+test_queue_cancel(void **state)
+{
+	struct wsc a, b;
+	Opencode__ServerMessage *m;
+	char sid[32];
+	int i, n, seen[UPSTREAM_CONNECTIONS_DEFAULT] = { 0 };
+	int64_t deadline;
+
+	(void)state;
+	start();
+	client(&a);
+	client(&b);
+	if (it_fake_command(&e, "hang") == -1)
+		fail_msg("command hang failed");
+	if (it_fake_req(&e, "POST", "/__fake/reset", "", NULL) != 200)
+		fail_msg("reset failed");
+	/* reset puts the fake's commands back to normal. */
+	if (it_fake_command(&e, "hang") == -1)
+		fail_msg("command hang failed");
+
+	/* The long lane full of held commands... */
+	for (i = 0; i < UPSTREAM_CONNECTIONS_DEFAULT; i++) {
+		snprintf(sid, sizeof(sid), "ses_held%d", i);
+		send_command(&a, 100 + (uint64_t)i, sid);
+	}
+	deadline = it_now_ms() + T_REPLY;
+	while ((n = fake_log_count("POST /session/ses_held")) <
+	    UPSTREAM_CONNECTIONS_DEFAULT && it_now_ms() < deadline)
+		usleep(20000);
+	assert_int_equal(n, UPSTREAM_CONNECTIONS_DEFAULT);
+	/* ...so that these two wait. */
+	send_command(&a, 200, "ses_waitA");
+	send_command(&b, 300, "ses_waitB");
+
+	/* A CancelRequest ends the waiting command: the abort's reply,
+	 * then the command's empty one. */
+	send_cancel(&a, 201, "ses_waitA");
+	if ((m = next_reply(&a, T_REPLY)) == NULL)
+		fail_msg("no reply to the CancelRequest");
+	assert_int_equal(m->request_id, 201);
+	assert_int_not_equal(m->payload_case, SMP(ERROR));
+	wsc_msg_free(m);
+	if ((m = next_reply(&a, T_REPLY)) == NULL)
+		fail_msg("the waiting command was not ended");
+	assert_int_equal(m->request_id, 200);
+	assert_int_equal(m->payload_case, OPENCODE__SERVER_MESSAGE__PAYLOAD__NOT_SET);
+	wsc_msg_free(m);
+
+	/* A client that goes away takes its waiting command with it. */
+	wsc_close(&b);
+	deadline = it_now_ms() + T_REPLY;
+	while (!log_has("1 waiting requests dropped") &&
+	    it_now_ms() < deadline)
+		usleep(20000);
+	if (!log_has("1 waiting requests dropped"))
+		fail_msg("netproc did not drop the gone client's request");
+
+	/* The held commands end: nothing is left to start. */
+	for (i = 0; i < UPSTREAM_CONNECTIONS_DEFAULT; i++) {
+		snprintf(sid, sizeof(sid), "ses_held%d", i);
+		send_cancel(&a, 400 + (uint64_t)i, sid);
+	}
+	for (i = 0; i < 2 * UPSTREAM_CONNECTIONS_DEFAULT; i++) {
+		if ((m = next_reply(&a, T_REPLY)) == NULL)
+			fail_msg("%d of %d replies", i,
+			    2 * UPSTREAM_CONNECTIONS_DEFAULT);
+		assert_int_not_equal(m->payload_case, SMP(ERROR));
+		if (m->request_id >= 100 &&
+		    m->request_id < 100 + UPSTREAM_CONNECTIONS_DEFAULT)
+			seen[m->request_id - 100]++;
+		wsc_msg_free(m);
+	}
+	for (i = 0; i < UPSTREAM_CONNECTIONS_DEFAULT; i++)
+		assert_int_equal(seen[i], 1);
+	/* A round trip after the last abort: anything netproc would start
+	 * has reached the fake by now. */
+	send_list(&a, 500);
+	expect_session_list(next_reply(&a, T_REPLY), 500);
+	assert_int_equal(fake_log_count("POST /session/ses_waitA/command"), 0);
+	assert_int_equal(fake_log_count("POST /session/ses_waitB/command"), 0);
+	assert_int_equal(fake_log_count("POST /session/ses_waitA/abort"), 1);
+	assert_int_equal(fake_log_count("POST /session/ses_held"),
+	    2 * UPSTREAM_CONNECTIONS_DEFAULT);
+
+	wsc_close(&a);
+	assert_int_equal(it_stop(&e, T_EXIT, NULL), 0);
+}
+
+static void
+expect_coding_error(struct wsc *w, uint64_t id, const char *what)
+{
+	Opencode__ServerMessage *m;
+
+	send_list(w, id);
+	if ((m = next_reply(w, T_REPLY)) == NULL)
+		fail_msg("request %llu: no reply", (unsigned long long)id);
+	assert_int_equal(m->request_id, id);
+	if (m->payload_case != SMP(ERROR))
+		fail_msg("%s: decoded and answered", what);
+	print_message("%s: %s: %s\n", what, m->error->code, m->error->message);
+	assert_string_equal(m->error->code, "UPSTREAM_ERROR");
+	assert_non_null(strstr(m->error->message, what));
+	wsc_msg_free(m);
+}
+
+static void
+test_unrequested_coding(void **state)
+{
+	struct wsc w;
+
+	(void)state;
+	start();
+	client(&w);
+	if (it_fake_mode(&e, "te-gzip") == -1)
+		fail_msg("mode te-gzip failed");
+	expect_coding_error(&w, 10, "Transfer-Encoding gzip");
+	if (it_fake_mode(&e, "ce-gzip") == -1)
+		fail_msg("mode ce-gzip failed");
+	expect_coding_error(&w, 11, "Content-Encoding gzip");
+	if (it_fake_mode(&e, "normal") == -1)
+		fail_msg("mode normal failed");
+	send_list(&w, 12);
+	expect_session_list(next_reply(&w, T_REPLY), 12);
+	wsc_close(&w);
+	assert_int_equal(it_stop(&e, T_EXIT, NULL), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_pool_reuses_connections,
+		    stop_leftover),
+		cmocka_unit_test_teardown(test_queue_many_clients,
+		    stop_leftover),
+		cmocka_unit_test_teardown(test_queue_cancel, stop_leftover),
+		cmocka_unit_test_teardown(test_unrequested_coding,
+		    stop_leftover),
+	};
+	const char *filter;
+	int rc;
+
+	signal(SIGPIPE, SIG_IGN);
+	if ((filter = getenv("OCB_IT_FILTER")) != NULL && *filter != '\0')
+		cmocka_set_test_filter(filter);
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	if (rc == 0)
+		it_logdir_remove();
+	return rc;
+}
