@@ -23,6 +23,14 @@ enum log_level {
 
 void	log_init(const char *procname, int level, int use_syslog);
 void	log_setlevel(int level);
+/*
+ * The same line (text and level) logged again within seconds of its first
+ * time is counted, not written; "(N more times in S s, not logged)" follows
+ * once the window is over, at the next line logged.  Errors are always
+ * written.  0 writes every line.
+ */
+#define LOG_REPEAT_WINDOW_S	30
+void	log_setrepeat(int seconds);
 int	log_getlevel(void);
 int	log_level_parse(const char *name);	/* -1 when unknown */
 

@@ -4,6 +4,7 @@
 #include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/buf.h"
 #include "common/log.h"
@@ -11,6 +12,7 @@
 #include "netproc/json.h"
 #include "netproc/sse.h"
 #include "netproc/stream.h"
+#include "netproc/upauth.h"
 
 enum stream_state {
 	STREAM_IDLE,		/* waiting to (re)connect */
@@ -40,6 +42,7 @@ struct stream {
 	struct event		*watch_timer;	/* head, then idle timeout */
 	struct event		*health_ev;	/* starts the /global/health fetch */
 	unsigned		 backoff_ms;
+	struct timespec		 opened;	/* when the head was accepted */
 	int			 announced;	/* clients were told connected:true */
 	int			 head_ok;
 	struct health_xfer	*health;
@@ -117,7 +120,7 @@ health_done(struct upstream_xfer *x, CURLcode rc)
 	    json_parse(buf_head(&h->body), buf_used(&h->body), &js) == 0 &&
 	    (i = json_obj_get(js, 0, "version")) >= 0)
 		(void)json_get_str(js, i, &a, &version);
-	if (st->state == STREAM_OPEN)
+	if (st->state == STREAM_OPEN && !st->announced)
 		emit_status(st, 1, version);
 	if (js != NULL)
 		json_free(js);
@@ -157,7 +160,20 @@ health_fetch(struct stream *st)
 	st->health = h;
 	return;
 fail:
-	emit_status(st, 1, NULL);
+	if (!st->announced)
+		emit_status(st, 1, NULL);
+}
+
+/* Seconds the open stream has lived (0 when it never opened). */
+static long
+stream_lived(const struct stream *st)
+{
+	struct timespec now;
+
+	if (!st->head_ok)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long)(now.tv_sec - st->opened.tv_sec);
 }
 
 /* Tears the transfer down and schedules the next attempt. */
@@ -173,6 +189,11 @@ stream_lost(struct stream *st, const char *why)
 	}
 	curl_slist_free_all(st->headers);
 	st->headers = NULL;
+	/* Only a stream that stayed up resets the backoff: one that ends
+	 * right after server.connected must not be retried at once. */
+	if (stream_lived(st) >= STREAM_STABLE_S)
+		st->backoff_ms = STREAM_BACKOFF_FIRST_MS;
+	st->head_ok = 0;
 	evtimer_del(st->watch_timer);
 	health_free(st->health);
 	st->health = NULL;
@@ -209,7 +230,10 @@ header_cb(char *data, size_t size, size_t n, void *arg)
 		    ctype != NULL ? "unexpected content type" : "no content type");
 		return 0;
 	}
+	/* The request is sent: its credentials are not needed again. */
+	upauth_scrub(st->headers);
 	st->head_ok = 1;
+	clock_gettime(CLOCK_MONOTONIC, &st->opened);
 	st->state = STREAM_OPEN;
 	watch(st, STREAM_IDLE_TIMEOUT_S);
 	return len;
@@ -241,8 +265,11 @@ write_cb(char *data, size_t size, size_t n, void *arg)
 		switch (event_map(st->mapper, ev.data, ev.data_len, st->emit,
 		    st->emit_arg)) {
 		case EVENT_CONNECTED:
-			/* A healthy connection resets the backoff. */
-			st->backoff_ms = STREAM_BACKOFF_FIRST_MS;
+			/* Clients hear of transitions only: a second
+			 * server.connected in an open stream changes
+			 * nothing they know. */
+			if (st->announced)
+				break;
 			log_info("event stream connected");
 			/* libcurl refuses new transfers from inside its
 			 * callbacks: start the fetch from the loop. */

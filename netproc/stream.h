@@ -4,8 +4,10 @@
  * callback.  The stream is watched: no response head within a few seconds, or
  * no byte for STREAM_IDLE_TIMEOUT_S (the server's heartbeat comes every ~10 s),
  * and it is dropped and reconnected with backoff.  Every loss and every
- * recovery is told to clients as UpstreamStatus: the upstream replays nothing,
- * so this is their signal to refetch state.
+ * recovery is told to clients as UpstreamStatus, once per transition: the
+ * upstream replays nothing, so this is their signal to refetch state.  The
+ * backoff grows until a stream stayed open STREAM_STABLE_S, so an upstream
+ * whose stream keeps ending is asked less and less often.
  */
 #ifndef OCB_STREAM_H
 #define OCB_STREAM_H
@@ -17,6 +19,7 @@
 #define STREAM_IDLE_TIMEOUT_S		30
 #define STREAM_BACKOFF_FIRST_MS		100
 #define STREAM_BACKOFF_MAX_MS		5000
+#define STREAM_STABLE_S			10	/* a stream open this long resets the backoff */
 #define STREAM_HEALTH_MAX		4096	/* bytes of /global/health kept */
 
 struct stream;

@@ -49,6 +49,9 @@
  *                         bodies sent up to their stall, and closed by the
  *                         client before that
  *   POST /__fake/stall-end close every connection whose stalled body is sent
+ *   POST /__fake/event-life "MS" | "never": each /event stream opened from now
+ *                         on ends MS milliseconds after its server.connected
+ *                         (0: at once), as a flapping upstream; reset: never
  * /event streams start with a server.connected event and get a
  * server.heartbeat every S seconds (default 10, 0 = none) when idle.
  *
@@ -180,6 +183,7 @@ struct hist {
 static struct hist		 history[HISTORY_MAX];
 static size_t			 hist_start, hist_len;
 static int			 heartbeat_s = 10;
+static long			 event_life_ms = -1;	/* -1: streams live on */
 
 /* Fixture bodies, loaded once at start. */
 static struct blob	 fx_session_list, fx_session_create, fx_session_get;
@@ -775,6 +779,11 @@ stream_open(struct evhttp_request *req, struct conn *c)
 	evhttp_add_header(h, "x-accel-buffering", "no");
 	evhttp_send_reply_start(req, 200, "OK");
 	stream_send(s, CONNECTED_EVENT, sizeof(CONNECTED_EVENT) - 1);
+	if (event_life_ms >= 0) {
+		/* stream_pump ends it once its bytes are out. */
+		s->ending = 1;
+		stream_schedule(s, (double)event_life_ms / 1000.0);
+	}
 }
 
 static void
@@ -1894,6 +1903,7 @@ ctl_handle(struct evhttp_request *req, const char *path, const char *body)
 		hist_clear();
 		mode = MODE_NORMAL;
 		cmd_mode = CMD_NORMAL;
+		event_life_ms = -1;
 		reply_text(req, 200, "ok\n");
 	} else if (strcmp(op, "sse") == 0 && m == EVHTTP_REQ_POST)
 		ctl_sse(req, body);
@@ -1903,7 +1913,21 @@ ctl_handle(struct evhttp_request *req, const char *path, const char *body)
 		ctl_command(req, body);
 	else if (strcmp(op, "messages") == 0 && m == EVHTTP_REQ_POST)
 		ctl_messages(req, body);
-	else if (strcmp(op, "sse-end") == 0 && m == EVHTTP_REQ_POST)
+	else if (strcmp(op, "event-life") == 0 && m == EVHTTP_REQ_POST) {
+		char *end;
+		long v = strtol(body, &end, 10);
+
+		if (strncmp(body, "never", 5) == 0)
+			event_life_ms = -1;
+		else if (end != body && v >= 0 && v <= 3600000)
+			event_life_ms = v;
+		else {
+			reply_text(req, 400, "usage: MS | never\n");
+			return;
+		}
+		logmsg("event-life: %s", body);
+		reply_text(req, 200, "ok\n");
+	} else if (strcmp(op, "sse-end") == 0 && m == EVHTTP_REQ_POST)
 		ctl_sse_end(req);
 	else if (strcmp(op, "stalls") == 0 && m == EVHTTP_REQ_GET) {
 		if ((b = evbuffer_new()) == NULL)

@@ -1,0 +1,315 @@
+/*
+ * An upstream whose event stream keeps ending, against the real ocbroker
+ * binary and tests/fake_upstream (POST /__fake/event-life): netproc's
+ * reconnect backoff grows until a stream stayed up STREAM_STABLE_S, clients
+ * hear UpstreamStatus on transitions only, and the repeated log lines are
+ * counted instead of written.  Everything is counted over a period (the
+ * requests the fake received, the messages a client received, the lines
+ * ocbroker logged), never timed: a loaded machine only makes fewer
+ * attempts.  Unthrottled, the stream that ends at once is asked for about
+ * 100 times in 10 s, and the one that lives half a second makes a client
+ * receive about 40 UpstreamStatus in 12 s.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "proto/messages.pb-c.h"
+#include "tests/integration_util.h"
+#include "tests/wsclient.h"
+
+#define T_IO		5000
+#define T_REPLY		10000
+#define T_EXIT		10000
+
+/* The periods watched, and what may happen in them at most. */
+#define PERIOD_AT_ONCE_MS	10000
+#define MAX_EVENT_REQS		20	/* backoff 0.1 s doubling to 5 s: ~8 */
+#define MAX_LOG_LINES		10
+#define PERIOD_HALF_MS		12000
+#define MAX_STATUSES		18	/* ~7 cycles of true and false */
+
+#define SMP(x)		OPENCODE__SERVER_MESSAGE__PAYLOAD_##x
+
+#define SENTINEL	"{\"id\":\"evt_flapend\",\"type\":\"message.removed\"," \
+	"\"properties\":{\"sessionID\":\"ses_flap\",\"messageID\":" \
+	"\"msg_sentinel\"}}\n"
+#define CONNECTED	"{\"id\":\"evt_again\",\"type\":\"server.connected\"," \
+	"\"properties\":{}}\n"
+
+static struct it_env	e;
+
+static int
+stop_leftover(void **state)
+{
+	(void)state;
+	if (e.running)
+		it_stop(&e, T_EXIT, NULL);
+	return 0;
+}
+
+static void
+start(void)
+{
+	static const struct it_opts o;
+
+	if (it_start(&e, &o) == -1)
+		fail_msg("could not start ocbroker/fake_upstream");
+	if (it_fake_wait_streams(&e, 1, T_REPLY) == -1)
+		fail_msg("ocbroker never subscribed to /event");
+}
+
+static void
+stop(void)
+{
+	int st = it_stop(&e, T_EXIT, NULL);
+
+	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fail_msg("ocbroker did not exit 0 (wait status %d)", st);
+}
+
+static void
+client(struct wsc *w)
+{
+	if (wsc_open(w, e.port, T_IO) == -1)
+		fail_msg("cannot connect to ocbroker");
+	if (wsc_auth(w, e.token, 1, T_IO) != 1)
+		fail_msg("authentication failed");
+}
+
+static void
+fake(const char *path, const char *body)
+{
+	if (it_fake_req(&e, "POST", path, body, NULL) != 200)
+		fail_msg("POST %s %s failed", path, body);
+}
+
+/* Lines of text that start with prefix. */
+static long
+count_lines(const char *text, const char *prefix)
+{
+	size_t pl = strlen(prefix);
+	long n = 0;
+
+	for (const char *p = text; p != NULL && *p != '\0';) {
+		if (strncmp(p, prefix, pl) == 0)
+			n++;
+		if ((p = strchr(p, '\n')) != NULL)
+			p++;
+	}
+	return n;
+}
+
+/* Lines of ocbroker's log that hold needle. */
+static long
+log_lines(const char *needle)
+{
+	char line[2048];
+	long n = 0;
+	FILE *fp;
+
+	if ((fp = fopen(e.ocb_log, "r")) == NULL)
+		fail_msg("cannot read %s", e.ocb_log);
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (strstr(line, needle) != NULL)
+			n++;
+	fclose(fp);
+	return n;
+}
+
+/*
+ * Reads w's messages for ms, counting UpstreamStatus; fails on two of the
+ * same value in a row (each must be a transition).
+ */
+static long
+statuses(struct wsc *w, int ms, int *last)
+{
+	int64_t deadline = it_now_ms() + ms;
+	Opencode__ServerMessage *m;
+	struct wsc_frame other;
+	long n = 0;
+	int64_t left;
+
+	while ((left = deadline - it_now_ms()) > 0) {
+		if ((m = wsc_recv_msg(w, &other, (int)left)) == NULL) {
+			if (other.kind == WSC_TIMEOUT)
+				break;
+			if (other.kind != WSC_PING && other.kind != WSC_PONG)
+				fail_msg("the connection broke (%d)",
+				    (int)other.kind);
+			wsc_frame_free(&other);
+			continue;
+		}
+		if (m->payload_case == SMP(UPSTREAM_STATUS)) {
+			if (*last == (int)m->upstream_status->connected)
+				fail_msg("UpstreamStatus connected:%d twice in "
+				    "a row", *last);
+			*last = m->upstream_status->connected;
+			n++;
+		}
+		wsc_msg_free(m);
+	}
+	return n;
+}
+
+static void
+test_stream_ends_at_once(void **state)
+{
+	struct wsc w;
+	char *log;
+	long ev, health, lines, st;
+	int last = -1;
+
+	(void)state;
+	start();
+	client(&w);
+	fake("/__fake/reset", "");
+	fake("/__fake/event-life", "0");
+	fake("/__fake/sse-end", "");
+	st = statuses(&w, PERIOD_AT_ONCE_MS, &last);
+	if ((log = it_fake_log(&e)) == NULL)
+		fail_msg("GET /__fake/log failed");
+	ev = count_lines(log, "GET /event");
+	health = count_lines(log, "GET /global/health");
+	free(log);
+	lines = log_lines("event stream");
+	print_message("in %d ms: %ld GET /event, %ld GET /global/health, "
+	    "%ld UpstreamStatus, %ld log lines about the stream\n",
+	    PERIOD_AT_ONCE_MS, ev, health, st, lines);
+	if (ev < 2)
+		fail_msg("netproc did not reconnect (%ld GET /event)", ev);
+	if (ev > MAX_EVENT_REQS)
+		fail_msg("%ld GET /event in %d ms (at most %d)", ev,
+		    PERIOD_AT_ONCE_MS, MAX_EVENT_REQS);
+	if (health > ev)
+		fail_msg("%ld GET /global/health for %ld streams", health, ev);
+	if (st > 2 * ev + 1)
+		fail_msg("%ld UpstreamStatus for %ld streams", st, ev);
+	if (lines > MAX_LOG_LINES)
+		fail_msg("%ld log lines about the event stream (at most %d)",
+		    lines, MAX_LOG_LINES);
+	wsc_close(&w);
+	stop();
+}
+
+static void
+test_stream_lives_half_a_second(void **state)
+{
+	struct wsc w;
+	long st;
+	int last = -1;
+
+	(void)state;
+	start();
+	client(&w);
+	fake("/__fake/reset", "");
+	fake("/__fake/event-life", "500");
+	fake("/__fake/sse-end", "");
+	st = statuses(&w, PERIOD_HALF_MS, &last);
+	print_message("in %d ms: %ld UpstreamStatus\n", PERIOD_HALF_MS, st);
+	if (st < 2)
+		fail_msg("the stream's losses were not told (%ld "
+		    "UpstreamStatus)", st);
+	if (st > MAX_STATUSES)
+		fail_msg("%ld UpstreamStatus in %d ms (at most %d)", st,
+		    PERIOD_HALF_MS, MAX_STATUSES);
+	wsc_close(&w);
+	stop();
+}
+
+/* Another server.connected in an open stream tells clients nothing. */
+static void
+test_connected_again(void **state)
+{
+	Opencode__ServerMessage *m = NULL;
+	struct wsc w;
+	char *log;
+	long st = 0, before, after;
+	int64_t deadline;
+
+	(void)state;
+	start();
+	client(&w);
+	/* The first status is announced once /global/health answered. */
+	deadline = it_now_ms() + T_REPLY;
+	for (;;) {
+		if ((log = it_fake_log(&e)) == NULL)
+			fail_msg("GET /__fake/log failed");
+		before = count_lines(log, "GET /global/health");
+		free(log);
+		if (before > 0 || it_now_ms() > deadline)
+			break;
+		usleep(50000);
+	}
+	if (before != 1)
+		fail_msg("%ld GET /global/health before the test", before);
+	if (it_fake_event(&e, CONNECTED CONNECTED CONNECTED SENTINEL) == -1)
+		fail_msg("POST /__fake/event failed");
+	/* The sentinel comes after the three: they were mapped. */
+	deadline = it_now_ms() + T_REPLY;
+	for (;;) {
+		int64_t left = deadline - it_now_ms();
+
+		if (left <= 0 || (m = wsc_recv_msg(&w, NULL, (int)left)) ==
+		    NULL)
+			fail_msg("the sentinel event never arrived");
+		if (m->payload_case == SMP(UPSTREAM_STATUS) &&
+		    m->upstream_status->connected)
+			st++;
+		if (m->payload_case == SMP(MESSAGE_REMOVED)) {
+			wsc_msg_free(m);
+			break;
+		}
+		wsc_msg_free(m);
+	}
+	/* A health fetch the events would have started has answered. */
+	st += statuses(&w, 1000, &(int){ 1 });
+	if ((log = it_fake_log(&e)) == NULL)
+		fail_msg("GET /__fake/log failed");
+	after = count_lines(log, "GET /global/health");
+	free(log);
+	if (st != 0)
+		fail_msg("%ld UpstreamStatus for server.connected in an open "
+		    "stream", st);
+	if (after != before)
+		fail_msg("%ld GET /global/health after the events (%ld before)",
+		    after, before);
+	wsc_close(&w);
+	stop();
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_stream_ends_at_once,
+		    stop_leftover),
+		cmocka_unit_test_teardown(test_stream_lives_half_a_second,
+		    stop_leftover),
+		cmocka_unit_test_teardown(test_connected_again, stop_leftover),
+	};
+	int rc;
+
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	if (rc == 0)
+		it_logdir_remove();
+	return rc;
+}
