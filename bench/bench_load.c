@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
@@ -176,6 +177,37 @@ tree_pss(pid_t root)
 		fclose(fp);
 	}
 	return sum;
+}
+
+/* Prints "pid=role" for the tree, for reading a perf report by pid. */
+static void
+print_roles(pid_t root)
+{
+	pid_t p[MAXTREE];
+	size_t n = tree(root, p, MAXTREE), i, len;
+	char path[64], buf[512];
+	const char *role;
+	ssize_t r;
+	int fd;
+
+	printf("  pids:");
+	for (i = 0; i < n; i++) {
+		role = i == 0 ? "parent" : "spawner";
+		snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)p[i]);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1) {
+			r = read(fd, buf, sizeof(buf) - 1);
+			close(fd);
+			buf[r > 0 ? r : 0] = '\0';
+			/* argv is NUL-separated: "--role" then its value. */
+			for (len = 0; r > 0 && len < (size_t)r;
+			    len += strlen(buf + len) + 1)
+				if (strcmp(buf + len, "--role") == 0 &&
+				    len + 7 < (size_t)r)
+					role = buf + len + 7;
+		}
+		printf(" %d=%s", (int)p[i], role);
+	}
+	printf("\n");
 }
 
 static int
@@ -927,6 +959,7 @@ fig_throughput(void)
 		tp_run(&T[T_OCB], &res, path);
 		printf("  perf run (not counted): %.0f req/s, %s\n", res.rps,
 		    path);
+		print_roles(T[T_OCB].proc.pid);
 	}
 }
 
@@ -1143,6 +1176,7 @@ trigger(struct target *t, const char *path)
 
 struct stream_res {
 	uint64_t deltas;
+	uint64_t per[NCLIENTS];	/* of each client */
 	int64_t	 first_ns;	/* first delta of client 0 */
 	double	 secs;		/* until the last client saw the marker */
 	int	 complete;
@@ -1198,11 +1232,11 @@ stream_ws(struct bws *c, int n, int64_t t0, int64_t *lat, size_t *nlat,
 							lat[(*nlat)++] = now -
 							    strtoll((const char *)
 							    m.delta + 1, NULL, 10);
-						res->deltas++;
+						res->per[i]++;
 						continue;
 					}
 					for (k = 0; k < m.dlen; k++)
-						res->deltas += m.delta[k] == ' ';
+						res->per[i] += m.delta[k] == ' ';
 				}
 				if (fr <= 0 || c[i].eof)
 					break;
@@ -1211,6 +1245,8 @@ stream_ws(struct bws *c, int n, int64_t t0, int64_t *lat, size_t *nlat,
 				die("a streaming client lost its connection");
 		}
 	}
+	for (i = 0; i < n; i++)
+		res->deltas += res->per[i];
 	res->complete = left == 0;
 	res->secs = (double)(last - t0) / 1e9;
 }
@@ -1369,10 +1405,15 @@ fig_stream(void)
 			close(fd);
 			tps[t][r] = (double)res.deltas / res.secs;
 			if (!res.complete || res.deltas !=
-			    (uint64_t)FLOOD_N * NCLIENTS)
-				printf("  %s: %llu of %llu deltas\n",
+			    (uint64_t)FLOOD_N * NCLIENTS) {
+				printf("  %s: %llu of %llu deltas; per client:",
 				    T[t].name, (unsigned long long)res.deltas,
 				    (unsigned long long)FLOOD_N * NCLIENTS);
+				for (k = 0; k < NCLIENTS; k++)
+					printf(" %llu", (unsigned long long)
+					    res.per[k]);
+				printf("\n");
+			}
 			for (k = 0; k < NCLIENTS; k++)
 				bws_close(&c[k]);
 			wait_armed(&T[t]);
