@@ -12,7 +12,8 @@
 #include "common/options.h"
 
 enum {
-	OPT_PORT = 256, OPT_PORT_RANGE, OPT_UPSTREAM, OPT_UPSTREAM_CA, OPT_TOKEN_FD,
+	OPT_PORT = 256, OPT_PORT_RANGE, OPT_UPSTREAM, OPT_UPSTREAM_CA,
+	OPT_UPSTREAM_CONNS, OPT_TOKEN_FD,
 	OPT_ALLOW_ORIGIN, OPT_MAX_MESSAGE, OPT_USER, OPT_LOG_LEVEL,
 	OPT_SYSLOG, OPT_INSECURE, OPT_VERSION, OPT_HELP,
 };
@@ -22,6 +23,7 @@ static const struct option longopts[] = {
 	{ "port-range",		required_argument, NULL, OPT_PORT_RANGE },
 	{ "upstream",		required_argument, NULL, OPT_UPSTREAM },
 	{ "upstream-ca",	required_argument, NULL, OPT_UPSTREAM_CA },
+	{ "upstream-connections", required_argument, NULL, OPT_UPSTREAM_CONNS },
 	{ "token-fd",		required_argument, NULL, OPT_TOKEN_FD },
 	{ "allow-origin",	required_argument, NULL, OPT_ALLOW_ORIGIN },
 	{ "max-message",	required_argument, NULL, OPT_MAX_MESSAGE },
@@ -39,7 +41,8 @@ options_usage(FILE *fp)
 {
 	fprintf(fp,
 	    "usage: ocbroker [--port N | --port-range A-B] [--upstream URL]\n"
-	    "                [--upstream-ca FILE] [--token-fd FD] [--allow-origin ORIGIN]...\n"
+	    "                [--upstream-ca FILE] [--upstream-connections N]\n"
+	    "                [--token-fd FD] [--allow-origin ORIGIN]...\n"
 	    "                [--max-message BYTES] [--user NAME]\n"
 	    "                [--log-level error|warn|info|debug] [--syslog]\n"
 	    "                [--insecure-no-sandbox] [--version] [--help]\n");
@@ -56,6 +59,7 @@ options_help(FILE *fp)
 	    "  --port-range A-B      the first free port in A-B (default %u-%u)\n"
 	    "  --upstream URL        the OpenCode server (default %s)\n"
 	    "  --upstream-ca FILE    CA bundle for an https:// upstream (absolute path)\n"
+	    "  --upstream-connections N keep-alive upstream connections, %d-%d (default %d)\n"
 	    "  --token-fd FD         read the client token from descriptor FD\n"
 	    "  --allow-origin ORIGIN allow this browser Origin (repeatable, at most %d)\n"
 	    "  --max-message BYTES   largest client message, %u-%u (default %u)\n"
@@ -66,7 +70,8 @@ options_help(FILE *fp)
 	    "  --version             print the version and exit\n"
 	    "  --help                print this text and exit\n",
 	    OPT_PORT_LO_DEFAULT, OPT_PORT_HI_DEFAULT, OPT_UPSTREAM_DEFAULT,
-	    OPT_MAX_ORIGINS, OPT_MAX_MESSAGE_MIN, OPT_MAX_MESSAGE_MAX,
+	    OPT_UPSTREAM_CONNS_MIN, OPT_UPSTREAM_CONNS_MAX,
+	    OPT_UPSTREAM_CONNS_DEFAULT, OPT_MAX_ORIGINS, OPT_MAX_MESSAGE_MIN, OPT_MAX_MESSAGE_MAX,
 	    OPT_MAX_MESSAGE_DEFAULT, OPT_USER_DEFAULT);
 }
 
@@ -131,6 +136,7 @@ options_parse(int argc, char **argv, struct options *o, char *err, size_t errlen
 	o->port_lo = OPT_PORT_LO_DEFAULT;
 	o->port_hi = OPT_PORT_HI_DEFAULT;
 	o->upstream = OPT_UPSTREAM_DEFAULT;
+	o->upstream_connections = OPT_UPSTREAM_CONNS_DEFAULT;
 	o->token_fd = -1;
 	o->max_message = OPT_MAX_MESSAGE_DEFAULT;
 	o->user = OPT_USER_DEFAULT;
@@ -183,6 +189,16 @@ options_parse(int argc, char **argv, struct options *o, char *err, size_t errlen
 				return OPTIONS_USAGE;
 			}
 			o->upstream_ca = optarg;
+			break;
+		case OPT_UPSTREAM_CONNS:
+			if (parse_u64(optarg, OPT_UPSTREAM_CONNS_MIN,
+			    OPT_UPSTREAM_CONNS_MAX, &v) == -1) {
+				snprintf(err, errlen,
+				    "--upstream-connections: expected %d..%d",
+				    OPT_UPSTREAM_CONNS_MIN, OPT_UPSTREAM_CONNS_MAX);
+				return OPTIONS_USAGE;
+			}
+			o->upstream_connections = (unsigned)v;
 			break;
 		case OPT_TOKEN_FD:
 			if (parse_u64(optarg, 0, 1 << 20, &v) == -1) {

@@ -12,6 +12,10 @@
 #define OPT_MAX_MESSAGE_DEFAULT	(1024u * 1024)
 #define OPT_MAX_MESSAGE_MIN	1024u
 #define OPT_MAX_MESSAGE_MAX	(64u * 1024 * 1024)
+/* netproc's keep-alive connections to the upstream, of each lane. */
+#define OPT_UPSTREAM_CONNS_DEFAULT	8
+#define OPT_UPSTREAM_CONNS_MIN		1
+#define OPT_UPSTREAM_CONNS_MAX		64
 #define OPT_MAX_ORIGINS		32
 #define OPT_ORIGIN_MAX		256
 #define OPT_URL_MAX		1024
@@ -21,6 +25,7 @@ struct options {
 	uint16_t	 port_lo, port_hi;	/* --port N sets both; 0 = any */
 	const char	*upstream;
 	const char	*upstream_ca;		/* NULL: the system bundle */
+	unsigned	 upstream_connections;
 	int		 token_fd;		/* -1: generate */
 	const char	*allow_origins[OPT_MAX_ORIGINS];
 	size_t		 n_allow_origins;

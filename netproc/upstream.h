@@ -13,6 +13,7 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 
+#include "common/options.h"
 #include "netproc/api.h"
 
 #define UPSTREAM_CONNECT_TIMEOUT_MS	2000
@@ -25,9 +26,8 @@
  * that they never hold a short call's turn.  The event stream and its
  * /global/health fetch are outside both.
  */
-#define UPSTREAM_CONNECTIONS_DEFAULT	8
-#define UPSTREAM_CONNECTIONS_MIN	1
-#define UPSTREAM_CONNECTIONS_MAX	64
+#define UPSTREAM_CONNECTIONS_DEFAULT	OPT_UPSTREAM_CONNS_DEFAULT
+#define UPSTREAM_CONNECTIONS_MAX	OPT_UPSTREAM_CONNS_MAX
 /*
  * What may wait for a connection, in count and in memory (each waiting
  * call's own size and its request body): past either, a request is
