@@ -32,7 +32,7 @@
 #include "netproc/sse.h"
 #include "netproc/chatmap.h"
 #include "proto/messages.pb-c.h"
-#include "tests/fuzz/sm_check.h"
+#include "tests/support/sm_check.h"
 #include "tests/support/fixture.h"
 
 #define MAX_CODES	4096

@@ -17,7 +17,7 @@
 #include "netproc/events.h"
 #include "netproc/sse.h"
 #include "proto/messages.pb-c.h"
-#include "tests/fuzz/sm_check.h"
+#include "tests/support/sm_check.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
