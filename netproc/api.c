@@ -118,12 +118,27 @@ int
 api_error_pack(uint64_t request_id, const char *code, const char *message,
     uint8_t **out, size_t *out_len)
 {
+	uint8_t	buf[API_ERRPACK_MAX];
+	size_t	len;
+
+	*out = NULL;
+	*out_len = 0;
+	len = api_error_pack_buf(request_id, code, message, buf);
+	if ((*out = malloc(len)) == NULL)
+		return -1;
+	memcpy(*out, buf, len);
+	*out_len = len;
+	return 0;
+}
+
+size_t
+api_error_pack_buf(uint64_t request_id, const char *code, const char *message,
+    uint8_t buf[API_ERRPACK_MAX])
+{
 	Opencode__ServerMessage	sm = OPENCODE__SERVER_MESSAGE__INIT;
 	Opencode__ErrorResponse	er = OPENCODE__ERROR_RESPONSE__INIT;
 	char			msg[API_MSG_MAX];
 
-	*out = NULL;
-	*out_len = 0;
 	msg[0] = '\0';
 	if (message != NULL)
 		msg_append(msg, sizeof(msg), message, sizeof(msg) - 1);
@@ -132,7 +147,8 @@ api_error_pack(uint64_t request_id, const char *code, const char *message,
 	sm.request_id = request_id;
 	sm.payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_ERROR;
 	sm.error = &er;
-	return pack(&sm, out, out_len);
+	/* A known code and API_MSG_MAX - 1 bytes: well under the size. */
+	return opencode__server_message__pack(&sm, buf);
 }
 
 void
@@ -161,6 +177,8 @@ api_transport_error(enum api_transport t, const char *detail,
 		msg = "the upstream's answer is too large";
 		break;
 	case API_XPORT_NO_MEMORY:
+		/* netproc's own failure, not the upstream's. */
+		err->code = ERR_INTERNAL;
 		msg = "out of memory";
 		break;
 	case API_XPORT_OTHER:

@@ -124,6 +124,13 @@ int	 api_reply_pack(const struct api_call *, const struct api_response *,
  */
 int	 api_error_pack(uint64_t, const char *, const char *, uint8_t **,
 	    size_t *);
+/*
+ * The same into buf, without allocating: how a request is still answered
+ * when memory ran out.  Returns the packed length.
+ */
+#define API_ERRPACK_MAX		(API_MSG_MAX + 128)
+size_t	 api_error_pack_buf(uint64_t, const char *, const char *,
+	    uint8_t[API_ERRPACK_MAX]);
 
 /* How a transfer failed below HTTP: upstream.c tells, api.c names it. */
 enum api_transport {
@@ -132,7 +139,7 @@ enum api_transport {
 	API_XPORT_TLS,		/* the upstream's certificate did not verify */
 	API_XPORT_OVER_BUDGET,	/* netproc's body budget is spent */
 	API_XPORT_TOO_LARGE,	/* the answer passed its size limit */
-	API_XPORT_NO_MEMORY,
+	API_XPORT_NO_MEMORY,	/* netproc's: INTERNAL, not UPSTREAM_ERROR */
 	API_XPORT_OTHER,
 };
 

@@ -25,6 +25,7 @@
 #include "common/proc.h"
 #include "netproc/api.h"
 #include "netproc/curlmem.h"
+#include "netproc/request.h"
 #include "netproc/stream.h"
 #include "netproc/upstream.h"
 #include "parent/parent.h"
@@ -32,6 +33,14 @@
 
 #define NETPROC_OUTQ_MAX	(256u * 1024 * 1024)	/* the front stopped reading */
 #define NETPROC_MMAP_MIN	(1024 * 1024)
+#define NETPROC_OWED_MAX	256	/* answers waiting for memory */
+#define NETPROC_RETRY_MS	20	/* how soon memory is tried again */
+
+/* A request whose answer could not be queued yet: INTERNAL is owed. */
+struct owed {
+	uint64_t	 conn_id;
+	uint64_t	 request_id;
+};
 
 struct netproc {
 	struct event_base	*base;
@@ -42,6 +51,9 @@ struct netproc {
 	struct upstream		*up;
 	struct stream		*stream;
 	size_t			 max_reply;	/* the client's --max-message */
+	struct event		*retry;		/* reading and owed answers */
+	struct owed		 owed[NETPROC_OWED_MAX];
+	size_t			 nowed;
 };
 
 /* What libcurl or its TLS library would read from the environment. */
@@ -78,21 +90,34 @@ write_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+retry_soon(struct netproc *np)
+{
+	struct timeval tv = { 0, NETPROC_RETRY_MS * 1000 };
+
+	if (!evtimer_pending(np->retry, NULL))
+		evtimer_add(np->retry, &tv);
+}
+
+/* 0, or -1 when out of memory (nothing was queued). */
+static int
 send_frame(struct netproc *np, Ocb__Ipc__Frame *fr)
 {
 	if (buf_used(&np->out) > NETPROC_OUTQ_MAX)
 		fatalx("the front stopped reading");
-	if (ipc_frame_pack(&np->out, fr) == -1)
+	if (ipc_frame_pack(&np->out, fr) == -1) {
+		if (errno == ENOMEM)
+			return -1;
 		fatalx("cannot pack a frame");
+	}
 	if (!event_pending(np->wev, EV_WRITE, NULL))
 		event_active(np->wev, EV_WRITE, 1);
+	return 0;
 }
 
-static void
-reply_cb(void *arg, uint64_t conn_id, uint64_t request_id, const uint8_t *msg,
-    size_t len)
+static int
+send_reply(struct netproc *np, uint64_t conn_id, uint64_t request_id,
+    const uint8_t *msg, size_t len)
 {
-	struct netproc *np = arg;
 	Ocb__Ipc__Frame fr = OCB__IPC__FRAME__INIT;
 	Ocb__Ipc__Reply rp = OCB__IPC__REPLY__INIT;
 
@@ -102,7 +127,75 @@ reply_cb(void *arg, uint64_t conn_id, uint64_t request_id, const uint8_t *msg,
 	rp.server_message.len = len;
 	fr.body_case = OCB__IPC__FRAME__BODY_REPLY;
 	fr.reply = &rp;
-	send_frame(np, &fr);
+	return send_frame(np, &fr);
+}
+
+/*
+ * Answers INTERNAL "out of memory" (packed on the stack); when even that
+ * cannot be queued, it is owed and tried again soon, so that the request
+ * still gets its one reply.
+ */
+static void
+answer_nomem(struct netproc *np, uint64_t conn_id, uint64_t request_id)
+{
+	struct request_answer ans;
+
+	request_nomem(request_id, &ans);
+	if (np->nowed == 0 &&
+	    send_reply(np, conn_id, request_id, ans.msg, ans.len) == 0)
+		return;
+	if (np->nowed == NETPROC_OWED_MAX) {
+		log_warnx("request %llu gets no answer: out of memory",
+		    (unsigned long long)request_id);
+		return;
+	}
+	np->owed[np->nowed].conn_id = conn_id;
+	np->owed[np->nowed].request_id = request_id;
+	np->nowed++;
+	retry_soon(np);
+}
+
+/* Answers what is owed, oldest first; 0 when nothing is left. */
+static int
+pay_owed(struct netproc *np)
+{
+	struct request_answer ans;
+	size_t i;
+
+	for (i = 0; i < np->nowed; i++) {
+		request_nomem(np->owed[i].request_id, &ans);
+		if (send_reply(np, np->owed[i].conn_id,
+		    np->owed[i].request_id, ans.msg, ans.len) == -1)
+			break;
+	}
+	memmove(np->owed, np->owed + i, (np->nowed - i) * sizeof(np->owed[0]));
+	np->nowed -= i;
+	return np->nowed == 0 ? 0 : -1;
+}
+
+/* A connection that went away is owed nothing. */
+static void
+forget_owed(struct netproc *np, uint64_t conn_id)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < np->nowed; i++)
+		if (np->owed[i].conn_id != conn_id)
+			np->owed[n++] = np->owed[i];
+	np->nowed = n;
+}
+
+static void
+reply_cb(void *arg, uint64_t conn_id, uint64_t request_id, const uint8_t *msg,
+    size_t len)
+{
+	struct netproc *np = arg;
+
+	if (send_reply(np, conn_id, request_id, msg, len) == 0)
+		return;
+	log_warnx("request %llu: out of memory queueing its reply",
+	    (unsigned long long)request_id);
+	answer_nomem(np, conn_id, request_id);
 }
 
 /* One mapped upstream event, to the front for fan-out. */
@@ -118,45 +211,36 @@ event_cb(void *arg, const char *session_id, const uint8_t *msg, size_t len)
 	ev.session_id = (char *)session_id;
 	fr.body_case = OCB__IPC__FRAME__BODY_EVENT;
 	fr.event = &ev;
-	send_frame(np, &fr);
+	/* Clients must not miss it unawares: they are told to refetch. */
+	if (send_frame(np, &fr) == -1)
+		stream_resync(np->stream, "out of memory queueing an event");
 }
 
 static void
 handle_request(struct netproc *np, const Ocb__Ipc__Request *rq)
 {
-	Opencode__ClientMessage *m;
+	struct request_answer ans;
 	struct api_call *call;
-	struct api_error err;
-	uint8_t *msg;
-	size_t len;
 
-	m = opencode__client_message__unpack(pb_wiping_allocator(),
-	    rq->client_message.len, rq->client_message.data);
-	if (m == NULL || m->request_id != rq->request_id) {
+	switch (request_prepare(rq, pb_wiping_allocator(), np->max_reply, &call,
+	    &ans)) {
+	case REQUEST_SUBMIT:
+		upstream_submit(np->up, rq->conn_id, call);
+		break;
+	case REQUEST_ANSWER:
+		if (ans.nomem)
+			log_warnx("request %llu: out of memory",
+			    (unsigned long long)rq->request_id);
+		else
+			log_info("request %llu refused: %s: %s",
+			    (unsigned long long)rq->request_id, ans.err.code,
+			    ans.err.message);
+		reply_cb(np, rq->conn_id, rq->request_id, ans.msg, ans.len);
+		break;
+	case REQUEST_MALFORMED:
 		/* The front decoded it already: this is the front's bug. */
-		if (m != NULL)
-			opencode__client_message__free_unpacked(m,
-			    pb_wiping_allocator());
 		fatalx("the front forwarded a request that does not decode");
 	}
-	if ((call = calloc(1, sizeof(*call))) == NULL)
-		fatal("calloc");
-	memset(&err, 0, sizeof(err));
-	if (api_call_build(m, call, &err) == -1) {
-		log_info("request %llu refused: %s: %s",
-		    (unsigned long long)rq->request_id, err.code, err.message);
-		free(call);
-		if (api_error_pack(rq->request_id, err.code, err.message, &msg,
-		    &len) == -1)
-			fatalx("out of memory");
-		reply_cb(np, rq->conn_id, rq->request_id, msg, len);
-		free(msg);
-	} else {
-		call->request_id = rq->request_id;
-		call->max_reply = np->max_reply;
-		upstream_submit(np->up, rq->conn_id, call);
-	}
-	opencode__client_message__free_unpacked(m, pb_wiping_allocator());
 }
 
 static void
@@ -172,6 +256,7 @@ handle_frames(struct netproc *np)
 			break;
 		case OCB__IPC__FRAME__BODY_CANCEL:
 			upstream_cancel_conn(np->up, fr->cancel->conn_id);
+			forget_owed(np, fr->cancel->conn_id);
 			break;
 		default:
 			fatalx("the front sent a frame it must not send");
@@ -191,12 +276,29 @@ read_cb(evutil_socket_t fd, short what, void *arg)
 	n = ipc_read(&np->in, fd);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
+	if (n == -1 && errno == ENOMEM) {
+		/* The bytes wait in the socket; read them when memory is back. */
+		event_del(np->rev);
+		retry_soon(np);
+		return;
+	}
 	if (n <= 0) {
 		log_debug("the front closed our channel");
 		event_base_loopexit(np->base, NULL);
 		return;
 	}
 	handle_frames(np);
+}
+
+static void
+retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct netproc *np = arg;
+
+	if (!event_pending(np->rev, EV_READ, NULL))
+		event_add(np->rev, NULL);
+	if (pay_owed(np) == -1)
+		retry_soon(np);
 }
 
 static void
@@ -290,8 +392,10 @@ netproc_main(void)
 	fcntl(np.fd, F_SETFL, O_NONBLOCK);
 	np.rev = event_new(np.base, np.fd, EV_READ | EV_PERSIST, read_cb, &np);
 	np.wev = event_new(np.base, np.fd, EV_WRITE | EV_PERSIST, write_cb, &np);
+	np.retry = evtimer_new(np.base, retry_cb, &np);
 	ev_term = evsignal_new(np.base, SIGTERM, sigterm_cb, &np);
-	if (np.rev == NULL || np.wev == NULL || ev_term == NULL ||
+	if (np.rev == NULL || np.wev == NULL || np.retry == NULL ||
+	    ev_term == NULL ||
 	    event_add(np.rev, NULL) == -1 || evsignal_add(ev_term, NULL) == -1)
 		fatalx("cannot set up the event loop");
 
@@ -310,6 +414,7 @@ netproc_main(void)
 	upstream_free(np.up);
 	event_free(np.rev);
 	event_free(np.wev);
+	event_free(np.retry);
 	event_free(ev_term);
 	event_base_free(np.base);
 	ipc_reader_free(&np.in);

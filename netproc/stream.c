@@ -45,6 +45,7 @@ struct stream {
 	struct timespec		 opened;	/* when the head was accepted */
 	int			 announced;	/* clients were told connected:true */
 	int			 head_ok;
+	const char		*resync;	/* an event was lost: why */
 	struct health_xfer	*health;
 };
 
@@ -194,6 +195,7 @@ stream_lost(struct stream *st, const char *why)
 	if (stream_lived(st) >= STREAM_STABLE_S)
 		st->backoff_ms = STREAM_BACKOFF_FIRST_MS;
 	st->head_ok = 0;
+	st->resync = NULL;
 	evtimer_del(st->watch_timer);
 	health_free(st->health);
 	st->health = NULL;
@@ -218,7 +220,13 @@ header_cb(char *data, size_t size, size_t n, void *arg)
 	size_t len = size * n;
 	const char *ctype = NULL;
 	long status = 0;
+	char why[96];
 
+	/* Identity and chunked only: nothing is decoded (upstream.h). */
+	if (upstream_coding_check(data, len, why, sizeof(why)) == -1) {
+		log_warnx("event stream refused: %s", why);
+		return 0;
+	}
 	/* The blank line ends the head: check it before any body byte. */
 	if (len > 2 || (len == 2 && data[0] != '\r') || (len == 1 && data[0] != '\n'))
 		return len;
@@ -246,6 +254,7 @@ write_cb(char *data, size_t size, size_t n, void *arg)
 	const uint8_t *p = (const uint8_t *)data;
 	size_t len = size * n, used;
 	struct sse_event ev;
+	uint64_t nomem;
 
 	if (!st->head_ok)
 		return 0;
@@ -262,6 +271,7 @@ write_cb(char *data, size_t size, size_t n, void *arg)
 		}
 		if (s == SSE_NEED_MORE)
 			break;
+		nomem = event_mapper_stats(st->mapper)->nomem;
 		switch (event_map(st->mapper, ev.data, ev.data_len, st->emit,
 		    st->emit_arg)) {
 		case EVENT_CONNECTED:
@@ -276,10 +286,21 @@ write_cb(char *data, size_t size, size_t n, void *arg)
 			event_active(st->health_ev, EV_TIMEOUT, 1);
 			break;
 		case EVENT_INVALID:
+			/* Out of memory is not a bad event: it is lost. */
+			if (event_mapper_stats(st->mapper)->nomem != nomem) {
+				stream_resync(st,
+				    "out of memory mapping an event");
+				break;
+			}
 			log_debug("event stream: an event that does not map");
 			break;
 		default:
 			break;
+		}
+		/* Ends the transfer: stream_done tells clients. */
+		if (st->resync != NULL) {
+			log_warnx("event stream: %s: reconnecting", st->resync);
+			return 0;
 		}
 	}
 	return size * n;
@@ -290,8 +311,16 @@ stream_done(struct upstream_xfer *x, CURLcode rc)
 {
 	struct stream *st = (struct stream *)x;
 
-	stream_lost(st, rc == CURLE_OK ? "the upstream ended it" :
-	    curl_easy_strerror(rc));
+	stream_lost(st, st->resync != NULL ? st->resync : rc == CURLE_OK ?
+	    "the upstream ended it" : curl_easy_strerror(rc));
+}
+
+void
+stream_resync(struct stream *st, const char *why)
+{
+	/* Only an open stream delivers events; the first reason stays. */
+	if (st->state == STREAM_OPEN && st->resync == NULL)
+		st->resync = why;
 }
 
 static void

@@ -27,5 +27,11 @@ struct stream;
 struct stream	*stream_new(struct upstream *, event_emit_fn, void *arg);
 void		 stream_start(struct stream *);
 void		 stream_free(struct stream *);
+/*
+ * An event could not be delivered (out of memory): the stream is dropped
+ * as if lost, so clients hear connected:false, then true, and refetch what
+ * they missed.  Safe from inside the emit callback.
+ */
+void		 stream_resync(struct stream *, const char *why);
 
 #endif
