@@ -71,7 +71,7 @@ struct target {
 
 static struct {
 	const char	*ocbroker, *flood, *session, *peer, *node, *perf;
-	const char	*only;
+	const char	*only, *flood_arg;
 	int		 runs, conns, sandbox;
 } opt;
 
@@ -222,6 +222,8 @@ flood_start(struct target *t)
 	argv[i++] = (char *)opt.session;
 	argv[i++] = "--max-seconds";
 	argv[i++] = "1800";
+	if (opt.flood_arg != NULL)
+		argv[i++] = (char *)opt.flood_arg;	/* e.g. --close */
 	argv[i] = NULL;
 	snprintf(line, sizeof(line), "flood-%s", t->name);
 	if (bu_spawn(&t->flood, opt.flood, argv, line) == -1 ||
@@ -1437,7 +1439,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: bench_load [--ocbroker PATH] [--flood PATH] "
 	    "[--session FILE]\n\t[--peer DIR] [--node PATH] [--runs N] "
-	    "[--conns N] [--no-sandbox]\n\t[--only startup,memory,latency,"
+	    "[--conns N] [--no-sandbox] [--flood-arg ARG]\n\t[--only startup,memory,latency,"
 	    "throughput,burst,stream] [--perf PREFIX]\n");
 	exit(2);
 }
@@ -1471,6 +1473,7 @@ main(int argc, char *argv[])
 		{ "only",	required_argument, NULL, 'O' },
 		{ "perf",	required_argument, NULL, 'P' },
 		{ "no-sandbox",	no_argument,	   NULL, 'S' },
+		{ "flood-arg",	required_argument, NULL, 'F' },
 		{ NULL,		0,		   NULL, 0 }
 	};
 	char js[4096];
@@ -1495,6 +1498,7 @@ main(int argc, char *argv[])
 		case 'O': opt.only = optarg; break;
 		case 'P': opt.perf = optarg; break;
 		case 'S': opt.sandbox = 0; break;
+		case 'F': opt.flood_arg = optarg; break;
 		case 'r':
 			opt.runs = atoi(optarg);
 			if (opt.runs < 1 || opt.runs > 9)
