@@ -345,14 +345,28 @@ struct smsg {
 	int		 idle;		/* SessionEvent (204) of kind idle */
 };
 
+/* The first field `want` of a sub-message: 1 with its value or bytes, or 0. */
+static int
+sub_field(const uint8_t *p, size_t len, uint32_t want, int *wt, uint64_t *v,
+    const uint8_t **bytes, size_t *blen)
+{
+	const uint8_t *end = p + len;
+	uint32_t f;
+
+	while (pbw_next(&p, end, &f, wt, v, bytes, blen) == 1)
+		if (f == want)
+			return 1;
+	return 0;
+}
+
 static int
 smsg_walk(const uint8_t *p, size_t len, struct smsg *m)
 {
-	const uint8_t *end = p + len, *b, *q;
-	uint32_t f, g;
-	uint64_t v;
-	size_t bl, l2;
-	int wt, w2, r;
+	const uint8_t *end = p + len, *b, *sb;
+	uint32_t f;
+	uint64_t v, sv;
+	size_t bl, sl;
+	int wt, sw, r;
 
 	memset(m, 0, sizeof(*m));
 	while ((r = pbw_next(&p, end, &f, &wt, &v, &b, &bl)) == 1) {
@@ -361,30 +375,24 @@ smsg_walk(const uint8_t *p, size_t len, struct smsg *m)
 		else if (f == 20)
 			m->list = 1;
 		else if (f == 100 && wt == 2) {
+			/* ErrorResponse.code (1) */
 			m->error = 1;
-			q = b;
-			while (pbw_next(&q, b + bl, &g, &w2, &v, &b, &l2) == 1)
-				if (g == 1 && w2 == 2) {
-					snprintf(m->code, sizeof(m->code),
-					    "%.*s", (int)l2, (const char *)b);
-					break;
-				}
+			if (sub_field(b, bl, 1, &sw, &sv, &sb, &sl) && sw == 2)
+				snprintf(m->code, sizeof(m->code), "%.*s",
+				    (int)sl, (const char *)sb);
 		} else if (f == 200 && wt == 2) {
+			/* ChatToken.delta (4) */
 			m->token = 1;
-			q = b;
-			while (pbw_next(&q, b + bl, &g, &w2, &v, &b, &l2) == 1)
-				if (g == 4 && w2 == 2) {
-					m->delta = b;
-					m->dlen = l2;
-				}
+			if (sub_field(b, bl, 4, &sw, &sv, &sb, &sl) && sw == 2) {
+				m->delta = sb;
+				m->dlen = sl;
+			}
 		} else if (f == 204 && wt == 2) {
-			/* kind: "idle" here (a string), IDLE = 5 in Node's enum. */
-			q = b;
-			while (pbw_next(&q, b + bl, &g, &w2, &v, &b, &l2) == 1)
-				if (g == 2 && ((w2 == 2 && l2 == 4 &&
-				    memcmp(b, "idle", 4) == 0) ||
-				    (w2 == 0 && v == 5)))
-					m->idle = 1;
+			/* kind (2): "idle" here (a string), IDLE = 5 in Node's enum. */
+			if (sub_field(b, bl, 2, &sw, &sv, &sb, &sl) &&
+			    ((sw == 2 && sl == 4 && memcmp(sb, "idle", 4) == 0) ||
+			    (sw == 0 && sv == 5)))
+				m->idle = 1;
 		}
 	}
 	return r;
