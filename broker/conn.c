@@ -27,7 +27,7 @@
 #include "broker/ws_upgrade.h"
 #include "common/log.h"
 
-#define HTTP_RESPONSE_MAX	512
+#define HTTP_RESPONSE_MAX	FRONT_FINAL_MAX
 #define OCB_STR_(x)		#x
 #define OCB_STR(x)		OCB_STR_(x)
 
@@ -256,7 +256,8 @@ conn_read_pace(struct conn *c)
 		    (unsigned long long)c->id, used);
 	} else if (c->read_paused && used < low) {
 		if (event_add(c->rev, NULL) == -1) {
-			conn_kill(c);
+			/* libevent is out of memory: this connection goes. */
+			conn_close(c, WS_CLOSE_INTERNAL, "out of memory");
 			return;
 		}
 		c->read_paused = 0;
@@ -284,9 +285,27 @@ conn_flush(struct conn *c)
 		conn_queue_pong(c);
 	conn_read_pace(c);
 	if (rc == BUF_BLOCKED || buf_used(&c->out) > 0) {
-		if (!event_pending(c->wev, EV_WRITE, NULL))
-			event_add(c->wev, NULL);
+		if (!event_pending(c->wev, EV_WRITE, NULL) &&
+		    event_add(c->wev, NULL) == -1)
+			conn_kill(c);	/* could never be written again */
 		return;
+	}
+	if (c->final_off < c->final_len) {
+		ssize_t n = write(c->fd, c->final + c->final_off,
+		    c->final_len - c->final_off);
+
+		if (n > 0)
+			c->final_off += (size_t)n;
+		else if (n == -1 && errno != EAGAIN && errno != EINTR) {
+			conn_kill(c);
+			return;
+		}
+		if (c->final_off < c->final_len) {
+			if (!event_pending(c->wev, EV_WRITE, NULL) &&
+			    event_add(c->wev, NULL) == -1)
+				conn_kill(c);
+			return;
+		}
 	}
 	if (event_pending(c->wev, EV_WRITE, NULL))
 		event_del(c->wev);
@@ -479,8 +498,10 @@ conn_send_error(struct conn *c, uint64_t request_id, const char *code,
 	sm.payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_ERROR;
 	sm.error = &er;
 	len = opencode__server_message__get_packed_size(&sm);
-	if (len > sizeof(stackbuf) && (p = malloc(len)) == NULL)
+	if (len > sizeof(stackbuf) && (p = malloc(len)) == NULL) {
+		conn_close(c, WS_CLOSE_INTERNAL, "out of memory");
 		return -1;
+	}
 	opencode__server_message__pack(&sm, p);
 	rc = conn_send_message(c, p, len);
 	if (p != stackbuf)
@@ -507,7 +528,13 @@ conn_close(struct conn *c, uint16_t code, const char *why)
 	/* The peer's close had no code: echo an empty close. */
 	plen = code == WS_CLOSE_NO_STATUS ? 0 :
 	    ws_close_payload(payload, code, "");
-	conn_queue_frame(c, WS_OP_CLOSE, payload, plen);
+	/* Not queued: it goes after the queue from c->final, which needs no
+	 * memory (1011 for out of memory must always be sayable). */
+	c->final_len = ws_frame_header(c->final, WS_OP_CLOSE, plen, NULL);
+	memcpy(c->final + c->final_len, payload, plen);
+	c->final_len += plen;
+	c->final_off = 0;
+	conn_schedule_write(c);
 	conn_set_timer(c, FRONT_CLOSE_FLUSH_S);
 }
 
@@ -533,8 +560,11 @@ conn_reject(struct conn *c, int status, const char *why)
 	log_info("conn %llx: handshake refused with %d: %s",
 	    (unsigned long long)c->id, status, why);
 	n = ws_upgrade_response(status, NULL, resp, sizeof(resp));
-	if (n > 0)
-		buf_add(&c->out, resp, (size_t)n);
+	if (n > 0) {
+		memcpy(c->final, resp, (size_t)n);
+		c->final_len = (size_t)n;
+		c->final_off = 0;
+	}
 	conn_set_state(c, CONN_CLOSING);
 	conn_set_timer(c, FRONT_CLOSE_FLUSH_S);
 	conn_schedule_write(c);

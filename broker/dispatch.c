@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,7 @@
 #include "common/log.h"
 #include "common/pballoc.h"
 #include "common/pbcheck.h"
+#include "common/pbtrack.h"
 
 #define SESSION_ID_MAX	100
 
@@ -27,8 +29,10 @@ send_packed(struct conn *c, const Opencode__ServerMessage *sm)
 	size_t len = opencode__server_message__get_packed_size(sm);
 	int rc;
 
-	if (len > sizeof(stackbuf) && (p = malloc(len)) == NULL)
+	if (len > sizeof(stackbuf) && (p = malloc(len)) == NULL) {
+		conn_close(c, WS_CLOSE_INTERNAL, "out of memory");
 		return -1;
+	}
 	opencode__server_message__pack(sm, p);
 	rc = conn_send_message(c, p, len);
 	if (p != stackbuf)
@@ -186,10 +190,42 @@ forward(struct conn *c, uint64_t rid, const uint8_t *data, size_t len)
 	fr.body_case = OCB__IPC__FRAME__BODY_REQUEST;
 	fr.request = &rq;
 	if (front_netproc_send(f, &fr) == -1) {
-		conn_send_error(c, rid, ERR_UPSTREAM_UNAVAILABLE, "netproc is not reading");
+		if (errno == ENOMEM)
+			conn_send_error(c, rid, ERR_INTERNAL, "out of memory");
+		else
+			conn_send_error(c, rid, ERR_UPSTREAM_UNAVAILABLE,
+			    "netproc is not reading");
 		return;
 	}
 	c->inflight[c->ninflight++] = rid;
+}
+
+/*
+ * The message did not decode because an allocation failed: it costs this
+ * request (INTERNAL with the request_id read from the wire) or, before auth,
+ * this connection; never a BAD_MESSAGE, which would blame the client.
+ * Returns 0 when answered so, -1 when the message is malformed as well.
+ */
+static int
+decode_nomem(struct conn *c, const uint8_t *data, size_t len)
+{
+	enum pbcheck_result chk;
+	uint64_t rid = 0;
+
+	chk = pbcheck_strings(&opencode__client_message__descriptor, data, len);
+	if (chk == PBCHECK_MALFORMED ||
+	    pbpeek(data, len, 1, 0, &rid, NULL, NULL) == -1)
+		return -1;
+	log_warnx("conn %llx: request %llu: out of memory decoding it",
+	    (unsigned long long)c->id, (unsigned long long)rid);
+	if (c->state == CONN_AUTH) {
+		conn_send_error(c, rid, ERR_INTERNAL, "out of memory");
+		conn_close(c, WS_CLOSE_INTERNAL, "out of memory");
+	} else if (chk != PBCHECK_OK)
+		conn_send_error(c, rid, ERR_INVALID_REQUEST, pbcheck_why(chk));
+	else
+		conn_send_error(c, rid, ERR_INTERNAL, "out of memory");
+	return 0;
 }
 
 void
@@ -197,6 +233,7 @@ dispatch_message(struct conn *c, const uint8_t *data, size_t len)
 {
 	Opencode__ClientMessage *m;
 	enum pbcheck_result chk;
+	struct pb_track t;
 	uint64_t rid;
 
 	/* Before auth, only a small message that starts as a handshake is
@@ -206,7 +243,10 @@ dispatch_message(struct conn *c, const uint8_t *data, size_t len)
 		auth_refuse(c, rid);
 		return;
 	}
-	m = opencode__client_message__unpack(pb_wiping_allocator(), len, data);
+	pb_track_init(&t, pb_wiping_allocator());
+	m = opencode__client_message__unpack(&t.a, len, data);
+	if (m == NULL && t.failed && decode_nomem(c, data, len) == 0)
+		return;
 	/* Decoded strings are C strings: "ses_a\0b" would read as "ses_a". */
 	if (m != NULL && (chk = pbcheck_strings(
 	    &opencode__client_message__descriptor, data, len)) != PBCHECK_OK) {
@@ -342,6 +382,34 @@ dispatch_netproc_frame(struct front *f, Ocb__Ipc__Frame *fr)
 		break;
 	case OCB__IPC__FRAME__BODY_EVENT:
 		fan_out(f, fr->event);
+		break;
+	default:
+		front_restart_netproc(f, "netproc sent a frame it must not send");
+		break;
+	}
+}
+
+void
+dispatch_netproc_lost(struct front *f, const struct ipc_lost *l)
+{
+	struct conn *c;
+	int i;
+
+	switch (l->body_case) {
+	case OCB__IPC__FRAME__BODY_REPLY:
+		log_warnx("reply to request %llu lost: out of memory",
+		    (unsigned long long)l->request_id);
+		c = conn_lookup(f, l->conn_id);
+		if (c == NULL || !conn_is_open(c) ||
+		    (i = inflight_find(c, l->request_id)) == -1)
+			return;
+		c->inflight[i] = c->inflight[--c->ninflight];
+		conn_send_error(c, l->request_id, ERR_INTERNAL,
+		    "out of memory");
+		break;
+	case OCB__IPC__FRAME__BODY_EVENT:
+		/* Nobody's request: the event is dropped, and said so. */
+		log_warnx("an event was lost: out of memory");
 		break;
 	default:
 		front_restart_netproc(f, "netproc sent a frame it must not send");

@@ -25,6 +25,7 @@
 #define ACCEPT_BURST		64	/* accepts per wake-up, so reads are not starved */
 #define ACCEPT_PAUSE_MS		200	/* out of descriptors: try again then */
 #define NETPROC_OUTQ_MAX	(64u * 1024 * 1024)
+#define READ_RETRY_MS		10	/* out of memory for a channel's read buffer */
 
 static void	netproc_attach(struct front *, int fd);
 
@@ -68,8 +69,11 @@ netproc_detach(struct front *f)
 
 	if (np->fd == -1)
 		return;
-	event_free(np->rev);
-	event_free(np->wev);
+	/* NULL when netproc_attach ran out of memory. */
+	if (np->rev != NULL)
+		event_free(np->rev);
+	if (np->wev != NULL)
+		event_free(np->wev);
 	np->rev = np->wev = NULL;
 	close(np->fd);
 	np->fd = -1;
@@ -107,7 +111,12 @@ netproc_flush(struct front *f)
 		event_del(np->wev);
 		break;
 	case BUF_BLOCKED:
-		event_add(np->wev, NULL);
+		if (event_add(np->wev, NULL) == -1) {
+			/* Out of memory in libevent: try again shortly. */
+			struct timeval tv = { 0, READ_RETRY_MS * 1000 };
+
+			evtimer_add(f->read_retry, &tv);
+		}
 		break;
 	default:
 		log_warn("netproc: write");
@@ -127,13 +136,45 @@ front_netproc_send(struct front *f, Ocb__Ipc__Frame *fr)
 {
 	struct netproc_chan *np = &f->np;
 
-	if (np->fd == -1 || buf_used(&np->out) > NETPROC_OUTQ_MAX)
+	if (np->fd == -1) {
+		errno = ENOTCONN;
 		return -1;
+	}
+	if (buf_used(&np->out) > NETPROC_OUTQ_MAX) {
+		errno = EAGAIN;
+		return -1;
+	}
 	if (ipc_frame_pack(&np->out, fr) == -1)
-		return -1;
+		return -1;	/* ENOMEM, or EMSGSIZE (a bug: see ipc.h) */
 	if (!event_pending(np->wev, EV_WRITE, NULL))
 		event_active(np->wev, EV_WRITE, 1);
 	return 0;
+}
+
+/*
+ * No memory for a channel's read buffer: the bytes stay in the socket, and the
+ * channel is read again a little later (not at once: that would spin).  The
+ * same timer retries a write libevent had no memory to wait for.
+ */
+static void
+read_later(struct front *f, struct event *ev)
+{
+	struct timeval tv = { 0, READ_RETRY_MS * 1000 };
+
+	event_del(ev);
+	evtimer_add(f->read_retry, &tv);
+}
+
+static void
+read_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct front *f = arg;
+
+	if (f->np.fd != -1 && f->np.rev != NULL)
+		event_add(f->np.rev, NULL);
+	event_add(f->parent_ev, NULL);
+	if (f->np.fd != -1 && buf_used(&f->np.out) > 0)
+		netproc_flush(f);
 }
 
 static void
@@ -142,20 +183,30 @@ netproc_read_cb(evutil_socket_t fd, short what, void *arg)
 	struct front *f = arg;
 	struct netproc_chan *np = &f->np;
 	Ocb__Ipc__Frame *fr;
-	enum ipc_status st;
+	enum ipc_status st = IPC_NEED_MORE;
 	ssize_t n;
 
 	n = ipc_read(&np->in, fd);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
+	if (n == -1 && errno == ENOMEM) {
+		read_later(f, np->rev);
+		return;
+	}
 	if (n <= 0) {
 		log_warnx("netproc went away");
 		netproc_detach(f);
 		return;
 	}
-	while (np->fd != -1 && (st = ipc_reader_next(&np->in, &fr)) == IPC_FRAME) {
-		dispatch_netproc_frame(f, fr);
-		ipc_frame_free(fr);
+	while (np->fd != -1) {
+		st = ipc_reader_next(&np->in, &fr);
+		if (st == IPC_FRAME) {
+			dispatch_netproc_frame(f, fr);
+			ipc_frame_free(fr);
+		} else if (st == IPC_NOMEM)
+			dispatch_netproc_lost(f, &np->in.lost);
+		else
+			break;
 	}
 	if (np->fd != -1 && st == IPC_BAD)
 		front_restart_netproc(f, np->in.why);
@@ -170,11 +221,17 @@ netproc_attach(struct front *f, int fd)
 	fcntl(fd, F_SETFL, O_NONBLOCK);
 	np->fd = fd;
 	ipc_reader_init(&np->in);
+	/* A reply lost to out of memory costs its request, not the channel. */
+	np->in.nomem_ok = 1;
 	buf_init(&np->out);
 	np->rev = event_new(f->base, fd, EV_READ | EV_PERSIST, netproc_read_cb, f);
 	np->wev = event_new(f->base, fd, EV_WRITE | EV_PERSIST, netproc_write_cb, f);
-	if (np->rev == NULL || np->wev == NULL || event_add(np->rev, NULL) == -1)
-		fatalx("cannot watch netproc");
+	if (np->rev == NULL || np->wev == NULL || event_add(np->rev, NULL) == -1) {
+		/* Out of memory: this netproc cannot be used; ask for another
+		 * rather than end the front and every connection with it. */
+		front_restart_netproc(f, "cannot watch it: out of memory");
+		return;
+	}
 	np->connected = 1;
 	log_debug("netproc attached");
 }
@@ -185,9 +242,23 @@ parent_frames(struct front *f)
 	Ocb__Ipc__Frame *fr;
 	enum ipc_status st;
 
-	while ((st = ipc_reader_next(&f->parent_in, &fr)) == IPC_FRAME) {
+	for (;;) {
 		int nfd;
 
+		st = ipc_reader_next(&f->parent_in, &fr);
+		if (st == IPC_NOMEM) {
+			/* Its kind is on the wire and its descriptor queued. */
+			if (f->parent_in.lost.body_case !=
+			    OCB__IPC__FRAME__BODY_CONTROL ||
+			    f->parent_in.lost.control_kind !=
+			    OCB__IPC__CONTROL__KIND__NETPROC_FD ||
+			    (nfd = ipc_reader_take_fd(&f->parent_in)) == -1)
+				fatalx("the parent sent something unexpected");
+			netproc_attach(f, nfd);
+			continue;
+		}
+		if (st != IPC_FRAME)
+			break;
 		if (fr->body_case != OCB__IPC__FRAME__BODY_CONTROL ||
 		    fr->control->kind != OCB__IPC__CONTROL__KIND__NETPROC_FD ||
 		    (nfd = ipc_reader_take_fd(&f->parent_in)) == -1)
@@ -208,6 +279,10 @@ parent_read_cb(evutil_socket_t fd, short what, void *arg)
 	n = ipc_read(&f->parent_in, fd);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
+	if (n == -1 && errno == ENOMEM) {
+		read_later(f, f->parent_ev);
+		return;
+	}
 	if (n <= 0)
 		fatalx("the parent went away");
 	parent_frames(f);
@@ -343,6 +418,9 @@ front_main(void)
 	front_configure(&f);
 
 	fcntl(f.parent_fd, F_SETFL, O_NONBLOCK);
+	/* From here on a failed allocation costs a request or a connection. */
+	f.parent_in.nomem_ok = 1;
+	f.read_retry = evtimer_new(f.base, read_retry_cb, &f);
 	f.accept_ev = event_new(f.base, f.listener, EV_READ | EV_PERSIST,
 	    accept_cb, &f);
 	f.accept_pause = evtimer_new(f.base, accept_resume_cb, &f);
@@ -352,7 +430,7 @@ front_main(void)
 	ev_term = evsignal_new(f.base, SIGTERM, sigterm_cb, &f);
 	ev_int = evsignal_new(f.base, SIGINT, sigterm_cb, &f);
 	if (f.accept_ev == NULL || f.accept_pause == NULL ||
-	    f.refused_ev == NULL ||
+	    f.refused_ev == NULL || f.read_retry == NULL ||
 	    f.parent_ev == NULL || ev_term == NULL || ev_int == NULL ||
 	    event_add(f.accept_ev, NULL) == -1 ||
 	    event_add(f.parent_ev, NULL) == -1 ||
@@ -388,6 +466,7 @@ front_main(void)
 	event_free(f.accept_pause);
 	conn_refused_log(&f);
 	event_free(f.refused_ev);
+	event_free(f.read_retry);
 	event_free(f.parent_ev);
 	event_free(ev_term);
 	event_free(ev_int);

@@ -42,6 +42,7 @@
 #define FRONT_PREAUTH_OUTQ_HIGH	(16u * 1024)
 #define FRONT_PREAUTH_OUTQ_LOW	(4u * 1024)
 #define FRONT_MERGE_MAX		4096	/* a merged frame grows to this, then a new one starts */
+#define FRONT_FINAL_MAX		512	/* a close frame or an HTTP refusal */
 #define FRONT_MAX_FILTER	64	/* session ids in one Subscribe */
 #define FRONT_SHUTDOWN_S	2	/* SIGTERM: time to flush the 1001 closes */
 
@@ -69,6 +70,10 @@ struct conn {
 	int			 read_paused;	/* send queue above its high mark */
 	struct buf		 out;
 	size_t			 pong_end;	/* queued pong ends here in out, 0: none */
+	/* The last bytes (close frame, HTTP refusal), sent once out is empty:
+	 * held here so that closing never needs memory. */
+	uint8_t			 final[FRONT_FINAL_MAX];
+	size_t			 final_len, final_off;
 	uint64_t		 inflight[FRONT_MAX_INFLIGHT];
 	size_t			 ninflight;
 	size_t			 tail_len;	/* last queued binary frame, 0: none */
@@ -101,6 +106,7 @@ struct front {
 	int			 listener;
 	struct event		*accept_ev;
 	struct event		*accept_pause;	/* EMFILE back-off */
+	struct event		*read_retry;	/* ENOMEM back-off of the channels */
 
 	int			 parent_fd;
 	struct event		*parent_ev;
@@ -149,11 +155,14 @@ void	conn_foreach_open(struct front *, void (*)(struct conn *, void *),
 /* dispatch.c */
 void	dispatch_message(struct conn *, const uint8_t *, size_t);
 void	dispatch_netproc_frame(struct front *, Ocb__Ipc__Frame *);
+/* A frame from netproc that could not be decoded for lack of memory. */
+void	dispatch_netproc_lost(struct front *, const struct ipc_lost *);
 void	dispatch_netproc_down(struct front *);
 void	dispatch_conn_gone(struct conn *);
 void	dispatch_clear_filter(struct conn *);
 
 /* front.c */
+/* -1 with errno ENOTCONN (no netproc), EAGAIN (its queue is full) or ENOMEM. */
 int	front_netproc_send(struct front *, Ocb__Ipc__Frame *);
 void	front_restart_netproc(struct front *, const char *why);
 

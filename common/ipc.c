@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "common/ipc.h"
+#include "common/pbcheck.h"
+#include "common/pbtrack.h"
 
 #define IPC_READ_CHUNK	65536
 
@@ -44,12 +46,59 @@ ipc_reader_feed(struct ipc_reader *r, const void *p, size_t n)
 	return buf_add(&r->in, p, n);
 }
 
+/*
+ * What a frame that did not decode for lack of memory carried; -1 when its
+ * bytes are not a frame after all (then it is malformed as well).
+ */
+static int
+ipc_peek(const uint8_t *p, size_t len, struct ipc_lost *lost)
+{
+	const uint8_t *sub = NULL;
+	size_t sublen = 0;
+	uint64_t v = 0;
+
+	memset(lost, 0, sizeof(*lost));
+	if (pbcheck_wire(&ocb__ipc__frame__descriptor, p, len) != PBCHECK_OK)
+		return -1;
+	/* A oneof: the last body on the wire is the one decoded. */
+	for (uint32_t field = 2; field <= 7; field++) {
+		const uint8_t *s;
+		size_t sl;
+
+		if (pbpeek(p, len, field, 2, &v, &s, &sl) == 1 &&
+		    (sub == NULL || s > sub)) {
+			sub = s;
+			sublen = sl;
+			lost->body_case = (Ocb__Ipc__Frame__BodyCase)field;
+		}
+	}
+	switch (lost->body_case) {
+	case OCB__IPC__FRAME__BODY_REQUEST:
+	case OCB__IPC__FRAME__BODY_REPLY:
+		if (pbpeek(sub, sublen, 2, 0, &v, NULL, NULL) == 1)
+			lost->request_id = v;
+		/* FALLTHROUGH */
+	case OCB__IPC__FRAME__BODY_CANCEL:
+		if (pbpeek(sub, sublen, 1, 0, &v, NULL, NULL) == 1)
+			lost->conn_id = v;
+		break;
+	case OCB__IPC__FRAME__BODY_CONTROL:
+		if (pbpeek(sub, sublen, 1, 0, &v, NULL, NULL) == 1)
+			lost->control_kind = v;
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
 enum ipc_status
 ipc_reader_next(struct ipc_reader *r, Ocb__Ipc__Frame **out)
 {
 	const uint8_t *h;
 	uint32_t len;
 	Ocb__Ipc__Frame *f;
+	struct pb_track t;
 
 	*out = NULL;
 	if (r->bad)
@@ -64,10 +113,19 @@ ipc_reader_next(struct ipc_reader *r, Ocb__Ipc__Frame **out)
 		return ipc_reader_fail(r, "frame too long");
 	if (buf_used(&r->in) - IPC_HEADER < len)
 		return IPC_NEED_MORE;
-	f = ocb__ipc__frame__unpack(NULL, len, h + IPC_HEADER);
+	/* Plain malloc blocks: ipc_frame_free releases them as protobuf-c's
+	 * default allocator would. */
+	pb_track_init(&t, NULL);
+	f = ocb__ipc__frame__unpack(&t.a, len, h + IPC_HEADER);
+	if (f == NULL && t.failed && r->nomem_ok &&
+	    ipc_peek(h + IPC_HEADER, len, &r->lost) == 0) {
+		buf_drain(&r->in, IPC_HEADER + (size_t)len);
+		return IPC_NOMEM;
+	}
 	buf_drain(&r->in, IPC_HEADER + (size_t)len);
 	if (f == NULL)
-		return ipc_reader_fail(r, "frame does not decode");
+		return ipc_reader_fail(r, t.failed ?
+		    "out of memory decoding a frame" : "frame does not decode");
 	if (f->version != IPC_VERSION) {
 		ocb__ipc__frame__free_unpacked(f, NULL);
 		return ipc_reader_fail(r, "wrong protocol version");
@@ -117,10 +175,14 @@ ipc_frame_pack(struct buf *out, Ocb__Ipc__Frame *f)
 
 	f->version = IPC_VERSION;
 	len = ocb__ipc__frame__get_packed_size(f);
-	if (len > IPC_MAX_FRAME)
+	if (len > IPC_MAX_FRAME) {
+		errno = EMSGSIZE;
 		return -1;
-	if (buf_reserve(out, IPC_HEADER + len) == -1)
+	}
+	if (buf_reserve(out, IPC_HEADER + len) == -1) {
+		errno = ENOMEM;
 		return -1;
+	}
 	p = buf_tail(out);
 	p[0] = (uint8_t)(len >> 24);
 	p[1] = (uint8_t)(len >> 16);

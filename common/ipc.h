@@ -5,7 +5,8 @@
  * The reader is a pure state machine (no I/O): bytes go in with ipc_reader_feed
  * or straight into ipc_reader_buf, frames come out of ipc_reader_next.  A frame
  * that is too long, does not decode or carries another protocol version marks
- * the reader bad for good: the peer is never read again.
+ * the reader bad for good: the peer is never read again.  A frame whose
+ * decode ran out of memory is not malformed: see nomem_ok.
  */
 #ifndef OCB_IPC_H
 #define OCB_IPC_H
@@ -32,6 +33,18 @@ enum ipc_status {
 	IPC_BAD = -1,		/* malformed: stop reading this peer */
 	IPC_NEED_MORE = 0,
 	IPC_FRAME = 1,
+	IPC_NOMEM = 2,		/* a good frame lost to a failed allocation */
+};
+
+/*
+ * What a frame lost to out of memory was, read from its wire bytes: the
+ * body's case and, for a Request, Reply or Cancel, its ids, for a Control its
+ * kind, so that the one request it carried can be answered.
+ */
+struct ipc_lost {
+	Ocb__Ipc__Frame__BodyCase	 body_case;
+	uint64_t			 conn_id, request_id;
+	uint64_t			 control_kind;
 };
 
 struct ipc_reader {
@@ -40,18 +53,27 @@ struct ipc_reader {
 	const char	*why;		/* static text: why the reader went bad */
 	int		 fds[IPC_MAX_FDS];	/* received with SCM_RIGHTS, oldest first */
 	size_t		 nfds;
+	/*
+	 * Set by a caller that handles IPC_NOMEM: a frame whose decode fails
+	 * for lack of memory is then skipped and described in lost, and the
+	 * reader stays good.  Unset, that frame marks the reader bad.
+	 */
+	int		 nomem_ok;
+	struct ipc_lost	 lost;
 };
 
 void		 ipc_reader_init(struct ipc_reader *);
 void		 ipc_reader_free(struct ipc_reader *);	/* closes queued fds, wipes */
 int		 ipc_reader_feed(struct ipc_reader *, const void *, size_t);
-/* On IPC_FRAME *out is a frame to release with ipc_frame_free. */
+/* On IPC_FRAME *out is a frame to release with ipc_frame_free; on IPC_NOMEM
+ * r->lost says what was skipped. */
 enum ipc_status	 ipc_reader_next(struct ipc_reader *, Ocb__Ipc__Frame **out);
 void		 ipc_frame_free(Ocb__Ipc__Frame *);
 /* Takes the oldest descriptor that came with SCM_RIGHTS, or -1. */
 int		 ipc_reader_take_fd(struct ipc_reader *);
 
-/* Appends one framed message to out (version filled in). */
+/* Appends one framed message to out (version filled in); -1 with errno
+ * EMSGSIZE (over IPC_MAX_FRAME) or ENOMEM. */
 int		 ipc_frame_pack(struct buf *out, Ocb__Ipc__Frame *);
 
 /* I/O: read what is there into the reader (also collecting SCM_RIGHTS fds);

@@ -1,4 +1,5 @@
-/* String fields of an encoded protobuf message; see pbcheck.h. */
+/* String fields of an encoded protobuf message, and peeking at one field;
+ * see pbcheck.h. */
 #include "config.h"
 
 #include <string.h>
@@ -30,9 +31,10 @@ varint(const uint8_t *data, size_t end, size_t *pos, uint64_t *v)
 	return -1;
 }
 
-enum pbcheck_result
-pbcheck_strings(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
-    size_t len)
+/* The walk; string fields are checked when strings is set. */
+static enum pbcheck_result
+walk(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t len,
+    int strings)
 {
 	struct frame				 stack[PBCHECK_MAX_DEPTH + 1];
 	const ProtobufCFieldDescriptor		*fd;
@@ -79,7 +81,7 @@ pbcheck_strings(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
 		fd = protobuf_c_message_descriptor_get_field(stack[depth].desc,
 		    (unsigned)(key >> 3));
 		if (fd != NULL && (key & 7) == WIRE_LEN) {
-			if (fd->type == PROTOBUF_C_TYPE_STRING) {
+			if (fd->type == PROTOBUF_C_TYPE_STRING && strings) {
 				if (memchr(data + pos, '\0', n) != NULL)
 					return PBCHECK_NUL;
 				if (!utf8_valid(data + pos, n))
@@ -95,6 +97,66 @@ pbcheck_strings(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
 		}
 		pos += n;
 	}
+}
+
+enum pbcheck_result
+pbcheck_strings(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
+    size_t len)
+{
+	return walk(desc, data, len, 1);
+}
+
+enum pbcheck_result
+pbcheck_wire(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
+    size_t len)
+{
+	return walk(desc, data, len, 0);
+}
+
+int
+pbpeek(const uint8_t *data, size_t len, uint32_t field, unsigned wiretype,
+    uint64_t *value, const uint8_t **sub, size_t *sublen)
+{
+	size_t pos = 0;
+	uint64_t key, n;
+	int found = 0;
+
+	while (pos < len) {
+		if (varint(data, len, &pos, &key) == -1)
+			return -1;
+		switch (key & 7) {
+		case WIRE_VARINT:
+			if (varint(data, len, &pos, &n) == -1)
+				return -1;
+			if ((key >> 3) == field && wiretype == WIRE_VARINT) {
+				*value = n;
+				found = 1;
+			}
+			continue;
+		case WIRE_64BIT:
+			n = 8;
+			break;
+		case WIRE_32BIT:
+			n = 4;
+			break;
+		case WIRE_LEN:
+			if (varint(data, len, &pos, &n) == -1)
+				return -1;
+			break;
+		default:
+			return -1;
+		}
+		if (n > len - pos)
+			return -1;
+		if ((key >> 3) == field && (key & 7) == WIRE_LEN &&
+		    wiretype == WIRE_LEN) {
+			*sub = data + pos;
+			*sublen = (size_t)n;
+			found = 1;
+		}
+		pos += n;
+	}
+	return found;
 }
 
 const char *
