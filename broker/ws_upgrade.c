@@ -4,7 +4,6 @@
 
 #include "broker/ws_upgrade.h"
 #include "common/base64.h"
-#include "common/sha1.h"
 
 /* Room for "[::1]:65535". */
 #define HOST_MAX	32
@@ -122,21 +121,6 @@ result(struct ws_upgrade_result *res, int status, const char *reason)
 	res->status = status;
 	res->reason = reason;
 	return status;
-}
-
-void
-ws_accept_compute(const char *key, size_t key_len,
-    char accept[WS_ACCEPT_LEN + 1])
-{
-	struct sha1_ctx ctx;
-	uint8_t digest[SHA1_DIGEST_LENGTH];
-
-	sha1_init(&ctx);
-	sha1_update(&ctx, key, key_len);
-	sha1_update(&ctx, WS_GUID, sizeof(WS_GUID) - 1);
-	sha1_final(&ctx, digest);
-	/* Cannot fail: 20 bytes always encode to 28 characters. */
-	(void)base64_encode(digest, sizeof(digest), accept, WS_ACCEPT_LEN + 1);
 }
 
 int

@@ -36,13 +36,9 @@
 #include <stdint.h>
 
 #include "broker/http_head.h"
+#include "common/ws_accept.h"
 
-#define WS_KEY_DECODED_LEN	16	/* RFC 6455: the nonce is 16 bytes */
-#define WS_ACCEPT_LEN		28	/* base64 of a SHA-1 digest */
 #define WS_UPGRADE_RESPONSE_MAX	256	/* enough for any response head */
-
-/* RFC 6455 section 1.3. */
-#define WS_GUID			"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 struct ws_upgrade_policy {
 	uint16_t		 port;		/* the port we listen on */
@@ -61,13 +57,6 @@ struct ws_upgrade_result {
 /* Returns res->status.  res->accept is "" unless status == 101. */
 int	ws_upgrade_check(const struct http_head *h,
 	    const struct ws_upgrade_policy *pol, struct ws_upgrade_result *res);
-
-/*
- * Computes Sec-WebSocket-Accept for key (key_len bytes, as sent) into
- * accept (NUL-terminated).  Does not validate the key.
- */
-void	ws_accept_compute(const char *key, size_t key_len,
-	    char accept[WS_ACCEPT_LEN + 1]);
 
 /*
  * Writes the complete response head into out, NUL-terminated: 101

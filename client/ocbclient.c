@@ -25,15 +25,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "broker/ws_frame.h"
 #include "client/ocbclient.h"
 #include "common/base64.h"
-#include "common/sha1.h"
+#include "common/ws_accept.h"
+#include "common/ws_frame.h"
 
-#define WS_GUID		"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-#define KEY_RAW_LEN	16
-#define KEY_B64_LEN	BASE64_ENCODED_LEN(KEY_RAW_LEN)
-#define ACCEPT_B64_LEN	BASE64_ENCODED_LEN(SHA1_DIGEST_LENGTH)
 #define HEAD_MAX	8192		/* the server's 101 is far smaller */
 #define RBUF_SIZE	65536
 #define READS_PER_CALL	16		/* bounded work per process call */
@@ -842,10 +838,9 @@ check_head(struct ocb_client *c, char *head, const char *accept)
 static int
 upgrade(struct ocb_client *c, uint16_t port, int64_t deadline)
 {
-	uint8_t raw[KEY_RAW_LEN], digest[SHA1_DIGEST_LENGTH];
-	char key[KEY_B64_LEN + 1], accept[ACCEPT_B64_LEN + 1];
+	uint8_t raw[WS_KEY_DECODED_LEN];
+	char key[WS_KEY_LEN + 1], accept[WS_ACCEPT_LEN + 1];
 	char head[HEAD_MAX + 1], req[256], *end;
-	struct sha1_ctx ctx;
 	struct pollfd pfd;
 	size_t hl = 0, reql, hlen;
 	uint8_t *dst;
@@ -855,12 +850,7 @@ upgrade(struct ocb_client *c, uint16_t port, int64_t deadline)
 	if (rnd(c, raw, sizeof(raw)) == -1 ||
 	    base64_encode(raw, sizeof(raw), key, sizeof(key)) == -1)
 		return -1;
-	sha1_init(&ctx);
-	sha1_update(&ctx, key, strlen(key));
-	sha1_update(&ctx, WS_GUID, strlen(WS_GUID));
-	sha1_final(&ctx, digest);
-	if (base64_encode(digest, sizeof(digest), accept, sizeof(accept)) == -1)
-		return -1;
+	ws_accept_compute(key, strlen(key), accept);
 
 	/* No Origin: a native client; the broker allows that. */
 	r = snprintf(req, sizeof(req), "GET / HTTP/1.1\r\n"

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/ws_frame.h"
+#include "common/ws_frame.h"
 #include "common/utf8.h"
 
 #define WS_FIN		0x80

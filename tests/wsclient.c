@@ -29,12 +29,11 @@
 #include <unistd.h>
 
 #include "common/base64.h"
-#include "common/sha1.h"
+#include "common/ws_accept.h"
 #include "tests/wsclient.h"
 
 #define WSC_MAX_MESSAGE	(64 * 1024 * 1024)
 #define WSC_MAX_HEAD	16384
-#define WSC_GUID	"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 struct wsc_pending {
 	struct wsc_pending	*next;
@@ -294,20 +293,13 @@ free_head(struct wsc *w)
 static int
 check_accept(struct wsc *w)
 {
-	struct sha1_ctx ctx;
-	uint8_t d[SHA1_DIGEST_LENGTH];
-	char want[64];
+	char want[WS_ACCEPT_LEN + 1];
 	const char *got;
 
 	if (w->key[0] == '\0' ||
 	    (got = wsc_header(w, "Sec-WebSocket-Accept")) == NULL)
 		return 0;
-	sha1_init(&ctx);
-	sha1_update(&ctx, w->key, strlen(w->key));
-	sha1_update(&ctx, WSC_GUID, strlen(WSC_GUID));
-	sha1_final(&ctx, d);
-	if (base64_encode(d, sizeof(d), want, sizeof(want)) == -1)
-		return 0;
+	ws_accept_compute(w->key, strlen(w->key), want);
 	return strcmp(want, got) == 0;
 }
 

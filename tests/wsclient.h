@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "broker/ws_frame.h"
+#include "common/ws_frame.h"
 #include "proto/messages.pb-c.h"
 
 #define WSC_MAX_HEADERS	32

@@ -1,0 +1,6 @@
+/*
+ * The framer moved to common/ws_frame.h (the front and libocbclient share
+ * it).  This forwarding header goes once broker/front.h and the tests
+ * include that one.
+ */
+#include "common/ws_frame.h"
