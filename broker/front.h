@@ -14,7 +14,7 @@
 #include <event2/event.h>
 
 #include "broker/http_head.h"
-#include "broker/ws_frame.h"
+#include "common/ws_frame.h"
 #include "common/buf.h"
 #include "common/ipc.h"
 #include "common/token.h"

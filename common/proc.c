@@ -70,14 +70,33 @@ proc_close_except(int lowfd, const int *keep, size_t nkeep)
 	proc_closefrom(next);
 }
 
+/* The highest of the descriptors a child is given. */
+static int
+proc_fds_max(const struct proc_fds *fds, int self_fd)
+{
+	int hi = PROC_EXTRA_FD;
+
+	if (fds->ipc > hi)
+		hi = fds->ipc;
+	if (fds->null > hi)
+		hi = fds->null;
+	if (fds->err > hi)
+		hi = fds->err;
+	if (fds->extra > hi)
+		hi = fds->extra;
+	if (self_fd > hi)
+		hi = self_fd;
+	return hi;
+}
+
 pid_t
-proc_spawn(const char *self, const char *role, int ipc_fd, int err_fd, int null,
-    int flags, int *pidfd)
+proc_spawn(const char *self, int self_fd, const char *role,
+    const struct proc_fds *fds, int flags, int *pidfd)
 {
 	char *argv[4], *envp[PROC_ENV_MAX + 1];
 	size_t nenv = 0;
 	pid_t pid;
-	int hi;
+	int hi, keep;
 
 	*pidfd = -1;
 	/* Build everything before fork: the child only dup2s and execs. */
@@ -94,6 +113,7 @@ proc_spawn(const char *self, const char *role, int ipc_fd, int err_fd, int null,
 	argv[1] = (char *)PROC_ROLE_FLAG;
 	argv[2] = (char *)role;
 	argv[3] = NULL;
+	hi = proc_fds_max(fds, self_fd);
 	if ((flags & PROC_SPAWN_SIBLING) != 0) {
 #if defined(__linux__) && defined(SYS_clone) && !defined(__s390__)
 		/*
@@ -142,22 +162,29 @@ proc_spawn(const char *self, const char *role, int ipc_fd, int err_fd, int null,
 	 * Each source first goes above every descriptor involved, then to its
 	 * place: a source may sit on a target (the caller's /dev/null is often
 	 * fd 3), and dup2'ing in place would copy the wrong one (the IPC
-	 * channel ended up on stdin and stdout so).  dup2 clears FD_CLOEXEC.
+	 * channel ended up on stdin and stdout so).  dup2 clears FD_CLOEXEC;
+	 * our binary's descriptor keeps it (dup3), exec closes it.
 	 */
-	hi = ipc_fd > null ? ipc_fd : null;
-	if (err_fd > hi)
-		hi = err_fd;
-	if (hi < PROC_IPC_FD)
-		hi = PROC_IPC_FD;
-	if (dup2(null, hi + 1) == -1 || dup2(ipc_fd, hi + 2) == -1 ||
-	    (err_fd != -1 && dup2(err_fd, hi + 3) == -1))
+	if (dup2(fds->null, hi + 1) == -1 || dup2(fds->ipc, hi + 2) == -1 ||
+	    (fds->err != -1 && dup2(fds->err, hi + 3) == -1) ||
+	    (fds->extra != -1 && dup2(fds->extra, hi + 4) == -1) ||
+	    (self_fd != -1 && dup3(self_fd, hi + 5, O_CLOEXEC) == -1))
 		_exit(127);
 	if (dup2(hi + 1, STDIN_FILENO) == -1 ||
 	    dup2(hi + 1, STDOUT_FILENO) == -1 ||
-	    (err_fd != -1 && dup2(hi + 3, STDERR_FILENO) == -1) ||
-	    dup2(hi + 2, PROC_IPC_FD) == -1)
+	    (fds->err != -1 && dup2(hi + 3, STDERR_FILENO) == -1) ||
+	    dup2(hi + 2, PROC_IPC_FD) == -1 ||
+	    (fds->extra != -1 && dup2(hi + 4, PROC_EXTRA_FD) == -1))
 		_exit(127);
-	proc_closefrom(PROC_IPC_FD + 1);
+	keep = hi + 5;
+	proc_close_except(fds->extra != -1 ? PROC_EXTRA_FD + 1 :
+	    PROC_IPC_FD + 1, &keep, self_fd != -1 ? 1 : 0);
+	if (self_fd != -1) {
+#if defined(__linux__) && defined(SYS_execveat)
+		syscall(SYS_execveat, keep, "", argv, envp, AT_EMPTY_PATH);
+#endif
+		_exit(127);
+	}
 	execve(self, argv, envp);
 	_exit(127);
 }

@@ -2,7 +2,7 @@
  * Starting the children: fork, then re-exec of our own binary with an internal
  * role flag, so that each child gets a fresh address space (as OpenSSH and
  * OpenBSD's proc.c do).  The child's IPC end becomes fd 3 and everything above
- * it is closed before exec.
+ * it (but an optional fd 4) is closed before exec.
  */
 #ifndef OCB_PROC_H
 #define OCB_PROC_H
@@ -17,14 +17,26 @@
 					 * process is our parent's child (the
 					 * spawner starts netprocs so) */
 
-/* Starts `self --role ROLE` with ipc_fd as fd 3 and err_fd (or our stderr when
- * -1) as fd 2, stdin and stdout on null_fd (/dev/null, opened by the caller
- * before its sandbox, which allows no opens), and a scrubbed environment.
- * With PROC_SPAWN_SIBLING the child is our parent's, not ours (-1 with ENOSYS
+#define PROC_EXTRA_FD		4	/* proc_fds.extra lands here */
+
+/* What a child gets on its descriptors; -1 where marked optional. */
+struct proc_fds {
+	int	ipc;		/* fd 3 */
+	int	err;		/* fd 2; -1: our stderr */
+	int	null;		/* fds 0 and 1: /dev/null, opened by the caller
+				 * before its sandbox, which allows no opens */
+	int	extra;		/* fd 4; -1: none (the spawner's CA memfd) */
+};
+
+/* Starts `self --role ROLE` with the descriptors in fds, everything else
+ * closed, and a scrubbed environment.  self_fd, when not -1, is our binary
+ * opened earlier (O_PATH): it is executed through it (execveat), so a process
+ * that can no longer reach self's directory still can.  With
+ * PROC_SPAWN_SIBLING the child is our parent's, not ours (-1 with ENOSYS
  * where the system cannot do that).  *pidfd is a pidfd of the child (Linux;
  * -1 elsewhere or when the kernel has none).  Returns the pid or -1. */
-pid_t	proc_spawn(const char *self, const char *role, int ipc_fd, int err_fd,
-	    int null_fd, int flags, int *pidfd);
+pid_t	proc_spawn(const char *self, int self_fd, const char *role,
+	    const struct proc_fds *fds, int flags, int *pidfd);
 
 /* In a child, before trusting fd 3: is it an AF_UNIX socket? 0 or -1. */
 int	proc_check_ipc_fd(void);

@@ -219,17 +219,21 @@ child_watch_stderr(struct parent *p, struct child *c, int fd)
 
 /* See parent.h. */
 pid_t
-parent_spawn_role(struct parent *p, const char *role, int ipc_fd, int flags,
-    int *errfd, int *pidfd)
+parent_spawn_role(struct parent *p, const char *role, int ipc_fd,
+    int extra_fd, int flags, int *errfd, int *pidfd)
 {
+	struct proc_fds fds;
 	int errp[2] = { -1, -1 };
 	pid_t pid;
 
 	*errfd = -1;
 	if (p->opt.use_syslog && pipe2(errp, O_CLOEXEC) == -1)
 		return -1;
-	pid = proc_spawn(p->self, role, ipc_fd, errp[1], p->devnull, flags,
-	    pidfd);
+	fds.ipc = ipc_fd;
+	fds.err = errp[1];
+	fds.null = p->devnull;
+	fds.extra = extra_fd;
+	pid = proc_spawn(p->self, p->self_fd, role, &fds, flags, pidfd);
 	if (errp[1] != -1)
 		close(errp[1]);
 	if (pid == -1) {
@@ -248,7 +252,7 @@ spawn_child(struct parent *p, struct child *c, int ipc_fd)
 {
 	int errfd;
 
-	if ((c->pid = parent_spawn_role(p, c->role, ipc_fd, 0, &errfd,
+	if ((c->pid = parent_spawn_role(p, c->role, ipc_fd, -1, 0, &errfd,
 	    &c->pidfd)) == -1)
 		return -1;
 	c->started = time(NULL);
@@ -281,8 +285,9 @@ parent_send_config(struct parent *p, int fd, int for_front)
 		c.max_message = p->opt.max_message;
 	} else {
 		c.upstream_url = (char *)p->opt.upstream;
-		c.upstream_ca_file = (char *)(p->opt.upstream_ca != NULL ?
-		    p->opt.upstream_ca : "");
+		/* The spawner's copy (spawner.c), or the path. */
+		c.upstream_ca_file = (char *)(p->ca_fd != -1 ? SPAWNER_CA_PATH :
+		    p->opt.upstream_ca != NULL ? p->opt.upstream_ca : "");
 		c.upstream_username = (char *)p->username;
 		c.upstream_password.data = (uint8_t *)p->password;
 		c.upstream_password.len = p->password_len;
@@ -605,7 +610,7 @@ parent_main(int argc, char **argv)
 	int sp[2], rc;
 
 	memset(&p, 0, sizeof(p));
-	p.listener = p.front_fd = p.spawner_fd = -1;
+	p.listener = p.front_fd = p.spawner_fd = p.self_fd = p.ca_fd = -1;
 	p.spawner_pid = -1;
 	p.front.role = "front";
 	p.netproc.role = "netproc";

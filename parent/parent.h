@@ -36,6 +36,10 @@ struct parent {
 	struct event_base	*base;
 	struct options		 opt;
 	char			 self[PATH_MAX];
+	int			 self_fd;	/* spawner: self, opened as root
+						 * (O_PATH); -1 */
+	int			 ca_fd;		/* spawner: --upstream-ca's bytes,
+						 * read as root (memfd); -1 */
 
 	char			 token[TOKEN_MAX_LEN + 1];
 	size_t			 token_len;
@@ -71,11 +75,11 @@ int	parent_main(int argc, char **argv);
 int	front_main(void);
 int	netproc_main(void);
 
-/* parent.c, for the spawner: starts `--role ROLE` on ipc_fd (proc_spawn
- * flags); with --syslog *errfd is the read end of its stderr (else -1).  The
- * pid or -1. */
+/* parent.c, for the spawner: starts `--role ROLE` on ipc_fd, with extra_fd
+ * (or -1) on its fd 4 (proc_spawn flags); with --syslog *errfd is the read
+ * end of its stderr (else -1).  The pid or -1. */
 pid_t	parent_spawn_role(struct parent *, const char *role, int ipc_fd,
-	    int flags, int *errfd, int *pidfd);
+	    int extra_fd, int flags, int *errfd, int *pidfd);
 /* parent.c: writes the front's (for_front) or netproc's Config on fd. */
 int	parent_send_config(struct parent *, int fd, int for_front);
 

@@ -11,9 +11,12 @@
 #include "config.h"
 
 #include <sys/types.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +41,8 @@ netproc_spawn(struct parent *p, int flags, int *chan, int *errfd, int *pidfd)
 	*chan = *errfd = *pidfd = -1;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1)
 		return -1;
-	pid = parent_spawn_role(p, "netproc", sp[0], flags, errfd, pidfd);
+	pid = parent_spawn_role(p, "netproc", sp[0], p->ca_fd, flags, errfd,
+	    pidfd);
 	close(sp[0]);
 	/* The config goes first on what becomes the front's end, so netproc
 	 * reads it before any request. */
@@ -54,6 +58,98 @@ netproc_spawn(struct parent *p, int flags, int *chan, int *errfd, int *pidfd)
 }
 
 #ifdef PARENT_SPAWNER
+/* Above netproc's own limit on a CA bundle, which then refuses it. */
+#define SPAWNER_CA_MAX		(16u * 1024 * 1024)
+
+/*
+ * --upstream-ca, read while the spawner is still root (the file may be
+ * root's alone), into a sealed memfd that every netproc gets as fd 4 and
+ * opens as SPAWNER_CA_PATH: the bytes of start-up, which no netproc can
+ * change for the next one.  The descriptor, or -1.
+ */
+static int
+ca_copy(const char *path)
+{
+	char buf[16384];
+	size_t total = 0;
+	ssize_t n, w;
+	int in, mfd;
+
+	if ((in = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	if ((mfd = memfd_create("ocbroker-ca", MFD_CLOEXEC |
+	    MFD_ALLOW_SEALING)) == -1) {
+		close(in);
+		return -1;
+	}
+	while ((n = read(in, buf, sizeof(buf))) != 0) {
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			goto fail;
+		if ((total += (size_t)n) > SPAWNER_CA_MAX) {
+			errno = EFBIG;
+			goto fail;
+		}
+		for (ssize_t off = 0; off < n; off += w)
+			if ((w = write(mfd, buf + off, (size_t)(n - off))) == -1)
+				goto fail;
+	}
+	close(in);
+	if (fchmod(mfd, 0444) == -1 || fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK |
+	    F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) == -1) {
+		close(mfd);
+		return -1;
+	}
+	return mfd;
+fail:
+	close(in);
+	close(mfd);
+	return -1;
+}
+
+/* Netprocs start as --user now: our binary must be executable by it. */
+static void
+check_exec(int fd, uid_t uid, gid_t gid)
+{
+	struct stat st;
+	mode_t x;
+
+	if (fstat(fd, &st) == -1)
+		fatal("spawner: fstat of our binary");
+	x = st.st_uid == uid ? S_IXUSR : st.st_gid == gid ? S_IXGRP : S_IXOTH;
+	if ((st.st_mode & x) == 0)
+		fatalx("spawner: our binary is not executable by uid %ld, which "
+		    "netproc runs as (--user)", (long)uid);
+}
+
+/*
+ * Root keeps nothing it does not need.  With a --user the spawner becomes it
+ * (netprocs start as it, with CAP_SYS_CHROOT alone for their chroot); what
+ * it can only do as root is done first: open our binary (--user may not
+ * reach its directory) and read --upstream-ca (it may be root's alone).
+ */
+static void
+spawner_privileges(struct parent *p)
+{
+	if ((p->self_fd = open(p->self, O_PATH | O_CLOEXEC)) == -1)
+		fatal("spawner: %s", p->self);
+	if (!p->drop) {
+		/* Not root, or a sanitizer build whose children keep root. */
+		if (sandbox_spawner_caps() == -1)
+			fatalx("spawner: cannot drop capabilities");
+		return;
+	}
+	/* netproc reads a CA bundle for https only. */
+	if (p->opt.upstream_ca != NULL &&
+	    strncmp(p->opt.upstream, "https://", 8) == 0 &&
+	    (p->ca_fd = ca_copy(p->opt.upstream_ca)) == -1)
+		fatal("spawner: --upstream-ca %s", p->opt.upstream_ca);
+	check_exec(p->self_fd, p->uid, p->gid);
+	if (sandbox_spawner_drop(p->uid, p->gid) == -1)
+		fatalx("spawner: cannot become uid %ld", (long)p->uid);
+}
+
 /*
  * The spawner, a fork of the parent (no exec): it reads SPAWN_NETPROC frames
  * from the parent and answers each with NETPROC_STARTED (the pid, then the
@@ -85,9 +181,7 @@ spawner_main(struct parent *p, int chan)
 	if (dup2(p->devnull, STDIN_FILENO) == -1 ||
 	    dup2(p->devnull, STDOUT_FILENO) == -1)
 		fatal("spawner: dup2");
-	/* Root keeps only what starting a netproc takes. */
-	if (sandbox_spawner_caps() == -1)
-		fatalx("spawner: cannot drop capabilities");
+	spawner_privileges(p);
 	if (!p->opt.insecure_no_sandbox && sandbox_enter(SANDBOX_SPAWNER) == -1)
 		fatal("spawner: cannot enter the sandbox");
 	ipc_reader_init(&in);

@@ -9,7 +9,15 @@
 
 #include <sys/types.h>
 
+#include "common/proc.h"
+
 struct parent;
+
+#define SPAWNER_STR(x)		#x
+#define SPAWNER_XSTR(x)		SPAWNER_STR(x)
+/* Where a netproc finds --upstream-ca's bytes when the spawner left root:
+ * the sealed copy the spawner read as root, on the netproc's fd 4. */
+#define SPAWNER_CA_PATH		"/proc/self/fd/" SPAWNER_XSTR(PROC_EXTRA_FD)
 
 /* A socketpair, `--role netproc` on one end, its Config written into the
  * other, which goes to *chan (for the front).  With --syslog *errfd is the

@@ -18,6 +18,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <linux/capability.h>
+#include <linux/securebits.h>
 #endif
 
 #include <dirent.h>
@@ -151,26 +152,29 @@ sandbox_chroot_prepare(const char *dir)
 
 #ifdef __linux__
 /* Drops from the bounding set every capability not in keep (a mask of
- * CAP_* bits); needs CAP_SETPCAP.  0 or -1 (logged). */
+ * CAP_* bits); needs CAP_SETPCAP for each one still there (a netproc, whose
+ * spawner emptied the set, has nothing to drop and no CAP_SETPCAP).  0 or -1
+ * (logged). */
 static int
 bounding_limit(uint64_t keep)
 {
-	int cap;
+	int cap, r;
 
 	for (cap = 0; cap < 64; cap++) {
 		if ((keep & (1ULL << cap)) != 0)
 			continue;
+		if ((r = prctl(PR_CAPBSET_READ, cap, 0, 0, 0)) == 0)
+			continue;
+		if (r == -1 && errno == EINVAL)
+			break;	/* past the kernel's last one */
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == -1) {
-			if (errno == EINVAL)
-				break;	/* past the kernel's last one */
 			log_warn("prctl(PR_CAPBSET_DROP, %d)", cap);
 			return -1;
 		}
 	}
 	/* Prove it. */
 	for (cap = 0; cap < 64; cap++) {
-		int r = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
-
+		r = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
 		if (r == -1)
 			break;
 		if (r == 1 && (keep & (1ULL << cap)) == 0) {
@@ -182,23 +186,13 @@ bounding_limit(uint64_t keep)
 	return 0;
 }
 
-int
-sandbox_spawner_caps(void)
+/* The three capability sets (masks of CAP_* bits); 0 or -1. */
+static int
+caps_set(uint64_t eff, uint64_t prm, uint64_t inh)
 {
 	struct __user_cap_header_struct hdr;
 	struct __user_cap_data_struct data[2];
-	const uint64_t eff = (1ULL << CAP_SETUID) | (1ULL << CAP_SETGID) |
-	    (1ULL << CAP_SYS_CHROOT);
-	/* CAP_SETPCAP is never effective here and capset(2) is not in the
-	 * spawner's filter: it only passes through to a netproc (a root exec
-	 * under NO_NEW_PRIVS gets what we permit and bound), which needs it to
-	 * empty its own bounding set. */
-	const uint64_t prm = eff | (1ULL << CAP_SETPCAP);
 
-	if (geteuid() != 0)
-		return 0;
-	if (bounding_limit(prm) == -1)
-		return -1;
 	memset(&hdr, 0, sizeof(hdr));
 	memset(data, 0, sizeof(data));
 	hdr.version = _LINUX_CAPABILITY_VERSION_3;
@@ -206,8 +200,111 @@ sandbox_spawner_caps(void)
 	data[1].effective = (uint32_t)(eff >> 32);
 	data[0].permitted = (uint32_t)prm;
 	data[1].permitted = (uint32_t)(prm >> 32);
-	if (syscall(SYS_capset, &hdr, data) == -1) {
+	data[0].inheritable = (uint32_t)inh;
+	data[1].inheritable = (uint32_t)(inh >> 32);
+	return (int)syscall(SYS_capset, &hdr, data);
+}
+
+/* Are the three sets exactly these?  1, 0, or -1. */
+static int
+caps_are(uint64_t eff, uint64_t prm, uint64_t inh)
+{
+	struct __user_cap_header_struct hdr;
+	struct __user_cap_data_struct data[2];
+
+	memset(&hdr, 0, sizeof(hdr));
+	memset(data, 0, sizeof(data));
+	hdr.version = _LINUX_CAPABILITY_VERSION_3;
+	if (syscall(SYS_capget, &hdr, data) == -1)
+		return -1;
+	return ((uint64_t)data[1].effective << 32 | data[0].effective) == eff &&
+	    ((uint64_t)data[1].permitted << 32 | data[0].permitted) == prm &&
+	    ((uint64_t)data[1].inheritable << 32 | data[0].inheritable) == inh;
+}
+
+int
+sandbox_spawner_caps(void)
+{
+	const uint64_t eff = (1ULL << CAP_SETUID) | (1ULL << CAP_SETGID) |
+	    (1ULL << CAP_SYS_CHROOT);
+	/* CAP_SETPCAP is never effective here: it only passes through to a
+	 * netproc (a root exec gets what we permit and bound), which needs it
+	 * to empty its own bounding set.  A sanitizer build only: with a
+	 * privilege drop the spawner leaves root (sandbox_spawner_drop). */
+	const uint64_t prm = eff | (1ULL << CAP_SETPCAP);
+
+	if (geteuid() != 0)
+		return 0;
+	if (bounding_limit(prm) == -1)
+		return -1;
+	if (caps_set(eff, prm, 0) == -1) {
 		log_warn("capset");
+		return -1;
+	}
+	return 0;
+}
+
+int
+sandbox_spawner_drop(uid_t uid, gid_t gid)
+{
+	/* What a netproc needs for its chroot, and the spawner for nothing:
+	 * not effective here, passed on as an ambient capability. */
+	const uint64_t pass = 1ULL << CAP_SYS_CHROOT;
+	/* And what the steps below take. */
+	const uint64_t work = pass | (1ULL << CAP_SETUID) |
+	    (1ULL << CAP_SETGID) | (1ULL << CAP_SETPCAP);
+	const int bits = SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED |
+	    SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_KEEP_CAPS_LOCKED;
+	uid_t ruid, euid, suid;
+	gid_t rgid, egid, sgid, groups[2];
+
+	if (uid == 0 || gid == 0) {
+		log_warnx("spawner: refusing to \"drop\" to uid or gid 0");
+		return -1;
+	}
+	/* The uid change below leaves the capability sets alone, and uid 0
+	 * means nothing at exec any more; locked, for the netprocs too. */
+	if (prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) == -1) {
+		log_warn("spawner: PR_SET_SECUREBITS");
+		return -1;
+	}
+	/* Inheritable while the bounding set still has it (capset refuses it
+	 * after); the ambient set is not bounded, so the set can go empty. */
+	if (caps_set(work, work, pass) == -1) {
+		log_warn("spawner: capset");
+		return -1;
+	}
+	if (bounding_limit(0) == -1)
+		return -1;
+	/* --user's ids, its own group as the only one. */
+	if (setgroups(1, &gid) == -1 || setresgid(gid, gid, gid) == -1 ||
+	    setresuid(uid, uid, uid) == -1) {
+		log_warn("spawner: cannot become uid %ld", (long)uid);
+		return -1;
+	}
+	if (caps_set(0, pass, pass) == -1 ||
+	    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_SYS_CHROOT, 0, 0) == -1) {
+		log_warn("spawner: capabilities");
+		return -1;
+	}
+
+	/* Prove it. */
+	if (getresuid(&ruid, &euid, &suid) == -1 ||
+	    getresgid(&rgid, &egid, &sgid) == -1 ||
+	    ruid != uid || euid != uid || suid != uid ||
+	    rgid != gid || egid != gid || sgid != gid ||
+	    getgroups(2, groups) != 1 || groups[0] != gid) {
+		log_warnx("spawner: ids or groups did not change");
+		return -1;
+	}
+	if (caps_are(0, pass, pass) != 1 ||
+	    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, CAP_SYS_CHROOT, 0, 0) != 1 ||
+	    prctl(PR_GET_SECUREBITS, 0, 0, 0, 0) != bits) {
+		log_warnx("spawner: capabilities are not as set");
+		return -1;
+	}
+	if (setuid(0) != -1 || setgid(0) != -1) {
+		log_warnx("spawner: uid or gid 0 could be regained");
 		return -1;
 	}
 	return 0;
@@ -217,6 +314,15 @@ int
 sandbox_spawner_caps(void)
 {
 	return 0;
+}
+
+int
+sandbox_spawner_drop(uid_t uid, gid_t gid)
+{
+	(void)uid;
+	(void)gid;
+	errno = ENOSYS;
+	return -1;
 }
 #endif
 
@@ -249,7 +355,10 @@ sandbox_drop_privileges(const char *dir, uid_t uid, gid_t gid)
 		log_warn("chdir to the new root");
 		return -1;
 	}
-	if (setgroups(1, &gid) == -1) {
+	/* A netproc's spawner left it gid as its one group already, and no
+	 * CAP_SETGID to set it again. */
+	if (((n = getgroups(2, groups)) != 1 || groups[0] != gid) &&
+	    setgroups(1, &gid) == -1) {
 		log_warn("setgroups");
 		return -1;
 	}
@@ -261,6 +370,14 @@ sandbox_drop_privileges(const char *dir, uid_t uid, gid_t gid)
 		log_warn("setresuid");
 		return -1;
 	}
+#ifdef __linux__
+	/* Leaving uid 0 cleared them; a netproc never had uid 0 and holds
+	 * CAP_SYS_CHROOT (ambient, from the spawner) until here. */
+	if (caps_set(0, 0, 0) == -1 || caps_are(0, 0, 0) != 1) {
+		log_warn("privilege drop: capabilities remain");
+		return -1;
+	}
+#endif
 
 	/* Prove it: the old ids must be gone from every slot ... */
 	if (getresuid(&ruid, &euid, &suid) == -1 ||

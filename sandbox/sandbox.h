@@ -73,16 +73,26 @@ int		 sandbox_user_lookup(const char *name, uid_t *uid, gid_t *gid);
  * by group or others, that it is not a symlink and that it is empty.
  * 0 or -1 (logged). */
 int		 sandbox_chroot_prepare(const char *dir);
-/* Child, as root, after its last open and before sandbox_enter: empties the
- * bounding set (Linux), chroot(dir), chdir("/"), setgroups(1, &gid),
- * setresgid, setresuid, then checks that the old ids cannot be regained.  0 or -1 (logged); -1 must be fatal. */
+/* Child, after its last open and before sandbox_enter: empties the bounding
+ * set (Linux), chroot(dir), chdir("/"), setgroups(1, &gid) (unless that is
+ * already its one group), setresgid, setresuid, clears every capability
+ * (Linux), then checks that the old ids cannot be regained.  As root (the
+ * front), or as uid with CAP_SYS_CHROOT alone (a netproc the spawner
+ * started).  0 or -1 (logged); -1 must be fatal. */
 int		 sandbox_drop_privileges(const char *dir, uid_t uid, gid_t gid);
 
-/* Linux, the spawner, as root, before its sandbox: keeps CAP_SETUID,
- * CAP_SETGID and CAP_SYS_CHROOT (effective and permitted) and CAP_SETPCAP
- * (permitted, never effective: a netproc needs it to empty its bounding set),
- * drops every other capability from the bounding set too.  A no-op when not
- * root or not on Linux.  0 or -1 (logged). */
+/* Linux, the spawner, as root, before its sandbox, when the children drop
+ * privileges: becomes uid:gid (gid its one group) and keeps CAP_SYS_CHROOT
+ * alone, permitted, inheritable and ambient but not effective (a netproc it
+ * starts gets it for its chroot, then clears it); empty bounding set;
+ * SECBIT_NO_SETUID_FIXUP and SECBIT_NOROOT, locked.  Then checks all of it.
+ * 0 or -1 (logged; ENOSYS off Linux). */
+int		 sandbox_spawner_drop(uid_t uid, gid_t gid);
+/* Linux, the spawner, as root when the children keep root (a sanitizer
+ * build): keeps CAP_SETUID, CAP_SETGID and CAP_SYS_CHROOT (effective and
+ * permitted) and CAP_SETPCAP (permitted only), drops every other capability
+ * from the bounding set too.  A no-op when not root or not on Linux.  0 or
+ * -1 (logged). */
 int		 sandbox_spawner_caps(void);
 
 #ifdef SANDBOX_SECCOMP
