@@ -14,10 +14,10 @@
 #include <event2/event.h>
 
 #include "broker/http_head.h"
-#include "common/ws_frame.h"
 #include "common/buf.h"
 #include "common/ipc.h"
 #include "common/token.h"
+#include "common/ws_frame.h"
 #include "proto/messages.pb-c.h"
 
 #define FRONT_MAX_CONNS		1024	/* accepted connections at once */
