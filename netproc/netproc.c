@@ -243,13 +243,40 @@ handle_request(struct netproc *np, const Ocb__Ipc__Request *rq)
 	}
 }
 
+/* A frame from the front that could not be decoded for lack of memory. */
+static void
+frame_lost(struct netproc *np, const struct ipc_lost *lost)
+{
+	switch (lost->body_case) {
+	case OCB__IPC__FRAME__BODY_REQUEST:
+		log_warnx("request %llu: out of memory decoding it",
+		    (unsigned long long)lost->request_id);
+		answer_nomem(np, lost->conn_id, lost->request_id);
+		break;
+	case OCB__IPC__FRAME__BODY_CANCEL:
+		/* Its requests run to their end; the front drops the
+		 * replies of a connection it no longer has. */
+		log_warnx("out of memory decoding the cancel of connection "
+		    "%llu", (unsigned long long)lost->conn_id);
+		break;
+	default:
+		log_warnx("out of memory decoding a frame from the front");
+		break;
+	}
+}
+
 static void
 handle_frames(struct netproc *np)
 {
 	Ocb__Ipc__Frame *fr;
 	enum ipc_status st;
 
-	while ((st = ipc_reader_next(&np->in, &fr)) == IPC_FRAME) {
+	while ((st = ipc_reader_next(&np->in, &fr)) == IPC_FRAME ||
+	    st == IPC_NOMEM) {
+		if (st == IPC_NOMEM) {
+			frame_lost(np, &np->in.lost);
+			continue;
+		}
 		switch (fr->body_case) {
 		case OCB__IPC__FRAME__BODY_REQUEST:
 			handle_request(np, fr->request);
@@ -386,6 +413,8 @@ netproc_main(void)
 	if ((np.up = upstream_new(np.base, &ucfg, reply_cb, &np)) == NULL)
 		fatalx("cannot set up the upstream %s", cfg->upstream_url);
 	ipc_frame_free(fr);	/* wipes the password */
+	/* From now on out of memory costs a frame, not the channel. */
+	np.in.nomem_ok = 1;
 	if ((np.stream = stream_new(np.up, event_cb, &np)) == NULL)
 		fatalx("cannot set up the event stream");
 
@@ -419,6 +448,6 @@ netproc_main(void)
 	event_base_free(np.base);
 	ipc_reader_free(&np.in);
 	buf_free(&np.out);
-	curl_global_cleanup();
+	curlmem_global_cleanup();
 	return 0;
 }
