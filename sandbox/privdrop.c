@@ -186,40 +186,48 @@ bounding_limit(uint64_t keep)
 	return 0;
 }
 
-/* The three capability sets (masks of CAP_* bits); 0 or -1. */
+/* The three capability sets, as masks of CAP_* bits: capget(2), or with
+ * set capset(2).  0 or -1. */
+static int
+caps_io(int set, uint64_t *eff, uint64_t *prm, uint64_t *inh)
+{
+	struct __user_cap_header_struct hdr;
+	struct __user_cap_data_struct d[2];
+
+	memset(&hdr, 0, sizeof(hdr));
+	memset(d, 0, sizeof(d));
+	hdr.version = _LINUX_CAPABILITY_VERSION_3;
+	if (set) {
+		for (int i = 0; i < 2; i++) {
+			d[i].effective = (uint32_t)(*eff >> (32 * i));
+			d[i].permitted = (uint32_t)(*prm >> (32 * i));
+			d[i].inheritable = (uint32_t)(*inh >> (32 * i));
+		}
+		return (int)syscall(SYS_capset, &hdr, d);
+	}
+	if (syscall(SYS_capget, &hdr, d) == -1)
+		return -1;
+	*eff = (uint64_t)d[1].effective << 32 | d[0].effective;
+	*prm = (uint64_t)d[1].permitted << 32 | d[0].permitted;
+	*inh = (uint64_t)d[1].inheritable << 32 | d[0].inheritable;
+	return 0;
+}
+
 static int
 caps_set(uint64_t eff, uint64_t prm, uint64_t inh)
 {
-	struct __user_cap_header_struct hdr;
-	struct __user_cap_data_struct data[2];
-
-	memset(&hdr, 0, sizeof(hdr));
-	memset(data, 0, sizeof(data));
-	hdr.version = _LINUX_CAPABILITY_VERSION_3;
-	data[0].effective = (uint32_t)eff;
-	data[1].effective = (uint32_t)(eff >> 32);
-	data[0].permitted = (uint32_t)prm;
-	data[1].permitted = (uint32_t)(prm >> 32);
-	data[0].inheritable = (uint32_t)inh;
-	data[1].inheritable = (uint32_t)(inh >> 32);
-	return (int)syscall(SYS_capset, &hdr, data);
+	return caps_io(1, &eff, &prm, &inh);
 }
 
 /* Are the three sets exactly these?  1, 0, or -1. */
 static int
 caps_are(uint64_t eff, uint64_t prm, uint64_t inh)
 {
-	struct __user_cap_header_struct hdr;
-	struct __user_cap_data_struct data[2];
+	uint64_t e, p, i;
 
-	memset(&hdr, 0, sizeof(hdr));
-	memset(data, 0, sizeof(data));
-	hdr.version = _LINUX_CAPABILITY_VERSION_3;
-	if (syscall(SYS_capget, &hdr, data) == -1)
+	if (caps_io(0, &e, &p, &i) == -1)
 		return -1;
-	return ((uint64_t)data[1].effective << 32 | data[0].effective) == eff &&
-	    ((uint64_t)data[1].permitted << 32 | data[0].permitted) == prm &&
-	    ((uint64_t)data[1].inheritable << 32 | data[0].inheritable) == inh;
+	return e == eff && p == prm && i == inh;
 }
 
 int

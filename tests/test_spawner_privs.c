@@ -47,70 +47,109 @@ stop_leftover(void **state)
 	return 0;
 }
 
-/* The value of the "Key:" line of /proc/PID/status, tabs and all, in out;
- * 0 or -1. */
-static int
-status_line(pid_t pid, const char *key, char *out, size_t len)
-{
-	char path[64], line[512];
-	size_t klen = strlen(key);
-	int rc = -1;
-	FILE *fp;
+/* What a process's /proc/PID/status says: read whole, then searched. */
+struct status {
+	pid_t	pid;
+	char	text[8192];
+};
 
+static void
+status_read(struct status *st, pid_t pid)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	st->pid = pid;
 	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-	if ((fp = fopen(path, "r")) == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), fp) != NULL)
-		if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
-			line[strcspn(line, "\n")] = '\0';
-			snprintf(out, len, "%s", line + klen + 1);
-			rc = 0;
-			break;
-		}
-	fclose(fp);
-	return rc;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		fail_msg("%s: %s", path, strerror(errno));
+	n = read(fd, st->text, sizeof(st->text) - 1);
+	close(fd);
+	assert_true(n > 0);
+	st->text[n] = '\0';
 }
 
-static unsigned long long
-status_caps(pid_t pid, const char *key)
+/* The rest of the "Key:" line, without its newline, in out. */
+static void
+status_field(const struct status *st, const char *key, char *out, size_t len)
 {
-	char v[64];
+	char pat[32];
+	const char *at, *end;
 
-	if (status_line(pid, key, v, sizeof(v)) == -1)
-		fail_msg("pid %ld: no %s line", (long)pid, key);
-	return strtoull(v, NULL, 16);
+	snprintf(pat, sizeof(pat), "\n%s:", key);
+	if ((at = strstr(st->text, pat)) == NULL)
+		fail_msg("pid %ld: no %s line", (long)st->pid, key);
+	at += strlen(pat);
+	end = strchr(at, '\n');
+	snprintf(out, len, "%.*s", (int)(end != NULL ? end - at :
+	    (ptrdiff_t)strlen(at)), at);
 }
 
 /* Real, effective, saved and filesystem ids (the Uid: or Gid: line) are
  * all id. */
 static void
-assert_ids(pid_t pid, const char *key, unsigned long id)
+assert_ids(const struct status *st, const char *key, unsigned long id)
 {
 	char v[128];
 	unsigned long a, b, c, d;
 
-	assert_int_equal(status_line(pid, key, v, sizeof(v)), 0);
-	if (sscanf(v, "%lu %lu %lu %lu", &a, &b, &c, &d) != 4)
-		fail_msg("pid %ld: %s:%s", (long)pid, key, v);
-	if (a != id || b != id || c != id || d != id)
-		fail_msg("pid %ld: %s:%s, want %lu everywhere", (long)pid, key,
-		    v, id);
+	status_field(st, key, v, sizeof(v));
+	if (sscanf(v, "%lu %lu %lu %lu", &a, &b, &c, &d) != 4 ||
+	    a != id || b != id || c != id || d != id)
+		fail_msg("pid %ld: %s:%s, want %lu everywhere", (long)st->pid,
+		    key, v, id);
 }
 
 /* The Groups: line is exactly gid. */
 static void
-assert_groups(pid_t pid, unsigned long gid)
+assert_groups(const struct status *st, unsigned long gid)
 {
-	char v[256], want[32];
-	size_t n;
+	char v[256];
+	unsigned long g;
+	int used = 0;
 
-	assert_int_equal(status_line(pid, "Groups", v, sizeof(v)), 0);
-	n = strlen(v);
-	while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
-		v[--n] = '\0';
-	snprintf(want, sizeof(want), "\t%lu", gid);
-	if (strcmp(v, want) != 0)
-		fail_msg("pid %ld: Groups:%s, want only %lu", (long)pid, v, gid);
+	status_field(st, "Groups", v, sizeof(v));
+	if (sscanf(v, "%lu %n", &g, &used) != 1 || g != gid ||
+	    v[used] != '\0')
+		fail_msg("pid %ld: Groups:%s, want only %lu", (long)st->pid, v,
+		    gid);
+}
+
+/* The five capability sets, in /proc's hexadecimal. */
+static const char *const cap_keys[] = {
+	"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb",
+};
+
+static void
+assert_caps(const struct status *st, const unsigned long long want[5])
+{
+	char v[64];
+
+	for (size_t i = 0; i < 5; i++) {
+		status_field(st, cap_keys[i], v, sizeof(v));
+		if (strtoull(v, NULL, 16) != want[i])
+			fail_msg("pid %ld: %s:%s, want %016llx", (long)st->pid,
+			    cap_keys[i], v, want[i]);
+	}
+}
+
+/* --user's ids, one group, the capability sets in cap_keys' order, and
+ * NO_NEW_PRIVS. */
+static void
+assert_process(pid_t pid, unsigned long uid, unsigned long gid,
+    const unsigned long long caps[5])
+{
+	struct status st;
+	char v[16];
+
+	status_read(&st, pid);
+	assert_ids(&st, "Uid", uid);
+	assert_ids(&st, "Gid", gid);
+	assert_groups(&st, gid);
+	assert_caps(&st, caps);
+	status_field(&st, "NoNewPrivs", v, sizeof(v));
+	assert_int_equal(atoi(v), 1);
 }
 
 /* Does the log file say needle? */
@@ -142,6 +181,11 @@ nobody(unsigned long *uid, unsigned long *gid)
 static void
 test_spawner_runs_as_user(void **state)
 {
+	/* Inheritable, permitted, effective, bounding, ambient. */
+	static const unsigned long long spawner_caps[5] = {
+		CAP_SYS_CHROOT_BIT, CAP_SYS_CHROOT_BIT, 0, 0, CAP_SYS_CHROOT_BIT,
+	};
+	static const unsigned long long no_caps[5] = { 0, 0, 0, 0, 0 };
 	unsigned long uid, gid;
 	pid_t spawner, np;
 
@@ -153,27 +197,11 @@ test_spawner_runs_as_user(void **state)
 	np = procfs_role_pid(e.ocb_pid, "netproc");
 	assert_true(spawner > 0 && np > 0);
 
-	/* Not uid 0 in any slot, no group but its own. */
-	assert_ids(spawner, "Uid", uid);
-	assert_ids(spawner, "Gid", gid);
-	assert_groups(spawner, gid);
-	/* CAP_SYS_CHROOT only, and only to pass on to a netproc. */
-	assert_int_equal(status_caps(spawner, "CapEff"), 0);
-	assert_int_equal(status_caps(spawner, "CapPrm"), CAP_SYS_CHROOT_BIT);
-	assert_int_equal(status_caps(spawner, "CapInh"), CAP_SYS_CHROOT_BIT);
-	assert_int_equal(status_caps(spawner, "CapAmb"), CAP_SYS_CHROOT_BIT);
-	assert_int_equal(status_caps(spawner, "CapBnd"), 0);
-	assert_int_equal(procfs_status(spawner, "NoNewPrivs"), 1);
-
+	/* Not uid 0 in any slot, no group but its own; CAP_SYS_CHROOT only,
+	 * and only to pass on to a netproc. */
+	assert_process(spawner, uid, gid, spawner_caps);
 	/* netproc: the same ids, and it cleared what it was given. */
-	assert_ids(np, "Uid", uid);
-	assert_ids(np, "Gid", gid);
-	assert_groups(np, gid);
-	assert_int_equal(status_caps(np, "CapEff"), 0);
-	assert_int_equal(status_caps(np, "CapPrm"), 0);
-	assert_int_equal(status_caps(np, "CapInh"), 0);
-	assert_int_equal(status_caps(np, "CapAmb"), 0);
-	assert_int_equal(status_caps(np, "CapBnd"), 0);
+	assert_process(np, uid, gid, no_caps);
 	assert_int_equal(it_stop(&e, WAIT_MS, NULL), 0);
 }
 
