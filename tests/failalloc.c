@@ -2,8 +2,8 @@
  * failalloc.so: an LD_PRELOAD shim that makes malloc, calloc, realloc and
  * the aligned allocators fail at random in chosen ocbroker processes, for
  * tests/test_failalloc (issue 11, item 12).  Linux and glibc only: the real
- * allocator is reached through glibc's __libc_* entry points, so the shim
- * itself never allocates and needs no dlsym.
+ * allocator is reached through glibc's __libc_* entry points, so the
+ * allocation wrappers never allocate and need no dlsym.
  *
  * Environment:
  *   FAILALLOC_ROLES  comma-separated roles that fail: "front", "netproc",
@@ -20,7 +20,8 @@
  *                    failed" to stderr (N counts those made while armed).
  *
  * ocbroker re-executes itself for each child with a scrubbed environment
- * (common/proc.c): the execve wrapper puts LD_PRELOAD and the FAILALLOC_*
+ * (common/proc.c): the execve wrapper, and one around syscall(3) for the
+ * execveat netproc is started with, put LD_PRELOAD and the FAILALLOC_*
  * variables back, so the shim follows into every process without any change
  * to the production code.  Only for tests: never install it.
  */
@@ -30,10 +31,12 @@
 
 #include <sys/syscall.h>
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -150,10 +153,10 @@ is_ours(const char *kv)
 	return 0;
 }
 
-int
-execve(const char *path, char *const argv[], char *const envp[])
+/* envp with our variables put back, in env (FA_ENV_MAX + FA_VARS + 1). */
+static char **
+fa_env(char *const envp[], char **env)
 {
-	char *env[FA_ENV_MAX + FA_VARS + 1];
 	size_t n = 0;
 
 	for (size_t i = 0; envp != NULL && envp[i] != NULL &&
@@ -164,7 +167,53 @@ execve(const char *path, char *const argv[], char *const envp[])
 		if (fa_saved[i][0] != '\0')
 			env[n++] = fa_saved[i];
 	env[n] = NULL;
-	return (int)syscall(SYS_execve, path, argv, env);
+	return env;
+}
+
+typedef long	(*syscall_fn)(long, ...);
+
+static syscall_fn
+real_syscall(void)
+{
+	static syscall_fn fn;
+
+	/* dlsym may allocate: fine, our malloc never comes back here. */
+	if (fn == NULL)
+		fn = (syscall_fn)dlsym(RTLD_NEXT, "syscall");
+	return fn;
+}
+
+int
+execve(const char *path, char *const argv[], char *const envp[])
+{
+	char *env[FA_ENV_MAX + FA_VARS + 1];
+
+	return (int)real_syscall()(SYS_execve, path, argv, fa_env(envp, env));
+}
+
+/*
+ * ocbroker starts netproc with a raw execveat(2) on its own binary's
+ * descriptor, through syscall(3): that one is caught here.  Six arguments
+ * are passed on whatever the call had, as glibc's syscall(3) itself does.
+ */
+long
+syscall(long nr, ...)
+{
+	char *env[FA_ENV_MAX + FA_VARS + 1];
+	va_list ap;
+	long a[6];
+
+	va_start(ap, nr);
+	for (int i = 0; i < 6; i++)
+		a[i] = va_arg(ap, long);
+	va_end(ap);
+	if (nr == SYS_execve)
+		a[2] = (long)fa_env((char *const *)a[2], env);
+#ifdef SYS_execveat
+	else if (nr == SYS_execveat)
+		a[3] = (long)fa_env((char *const *)a[3], env);
+#endif
+	return real_syscall()(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
 /* ---- set-up ---- */
