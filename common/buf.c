@@ -24,6 +24,23 @@ wipe(void *p, size_t n)
 #endif
 }
 
+static void *
+mem_alloc(const struct buf *b, size_t n)
+{
+	return b->mem == NULL ? malloc(n) : b->mem->alloc(n, b->mem->arg);
+}
+
+/* Wipes the whole block, then releases it. */
+static void
+mem_release(const struct buf *b, uint8_t *p, size_t cap)
+{
+	wipe(p, cap);
+	if (b->mem == NULL)
+		free(p);
+	else
+		b->mem->free(p, b->mem->arg);
+}
+
 void
 buf_init(struct buf *b)
 {
@@ -31,13 +48,20 @@ buf_init(struct buf *b)
 }
 
 void
+buf_set_mem(struct buf *b, const struct buf_mem *mem)
+{
+	b->mem = mem;
+}
+
+void
 buf_free(struct buf *b)
 {
-	if (b->data != NULL) {
-		wipe(b->data, b->cap);
-		free(b->data);
-	}
+	const struct buf_mem *mem = b->mem;
+
+	if (b->data != NULL)
+		mem_release(b, b->data, b->cap);
 	memset(b, 0, sizeof(*b));
+	b->mem = mem;
 }
 
 int
@@ -63,12 +87,11 @@ buf_reserve(struct buf *b, size_t n)
 	while (ncap < need)
 		ncap *= 2;
 	/* Not realloc: the old block is wiped before it is released. */
-	if ((nd = malloc(ncap)) == NULL)
+	if ((nd = mem_alloc(b, ncap)) == NULL)
 		return -1;
 	if (b->data != NULL) {
 		memcpy(nd, b->data + b->off, b->len);
-		wipe(b->data, b->cap);
-		free(b->data);
+		mem_release(b, b->data, b->cap);
 	}
 	b->data = nd;
 	b->cap = ncap;

@@ -10,15 +10,29 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/*
+ * Where a queue's memory comes from: malloc(3)/free(3) unless a test sets
+ * its own (to fail an allocation, or to check that what is freed is zero).
+ * Blocks are always wiped before they are handed to free.
+ */
+struct buf_mem {
+	void	*(*alloc)(size_t, void *);
+	void	 (*free)(void *, void *);
+	void	*arg;
+};
+
 struct buf {
 	uint8_t	*data;
 	size_t	 off;		/* first unread byte */
 	size_t	 len;		/* bytes in use from off */
 	size_t	 cap;
+	const struct buf_mem *mem;	/* NULL: malloc(3)/free(3) */
 };
 
 void	 buf_init(struct buf *);
-void	 buf_free(struct buf *);			/* wipes */
+/* mem == NULL restores malloc(3)/free(3); set it while the queue is empty. */
+void	 buf_set_mem(struct buf *, const struct buf_mem *);
+void	 buf_free(struct buf *);			/* wipes; keeps the mem */
 int	 buf_reserve(struct buf *, size_t);		/* room for n more bytes */
 int	 buf_add(struct buf *, const void *, size_t);
 uint8_t	*buf_tail(struct buf *);			/* where reserved room starts */

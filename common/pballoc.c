@@ -1,6 +1,8 @@
 /* The wiping protobuf-c allocator; see pballoc.h. */
 #include "config.h"
 
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "common/buf.h"
@@ -12,15 +14,18 @@ union pb_header {
 	max_align_t	align;
 };
 
+/* data: the struct buf_mem to allocate from, NULL for malloc(3)/free(3). */
 static void *
 pb_alloc(void *data, size_t size)
 {
+	const struct buf_mem *mem = data;
 	union pb_header *h;
+	size_t n;
 
-	(void)data;
 	if (size > SIZE_MAX - sizeof(*h))
 		return NULL;
-	if ((h = malloc(sizeof(*h) + size)) == NULL)
+	n = sizeof(*h) + size;
+	if ((h = mem == NULL ? malloc(n) : mem->alloc(n, mem->arg)) == NULL)
 		return NULL;
 	h->size = size;
 	return h + 1;
@@ -29,14 +34,17 @@ pb_alloc(void *data, size_t size)
 static void
 pb_free(void *data, void *p)
 {
+	const struct buf_mem *mem = data;
 	union pb_header *h;
 
-	(void)data;
 	if (p == NULL)
 		return;
 	h = (union pb_header *)p - 1;
 	wipe(h, sizeof(*h) + h->size);
-	free(h);
+	if (mem == NULL)
+		free(h);
+	else
+		mem->free(h, mem->arg);
 }
 
 ProtobufCAllocator *

@@ -8,6 +8,11 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+/*
+ * Its allocator_data is NULL: blocks come from malloc(3).  A copy whose
+ * allocator_data points at a struct buf_mem (buf.h) takes them from there
+ * instead: how a test checks that every block is wiped when freed.
+ */
 ProtobufCAllocator	*pb_wiping_allocator(void);
 
 #endif

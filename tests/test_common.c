@@ -20,6 +20,7 @@
 #include "common/pbcheck.h"
 #include "common/token.h"
 #include "common/utf8.h"
+#include "tests/support/wipecheck.h"
 
 static enum options_result
 parse(struct options *o, const char *const *args)
@@ -154,10 +155,13 @@ test_token_read_fd(void **state)
 static void
 test_buf(void **state)
 {
+	struct wipecheck wc;
 	struct buf b;
 	uint8_t chunk[1000];
 
+	wipecheck_init(&wc);
 	buf_init(&b);
+	buf_set_mem(&b, &wc.mem);
 	for (int i = 0; i < 100; i++) {
 		memset(chunk, i, sizeof(chunk));
 		assert_int_equal(buf_add(&b, chunk, sizeof(chunk)), 0);
@@ -175,6 +179,30 @@ test_buf(void **state)
 	buf_drain(&b, 1000);
 	assert_int_equal(buf_used(&b), 0);
 	buf_free(&b);
+	/* Every block it grew out of, and the last one, went back zeroed. */
+	assert_true(wc.allocs > 1);
+	wipecheck_assert_clean(&wc);
+}
+
+/* A failed allocation leaves the queue as it was; the error is -1. */
+static void
+test_buf_alloc_fails(void **state)
+{
+	struct wipecheck wc;
+	struct buf b;
+	uint8_t chunk[3000];
+
+	wipecheck_init(&wc);
+	buf_init(&b);
+	buf_set_mem(&b, &wc.mem);
+	memset(chunk, 7, sizeof(chunk));
+	assert_int_equal(buf_add(&b, chunk, sizeof(chunk)), 0);
+	wc.fail_at = 2;
+	assert_int_equal(buf_add(&b, chunk, sizeof(chunk)), -1);
+	assert_int_equal(buf_used(&b), sizeof(chunk));
+	assert_memory_equal(buf_head(&b), chunk, sizeof(chunk));
+	buf_free(&b);
+	wipecheck_assert_clean(&wc);
 }
 
 static void
@@ -226,6 +254,8 @@ test_pballoc_round_trip(void **state)
 	Opencode__ClientMessage m = OPENCODE__CLIENT_MESSAGE__INIT;
 	Opencode__AuthHandshake h = OPENCODE__AUTH_HANDSHAKE__INIT;
 	Opencode__ClientMessage *got;
+	ProtobufCAllocator a;
+	struct wipecheck wc;
 	uint8_t buf[128];
 	size_t len;
 
@@ -239,6 +269,19 @@ test_pballoc_round_trip(void **state)
 	assert_int_equal(got->request_id, 9);
 	assert_string_equal(got->auth_handshake->token, "secret-token-value");
 	opencode__client_message__free_unpacked(got, pb_wiping_allocator());
+
+	/* The same allocator over a checking one: every block comes back
+	 * zeroed (a non-wiping free fails here). */
+	wipecheck_init(&wc);
+	a = *pb_wiping_allocator();
+	assert_null(a.allocator_data);
+	a.allocator_data = &wc.mem;
+	got = opencode__client_message__unpack(&a, len, buf);
+	assert_non_null(got);
+	assert_string_equal(got->auth_handshake->token, "secret-token-value");
+	opencode__client_message__free_unpacked(got, &a);
+	assert_true(wc.allocs > 0);
+	wipecheck_assert_clean(&wc);
 }
 
 static void
@@ -339,6 +382,7 @@ main(void)
 		cmocka_unit_test(test_token_equal),
 		cmocka_unit_test(test_token_read_fd),
 		cmocka_unit_test(test_buf),
+		cmocka_unit_test(test_buf_alloc_fails),
 		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_auth),
 		cmocka_unit_test(test_pballoc_round_trip),
