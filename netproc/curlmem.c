@@ -14,12 +14,16 @@
  * tables is left with no slots and a later lookup divides by zero: a
  * SIGFPE in curl_multi_socket_action, found with tests/failalloc.so).  So
  * libcurl's allocations are shielded: a failed one is tried again after
- * the reserve is given back, a few times, and the reserve is taken again
- * when memory allows.  netproc's own allocations fail as they are, and
+ * the reserve is given back (a real shortage), up to CURLMEM_TRIES times
+ * (a transient one: 1 in 8 allocations failing at random still reaches
+ * libcurl as 1 in 8^16), and the reserve is taken again when memory
+ * allows.  Even so libcurl may be told out of memory, which costs its
+ * transfer, but some of its failure paths give other errors than
+ * CURLE_OUT_OF_MEMORY (CURLE_GOT_NOTHING was seen).  netproc's own allocations fail as they are, and
  * cost one request each.  Static: libcurl's hooks take no argument.
  */
 #define CURLMEM_RESERVE		(256 * 1024)
-#define CURLMEM_TRIES		4
+#define CURLMEM_TRIES		16
 
 static void	*cm_reserve;
 
