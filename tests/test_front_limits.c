@@ -91,6 +91,22 @@ health(struct wsc *w, uint64_t rid)
 	wsc_msg_free(m);
 }
 
+/* Lines of the log at path that contain s. */
+static unsigned
+log_lines(const char *path, const char *s)
+{
+	char line[1024];
+	unsigned n = 0;
+	FILE *fp;
+
+	assert_non_null(fp = fopen(path, "r"));
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (strstr(line, s) != NULL)
+			n++;
+	fclose(fp);
+	return n;
+}
+
 /*
  * CreateSession with a 16 MiB title under --max-message 24M: the request
  * frame and the reply frame are both above 16 MiB, and the fake echoes the
@@ -133,9 +149,11 @@ test_big_message(void **state)
 	assert_true(strspn(m->session_info->title, "t") == BIG_TITLE);
 	wsc_msg_free(m);
 	free(title);
-	/* The connection and netproc are still there. */
+	/* The connection and netproc are still there: nothing restarted. */
 	health(&w, 9);
 	wsc_close(&w);
+	assert_int_equal(log_lines(e.ocb_log, "restarting in"), 0);
+	assert_int_equal(log_lines(e.ocb_log, "asking for a restart"), 0);
 	stop(&e);
 }
 
