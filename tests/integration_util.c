@@ -81,23 +81,31 @@ it_logdir(void)
 }
 
 void
-it_logdir_remove(void)
+it_remove_dir(const char *dir)
 {
 	char path[PATH_MAX + 256];
 	struct dirent *de;
 	DIR *d;
 
-	if (logdir[0] == '\0' || (d = opendir(logdir)) == NULL)
+	if ((d = opendir(dir)) == NULL)
 		return;
 	while ((de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0)
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", logdir, de->d_name);
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		unlink(path);
 	}
 	closedir(d);
-	rmdir(logdir);
+	rmdir(dir);
+}
+
+void
+it_logdir_remove(void)
+{
+	if (logdir[0] == '\0')
+		return;
+	it_remove_dir(logdir);
 	logdir[0] = '\0';
 }
 

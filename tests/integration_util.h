@@ -53,6 +53,8 @@ int	it_sandboxed(void);
 const char *it_logdir(void);
 /* Removes the log directory (call when every test passed). */
 void	it_logdir_remove(void);
+/* Removes dir and the files in it (no subdirectories). */
+void	it_remove_dir(const char *dir);
 
 /* Starts the fake (unless no_fake) and ocbroker; 0, or -1 (said on stderr). */
 int	it_start(struct it_env *, const struct it_opts *);

@@ -1,42 +1,41 @@
 /*
  * netproc's one byte budget for every upstream body in flight
- * (UPSTREAM_BODY_BUDGET, 384 MiB), against the real ocbroker binary and
+ * (UPSTREAM_BODY_BUDGET), against the real ocbroker binary and
  * tests/fake_upstream, which answers a RunCommand on a ses_stall* session
  * (as it does GET /session/ses_stall*) with a 64 MiB body announced, sends
  * 60 MiB of it and stalls.
  *
- * With N such requests in flight, at most 6 bodies of 60 MiB fit: netproc
- * holds at most 64 MiB (UPSTREAM_MAX_BODY) for each survivor and refuses a
- * request only when the others' memory and its next bytes pass the budget,
- * so exactly N - 6 requests fail, whatever the order in which the bytes
- * arrive (5 survivors hold at most 320 MiB and leave room for a sixth).
- * They fail with UPSTREAM_ERROR while the others are still stalled, and
- * netproc's resident memory stays under the budget plus one body.
+ * With N such requests in flight, at most SURVIVORS bodies of 60 MiB fit:
+ * netproc holds at most 64 MiB (UPSTREAM_MAX_BODY) for each survivor and
+ * refuses a request only when the others' memory and its next bytes pass
+ * the budget, so exactly N - SURVIVORS requests fail, whatever the order in
+ * which the bytes arrive (SURVIVORS - 1 survivors at 64 MiB each leave room
+ * for one more: checked below).  They fail with UPSTREAM_ERROR while the
+ * others are still stalled, and netproc's resident memory stays under the
+ * budget plus one body.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
 
+#include "netproc/upstream.h"
 #include "tests/support/itest.h"
 
-#define T_STALLS	180000	/* the fake sending 8 x 60 MiB: a deadline only */
+#define T_STALLS	180000	/* the fake sending 8 x 60 MiB: a deadline */
 
 #define N_STALLED	8
-#define SURVIVORS	6	/* 6 x 60 MiB fit in 384 MiB, 7 do not */
-#define BUDGET_MIB	384
+#define BUDGET_MIB	(UPSTREAM_BODY_BUDGET / (1024 * 1024))
 #define MAX_BODY_MIB	64
-#define BUDGET_MESSAGE	"netproc's body budget (384 MiB) is spent"
+#define SENT_MIB	60	/* what the fake sends of each body */
+#define SURVIVORS	((int)(BUDGET_MIB / SENT_MIB))
+#define BUDGET_MESSAGE	"netproc's body budget (" UPSTREAM_BODY_BUDGET_STR \
+	") is spent"
+
+_Static_assert((SURVIVORS - 1) * MAX_BODY_MIB + SENT_MIB <= BUDGET_MIB,
+    "whatever the order, SURVIVORS bodies fit");
+_Static_assert(N_STALLED > SURVIVORS, "some requests must be refused");
 
 static struct it_env	e;
-
-static int
-stop_leftover(void **state)
-{
-	(void)state;
-	if (e.running)
-		it_stop(&e, T_EXIT, NULL);
-	return 0;
-}
 
 /* The fake's {"sent":N,"broken":N}; 0 or -1. */
 static int
@@ -225,8 +224,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_budget_refuses_past_it,
-		    stop_leftover),
+		cmocka_unit_test_prestate_setup_teardown(
+		    test_budget_refuses_past_it, NULL, it_stop_running, &e),
 	};
 	int rc;
 

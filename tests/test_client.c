@@ -38,11 +38,7 @@
 #include "common/base64.h"
 #include "common/sha1.h"
 #include "proto/messages.pb-c.h"
-#include "tests/integration_util.h"
-
-#define T_IO		5000
-#define T_REPLY		10000
-#define T_EXIT		10000
+#include "tests/support/itest.h"
 
 #define FX_SESSION	"ses_de9d9dd34ffervjM6BvxQjuyqi"
 #define UNKNOWN_SESSION	"ses_0000000000000000000000000000"
@@ -56,13 +52,7 @@
 static int
 setup_default(void **state)
 {
-	static const struct it_opts o;
-	struct it_env *e;
-
-	if ((e = calloc(1, sizeof(*e))) == NULL)
-		return -1;
-	*state = e;
-	if (it_start(e, &o) == -1)
+	if (it_setup_default(state) == -1)
 		return -1;
 	/*
 	 * netproc's event stream is up once its loop runs.  Until then,
@@ -70,7 +60,7 @@ setup_default(void **state)
 	 * sit in its IPC buffer unprocessed (a netproc start-up race, reported)
 	 * and the first test would wait for replies that never come.
 	 */
-	return it_fake_wait_streams(e, 1, T_REPLY);
+	return it_fake_wait_streams(*state, 1, T_REPLY);
 }
 
 static int
@@ -78,27 +68,6 @@ setup_none(void **state)
 {
 	*state = NULL;
 	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct it_env *e = *state;
-	int st, extra, bad = 0;
-
-	if (e == NULL)
-		return 0;
-	if (e->running) {
-		st = it_stop(e, T_EXIT, &extra);
-		if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-			fprintf(stderr, "teardown: ocbroker did not exit 0 "
-			    "(status %d, log %s)\n", st, e->ocb_log);
-			bad = 1;
-		}
-	}
-	free(e);
-	*state = NULL;
-	return bad ? -1 : 0;
 }
 
 static struct ocb_client *
@@ -2015,50 +1984,38 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_correlation,
-		    setup_default, teardown),
+		    setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_sync_call,
-		    setup_default, teardown),
+		    setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_call_timeout,
-		    setup_default, teardown),
+		    setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_error_reply,
-		    setup_default, teardown),
+		    setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_token,
-		    setup_default, teardown),
+		    setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_server_close,
-		    setup_default, teardown),
+		    setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_ping_and_close_code,
-		    setup_none, teardown),
+		    setup_none, it_teardown),
 		cmocka_unit_test_setup_teardown(test_bad_handshake,
-		    setup_none, teardown),
+		    setup_none, it_teardown),
 		cmocka_unit_test_setup_teardown(test_ctl_commands,
-		    setup_default, teardown),
+		    setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_ctl_failures,
-		    setup_default, teardown),
+		    setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_ctl_watch,
-		    setup_default, teardown),
+		    setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_ctl_send_wait,
-		    setup_default, teardown),
+		    setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_ctl_send_errors,
-		    setup_default, teardown),
+		    setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_ctl_send_files,
-		    setup_default, teardown),
+		    setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_ctl_v2_commands,
-		    setup_default, teardown),
+		    setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_ctl_usage,
-		    setup_default, teardown),
+		    setup_default, it_teardown),
 	};
-	const char *filter;
-	int failed;
 
-	signal(SIGPIPE, SIG_IGN);
-	if ((filter = getenv("OCB_IT_FILTER")) != NULL && *filter != '\0')
-		cmocka_set_test_filter(filter);
-	failed = cmocka_run_group_tests_name("client", tests, NULL, NULL);
-	if (failed == 0) {
-		it_logdir_remove();
-		return 0;
-	}
-	fprintf(stderr, "client: logs kept in %s\n", it_logdir());
-	fflush(NULL);
-	_exit(1);
+	return IT_RUN("client", tests, NULL);
 }

@@ -300,16 +300,8 @@ flood(struct it_env *e, struct flooder *fl, struct wsc *good, size_t *total)
 
 /* ---- fixtures ---- */
 
-static int
-setup_big(void **state)
-{
-	static const char *const args[] = { "--max-message", "8388608", NULL };
-	struct it_opts o;
-
-	memset(&o, 0, sizeof(o));
-	o.ocb_args = args;
-	return it_setup_env(state, &o);
-}
+/* ocbroker's arguments for test_preauth_big_subscribe (it_setup_argv). */
+static const char *big_args[] = { "--max-message", "8388608", NULL };
 
 /* ---- tests ---- */
 
@@ -577,14 +569,10 @@ main(void)
 		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_preauth_first_field,
 		    it_setup_default, it_teardown),
-		cmocka_unit_test_setup_teardown(test_preauth_big_subscribe,
-		    setup_big, it_teardown),
+		cmocka_unit_test_prestate_setup_teardown(
+		    test_preauth_big_subscribe, it_setup_argv, it_teardown,
+		    big_args),
 	};
-	int failed;
 
-	signal(SIGPIPE, SIG_IGN);
-	failed = cmocka_run_group_tests(tests, NULL, NULL);
-	if (failed == 0)
-		it_logdir_remove();
-	return failed;
+	return IT_RUN("front_memory", tests, NULL);
 }

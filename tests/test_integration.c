@@ -13,8 +13,7 @@
 #include "config.h"
 #endif
 
-#include <zlib.h>
-
+#include "tests/support/fixture.h"
 #include "tests/support/itest.h"
 
 #define T_UPSTREAM_TIMEOUT 40000 /* the 30 s request timeout, plus slack */
@@ -178,24 +177,9 @@ fx_sessions(struct fx_session *out, size_t max)
 static char *
 fx_provider_connected(void)
 {
-	char path[4096], *doc, *p, *end, *r;
-	const char *fx = getenv("OCB_FIXTURES");
-	gzFile gz;
-	size_t cap = 8 << 20, len = 0;
-	int n;
+	char *doc, *p, *end, *r;
 
-	snprintf(path, sizeof(path), "%s/provider.json.gz", fx);
-	assert_non_null(gz = gzopen(path, "rb"));
-	assert_non_null(doc = malloc(cap + 1));
-	while ((n = gzread(gz, doc + len, (unsigned)(cap - len))) > 0) {
-		len += (size_t)n;
-		if (len == cap) {
-			cap *= 2;
-			assert_non_null(doc = realloc(doc, cap + 1));
-		}
-	}
-	gzclose(gz);
-	doc[len] = '\0';
+	doc = fx_load("provider.json.gz", NULL);
 	assert_non_null(p = strstr(doc, "\"connected\":["));
 	p += 13;
 	assert_non_null(end = strchr(p, ']'));
@@ -615,75 +599,91 @@ test_health(void **state)
 
 /* ---- error mappings ---- */
 
+/*
+ * One upstream failure: ocbroker started afresh (with no upstream at all
+ * for no_fake), the fake put in mode, one request, and the error it maps
+ * to; where recovers, a request after mode "normal" succeeds again.
+ */
+struct upstream_failure {
+	const char	*mode;		/* POST /__fake/mode; NULL: none */
+	int		 no_fake;
+	enum simple	 kind;
+	uint64_t	 id;
+	int		 timeout_ms;
+	const char	*code;
+	const char	*in_message;	/* the message names it; NULL: any */
+	int		 recovers;
+};
+
+static const struct upstream_failure upstream_failures[] = {
+	{ "status 500", 0, S_LIST_SESSIONS, 30, T_REPLY, "UPSTREAM_ERROR",
+	    "500", 0 },
+	{ "status 404", 0, S_LIST_SESSIONS, 31, T_REPLY, "NOT_FOUND", NULL,
+	    0 },
+	{ "html", 0, S_LIST_SESSIONS, 32, T_REPLY, "UPSTREAM_ERROR", NULL, 0 },
+	{ "html", 0, S_HEALTH, 33, T_REPLY, "UPSTREAM_ERROR", NULL, 0 },
+	{ "close", 0, S_LIST_SESSIONS, 34, T_REPLY, "UPSTREAM_UNAVAILABLE",
+	    NULL, 1 },
+	{ NULL, 1, S_LIST_SESSIONS, 41, T_REPLY, "UPSTREAM_UNAVAILABLE", NULL,
+	    0 },
+	{ "hang", 0, S_LIST_SESSIONS, 42, T_UPSTREAM_TIMEOUT,
+	    "UPSTREAM_TIMEOUT", NULL, 0 },
+};
+
+/* SIGTERM: ocbroker exits 0 and printed nothing after its ready line. */
 static void
-test_upstream_500(void **state)
+stop_clean(struct it_env *e)
 {
-	struct it_env *e = *state;
+	int st, extra;
+
+	st = it_stop(e, T_EXIT, &extra);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_false(extra);
+}
+
+static void
+upstream_failure(struct it_env *e, const struct upstream_failure *f)
+{
+	const char *what = f->mode != NULL ? f->mode : "no upstream";
+	struct it_opts o;
 	Opencode__ServerMessage *m;
 	struct wsc w;
+	int64_t t0;
 
+	memset(&o, 0, sizeof(o));
+	o.no_fake = f->no_fake;
+	it_start_or_fail(e, &o);
 	it_client(e, &w);
-	assert_int_equal(it_fake_mode(e, "status 500"), 0);
-	m = simple(&w, 30, S_LIST_SESSIONS, T_REPLY);
-	it_expect_error(m, 30, "UPSTREAM_ERROR", NULL);
-	if (strstr(m->error->message, "500") == NULL)
+	if (f->mode != NULL)
+		assert_int_equal(it_fake_mode(e, f->mode), 0);
+	t0 = it_now_ms();
+	m = simple(&w, f->id, f->kind, f->timeout_ms);
+	it_expect_error(m, f->id, f->code, what);
+	print_message("%s: %s after %lld ms\n", what, f->code,
+	    (long long)(it_now_ms() - t0));
+	if (f->in_message != NULL &&
+	    strstr(m->error->message, f->in_message) == NULL)
 		fail_msg("message does not name the status: %s",
 		    m->error->message);
 	wsc_msg_free(m);
+	if (f->recovers) {
+		assert_int_equal(it_fake_mode(e, "normal"), 0);
+		m = simple(&w, f->id + 1, S_HEALTH, T_REPLY);
+		it_expect_case(m, f->id + 1, SMP(UPSTREAM_HEALTH), what);
+		wsc_msg_free(m);
+	}
 	wsc_close(&w);
+	stop_clean(e);
 }
 
 static void
-test_upstream_404(void **state)
+test_upstream_failures(void **state)
 {
-	struct it_env *e = *state;
-	Opencode__ServerMessage *m;
-	struct wsc w;
+	size_t i;
 
-	it_client(e, &w);
-	assert_int_equal(it_fake_mode(e, "status 404"), 0);
-	m = simple(&w, 31, S_LIST_SESSIONS, T_REPLY);
-	it_expect_error(m, 31, "NOT_FOUND", NULL);
-	wsc_msg_free(m);
-	wsc_close(&w);
-}
-
-static void
-test_upstream_html(void **state)
-{
-	struct it_env *e = *state;
-	Opencode__ServerMessage *m;
-	struct wsc w;
-
-	it_client(e, &w);
-	assert_int_equal(it_fake_mode(e, "html"), 0);
-	m = simple(&w, 32, S_LIST_SESSIONS, T_REPLY);
-	it_expect_error(m, 32, "UPSTREAM_ERROR", NULL);
-	wsc_msg_free(m);
-	m = simple(&w, 33, S_HEALTH, T_REPLY);
-	it_expect_error(m, 33, "UPSTREAM_ERROR", NULL);
-	wsc_msg_free(m);
-	wsc_close(&w);
-}
-
-static void
-test_upstream_closes(void **state)
-{
-	struct it_env *e = *state;
-	Opencode__ServerMessage *m;
-	struct wsc w;
-
-	it_client(e, &w);
-	assert_int_equal(it_fake_mode(e, "close"), 0);
-	m = simple(&w, 34, S_LIST_SESSIONS, T_REPLY);
-	it_expect_error(m, 34, "UPSTREAM_UNAVAILABLE", NULL);
-	wsc_msg_free(m);
-	/* And it recovers once the upstream behaves. */
-	assert_int_equal(it_fake_mode(e, "normal"), 0);
-	m = simple(&w, 35, S_HEALTH, T_REPLY);
-	it_expect_case(m, 35, SMP(UPSTREAM_HEALTH), NULL);
-	wsc_msg_free(m);
-	wsc_close(&w);
+	for (i = 0; i < sizeof(upstream_failures) /
+	    sizeof(upstream_failures[0]); i++)
+		upstream_failure(*state, &upstream_failures[i]);
 }
 
 static void
@@ -692,7 +692,6 @@ password_case(struct it_env *e, const char *ocb_pw, int ok)
 	struct it_opts o;
 	Opencode__ServerMessage *m;
 	struct wsc w;
-	int st, extra;
 
 	memset(&o, 0, sizeof(o));
 	o.fake_password = "it-upstream-pw";
@@ -711,9 +710,7 @@ password_case(struct it_env *e, const char *ocb_pw, int ok)
 	}
 	wsc_msg_free(m);
 	wsc_close(&w);
-	st = it_stop(e, T_EXIT, &extra);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	assert_false(extra);
+	stop_clean(e);
 }
 
 static void
@@ -724,43 +721,6 @@ test_upstream_password(void **state)
 	password_case(e, NULL, 0);		/* missing */
 	password_case(e, "wrong-password", 0);	/* wrong */
 	password_case(e, "it-upstream-pw", 1);	/* right */
-}
-
-static void
-test_upstream_refused(void **state)
-{
-	struct it_env *e = *state;
-	struct it_opts o;
-	Opencode__ServerMessage *m;
-	struct wsc w;
-
-	memset(&o, 0, sizeof(o));
-	o.no_fake = 1;
-	it_start_or_fail(e, &o);
-	it_client(e, &w);
-	m = simple(&w, 41, S_LIST_SESSIONS, T_REPLY);
-	it_expect_error(m, 41, "UPSTREAM_UNAVAILABLE", NULL);
-	wsc_msg_free(m);
-	wsc_close(&w);
-}
-
-static void
-test_upstream_timeout(void **state)
-{
-	struct it_env *e = *state;
-	Opencode__ServerMessage *m;
-	struct wsc w;
-	int64_t t0;
-
-	it_client(e, &w);
-	assert_int_equal(it_fake_mode(e, "hang"), 0);
-	t0 = it_now_ms();
-	m = simple(&w, 42, S_LIST_SESSIONS, T_UPSTREAM_TIMEOUT);
-	it_expect_error(m, 42, "UPSTREAM_TIMEOUT", NULL);
-	print_message("UPSTREAM_TIMEOUT after %lld ms\n",
-	    (long long)(it_now_ms() - t0));
-	wsc_msg_free(m);
-	wsc_close(&w);
 }
 
 static void
@@ -1842,20 +1802,10 @@ main(void)
 		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_health,
 		    it_setup_default, it_teardown),
-		cmocka_unit_test_setup_teardown(test_upstream_500,
-		    it_setup_default, it_teardown),
-		cmocka_unit_test_setup_teardown(test_upstream_404,
-		    it_setup_default, it_teardown),
-		cmocka_unit_test_setup_teardown(test_upstream_html,
-		    it_setup_default, it_teardown),
-		cmocka_unit_test_setup_teardown(test_upstream_closes,
-		    it_setup_default, it_teardown),
+		cmocka_unit_test_setup_teardown(test_upstream_failures,
+		    it_setup_none, it_teardown),
 		cmocka_unit_test_setup_teardown(test_upstream_password,
 		    it_setup_none, it_teardown),
-		cmocka_unit_test_setup_teardown(test_upstream_refused,
-		    it_setup_none, it_teardown),
-		cmocka_unit_test_setup_teardown(test_upstream_timeout,
-		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_nul_in_string,
 		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_invalid_session_id,
@@ -1914,24 +1864,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_token_fd,
 		    it_setup_none, it_teardown),
 	};
-	const char *filter;
-	int failed;
 
-	/* A peer that closes first must not kill the test with SIGPIPE. */
-	signal(SIGPIPE, SIG_IGN);
 	/* OCB_IT_FILTER=test_health (globs allowed) runs a subset. */
-	if ((filter = getenv("OCB_IT_FILTER")) != NULL && *filter != '\0')
-		cmocka_set_test_filter(filter);
-	failed = cmocka_run_group_tests_name("integration", tests, NULL, NULL);
-	if (failed == 0) {
-		it_logdir_remove();
-		return 0;
-	}
-	fprintf(stderr, "integration: logs kept in %s\n", it_logdir());
-	/*
-	 * A failed assertion leaves its test's clients unfreed: skip the
-	 * leak report that would bury the failures.
-	 */
-	fflush(NULL);
-	_exit(1);
+	return IT_RUN("integration", tests, NULL);
 }

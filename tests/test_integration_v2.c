@@ -20,8 +20,7 @@
 #include <ctype.h>
 #include <math.h>
 
-#include <zlib.h>
-
+#include "tests/support/fixture.h"
 #include "tests/support/itest.h"
 
 #define FX_SESSION	"ses_de9d9dd34ffervjM6BvxQjuyqi"
@@ -1125,16 +1124,8 @@ test_list_messages(void **state)
 	wsc_close(&w);
 }
 
-static int
-setup_small_message(void **state)
-{
-	static const char *const args[] = { "--max-message", "4096", NULL };
-	struct it_opts o;
-
-	memset(&o, 0, sizeof(o));
-	o.ocb_args = args;
-	return it_setup_env(state, &o);
-}
+/* ocbroker's arguments for the next test (it_setup_argv). */
+static const char *small_message_args[] = { "--max-message", "4096", NULL };
 
 /*
  * --max-message 4096: the reply must fit, keep the newest messages in
@@ -1207,25 +1198,7 @@ test_list_commands(void **state)
 static const char *
 provider_doc(void)
 {
-	char path[4096], *doc;
-	const char *fx = getenv("OCB_FIXTURES");
-	gzFile gz;
-	size_t cap = 8 << 20, len = 0;
-	int n;
-
-	snprintf(path, sizeof(path), "%s/provider.json.gz", fx);
-	assert_non_null(gz = gzopen(path, "rb"));
-	assert_non_null(doc = malloc(cap + 1));
-	while ((n = gzread(gz, doc + len, (unsigned)(cap - len))) > 0) {
-		len += (size_t)n;
-		if (len == cap) {
-			cap *= 2;
-			assert_non_null(doc = realloc(doc, cap + 1));
-		}
-	}
-	gzclose(gz);
-	doc[len] = '\0';
-	return keep(doc);
+	return keep(fx_load("provider.json.gz", NULL));
 }
 
 static int
@@ -1615,6 +1588,46 @@ command_arrived(struct it_env *e, const char *sid)
 	return 0;
 }
 
+/* Sends RunCommand id on sid and waits until it reached the upstream. */
+static void
+command_held(struct it_env *e, struct wsc *w, uint64_t id, const char *sid)
+{
+	struct rq r;
+
+	rq_make(&r, RK_RUN_COMMAND, id)->run_command->session_id = (char *)sid;
+	if (wsc_send_msg(w, &r.cm, T_IO) == -1)
+		fail_msg("send failed");
+	assert_true(command_arrived(e, sid));
+}
+
+/* CancelRequest id for FX_SESSION on w: its empty reply. */
+static void
+cancel_session(struct wsc *w, uint64_t id, const char *what)
+{
+	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__CancelRequest cr = OPENCODE__CANCEL_REQUEST__INIT;
+	Opencode__ServerMessage *m;
+
+	cr.session_id = FX_SESSION;
+	cm.request_id = id;
+	cm.payload_case = CMP(CANCEL_REQUEST);
+	cm.cancel_request = &cr;
+	m = it_call(w, &cm, T_REPLY);
+	it_expect_case(m, id, SMP(_NOT_SET), what);
+	wsc_msg_free(m);
+}
+
+/* The reply to id, which must be empty. */
+static void
+expect_empty_reply(struct wsc *w, uint64_t id, const char *what)
+{
+	Opencode__ServerMessage *m;
+
+	m = wsc_recv_reply(w, id, T_REPLY);
+	it_expect_case(m, id, SMP(_NOT_SET), what);
+	wsc_msg_free(m);
+}
+
 /*
  * A RunCommand the upstream never answers (not even after the abort) is
  * ended by a CancelRequest on its session: both replies arrive, empty; a
@@ -1624,37 +1637,20 @@ static void
 test_run_command_cancel(void **state)
 {
 	struct it_env *e = *state;
-	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
-	Opencode__CancelRequest cr = OPENCODE__CANCEL_REQUEST__INIT;
 	Opencode__ServerMessage *m;
-	struct rq r, r2;
 	struct wsc w;
 
 	it_client(e, &w);
 	assert_int_equal(it_fake_command(e, "stall"), 0);
-	if (wsc_send_msg(&w, rq_make(&r, RK_RUN_COMMAND, 100), T_IO) == -1)
-		fail_msg("send failed");
-	rq_make(&r2, RK_RUN_COMMAND, 101)->run_command->session_id =
-	    OTHER_SESSION;
-	if (wsc_send_msg(&w, &r2.cm, T_IO) == -1)
-		fail_msg("send failed");
-	assert_true(command_arrived(e, FX_SESSION));
-	assert_true(command_arrived(e, OTHER_SESSION));
+	command_held(e, &w, 100, FX_SESSION);
+	command_held(e, &w, 101, OTHER_SESSION);
 	/* Nothing yet: the long call is still running. */
 	assert_null(m = wsc_recv_reply(&w, 100, 500));
 
-	cr.session_id = FX_SESSION;
-	cm.request_id = 102;
-	cm.payload_case = CMP(CANCEL_REQUEST);
-	cm.cancel_request = &cr;
-	m = it_call(&w, &cm, T_REPLY);
-	it_expect_case(m, 102, SMP(_NOT_SET), "CancelRequest");
-	wsc_msg_free(m);
+	cancel_session(&w, 102, "CancelRequest");
 	expect_upstream(e, "POST", "/session/",
 	    "POST /session/" FX_SESSION "/abort\n");
-	m = wsc_recv_reply(&w, 100, T_REPLY);
-	it_expect_case(m, 100, SMP(_NOT_SET), "RunCommand after its cancel");
-	wsc_msg_free(m);
+	expect_empty_reply(&w, 100, "RunCommand after its cancel");
 	/* The other session's command was not ended. */
 	assert_null(m = wsc_recv_reply(&w, 101, 1000));
 	wsc_close(&w);
@@ -1665,28 +1661,14 @@ static void
 test_run_command_cancel_other_conn(void **state)
 {
 	struct it_env *e = *state;
-	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
-	Opencode__CancelRequest cr = OPENCODE__CANCEL_REQUEST__INIT;
-	Opencode__ServerMessage *m;
-	struct rq r;
 	struct wsc w, w2;
 
 	it_client(e, &w);
 	it_client(e, &w2);
 	assert_int_equal(it_fake_command(e, "stall"), 0);
-	if (wsc_send_msg(&w, rq_make(&r, RK_RUN_COMMAND, 103), T_IO) == -1)
-		fail_msg("send failed");
-	assert_true(command_arrived(e, FX_SESSION));
-	cr.session_id = FX_SESSION;
-	cm.request_id = 104;
-	cm.payload_case = CMP(CANCEL_REQUEST);
-	cm.cancel_request = &cr;
-	m = it_call(&w2, &cm, T_REPLY);
-	it_expect_case(m, 104, SMP(_NOT_SET), "CancelRequest, 2nd connection");
-	wsc_msg_free(m);
-	m = wsc_recv_reply(&w, 103, T_REPLY);
-	it_expect_case(m, 103, SMP(_NOT_SET), "RunCommand, cancelled elsewhere");
-	wsc_msg_free(m);
+	command_held(e, &w, 103, FX_SESSION);
+	cancel_session(&w2, 104, "CancelRequest, 2nd connection");
+	expect_empty_reply(&w, 103, "RunCommand, cancelled elsewhere");
 	wsc_close(&w2);
 	wsc_close(&w);
 }
@@ -1702,14 +1684,11 @@ test_run_command_long(void **state)
 {
 	struct it_env *e = *state;
 	Opencode__ServerMessage *m;
-	struct rq r;
 	struct wsc w;
 
 	it_client(e, &w);
 	assert_int_equal(it_fake_command(e, "stall"), 0);
-	if (wsc_send_msg(&w, rq_make(&r, RK_RUN_COMMAND, 105), T_IO) == -1)
-		fail_msg("send failed");
-	assert_true(command_arrived(e, FX_SESSION));
+	command_held(e, &w, 105, FX_SESSION);
 	m = send_rq(&w, RK_GET_SESSION, 106);
 	it_expect_case(m, 106, SMP(SESSION_INFO), "GetSession during a command");
 	wsc_msg_free(m);
@@ -1724,27 +1703,14 @@ static void
 test_run_command_abort_answered(void **state)
 {
 	struct it_env *e = *state;
-	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
-	Opencode__CancelRequest cr = OPENCODE__CANCEL_REQUEST__INIT;
 	Opencode__ServerMessage *m;
-	struct rq r;
 	struct wsc w;
 
 	it_client(e, &w);
 	assert_int_equal(it_fake_command(e, "hang"), 0);
-	if (wsc_send_msg(&w, rq_make(&r, RK_RUN_COMMAND, 110), T_IO) == -1)
-		fail_msg("send failed");
-	assert_true(command_arrived(e, FX_SESSION));
-	cr.session_id = FX_SESSION;
-	cm.request_id = 111;
-	cm.payload_case = CMP(CANCEL_REQUEST);
-	cm.cancel_request = &cr;
-	m = it_call(&w, &cm, T_REPLY);
-	it_expect_case(m, 111, SMP(_NOT_SET), "CancelRequest");
-	wsc_msg_free(m);
-	m = wsc_recv_reply(&w, 110, T_REPLY);
-	it_expect_case(m, 110, SMP(_NOT_SET), "RunCommand, aborted upstream");
-	wsc_msg_free(m);
+	command_held(e, &w, 110, FX_SESSION);
+	cancel_session(&w, 111, "CancelRequest");
+	expect_empty_reply(&w, 110, "RunCommand, aborted upstream");
 	/* Exactly one reply: nothing more for 110. */
 	assert_null(m = wsc_recv_reply(&w, 110, 1000));
 	wsc_close(&w);
@@ -2801,8 +2767,9 @@ main(void)
 		    it_setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_list_messages,
 		    it_setup_default, teardown),
-		cmocka_unit_test_setup_teardown(test_list_messages_max_message,
-		    setup_small_message, teardown),
+		cmocka_unit_test_prestate_setup_teardown(
+		    test_list_messages_max_message, it_setup_argv, teardown,
+		    small_message_args),
 		cmocka_unit_test_setup_teardown(test_list_commands,
 		    it_setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_list_providers,
@@ -2849,10 +2816,6 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_v2_transcripts,
 		    it_setup_none, teardown),
 	};
-	int failed;
 
-	failed = cmocka_run_group_tests(tests, NULL, NULL);
-	if (failed == 0)
-		it_logdir_remove();
-	return failed == 0 ? 0 : 1;
+	return IT_RUN("integration_v2", tests, NULL);
 }

@@ -3061,21 +3061,8 @@ gen_fixtures(void)
 static void
 gen_fixtures_remove(void)
 {
-	char path[PATH_MAX + 256];
-	struct dirent *de;
-	DIR *d;
-
-	if (gen_dir[0] == '\0' || (d = opendir(gen_dir)) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", gen_dir, de->d_name);
-		unlink(path);
-	}
-	closedir(d);
-	rmdir(gen_dir);
+	if (gen_dir[0] != '\0')
+		it_remove_dir(gen_dir);
 }
 
 int
@@ -3105,23 +3092,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_subscribe_sessions,
 		    it_setup_default, it_teardown),
 	};
-	int failed;
 
-	signal(SIGPIPE, SIG_IGN);
 	if (gen_fixtures() == -1) {
 		fprintf(stderr, "cannot prepare the generated transcripts\n");
 		gen_fixtures_remove();
 		return 1;
 	}
-	failed = cmocka_run_group_tests(tests, NULL, NULL);
-	gen_fixtures_remove();
-	if (failed == 0) {
-		it_logdir_remove();
-		return 0;
-	}
-	fprintf(stderr, "streaming: logs kept in %s\n", it_logdir());
-	/* A failed assertion leaves its test's clients and lists unfreed:
-	 * skip the leak report that would bury the failures. */
-	fflush(NULL);
-	_exit(1);
+	return IT_RUN("streaming", tests, gen_fixtures_remove);
 }

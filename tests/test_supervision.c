@@ -27,15 +27,6 @@ static int sandboxed;
  * a failed assertion has left the test function early. */
 static struct it_env e;
 
-static int
-stop_leftover(void **state)
-{
-	(void)state;
-	if (e.running)
-		it_stop(&e, WAIT_MS, NULL);
-	return 0;
-}
-
 /* Where /proc/PID/fd/FD points, in out; 0, or -1 (errno). */
 static int
 fd_target(pid_t pid, int fd, char *out, size_t len)
@@ -506,6 +497,9 @@ struct tls_fixture {
 	unsigned port;
 };
 
+/* File-level, as e is: every test gets e as its state. */
+static struct tls_fixture tls;
+
 /* Runs argv in dir, quietly, without a shell; 0 when it exits 0. */
 static int
 run(const char *dir, char *const argv[])
@@ -539,7 +533,6 @@ static const char *const tls_files[] = {
 static int
 tls_setup(void **state)
 {
-	static struct tls_fixture t;
 	char script[128], cert[128], key[128], ext[128];
 	char *const ca_req[] = { "openssl", "req", "-x509", "-newkey", "ec",
 	    "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key",
@@ -553,39 +546,40 @@ tls_setup(void **state)
 	int out[2];
 	FILE *fp;
 
-	snprintf(t.dir, sizeof(t.dir), "/tmp/ocb-tls.XXXXXX");
-	if (mkdtemp(t.dir) == NULL)
+	snprintf(tls.dir, sizeof(tls.dir), "/tmp/ocb-tls.XXXXXX");
+	if (mkdtemp(tls.dir) == NULL)
 		return -1;
-	snprintf(t.ca, sizeof(t.ca), "%s/ca.pem", t.dir);
-	snprintf(cert, sizeof(cert), "%s/server.pem", t.dir);
-	snprintf(key, sizeof(key), "%s/server.key", t.dir);
+	snprintf(tls.ca, sizeof(tls.ca), "%s/ca.pem", tls.dir);
+	snprintf(cert, sizeof(cert), "%s/server.pem", tls.dir);
+	snprintf(key, sizeof(key), "%s/server.key", tls.dir);
 	/* A CA made now, and a server certificate for 127.0.0.1 it signed. */
-	snprintf(ext, sizeof(ext), "%s/ext.cnf", t.dir);
+	snprintf(ext, sizeof(ext), "%s/ext.cnf", tls.dir);
 	if ((fp = fopen(ext, "w")) == NULL)
 		return -1;
 	fputs("subjectAltName=IP:127.0.0.1\n", fp);
 	fclose(fp);
-	if (run(t.dir, ca_req) == -1 || run(t.dir, srv_req) == -1 ||
-	    run(t.dir, srv_sign) == -1)
+	if (run(tls.dir, ca_req) == -1 || run(tls.dir, srv_req) == -1 ||
+	    run(tls.dir, srv_sign) == -1)
 		return -1;
-	snprintf(script, sizeof(script), "%s/server.py", t.dir);
+	snprintf(script, sizeof(script), "%s/server.py", tls.dir);
 	if ((fp = fopen(script, "w")) == NULL)
 		return -1;
 	fputs(tls_server_py, fp);
 	fclose(fp);
 	if (pipe(out) == -1)
 		return -1;
-	if ((t.server = fork()) == 0) {
+	if ((tls.server = fork()) == 0) {
 		dup2(out[1], STDOUT_FILENO);
 		close(out[0]);
 		execlp("python3", "python3", script, cert, key, (char *)NULL);
 		_exit(127);
 	}
 	close(out[1]);
-	if ((fp = fdopen(out[0], "r")) == NULL || fscanf(fp, "%u", &t.port) != 1)
+	if ((fp = fdopen(out[0], "r")) == NULL ||
+	    fscanf(fp, "%u", &tls.port) != 1)
 		return -1;
 	fclose(fp);
-	*state = &t;
+	*state = &tls;
 	return 0;
 }
 
@@ -652,28 +646,34 @@ tls_run(struct tls_fixture *t, int with_ca)
 static void
 test_https_upstream_verified(void **state)
 {
-	tls_run(*state, 1);
+	(void)state;
+	tls_run(&tls, 1);
 }
 
 static void
 test_https_upstream_unknown_ca(void **state)
 {
-	tls_run(*state, 0);
+	(void)state;
+	tls_run(&tls, 0);
 }
+
+/* Each test gets e, stopped after it should a failure leave it running. */
+#define STOPPED(t) cmocka_unit_test_prestate_setup_teardown(t, NULL, \
+	    it_stop_running, &e)
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_every_process_is_confined, stop_leftover),
-		cmocka_unit_test_teardown(test_children_stdio_is_devnull, stop_leftover),
-		cmocka_unit_test_teardown(test_abort_logged_as_abort, stop_leftover),
-		cmocka_unit_test_teardown(test_capabilities, stop_leftover),
-		cmocka_unit_test_teardown(test_launcher_fds_closed, stop_leftover),
-		cmocka_unit_test_teardown(test_netproc_killed_mid_request, stop_leftover),
-		cmocka_unit_test_teardown(test_front_death_ends_ocbroker, stop_leftover),
-		cmocka_unit_test_teardown(test_https_upstream_verified, stop_leftover),
-		cmocka_unit_test_teardown(test_https_upstream_unknown_ca, stop_leftover),
+		STOPPED(test_every_process_is_confined),
+		STOPPED(test_children_stdio_is_devnull),
+		STOPPED(test_abort_logged_as_abort),
+		STOPPED(test_capabilities),
+		STOPPED(test_launcher_fds_closed),
+		STOPPED(test_netproc_killed_mid_request),
+		STOPPED(test_front_death_ends_ocbroker),
+		STOPPED(test_https_upstream_verified),
+		STOPPED(test_https_upstream_unknown_ca),
 	};
 	int rc;
 

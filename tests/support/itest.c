@@ -35,6 +35,32 @@ it_setup_none(void **state)
 }
 
 int
+it_setup_args(void **state, const char *const *args)
+{
+	struct it_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.ocb_args = args;
+	return it_setup_env(state, &o);
+}
+
+int
+it_setup_argv(void **state)
+{
+	return it_setup_args(state, *state);
+}
+
+int
+it_stop_running(void **state)
+{
+	struct it_env *e = *state;
+
+	if (e->running)
+		it_stop(e, T_EXIT, NULL);
+	return 0;
+}
+
+int
 it_teardown(void **state)
 {
 	struct it_env *e = *state;
@@ -78,6 +104,29 @@ it_client(const struct it_env *e, struct wsc *w)
 		    (unsigned)e->port);
 	if ((r = wsc_auth(w, e->token, 1, T_IO)) != 1)
 		fail_msg("auth with the ready line's token: %d", r);
+}
+
+int
+it_run_group(const char *name, const struct CMUnitTest *tests, size_t n,
+    void (*done)(void))
+{
+	const char *filter;
+	int failed;
+
+	/* A peer that closes first must not kill the test with SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
+	if ((filter = getenv("OCB_IT_FILTER")) != NULL && *filter != '\0')
+		cmocka_set_test_filter(filter);
+	failed = _cmocka_run_group_tests(name, tests, n, NULL, NULL);
+	if (done != NULL)
+		done();
+	if (failed == 0) {
+		it_logdir_remove();
+		return 0;
+	}
+	fprintf(stderr, "%s: logs kept in %s\n", name, it_logdir());
+	fflush(NULL);
+	_exit(1);
 }
 
 const char *

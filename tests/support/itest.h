@@ -43,6 +43,18 @@
 int	it_setup_env(void **state, const struct it_opts *o);
 int	it_setup_default(void **state);
 int	it_setup_none(void **state);
+/* it_setup_env() with these more ocbroker arguments (NULL-ended). */
+int	it_setup_args(void **state, const char *const *args);
+/*
+ * For a file-level struct it_env given as the prestate: stops ocbroker
+ * and the fake when a failed test left them running; always 0.
+ */
+int	it_stop_running(void **state);
+/*
+ * Prestate: the NULL-ended ocbroker arguments (a const char *[]); *state
+ * becomes the started struct it_env, as it_setup_env() makes it.
+ */
+int	it_setup_argv(void **state);
 /*
  * Stops what runs and frees *state; -1 (the test fails) unless SIGTERM made
  * ocbroker exit 0 with nothing printed after its ready line.
@@ -53,6 +65,17 @@ int	it_teardown(void **state);
 void	it_start_or_fail(struct it_env *e, const struct it_opts *o);
 /* Opens a WebSocket to e and authenticates (request_id 1) or fails. */
 void	it_client(const struct it_env *e, struct wsc *w);
+
+/*
+ * Runs the tests (OCB_IT_FILTER=glob runs a subset), then done (may be
+ * NULL).  All passed: the logs are removed, 0.  Else says where the logs
+ * are and exits 1 at once: a failed assertion leaves its test's clients
+ * unfreed, and a leak report would bury the failures.
+ */
+int	it_run_group(const char *name, const struct CMUnitTest *tests,
+	    size_t n, void (*done)(void));
+#define IT_RUN(name, tests, done) it_run_group((name), (tests), \
+	    sizeof(tests) / sizeof((tests)[0]), (done))
 
 /* A one-line account of a reply for failure messages (static buffer). */
 const char *it_describe(const Opencode__ServerMessage *m);

@@ -72,7 +72,8 @@ procfs_role_pid(pid_t parent, const char *role)
 		fclose(fp);
 		cmd[len] = '\0';
 		r = role_of(cmd, len);
-		if (role == NULL ? r == NULL : r != NULL && strcmp(r, role) == 0)
+		if (role == NULL ? r == NULL :
+		    r != NULL && strcmp(r, role) == 0)
 			return kids[i];
 	}
 	return -1;

@@ -12,11 +12,11 @@
 #include "common/buf.h"
 
 struct wipecheck {
-	struct buf_mem	mem;		/* give &wc.mem to the code under test */
+	struct buf_mem	mem;		/* &wc.mem: for the code under test */
 	size_t		allocs;
 	size_t		frees;
 	size_t		unwiped;	/* blocks freed with a non-zero byte */
-	size_t		fail_at;	/* fail the Nth allocation (1-based); 0 never */
+	size_t		fail_at;	/* fail allocation N (from 1); 0 never */
 };
 
 void	wipecheck_init(struct wipecheck *);
