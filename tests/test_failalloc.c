@@ -151,17 +151,74 @@ send_req(struct client *c, enum kind k, uint64_t rid)
 }
 
 /*
+ * The auth handshake on an upgraded connection: 1 when it succeeded, 0 when
+ * the front ran out of memory for it, which may answer INTERNAL (with the
+ * handshake's id) and must then close with 1011.  Anything else fails.
+ */
+static int
+client_auth(struct client *c)
+{
+	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__AuthHandshake ah = OPENCODE__AUTH_HANDSHAKE__INIT;
+	Opencode__ServerMessage *m;
+	struct wsc_frame f;
+	enum wsc_kind k;
+	int64_t deadline = it_now_ms() + T_IO;
+
+	ah.token = env.token;
+	cm.request_id = 77;
+	cm.payload_case = CMP(AUTH_HANDSHAKE);
+	cm.auth_handshake = &ah;
+	(void)wsc_send_msg(&c->w, &cm, T_IO);	/* a close is read below */
+	for (;;) {
+		int64_t left = deadline - it_now_ms();
+
+		if (left <= 0)
+			fail_msg("auth: no answer and no close");
+		k = wsc_recv(&c->w, &f, (int)left);
+		if (k == WSC_CLOSE) {
+			if (f.code != WS_CLOSE_INTERNAL)
+				fail_msg("auth: closed with %u", f.code);
+			wsc_frame_free(&f);
+			return 0;
+		}
+		if (k == WSC_TIMEOUT || k == WSC_PING || k == WSC_PONG) {
+			if (k != WSC_TIMEOUT)
+				wsc_frame_free(&f);
+			continue;
+		}
+		if (k != WSC_MESSAGE)
+			fail_msg("auth: connection ended without 1011 (%d)",
+			    (int)k);
+		m = opencode__server_message__unpack(NULL, f.len, f.data);
+		wsc_frame_free(&f);
+		if (m == NULL || m->request_id != 77)
+			fail_msg("auth: an answer that is not the handshake's");
+		if (m->payload_case == SMP(AUTH_HANDSHAKE_RESPONSE) &&
+		    m->auth_handshake_response->success) {
+			opencode__server_message__free_unpacked(m, NULL);
+			return 1;
+		}
+		if (m->payload_case != SMP(ERROR) ||
+		    strcmp(m->error->code, "INTERNAL") != 0)
+			fail_msg("auth: answered %d", (int)m->payload_case);
+		opencode__server_message__free_unpacked(m, NULL);
+		/* INTERNAL: the 1011 follows. */
+	}
+}
+
+/*
  * Opens and authenticates c, trying again while attempts fail: under failing
- * allocations the front may close a new connection (1011 after auth, or a
- * plain close before the upgrade).  Each failed attempt is counted.
+ * allocations the front may close a new connection (1011 once upgraded, a
+ * plain close or no 101 before: there is no WebSocket yet).  Each failed
+ * attempt is counted.
  */
 static void
 client_open(struct client *c, struct tally *t)
 {
 	for (int i = 0; i < SETUP_TRIES; i++) {
 		memset(&c->w, 0, sizeof(c->w));
-		if (wsc_open(&c->w, env.port, T_IO) == 0 &&
-		    wsc_auth(&c->w, env.token, 1, T_IO) == 1) {
+		if (wsc_open(&c->w, env.port, T_IO) == 0 && client_auth(c)) {
 			c->open = 1;
 			c->broken = 0;
 			c->np = 0;
@@ -303,6 +360,19 @@ child_role(pid_t parent, const char *role)
 	return -1;
 }
 
+/* child_role, waiting for the child's exec (its command line) to show. */
+static pid_t
+wait_role(pid_t parent, const char *role)
+{
+	int64_t deadline = it_now_ms() + T_IO;
+	pid_t pid;
+
+	while ((pid = child_role(parent, role)) == -1 &&
+	    it_now_ms() < deadline)
+		usleep(10 * 1000);
+	return pid;
+}
+
 /* Lines of the ocbroker log that contain s. */
 static unsigned long
 log_count(const char *s, unsigned long *sum_failed)
@@ -387,8 +457,8 @@ run(const char *roles, unsigned long seed, unsigned rate_n)
 	unsetenv("FAILALLOC_ARM");
 	if (st == -1)
 		fail_msg("cannot start ocbroker and the fake");
-	assert_true((front = child_role(env.ocb_pid, "front")) > 0);
-	assert_true((netproc = child_role(env.ocb_pid, "netproc")) > 0);
+	assert_true((front = wait_role(env.ocb_pid, "front")) > 0);
+	assert_true((netproc = wait_role(env.ocb_pid, "netproc")) > 0);
 	target = strcmp(roles, "front") == 0 ? front : netproc;
 
 	/* Every client set up and answered once before anything fails. */
