@@ -103,9 +103,13 @@ conn_refused_log(struct front *f)
 {
 	if (f->refused == 0)
 		return;
-	log_warnx("refused %llu connection%s: %d connections already",
-	    (unsigned long long)f->refused, f->refused == 1 ? "" : "s",
-	    FRONT_MAX_CONNS);
+	/* The running total keeps each line unique: never held back as a
+	 * repeat by the logger. */
+	f->refused_total += f->refused;
+	log_warnx("refused %llu connection%s: %d connections already "
+	    "(%llu since start)", (unsigned long long)f->refused,
+	    f->refused == 1 ? "" : "s", FRONT_MAX_CONNS,
+	    (unsigned long long)f->refused_total);
 	f->refused = 0;
 }
 

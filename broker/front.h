@@ -118,6 +118,7 @@ struct front {
 	uint16_t		 generation[FRONT_MAX_CONNS];
 	size_t			 nconns;
 	uint64_t		 refused;	/* 503s not logged yet */
+	uint64_t		 refused_total;	/* logged so far */
 	struct event		*refused_ev;	/* logs them, then stops */
 	TAILQ_HEAD(, conn)	 open;		/* authenticated connections */
 
