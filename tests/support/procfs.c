@@ -79,22 +79,32 @@ procfs_role_pid(pid_t parent, const char *role)
 	return -1;
 }
 
+int
+procfs_line(pid_t pid, const char *file, const char *prefix, char *line,
+    size_t len)
+{
+	char path[64];
+	size_t plen = strlen(prefix);
+	int rc = -1;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%ld/%s", (long)pid, file);
+	if ((fp = fopen(path, "re")) == NULL)
+		return -1;
+	while (rc == -1 && fgets(line, (int)len, fp) != NULL)
+		if (strncmp(line, prefix, plen) == 0)
+			rc = 0;
+	fclose(fp);
+	return rc;
+}
+
 long
 procfs_status(pid_t pid, const char *key)
 {
-	char path[64], line[256];
-	size_t klen = strlen(key);
-	long v = -1;
-	FILE *fp;
+	char prefix[64], line[256];
 
-	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-	if ((fp = fopen(path, "re")) == NULL)
+	snprintf(prefix, sizeof(prefix), "%s:", key);
+	if (procfs_line(pid, "status", prefix, line, sizeof(line)) == -1)
 		return -1;
-	while (fgets(line, sizeof(line), fp) != NULL)
-		if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
-			v = strtol(line + klen + 1, NULL, 10);
-			break;
-		}
-	fclose(fp);
-	return v;
+	return strtol(line + strlen(prefix), NULL, 10);
 }

@@ -16,6 +16,12 @@ int	procfs_children(pid_t parent, pid_t *out, int max);
  */
 pid_t	procfs_role_pid(pid_t parent, const char *role);
 
+/*
+ * The first line of /proc/PID/FILE that starts with prefix, in line
+ * (NUL-terminated, cut to len); 0, or -1 when there is none.
+ */
+int	procfs_line(pid_t pid, const char *file, const char *prefix,
+	    char *line, size_t len);
 /* The number of the "Key:\tN ..." line of /proc/PID/status (kB for Vm*). */
 long	procfs_status(pid_t pid, const char *key);
 
