@@ -754,6 +754,26 @@ it_fake_count(const struct it_env *env, long *requests, long *connections,
 }
 
 int
+it_fake_stalls(const struct it_env *e, long *sent, long *broken)
+{
+	char *body = NULL, *p, *q;
+	int rc = -1;
+
+	if (it_fake_req(e, "GET", "/__fake/stalls", NULL, &body) != 200 ||
+	    body == NULL)
+		goto out;
+	if ((p = strstr(body, "\"sent\":")) == NULL ||
+	    (q = strstr(body, "\"broken\":")) == NULL)
+		goto out;
+	*sent = strtol(p + 7, NULL, 10);
+	*broken = strtol(q + 9, NULL, 10);
+	rc = 0;
+out:
+	free(body);
+	return rc;
+}
+
+int
 it_fake_wait_streams(const struct it_env *env, long n, int timeout_ms)
 {
 	int64_t deadline = it_now_ms() + timeout_ms;

@@ -108,6 +108,8 @@ char	*it_fake_log(const struct it_env *);
 /* GET /__fake/count (GET /event streams count only in streams); 0 or -1. */
 int	it_fake_count(const struct it_env *, long *requests, long *connections,
 	    long *streams);
+/* GET /__fake/stalls: the stalled bodies sent whole and broken; 0 or -1. */
+int	it_fake_stalls(const struct it_env *, long *sent, long *broken);
 /* Waits until the fake has at least n open /event streams; 0 or -1. */
 int	it_fake_wait_streams(const struct it_env *, long n, int timeout_ms);
 

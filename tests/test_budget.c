@@ -37,27 +37,6 @@ _Static_assert(N_STALLED > SURVIVORS, "some requests must be refused");
 
 static struct it_env	e;
 
-/* The fake's {"sent":N,"broken":N}; 0 or -1. */
-static int
-fake_stalls(long *sent, long *broken)
-{
-	char *body = NULL, *p, *q;
-	int rc = -1;
-
-	if (it_fake_req(&e, "GET", "/__fake/stalls", NULL, &body) != 200 ||
-	    body == NULL)
-		goto out;
-	if ((p = strstr(body, "\"sent\":")) == NULL ||
-	    (q = strstr(body, "\"broken\":")) == NULL)
-		goto out;
-	*sent = strtol(p + 7, NULL, 10);
-	*broken = strtol(q + 9, NULL, 10);
-	rc = 0;
-out:
-	free(body);
-	return rc;
-}
-
 /*
  * A request the fake answers with a stalled body: a RunCommand, whose own
  * timeout (10 min) leaves the transfer all the time a busy machine needs
@@ -77,24 +56,6 @@ send_stalled(struct wsc *w, uint64_t id, const char *sid)
 	cm.run_command = &rc;
 	if (wsc_send_msg(w, &cm, T_IO) == -1)
 		fail_msg("send failed");
-}
-
-/* The next reply (events skipped), or NULL. */
-static Opencode__ServerMessage *
-next_reply(struct wsc *w, int timeout_ms)
-{
-	Opencode__ServerMessage *m;
-	int64_t deadline = it_now_ms() + timeout_ms, left;
-
-	for (;;) {
-		left = deadline - it_now_ms();
-		if ((m = wsc_recv_msg(w, NULL, left < 0 ? 0 : (int)left)) ==
-		    NULL)
-			return NULL;
-		if (m->request_id != 0)
-			return m;
-		wsc_msg_free(m);
-	}
 }
 
 static void
@@ -126,7 +87,7 @@ test_budget_refuses_past_it(void **state)
 	}
 	/* Every stalled body sent, or cut by netproc. */
 	deadline = it_now_ms() + T_STALLS;
-	while (fake_stalls(&sent, &broken) == 0 &&
+	while (it_fake_stalls(&e, &sent, &broken) == 0 &&
 	    sent + broken < N_STALLED && it_now_ms() < deadline)
 		usleep(20000);
 	if (sent + broken != N_STALLED)
@@ -146,7 +107,7 @@ test_budget_refuses_past_it(void **state)
 
 	/* The requests past the budget fail without the upstream's help. */
 	for (i = 0; i < N_STALLED - SURVIVORS; i++) {
-		if ((m = next_reply(&w, T_REPLY)) == NULL)
+		if ((m = it_next_reply(&w, T_REPLY)) == NULL)
 			fail_msg("%d of %d requests past the budget refused",
 			    i, N_STALLED - SURVIVORS);
 		if (m->payload_case != SMP(ERROR) ||
@@ -181,7 +142,7 @@ test_budget_refuses_past_it(void **state)
 	if (it_fake_req(&e, "POST", "/__fake/stall-end", "", NULL) != 200)
 		fail_msg("stall-end failed");
 	for (i = 0; i < SURVIVORS; i++) {
-		if ((m = next_reply(&w, T_REPLY)) == NULL)
+		if ((m = it_next_reply(&w, T_REPLY)) == NULL)
 			fail_msg("%d of %d survivors answered", i, SURVIVORS);
 		if (m->payload_case != SMP(ERROR) ||
 		    strcmp(m->error->code, "UPSTREAM_UNAVAILABLE") != 0)
@@ -203,7 +164,7 @@ test_budget_refuses_past_it(void **state)
 	/* The budget is whole again: a stalled body fits, and is cut. */
 	send_stalled(&w, 200, "ses_stall0");
 	deadline = it_now_ms() + T_STALLS;
-	while (fake_stalls(&sent, &broken) == 0 &&
+	while (it_fake_stalls(&e, &sent, &broken) == 0 &&
 	    sent + broken < N_STALLED + 1 && it_now_ms() < deadline)
 		usleep(20000);
 	assert_int_equal(sent + broken, N_STALLED + 1);

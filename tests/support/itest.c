@@ -161,6 +161,21 @@ it_call(struct wsc *w, Opencode__ClientMessage *cm, int timeout_ms)
 	return wsc_recv_reply(w, cm->request_id, timeout_ms);
 }
 
+Opencode__ServerMessage *
+it_next_reply(struct wsc *w, int timeout_ms)
+{
+	Opencode__ServerMessage *m;
+	int64_t deadline = it_now_ms() + timeout_ms;
+
+	for (;;) {
+		if ((m = wsc_recv_msg(w, NULL, it_left_ms(deadline))) == NULL)
+			return NULL;
+		if (m->request_id != 0)
+			return m;
+		wsc_msg_free(m);
+	}
+}
+
 void
 it_expect_error(const Opencode__ServerMessage *m, uint64_t id,
     const char *code, const char *what)

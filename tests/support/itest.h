@@ -82,6 +82,8 @@ const char *it_describe(const Opencode__ServerMessage *m);
 /* Sends cm and waits for the reply with its request_id (NULL: none). */
 Opencode__ServerMessage *it_call(struct wsc *w, Opencode__ClientMessage *cm,
 	    int timeout_ms);
+/* The next message with a request_id (events skipped), or NULL. */
+Opencode__ServerMessage *it_next_reply(struct wsc *w, int timeout_ms);
 /* Fail unless m is the reply to id with that error code (what: context). */
 void	it_expect_error(const Opencode__ServerMessage *m, uint64_t id,
 	    const char *code, const char *what);
