@@ -20,6 +20,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "netproc/upauth.h"
 #include "netproc/upstream.h"
 
 /*
@@ -87,6 +88,8 @@ TAILQ_HEAD(req_list, upstream_req);
 struct upstream_sock {
 	struct event		*ev;
 	struct upstream		*up;
+	struct upstream_sock	*next;		/* in the free list */
+	int			 extra;		/* allocated past the preallocated */
 };
 
 struct upstream {
@@ -103,9 +106,7 @@ struct upstream {
 	struct curl_slist	*resolve;	/* the pinned address */
 	struct sockaddr_storage	 pinned;
 	socklen_t		 pinned_len;
-	char			*username;
-	char			*password;	/* NUL-terminated copy, wiped at free */
-	size_t			 password_len;
+	struct upauth		*auth;		/* NULL: no basic auth */
 	struct curl_blob	 ca;		/* the CA bundle, in memory */
 
 	struct req_list		 reqs;		/* handed to libcurl */
@@ -119,6 +120,10 @@ struct upstream {
 	size_t			 charged;	/* of UPSTREAM_BODY_BUDGET */
 	CURL			*idle[UPSTREAM_EASY_KEEP];	/* reset, for reuse */
 	size_t			 nidle;
+	/* Preallocated for sock_cb, which must not fail (see there). */
+	struct upstream_sock	*socks;
+	size_t			 nsocks;
+	struct upstream_sock	*sfree;
 	int			 due_now;	/* libcurl asked for a timeout of 0 */
 };
 
@@ -513,16 +518,12 @@ static void
 answer_error(struct upstream *up, uint64_t conn_id, uint64_t request_id,
     const char *code, const char *message)
 {
-	uint8_t *msg;
+	uint8_t msg[API_ERRPACK_MAX];
 	size_t len;
 
-	if (api_error_pack(request_id, code, message, &msg, &len) == -1) {
-		log_warnx("out of memory answering request %llu",
-		    (unsigned long long)request_id);
-		return;
-	}
+	/* On the stack: out of memory is answered too. */
+	len = api_error_pack_buf(request_id, code, message, msg);
 	up->done(up->done_arg, conn_id, request_id, msg, len);
-	free(msg);
 }
 
 static const char *
@@ -547,6 +548,11 @@ upstream_easy_setup(struct upstream *up, CURL *e, const char *path,
 	if ((size_t)snprintf(url, sizeof(url), "%s%s", up->base_url, path) >=
 	    sizeof(url))
 		return -1;
+	/* The credentials go in a line of the caller's header list, wiped
+	 * with it; libcurl's options would be copied into its handles and
+	 * its connections, for as long as they live. */
+	if (up->auth != NULL && upauth_append(up->auth, headers) == NULL)
+		return -1;
 	if (curl_easy_setopt(e, CURLOPT_URL, url) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
@@ -567,11 +573,6 @@ upstream_easy_setup(struct upstream *up, CURL *e, const char *path,
 	    (curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &up->ca) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_CAINFO, NULL) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_CAPATH, NULL) != CURLE_OK))
-		return -1;
-	if (up->password != NULL &&
-	    (curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_USERNAME, up->username) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_PASSWORD, up->password) != CURLE_OK))
 		return -1;
 	return 0;
 }
@@ -901,6 +902,9 @@ transport_kind(const struct upstream_req *r, CURLcode rc)
 	case CURLE_GOT_NOTHING:
 	case CURLE_PARTIAL_FILE:
 		return API_XPORT_UNREACHABLE;
+	case CURLE_OUT_OF_MEMORY:
+	case CURLE_ABORTED_BY_CALLBACK:	/* sock_cb: out of memory */
+		return API_XPORT_NO_MEMORY;
 	case CURLE_WRITE_ERROR:
 		/* write_cb refused the bytes: it said why. */
 		if (r->fail == REQ_OVER_BUDGET)
@@ -1177,6 +1181,47 @@ sock_event_cb(evutil_socket_t fd, short what, void *arg)
 	settle(up);
 }
 
+/* An unused socket watcher; NULL when none is left and none can be made. */
+static struct upstream_sock *
+sock_get(struct upstream *up)
+{
+	struct upstream_sock *us;
+
+	if ((us = up->sfree) != NULL) {
+		up->sfree = us->next;
+		return us;
+	}
+	if ((us = calloc(1, sizeof(*us))) == NULL)
+		return NULL;
+	if ((us->ev = event_new(up->base, -1, 0, sock_event_cb, up)) == NULL) {
+		free(us);
+		return NULL;
+	}
+	us->up = up;
+	us->extra = 1;
+	return us;
+}
+
+static void
+sock_put(struct upstream *up, struct upstream_sock *us)
+{
+	event_del(us->ev);
+	if (us->extra) {
+		event_free(us->ev);
+		free(us);
+		return;
+	}
+	us->next = up->sfree;
+	up->sfree = us;
+}
+
+/*
+ * Never -1: libcurl 7.88 then marks the whole multi dead and fails every
+ * transfer, present and future, with CURLE_ABORTED_BY_CALLBACK.  The
+ * watchers are preallocated (two for every connection the cache holds) and
+ * re-armed in place, so out of memory reaches this only past them; then
+ * the socket's one transfer goes unwatched and ends at its timeout.
+ */
 static int
 sock_cb(CURL *e, curl_socket_t s, int what, void *arg, void *sockp)
 {
@@ -1186,8 +1231,7 @@ sock_cb(CURL *e, curl_socket_t s, int what, void *arg, void *sockp)
 
 	if (what == CURL_POLL_REMOVE) {
 		if (us != NULL) {
-			event_free(us->ev);
-			free(us);
+			sock_put(up, us);
 			curl_multi_assign(up->multi, s, NULL);
 		}
 		return 0;
@@ -1197,15 +1241,16 @@ sock_cb(CURL *e, curl_socket_t s, int what, void *arg, void *sockp)
 	if (what & CURL_POLL_OUT)
 		kind |= EV_WRITE;
 	if (us == NULL) {
-		if ((us = calloc(1, sizeof(*us))) == NULL)
-			return -1;
-		us->up = up;
+		if ((us = sock_get(up)) == NULL) {
+			log_warnx("out of memory watching an upstream socket");
+			return 0;
+		}
 		curl_multi_assign(up->multi, s, us);
 	} else
-		event_free(us->ev);
-	us->ev = event_new(up->base, s, kind, sock_event_cb, up);
-	if (us->ev == NULL || event_add(us->ev, NULL) == -1)
-		return -1;
+		event_del(us->ev);
+	if (event_assign(us->ev, up->base, s, kind, sock_event_cb, up) == -1 ||
+	    event_add(us->ev, NULL) == -1)
+		log_warnx("cannot watch an upstream socket");
 	return 0;
 }
 
@@ -1257,6 +1302,17 @@ upstream_new(struct event_base *base, const struct upstream_config *cfg,
 		up->pool = UPSTREAM_CONNECTIONS_MAX;
 	if ((up->qtimer = evtimer_new(base, qtimer_cb, up)) == NULL)
 		goto fail;
+	up->nsocks = ((size_t)up->pool * LANE_COUNT + 2) * 2;
+	if ((up->socks = calloc(up->nsocks, sizeof(*up->socks))) == NULL)
+		goto fail;
+	for (size_t i = 0; i < up->nsocks; i++) {
+		if ((up->socks[i].ev = event_new(base, -1, 0, sock_event_cb,
+		    up)) == NULL)
+			goto fail;
+		up->socks[i].up = up;
+		up->socks[i].next = up->sfree;
+		up->sfree = &up->socks[i];
+	}
 	if (parse_url(up, cfg->url) == -1) {
 		log_warnx("the upstream URL is not usable");
 		goto fail;
@@ -1266,15 +1322,10 @@ upstream_new(struct event_base *base, const struct upstream_config *cfg,
 	if (up->https && load_ca(up, cfg->ca_file != NULL ? cfg->ca_file :
 	    UPSTREAM_CA_BUNDLE) == -1)
 		goto fail;
-	if (cfg->password != NULL) {
-		if ((up->password = malloc(cfg->password_len + 1)) == NULL ||
-		    (up->username = strdup(cfg->username != NULL &&
-		    *cfg->username != '\0' ? cfg->username : "opencode")) == NULL)
-			goto fail;
-		memcpy(up->password, cfg->password, cfg->password_len);
-		up->password[cfg->password_len] = '\0';
-		up->password_len = cfg->password_len;
-	}
+	if (cfg->password != NULL && (up->auth = upauth_new(cfg->username !=
+	    NULL && *cfg->username != '\0' ? cfg->username : "opencode",
+	    cfg->password, cfg->password_len)) == NULL)
+		goto fail;
 	if ((up->multi = curl_multi_init()) == NULL ||
 	    (up->timer = evtimer_new(base, timer_event_cb, up)) == NULL)
 		goto fail;
@@ -1319,12 +1370,12 @@ upstream_free(struct upstream *up)
 		curl_multi_cleanup(up->multi);
 	if (up->timer != NULL)
 		event_free(up->timer);
+	for (size_t i = 0; up->socks != NULL && i < up->nsocks; i++)
+		if (up->socks[i].ev != NULL)
+			event_free(up->socks[i].ev);
+	free(up->socks);
 	curl_slist_free_all(up->resolve);
-	if (up->password != NULL) {
-		wipe(up->password, up->password_len);
-		free(up->password);
-	}
-	free(up->username);
+	upauth_free(up->auth);
 	if (up->ca.data != NULL)
 		free((uint8_t *)up->ca.data);
 	free(up);

@@ -80,7 +80,9 @@ struct upstream_xfer {
 	void	(*done)(struct upstream_xfer *, CURLcode);
 };
 /* Sets what every transfer shares: URL from path, the pinned address, the
- * second destination check, TLS from memory, no proxy, no redirects, auth. */
+ * second destination check, TLS from memory, no proxy, no redirects, auth.
+ * headers must not be NULL: the basic-auth line is appended to it (upauth.h),
+ * and it is the caller's to free (curl_slist_free_all wipes it). */
 int		 upstream_easy_setup(struct upstream *, CURL *, const char *path,
 		    struct curl_slist *headers);
 int		 upstream_xfer_add(struct upstream *, CURL *, struct upstream_xfer *);
