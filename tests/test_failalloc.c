@@ -19,8 +19,8 @@
  * Failures are armed with SIGUSR1 once every client is set up and disarmed
  * with SIGUSR2 (which makes the shim log how many it failed); which
  * allocations fail is decided by a fixed seed and the allocation's number,
- * and the test counts rounds, not time.  netproc's mode (allocations failing
- * in netproc) runs when OCB_FAILALLOC_NETPROC=1.
+ * and the test counts rounds, not time.  test_front fails allocations in the
+ * front, test_netproc in netproc.
  *
  * Skipped (77) in a sanitizer build (the sanitizer's allocator is linked
  * into the executable, ahead of any preloaded one) and without glibc (the
@@ -546,11 +546,7 @@ test_front(void **state)
 static void
 test_netproc(void **state)
 {
-	const char *v = getenv("OCB_FAILALLOC_NETPROC");
-
 	(void)state;
-	if (v == NULL || strcmp(v, "1") != 0)
-		skip();
 	run("netproc", 1, 40);
 	run("netproc", 2, 8);
 }
