@@ -403,6 +403,7 @@ netproc_main(void)
 		fatalx("event_base_new failed");
 	memset(&ucfg, 0, sizeof(ucfg));
 	ucfg.url = cfg->upstream_url;
+	ucfg.connections = cfg->upstream_connections;	/* 0: the default */
 	if (cfg->upstream_ca_file[0] != '\0')
 		ucfg.ca_file = cfg->upstream_ca_file;
 	ucfg.username = cfg->upstream_username;

@@ -293,6 +293,7 @@ parent_send_config(struct parent *p, int fd, int for_front)
 		c.upstream_password.len = p->password_len;
 		/* No reply may exceed what the client accepts (MessageList). */
 		c.max_message = p->opt.max_message;
+		c.upstream_connections = p->opt.upstream_connections;
 	}
 	f.body_case = OCB__IPC__FRAME__BODY_CONFIG;
 	f.config = &c;
