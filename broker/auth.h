@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * The auth handshake rule (doc/protocol.md, "Auth"): the first message on a WebSocket must
  * be ClientMessage{auth_handshake} with the right token.  Pure: it decides, the
  * connection code answers.

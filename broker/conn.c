@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * One client connection, from accept to close: the opening handshake, the
  * WebSocket framing and the output queue.  Every way a connection ends goes
  * through conn_close (protocol ends) and conn_destroy (the descriptor goes);

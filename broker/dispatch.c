@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * Routing.  Client messages after the upgrade: the auth handshake, requests the
  * front answers itself (Subscribe), and everything else forwarded to netproc
  * tagged with (connection, request_id).  Frames from netproc: replies back to

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * The front process: start-up from the parent's channel, the listener, the
  * channel to netproc, signals.  Connections live in conn.c, routing in
  * dispatch.c.

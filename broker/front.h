@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * The front: one libevent loop that owns every client connection.  It does the
  * HTTP upgrade, RFC 6455 framing, the auth handshake, routing by request_id and
  * the fan-out of events.  It decodes protobuf but never parses JSON, never opens

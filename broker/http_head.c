@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * Incremental HTTP/1.1 request-head parser: a byte-at-a-time state machine
  * over a fixed buffer.  See http_head.h for the accepted syntax.
  */

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * Incremental parser for the HTTP/1.1 request head of a WebSocket opening
  * handshake (RFC 9112 syntax).  Pure: no allocation, no I/O, no globals.
  *

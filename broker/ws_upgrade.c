@@ -1,3 +1,8 @@
+/*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
 /* WebSocket opening-handshake policy; see ws_upgrade.h for the rules. */
 #include <stdio.h>
 #include <string.h>

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * WebSocket opening-handshake policy (RFC 6455 section 4.2,
  * doc/protocol.md "Opening handshake"): decides the status of a parsed request head and
  * writes the response head.  Pure: no allocation, no I/O, no globals.

@@ -1,4 +1,6 @@
 #!/bin/sh
+# Copyright (c) 2026 The ocbroker authors
+# SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
 # The link of libocbclient.la: runs the libtool command it is given, then
 # makes every symbol of the static archive local except the API.
 #

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * libocbclient (see ocbclient.h).  One non-blocking socket, an output queue,
  * the project's RFC 6455 framer in client role, and a list of requests in
  * flight.  Only the blocking helpers wait, always with poll(2) and a

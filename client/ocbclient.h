@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * libocbclient: a small C client for ocbroker's WebSocket + protobuf
  * protocol (doc/protocol.md), for native apps and tools.
  *

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * ocbctl: a command-line client for ocbroker, on libocbclient.  Every reply
  * and event is printed as one JSON object per line on stdout (ocbctl_json.c);
  * diagnostics go to stderr.  `send` alone prints the answer as plain text

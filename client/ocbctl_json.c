@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * ocbctl's JSON lines: one printer per ServerMessage payload.  Nothing here
  * parses JSON: strings that carry JSON (a tool's input, a permission's
  * metadata) are printed as JSON strings, never embedded.

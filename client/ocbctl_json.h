@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * ocbctl's output: every ServerMessage as one JSON object per line on
  * stdout (a list reply as one line per element).  The line shapes are in
  * client/README.md.  Strings are escaped as JSON requires; bytes that are

@@ -1,3 +1,8 @@
+/*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
 /* Strict base64 encode/decode (RFC 4648, standard alphabet, padded). */
 #include <limits.h>
 #include <stdint.h>

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * Strict base64 (RFC 4648 section 4, standard alphabet, padded).  Used for
  * Sec-WebSocket-Key / Sec-WebSocket-Accept, where a lenient decoder would
  * let non-canonical keys through.

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * A byte queue owned by one connection or channel.  Consumed bytes are wiped
  * before the memory is reused or freed: a queue may have held an API key or the
  * auth token, and freed heap memory ends up in the next allocation or a core.

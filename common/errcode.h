@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * ErrorResponse.code: the contract's closed set, spelled once for every
  * process (doc/protocol.md says when each is used).
  */

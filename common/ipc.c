@@ -1,3 +1,8 @@
+/*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
 /* IPC frame codec and the few socket calls it needs; see ipc.h. */
 #include "config.h"
 

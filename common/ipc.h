@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * IPC framing between ocbroker's processes, in the manner of OpenBSD's imsg:
  * a 4-byte big-endian length, then one ocb.ipc.Frame of that many bytes.
  *

@@ -1,3 +1,8 @@
+/*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
 /* Logging to stderr or syslog; see log.h for the conventions. */
 #include "config.h"
 

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * Logging, in the manner of OpenBSD's log.c.
  *
  * The one error convention of ocbroker: a function returns 0 (or a count) on

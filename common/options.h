@@ -1,3 +1,8 @@
+/*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
 /* The command line (README.md, "Running"), parsed and range-checked. */
 #ifndef OCB_OPTIONS_H
 #define OCB_OPTIONS_H

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * A protobuf-c allocator that wipes every block when it is freed.  Unpacked
  * client messages hold the auth token or API keys, and protobuf-c's own
  * free_unpacked hands the memory back to malloc as it is.

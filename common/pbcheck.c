@@ -1,3 +1,8 @@
+/*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
 /* String fields of an encoded protobuf message, and peeking at one field;
  * see pbcheck.h. */
 #include "config.h"

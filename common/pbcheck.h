@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * Checks every string field of an encoded protobuf message, at any depth,
  * on the wire bytes: protobuf-c unpacks a string into a NUL-terminated C
  * string, so "ses_a\0b" would be read as "ses_a" by everything after the

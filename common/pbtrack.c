@@ -1,3 +1,8 @@
+/*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
 /* The allocator that records failures; see pbtrack.h. */
 #include "config.h"
 

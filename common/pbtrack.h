@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * A protobuf-c allocator that remembers whether an allocation failed.
  * protobuf-c's unpack returns NULL both for bytes that do not decode and for
  * a failed allocation; out of memory is never a protocol violation, so the

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * Starting the children: fork, then re-exec of our own binary with an internal
  * role flag, so that each child gets a fresh address space (as OpenSSH and
  * OpenBSD's proc.c do).  The child's IPC end becomes fd 3 and everything above

@@ -1,3 +1,8 @@
+/*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
 /* SHA-1 (FIPS 180-4), a straightforward portable implementation. */
 #include <string.h>
 

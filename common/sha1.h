@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * SHA-1 (FIPS 180-4).  Only used to compute Sec-WebSocket-Accept (RFC 6455
  * section 4.2.2), where collision resistance is not relied upon.  Do not use
  * it for anything that needs a secure hash.

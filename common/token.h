@@ -1,3 +1,8 @@
+/*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
 /* The client auth token: generated from the kernel, compared in constant time. */
 #ifndef OCB_TOKEN_H
 #define OCB_TOKEN_H

@@ -1,3 +1,8 @@
+/*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
 /* UTF-8 validation and encoding; used for WebSocket close reasons and JSON strings. */
 #include "common/utf8.h"
 

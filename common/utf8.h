@@ -1,3 +1,8 @@
+/*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
 /* UTF-8 validation (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF). */
 #ifndef OCB_UTF8_H
 #define OCB_UTF8_H

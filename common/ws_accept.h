@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * The Sec-WebSocket-Accept value (RFC 6455 section 4.2.2 item 5.4): the
  * front computes it for its 101, the client library and the test client
  * compute it to check the server's.  One copy of the GUID for all three.

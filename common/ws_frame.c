@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * RFC 6455 framing (see ws_frame.h for the decisions).  Nothing here does I/O
  * or logs: errors come back as an event carrying the close code to send and
  * a static reason for the caller's one log line.

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * RFC 6455 framing: a pure state machine in the style of wslay.  It is fed
  * bytes and hands back one event at a time; it does no I/O, no logging and
  * keeps no global state, so it can be tested (and fuzzed) with input cut at

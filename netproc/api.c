@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * Reply mapping for the OpenCode 1.18 HTTP API: status, content type and
  * JSON checks, the 4A/4B mappers, the dispatch to the v2 ones (api_chat.c,
  * providers.c); see api.h and doc/protocol.md ("Mapping to the OpenCode

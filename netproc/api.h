@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * netproc's HTTP <-> protobuf mapping: turns a decoded ClientMessage into an
  * upstream call and the upstream's reply into a packed ServerMessage.  Pure:
  * no I/O, no logging, no global state; the libcurl glue calls it.

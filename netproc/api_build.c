@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * Request building for the OpenCode 1.18 HTTP API: every field of a
  * ClientMessage is validated before a path or body is made from it, so a
  * bad id, name or string is INVALID_REQUEST and nothing goes upstream.  See

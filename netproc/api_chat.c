@@ -1,3 +1,8 @@
+/*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
 /* The protocol v2 reply mappers; see api_chat.h. */
 #include <errno.h>
 #include <stdint.h>

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * The protocol v2 reply mappers of api.c (api_chat.c): a parsed upstream
  * reply, as a struct chatmap, into the payload of a ServerMessage.  Pure:
  * no I/O, no logging, no global state.

@@ -1,3 +1,8 @@
+/*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
 /* Bump allocator for building one reply; see arena.h. */
 #include <errno.h>
 #include <stdalign.h>

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * A bump allocator: a reply mapper builds a protobuf-c ServerMessage out of
  * many small allocations and releases them all with one arena_free().
  * Memory is not wiped on free: nothing secret is ever put in an arena.

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * The shared chat mappers (chatmap.h).  Every list is walked once, element
  * by element (json_next), and mapped into an array the size of the JSON's
  * own list: nothing here recurses and nothing grows beyond what the parsed

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * The chat shapes that both replies (api.c) and events (events.c) carry: a
  * message, a part (a tool call among them), a permission, a question, a todo
  * list, file diffs.  One mapper per shape, from a token of an upstream JSON

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * libcurl's allocator in netproc: every block libcurl frees or moves is
  * wiped first, so the requests it built (an Authorization header, a
  * SetAuth body with an API key) do not stay readable in freed heap memory.

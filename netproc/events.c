@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * Upstream event -> ServerMessage mapping; see events.h for the policy and
  * tests/fixtures/README.md for the shapes.  The chat
  * shapes (message, part, tool, permission, question, todos, diffs) are

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * Maps the data of one upstream `GET /event` event (one JSON object, see
  * tests/fixtures/README.md) to zero or more packed ServerMessages with
  * request_id 0 (doc/protocol.md, "Events").  Pure: no I/O, no logging, no

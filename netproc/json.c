@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * JSON reading on top of jsmn (Debian's header-only jsmn.h); see json.h for
  * the policy.  Parent links make jsmn close a bracket by walking up from the
  * last token (O(depth), bounded by the pre-scan) instead of scanning back over

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * JSON reading on top of jsmn, in place: the tokens point into the caller's
  * buffer, which must outlive the struct json.  No recursion anywhere.
  *

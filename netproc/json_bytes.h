@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * The byte-level scanners that json.c (jsmn's tokens) and json_skim.c (the
  * token-free skimmer for GET /provider) share: a byte's class outside
  * strings, and the runs of plain string or key bytes.  Internal to those

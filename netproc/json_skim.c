@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * Reading a large document without making a token per value (GET /provider
  * is 6.5 MB): json_parse_member() skims the root object for one member and
  * parses only that; the json_walk cursor reads the scalars it is asked for

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * netproc: the only process that may reach the upstream.  It reads requests
  * from the front over fd 3, turns each into an upstream call (api.c) carried by
  * libcurl (upstream.c), and writes the mapped reply back.  It never touches a

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * Validation and percent-encoding of upstream path parameters.  The ids are
  * checked against the shapes the server uses, so "../x", "ses_%2e%2e" or an
  * empty id never reach a URL; the encoding is defence in depth.

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * GET /provider -> ProviderList; see providers.h.
  *
  * /provider is {all: [Provider], default: {providerID: modelID},

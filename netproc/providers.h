@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * ListProviders: GET /provider (6.5 MB, 226 providers, 8 298 models in
  * OpenCode 1.18.34) -> ProviderList.  The document is walked without
  * tokens (json_walk): the values of `key`, `options` and `env`, and of

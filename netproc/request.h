@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * One request from the front, up to the upstream call: decoded with an
  * allocator that tells out of memory from malformed bytes, built into an
  * api_call, or answered at once.  Out of memory is never a protocol

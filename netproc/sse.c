@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * Incremental text/event-stream parser; see sse.h.  A line that is whole in
  * the caller's buffer is interpreted in place; only a line split across
  * feeds is copied into the line buffer first.

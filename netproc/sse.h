@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * An incremental text/event-stream parser (WHATWG HTML, "Server-sent events",
  * event stream interpretation).  Pure: no I/O, no logging, no global state.
  *

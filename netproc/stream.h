@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * The one long-lived subscription to the upstream's GET /event.  Bytes go to
  * the SSE parser, events to the mapper, mapped messages out through the emit
  * callback.  The stream is watched: no response head within a few seconds, or

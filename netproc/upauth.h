@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * The upstream's basic-auth credentials, held masked: the password is
  * needed for every upstream request, but its bytes, and those of the
  * header made from it, are never left in netproc's memory as they are.

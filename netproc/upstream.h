@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * The upstream connection: libcurl's multi interface driven by netproc's own
  * libevent loop (curl_multi_socket_action), keep-alive reuse of connections,
  * the destination pinned at start-up.  It only moves bytes: building the

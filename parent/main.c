@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * ocbroker: one binary, three processes.  Started by a user it is the parent;
  * the parent re-executes it with the internal role flag to become the front or
  * netproc.  The role flag is not an interface: an unknown role is fatal.

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * The parent: parses options, binds the listener, starts the front and netproc,
  * prints the ready line, supervises.  It never touches client or upstream bytes:
  * the listener and netproc's socketpair end are handed to the front and closed

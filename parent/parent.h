@@ -1,3 +1,8 @@
+/*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
 /* The three roles' entry points; each file owns one process. */
 #ifndef OCB_PARENT_H
 #define OCB_PARENT_H

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * The spawner (see spawner.h).  It is a fork of the parent, not an exec, so
  * it starts with the parent's configuration and nothing else: it is forked
  * before the token exists.  On SPAWN_NETPROC it makes the socketpair, starts

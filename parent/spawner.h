@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * Starting netprocs.  On Linux the spawner does it: a process forked from the
  * parent before the token exists, holding netproc's configuration, that
  * starts each netproc with clone(CLONE_PARENT) so that the parent reaps and

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * Dropping root, in OpenSSH's order: chroot to an empty directory, chdir("/"),
  * setgroups, setresgid, setresuid, and then proving that the old ids cannot
  * be had back.  Shared by every sandbox backend; see sandbox.h.

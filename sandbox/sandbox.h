@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * One small interface to the operating system's sandbox, as OpenSSH has it:
  * a backend per system, chosen by configure (--with-sandbox=...), and the
  * privilege drop (privdrop.c), which every backend shares.

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * The FreeBSD sandbox: Capsicum capability mode (cap_enter(2)), in the manner
  * of OpenSSH's sandbox-capsicum.c, with cap_net(3) for netproc.
  *

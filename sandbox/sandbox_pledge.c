@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * The OpenBSD sandbox: pledge(2), in the manner of OpenSSH's
  * sandbox-pledge.c and OpenBSD's own privsep daemons.
  *

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * The Linux sandbox: one seccomp-bpf allowlist per role, built with
  * libseccomp, in the manner of OpenSSH's sandbox-seccomp-filter.c.
  *

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Copyright (c) 2026 The ocbroker authors
+# SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
 # Installs what building ocbroker and running every test needs on Debian 12
 # (run as root).  Does nothing when everything is there already.
 set -euo pipefail

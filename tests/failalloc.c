@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * failalloc.so: an LD_PRELOAD shim that makes malloc, calloc, realloc and
  * the aligned allocators fail at random in chosen ocbroker processes, for
  * tests/test_failalloc (issue 11, item 12).  Linux and glibc only: the real

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * A fake OpenCode server for the integration tests, on libevent's evhttp.
  *
  * usage: fake_upstream --fixtures DIR [--port N] [--heartbeat S]

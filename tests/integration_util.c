@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * Spawning ocbroker and the fake upstream for the integration tests (see
  * integration_util.h).  Every wait is bounded; every process we start is put
  * in its own process group so that its children can be cleaned up too.

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * Helpers for tests that run the real ocbroker binary against
  * tests/fake_upstream: spawning both, reading and checking the ready lines,
  * the fake's /__fake/ control interface, and tearing everything down.

@@ -1,4 +1,6 @@
 #!/bin/sh
+# Copyright (c) 2026 The ocbroker authors
+# SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
 # libocbclient as an application sees it: installed into a DESTDIR, found
 # with pkg-config, linked shared and static by a program that has its own
 # sha1(), base64_encode(), utf8_valid() and ws_parser_init(); and the shared

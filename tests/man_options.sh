@@ -1,4 +1,6 @@
 #!/bin/sh
+# Copyright (c) 2026 The ocbroker authors
+# SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
 # The manuals cannot drift from the parsers: every long option in the tables
 # of common/options.c and client/ocbctl.c, and every ocbctl command, has its
 # entry in doc/ocbroker.8 or doc/ocbctl.1; ocbroker's options are also in

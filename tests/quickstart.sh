@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Copyright (c) 2026 The ocbroker authors
+# SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
 #
 # Quick start: build ocbroker and run it in front of an OpenCode server.
 #

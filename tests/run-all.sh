@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Copyright (c) 2026 The ocbroker authors
+# SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
 # Every test ocbroker has, in one command (the README's test command):
 #   1. gcc build: make check, then make distcheck
 #   2. clang build with -Werror: make check

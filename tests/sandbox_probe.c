@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * sandbox_probe ROLE ACTION: enters ROLE's sandbox (sandbox_enter) and then
  * tries ACTION, for tests/test_sandbox.c.
  *

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * cmocka tests of netproc/api.c: request building, status mapping and every
  * reply mapper on the real OpenCode 1.18.34 captures in tests/fixtures
  * (directory from $OCB_FIXTURES, else tests/fixtures or fixtures).

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * netproc's one byte budget for every upstream body in flight
  * (UPSTREAM_BODY_BUDGET), against the real ocbroker binary and
  * tests/fake_upstream, which answers a RunCommand on a ses_stall* session

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * cmocka tests of netproc/chatmap.c: every mapper on captured replies and
  * events (tests/fixtures, directory from $OCB_FIXTURES), then on truncated,
  * garbage, wrong-type, huge and deeply nested variants.  Expected values

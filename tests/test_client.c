@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * Tests of libocbclient and ocbctl against the real ocbroker (OCBROKER) in
  * front of tests/fake_upstream (FAKE_UPSTREAM, OCB_FIXTURES), started by
  * tests/integration_util.  ocbctl is OCBCTL, or "ocbctl" beside OCBROKER.

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * upstream_coding_check: which Transfer-Encoding and Content-Encoding
  * header lines of an upstream reply netproc takes (identity and chunked
  * transfer codings, no content coding), as libcurl's header callback hands

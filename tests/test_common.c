@@ -1,3 +1,8 @@
+/*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
 /* Unit tests for the small shared pieces: options, token, byte queue, UTF-8,
  * the auth decision, the wiping allocator. */
 #include "config.h"

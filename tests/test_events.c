@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * cmocka tests of netproc/events.c on every captured GET /event transcript
  * (tests/fixtures/sse-*.txt, directory from $OCB_FIXTURES) and on hostile
  * event data.  Expected values were read off the captures (and the reference

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * Out of memory is never a protocol violation (issue 11, item 12): with
  * allocations failing at random in the front (tests/failalloc.so preloaded,
  * the real ocbroker without its sandbox, tests/fake_upstream upstream),

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * An upstream whose event stream keeps ending, against the real ocbroker
  * binary and tests/fake_upstream (POST /__fake/event-life): netproc's
  * reconnect backoff grows until a stream stayed up STREAM_STABLE_S, clients

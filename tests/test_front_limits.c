@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * The front's limits agree with each other (issue 11, items 8 and 14), on the
  * real ocbroker binary against tests/fake_upstream:
  * - a message between the old 16 MiB IPC frame limit and --max-message is

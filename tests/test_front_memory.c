@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * The front's memory is bounded per connection (doc/design.md, "The send
  * queue is bounded"; issue 11, items 1 and 2), tested on the real ocbroker binary against
  * tests/fake_upstream:

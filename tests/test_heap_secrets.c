@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * No secret stays readable in netproc's memory once a request completed
  * (libcurl's buffers included): the real ocbroker against tests/fake_upstream
  * with an upstream password (basic auth on every upstream request), a

@@ -1,3 +1,8 @@
+/*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
 /* Unit tests: incremental HTTP/1.1 request-head parser. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * Integration tests: the real ocbroker binary (OCBROKER) against
  * tests/fake_upstream (FAKE_UPSTREAM) serving the captured OpenCode 1.18.34
  * fixtures (OCB_FIXTURES).  Every test starts its own pair of processes, so

@@ -1,3 +1,8 @@
+/*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
 /* The IPC frame codec: round trips, any chunking, and every way a peer can
  * send a bad frame. */
 #include "config.h"

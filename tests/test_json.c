@@ -1,3 +1,8 @@
+/*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
 /* cmocka tests of netproc/json.c, netproc/arena.c and netproc/pathenc.c. */
 #include <errno.h>
 #include <setjmp.h>

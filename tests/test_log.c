@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * common/log.c: a line repeated within the window is counted, not written,
  * and the count is written once the window is over or the line is evicted
  * by others; lines that differ are all written.  stderr goes to a file the

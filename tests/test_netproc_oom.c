@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * Out of memory on a request's path in netproc costs that request an
  * INTERNAL with its own id, and is never taken for a malformed message:
  * request_prepare() decodes with an allocator that fails at the k-th

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * pbpeek and pbcheck_wire (common/pbcheck.c): what the front reads from the
  * wire bytes of a message whose decode ran out of memory (issue 11, item 12):
  * a ClientMessage's request_id, a Reply frame's ids, and what is malformed.

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * netproc's pool of upstream connections and its queue, against the real
  * ocbroker binary and tests/fake_upstream:
  * - 1000 requests at 64 in flight from 8 clients travel on at most

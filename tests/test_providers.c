@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * cmocka tests of netproc/providers.c: ListProviders on the real GET
  * /provider (tests/fixtures/provider.json.gz) and on hostile variants.
  */

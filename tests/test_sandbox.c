@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * The filters are tested: every role is run through tests/sandbox_probe
  * (path in $SANDBOX_PROBE), one action per process, and must be killed by
  * SIGSYS on the calls it may not make, get the named soft denial (stat ->

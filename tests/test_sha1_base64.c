@@ -1,3 +1,8 @@
+/*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
 /* Unit tests: SHA-1 (FIPS 180), strict base64 (RFC 4648), WebSocket accept. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * What the spawner can do, seen from outside (/proc/PID/status) on the real
  * binary started as root with its sandbox on: it runs as --user (nobody),
  * with its own group as its only group, and holds CAP_SYS_CHROOT alone,

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * cmocka tests of netproc/sse.c: every captured GET /event transcript
  * (tests/fixtures/sse-*.txt, directory from $OCB_FIXTURES) parsed whole, one
  * byte at a time and split in two at every byte boundary (a sampled set of

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * Streaming integration tests: the real ocbroker binary (OCBROKER, sandbox
  * on unless this is a sanitizer build) against tests/fake_upstream
  * (FAKE_UPSTREAM), which replays captured `GET /event` transcripts of

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * Confinement and supervision, on the real binary with its sandbox on (a
  * sanitizer build runs it off, and says so): every process is filtered,
  * netproc killed mid-request is restarted while the client stays connected,

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * Unit tests for broker/ws_frame.c.  Every input is fed whole, one byte at a
  * time and in random chunkings (fixed seeds), and all must give the same
  * events.  A checking allocator verifies that every buffer is wiped before it

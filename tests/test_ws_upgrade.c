@@ -1,3 +1,8 @@
+/*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
 /* Unit tests: WebSocket opening-handshake policy and response heads. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * Blocking WebSocket test client (see wsclient.h).  The socket stays
  * non-blocking and every wait goes through poll(2) with what is left of the
  * caller's timeout, so no test can hang on a misbehaving server.

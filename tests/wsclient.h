@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * A small blocking WebSocket client for the tests: POSIX sockets, poll(2)
  * with a timeout on every wait, 127.0.0.1 only.  Frames are encoded and
  * decoded with broker/ws_frame.h (client role).  It lets a test misbehave on

@@ -1,3 +1,6 @@
+// Copyright (c) 2026 The ocbroker authors
+// SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+
 // ocbroker smoke page: one WebSocket, binary protobuf (proto/messages.proto,
 // compiled to static code by protobufjs's pbjs: messages.js), every reply
 // matched to its request by request_id, events (request_id 0) applied as

@@ -1,3 +1,6 @@
+// Copyright (c) 2026 The ocbroker authors
+// SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+
 // The transcript of one session: its messages and their parts, kept by id
 // and shown in id order (OpenCode's ids grow with time). History
 // (ListMessages) and events (ChatToken, MessageInfo, PartInfo,

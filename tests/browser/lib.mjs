@@ -1,3 +1,6 @@
+// Copyright (c) 2026 The ocbroker authors
+// SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+
 // Shared by the browser test and the ws client check: start ocbroker, load
 // the schema, serve the smoke page, count checks.
 import {spawn} from 'node:child_process';

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Copyright (c) 2026 The ocbroker authors
+# SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
 #
 # Real clients against the real ocbroker in front of a real OpenCode server
 # (tests/e2e/opencode.sh: npm opencode-linux-x64, pinned, with the mock

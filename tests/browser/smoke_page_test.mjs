@@ -1,3 +1,6 @@
+// Copyright (c) 2026 The ocbroker authors
+// SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+
 // The smoke page (examples/smoke-page) in headless Chromium (Debian's
 // /usr/bin/chromium, driven by playwright-core; no browser is downloaded)
 // against the real ocbroker (OCBROKER) in front of a real OpenCode server

@@ -1,3 +1,6 @@
+// Copyright (c) 2026 The ocbroker authors
+// SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+
 // A second, independent client: npm `ws` + protobufjs against the real
 // ocbroker (OCBROKER) in front of a real OpenCode server (OPENCODE_URL).
 // The opening handshake (no extension, no subprotocol, even though `ws`

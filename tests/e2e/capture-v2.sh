@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Copyright (c) 2026 The ocbroker authors
+# SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
 #
 # Captures the "Protocol v2" fixtures from the real, pinned OpenCode server.
 #

@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# Copyright (c) 2026 The ocbroker authors
+# SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
 """An OpenAI-compatible mock language model for the ocbroker end-to-end test.
 
 Standard library only.  It answers POST /v1/chat/completions (streamed as

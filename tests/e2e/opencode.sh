@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Copyright (c) 2026 The ocbroker authors
+# SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
 #
 # A real OpenCode server for the end-to-end test, offline, against the mock
 # language model in mock_llm.py.

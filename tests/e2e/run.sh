@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Copyright (c) 2026 The ocbroker authors
+# SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
 #
 # The end-to-end test: ocbroker in front of a real OpenCode 1.18.34 server
 # (npm opencode-linux-x64, pinned) that talks to the mock model.

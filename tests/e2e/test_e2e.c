@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * End-to-end test: the real ocbroker binary (OCBROKER) in front of a real
  * OpenCode 1.18.34 server (OPENCODE_URL) that tests/e2e/opencode.sh started
  * against the mock model in tests/e2e/mock_llm.py.

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * libFuzzer target: HTTP request-head parser and WebSocket upgrade policy.
  *
  * Input: data[0] % 8 + 1 = k, then k chunk-size bytes, then the stream.

@@ -1,3 +1,8 @@
+/*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
 /* libFuzzer target: arbitrary bytes from a peer into the IPC reader, fed in
  * chunks whose sizes come from the input. */
 #include "config.h"

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * libFuzzer target: the input is an upstream reply body.  Every reply mapper
  * sees it as a 200 application/json answer, the error path as a 400 and a
  * 404 with quoting on, and the JSON layer is walked token by token.  Every

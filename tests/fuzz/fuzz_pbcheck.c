@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * libFuzzer target: arbitrary bytes as a ClientMessage into pbcheck_strings,
  * checked against protobuf-c's own decoder: whatever protobuf-c decodes,
  * pbcheck must walk (never MALFORMED), and when pbcheck says OK every

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * libFuzzer target: the input is an upstream GET /event body, preceded by a
  * chunking plan.  Byte 0: n = byte & 0x0f plan bytes follow, each a chunk
  * size minus one, used in turn (n = 0: the body in one feed).  The body is

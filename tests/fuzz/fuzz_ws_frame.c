@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * libFuzzer target for broker/ws_frame.c.  The first input byte chooses how
  * the rest is cut into chunks (0: whole, 1: one byte at a time, else random
  * sizes seeded from the input); the rest is fed to a server-role and to a

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * Runs a fuzz target over every file of its seed corpus, without libFuzzer, so
  * that `make check` keeps each corpus entry passing in every build (including
  * the sanitizer one).  The corpus is $OCB_CORPUS/FUZZ_NAME.

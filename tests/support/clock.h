@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * A monotonic clock for the tests' deadlines and throughput figures.
  */
 #ifndef OCB_TESTS_SUPPORT_CLOCK_H

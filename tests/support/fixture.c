@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * One fixture reader for every test: gzread() reads a plain file as it is,
  * so the compressed captures and the plain ones take the same path.
  */

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * The captured fixtures (tests/fixtures), for the cmocka tests: where they
  * are and one reader for all of them, plain or gzip-compressed.
  */

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * The cmocka glue of the integration tests (see itest.h).
  */
 #ifdef HAVE_CONFIG_H

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * The cmocka side of the integration tests (ocbroker against
  * tests/fake_upstream): what every such test program includes, its
  * timeouts, and the setups, teardown, client and reply checks they share.

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * What the tests read about ocbroker's processes from /proc (Linux): its
  * children, which of them has a role, and /proc/PID/status lines.
  */

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * What every ServerMessage the event mapper emits must satisfy, checked the
  * same way by tests/test_events.c and tests/fuzz/fuzz_sse.c: it unpacked,
  * request_id 0, a payload the mapper makes, every string valid UTF-8, raw

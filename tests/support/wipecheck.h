@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * A struct buf_mem for tests of code that must wipe what it frees: every
  * block handed back to it must be all zero bytes, or it counts the block as
  * unwiped.  Blocks carry their size in front, so any user (buf, pballoc,
