@@ -38,10 +38,9 @@
 
 #include <cmocka.h>
 
-#include "broker/ws_frame.h"
 #include "client/ocbclient.h"
-#include "common/base64.h"
-#include "common/sha1.h"
+#include "common/ws_accept.h"
+#include "common/ws_frame.h"
 #include "proto/messages.pb-c.h"
 #include "tests/support/itest.h"
 
@@ -666,9 +665,8 @@ script_run(int lfd, enum script s)
 	Opencode__ClientMessage *cm;
 	struct ws_parser p;
 	struct ws_event ev;
-	struct sha1_ctx ctx;
 	struct pollfd pfd;
-	uint8_t digest[SHA1_DIGEST_LENGTH], frame[256], cl[WS_MAX_CONTROL];
+	uint8_t frame[256], cl[WS_MAX_CONTROL];
 	char head[4096], acc[64], key[64], out[512];
 	char *k, *end;
 	size_t hl = 0, off, used, n;
@@ -698,12 +696,10 @@ script_run(int lfd, enum script s)
 		return 14;
 	memcpy(key, k, (size_t)(end - k));
 	key[end - k] = '\0';
-	sha1_init(&ctx);
-	sha1_update(&ctx, key, strlen(key));
-	if (s != S_BAD_ACCEPT)
-		sha1_update(&ctx, "258EAFA5-E914-47DA-95CA-C5AB0DC85B11", 36);
-	sha1_final(&ctx, digest);
-	base64_encode(digest, sizeof(digest), acc, sizeof(acc));
+	ws_accept_compute(key, strlen(key), acc);
+	/* A wrong accept: still base64, one character off. */
+	if (s == S_BAD_ACCEPT)
+		acc[0] = acc[0] == 'A' ? 'B' : 'A';
 	if (s == S_FORBIDDEN)
 		n = (size_t)snprintf(out, sizeof(out),
 		    "HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n");

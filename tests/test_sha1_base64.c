@@ -15,6 +15,7 @@
 
 #include "common/base64.h"
 #include "common/sha1.h"
+#include "common/ws_accept.h"
 
 static void
 hex(const uint8_t *d, size_t n, char *out)
@@ -239,7 +240,6 @@ static void
 test_websocket_accept_example(void **state)
 {
 	static const char key[] = "dGhlIHNhbXBsZSBub25jZQ==";
-	static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 	struct sha1_ctx ctx;
 	uint8_t d[SHA1_DIGEST_LENGTH], nonce[18];
 	char acc[29];
@@ -250,7 +250,7 @@ test_websocket_accept_example(void **state)
 	assert_memory_equal(nonce, "the sample nonce", 16);
 	sha1_init(&ctx);
 	sha1_update(&ctx, key, strlen(key));
-	sha1_update(&ctx, guid, strlen(guid));
+	sha1_update(&ctx, WS_GUID, strlen(WS_GUID));
 	sha1_final(&ctx, d);
 	assert_int_equal(base64_encode(d, sizeof(d), acc, sizeof(acc)), 28);
 	assert_string_equal(acc, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");

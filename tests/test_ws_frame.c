@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/ws_frame.h"
+#include "common/ws_frame.h"
 #include "common/utf8.h"
 
 #define MAX_EVENTS	64

@@ -35,6 +35,7 @@
 
 #include "common/base64.h"
 #include "common/ws_accept.h"
+#include "tests/support/clock.h"
 #include "tests/wsclient.h"
 
 #define WSC_MAX_MESSAGE	(64 * 1024 * 1024)
@@ -44,23 +45,6 @@ struct wsc_pending {
 	struct wsc_pending	*next;
 	Opencode__ServerMessage	*msg;
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int
-left_ms(int64_t deadline)
-{
-	int64_t l = deadline - now_ms();
-
-	return l < 0 ? 0 : (int)l;
-}
 
 static int
 wait_fd(int fd, short events, int64_t deadline)
@@ -72,7 +56,7 @@ wait_fd(int fd, short events, int64_t deadline)
 	pfd.events = events;
 	for (;;) {
 		pfd.revents = 0;
-		r = poll(&pfd, 1, left_ms(deadline));
+		r = poll(&pfd, 1, it_left_ms(deadline));
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r <= 0)
@@ -85,7 +69,7 @@ static int
 write_all(struct wsc *w, const void *data, size_t len, int timeout_ms)
 {
 	const uint8_t *p = data;
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = it_now_ms() + timeout_ms;
 	ssize_t n;
 
 	if (w->fd == -1)
@@ -161,7 +145,7 @@ int
 wsc_connect(struct wsc *w, uint16_t port, int timeout_ms)
 {
 	struct sockaddr_in sin;
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = it_now_ms() + timeout_ms;
 	int one = 1, err = 0;
 	socklen_t elen = sizeof(err);
 
@@ -311,7 +295,7 @@ check_accept(struct wsc *w)
 int
 wsc_read_response(struct wsc *w, int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = it_now_ms() + timeout_ms;
 	uint8_t *end = NULL;
 	size_t hlen;
 	char *line, *save, *colon, *v, *e;
@@ -376,12 +360,12 @@ wsc_header(const struct wsc *w, const char *name)
 int
 wsc_open(struct wsc *w, uint16_t port, int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = it_now_ms() + timeout_ms;
 
 	if (wsc_connect(w, port, timeout_ms) == -1)
 		return -1;
-	if (wsc_send_handshake(w, NULL, NULL, left_ms(deadline)) == -1 ||
-	    wsc_read_response(w, left_ms(deadline)) != 101 || !w->accept_ok) {
+	if (wsc_send_handshake(w, NULL, NULL, it_left_ms(deadline)) == -1 ||
+	    wsc_read_response(w, it_left_ms(deadline)) != 101 || !w->accept_ok) {
 		wsc_close(w);
 		return -1;
 	}
@@ -495,7 +479,7 @@ frame_set(struct wsc_frame *f, enum wsc_kind kind, const uint8_t *data,
 enum wsc_kind
 wsc_recv(struct wsc *w, struct wsc_frame *f, int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = it_now_ms() + timeout_ms;
 	struct ws_event ev;
 	enum ws_event_type t;
 	size_t used;
@@ -574,13 +558,13 @@ wsc_frame_free(struct wsc_frame *f)
 int
 wsc_wait_close(struct wsc *w, int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = it_now_ms() + timeout_ms;
 	Opencode__ServerMessage *m;
 	struct wsc_frame f;
 	int code = -1;
 
 	for (;;) {
-		switch (wsc_recv(w, &f, left_ms(deadline))) {
+		switch (wsc_recv(w, &f, it_left_ms(deadline))) {
 		case WSC_PING:
 		case WSC_PONG:
 			wsc_frame_free(&f);
@@ -599,7 +583,7 @@ wsc_wait_close(struct wsc *w, int timeout_ms)
 			code = f.code;
 			wsc_frame_free(&f);
 			/* The TCP close must follow, with nothing before it. */
-			if (wsc_recv(w, &f, left_ms(deadline)) != WSC_EOF) {
+			if (wsc_recv(w, &f, it_left_ms(deadline)) != WSC_EOF) {
 				wsc_frame_free(&f);
 				return -1;
 			}
@@ -655,7 +639,7 @@ wsc_recv_msg(struct wsc *w, struct wsc_frame *other, int timeout_ms)
 Opencode__ServerMessage *
 wsc_recv_reply(struct wsc *w, uint64_t request_id, int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = it_now_ms() + timeout_ms;
 	struct wsc_pending **pp, *p;
 	Opencode__ServerMessage *m;
 	struct wsc_frame f;
@@ -669,7 +653,7 @@ wsc_recv_reply(struct wsc *w, uint64_t request_id, int timeout_ms)
 		}
 	}
 	for (;;) {
-		m = wsc_recv_msg(w, &f, left_ms(deadline));
+		m = wsc_recv_msg(w, &f, it_left_ms(deadline));
 		if (m == NULL) {
 			if (f.kind == WSC_PING || f.kind == WSC_PONG) {
 				wsc_frame_free(&f);
@@ -708,17 +692,17 @@ wsc_auth(struct wsc *w, const char *token, uint64_t request_id,
 	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
 	Opencode__AuthHandshake ah = OPENCODE__AUTH_HANDSHAKE__INIT;
 	Opencode__ServerMessage *m;
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = it_now_ms() + timeout_ms;
 	int r = -1;
 
 	ah.token = (char *)token;
 	cm.request_id = request_id;
 	cm.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_AUTH_HANDSHAKE;
 	cm.auth_handshake = &ah;
-	if (wsc_send_msg(w, &cm, left_ms(deadline)) == -1)
+	if (wsc_send_msg(w, &cm, it_left_ms(deadline)) == -1)
 		return -1;
 	/* Its answer must be the first message after the auth. */
-	if ((m = wsc_recv_msg(w, NULL, left_ms(deadline))) == NULL)
+	if ((m = wsc_recv_msg(w, NULL, it_left_ms(deadline))) == NULL)
 		return -1;
 	if (m->payload_case ==
 	    OPENCODE__SERVER_MESSAGE__PAYLOAD_AUTH_HANDSHAKE_RESPONSE)

@@ -6,7 +6,7 @@
 /*
  * A small blocking WebSocket client for the tests: POSIX sockets, poll(2)
  * with a timeout on every wait, 127.0.0.1 only.  Frames are encoded and
- * decoded with broker/ws_frame.h (client role).  It lets a test misbehave on
+ * decoded with common/ws_frame.h (client role).  It lets a test misbehave on
  * purpose: override or drop handshake headers, send raw bytes, unmasked or
  * fragmented frames, text frames.
  *

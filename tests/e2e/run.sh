@@ -100,7 +100,8 @@ else
 	    -Wformat=2 -Wno-unused-parameter \
 	    -I"$pbdir" -I"$srcdir" -o "$test_e2e" \
 	    "$here/test_e2e.c" "$srcdir/tests/wsclient.c" \
-	    "$srcdir/tests/integration_util.c" "$srcdir/broker/ws_frame.c" \
+	    "$srcdir/tests/integration_util.c" "$srcdir/tests/support/clock.c" \
+	    "$srcdir/common/ws_frame.c" "$srcdir/common/ws_accept.c" \
 	    "$srcdir/common/utf8.c" "$srcdir/common/sha1.c" \
 	    "$srcdir/common/base64.c" "$pbdir/proto/messages.pb-c.c" \
 	    $(pkg-config --cflags --libs libprotobuf-c cmocka)

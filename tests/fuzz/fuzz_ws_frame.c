@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/ws_frame.h"
+#include "common/ws_frame.h"
 #include "common/utf8.h"
 
 #define FUZZ_MAX_MESSAGE	(64 * 1024)
