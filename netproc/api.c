@@ -799,3 +799,64 @@ api_reply_pack(const struct api_call *c, const struct api_response *r,
 	}
 	return reply_success(c, r, out, out_len);
 }
+
+/* ans holds ErrorResponse{code, message}, packed in ans->buf. */
+static void
+answer_error(const struct api_call *c, const char *code, const char *message,
+    struct api_answer *ans)
+{
+	ans->err.code = code;
+	snprintf(ans->err.message, sizeof(ans->err.message), "%s", message);
+	ans->len = api_error_pack_buf(c->request_id, code, message, ans->buf);
+	ans->msg = ans->buf;
+}
+
+void
+api_answer(const struct api_call *c, const struct api_outcome *o,
+    struct api_answer *ans)
+{
+	Opencode__ServerMessage sm = OPENCODE__SERVER_MESSAGE__INIT;
+	struct api_error err;
+
+	memset(ans, 0, sizeof(*ans));
+	switch (o->end) {
+	case API_END_REPLY:
+		if (api_reply_pack(c, o->resp, &ans->msg, &ans->len) == -1)
+			answer_error(c, ERR_INTERNAL, "out of memory", ans);
+		return;
+	case API_END_TRANSPORT:
+		api_transport_error(o->transport, o->detail, &err);
+		answer_error(c, err.code, err.message, ans);
+		return;
+	case API_END_ERROR:
+		answer_error(c, o->err->code, o->err->message, ans);
+		return;
+	case API_END_QUEUE_FULL:
+		answer_error(c, ERR_TOO_MANY_REQUESTS,
+		    "too many upstream requests waiting in netproc", ans);
+		return;
+	case API_END_NO_MEMORY:
+		answer_error(c, ERR_INTERNAL, "out of memory", ans);
+		return;
+	case API_END_SETUP:
+		answer_error(c, ERR_INTERNAL,
+		    "cannot set up the upstream request", ans);
+		return;
+	case API_END_ENDED:
+		/* "The command ended": request_id alone, at most 11 bytes. */
+		sm.request_id = c->request_id;
+		ans->len = opencode__server_message__pack(&sm, ans->buf);
+		ans->msg = ans->buf;
+		return;
+	}
+	answer_error(c, ERR_INTERNAL, "unknown outcome", ans);
+}
+
+void
+api_answer_free(struct api_answer *ans)
+{
+	if (ans->msg != ans->buf)
+		free(ans->msg);
+	ans->msg = NULL;
+	ans->len = 0;
+}

@@ -156,6 +156,45 @@ enum api_transport {
 void	 api_transport_error(enum api_transport, const char *detail,
 	    struct api_error *);
 
+/*
+ * What became of a submitted call, as upstream.c tells it (it only moves
+ * bytes); api_answer maps that to the one ServerMessage that answers it.
+ */
+enum api_end {
+	API_END_REPLY,		/* the upstream answered over HTTP: resp */
+	API_END_TRANSPORT,	/* it failed below HTTP: transport, detail */
+	API_END_ERROR,		/* err (api_second_path said why) */
+	API_END_QUEUE_FULL,	/* netproc's queue of waiting calls is full */
+	API_END_NO_MEMORY,	/* netproc ran out of memory holding it */
+	API_END_SETUP,		/* the transfer could not be set up */
+	API_END_ENDED		/* ended by a cancel: the empty reply */
+};
+
+struct api_outcome {
+	enum api_end		 end;
+	const struct api_response *resp;	/* API_END_REPLY */
+	enum api_transport	 transport;	/* API_END_TRANSPORT */
+	const char		*detail;	/* API_END_TRANSPORT, as api_transport_error */
+	const struct api_error	*err;		/* API_END_ERROR */
+};
+
+struct api_answer {
+	uint8_t		*msg;		/* the packed ServerMessage: heap or buf */
+	size_t		 len;
+	struct api_error err;		/* what was answered, for the log: code NULL for a reply */
+	uint8_t		 buf[API_ERRPACK_MAX];
+};
+
+/*
+ * Packs the answer to call: the mapped reply, or ErrorResponse{code,
+ * message}.  It never fails: when the reply cannot be allocated, the
+ * answer is INTERNAL "out of memory", packed in ans->buf.
+ */
+void	 api_answer(const struct api_call *, const struct api_outcome *,
+	    struct api_answer *);
+/* Frees what api_answer allocated. */
+void	 api_answer_free(struct api_answer *);
+
 /* 1 when a Content-Type is application/json, with parameters or none. */
 int		 api_is_json_type(const char *);
 

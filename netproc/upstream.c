@@ -519,16 +519,34 @@ req_free(struct upstream_req *r)
 	free(r);
 }
 
+/*
+ * Hands what became of a call to api.c, which packs its answer (never
+ * failing: out of memory is answered from the stack), and the bytes to
+ * the done callback.  why, when not NULL, gets the error answered.
+ */
 static void
-answer_error(struct upstream *up, uint64_t conn_id, uint64_t request_id,
-    const char *code, const char *message)
+answer(struct upstream *up, uint64_t conn_id, const struct api_call *call,
+    const struct api_outcome *o, struct api_error *why)
 {
-	uint8_t msg[API_ERRPACK_MAX];
-	size_t len;
+	struct api_answer ans;
 
-	/* On the stack: out of memory is answered too. */
-	len = api_error_pack_buf(request_id, code, message, msg);
-	up->done(up->done_arg, conn_id, request_id, msg, len);
+	api_answer(call, o, &ans);
+	up->done(up->done_arg, conn_id, call->request_id, ans.msg, ans.len);
+	if (why != NULL)
+		*why = ans.err;
+	api_answer_free(&ans);
+}
+
+/* An outcome that carries nothing but its kind. */
+static void
+answer_end(struct upstream *up, uint64_t conn_id, const struct api_call *call,
+    enum api_end end)
+{
+	struct api_outcome o;
+
+	memset(&o, 0, sizeof(o));
+	o.end = end;
+	answer(up, conn_id, call, &o, NULL);
 }
 
 static const char *
@@ -696,14 +714,15 @@ req_unlink(struct upstream *up, struct upstream_req *r)
 static void
 answer_expired(struct upstream_req *r)
 {
-	struct api_error err;
+	struct api_outcome o;
 
-	api_transport_error(API_XPORT_TIMEOUT, NULL, &err);
+	memset(&o, 0, sizeof(o));
+	o.end = API_END_TRANSPORT;
+	o.transport = API_XPORT_TIMEOUT;
 	log_info("request %llu: %s %s: no upstream connection free in time",
 	    (unsigned long long)r->call->request_id,
 	    method_name(r->call->method), r->call->path);
-	answer_error(r->up, r->conn_id, r->call->request_id, err.code,
-	    err.message);
+	answer(r->up, r->conn_id, r->call, &o, NULL);
 }
 
 /*
@@ -723,8 +742,7 @@ req_start(struct upstream *up, struct upstream_req *r)
 	}
 	if (req_setup(up, r, 0, (long)(r->deadline - now)) == -1 ||
 	    upstream_xfer_add(up, r->easy, &r->xfer) == -1) {
-		answer_error(up, r->conn_id, r->call->request_id, ERR_INTERNAL,
-		    "cannot set up the upstream request");
+		answer_end(up, r->conn_id, r->call, API_END_SETUP);
 		req_free(r);
 		return;
 	}
@@ -826,19 +844,18 @@ upstream_submit(struct upstream *up, uint64_t conn_id, struct api_call *call)
 	if (up->running[lane] >= up->pool &&
 	    (up->nqueued >= UPSTREAM_QUEUE_MAX ||
 	    qbytes > UPSTREAM_QUEUE_BYTES - up->qbytes)) {
-		api_call_free(call);
-		free(call);
 		log_info("request %llu: netproc's queue is full (%zu calls, "
 		    "%zu bytes)", (unsigned long long)rid, up->nqueued,
 		    up->qbytes);
-		answer_error(up, conn_id, rid, ERR_TOO_MANY_REQUESTS,
-		    "too many upstream requests waiting in netproc");
+		answer_end(up, conn_id, call, API_END_QUEUE_FULL);
+		api_call_free(call);
+		free(call);
 		return;
 	}
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		answer_end(up, conn_id, call, API_END_NO_MEMORY);
 		api_call_free(call);
 		free(call);
-		answer_error(up, conn_id, rid, ERR_INTERNAL, "out of memory");
 		return;
 	}
 	r->up = up;
@@ -932,30 +949,29 @@ transport_kind(const struct upstream_req *r, CURLcode rc)
 static void
 answer_curl_error(struct upstream_req *r, CURLcode rc)
 {
+	struct api_outcome o;
 	struct api_error err;
-	enum api_transport t = transport_kind(r, rc);
 
-	api_transport_error(t, t == API_XPORT_OVER_BUDGET ?
+	memset(&o, 0, sizeof(o));
+	o.end = API_END_TRANSPORT;
+	o.transport = transport_kind(r, rc);
+	o.detail = o.transport == API_XPORT_OVER_BUDGET ?
 	    UPSTREAM_BODY_BUDGET_STR : r->fail == REQ_CODING ? r->why :
-	    curl_easy_strerror(rc), &err);
+	    curl_easy_strerror(rc);
+	answer(r->up, r->conn_id, r->call, &o, &err);
 	log_info("request %llu: %s %s: %s",
 	    (unsigned long long)r->call->request_id,
 	    r->second ? "GET" : method_name(r->call->method),
 	    r->second ? r->call->path2 : r->call->path, err.message);
-	answer_error(r->up, r->conn_id, r->call->request_id, err.code,
-	    err.message);
 }
 
 /* Answers the request; returns the HTTP status, 0 after a transport error. */
 static long
 finish(struct upstream_req *r, CURLcode rc)
 {
-	struct upstream *up = r->up;
 	struct api_response resp, first;
+	struct api_outcome o;
 	const char *path = r->second ? r->call->path2 : r->call->path;
-	uint8_t *msg;
-	size_t len;
-	int packed;
 
 	if (rc != CURLE_OK) {
 		answer_curl_error(r, rc);
@@ -976,6 +992,9 @@ finish(struct upstream_req *r, CURLcode rc)
 		    (unsigned long long)r->call->request_id,
 		    r->second ? "GET" : method_name(r->call->method), path,
 		    resp.status, resp.body_len);
+	memset(&o, 0, sizeof(o));
+	o.end = API_END_REPLY;
+	o.resp = &resp;
 	if (r->second) {
 		/* The first reply, with the second beside it. */
 		memset(&first, 0, sizeof(first));
@@ -984,16 +1003,9 @@ finish(struct upstream_req *r, CURLcode rc)
 		first.body = r->body1.data;
 		first.body_len = r->body1.len;
 		first.second = &resp;
-		packed = api_reply_pack(r->call, &first, &msg, &len);
-	} else
-		packed = api_reply_pack(r->call, &resp, &msg, &len);
-	if (packed == -1) {
-		answer_error(up, r->conn_id, r->call->request_id, ERR_INTERNAL,
-		    "out of memory");
-		return resp.status;
+		o.resp = &first;
 	}
-	up->done(up->done_arg, r->conn_id, r->call->request_id, msg, len);
-	free(msg);
+	answer(r->up, r->conn_id, r->call, &o, NULL);
 	return resp.status;
 }
 
@@ -1029,20 +1041,6 @@ start_second(struct upstream_req *r)
 	return 0;
 }
 
-/* The empty ServerMessage{request_id}: "the command ended". */
-static void
-answer_ended(struct upstream_req *r)
-{
-	Opencode__ServerMessage sm = OPENCODE__SERVER_MESSAGE__INIT;
-	uint8_t msg[16];
-	size_t len;
-
-	sm.request_id = r->call->request_id;
-	/* request_id alone: at most 11 bytes. */
-	len = opencode__server_message__pack(&sm, msg);
-	r->up->done(r->up->done_arg, r->conn_id, r->call->request_id, msg, len);
-}
-
 /*
  * A CancelRequest's abort of session_id succeeded: every RunCommand call on
  * that session, from any connection, ends now with the empty reply (the
@@ -1069,7 +1067,7 @@ end_commands(struct upstream *up, const char *session_id)
 			    method_name(r->call->method), r->call->path,
 			    r->waiting ? " before it was sent" : "");
 			req_unlink(up, r);
-			answer_ended(r);
+			answer_end(up, r->conn_id, r->call, API_END_ENDED);
 			req_free(r);
 		}
 }
@@ -1082,6 +1080,7 @@ static int
 second_path(struct upstream_req *r)
 {
 	struct api_response resp;
+	struct api_outcome o;
 	struct api_error err;
 
 	memset(&resp, 0, sizeof(resp));
@@ -1095,8 +1094,10 @@ second_path(struct upstream_req *r)
 	log_info("request %llu: %s %s: %s", (unsigned long long)
 	    r->call->request_id, method_name(r->call->method), r->call->path,
 	    err.message);
-	answer_error(r->up, r->conn_id, r->call->request_id, err.code,
-	    err.message);
+	memset(&o, 0, sizeof(o));
+	o.end = API_END_ERROR;
+	o.err = &err;
+	answer(r->up, r->conn_id, r->call, &o, NULL);
 	return -1;
 }
 
@@ -1121,8 +1122,7 @@ req_done(struct upstream_xfer *x, CURLcode rc)
 			if (start_second(r) == 0)
 				return;
 			req_unlink(up, r);
-			answer_error(up, r->conn_id, r->call->request_id,
-			    ERR_INTERNAL, "cannot set up the upstream request");
+			answer_end(up, r->conn_id, r->call, API_END_SETUP);
 			req_free(r);
 			return;
 		}
