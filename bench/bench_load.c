@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * bench_load: the figures of issue 9, each printed for ocbroker, for the
  * Node.js peer broker and for the ceiling (the same work sent straight to
  * the upstream), all measured in the same run.

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * In-process micro-benchmark of netproc's mappers, for timing and for
  * callgrind instruction counts:
  *

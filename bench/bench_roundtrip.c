@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * bench_roundtrip: request latency through ocbroker against the same
  * request straight to the upstream, measured in one run.
  *

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * bench_tokens: ChatTokens per second through ocbroker, beside the ceiling,
  * measured in one run.
  *

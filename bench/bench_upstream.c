@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * netproc's request path in one process, for timing and callgrind
  * instruction counts: upstream.c (libcurl multi on libevent) and api.c's
  * reply mapping, against tests/fake_upstream, one request at a time.

@@ -1,3 +1,8 @@
+/*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
 /* Shared pieces of the benchmarks; see bench_util.h. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE

@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * Shared pieces of the benchmarks: spawning the processes under test (each in
  * its own process group, killed by PID at the end), ready lines, timing and
  * percentiles, a raw HTTP/1.1 keep-alive client and a fast WebSocket client.

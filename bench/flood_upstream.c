@@ -1,4 +1,9 @@
 /*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/*
  * flood_upstream: a tiny fake OpenCode server for the token benchmark.
  * Plain sockets and poll(2), one thread, 127.0.0.1 only.
  *
