@@ -36,6 +36,37 @@ varint(const uint8_t *data, size_t end, size_t *pos, uint64_t *v)
 	return -1;
 }
 
+/*
+ * One field's key at data[*pos..end) and, after it, its varint value
+ * (WIRE_VARINT) or the length of the bytes that follow, which must fit
+ * before end (the others). -1 when it is cut or malformed: groups are not
+ * proto3, and protobuf-c refuses them too.
+ */
+static int
+field(const uint8_t *data, size_t end, size_t *pos, uint64_t *key,
+    uint64_t *n)
+{
+	if (varint(data, end, pos, key) == -1)
+		return -1;
+	switch (*key & 7) {
+	case WIRE_VARINT:
+		return varint(data, end, pos, n);
+	case WIRE_LEN:
+		if (varint(data, end, pos, n) == -1)
+			return -1;
+		break;
+	case WIRE_64BIT:
+		*n = 8;
+		break;
+	case WIRE_32BIT:
+		*n = 4;
+		break;
+	default:
+		return -1;
+	}
+	return *n > end - *pos ? -1 : 0;
+}
+
 /* The walk; string fields are checked when strings is set. */
 static enum pbcheck_result
 walk(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t len,
@@ -59,30 +90,11 @@ walk(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t len,
 		}
 		/* Field 0 is not valid protobuf, but protobuf-c skips it as
 		 * unknown: so do we (the fuzz target holds us to the decoder). */
-		if (varint(data, stack[depth].end, &pos, &key) == -1 ||
+		if (field(data, stack[depth].end, &pos, &key, &n) == -1 ||
 		    (key >> 3) > UINT32_MAX)
 			return PBCHECK_MALFORMED;
-		switch (key & 7) {
-		case WIRE_VARINT:
-			if (varint(data, stack[depth].end, &pos, &n) == -1)
-				return PBCHECK_MALFORMED;
+		if ((key & 7) == WIRE_VARINT)
 			continue;
-		case WIRE_64BIT:
-			n = 8;
-			break;
-		case WIRE_32BIT:
-			n = 4;
-			break;
-		case WIRE_LEN:
-			if (varint(data, stack[depth].end, &pos, &n) == -1)
-				return PBCHECK_MALFORMED;
-			break;
-		default:
-			/* Groups are not proto3; protobuf-c refuses them too. */
-			return PBCHECK_MALFORMED;
-		}
-		if (n > stack[depth].end - pos)
-			return PBCHECK_MALFORMED;
 		fd = protobuf_c_message_descriptor_get_field(stack[depth].desc,
 		    (unsigned)(key >> 3));
 		if (fd != NULL && (key & 7) == WIRE_LEN) {
@@ -119,7 +131,7 @@ pbcheck_wire(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
 }
 
 int
-pbpeek(const uint8_t *data, size_t len, uint32_t field, unsigned wiretype,
+pbpeek(const uint8_t *data, size_t len, uint32_t number, unsigned wiretype,
     uint64_t *value, const uint8_t **sub, size_t *sublen)
 {
 	size_t pos = 0;
@@ -127,33 +139,16 @@ pbpeek(const uint8_t *data, size_t len, uint32_t field, unsigned wiretype,
 	int found = 0;
 
 	while (pos < len) {
-		if (varint(data, len, &pos, &key) == -1)
+		if (field(data, len, &pos, &key, &n) == -1)
 			return -1;
-		switch (key & 7) {
-		case WIRE_VARINT:
-			if (varint(data, len, &pos, &n) == -1)
-				return -1;
-			if ((key >> 3) == field && wiretype == WIRE_VARINT) {
+		if ((key & 7) == WIRE_VARINT) {
+			if ((key >> 3) == number && wiretype == WIRE_VARINT) {
 				*value = n;
 				found = 1;
 			}
 			continue;
-		case WIRE_64BIT:
-			n = 8;
-			break;
-		case WIRE_32BIT:
-			n = 4;
-			break;
-		case WIRE_LEN:
-			if (varint(data, len, &pos, &n) == -1)
-				return -1;
-			break;
-		default:
-			return -1;
 		}
-		if (n > len - pos)
-			return -1;
-		if ((key >> 3) == field && (key & 7) == WIRE_LEN &&
+		if ((key >> 3) == number && (key & 7) == WIRE_LEN &&
 		    wiretype == WIRE_LEN) {
 			*sub = data + pos;
 			*sublen = (size_t)n;
