@@ -97,6 +97,18 @@ parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 	return 0;
 }
 
+/* parse_u64 for --name, with the usage message "expected lo..hi<unit>". */
+static int
+parse_range(const char *s, const char *name, uint64_t lo, uint64_t hi,
+    const char *unit, uint64_t *out, char *err, size_t errlen)
+{
+	if (parse_u64(s, lo, hi, out) == 0)
+		return 0;
+	snprintf(err, errlen, "--%s: expected %llu..%llu%s", name,
+	    (unsigned long long)lo, (unsigned long long)hi, unit);
+	return -1;
+}
+
 /* http:// or https:// followed by a non-empty authority, printable ASCII only. */
 static int
 valid_upstream(const char *u)
@@ -196,13 +208,10 @@ options_parse(int argc, char **argv, struct options *o, char *err, size_t errlen
 			o->upstream_ca = optarg;
 			break;
 		case OPT_UPSTREAM_CONNS:
-			if (parse_u64(optarg, OPT_UPSTREAM_CONNS_MIN,
-			    OPT_UPSTREAM_CONNS_MAX, &v) == -1) {
-				snprintf(err, errlen,
-				    "--upstream-connections: expected %d..%d",
-				    OPT_UPSTREAM_CONNS_MIN, OPT_UPSTREAM_CONNS_MAX);
+			if (parse_range(optarg, "upstream-connections",
+			    OPT_UPSTREAM_CONNS_MIN, OPT_UPSTREAM_CONNS_MAX, "",
+			    &v, err, errlen) == -1)
 				return OPTIONS_USAGE;
-			}
 			o->upstream_connections = (unsigned)v;
 			break;
 		case OPT_TOKEN_FD:
@@ -225,13 +234,10 @@ options_parse(int argc, char **argv, struct options *o, char *err, size_t errlen
 			o->allow_origins[o->n_allow_origins++] = optarg;
 			break;
 		case OPT_MAX_MESSAGE:
-			if (parse_u64(optarg, OPT_MAX_MESSAGE_MIN,
-			    OPT_MAX_MESSAGE_MAX, &v) == -1) {
-				snprintf(err, errlen,
-				    "--max-message: expected %u..%u bytes",
-				    OPT_MAX_MESSAGE_MIN, OPT_MAX_MESSAGE_MAX);
+			if (parse_range(optarg, "max-message",
+			    OPT_MAX_MESSAGE_MIN, OPT_MAX_MESSAGE_MAX, " bytes",
+			    &v, err, errlen) == -1)
 				return OPTIONS_USAGE;
-			}
 			o->max_message = v;
 			break;
 		case OPT_USER:
