@@ -1076,29 +1076,45 @@ ocb_client_want_write(const struct ocb_client *c)
 	return c->fd != -1 && c->out.len > 0;
 }
 
-int
-ocb_client_request(struct ocb_client *c, Opencode__ClientMessage *msg,
-    ocb_reply_fn cb, void *arg)
+/*
+ * Gives msg a request id and queues it, with a pending slot for its reply
+ * (cb or reply, as pending_add); NULL, with the reason set, when the
+ * connection is not open, msg is not a request, or memory runs out.
+ */
+static struct pending *
+request_queue(struct ocb_client *c, Opencode__ClientMessage *msg,
+    ocb_reply_fn cb, void *arg, Opencode__ServerMessage **reply)
 {
 	struct pending *p;
 
 	if (c->state != ST_OPEN) {
 		seterr(c, "%s", c->state == ST_NEW || c->state == ST_AUTH ?
 		    "not connected" : "the connection is closed");
-		return -1;
+		return NULL;
 	}
 	if (msg == NULL || msg->payload_case ==
 	    OPENCODE__CLIENT_MESSAGE__PAYLOAD_AUTH_HANDSHAKE) {
 		seterr(c, "not a request");
-		return -1;
+		return NULL;
 	}
-	if ((p = pending_add(c, cb, arg, NULL)) == NULL)
-		return -1;
+	if ((p = pending_add(c, cb, arg, reply)) == NULL)
+		return NULL;
 	msg->request_id = p->id;
 	if (queue_msg(c, msg) == -1) {
 		pending_del(c, p);
-		return -1;
+		return NULL;
 	}
+	return p;
+}
+
+int
+ocb_client_request(struct ocb_client *c, Opencode__ClientMessage *msg,
+    ocb_reply_fn cb, void *arg)
+{
+	struct pending *p;
+
+	if ((p = request_queue(c, msg, cb, arg, NULL)) == NULL)
+		return -1;
 	if (flush(c) == -1) {
 		/* Not this request's callback: the caller sees the -1. */
 		pending_del(c, p);
@@ -1112,7 +1128,6 @@ ocb_client_call(struct ocb_client *c, Opencode__ClientMessage *msg,
     int timeout_ms, Opencode__ServerMessage **reply)
 {
 	int64_t deadline = deadline_of(timeout_ms);
-	struct pending *p;
 	int r;
 
 	*reply = NULL;
@@ -1120,23 +1135,8 @@ ocb_client_call(struct ocb_client *c, Opencode__ClientMessage *msg,
 		seterr(c, "ocb_client_call called from a callback");
 		return -1;
 	}
-	if (c->state != ST_OPEN) {
-		seterr(c, "%s", c->state == ST_NEW || c->state == ST_AUTH ?
-		    "not connected" : "the connection is closed");
+	if (request_queue(c, msg, NULL, NULL, reply) == NULL)
 		return -1;
-	}
-	if (msg == NULL || msg->payload_case ==
-	    OPENCODE__CLIENT_MESSAGE__PAYLOAD_AUTH_HANDSHAKE) {
-		seterr(c, "not a request");
-		return -1;
-	}
-	if ((p = pending_add(c, NULL, NULL, reply)) == NULL)
-		return -1;
-	msg->request_id = p->id;
-	if (queue_msg(c, msg) == -1) {
-		pending_del(c, p);
-		return -1;
-	}
 	r = wait_slot(c, msg->request_id, reply, deadline);
 	fail_pending(c);
 	return r;
