@@ -128,6 +128,21 @@ result(struct ws_upgrade_result *res, int status, const char *reason)
 	return status;
 }
 
+/* The header that must stand exactly once; NULL, with a 400, otherwise. */
+static const struct http_header *
+find_once(const struct http_head *h, const char *name, const char *missing,
+    const char *duplicate, struct ws_upgrade_result *res)
+{
+	const struct http_header *hdr;
+	size_t n;
+
+	hdr = http_head_find(h, name, &n);
+	if (n == 1)
+		return hdr;
+	result(res, 400, n == 0 ? missing : duplicate);
+	return NULL;
+}
+
 int
 ws_upgrade_check(const struct http_head *h, const struct ws_upgrade_policy *pol,
     struct ws_upgrade_result *res)
@@ -142,11 +157,9 @@ ws_upgrade_check(const struct http_head *h, const struct ws_upgrade_policy *pol,
 		return result(res, 400, "method is not GET");
 	if (h->version_major != 1 || h->version_minor != 1)
 		return result(res, 400, "version is not HTTP/1.1");
-	host = http_head_find(h, "Host", &n);
-	if (n == 0)
-		return result(res, 400, "missing Host");
-	if (n > 1)
-		return result(res, 400, "duplicate Host");
+	if ((host = find_once(h, "Host", "missing Host", "duplicate Host",
+	    res)) == NULL)
+		return res->status;
 	if (http_head_find(h, "Transfer-Encoding", NULL) != NULL)
 		return result(res, 400, "request has Transfer-Encoding");
 	cl = http_head_find(h, "Content-Length", &n);
@@ -156,11 +169,10 @@ ws_upgrade_check(const struct http_head *h, const struct ws_upgrade_policy *pol,
 		return result(res, 400, "Upgrade lacks websocket");
 	if (!list_has_token(h, "Connection", "upgrade"))
 		return result(res, 400, "Connection lacks upgrade");
-	key = http_head_find(h, "Sec-WebSocket-Key", &n);
-	if (n == 0)
-		return result(res, 400, "missing Sec-WebSocket-Key");
-	if (n > 1)
-		return result(res, 400, "duplicate Sec-WebSocket-Key");
+	if ((key = find_once(h, "Sec-WebSocket-Key",
+	    "missing Sec-WebSocket-Key", "duplicate Sec-WebSocket-Key",
+	    res)) == NULL)
+		return res->status;
 	if (!key_valid(key))
 		return result(res, 400, "invalid Sec-WebSocket-Key");
 
