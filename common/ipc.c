@@ -120,7 +120,7 @@ ipc_reader_next(struct ipc_reader *r, Ocb__Ipc__Frame **out)
 		return IPC_NEED_MORE;
 	/* Plain malloc blocks: ipc_frame_free releases them as protobuf-c's
 	 * default allocator would. */
-	pb_track_init(&t, NULL);
+	pb_track_init(&t, r->alloc);
 	f = ocb__ipc__frame__unpack(&t.a, len, h + IPC_HEADER);
 	if (f == NULL && t.failed && r->nomem_ok &&
 	    ipc_peek(h + IPC_HEADER, len, &r->lost) == 0) {

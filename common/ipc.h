@@ -65,6 +65,10 @@ struct ipc_reader {
 	 */
 	int		 nomem_ok;
 	struct ipc_lost	 lost;
+	/* Where decoded frames come from; NULL: malloc(3).  Frames are
+	 * released with free(3), so a test's allocator must hand out
+	 * malloc(3) blocks (it may fail some). */
+	ProtobufCAllocator *alloc;
 };
 
 void		 ipc_reader_init(struct ipc_reader *);

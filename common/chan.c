@@ -1,0 +1,263 @@
+/*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/* An IPC channel: reader, output queue, events; see chan.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "common/chan.h"
+
+void
+chan_init(struct chan *ch, int fd)
+{
+	unsigned gen = ch->gen;
+
+	memset(ch, 0, sizeof(*ch));
+	ch->gen = gen + 1;
+	ch->fd = fd;
+	ipc_reader_init(&ch->in);
+	buf_init(&ch->out);
+}
+
+/* Stops watching and tells the owner, once; the owner may free the channel. */
+static void
+chan_stop(struct chan *ch, enum chan_end end, const char *why)
+{
+	int saved = errno;
+
+	if (ch->stopped)
+		return;
+	ch->stopped = 1;
+	if (ch->rev != NULL)
+		event_del(ch->rev);
+	if (ch->wev != NULL)
+		event_del(ch->wev);
+	if (ch->retry != NULL)
+		event_del(ch->retry);
+	errno = saved;
+	ch->cb->closed(ch, end, why, ch->arg);
+}
+
+void
+chan_fail(struct chan *ch, const char *why)
+{
+	ch->in.bad = 1;
+	ch->in.why = why;
+	chan_stop(ch, CHAN_BAD, why);
+}
+
+static void
+chan_retry_later(struct chan *ch)
+{
+	struct timeval tv = { 0, CHAN_RETRY_MS * 1000 };
+
+	if (!evtimer_pending(ch->retry, NULL))
+		evtimer_add(ch->retry, &tv);
+}
+
+static void
+chan_flush(struct chan *ch)
+{
+	switch (buf_flush(&ch->out, ch->fd)) {
+	case BUF_FLUSHED:
+		event_del(ch->wev);
+		break;
+	case BUF_BLOCKED:
+		/* Out of memory in libevent: try again shortly. */
+		if (event_add(ch->wev, NULL) == -1)
+			chan_retry_later(ch);
+		break;
+	default:
+		chan_stop(ch, CHAN_WRITE_FAILED, "write");
+		break;
+	}
+}
+
+void
+chan_dispatch(struct chan *ch)
+{
+	unsigned gen = ch->gen;
+	Ocb__Ipc__Frame *fr;
+	enum ipc_status st;
+
+	/* A callback may stop or free the channel: then nothing more. */
+	while (ch->gen == gen && !ch->stopped) {
+		st = ipc_reader_next(&ch->in, &fr);
+		if (st == IPC_FRAME) {
+			ch->cb->frame(ch, fr, ch->arg);
+			ipc_frame_free(fr);
+		} else if (st == IPC_NOMEM)
+			ch->cb->lost(ch, &ch->in.lost, ch->arg);
+		else {
+			if (st == IPC_BAD)
+				chan_stop(ch, CHAN_BAD, ch->in.why);
+			break;
+		}
+	}
+}
+
+static void
+chan_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct chan *ch = arg;
+	ssize_t n;
+
+	n = ipc_read(&ch->in, ch->fd);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n == -1 && errno == ENOMEM) {
+		/* The bytes wait in the socket; not at once, that would spin. */
+		event_del(ch->rev);
+		chan_retry_later(ch);
+		return;
+	}
+	if (n <= 0) {
+		if (n == 0)
+			errno = 0;
+		chan_stop(ch, CHAN_CLOSED, n == 0 ? "closed" : "read");
+		return;
+	}
+	chan_dispatch(ch);
+}
+
+static void
+chan_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	chan_flush(arg);
+}
+
+static void
+chan_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct chan *ch = arg;
+
+	if (ch->stopped)
+		return;
+	if (!event_pending(ch->rev, EV_READ, NULL) &&
+	    event_add(ch->rev, NULL) == -1)
+		chan_retry_later(ch);
+	if (buf_used(&ch->out) > 0)
+		chan_flush(ch);
+}
+
+int
+chan_start(struct chan *ch, struct event_base *base, const struct chan_cb *cb,
+    void *arg)
+{
+	ch->cb = cb;
+	ch->arg = arg;
+	ch->in.nomem_ok = cb->lost != NULL;
+	if (ch->fd == -1 || fcntl(ch->fd, F_SETFL, O_NONBLOCK) == -1)
+		return -1;
+	ch->rev = event_new(base, ch->fd, EV_READ | EV_PERSIST, chan_read_cb, ch);
+	ch->wev = event_new(base, ch->fd, EV_WRITE | EV_PERSIST, chan_write_cb,
+	    ch);
+	ch->retry = evtimer_new(base, chan_retry_cb, ch);
+	if (ch->rev == NULL || ch->wev == NULL || ch->retry == NULL ||
+	    event_add(ch->rev, NULL) == -1) {
+		errno = ENOMEM;
+		return -1;
+	}
+	/* Frames queued before the start go out now. */
+	if (buf_used(&ch->out) > 0)
+		event_active(ch->wev, EV_WRITE, 1);
+	return 0;
+}
+
+int
+chan_send(struct chan *ch, Ocb__Ipc__Frame *fr)
+{
+	if (ch->fd == -1 || ch->stopped) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	if (ch->outq_max > 0 && buf_used(&ch->out) > ch->outq_max) {
+		errno = EAGAIN;
+		return -1;
+	}
+	if (ipc_frame_pack(&ch->out, fr) == -1)
+		return -1;
+	if (ch->wev != NULL && !event_pending(ch->wev, EV_WRITE, NULL))
+		event_active(ch->wev, EV_WRITE, 1);
+	return 0;
+}
+
+int
+chan_flush_blocking(struct chan *ch)
+{
+	if (ch->fd == -1) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	if (ipc_flush_blocking(&ch->out, ch->fd) == -1)
+		return -1;
+	if (ch->wev != NULL)
+		event_del(ch->wev);
+	return 0;
+}
+
+int
+chan_send_blocking(struct chan *ch, Ocb__Ipc__Frame *fr)
+{
+	if (ch->fd == -1) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	if (ipc_frame_pack(&ch->out, fr) == -1)
+		return -1;
+	return chan_flush_blocking(ch);
+}
+
+int
+chan_send_fds(struct chan *ch, Ocb__Ipc__Frame *fr, const int *fds,
+    size_t nfds)
+{
+	/* What is queued goes first, so that the frames keep their order. */
+	if (chan_flush_blocking(ch) == -1)
+		return -1;
+	return ipc_send_fds(ch->fd, fr, fds, nfds);
+}
+
+int
+chan_read_blocking(struct chan *ch, Ocb__Ipc__Frame **out)
+{
+	if (ch->fd == -1) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	return ipc_read_frame_blocking(&ch->in, ch->fd, out);
+}
+
+int
+chan_take_fd(struct chan *ch)
+{
+	return ipc_reader_take_fd(&ch->in);
+}
+
+void
+chan_free(struct chan *ch)
+{
+	/* libevent allows an event to be freed from its own callback. */
+	if (ch->rev != NULL)
+		event_free(ch->rev);
+	if (ch->wev != NULL)
+		event_free(ch->wev);
+	if (ch->retry != NULL)
+		event_free(ch->retry);
+	ch->rev = ch->wev = ch->retry = NULL;
+	if (ch->fd != -1)
+		close(ch->fd);
+	ch->fd = -1;
+	ch->stopped = 1;
+	ipc_reader_free(&ch->in);
+	buf_free(&ch->out);
+	ch->gen++;
+}
