@@ -184,7 +184,7 @@ forward(struct conn *c, uint64_t rid, const uint8_t *data, size_t len)
 		    "too many requests in flight on this connection");
 		return;
 	}
-	if (f->np.fd == -1) {
+	if (f->np.chan.fd == -1) {
 		conn_send_error(c, rid, ERR_UPSTREAM_UNAVAILABLE, "netproc is restarting");
 		return;
 	}
@@ -314,7 +314,7 @@ dispatch_conn_gone(struct conn *c)
 	if (c->ninflight == 0)
 		return;
 	c->ninflight = 0;
-	if (c->front->np.fd == -1)
+	if (c->front->np.chan.fd == -1)
 		return;
 	cn.conn_id = c->id;
 	fr.body_case = OCB__IPC__FRAME__BODY_CANCEL;

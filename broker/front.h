@@ -20,6 +20,7 @@
 
 #include "broker/http_head.h"
 #include "common/buf.h"
+#include "common/chan.h"
 #include "common/ipc.h"
 #include "common/token.h"
 #include "common/ws_frame.h"
@@ -91,10 +92,7 @@ struct conn {
 };
 
 struct netproc_chan {
-	int			 fd;		/* -1 while netproc is down */
-	struct event		*rev, *wev;
-	struct ipc_reader	 in;
-	struct buf		 out;
+	struct chan		 chan;		/* fd -1 while netproc is down */
 	int			 connected;	/* its event stream is up */
 };
 
@@ -111,11 +109,8 @@ struct front {
 	int			 listener;
 	struct event		*accept_ev;
 	struct event		*accept_pause;	/* EMFILE back-off */
-	struct event		*read_retry;	/* ENOMEM back-off of the channels */
 
-	int			 parent_fd;
-	struct event		*parent_ev;
-	struct ipc_reader	 parent_in;
+	struct chan		 parent;
 
 	struct netproc_chan	 np;
 
