@@ -13,7 +13,6 @@
 
 #include <curl/curl.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,6 +22,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/chan.h"
 #include "common/ipc.h"
 #include "common/log.h"
 #include "common/options.h"
@@ -39,7 +39,7 @@
 #define NETPROC_OUTQ_MAX	(256u * 1024 * 1024)	/* the front stopped reading */
 #define NETPROC_MMAP_MIN	(1024 * 1024)
 #define NETPROC_OWED_MAX	256	/* answers waiting for memory */
-#define NETPROC_RETRY_MS	20	/* how soon memory is tried again */
+#define NETPROC_RETRY_MS	20	/* how soon an owed answer is tried again */
 
 /* A request whose answer could not be queued yet: INTERNAL is owed. */
 struct owed {
@@ -49,14 +49,11 @@ struct owed {
 
 struct netproc {
 	struct event_base	*base;
-	int			 fd;
-	struct event		*rev, *wev;
-	struct ipc_reader	 in;
-	struct buf		 out;
+	struct chan		 chan;		/* to the front */
 	struct upstream		*up;
 	struct stream		*stream;
 	size_t			 max_reply;	/* the client's --max-message */
-	struct event		*retry;		/* reading and owed answers */
+	struct event		*retry;		/* owed answers */
 	struct owed		 owed[NETPROC_OWED_MAX];
 	size_t			 nowed;
 };
@@ -67,32 +64,6 @@ static const char *const scrub_env[] = {
 	"HTTPS_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY",
 	"CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR", "CURL_HOME",
 };
-
-static void
-netproc_flush(struct netproc *np)
-{
-	switch (buf_flush(&np->out, np->fd)) {
-	case BUF_FLUSHED:
-		event_del(np->wev);
-		break;
-	case BUF_BLOCKED:
-		event_add(np->wev, NULL);
-		break;
-	default:
-		if (errno != EPIPE && errno != ECONNRESET)
-			fatal("front channel: write");
-		/* The front is gone (shutdown): nothing left to do. */
-		log_debug("front channel closed");
-		event_base_loopexit(np->base, NULL);
-		break;
-	}
-}
-
-static void
-write_cb(evutil_socket_t fd, short what, void *arg)
-{
-	netproc_flush(arg);
-}
 
 static void
 retry_soon(struct netproc *np)
@@ -107,16 +78,18 @@ retry_soon(struct netproc *np)
 static int
 send_frame(struct netproc *np, Ocb__Ipc__Frame *fr)
 {
-	if (buf_used(&np->out) > NETPROC_OUTQ_MAX)
+	if (chan_send(&np->chan, fr) == 0)
+		return 0;
+	switch (errno) {
+	case ENOMEM:
+		return -1;
+	case ENOTCONN:
+		return 0;	/* the front is gone: the loop is ending */
+	case EAGAIN:
 		fatalx("the front stopped reading");
-	if (ipc_frame_pack(&np->out, fr) == -1) {
-		if (errno == ENOMEM)
-			return -1;
+	default:
 		fatalx("cannot pack a frame");
 	}
-	if (!event_pending(np->wev, EV_WRITE, NULL))
-		event_active(np->wev, EV_WRITE, 1);
-	return 0;
 }
 
 static int
@@ -271,64 +244,58 @@ frame_lost(struct netproc *np, const struct ipc_lost *lost)
 }
 
 static void
-handle_frames(struct netproc *np)
+front_frame(struct chan *ch, Ocb__Ipc__Frame *fr, void *arg)
 {
-	Ocb__Ipc__Frame *fr;
-	enum ipc_status st;
+	struct netproc *np = arg;
 
-	while ((st = ipc_reader_next(&np->in, &fr)) == IPC_FRAME ||
-	    st == IPC_NOMEM) {
-		if (st == IPC_NOMEM) {
-			frame_lost(np, &np->in.lost);
-			continue;
-		}
-		switch (fr->body_case) {
-		case OCB__IPC__FRAME__BODY_REQUEST:
-			handle_request(np, fr->request);
-			break;
-		case OCB__IPC__FRAME__BODY_CANCEL:
-			upstream_cancel_conn(np->up, fr->cancel->conn_id);
-			forget_owed(np, fr->cancel->conn_id);
-			break;
-		default:
-			fatalx("the front sent a frame it must not send");
-		}
-		ipc_frame_free(fr);
+	switch (fr->body_case) {
+	case OCB__IPC__FRAME__BODY_REQUEST:
+		handle_request(np, fr->request);
+		break;
+	case OCB__IPC__FRAME__BODY_CANCEL:
+		upstream_cancel_conn(np->up, fr->cancel->conn_id);
+		forget_owed(np, fr->cancel->conn_id);
+		break;
+	default:
+		fatalx("the front sent a frame it must not send");
 	}
-	if (st == IPC_BAD)
-		fatalx("front channel: %s", np->in.why);
 }
 
 static void
-read_cb(evutil_socket_t fd, short what, void *arg)
+front_lost(struct chan *ch, const struct ipc_lost *lost, void *arg)
+{
+	frame_lost(arg, lost);
+}
+
+static void
+front_closed(struct chan *ch, enum chan_end end, const char *why, void *arg)
 {
 	struct netproc *np = arg;
-	ssize_t n;
 
-	n = ipc_read(&np->in, fd);
-	if (n == -1 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n == -1 && errno == ENOMEM) {
-		/* The bytes wait in the socket; read them when memory is back. */
-		event_del(np->rev);
-		retry_soon(np);
-		return;
-	}
-	if (n <= 0) {
+	switch (end) {
+	case CHAN_CLOSED:
 		log_debug("the front closed our channel");
-		event_base_loopexit(np->base, NULL);
-		return;
+		break;
+	case CHAN_WRITE_FAILED:
+		if (errno != EPIPE && errno != ECONNRESET)
+			fatal("front channel: write");
+		/* The front is gone (shutdown): nothing left to do. */
+		log_debug("front channel closed");
+		break;
+	case CHAN_BAD:
+		fatalx("front channel: %s", why);
 	}
-	handle_frames(np);
+	event_base_loopexit(np->base, NULL);
 }
+
+/* From the configuration on, out of memory costs a frame, not the channel. */
+static const struct chan_cb front_cb = { front_frame, front_lost, front_closed };
 
 static void
 retry_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct netproc *np = arg;
 
-	if (!event_pending(np->rev, EV_READ, NULL))
-		event_add(np->rev, NULL);
 	if (pay_owed(np) == -1)
 		retry_soon(np);
 }
@@ -375,10 +342,9 @@ netproc_main(void)
 		fatalx("fd %d is not our channel", PROC_IPC_FD);
 
 	memset(&np, 0, sizeof(np));
-	np.fd = PROC_IPC_FD;
-	ipc_reader_init(&np.in);
-	buf_init(&np.out);
-	if (ipc_read_frame_blocking(&np.in, np.fd, &fr) == -1 ||
+	chan_init(&np.chan, PROC_IPC_FD);
+	np.chan.outq_max = NETPROC_OUTQ_MAX;
+	if (chan_read_blocking(&np.chan, &fr) == -1 ||
 	    fr->body_case != OCB__IPC__FRAME__BODY_CONFIG)
 		fatalx("cannot read the configuration");
 	cfg = fr->config;
@@ -419,19 +385,14 @@ netproc_main(void)
 	if ((np.up = upstream_new(np.base, &ucfg, reply_cb, &np)) == NULL)
 		fatalx("cannot set up the upstream %s", cfg->upstream_url);
 	ipc_frame_free(fr);	/* wipes the password */
-	/* From now on out of memory costs a frame, not the channel. */
-	np.in.nomem_ok = 1;
 	if ((np.stream = stream_new(np.up, event_cb, &np)) == NULL)
 		fatalx("cannot set up the event stream");
 
-	fcntl(np.fd, F_SETFL, O_NONBLOCK);
-	np.rev = event_new(np.base, np.fd, EV_READ | EV_PERSIST, read_cb, &np);
-	np.wev = event_new(np.base, np.fd, EV_WRITE | EV_PERSIST, write_cb, &np);
 	np.retry = evtimer_new(np.base, retry_cb, &np);
 	ev_term = evsignal_new(np.base, SIGTERM, sigterm_cb, &np);
-	if (np.rev == NULL || np.wev == NULL || np.retry == NULL ||
-	    ev_term == NULL ||
-	    event_add(np.rev, NULL) == -1 || evsignal_add(ev_term, NULL) == -1)
+	if (np.retry == NULL || ev_term == NULL ||
+	    chan_start(&np.chan, np.base, &front_cb, &np) == -1 ||
+	    evsignal_add(ev_term, NULL) == -1)
 		fatalx("cannot set up the event loop");
 
 	if (drop && sandbox_drop_privileges(chroot_dir, drop_uid, drop_gid) == -1)
@@ -441,19 +402,16 @@ netproc_main(void)
 
 	stream_start(np.stream);
 	/* Requests may have arrived in the same read as the configuration. */
-	handle_frames(&np);
+	chan_dispatch(&np.chan);
 	event_base_dispatch(np.base);
 
 	/* Everything released, so a sanitizer build can check for leaks. */
 	stream_free(np.stream);
 	upstream_free(np.up);
-	event_free(np.rev);
-	event_free(np.wev);
+	chan_free(&np.chan);
 	event_free(np.retry);
 	event_free(ev_term);
 	event_base_free(np.base);
-	ipc_reader_free(&np.in);
-	buf_free(&np.out);
 	curlmem_global_cleanup();
 	return 0;
 }
