@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/chan.h"
 #include "common/ipc.h"
 #include "common/log.h"
 #include "common/options.h"
@@ -311,7 +312,7 @@ parent_send_config(struct parent *p, int fd, int for_front)
 }
 
 static int
-send_control_fd(int sock, Ocb__Ipc__Control__Kind kind, int fd)
+send_control_fd(struct chan *ch, Ocb__Ipc__Control__Kind kind, int fd)
 {
 	Ocb__Ipc__Frame f = OCB__IPC__FRAME__INIT;
 	Ocb__Ipc__Control ctl = OCB__IPC__CONTROL__INIT;
@@ -319,7 +320,7 @@ send_control_fd(int sock, Ocb__Ipc__Control__Kind kind, int fd)
 	ctl.kind = kind;
 	f.body_case = OCB__IPC__FRAME__BODY_CONTROL;
 	f.control = &ctl;
-	return ipc_send_fd(sock, &f, fd);
+	return chan_send_fds(ch, &f, &fd, 1);
 }
 
 static int
@@ -345,7 +346,7 @@ start_netproc(struct parent *p)
 		close(chan);
 		return -1;
 	}
-	if (send_control_fd(p->front_fd, OCB__IPC__CONTROL__KIND__NETPROC_FD,
+	if (send_control_fd(&p->front_chan, OCB__IPC__CONTROL__KIND__NETPROC_FD,
 	    chan) == -1) {
 		close(chan);
 		return -1;
@@ -522,54 +523,64 @@ print_ready(struct parent *p)
 	p->ready = 1;
 }
 
+/* What the front asks of us: its kind is all a control frame carries. */
 static void
-front_read_cb(evutil_socket_t fd, short what, void *arg)
+front_control(struct parent *p, uint64_t kind)
 {
-	struct parent *p = arg;
-	Ocb__Ipc__Frame *f;
-	enum ipc_status st;
-	ssize_t n;
-
-	n = ipc_read(&p->front_in, fd);
-	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
-		/* The front is gone; SIGCHLD tells how. */
-		event_del(p->front_ev);
-		return;
-	}
-	while ((st = ipc_reader_next(&p->front_in, &f)) == IPC_FRAME) {
-		if (f->body_case != OCB__IPC__FRAME__BODY_CONTROL) {
-			ipc_frame_free(f);
-			st = IPC_BAD;
-			p->front_in.why = "unexpected frame";
-			break;
+	switch (kind) {
+	case OCB__IPC__CONTROL__KIND__READY:
+		if (!p->ready) {
+			print_ready(p);
+			log_info("listening on 127.0.0.1:%u", p->port);
 		}
-		switch (f->control->kind) {
-		case OCB__IPC__CONTROL__KIND__READY:
-			if (!p->ready) {
-				print_ready(p);
-				log_info("listening on 127.0.0.1:%u", p->port);
-			}
-			break;
-		case OCB__IPC__CONTROL__KIND__RESTART_NETPROC:
-			if (p->netproc.pid > 0) {
-				log_warnx("front asked for a netproc restart");
-				child_signal(&p->netproc, SIGKILL);
-			}
-			break;
-		default:
-			log_warnx("front sent an unexpected control message");
-			break;
+		break;
+	case OCB__IPC__CONTROL__KIND__RESTART_NETPROC:
+		if (p->netproc.pid > 0) {
+			log_warnx("front asked for a netproc restart");
+			child_signal(&p->netproc, SIGKILL);
 		}
-		ipc_frame_free(f);
-	}
-	if (st == IPC_BAD) {
-		log_warnx("front channel: %s; stopping", p->front_in.why);
-		event_del(p->front_ev);
-		parent_stop(p, 1);
-		if (p->front.pid > 0)
-			child_signal(&p->front, SIGTERM);
+		break;
+	default:
+		log_warnx("front sent an unexpected control message");
+		break;
 	}
 }
+
+static void
+front_frame(struct chan *ch, Ocb__Ipc__Frame *f, void *arg)
+{
+	if (f->body_case != OCB__IPC__FRAME__BODY_CONTROL)
+		chan_fail(ch, "unexpected frame");
+	else
+		front_control(arg, f->control->kind);
+}
+
+/* Out of memory decoding it: the kind is read from its wire bytes, so the
+ * ready line or the restart is not lost, and the broker does not stop. */
+static void
+front_lost(struct chan *ch, const struct ipc_lost *lost, void *arg)
+{
+	if (lost->body_case != OCB__IPC__FRAME__BODY_CONTROL)
+		chan_fail(ch, "unexpected frame");
+	else
+		front_control(arg, lost->control_kind);
+}
+
+static void
+front_closed(struct chan *ch, enum chan_end end, const char *why, void *arg)
+{
+	struct parent *p = arg;
+
+	/* Closed: the front is gone; SIGCHLD tells how. */
+	if (end != CHAN_BAD)
+		return;
+	log_warnx("front channel: %s; stopping", why);
+	parent_stop(p, 1);
+	if (p->front.pid > 0)
+		child_signal(&p->front, SIGTERM);
+}
+
+static const struct chan_cb front_cb = { front_frame, front_lost, front_closed };
 
 static int
 self_path(char *out, size_t len, const char *argv0)
@@ -616,14 +627,14 @@ parent_main(int argc, char **argv)
 	int sp[2], rc;
 
 	memset(&p, 0, sizeof(p));
-	p.listener = p.front_fd = p.spawner_fd = p.self_fd = p.ca_fd = -1;
+	p.listener = p.spawner_fd = p.self_fd = p.ca_fd = -1;
 	p.spawner_pid = -1;
 	p.front.role = "front";
 	p.netproc.role = "netproc";
 	p.front.errpipe = p.netproc.errpipe = -1;
 	p.front.pidfd = p.netproc.pidfd = -1;
 	p.backoff_ms = RESTART_FIRST_MS;
-	ipc_reader_init(&p.front_in);
+	chan_init(&p.front_chan, -1);
 	ipc_reader_init(&p.spawner_in);
 
 	switch (options_parse(argc, argv, &p.opt, err, sizeof(err))) {
@@ -729,19 +740,16 @@ parent_main(int argc, char **argv)
 		fatal("pidfd_open of the front");
 #endif
 	close(sp[0]);
-	p.front_fd = sp[1];
-	if (parent_send_config(&p, p.front_fd, 1) == -1 ||
-	    send_control_fd(p.front_fd, OCB__IPC__CONTROL__KIND__LISTENER_FD,
+	chan_init(&p.front_chan, sp[1]);
+	if (parent_send_config(&p, p.front_chan.fd, 1) == -1 ||
+	    send_control_fd(&p.front_chan, OCB__IPC__CONTROL__KIND__LISTENER_FD,
 	    p.listener) == -1)
 		fatal("cannot configure the front");
 	close(p.listener);
 	p.listener = -1;
 	if (start_netproc(&p) == -1)
 		fatal("cannot start netproc");
-	fcntl(p.front_fd, F_SETFL, O_NONBLOCK);
-	p.front_ev = event_new(p.base, p.front_fd, EV_READ | EV_PERSIST,
-	    front_read_cb, &p);
-	if (p.front_ev == NULL || event_add(p.front_ev, NULL) == -1)
+	if (chan_start(&p.front_chan, p.base, &front_cb, &p) == -1)
 		fatalx("cannot watch the front");
 
 	if (!p.opt.insecure_no_sandbox && sandbox_enter(SANDBOX_PARENT) == -1)
@@ -751,15 +759,13 @@ parent_main(int argc, char **argv)
 	/* Everything released, so a sanitizer build can check for leaks. */
 	child_release(&p.front);
 	child_release(&p.netproc);
-	event_free(p.front_ev);
+	chan_free(&p.front_chan);
 	event_free(ev_term);
 	event_free(ev_int);
 	event_free(ev_chld);
 	event_free(p.restart_timer);
 	event_free(p.stop_timer);
 	event_base_free(p.base);
-	ipc_reader_free(&p.front_in);
-	close(p.front_fd);
 #ifdef PARENT_SPAWNER
 	/* EOF ends the spawner; reap it. */
 	if (p.spawner_fd != -1)

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "common/buf.h"
+#include "common/chan.h"
 #include "common/ipc.h"
 #include "common/options.h"
 #include "common/token.h"
@@ -60,9 +61,7 @@ struct parent {
 	pid_t			 spawner_pid;
 	int			 spawner_fd;	/* our end of the spawner's channel */
 	struct ipc_reader	 spawner_in;
-	int			 front_fd;	/* our end of the front's channel */
-	struct ipc_reader	 front_in;
-	struct event		*front_ev;
+	struct chan		 front_chan;	/* our end of the front's channel */
 
 	struct event		*restart_timer;
 	struct event		*stop_timer;
