@@ -46,74 +46,6 @@ cm_strdup(struct chatmap *cm, const char *s)
 	return p;
 }
 
-/* An optional string member: absent or null leaves *out as it is. */
-static int
-cm_optstr(struct chatmap *cm, int obj, const char *key, char **out)
-{
-	int	t = json_obj_get(cm->j, obj, key);
-
-	errno = 0;
-	switch (json_type(cm->j, t)) {
-	case -1:
-	case JSON_NULL:
-		return 0;
-	case JSON_STRING:
-		if (json_get_str(cm->j, t, cm->a, out) == -1)
-			return cm_fail(cm, key);
-		return 0;
-	default:
-		return cm_fail(cm, key);
-	}
-}
-
-static int
-cm_str(struct chatmap *cm, int obj, const char *key, char **out)
-{
-	int	t = json_obj_get(cm->j, obj, key);
-
-	errno = 0;
-	if (json_type(cm->j, t) != JSON_STRING ||
-	    json_get_str(cm->j, t, cm->a, out) == -1)
-		return cm_fail(cm, key);
-	return 0;
-}
-
-static int
-cm_optint(struct chatmap *cm, int obj, const char *key, int64_t *out)
-{
-	int	t = json_obj_get(cm->j, obj, key);
-
-	errno = 0;
-	switch (json_type(cm->j, t)) {
-	case -1:
-	case JSON_NULL:
-		return 0;
-	default:
-		if (json_get_int64(cm->j, t, out) == -1)
-			return cm_fail(cm, key);
-		return 0;
-	}
-}
-
-static int
-cm_optbool(struct chatmap *cm, int obj, const char *key,
-    protobuf_c_boolean *out)
-{
-	int	t = json_obj_get(cm->j, obj, key), v;
-
-	errno = 0;
-	switch (json_type(cm->j, t)) {
-	case -1:
-	case JSON_NULL:
-		return 0;
-	default:
-		if (json_get_bool(cm->j, t, &v) == -1)
-			return cm_fail(cm, key);
-		*out = v;
-		return 0;
-	}
-}
-
 /* The root as an array of n elements; -1 when it is not one. */
 static int
 root_array(struct chatmap *cm, const char *what, size_t *n)
@@ -139,10 +71,10 @@ map_status(struct chatmap *cm, int key, Opencode__SessionStatus *st)
 		return cm_fail(cm, "session id");
 	if (json_type(cm->j, v) != JSON_OBJECT)
 		return cm_fail(cm, "status");
-	if (cm_str(cm, v, "type", &st->status) == -1 ||
-	    cm_optint(cm, v, "attempt", &st->attempt) == -1 ||
-	    cm_optstr(cm, v, "message", &st->message) == -1 ||
-	    cm_optint(cm, v, "next", &st->next_ms) == -1)
+	if (chatmap_str(cm, v, "type", &st->status) == -1 ||
+	    chatmap_opt_int(cm, v, "attempt", &st->attempt) == -1 ||
+	    chatmap_opt_str(cm, v, "message", &st->message) == -1 ||
+	    chatmap_opt_int(cm, v, "next", &st->next_ms) == -1)
 		return -1;
 	return 0;
 }
@@ -446,12 +378,12 @@ map_command(struct chatmap *cm, int t, Opencode__CommandInfo *ci)
 	errno = 0;
 	if (json_type(cm->j, t) != JSON_OBJECT)
 		return cm_fail(cm, "command");
-	if (cm_str(cm, t, "name", &ci->name) == -1 ||
-	    cm_optstr(cm, t, "description", &ci->description) == -1 ||
-	    cm_optstr(cm, t, "agent", &ci->agent) == -1 ||
-	    cm_optstr(cm, t, "model", &ci->model) == -1 ||
-	    cm_optstr(cm, t, "source", &ci->source) == -1 ||
-	    cm_optbool(cm, t, "subtask", &ci->subtask) == -1)
+	if (chatmap_str(cm, t, "name", &ci->name) == -1 ||
+	    chatmap_opt_str(cm, t, "description", &ci->description) == -1 ||
+	    chatmap_opt_str(cm, t, "agent", &ci->agent) == -1 ||
+	    chatmap_opt_str(cm, t, "model", &ci->model) == -1 ||
+	    chatmap_opt_str(cm, t, "source", &ci->source) == -1 ||
+	    chatmap_opt_bool(cm, t, "subtask", &ci->subtask) == -1)
 		return -1;
 	h = json_obj_get(cm->j, t, "hints");
 	switch (json_type(cm->j, h)) {

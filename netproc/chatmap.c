@@ -64,6 +64,13 @@ tok_str(struct chatmap *cm, int t, const char *why, char **out)
 	return 0;
 }
 
+/* A required string member, "" allowed. */
+int
+chatmap_str(struct chatmap *cm, int obj, const char *key, char **out)
+{
+	return tok_str(cm, json_obj_get(cm->j, obj, key), key, out);
+}
+
 /* A required, non-empty string member. */
 static int
 req_str(struct chatmap *cm, int obj, const char *key, char **out)
@@ -76,8 +83,8 @@ req_str(struct chatmap *cm, int obj, const char *key, char **out)
 }
 
 /* An optional string member: absent or null is "". */
-static int
-opt_str(struct chatmap *cm, int obj, const char *key, char **out)
+int
+chatmap_opt_str(struct chatmap *cm, int obj, const char *key, char **out)
 {
 	int	t = json_obj_get(cm->j, obj, key);
 
@@ -92,8 +99,9 @@ opt_str(struct chatmap *cm, int obj, const char *key, char **out)
 }
 
 /* An optional boolean member: absent or null is false. */
-static int
-opt_bool(struct chatmap *cm, int obj, const char *key, protobuf_c_boolean *v)
+int
+chatmap_opt_bool(struct chatmap *cm, int obj, const char *key,
+    protobuf_c_boolean *v)
 {
 	int	t = json_obj_get(cm->j, obj, key), b;
 
@@ -106,6 +114,24 @@ opt_bool(struct chatmap *cm, int obj, const char *key, protobuf_c_boolean *v)
 		if (json_get_bool(cm->j, t, &b) == -1)
 			return fail(cm, key);
 		*v = b != 0;
+		return 0;
+	}
+}
+
+/* An optional integer member: absent or null is 0, a fraction fails. */
+int
+chatmap_opt_int(struct chatmap *cm, int obj, const char *key, int64_t *v)
+{
+	int	t = json_obj_get(cm->j, obj, key);
+
+	*v = 0;
+	switch (json_type(cm->j, t)) {
+	case -1:
+	case JSON_NULL:
+		return 0;
+	default:
+		if (json_get_int64(cm->j, t, v) == -1)
+			return fail(cm, key);
 		return 0;
 	}
 }
@@ -431,27 +457,27 @@ chatmap_message(struct chatmap *cm, int t, Opencode__MessageInfo *mi)
 	    (tm = opt_obj(cm, t, "time")) == -2 ||
 	    opt_count(cm, tm, "created", &mi->created_at) == -1 ||
 	    opt_count(cm, tm, "completed", &mi->completed_at) == -1 ||
-	    opt_str(cm, t, "agent", &mi->agent) == -1 ||
-	    opt_str(cm, t, "providerID", &mi->provider_id) == -1 ||
-	    opt_str(cm, t, "modelID", &mi->model_id) == -1 ||
-	    opt_str(cm, t, "finish", &mi->finish) == -1 ||
-	    opt_str(cm, t, "parentID", &mi->parent_id) == -1 ||
+	    chatmap_opt_str(cm, t, "agent", &mi->agent) == -1 ||
+	    chatmap_opt_str(cm, t, "providerID", &mi->provider_id) == -1 ||
+	    chatmap_opt_str(cm, t, "modelID", &mi->model_id) == -1 ||
+	    chatmap_opt_str(cm, t, "finish", &mi->finish) == -1 ||
+	    chatmap_opt_str(cm, t, "parentID", &mi->parent_id) == -1 ||
 	    opt_double(cm, t, "cost", &mi->cost) == -1 ||
 	    (tokens = opt_obj(cm, t, "tokens")) == -2 ||
 	    opt_count(cm, tokens, "input", &mi->input_tokens) == -1 ||
 	    opt_count(cm, tokens, "output", &mi->output_tokens) == -1 ||
 	    opt_count(cm, tokens, "reasoning", &mi->reasoning_tokens) == -1 ||
 	    (err = opt_obj(cm, t, "error")) == -2 ||
-	    opt_str(cm, err, "name", &mi->error_name) == -1 ||
+	    chatmap_opt_str(cm, err, "name", &mi->error_name) == -1 ||
 	    (data = opt_obj(cm, err, "data")) == -2 ||
-	    opt_str(cm, data, "message", &mi->error_message) == -1)
+	    chatmap_opt_str(cm, data, "message", &mi->error_message) == -1)
 		return -1;
 	chatmap_error_text(mi->error_message);
 	/* A user message names its model in model{providerID, modelID}. */
 	if (mi->provider_id[0] == '\0' && mi->model_id[0] == '\0') {
 		if ((model = opt_obj(cm, t, "model")) == -2 ||
-		    opt_str(cm, model, "providerID", &mi->provider_id) == -1 ||
-		    opt_str(cm, model, "modelID", &mi->model_id) == -1)
+		    chatmap_opt_str(cm, model, "providerID", &mi->provider_id) == -1 ||
+		    chatmap_opt_str(cm, model, "modelID", &mi->model_id) == -1)
 			return -1;
 	}
 	return 0;
@@ -475,8 +501,8 @@ chatmap_tool(struct chatmap *cm, int t, Opencode__ToolCallEvent *tc,
 	    req_str(cm, t, "tool", &tc->tool) == -1 ||
 	    req_str(cm, t, "id", &tc->part_id) == -1 ||
 	    req_str(cm, state, "status", &tc->status) == -1 ||
-	    opt_str(cm, state, "title", &tc->title) == -1 ||
-	    opt_str(cm, state, "error", &tc->error) == -1 ||
+	    chatmap_opt_str(cm, state, "title", &tc->title) == -1 ||
+	    chatmap_opt_str(cm, state, "error", &tc->error) == -1 ||
 	    raw_json(cm, json_obj_get(cm->j, state, "input"), "input",
 	    &tc->input_json) == -1)
 		return -1;
@@ -515,8 +541,8 @@ chatmap_part(struct chatmap *cm, int t, Opencode__PartInfo *pi)
 	type = json_obj_get(cm->j, t, "type");
 	if (json_str_eq(cm->j, type, "text") ||
 	    json_str_eq(cm->j, type, "reasoning")) {
-		if (opt_str(cm, t, "text", &pi->text) == -1 ||
-		    opt_bool(cm, t, "synthetic", &pi->synthetic) == -1)
+		if (chatmap_opt_str(cm, t, "text", &pi->text) == -1 ||
+		    chatmap_opt_bool(cm, t, "synthetic", &pi->synthetic) == -1)
 			return -1;
 		cut_text(pi->text, &pi->truncated);
 	} else if (json_str_eq(cm->j, type, "tool")) {
@@ -530,9 +556,9 @@ chatmap_part(struct chatmap *cm, int t, Opencode__PartInfo *pi)
 		if ((fa = cm_alloc(cm, 1, sizeof(*fa))) == NULL)
 			return fail(cm, "file");
 		opencode__file_attachment__init(fa);
-		if (opt_str(cm, t, "mime", &fa->mime) == -1 ||
-		    opt_str(cm, t, "filename", &fa->filename) == -1 ||
-		    opt_str(cm, t, "url", &fa->url) == -1)
+		if (chatmap_opt_str(cm, t, "mime", &fa->mime) == -1 ||
+		    chatmap_opt_str(cm, t, "filename", &fa->filename) == -1 ||
+		    chatmap_opt_str(cm, t, "url", &fa->url) == -1)
 			return -1;
 		/* A data: URL carries the file itself. */
 		cut_text(fa->url, &pi->truncated);
@@ -559,8 +585,8 @@ chatmap_permission(struct chatmap *cm, int t, Opencode__PermissionRequest *pr)
 	    raw_json(cm, json_obj_get(cm->j, t, "metadata"), "metadata",
 	    &pr->metadata_json) == -1 ||
 	    (tool = opt_obj(cm, t, "tool")) == -2 ||
-	    opt_str(cm, tool, "messageID", &pr->message_id) == -1 ||
-	    opt_str(cm, tool, "callID", &pr->call_id) == -1 ||
+	    chatmap_opt_str(cm, tool, "messageID", &pr->message_id) == -1 ||
+	    chatmap_opt_str(cm, tool, "callID", &pr->call_id) == -1 ||
 	    str_list(cm, t, "patterns", &pr->patterns, &pr->n_patterns) == -1)
 		return -1;
 	return 0;
@@ -576,10 +602,10 @@ question_info(struct chatmap *cm, int t, Opencode__Question *q)
 
 	if (json_type(cm->j, t) != JSON_OBJECT)
 		return fail(cm, "questions");
-	if (opt_str(cm, t, "question", &q->question) == -1 ||
-	    opt_str(cm, t, "header", &q->header) == -1 ||
-	    opt_bool(cm, t, "multiple", &q->multiple) == -1 ||
-	    opt_bool(cm, t, "custom", &q->custom) == -1 ||
+	if (chatmap_opt_str(cm, t, "question", &q->question) == -1 ||
+	    chatmap_opt_str(cm, t, "header", &q->header) == -1 ||
+	    chatmap_opt_bool(cm, t, "multiple", &q->multiple) == -1 ||
+	    chatmap_opt_bool(cm, t, "custom", &q->custom) == -1 ||
 	    (o = list(cm, t, "options", 0, &n)) == -2)
 		return -1;
 	if (n == 0)
@@ -593,7 +619,7 @@ question_info(struct chatmap *cm, int t, Opencode__Question *q)
 		if (json_type(cm->j, o) != JSON_OBJECT)
 			return fail(cm, "options");
 		if (req_str(cm, o, "label", &op[i].label) == -1 ||
-		    opt_str(cm, o, "description", &op[i].description) == -1)
+		    chatmap_opt_str(cm, o, "description", &op[i].description) == -1)
 			return -1;
 	}
 	q->n_options = n;
@@ -613,8 +639,8 @@ chatmap_question(struct chatmap *cm, int t, Opencode__QuestionRequest *qr)
 	if (req_str(cm, t, "id", &qr->id) == -1 ||
 	    req_str(cm, t, "sessionID", &qr->session_id) == -1 ||
 	    (tool = opt_obj(cm, t, "tool")) == -2 ||
-	    opt_str(cm, tool, "messageID", &qr->message_id) == -1 ||
-	    opt_str(cm, tool, "callID", &qr->call_id) == -1 ||
+	    chatmap_opt_str(cm, tool, "messageID", &qr->message_id) == -1 ||
+	    chatmap_opt_str(cm, tool, "callID", &qr->call_id) == -1 ||
 	    (q = list(cm, t, "questions", 1, &n)) == -2)
 		return -1;
 	if (n == 0)
@@ -652,9 +678,9 @@ chatmap_todos(struct chatmap *cm, int t, Opencode__TodoList *tl)
 		tl->todos[i] = td;
 		if (json_type(cm->j, e) != JSON_OBJECT)
 			return fail(cm, "todos");
-		if (opt_str(cm, e, "content", &td->content) == -1 ||
-		    opt_str(cm, e, "status", &td->status) == -1 ||
-		    opt_str(cm, e, "priority", &td->priority) == -1)
+		if (chatmap_opt_str(cm, e, "content", &td->content) == -1 ||
+		    chatmap_opt_str(cm, e, "status", &td->status) == -1 ||
+		    chatmap_opt_str(cm, e, "priority", &td->priority) == -1)
 			return -1;
 	}
 	tl->n_todos = n;
@@ -682,13 +708,13 @@ chatmap_diffs(struct chatmap *cm, int t, Opencode__DiffList *dl)
 		if (json_type(cm->j, e) != JSON_OBJECT)
 			return fail(cm, "diff");
 		/* SnapshotFileDiff says file, FileDiff path: either. */
-		if (opt_str(cm, e, "file", &fd->path) == -1 ||
+		if (chatmap_opt_str(cm, e, "file", &fd->path) == -1 ||
 		    (fd->path[0] == '\0' &&
-		    opt_str(cm, e, "path", &fd->path) == -1) ||
-		    opt_str(cm, e, "status", &fd->status) == -1 ||
+		    chatmap_opt_str(cm, e, "path", &fd->path) == -1) ||
+		    chatmap_opt_str(cm, e, "status", &fd->status) == -1 ||
 		    opt_count(cm, e, "additions", &fd->additions) == -1 ||
 		    opt_count(cm, e, "deletions", &fd->deletions) == -1 ||
-		    opt_str(cm, e, "patch", &fd->patch) == -1)
+		    chatmap_opt_str(cm, e, "patch", &fd->patch) == -1)
 			return -1;
 		cut_text(fd->patch, &fd->truncated);
 	}

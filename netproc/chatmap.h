@@ -79,6 +79,20 @@ int	chatmap_todos(struct chatmap *, int, Opencode__TodoList *);
 int	chatmap_diffs(struct chatmap *, int, Opencode__DiffList *);
 
 /*
+ * The field readers every netproc mapper uses; obj is an object's token
+ * (lookups in -1 find nothing).  Each returns 0, or -1 with why (the key,
+ * unless why was set already) or oom set; a value of the wrong type fails.
+ * chatmap_str: a required string ("" allowed); the optional ones take
+ * their default when the member is absent or null: "", false, 0
+ * (chatmap_opt_int refuses a fraction).
+ */
+int	chatmap_str(struct chatmap *, int, const char *, char **);
+int	chatmap_opt_str(struct chatmap *, int, const char *, char **);
+int	chatmap_opt_bool(struct chatmap *, int, const char *,
+	    protobuf_c_boolean *);
+int	chatmap_opt_int(struct chatmap *, int, const char *, int64_t *);
+
+/*
  * An error text for the UI, in place: the first line only (the upstream
  * appends server stack traces), control characters as spaces, at most
  * CHATMAP_ERRMSG_MAX bytes cut on a character boundary and ending "...".
