@@ -18,26 +18,37 @@
 #include "common/token.h"
 
 int
-token_generate(char out[TOKEN_HEX_LEN + 1])
+token_random(void *buf, size_t n)
 {
-	static const char hex[] = "0123456789abcdef";
-	uint8_t raw[TOKEN_RANDOM_BYTES];
+	uint8_t *p = buf;
 	size_t got = 0;
 
-	while (got < sizeof(raw)) {
+	while (got < n) {
 #ifdef HAVE_GETRANDOM
-		ssize_t n = getrandom(raw + got, sizeof(raw) - got, 0);
+		ssize_t r = getrandom(p + got, n - got, 0);
 #else
-		ssize_t n = getentropy(raw + got, sizeof(raw) - got) == 0 ?
-		    (ssize_t)(sizeof(raw) - got) : -1;
+		size_t want = n - got > 256 ? 256 : n - got;
+		ssize_t r = getentropy(p + got, want) == 0 ? (ssize_t)want : -1;
 #endif
-		if (n == -1) {
+
+		if (r == -1) {
 			if (errno == EINTR)
 				continue;
 			return -1;
 		}
-		got += (size_t)n;
+		got += (size_t)r;
 	}
+	return 0;
+}
+
+int
+token_generate(char out[TOKEN_HEX_LEN + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8_t raw[TOKEN_RANDOM_BYTES];
+
+	if (token_random(raw, sizeof(raw)) == -1)
+		return -1;
 	for (size_t i = 0; i < sizeof(raw); i++) {
 		out[2 * i] = hex[raw[i] >> 4];
 		out[2 * i + 1] = hex[raw[i] & 0xf];

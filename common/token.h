@@ -14,6 +14,9 @@
 #define TOKEN_MAX_LEN		256	/* a token from --token-fd */
 #define TOKEN_MIN_LEN		16
 
+/* Fills buf with n random bytes from the kernel (getentropy in blocks of 256
+ * where getrandom is missing), retrying on EINTR; 0 or -1. */
+int	token_random(void *buf, size_t n);
 /* Fills out with TOKEN_HEX_LEN hex digits and a NUL; 0 or -1. */
 int	token_generate(char out[TOKEN_HEX_LEN + 1]);
 /* Reads a token of TOKEN_MIN_LEN..TOKEN_MAX_LEN printable, non-space bytes from fd
