@@ -155,6 +155,43 @@ sandbox_chroot_prepare(const char *dir)
 	return check_empty(dir);
 }
 
+/*
+ * Proves a change of ids: uid and gid in every slot, gid the one group,
+ * and neither uid 0 nor gid 0 to be had back.  who starts each message.
+ */
+static int
+ids_hold(const char *who, uid_t uid, gid_t gid)
+{
+	uid_t ruid, euid, suid;
+	gid_t rgid, egid, sgid, groups[2];
+
+	if (getresuid(&ruid, &euid, &suid) == -1 ||
+	    getresgid(&rgid, &egid, &sgid) == -1) {
+		log_warn("%s: getresuid/getresgid", who);
+		return -1;
+	}
+	if (ruid != uid || euid != uid || suid != uid ||
+	    rgid != gid || egid != gid || sgid != gid) {
+		log_warnx("%s: ids are %ld/%ld/%ld:%ld/%ld/%ld, expected %ld:%ld",
+		    who, (long)ruid, (long)euid, (long)suid,
+		    (long)rgid, (long)egid, (long)sgid, (long)uid, (long)gid);
+		return -1;
+	}
+	if (getgroups(2, groups) != 1 || groups[0] != gid) {
+		log_warnx("%s: supplementary groups remain", who);
+		return -1;
+	}
+	if (setuid(0) != -1 || seteuid(0) != -1) {
+		log_warnx("%s: uid 0 could be regained", who);
+		return -1;
+	}
+	if (setgid(0) != -1 || setegid(0) != -1) {
+		log_warnx("%s: gid 0 could be regained", who);
+		return -1;
+	}
+	return 0;
+}
+
 #ifdef __linux__
 /* Drops from the bounding set every capability not in keep (a mask of
  * CAP_* bits); needs CAP_SETPCAP for each one still there (a netproc, whose
@@ -268,8 +305,6 @@ sandbox_spawner_drop(uid_t uid, gid_t gid)
 	    (1ULL << CAP_SETGID) | (1ULL << CAP_SETPCAP);
 	const int bits = SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED |
 	    SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_KEEP_CAPS_LOCKED;
-	uid_t ruid, euid, suid;
-	gid_t rgid, egid, sgid, groups[2];
 
 	if (uid == 0 || gid == 0) {
 		log_warnx("spawner: refusing to \"drop\" to uid or gid 0");
@@ -302,25 +337,13 @@ sandbox_spawner_drop(uid_t uid, gid_t gid)
 	}
 
 	/* Prove it. */
-	if (getresuid(&ruid, &euid, &suid) == -1 ||
-	    getresgid(&rgid, &egid, &sgid) == -1 ||
-	    ruid != uid || euid != uid || suid != uid ||
-	    rgid != gid || egid != gid || sgid != gid ||
-	    getgroups(2, groups) != 1 || groups[0] != gid) {
-		log_warnx("spawner: ids or groups did not change");
-		return -1;
-	}
 	if (caps_are(0, pass, pass) != 1 ||
 	    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, CAP_SYS_CHROOT, 0, 0) != 1 ||
 	    prctl(PR_GET_SECUREBITS, 0, 0, 0, 0) != bits) {
 		log_warnx("spawner: capabilities are not as set");
 		return -1;
 	}
-	if (setuid(0) != -1 || setgid(0) != -1) {
-		log_warnx("spawner: uid or gid 0 could be regained");
-		return -1;
-	}
-	return 0;
+	return ids_hold("spawner", uid, gid);
 }
 #else
 int
@@ -342,8 +365,7 @@ sandbox_spawner_drop(uid_t uid, gid_t gid)
 int
 sandbox_drop_privileges(const char *dir, uid_t uid, gid_t gid)
 {
-	uid_t ruid, euid, suid;
-	gid_t rgid, egid, sgid, groups[2];
+	gid_t groups[2];
 	int n;
 
 	if (dir == NULL || *dir != '/') {
@@ -392,31 +414,9 @@ sandbox_drop_privileges(const char *dir, uid_t uid, gid_t gid)
 	}
 #endif
 
-	/* Prove it: the old ids must be gone from every slot ... */
-	if (getresuid(&ruid, &euid, &suid) == -1 ||
-	    getresgid(&rgid, &egid, &sgid) == -1) {
-		log_warn("getresuid/getresgid");
+	/* Prove it: the old ids must be gone from every slot, and must not
+	 * come back. */
+	if (ids_hold("privilege drop", uid, gid) == -1)
 		return -1;
-	}
-	if (ruid != uid || euid != uid || suid != uid ||
-	    rgid != gid || egid != gid || sgid != gid) {
-		log_warnx("privilege drop: ids are %ld/%ld/%ld:%ld/%ld/%ld, "
-		    "expected %ld:%ld", (long)ruid, (long)euid, (long)suid,
-		    (long)rgid, (long)egid, (long)sgid, (long)uid, (long)gid);
-		return -1;
-	}
-	if ((n = getgroups(2, groups)) != 1 || groups[0] != gid) {
-		log_warnx("privilege drop: supplementary groups remain");
-		return -1;
-	}
-	/* ... and must not come back. */
-	if (setuid(0) != -1 || seteuid(0) != -1) {
-		log_warnx("privilege drop: uid 0 could be regained");
-		return -1;
-	}
-	if (setgid(0) != -1 || setegid(0) != -1) {
-		log_warnx("privilege drop: gid 0 could be regained");
-		return -1;
-	}
 	return 0;
 }
