@@ -22,28 +22,7 @@
 #define _GNU_SOURCE
 #endif
 
-#include <sys/types.h>
-#include <sys/wait.h>
-
-#include <signal.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-#include <cmocka.h>
-
-#include "proto/messages.pb-c.h"
-#include "tests/integration_util.h"
-#include "tests/wsclient.h"
-
-#define T_IO		5000
-#define T_REPLY		10000
-#define T_EXIT		10000
+#include "tests/support/itest.h"
 
 /* The periods watched, and what may happen in them at most. */
 #define PERIOD_AT_ONCE_MS	10000
@@ -52,8 +31,6 @@
 #define PERIOD_HALF_MS		12000
 #define MAX_STATUSES		18	/* ~7 cycles of true and false */
 
-#define SMP(x)		OPENCODE__SERVER_MESSAGE__PAYLOAD_##x
-
 #define SENTINEL	"{\"id\":\"evt_flapend\",\"type\":\"message.removed\"," \
 	"\"properties\":{\"sessionID\":\"ses_flap\",\"messageID\":" \
 	"\"msg_sentinel\"}}\n"
@@ -61,15 +38,6 @@
 	"\"properties\":{}}\n"
 
 static struct it_env	e;
-
-static int
-stop_leftover(void **state)
-{
-	(void)state;
-	if (e.running)
-		it_stop(&e, T_EXIT, NULL);
-	return 0;
-}
 
 static void
 start(void)
@@ -89,15 +57,6 @@ stop(void)
 
 	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		fail_msg("ocbroker did not exit 0 (wait status %d)", st);
-}
-
-static void
-client(struct wsc *w)
-{
-	if (wsc_open(w, e.port, T_IO) == -1)
-		fail_msg("cannot connect to ocbroker");
-	if (wsc_auth(w, e.token, 1, T_IO) != 1)
-		fail_msg("authentication failed");
 }
 
 static void
@@ -185,7 +144,7 @@ test_stream_ends_at_once(void **state)
 
 	(void)state;
 	start();
-	client(&w);
+	it_client(&e, &w);
 	fake("/__fake/reset", "");
 	fake("/__fake/event-life", "0");
 	fake("/__fake/sse-end", "");
@@ -224,7 +183,7 @@ test_stream_lives_half_a_second(void **state)
 
 	(void)state;
 	start();
-	client(&w);
+	it_client(&e, &w);
 	fake("/__fake/reset", "");
 	fake("/__fake/event-life", "500");
 	fake("/__fake/sse-end", "");
@@ -252,7 +211,7 @@ test_connected_again(void **state)
 
 	(void)state;
 	start();
-	client(&w);
+	it_client(&e, &w);
 	/* The first status is announced once /global/health answered. */
 	deadline = it_now_ms() + T_REPLY;
 	for (;;) {
@@ -305,16 +264,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_stream_ends_at_once,
-		    stop_leftover),
-		cmocka_unit_test_teardown(test_stream_lives_half_a_second,
-		    stop_leftover),
-		cmocka_unit_test_teardown(test_connected_again, stop_leftover),
+		IT_TEST_ON(test_stream_ends_at_once, &e),
+		IT_TEST_ON(test_stream_lives_half_a_second, &e),
+		IT_TEST_ON(test_connected_again, &e),
 	};
-	int rc;
 
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	if (rc == 0)
-		it_logdir_remove();
-	return rc;
+	return IT_RUN("test_flapping", tests, NULL);
 }

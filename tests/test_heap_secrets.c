@@ -20,100 +20,16 @@
 #define _GNU_SOURCE
 #endif
 
-#include <sys/types.h>
-#include <sys/wait.h>
-
 #include <fcntl.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-#include <cmocka.h>
 
 #include "common/base64.h"
-#include "proto/messages.pb-c.h"
-#include "tests/integration_util.h"
-#include "tests/wsclient.h"
-
-#define T_IO		5000
-#define T_REPLY		10000
-#define T_EXIT		10000
+#include "tests/support/itest.h"
 
 #define MARK_KEY	"sk-ocbheap-3e1f0a9d7c5b4288"
 #define MARK_PASSWORD	"pw-ocbheap-91d2c4e6f8a0b3"
 #define MARK_USER	"opencode"
 
-#define CMP(x)		OPENCODE__CLIENT_MESSAGE__PAYLOAD_##x
-#define SMP(x)		OPENCODE__SERVER_MESSAGE__PAYLOAD_##x
-
 static struct it_env	e;
-
-static int
-stop_leftover(void **state)
-{
-	(void)state;
-	if (e.running)
-		it_stop(&e, T_EXIT, NULL);
-	return 0;
-}
-
-/* 1 when pid's command line has "--role" followed by role. */
-static int
-has_role(pid_t pid, const char *role)
-{
-	char path[64], cmd[512];
-	size_t len;
-	FILE *fp;
-
-	snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)pid);
-	if ((fp = fopen(path, "r")) == NULL)
-		return 0;
-	len = fread(cmd, 1, sizeof(cmd) - 1, fp);
-	fclose(fp);
-	cmd[len] = '\0';
-	for (size_t k = 0; k + 1 < len; k++)
-		if (cmd[k] == '\0' && strcmp(cmd + k + 1, "--role") == 0 &&
-		    k + 8 < len && strcmp(cmd + k + 8, role) == 0)
-			return 1;
-	return 0;
-}
-
-/* The descendant of root started with --role role (the spawner's child
- * where there is one), or -1. */
-static pid_t
-find_role(pid_t root, const char *role, int depth)
-{
-	char path[80], buf[512], *p, *end;
-	FILE *fp;
-	pid_t found = -1;
-
-	if (depth > 3)
-		return -1;
-	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children",
-	    (long)root, (long)root);
-	if ((fp = fopen(path, "r")) == NULL)
-		return -1;
-	if (fgets(buf, sizeof(buf), fp) == NULL)
-		buf[0] = '\0';
-	fclose(fp);
-	for (p = buf; found == -1; p = end) {
-		long v = strtol(p, &end, 10);
-
-		if (end == p)
-			break;
-		if (has_role((pid_t)v, role))
-			found = (pid_t)v;
-		else
-			found = find_role((pid_t)v, role, depth + 1);
-	}
-	return found;
-}
 
 struct needle {
 	const char	*what;
@@ -186,23 +102,6 @@ scan(pid_t pid, struct needle *nd, size_t nn)
 }
 
 static void
-client(struct wsc *w)
-{
-	if (wsc_open(w, e.port, T_IO) == -1)
-		fail_msg("cannot connect to ocbroker");
-	if (wsc_auth(w, e.token, 1, T_IO) != 1)
-		fail_msg("authentication failed");
-}
-
-static Opencode__ServerMessage *
-call(struct wsc *w, Opencode__ClientMessage *cm)
-{
-	if (wsc_send_msg(w, cm, T_IO) == -1)
-		fail_msg("send failed");
-	return wsc_recv_reply(w, cm->request_id, T_REPLY);
-}
-
-static void
 set_auth(struct wsc *w, uint64_t id)
 {
 	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
@@ -219,7 +118,7 @@ set_auth(struct wsc *w, uint64_t id)
 	cm.request_id = id;
 	cm.payload_case = CMP(SET_AUTH);
 	cm.set_auth = &sa;
-	m = call(w, &cm);
+	m = it_call(w, &cm, T_REPLY);
 	if (m == NULL || m->payload_case != SMP(_NOT_SET))
 		fail_msg("SetAuth was not answered with success");
 	wsc_msg_free(m);
@@ -235,7 +134,7 @@ health(struct wsc *w, uint64_t id)
 	cm.request_id = id;
 	cm.payload_case = CMP(HEALTH_CHECK);
 	cm.health_check = &hc;
-	m = call(w, &cm);
+	m = it_call(w, &cm, T_REPLY);
 	if (m == NULL || m->payload_case != SMP(UPSTREAM_HEALTH))
 		fail_msg("HealthCheck was not answered");
 	wsc_msg_free(m);
@@ -271,11 +170,11 @@ test_no_secret_in_netproc(void **state)
 
 	if (it_start(&e, &o) == -1)
 		fail_msg("could not start ocbroker/fake_upstream");
-	if ((np = find_role(e.ocb_pid, "netproc", 0)) == -1)
+	if ((np = procfs_descendant(e.ocb_pid, "netproc")) == -1)
 		fail_msg("no netproc");
 	if (it_fake_wait_streams(&e, 1, T_REPLY) == -1)
 		fail_msg("netproc did not open the event stream");
-	client(&w);
+	it_client(&e, &w);
 	set_auth(&w, 2);
 	/* Proves basic auth works: the fake refuses requests without it. */
 	health(&w, 3);
@@ -302,13 +201,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_no_secret_in_netproc,
-		    stop_leftover),
+		IT_TEST_ON(test_no_secret_in_netproc, &e),
 	};
-	int rc;
 
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	if (rc == 0)
-		it_logdir_remove();
-	return rc;
+	return IT_RUN("test_heap_secrets", tests, NULL);
 }

@@ -23,29 +23,14 @@
 #define _GNU_SOURCE
 #endif
 
-#include <sys/types.h>
 #include <sys/resource.h>
 
-#include <signal.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-#include <cmocka.h>
-
 #include "netproc/upstream.h"
-#include "proto/messages.pb-c.h"
-#include "tests/integration_util.h"
-#include "tests/wsclient.h"
+#include "tests/support/itest.h"
 
-#define T_IO		10000
-#define T_REPLY		30000
-#define T_EXIT		10000
+/* Longer than itest's: up to 1000 requests queue behind 16 connections. */
+#define P_IO		10000
+#define P_REPLY		30000
 
 #define N_REQUESTS	1000
 #define N_CLIENTS	8
@@ -53,19 +38,7 @@
 #define IN_FLIGHT	8		/* per client: 64 in all */
 #define N_CONNS		1000
 
-#define CMP(x)		OPENCODE__CLIENT_MESSAGE__PAYLOAD_##x
-#define SMP(x)		OPENCODE__SERVER_MESSAGE__PAYLOAD_##x
-
 static struct it_env	e;
-
-static int
-stop_leftover(void **state)
-{
-	(void)state;
-	if (e.running)
-		it_stop(&e, T_EXIT, NULL);
-	return 0;
-}
 
 static void
 start(void)
@@ -75,19 +48,8 @@ start(void)
 	if (it_start(&e, &o) == -1)
 		fail_msg("could not start ocbroker/fake_upstream");
 	/* The event stream is up: it holds its own connection. */
-	if (it_fake_wait_streams(&e, 1, T_REPLY) == -1)
+	if (it_fake_wait_streams(&e, 1, P_REPLY) == -1)
 		fail_msg("no event stream");
-}
-
-static void
-client(struct wsc *w)
-{
-	int r;
-
-	if (wsc_open(w, e.port, T_IO) == -1)
-		fail_msg("WebSocket opening handshake failed");
-	if ((r = wsc_auth(w, e.token, 1, T_IO)) != 1)
-		fail_msg("auth with the ready line's token: %d", r);
 }
 
 static void
@@ -99,7 +61,7 @@ send_list(struct wsc *w, uint64_t id)
 	cm.request_id = id;
 	cm.payload_case = CMP(LIST_SESSIONS);
 	cm.list_sessions = &ls;
-	if (wsc_send_msg(w, &cm, T_IO) == -1)
+	if (wsc_send_msg(w, &cm, P_IO) == -1)
 		fail_msg("send failed");
 }
 
@@ -115,7 +77,7 @@ send_command(struct wsc *w, uint64_t id, const char *sid)
 	cm.request_id = id;
 	cm.payload_case = CMP(RUN_COMMAND);
 	cm.run_command = &rc;
-	if (wsc_send_msg(w, &cm, T_IO) == -1)
+	if (wsc_send_msg(w, &cm, P_IO) == -1)
 		fail_msg("send failed");
 }
 
@@ -129,26 +91,8 @@ send_cancel(struct wsc *w, uint64_t id, const char *sid)
 	cm.request_id = id;
 	cm.payload_case = CMP(CANCEL_REQUEST);
 	cm.cancel_request = &cr;
-	if (wsc_send_msg(w, &cm, T_IO) == -1)
+	if (wsc_send_msg(w, &cm, P_IO) == -1)
 		fail_msg("send failed");
-}
-
-/* The next reply (events skipped), or NULL. */
-static Opencode__ServerMessage *
-next_reply(struct wsc *w, int timeout_ms)
-{
-	Opencode__ServerMessage *m;
-	int64_t deadline = it_now_ms() + timeout_ms, left;
-
-	for (;;) {
-		left = deadline - it_now_ms();
-		if ((m = wsc_recv_msg(w, NULL, left < 0 ? 0 : (int)left)) ==
-		    NULL)
-			return NULL;
-		if (m->request_id != 0)
-			return m;
-		wsc_msg_free(m);
-	}
 }
 
 static void
@@ -192,7 +136,7 @@ test_pool_reuses_connections(void **state)
 	(void)state;
 	start();
 	for (i = 0; i < N_CLIENTS; i++)
-		client(&w[i]);
+		it_client(&e, &w[i]);
 	if (it_fake_req(&e, "POST", "/__fake/reset", "", NULL) != 200)
 		fail_msg("reset failed");
 
@@ -204,7 +148,7 @@ test_pool_reuses_connections(void **state)
 		for (i = 0; i < N_CLIENTS; i++) {
 			if (got[i] == sent[i])
 				continue;
-			m = next_reply(&w[i], T_REPLY);
+			m = it_next_reply(&w[i], P_REPLY);
 			expect_session_list(m, (uint64_t)(10 + got[i]));
 			got[i]++;
 			total++;
@@ -255,14 +199,14 @@ test_queue_many_clients(void **state)
 	start();
 	assert_non_null(w = calloc(N_CONNS, sizeof(*w)));
 	for (i = 0; i < N_CONNS; i++)
-		client(&w[i]);
+		it_client(&e, &w[i]);
 	if (it_fake_req(&e, "POST", "/__fake/reset", "", NULL) != 200)
 		fail_msg("reset failed");
 	/* Every request is in flight before a reply is read. */
 	for (i = 0; i < N_CONNS; i++)
 		send_list(&w[i], 7);
 	for (i = 0; i < N_CONNS; i++) {
-		if ((m = next_reply(&w[i], T_REPLY)) == NULL)
+		if ((m = it_next_reply(&w[i], P_REPLY)) == NULL)
 			fail_msg("connection %d: no reply", i);
 		if (m->payload_case != SMP(SESSION_LIST)) {
 			if (errors++ == 0)
@@ -319,8 +263,8 @@ test_queue_cancel(void **state)
 
 	(void)state;
 	start();
-	client(&a);
-	client(&b);
+	it_client(&e, &a);
+	it_client(&e, &b);
 	if (it_fake_command(&e, "hang") == -1)
 		fail_msg("command hang failed");
 	if (it_fake_req(&e, "POST", "/__fake/reset", "", NULL) != 200)
@@ -334,7 +278,7 @@ test_queue_cancel(void **state)
 		snprintf(sid, sizeof(sid), "ses_held%d", i);
 		send_command(&a, 100 + (uint64_t)i, sid);
 	}
-	deadline = it_now_ms() + T_REPLY;
+	deadline = it_now_ms() + P_REPLY;
 	while ((n = fake_log_count("POST /session/ses_held")) <
 	    UPSTREAM_CONNECTIONS_DEFAULT && it_now_ms() < deadline)
 		usleep(20000);
@@ -346,12 +290,12 @@ test_queue_cancel(void **state)
 	/* A CancelRequest ends the waiting command: the abort's reply,
 	 * then the command's empty one. */
 	send_cancel(&a, 201, "ses_waitA");
-	if ((m = next_reply(&a, T_REPLY)) == NULL)
+	if ((m = it_next_reply(&a, P_REPLY)) == NULL)
 		fail_msg("no reply to the CancelRequest");
 	assert_int_equal(m->request_id, 201);
 	assert_int_not_equal(m->payload_case, SMP(ERROR));
 	wsc_msg_free(m);
-	if ((m = next_reply(&a, T_REPLY)) == NULL)
+	if ((m = it_next_reply(&a, P_REPLY)) == NULL)
 		fail_msg("the waiting command was not ended");
 	assert_int_equal(m->request_id, 200);
 	assert_int_equal(m->payload_case, OPENCODE__SERVER_MESSAGE__PAYLOAD__NOT_SET);
@@ -359,7 +303,7 @@ test_queue_cancel(void **state)
 
 	/* A client that goes away takes its waiting command with it. */
 	wsc_close(&b);
-	deadline = it_now_ms() + T_REPLY;
+	deadline = it_now_ms() + P_REPLY;
 	while (!log_has("1 waiting requests dropped") &&
 	    it_now_ms() < deadline)
 		usleep(20000);
@@ -372,7 +316,7 @@ test_queue_cancel(void **state)
 		send_cancel(&a, 400 + (uint64_t)i, sid);
 	}
 	for (i = 0; i < 2 * UPSTREAM_CONNECTIONS_DEFAULT; i++) {
-		if ((m = next_reply(&a, T_REPLY)) == NULL)
+		if ((m = it_next_reply(&a, P_REPLY)) == NULL)
 			fail_msg("%d of %d replies", i,
 			    2 * UPSTREAM_CONNECTIONS_DEFAULT);
 		assert_int_not_equal(m->payload_case, SMP(ERROR));
@@ -386,7 +330,7 @@ test_queue_cancel(void **state)
 	/* A round trip after the last abort: anything netproc would start
 	 * has reached the fake by now. */
 	send_list(&a, 500);
-	expect_session_list(next_reply(&a, T_REPLY), 500);
+	expect_session_list(it_next_reply(&a, P_REPLY), 500);
 	assert_int_equal(fake_log_count("POST /session/ses_waitA/command"), 0);
 	assert_int_equal(fake_log_count("POST /session/ses_waitB/command"), 0);
 	assert_int_equal(fake_log_count("POST /session/ses_waitA/abort"), 1);
@@ -403,7 +347,7 @@ expect_coding_error(struct wsc *w, uint64_t id, const char *what)
 	Opencode__ServerMessage *m;
 
 	send_list(w, id);
-	if ((m = next_reply(w, T_REPLY)) == NULL)
+	if ((m = it_next_reply(w, P_REPLY)) == NULL)
 		fail_msg("request %llu: no reply", (unsigned long long)id);
 	assert_int_equal(m->request_id, id);
 	if (m->payload_case != SMP(ERROR))
@@ -421,7 +365,7 @@ test_unrequested_coding(void **state)
 
 	(void)state;
 	start();
-	client(&w);
+	it_client(&e, &w);
 	if (it_fake_mode(&e, "te-gzip") == -1)
 		fail_msg("mode te-gzip failed");
 	expect_coding_error(&w, 10, "Transfer-Encoding gzip");
@@ -431,7 +375,7 @@ test_unrequested_coding(void **state)
 	if (it_fake_mode(&e, "normal") == -1)
 		fail_msg("mode normal failed");
 	send_list(&w, 12);
-	expect_session_list(next_reply(&w, T_REPLY), 12);
+	expect_session_list(it_next_reply(&w, P_REPLY), 12);
 	wsc_close(&w);
 	assert_int_equal(it_stop(&e, T_EXIT, NULL), 0);
 }
@@ -440,22 +384,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_pool_reuses_connections,
-		    stop_leftover),
-		cmocka_unit_test_teardown(test_queue_many_clients,
-		    stop_leftover),
-		cmocka_unit_test_teardown(test_queue_cancel, stop_leftover),
-		cmocka_unit_test_teardown(test_unrequested_coding,
-		    stop_leftover),
+		IT_TEST_ON(test_pool_reuses_connections, &e),
+		IT_TEST_ON(test_queue_many_clients, &e),
+		IT_TEST_ON(test_queue_cancel, &e),
+		IT_TEST_ON(test_unrequested_coding, &e),
 	};
-	const char *filter;
-	int rc;
 
-	signal(SIGPIPE, SIG_IGN);
-	if ((filter = getenv("OCB_IT_FILTER")) != NULL && *filter != '\0')
-		cmocka_set_test_filter(filter);
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	if (rc == 0)
-		it_logdir_remove();
-	return rc;
+	return IT_RUN("test_pool", tests, NULL);
 }

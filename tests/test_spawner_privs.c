@@ -33,8 +33,7 @@
 
 #include <cmocka.h>
 
-#include "tests/integration_util.h"
-#include "tests/support/procfs.h"
+#include "tests/support/itest.h"
 
 #define WAIT_MS		10000
 #define SKIP_ALL	77
@@ -42,15 +41,6 @@
 #define CAP_SYS_CHROOT_BIT	(1ULL << 18)
 
 static struct it_env e;
-
-static int
-stop_leftover(void **state)
-{
-	(void)state;
-	if (e.running)
-		it_stop(&e, WAIT_MS, NULL);
-	return 0;
-}
 
 /* What a process's /proc/PID/status says: read whole, then searched. */
 struct status {
@@ -261,19 +251,14 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_spawner_runs_as_user,
-		    stop_leftover),
-		cmocka_unit_test_teardown(test_root_only_ca, stop_leftover),
+		IT_TEST_ON(test_spawner_runs_as_user, &e),
+		IT_TEST_ON(test_root_only_ca, &e),
 	};
-	int rc;
 
 	if (geteuid() != 0 || !it_sandboxed()) {
 		fprintf(stderr, "test_spawner_privs: needs root and the sandbox "
 		    "(a sanitizer build runs without it)\n");
 		return SKIP_ALL;
 	}
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	if (rc == 0)
-		it_logdir_remove();
-	return rc;
+	return IT_RUN("test_spawner_privs", tests, NULL);
 }

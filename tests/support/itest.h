@@ -55,6 +55,10 @@ int	it_setup_args(void **state, const char *const *args);
  * and the fake when a failed test left them running; always 0.
  */
 int	it_stop_running(void **state);
+/* A test on a file-level struct it_env, stopped by it_stop_running(). */
+#define IT_TEST_ON(f, env) \
+	cmocka_unit_test_prestate_setup_teardown(f, NULL, it_stop_running, \
+	    (env))
 /*
  * Prestate: the NULL-ended ocbroker arguments (a const char *[]); *state
  * becomes the started struct it_env, as it_setup_env() makes it.

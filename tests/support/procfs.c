@@ -84,6 +84,26 @@ procfs_role_pid(pid_t parent, const char *role)
 	return -1;
 }
 
+static pid_t
+descend(pid_t root, const char *role, int depth)
+{
+	pid_t kids[MAX_KIDS], found;
+	int n;
+
+	if ((found = procfs_role_pid(root, role)) != -1 || depth == 0)
+		return found;
+	n = procfs_children(root, kids, MAX_KIDS);
+	for (int i = 0; i < n && found == -1; i++)
+		found = descend(kids[i], role, depth - 1);
+	return found;
+}
+
+pid_t
+procfs_descendant(pid_t root, const char *role)
+{
+	return descend(root, role, 2);
+}
+
 int
 procfs_line(pid_t pid, const char *file, const char *prefix, char *line,
     size_t len)

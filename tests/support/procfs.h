@@ -25,6 +25,8 @@ pid_t	procfs_role_pid(pid_t parent, const char *role);
  * The first line of /proc/PID/FILE that starts with prefix, in line
  * (NUL-terminated, cut to len); 0, or -1 when there is none.
  */
+/* The descendant of root (to its great-grandchildren) with that role, or -1. */
+pid_t	procfs_descendant(pid_t root, const char *role);
 int	procfs_line(pid_t pid, const char *file, const char *prefix,
 	    char *line, size_t len);
 /* The number of the "Key:\tN ..." line of /proc/PID/status (kB for Vm*). */
