@@ -1224,6 +1224,43 @@ ocb_client_error(const struct ocb_client *c)
 	return c->err;
 }
 
+const char *
+ocb_event_session(const Opencode__ServerMessage *m)
+{
+	switch (m->payload_case) {
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_TOKEN:
+		return m->token->session_id;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_COMPLETED:
+		return m->completed->session_id;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_TOOL_CALL:
+		return m->tool_call->session_id;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_PERMISSION_REQUEST:
+		return m->permission_request->session_id;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_EVENT:
+		return m->session_event->session_id;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_QUESTION_REQUEST:
+		return m->question_request->session_id;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_QUESTION_RESOLVED:
+		return m->question_resolved->session_id;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_PERMISSION_RESOLVED:
+		return m->permission_resolved->session_id;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_TODO_UPDATED:
+		return m->todo_updated->session_id;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_DIFF_UPDATED:
+		return m->diff_updated->session_id;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_MESSAGE_REMOVED:
+		return m->message_removed->session_id;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_PART_REMOVED:
+		return m->part_removed->session_id;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_MESSAGE_UPDATED:
+		return m->message_updated->session_id;
+	case OPENCODE__SERVER_MESSAGE__PAYLOAD_PART_UPDATED:
+		return m->part_updated->session_id;
+	default:
+		return NULL;
+	}
+}
+
 void
 ocb_message_free(Opencode__ServerMessage *m)
 {

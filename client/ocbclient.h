@@ -159,6 +159,10 @@ int	ocb_client_close_code(const struct ocb_client *);
 /* The last error, or "" (never NULL). */
 const char *ocb_client_error(const struct ocb_client *);
 
+/* The session an event belongs to; NULL for one that has none
+ * (UpstreamStatus) and for a reply. */
+const char *ocb_event_session(const Opencode__ServerMessage *);
+
 /* Frees a reply returned by ocb_client_call(); NULL is fine. */
 void	ocb_message_free(Opencode__ServerMessage *);
 

@@ -936,44 +936,6 @@ think_end(struct answer *a)
 	}
 }
 
-/* The session an event belongs to; NULL for none (UpstreamStatus). */
-static const char *
-event_session(const Opencode__ServerMessage *m)
-{
-	switch (m->payload_case) {
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_TOKEN:
-		return m->token->session_id;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_COMPLETED:
-		return m->completed->session_id;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_TOOL_CALL:
-		return m->tool_call->session_id;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_PERMISSION_REQUEST:
-		return m->permission_request->session_id;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_EVENT:
-		return m->session_event->session_id;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_QUESTION_REQUEST:
-		return m->question_request->session_id;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_QUESTION_RESOLVED:
-		return m->question_resolved->session_id;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_PERMISSION_RESOLVED:
-		return m->permission_resolved->session_id;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_TODO_UPDATED:
-		return m->todo_updated->session_id;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_DIFF_UPDATED:
-		return m->diff_updated->session_id;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_MESSAGE_REMOVED:
-		return m->message_removed->session_id;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_PART_REMOVED:
-		return m->part_removed->session_id;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_MESSAGE_UPDATED:
-		return m->message_updated->session_id;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_PART_UPDATED:
-		return m->part_updated->session_id;
-	default:
-		return NULL;
-	}
-}
-
 /* Text mode: why the wait goes on (or ended), on stderr. */
 static void
 tell(struct answer *a, const Opencode__ServerMessage *m)
@@ -1172,7 +1134,7 @@ on_send_event(struct ocb_client *c, const Opencode__ServerMessage *m,
 
 	(void)c;
 	/* The Subscribe filters; this also covers events before it took. */
-	if (a->done || ((sid = event_session(m)) != NULL &&
+	if (a->done || ((sid = ocb_event_session(m)) != NULL &&
 	    strcmp(sid, a->session) != 0))
 		return;
 	if (a->json)
