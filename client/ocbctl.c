@@ -550,6 +550,22 @@ req_free(struct req *r)
 	r->cm.member = &r->u.field;					\
 } while (0)
 
+/* --agent and --model into r->u.field, a SendMessage or a RunCommand. */
+#define AGENT_MODEL(field, T, o) do {					\
+	if ((o)->agent != NULL) {					\
+		r->u.field._agent_case = OPENCODE__##T##___AGENT_AGENT;	\
+		r->u.field.agent = (char *)(uintptr_t)(o)->agent;	\
+	}								\
+	if ((o)->model != NULL) {					\
+		split_model((o)->model, &r->u.field.provider_id,	\
+		    &r->u.field.model_id);				\
+		r->u.field._provider_id_case =				\
+		    OPENCODE__##T##___PROVIDER_ID_PROVIDER_ID;		\
+		r->u.field._model_id_case =				\
+		    OPENCODE__##T##___MODEL_ID_MODEL_ID;		\
+	}								\
+} while (0)
+
 static void
 build_send(struct req *r, char **args, const struct opts *o)
 {
@@ -561,18 +577,7 @@ build_send(struct req *r, char **args, const struct opts *o)
 	SET(sm, OPENCODE__SEND_MESSAGE__INIT, SEND_MESSAGE, send_message);
 	r->u.sm.session_id = args[0];
 	r->u.sm.text = args[1];
-	if (o->agent != NULL) {
-		r->u.sm._agent_case = OPENCODE__SEND_MESSAGE___AGENT_AGENT;
-		r->u.sm.agent = (char *)(uintptr_t)o->agent;
-	}
-	if (o->model != NULL) {
-		split_model(o->model, &r->u.sm.provider_id,
-		    &r->u.sm.model_id);
-		r->u.sm._provider_id_case =
-		    OPENCODE__SEND_MESSAGE___PROVIDER_ID_PROVIDER_ID;
-		r->u.sm._model_id_case =
-		    OPENCODE__SEND_MESSAGE___MODEL_ID_MODEL_ID;
-	}
+	AGENT_MODEL(sm, SEND_MESSAGE, o);
 	/* Every file is checked before anything is allocated. */
 	for (i = 0; i < o->nfiles; i++)
 		close(attach_open(o->files[i], real));
@@ -638,18 +643,7 @@ build_run(struct req *r, char **args, int nargs, const struct opts *o)
 		off += n;
 	}
 	r->u.rc.arguments = r->joined;
-	if (o->agent != NULL) {
-		r->u.rc._agent_case = OPENCODE__RUN_COMMAND___AGENT_AGENT;
-		r->u.rc.agent = (char *)(uintptr_t)o->agent;
-	}
-	if (o->model != NULL) {
-		split_model(o->model, &r->u.rc.provider_id,
-		    &r->u.rc.model_id);
-		r->u.rc._provider_id_case =
-		    OPENCODE__RUN_COMMAND___PROVIDER_ID_PROVIDER_ID;
-		r->u.rc._model_id_case =
-		    OPENCODE__RUN_COMMAND___MODEL_ID_MODEL_ID;
-	}
+	AGENT_MODEL(rc, RUN_COMMAND, o);
 }
 
 /* Fills r for every command but watch; exits with usage on bad input. */
