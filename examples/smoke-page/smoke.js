@@ -71,14 +71,7 @@
 
 	// ---- small helpers ----
 
-	function el(tag, cls, text) {
-		const e = document.createElement(tag);
-		if (cls)
-			e.className = cls;
-		if (text !== undefined)
-			e.textContent = text;
-		return e;
-	}
+	const el = window.SmokeTranscript.el;
 
 	function button(text, cls, onclick) {
 		const b = el('button', cls, text);
@@ -205,6 +198,14 @@
 				finish(li, r.ok !== false, r.text);
 			}
 		};
+	}
+
+	// A SessionInfo reply: the session shown takes it before show sees it.
+	function expectSession(show) {
+		return expect('session_info', (s) => {
+			setSession(s);
+			return show(s);
+		});
 	}
 
 	function onReply(msg) {
@@ -703,8 +704,7 @@
 	function create() {
 		const title = ui.title.value.trim();
 		const req = title ? {title} : {};
-		request('create', {create_session: req}, expect('session_info', (s) => {
-			setSession(s);
+		request('create', {create_session: req}, expectSession((s) => {
 			pick(s.id);
 			return {text: s.id + (s.title ? ' ' + quoted(s.title) : '') +
 			    ', created ' + new Date(num(s.created_at)).toISOString()};
@@ -727,18 +727,15 @@
 			return;
 		}
 		request('rename', {update_session: {session_id: sessionId, title}},
-		    expect('session_info', (s) => {
-			setSession(s);
-			return {text: s.id + ' is now ' + quoted(s.title || '')};
-		}));
+		    expectSession((s) => ({text: s.id + ' is now ' +
+		    quoted(s.title || '')})));
 	}
 
 	function fork() {
 		if (!needSession('fork'))
 			return;
 		request('fork', {fork_session: {session_id: sessionId}},
-		    expect('session_info', (s) => {
-			setSession(s);
+		    expectSession((s) => {
 			pick(s.id);
 			return {text: 'forked into ' + s.id +
 			    (s.title ? ' ' + quoted(s.title) : '')};
@@ -756,8 +753,7 @@
 			return;
 		}
 		request('revert', {revert_session: {session_id: sessionId, message_id: mid}},
-		    expect('session_info', (s) => {
-			setSession(s);
+		    expectSession((s) => {
 			transcript.markReverted(mid);
 			return {text: 'reverted to before ' + mid};
 		}));
@@ -767,8 +763,7 @@
 		if (!needSession('unrevert'))
 			return;
 		request('unrevert', {unrevert_session: {session_id: sessionId}},
-		    expect('session_info', (s) => {
-			setSession(s);
+		    expectSession(() => {
 			transcript.markReverted(null);
 			return {text: 'nothing reverted'};
 		}));

@@ -19,14 +19,7 @@ window.SmokeTranscript = function (root, num) {
 	let localSeq = 0;
 	let revertedFrom = null;
 
-	function el(tag, cls, text) {
-		const e = document.createElement(tag);
-		if (cls)
-			e.className = cls;
-		if (text !== undefined)
-			e.textContent = text;
-		return e;
-	}
+	const el = window.SmokeTranscript.el;
 
 	function quoted(s) {
 		return '\u201c' + s + '\u201d';
@@ -296,4 +289,15 @@ window.SmokeTranscript = function (root, num) {
 			return u;
 		},
 	};
+};
+
+// An element with a class and a text (textContent: never HTML); smoke.js
+// builds its own nodes with it too.
+window.SmokeTranscript.el = function (tag, cls, text) {
+	const e = document.createElement(tag);
+	if (cls)
+		e.className = cls;
+	if (text !== undefined)
+		e.textContent = text;
+	return e;
 };
