@@ -40,29 +40,13 @@
 #define _GNU_SOURCE
 #endif
 
-#include <sys/types.h>
-
 #include <errno.h>
 #include <limits.h>
-#include <setjmp.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-#include <cmocka.h>
-
-#include "proto/messages.pb-c.h"
-#include "tests/integration_util.h"
-#include "tests/wsclient.h"
 
 #define T_IO		10000	/* ordinary wait, ms */
 #define T_REPLY		30000	/* every reply of a batch, on a loaded machine */
-#define T_EXIT		10000
+
+#include "tests/support/itest.h"
 
 #define WORKERS		4	/* clients besides the control one */
 #define ROUNDS		30
@@ -71,8 +55,6 @@
 #define SETUP_TRIES	200	/* connection attempts per client, at most */
 #define MIN_FAILURES	20	/* fewer: the test tested nothing */
 
-#define CMP(x)		OPENCODE__CLIENT_MESSAGE__PAYLOAD_##x
-#define SMP(x)		OPENCODE__SERVER_MESSAGE__PAYLOAD_##x
 #define FX_SESSION	"ses_de9d9dd34ffervjM6BvxQjuyqi"
 
 enum kind { K_HEALTH, K_LIST, K_CREATE, K_GET, K_AGENTS, K_SUBSCRIBE, K_N };
@@ -331,48 +313,14 @@ client_collect(struct client *c, struct tally *t, int strict, const char *who)
 
 /* ---- the processes ---- */
 
-/* The parent's child whose command line has "--role <role>", or -1. */
-static pid_t
-child_role(pid_t parent, const char *role)
-{
-	char path[96], kids[512], cmd[256], *p, *end;
-	FILE *fp;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children",
-	    (long)parent, (long)parent);
-	if ((fp = fopen(path, "r")) == NULL)
-		return -1;
-	n = fread(kids, 1, sizeof(kids) - 1, fp);
-	fclose(fp);
-	kids[n] = '\0';
-	for (p = kids; *p != '\0'; p = end) {
-		long pid = strtol(p, &end, 10);
-
-		if (end == p)
-			break;
-		snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
-		if ((fp = fopen(path, "r")) == NULL)
-			continue;
-		n = fread(cmd, 1, sizeof(cmd) - 1, fp);
-		fclose(fp);
-		cmd[n] = '\0';
-		for (char *a = cmd; a < cmd + n; a += strlen(a) + 1)
-			if (strcmp(a, "--role") == 0 && a + strlen(a) + 1 <
-			    cmd + n && strcmp(a + strlen(a) + 1, role) == 0)
-				return (pid_t)pid;
-	}
-	return -1;
-}
-
-/* child_role, waiting for the child's exec (its command line) to show. */
+/* procfs_role_pid, waiting for the child's exec (its command line) to show. */
 static pid_t
 wait_role(pid_t parent, const char *role)
 {
 	int64_t deadline = it_now_ms() + T_IO;
 	pid_t pid;
 
-	while ((pid = child_role(parent, role)) == -1 &&
+	while ((pid = procfs_role_pid(parent, role)) == -1 &&
 	    it_now_ms() < deadline)
 		usleep(10 * 1000);
 	return pid;
@@ -513,8 +461,8 @@ run(const char *roles, unsigned long seed, unsigned rate_n)
 	client_collect(&wk[0], &t, 1, "new client after");
 
 	/* No process exited or was restarted. */
-	assert_int_equal(child_role(env.ocb_pid, "front"), front);
-	assert_int_equal(child_role(env.ocb_pid, "netproc"), netproc);
+	assert_int_equal(procfs_role_pid(env.ocb_pid, "front"), front);
+	assert_int_equal(procfs_role_pid(env.ocb_pid, "netproc"), netproc);
 	for (int i = 0; restarts[i] != NULL; i++)
 		if (log_count(restarts[i], NULL) != 0)
 			fail_msg("the log says \"%s\" (%s)", restarts[i],
@@ -563,9 +511,7 @@ main(void)
 		cmocka_unit_test(test_front),
 		cmocka_unit_test(test_netproc),
 	};
-	int rc;
 
-	signal(SIGPIPE, SIG_IGN);
 #ifdef OCB_SANITIZERS
 	fprintf(stderr, "skipped: a sanitizer build's allocator cannot be "
 	    "replaced by a preloaded one\n");
@@ -575,8 +521,5 @@ main(void)
 	fprintf(stderr, "skipped: the shim needs Linux and glibc\n");
 	return 77;
 #endif
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	if (rc == 0)
-		it_logdir_remove();
-	return rc;
+	return IT_RUN("test_failalloc", tests, NULL);
 }

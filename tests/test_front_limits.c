@@ -21,36 +21,18 @@
 #endif
 
 #include <sys/resource.h>
-#include <sys/types.h>
-
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-#include <cmocka.h>
-
-#include "broker/front.h"
-#include "proto/messages.pb-c.h"
-#include "tests/integration_util.h"
-#include "tests/wsclient.h"
 
 #define T_IO		10000	/* ordinary wait, ms */
 #define T_BIG		120000	/* 20 MiB through both processes and the fake */
-#define T_EXIT		10000
+
+#include "broker/front.h"
+#include "tests/support/itest.h"
 
 #define MIB		(1024 * 1024)
 /* netproc's limit for one string (API_FIELD_MAX): with its ids and tags the
  * request, and the reply that echoes it, are above the old 16 MiB frame. */
 #define BIG_TITLE	(16 * MIB)
 #define REFUSALS	100		/* connection attempts past the limit */
-
-#define CMP(x)		OPENCODE__CLIENT_MESSAGE__PAYLOAD_##x
-#define SMP(x)		OPENCODE__SERVER_MESSAGE__PAYLOAD_##x
 
 static void
 start(struct it_env *e, const char *const *args)
@@ -261,10 +243,6 @@ main(void)
 		cmocka_unit_test(test_big_message),
 		cmocka_unit_test(test_connection_limit),
 	};
-	int rc;
 
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	if (rc == 0)
-		it_logdir_remove();
-	return rc;
+	return IT_RUN("test_front_limits", tests, NULL);
 }

@@ -32,9 +32,16 @@
 #include "tests/support/procfs.h"
 #include "tests/wsclient.h"
 
+/* A test under heavier load defines its own before including this. */
+#ifndef T_IO
 #define T_IO		5000	/* ordinary wait, ms */
+#endif
+#ifndef T_REPLY
 #define T_REPLY		10000	/* a reply that goes to the fake and back */
+#endif
+#ifndef T_EXIT
 #define T_EXIT		10000	/* SIGTERM to exit */
+#endif
 
 /* The protobuf-c payload case names, shortened. */
 #define CMP(x)		OPENCODE__CLIENT_MESSAGE__PAYLOAD_##x
