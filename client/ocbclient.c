@@ -314,25 +314,43 @@ flush_wait(struct ocb_client *c, int64_t deadline)
 	}
 }
 
+/*
+ * Writes the header of a masked frame of len payload bytes past the queued
+ * bytes and returns where its payload goes; the caller fills and masks it,
+ * then queues the frame with c->out.len += *total.
+ */
+static uint8_t *
+frame_open(struct ocb_client *c, enum ws_opcode op, size_t len,
+    uint8_t mask[4], size_t *total)
+{
+	uint8_t hdr[WS_MAX_HEADER], *dst;
+	size_t hl;
+
+	if (rnd(c, mask, 4) == -1)
+		return NULL;
+	hl = ws_frame_header(hdr, op, len, mask);
+	if ((dst = obuf_reserve(c, hl + len)) == NULL)
+		return NULL;
+	memcpy(dst, hdr, hl);
+	*total = hl + len;
+	return dst + hl;
+}
+
 /* A masked FIN frame with payload into the queue (not sent yet). */
 static int
 queue_frame(struct ocb_client *c, enum ws_opcode op, const uint8_t *payload,
     size_t len)
 {
-	uint8_t hdr[WS_MAX_HEADER], mask[4], *dst;
-	size_t hl;
+	uint8_t mask[4], *dst;
+	size_t total;
 
-	if (rnd(c, mask, sizeof(mask)) == -1)
+	if ((dst = frame_open(c, op, len, mask, &total)) == NULL)
 		return -1;
-	hl = ws_frame_header(hdr, op, len, mask);
-	if ((dst = obuf_reserve(c, hl + len)) == NULL)
-		return -1;
-	memcpy(dst, hdr, hl);
 	if (len > 0) {
-		memcpy(dst + hl, payload, len);
-		ws_mask(dst + hl, len, mask, 0);
+		memcpy(dst, payload, len);
+		ws_mask(dst, len, mask, 0);
 	}
-	c->out.len += hl + len;
+	c->out.len += total;
 	return 0;
 }
 
@@ -355,27 +373,23 @@ queue_close(struct ocb_client *c, int code, const char *reason)
 static int
 queue_msg(struct ocb_client *c, const Opencode__ClientMessage *msg)
 {
-	uint8_t hdr[WS_MAX_HEADER], mask[4], *dst;
-	size_t len, hl;
+	uint8_t mask[4], *dst;
+	size_t len, total;
 
 	len = opencode__client_message__get_packed_size(msg);
 	if (len > c->max_message) {
 		seterr(c, "message too big (%zu bytes)", len);
 		return -1;
 	}
-	if (rnd(c, mask, sizeof(mask)) == -1)
+	if ((dst = frame_open(c, WS_OP_BINARY, len, mask, &total)) == NULL)
 		return -1;
-	hl = ws_frame_header(hdr, WS_OP_BINARY, len, mask);
-	if ((dst = obuf_reserve(c, hl + len)) == NULL)
-		return -1;
-	memcpy(dst, hdr, hl);
-	if (opencode__client_message__pack(msg, dst + hl) != len) {
-		explicit_bzero(dst + hl, len);
+	if (opencode__client_message__pack(msg, dst) != len) {
+		explicit_bzero(dst, len);
 		seterr(c, "protobuf pack failed");
 		return -1;
 	}
-	ws_mask(dst + hl, len, mask, 0);
-	c->out.len += hl + len;
+	ws_mask(dst, len, mask, 0);
+	c->out.len += total;
 	return 0;
 }
 
