@@ -40,17 +40,6 @@
 static struct it_env	e;
 
 static void
-start(void)
-{
-	static const struct it_opts o;
-
-	if (it_start(&e, &o) == -1)
-		fail_msg("could not start ocbroker/fake_upstream");
-	if (it_fake_wait_streams(&e, 1, T_REPLY) == -1)
-		fail_msg("ocbroker never subscribed to /event");
-}
-
-static void
 stop(void)
 {
 	int st = it_stop(&e, T_EXIT, NULL);
@@ -143,7 +132,7 @@ test_stream_ends_at_once(void **state)
 	int last = -1;
 
 	(void)state;
-	start();
+	it_start_streaming(&e, NULL, T_REPLY);
 	it_client(&e, &w);
 	fake("/__fake/reset", "");
 	fake("/__fake/event-life", "0");
@@ -182,7 +171,7 @@ test_stream_lives_half_a_second(void **state)
 	int last = -1;
 
 	(void)state;
-	start();
+	it_start_streaming(&e, NULL, T_REPLY);
 	it_client(&e, &w);
 	fake("/__fake/reset", "");
 	fake("/__fake/event-life", "500");
@@ -210,7 +199,7 @@ test_connected_again(void **state)
 	int64_t deadline;
 
 	(void)state;
-	start();
+	it_start_streaming(&e, NULL, T_REPLY);
 	it_client(&e, &w);
 	/* The first status is announced once /global/health answered. */
 	deadline = it_now_ms() + T_REPLY;

@@ -41,18 +41,6 @@
 static struct it_env	e;
 
 static void
-start(void)
-{
-	static const struct it_opts o;
-
-	if (it_start(&e, &o) == -1)
-		fail_msg("could not start ocbroker/fake_upstream");
-	/* The event stream is up: it holds its own connection. */
-	if (it_fake_wait_streams(&e, 1, P_REPLY) == -1)
-		fail_msg("no event stream");
-}
-
-static void
 send_list(struct wsc *w, uint64_t id)
 {
 	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
@@ -134,7 +122,7 @@ test_pool_reuses_connections(void **state)
 	int i, k, total = 0;
 
 	(void)state;
-	start();
+	it_start_streaming(&e, NULL, P_REPLY);
 	for (i = 0; i < N_CLIENTS; i++)
 		it_client(&e, &w[i]);
 	if (it_fake_req(&e, "POST", "/__fake/reset", "", NULL) != 200)
@@ -196,7 +184,7 @@ test_queue_many_clients(void **state)
 		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
 			fail_msg("setrlimit");
 	}
-	start();
+	it_start_streaming(&e, NULL, P_REPLY);
 	assert_non_null(w = calloc(N_CONNS, sizeof(*w)));
 	for (i = 0; i < N_CONNS; i++)
 		it_client(&e, &w[i]);
@@ -262,7 +250,7 @@ test_queue_cancel(void **state)
 	int64_t deadline;
 
 	(void)state;
-	start();
+	it_start_streaming(&e, NULL, P_REPLY);
 	it_client(&e, &a);
 	it_client(&e, &b);
 	if (it_fake_command(&e, "hang") == -1)
@@ -364,7 +352,7 @@ test_unrequested_coding(void **state)
 	struct wsc w;
 
 	(void)state;
-	start();
+	it_start_streaming(&e, NULL, P_REPLY);
 	it_client(&e, &w);
 	if (it_fake_mode(&e, "te-gzip") == -1)
 		fail_msg("mode te-gzip failed");

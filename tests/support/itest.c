@@ -100,6 +100,16 @@ it_start_or_fail(struct it_env *e, const struct it_opts *o)
 }
 
 void
+it_start_streaming(struct it_env *e, const struct it_opts *o, int timeout_ms)
+{
+	static const struct it_opts defaults;
+
+	it_start_or_fail(e, o != NULL ? o : &defaults);
+	if (it_fake_wait_streams(e, 1, timeout_ms) == -1)
+		fail_msg("ocbroker never subscribed to /event");
+}
+
+void
 it_client(const struct it_env *e, struct wsc *w)
 {
 	int r;

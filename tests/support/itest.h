@@ -79,6 +79,12 @@ int	it_teardown(void **state);
 
 /* Starts e with o or fails the test. */
 void	it_start_or_fail(struct it_env *e, const struct it_opts *o);
+/*
+ * Starts e with o (NULL: the defaults) and waits for netproc to hold the
+ * event stream open at the fake, or fails.
+ */
+void	it_start_streaming(struct it_env *e, const struct it_opts *o,
+	    int timeout_ms);
 /* Opens a WebSocket to e and authenticates (request_id 1) or fails. */
 void	it_client(const struct it_env *e, struct wsc *w);
 
