@@ -101,10 +101,11 @@ else
 	    -I"$pbdir" -I"$srcdir" -o "$test_e2e" \
 	    "$here/test_e2e.c" "$srcdir/tests/wsclient.c" \
 	    "$srcdir/tests/integration_util.c" "$srcdir/tests/support/clock.c" \
+	    "$srcdir/tests/support/fixture.c" \
 	    "$srcdir/common/ws_frame.c" "$srcdir/common/ws_accept.c" \
 	    "$srcdir/common/utf8.c" "$srcdir/common/sha1.c" \
 	    "$srcdir/common/base64.c" "$pbdir/proto/messages.pb-c.c" \
-	    $(pkg-config --cflags --libs libprotobuf-c cmocka)
+	    $(pkg-config --cflags --libs libprotobuf-c cmocka zlib)
 fi
 
 # ---- the server ----
