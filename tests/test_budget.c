@@ -42,27 +42,6 @@ _Static_assert(N_STALLED > SURVIVORS, "some requests must be refused");
 
 static struct it_env	e;
 
-/*
- * A request the fake answers with a stalled body: a RunCommand, whose own
- * timeout (10 min) leaves the transfer all the time a busy machine needs
- * (a GetSession would time out after 30 s).
- */
-static void
-send_stalled(struct wsc *w, uint64_t id, const char *sid)
-{
-	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
-	Opencode__RunCommand rc = OPENCODE__RUN_COMMAND__INIT;
-
-	rc.session_id = (char *)sid;
-	rc.command = "stall";
-	rc.arguments = "";
-	cm.request_id = id;
-	cm.payload_case = CMP(RUN_COMMAND);
-	cm.run_command = &rc;
-	if (wsc_send_msg(w, &cm, T_IO) == -1)
-		fail_msg("send failed");
-}
-
 static void
 test_budget_refuses_past_it(void **state)
 {
@@ -86,9 +65,14 @@ test_budget_refuses_past_it(void **state)
 	it_client(&e, &w);
 	it_client(&e, &w2);
 
+	/*
+	 * The fake answers RunCommand "stall" with a stalled body; its own
+	 * timeout (10 min) leaves the transfer all the time a busy machine
+	 * needs (a GetSession would time out after 30 s).
+	 */
 	for (i = 1; i <= N_STALLED; i++) {
 		snprintf(sid, sizeof(sid), "ses_stall%d", i);
-		send_stalled(&w, 100 + (uint64_t)i, sid);
+		it_send_command(&w, 100 + (uint64_t)i, sid, "stall", T_IO);
 	}
 	/* Every stalled body sent, or cut by netproc. */
 	deadline = it_now_ms() + T_STALLS;
@@ -167,7 +151,7 @@ test_budget_refuses_past_it(void **state)
 	assert_int_equal(cut, SURVIVORS);
 
 	/* The budget is whole again: a stalled body fits, and is cut. */
-	send_stalled(&w, 200, "ses_stall0");
+	it_send_command(&w, 200, "ses_stall0", "stall", T_IO);
 	deadline = it_now_ms() + T_STALLS;
 	while (it_fake_stalls(&e, &sent, &broken) == 0 &&
 	    sent + broken < N_STALLED + 1 && it_now_ms() < deadline)

@@ -138,18 +138,6 @@ open_authed(struct it_env *e, struct wsc *w, uint64_t rid)
 	assert_int_equal(wsc_auth(w, e->token, rid, T_IO), 1);
 }
 
-static int
-send_list_sessions(struct wsc *w, uint64_t rid)
-{
-	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
-	Opencode__ListSessionsRequest ls = OPENCODE__LIST_SESSIONS_REQUEST__INIT;
-
-	cm.request_id = rid;
-	cm.payload_case = CMP(LIST_SESSIONS);
-	cm.list_sessions = &ls;
-	return wsc_send_msg(w, &cm, T_IO);
-}
-
 static void
 expect_sessions(struct wsc *w, uint64_t rid)
 {
@@ -270,7 +258,7 @@ flood(struct it_env *e, struct flooder *fl, struct wsc *good, size_t *total)
 		int progress = 0, n = 0;
 
 		/* A request in flight while the front is flooded. */
-		assert_int_equal(send_list_sessions(good, ++rid), 0);
+		assert_int_equal(it_send_list(good, ++rid, T_IO), 0);
 		left = 0;
 		for (int i = 0; i < FLOODERS; i++) {
 			flood_some(&fl[i], pings, plen, FLOOD_ROUND, &progress);
@@ -376,7 +364,7 @@ ping_flood(struct it_env *e, int authed)
 	assert_true(total >= 2 * (size_t)GROWTH_MAX * 1024);
 	assert_true(growth < GROWTH_MAX);
 	/* Answered after, too. */
-	assert_int_equal(send_list_sessions(&good, 9000), 0);
+	assert_int_equal(it_send_list(&good, 9000, T_IO), 0);
 	expect_sessions(&good, 9000);
 
 	if (authed) {
@@ -464,7 +452,7 @@ test_preauth_over_1k(void **state)
 	assert_int_equal(m->payload_case, SMP(AUTH_HANDSHAKE_RESPONSE));
 	assert_true(m->auth_handshake_response->success);
 	wsc_msg_free(m);
-	assert_int_equal(send_list_sessions(&w, 2), 0);
+	assert_int_equal(it_send_list(&w, 2, T_IO), 0);
 	expect_sessions(&w, 2);
 	wsc_close(&w);
 	free(msg);

@@ -43,29 +43,7 @@ static struct it_env	e;
 static void
 send_list(struct wsc *w, uint64_t id)
 {
-	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
-	Opencode__ListSessionsRequest ls = OPENCODE__LIST_SESSIONS_REQUEST__INIT;
-
-	cm.request_id = id;
-	cm.payload_case = CMP(LIST_SESSIONS);
-	cm.list_sessions = &ls;
-	if (wsc_send_msg(w, &cm, P_IO) == -1)
-		fail_msg("send failed");
-}
-
-static void
-send_command(struct wsc *w, uint64_t id, const char *sid)
-{
-	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
-	Opencode__RunCommand rc = OPENCODE__RUN_COMMAND__INIT;
-
-	rc.session_id = (char *)sid;
-	rc.command = "held";
-	rc.arguments = "";
-	cm.request_id = id;
-	cm.payload_case = CMP(RUN_COMMAND);
-	cm.run_command = &rc;
-	if (wsc_send_msg(w, &cm, P_IO) == -1)
+	if (it_send_list(w, id, P_IO) == -1)
 		fail_msg("send failed");
 }
 
@@ -264,7 +242,7 @@ test_queue_cancel(void **state)
 	/* The long lane full of held commands... */
 	for (i = 0; i < UPSTREAM_CONNECTIONS_DEFAULT; i++) {
 		snprintf(sid, sizeof(sid), "ses_held%d", i);
-		send_command(&a, 100 + (uint64_t)i, sid);
+		it_send_command(&a, 100 + (uint64_t)i, sid, "held", P_IO);
 	}
 	deadline = it_now_ms() + P_REPLY;
 	while ((n = fake_log_count("POST /session/ses_held")) <
@@ -272,8 +250,8 @@ test_queue_cancel(void **state)
 		usleep(20000);
 	assert_int_equal(n, UPSTREAM_CONNECTIONS_DEFAULT);
 	/* ...so that these two wait. */
-	send_command(&a, 200, "ses_waitA");
-	send_command(&b, 300, "ses_waitB");
+	it_send_command(&a, 200, "ses_waitA", "held", P_IO);
+	it_send_command(&b, 300, "ses_waitB", "held", P_IO);
 
 	/* A CancelRequest ends the waiting command: the abort's reply,
 	 * then the command's empty one. */

@@ -176,6 +176,35 @@ it_call(struct wsc *w, Opencode__ClientMessage *cm, int timeout_ms)
 	return wsc_recv_reply(w, cm->request_id, timeout_ms);
 }
 
+int
+it_send_list(struct wsc *w, uint64_t id, int timeout_ms)
+{
+	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__ListSessionsRequest ls = OPENCODE__LIST_SESSIONS_REQUEST__INIT;
+
+	cm.request_id = id;
+	cm.payload_case = CMP(LIST_SESSIONS);
+	cm.list_sessions = &ls;
+	return wsc_send_msg(w, &cm, timeout_ms);
+}
+
+void
+it_send_command(struct wsc *w, uint64_t id, const char *sid,
+    const char *command, int timeout_ms)
+{
+	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__RunCommand rc = OPENCODE__RUN_COMMAND__INIT;
+
+	rc.session_id = (char *)sid;
+	rc.command = (char *)command;
+	rc.arguments = "";
+	cm.request_id = id;
+	cm.payload_case = CMP(RUN_COMMAND);
+	cm.run_command = &rc;
+	if (wsc_send_msg(w, &cm, timeout_ms) == -1)
+		fail_msg("send failed");
+}
+
 Opencode__ServerMessage *
 it_next_reply(struct wsc *w, int timeout_ms)
 {

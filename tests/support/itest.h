@@ -104,6 +104,11 @@ const char *it_describe(const Opencode__ServerMessage *m);
 /* Sends cm and waits for the reply with its request_id (NULL: none). */
 Opencode__ServerMessage *it_call(struct wsc *w, Opencode__ClientMessage *cm,
 	    int timeout_ms);
+/* Sends a ListSessions with request_id id: 0 or -1. */
+int	it_send_list(struct wsc *w, uint64_t id, int timeout_ms);
+/* Sends RunCommand command (no arguments) in session sid, or fails. */
+void	it_send_command(struct wsc *w, uint64_t id, const char *sid,
+	    const char *command, int timeout_ms);
 /* The next message with a request_id (events skipped), or NULL. */
 Opencode__ServerMessage *it_next_reply(struct wsc *w, int timeout_ms);
 /* Fail unless m is the reply to id with that error code (what: context). */
