@@ -4,7 +4,7 @@
  */
 
 /*
- * Unit tests for broker/ws_frame.c.  Every input is fed whole, one byte at a
+ * Unit tests for common/ws_frame.c.  Every input is fed whole, one byte at a
  * time and in random chunkings (fixed seeds), and all must give the same
  * events.  A checking allocator verifies that every buffer is wiped before it
  * is freed, that nothing leaks, and lets one test fail the Nth allocation.

@@ -4,7 +4,7 @@
  */
 
 /*
- * libFuzzer target for broker/ws_frame.c.  The first input byte chooses how
+ * libFuzzer target for common/ws_frame.c.  The first input byte chooses how
  * the rest is cut into chunks (0: whole, 1: one byte at a time, else random
  * sizes seeded from the input); the rest is fed to a server-role and to a
  * client-role parser until an error or a close.  Every event is checked
