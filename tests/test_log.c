@@ -94,6 +94,16 @@ count(const char *text, const char *needle)
 	return n;
 }
 
+/* Fails unless the log holds exactly n lines. */
+static void
+expect_lines(int n)
+{
+	char *s = logged();
+
+	assert_int_equal(count(s, "\n"), n);
+	free(s);
+}
+
 static void
 test_same_line_once(void **state)
 {
@@ -129,29 +139,21 @@ test_alternating_lines(void **state)
 static void
 test_different_lines_all_written(void **state)
 {
-	char *s;
-
 	fresh(state);
 	for (int i = 0; i < 100; i++)
 		log_info("request %d refused", i);
-	s = logged();
-	assert_int_equal(count(s, "\n"), 100);
-	free(s);
+	expect_lines(100);
 }
 
 /* The same text at another level is another line. */
 static void
 test_level_counts(void **state)
 {
-	char *s;
-
 	fresh(state);
 	log_info("same text");
 	log_debug("same text");
 	log_info("same text");
-	s = logged();
-	assert_int_equal(count(s, "\n"), 2);
-	free(s);
+	expect_lines(2);
 }
 
 /* A counted line pushed out by newer ones has its count written. */
@@ -197,15 +199,11 @@ test_window_over(void **state)
 static void
 test_off(void **state)
 {
-	char *s;
-
 	fresh(state);
 	log_setrepeat(0);
 	for (int i = 0; i < 10; i++)
 		log_warnx("every one");
-	s = logged();
-	assert_int_equal(count(s, "\n"), 10);
-	free(s);
+	expect_lines(10);
 	log_setrepeat(LOG_REPEAT_WINDOW_S);
 }
 
