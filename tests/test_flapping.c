@@ -123,6 +123,21 @@ statuses(struct wsc *w, int ms, int *last)
 	return n;
 }
 
+/*
+ * Starts ocbroker, opens a client, makes every event stream end after
+ * life ms, and counts the UpstreamStatus messages of the next ms.
+ */
+static long
+flap(struct wsc *w, const char *life, int ms, int *last)
+{
+	it_start_streaming(&e, NULL, T_REPLY);
+	it_client(&e, w);
+	fake("/__fake/reset", "");
+	fake("/__fake/event-life", life);
+	fake("/__fake/sse-end", "");
+	return statuses(w, ms, last);
+}
+
 static void
 test_stream_ends_at_once(void **state)
 {
@@ -132,12 +147,7 @@ test_stream_ends_at_once(void **state)
 	int last = -1;
 
 	(void)state;
-	it_start_streaming(&e, NULL, T_REPLY);
-	it_client(&e, &w);
-	fake("/__fake/reset", "");
-	fake("/__fake/event-life", "0");
-	fake("/__fake/sse-end", "");
-	st = statuses(&w, PERIOD_AT_ONCE_MS, &last);
+	st = flap(&w, "0", PERIOD_AT_ONCE_MS, &last);
 	if ((log = it_fake_log(&e)) == NULL)
 		fail_msg("GET /__fake/log failed");
 	ev = count_lines(log, "GET /event");
@@ -171,12 +181,7 @@ test_stream_lives_half_a_second(void **state)
 	int last = -1;
 
 	(void)state;
-	it_start_streaming(&e, NULL, T_REPLY);
-	it_client(&e, &w);
-	fake("/__fake/reset", "");
-	fake("/__fake/event-life", "500");
-	fake("/__fake/sse-end", "");
-	st = statuses(&w, PERIOD_HALF_MS, &last);
+	st = flap(&w, "500", PERIOD_HALF_MS, &last);
 	print_message("in %d ms: %ld UpstreamStatus\n", PERIOD_HALF_MS, st);
 	if (st < 2)
 		fail_msg("the stream's losses were not told (%ld "
