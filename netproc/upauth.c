@@ -6,19 +6,14 @@
 /* Masked upstream credentials; see upauth.h. */
 #include "config.h"
 
-#ifdef HAVE_GETRANDOM
-#include <sys/random.h>
-#endif
-
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "common/base64.h"
 #include "common/buf.h"
+#include "common/token.h"
 #include "netproc/upauth.h"
 
 #define AUTH_PREFIX	"Authorization: Basic "
@@ -35,29 +30,6 @@ struct upauth {
 	size_t	 len;
 };
 
-static int
-random_fill(uint8_t *p, size_t n)
-{
-	size_t got = 0;
-
-	while (got < n) {
-#ifdef HAVE_GETRANDOM
-		ssize_t r = getrandom(p + got, n - got, 0);
-#else
-		size_t want = n - got > 256 ? 256 : n - got;
-		ssize_t r = getentropy(p + got, want) == 0 ? (ssize_t)want : -1;
-#endif
-
-		if (r == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		got += (size_t)r;
-	}
-	return 0;
-}
-
 struct upauth *
 upauth_new(const char *user, const uint8_t *password, size_t len)
 {
@@ -71,7 +43,7 @@ upauth_new(const char *user, const uint8_t *password, size_t len)
 	a->len = ulen + 1 + len;
 	if ((a->masked = malloc(a->len)) == NULL ||
 	    (a->pad = malloc(a->len)) == NULL ||
-	    random_fill(a->pad, a->len) == -1) {
+	    token_random(a->pad, a->len) == -1) {
 		upauth_free(a);
 		return NULL;
 	}
