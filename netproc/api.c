@@ -193,6 +193,21 @@ api_transport_error(enum api_transport t, const char *detail,
 	    msg != NULL ? msg : "");
 }
 
+enum api_status
+api_status_errno(int err)
+{
+	switch (err) {
+	case ENOMEM:
+		return API_ERR_NOMEM;
+	case E2BIG:
+		return API_ERR_TOO_BIG;
+	case ENOENT:
+		return API_ERR_ABSENT;
+	default:
+		return API_ERR_MALFORMED;
+	}
+}
+
 int
 api_is_json_type(const char *ct)
 {
@@ -266,19 +281,20 @@ reply_failure(const struct api_call *c, const struct api_response *r,
 	return api_error_pack(c->request_id, code, msg, out, out_len);
 }
 
-/* Mapping state; a mapper returns -1 with why set, or oom on ENOMEM. */
+/* Mapping state; a mapper returns -1 with why and st set. */
 struct map {
 	const struct json	*j;
 	struct arena		 a;
 	const char		*why;
-	int			 oom;
+	enum api_status		 st;
 };
 
+/* After a json.c call that set errno (cleared before it), or a wrong type. */
 static int
 map_fail(struct map *m, const char *why)
 {
-	if (errno == ENOMEM)
-		m->oom = 1;
+	if (m->st == API_OK)
+		m->st = api_status_errno(errno);
 	m->why = why;
 	return -1;
 }
@@ -289,7 +305,7 @@ map_alloc(struct map *m, size_t nmemb, size_t size)
 	void	*p;
 
 	if ((p = arena_calloc(&m->a, nmemb, size)) == NULL)
-		m->oom = 1;
+		m->st = API_ERR_NOMEM;
 	return p;
 }
 
@@ -540,7 +556,7 @@ map_auth_status(struct map *m, const struct api_call *c,
 	opencode__auth_status__init(as);
 	if ((as->provider_id = arena_strndup(&m->a, c->provider_id,
 	    strnlen(c->provider_id, sizeof(c->provider_id) - 1))) == NULL) {
-		m->oom = 1;
+		m->st = API_ERR_NOMEM;
 		return -1;
 	}
 	n = (size_t)json_len(m->j, arr);
@@ -586,7 +602,8 @@ static int
 reply_parse(const struct api_call *c, const struct api_response *r,
     struct json **jp, uint8_t **out, size_t *out_len)
 {
-	int	provider;
+	enum api_status	st;
+	int		provider;
 
 	/* Unknown routes answer 200 text/html (the server's web UI). */
 	if (!api_is_json_type(r->content_type))
@@ -598,12 +615,13 @@ reply_parse(const struct api_call *c, const struct api_response *r,
 	if (r->body == NULL || (provider ?
 	    json_parse_member(r->body, r->body_len, "connected", jp) :
 	    json_parse(r->body, r->body_len, jp)) == -1) {
-		if (r->body != NULL && errno == ENOMEM)
+		st = r->body == NULL ? API_ERR_MALFORMED :
+		    api_status_errno(errno);
+		if (st == API_ERR_NOMEM)
 			return -1;
 		return api_error_pack(c->request_id, ERR_PARSE_ERROR,
-		    r->body == NULL ? "invalid JSON" :
-		    errno == E2BIG ? "reply too large" :
-		    errno == ENOENT ? "unexpected reply: connected" :
+		    st == API_ERR_TOO_BIG ? "reply too large" :
+		    st == API_ERR_ABSENT ? "unexpected reply: connected" :
 		    "invalid JSON", out, out_len) == -1 ? -1 : 1;
 	}
 	return 0;
@@ -612,12 +630,13 @@ reply_parse(const struct api_call *c, const struct api_response *r,
 /*
  * Packs sm, or the error a mapper's result stands for: rc 0 with why set
  * is a well-formed reply that cannot be sent (UPSTREAM_ERROR), rc -1 one
- * that did not map (PARSE_ERROR) or out of memory, rc -2 one without what
- * the call named (NOT_FOUND); see api_chat.h.
+ * that did not map (PARSE_ERROR) or, with st API_ERR_NOMEM, out of memory,
+ * rc -2 one without what the call named (NOT_FOUND); see api_chat.h.
  */
 static int
 reply_finish(const struct api_call *c, const Opencode__ServerMessage *sm,
-    int rc, const char *why, int oom, uint8_t **out, size_t *out_len)
+    int rc, const char *why, enum api_status st, uint8_t **out,
+    size_t *out_len)
 {
 	char	msg[API_MSG_MAX];
 
@@ -629,7 +648,7 @@ reply_finish(const struct api_call *c, const Opencode__ServerMessage *sm,
 		    out, out_len);
 	if (rc == 0)
 		return pack(sm, out, out_len);
-	if (oom)
+	if (st == API_ERR_NOMEM)
 		return -1;
 	snprintf(msg, sizeof(msg), "unexpected reply: %s",
 	    why != NULL ? why : "?");
@@ -668,7 +687,7 @@ map_chat(struct map *m, const struct api_call *c,
 		break;
 	}
 	m->why = cm.why;
-	m->oom = cm.oom;
+	m->st = cm.st;
 	return rc;
 }
 
@@ -719,7 +738,7 @@ reply_success(const struct api_call *c, const struct api_response *r,
 		rc = map_chat(&m, c, r, &sm);
 		break;
 	}
-	rc = reply_finish(c, &sm, rc, m.why, m.oom, out, out_len);
+	rc = reply_finish(c, &sm, rc, m.why, m.st, out, out_len);
 	arena_free(&m.a);
 	json_free(j);
 	return rc;
@@ -764,7 +783,7 @@ reply_pending(const struct api_call *c, const struct api_response *r,
 	cq.len = q->body_len;
 	cq.a = &a;
 	rc = api_map_pending_list(&cp, &cq, &sm);
-	rc = reply_finish(c, &sm, rc, cp.why, cp.oom, out, out_len);
+	rc = reply_finish(c, &sm, rc, cp.why, cp.st, out, out_len);
 	arena_free(&a);
 	json_free(jq);
 	json_free(jp);

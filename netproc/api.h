@@ -26,6 +26,20 @@
 #define API_NAME_MAX		256		/* model id and agent name in a prompt */
 #define API_FIELD_MAX		(16 * 1024 * 1024) /* any string put in a body */
 
+/*
+ * Why a reply did not map, as the mappers (api.c, api_chat.c, chatmap.c,
+ * providers.c) carry it.  json.c and json_skim.c report through errno;
+ * api_status_errno() turns that into a status once, where they fail.
+ */
+enum api_status {
+	API_OK = 0,
+	API_ERR_NOMEM,		/* out of memory: no answer, the caller's INTERNAL */
+	API_ERR_MALFORMED,	/* not what was expected (EINVAL, EDOM, a wrong type) */
+	API_ERR_TOO_BIG,	/* past a limit (E2BIG): "reply too large" */
+	API_ERR_ABSENT		/* json_parse_member found no such member (ENOENT) */
+};
+
+enum api_status	api_status_errno(int);
 
 enum api_method { API_GET, API_POST, API_PUT, API_DELETE, API_PATCH };
 

@@ -16,8 +16,8 @@
 static int
 cm_fail(struct chatmap *cm, const char *why)
 {
-	if (errno == ENOMEM)
-		cm->oom = 1;
+	if (cm->st == API_OK)
+		cm->st = api_status_errno(errno);
 	cm->why = why;
 	return -1;
 }
@@ -28,7 +28,7 @@ cm_alloc(struct chatmap *cm, size_t nmemb, size_t size)
 	void	*p;
 
 	if ((p = arena_calloc(cm->a, nmemb, size)) == NULL) {
-		cm->oom = 1;
+		cm->st = API_ERR_NOMEM;
 		cm->why = "out of memory";
 	}
 	return p;
@@ -40,7 +40,7 @@ cm_strdup(struct chatmap *cm, const char *s)
 	char	*p;
 
 	if ((p = arena_strdup(cm->a, s)) == NULL) {
-		cm->oom = 1;
+		cm->st = API_ERR_NOMEM;
 		cm->why = "out of memory";
 	}
 	return p;
@@ -538,7 +538,7 @@ api_map_pending_list(struct chatmap *perm, struct chatmap *ques,
 		return -1;
 	if (map_questions(ques, pl) == -1) {
 		perm->why = ques->why;
-		perm->oom = ques->oom;
+		perm->st = ques->st;
 		return -1;
 	}
 	sm->payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_PENDING_LIST;

@@ -10,7 +10,7 @@
  *
  * Each returns 0 with the payload set in sm; 0 with cm->why set when the
  * reply is well formed but cannot be sent (api.c answers UPSTREAM_ERROR
- * with why); -1 with cm->why (PARSE_ERROR) or cm->oom set; -2 with
+ * with why); -1 with cm->why (PARSE_ERROR) or cm->st API_ERR_NOMEM; -2 with
  * cm->why when what the call names is not in the reply (NOT_FOUND).
  * Strings are decoded into cm->a, which must outlive the packing of sm.
  */
@@ -52,7 +52,7 @@ int	api_map_diff_list(struct chatmap *, const struct api_call *,
 /*
  * GET /permission (first) and GET /question (second): two arrays, two
  * documents, one arena (first->a == second->a).  A failure is reported
- * in first (why, oom), whichever document it came from.
+ * in first (why, st), whichever document it came from.
  */
 int	api_map_pending_list(struct chatmap *, struct chatmap *,
 	    Opencode__ServerMessage *);

@@ -43,7 +43,7 @@ cm_alloc(struct chatmap *cm, size_t nmemb, size_t size)
 	void	*p;
 
 	if ((p = arena_calloc(cm->a, nmemb, size)) == NULL) {
-		cm->oom = 1;
+		cm->st = API_ERR_NOMEM;
 		return NULL;
 	}
 	return p;
@@ -57,8 +57,8 @@ tok_str(struct chatmap *cm, int t, const char *why, char **out)
 		return fail(cm, why);
 	errno = 0;
 	if (json_get_str(cm->j, t, cm->a, out) == -1) {
-		if (errno == ENOMEM)
-			cm->oom = 1;
+		if (api_status_errno(errno) == API_ERR_NOMEM)
+			cm->st = API_ERR_NOMEM;
 		return fail(cm, why);
 	}
 	return 0;
@@ -152,7 +152,7 @@ tok_double(struct chatmap *cm, int t, const char *why, double *v)
 	    start >= cm->len || n > cm->len - start)
 		return fail(cm, why);
 	if ((s = arena_strndup(cm->a, cm->buf + start, n)) == NULL) {
-		cm->oom = 1;
+		cm->st = API_ERR_NOMEM;
 		return fail(cm, why);
 	}
 	*v = strtod(s, &end);

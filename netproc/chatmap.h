@@ -47,6 +47,7 @@
 
 #include <stddef.h>
 
+#include "netproc/api.h"
 #include "proto/messages.pb-c.h"
 
 #define CHATMAP_TEXT_MAX	(256 * 1024)	/* bytes of a text, output or patch */
@@ -62,10 +63,10 @@ struct chatmap {
 	size_t			 len;
 	struct arena		*a;
 	const char		*why;	/* on failure: the member that did not map */
-	int			 oom;	/* on failure: out of memory */
+	enum api_status		 st;	/* on failure: API_ERR_NOMEM is out of memory */
 };
 
-/* Each returns 0, or -1 with why (or oom) set; t is the object's token. */
+/* Each returns 0, or -1 with why (or st) set; t is the object's token. */
 int	chatmap_message(struct chatmap *, int, Opencode__MessageInfo *);
 int	chatmap_part(struct chatmap *, int, Opencode__PartInfo *);
 /* *truncated is tc->truncated, for a caller that keeps its own flag. */
@@ -81,7 +82,7 @@ int	chatmap_diffs(struct chatmap *, int, Opencode__DiffList *);
 /*
  * The field readers every netproc mapper uses; obj is an object's token
  * (lookups in -1 find nothing).  Each returns 0, or -1 with why (the key,
- * unless why was set already) or oom set; a value of the wrong type fails.
+ * unless why was set already) or st set; a value of the wrong type fails.
  * chatmap_str: a required string ("" allowed); the optional ones take
  * their default when the member is absent or null: "", false, 0
  * (chatmap_opt_int refuses a fraction).

@@ -183,7 +183,7 @@ c_str(struct ctx *c, int t, char **out)
 		return -1;
 	errno = 0;
 	if (json_get_str(c->j, t, &c->m->a, out) == -1) {
-		if (errno == ENOMEM)
+		if (api_status_errno(errno) == API_ERR_NOMEM)
 			c->oom = 1;
 		return -1;
 	}
@@ -294,7 +294,7 @@ cm_init(struct ctx *c, struct chatmap *cm)
 static enum event_kind
 cm_done(struct ctx *c, const struct chatmap *cm, int rv)
 {
-	if (cm->oom)
+	if (cm->st == API_ERR_NOMEM)
 		c->oom = 1;
 	return rv == -1 ? EVENT_INVALID : EVENT_MAPPED;
 }
@@ -811,7 +811,7 @@ event_map(struct event_mapper *m, const char *json, size_t len,
 	int		 type;
 
 	if (json_parse_into(j, json, len) == -1) {
-		if (errno == ENOMEM)
+		if (api_status_errno(errno) == API_ERR_NOMEM)
 			m->st.nomem++;
 		m->st.invalid++;
 		json_clear(j);

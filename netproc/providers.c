@@ -73,14 +73,17 @@ struct pmap {
 	size_t			 enclen, enccap;
 	int			 include_all;
 	const char		*why;		/* the member that did not map */
-	int			 err;		/* errno of a failure */
+	enum api_status		 st;		/* of a failure */
 };
 
+/*
+ * errno (json_skim.c's, or set here the same way) becomes m->st: EDOM
+ * (another type) and EINVAL are API_ERR_MALFORMED.
+ */
 static int
 fail(struct pmap *m, const char *why)
 {
-	/* EDOM (another type) and EINVAL: the reply is not as expected. */
-	m->err = errno == ENOMEM || errno == E2BIG ? errno : EINVAL;
+	m->st = api_status_errno(errno);
 	if (m->why == NULL)
 		m->why = why;
 	return -1;
@@ -824,10 +827,10 @@ providers_reply_pack(const struct api_call *c, const struct api_response *r,
 	else if (read_root(&m) == 0 && build(&m, c->include_all, &nkept) == 0)
 		(void)pack_list(&m, c->request_id, nkept, &n, 0);
 	if (m.why != NULL) {
-		if (m.err == ENOMEM)
+		if (m.st == API_ERR_NOMEM)
 			rc = -1;
 		else {
-			if (m.err == E2BIG)
+			if (m.st == API_ERR_TOO_BIG)
 				snprintf(msg, sizeof(msg), "reply too large");
 			else if (strcmp(m.why, "invalid JSON") == 0)
 				snprintf(msg, sizeof(msg), "invalid JSON");

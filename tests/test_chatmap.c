@@ -478,7 +478,7 @@ test_message_required(void **state)
 			fail_msg("mapped: %s", bad[i].json);
 		assert_non_null(d.cm.why);
 		assert_string_equal(d.cm.why, bad[i].why);
-		assert_int_equal(d.cm.oom, 0);
+		assert_int_equal(d.cm.st, API_OK);
 		doc_close(&d);
 	}
 }
