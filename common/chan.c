@@ -185,7 +185,19 @@ chan_send(struct chan *ch, Ocb__Ipc__Frame *fr)
 	}
 	if (ipc_frame_pack(&ch->out, fr) == -1)
 		return -1;
-	if (ch->wev != NULL && !event_pending(ch->wev, EV_WRITE, NULL))
+	if (ch->wev == NULL || event_pending(ch->wev, EV_WRITE, NULL))
+		return 0;	/* not started, or a write is already due */
+	/*
+	 * No write due: this frame goes out now, so the first of a burst does
+	 * not wait for the rest of the callback that made it.  The frames
+	 * that follow in this loop iteration join one write (the event made
+	 * active).  Only the loop reports a failed write: a send never calls
+	 * closed under its caller.
+	 */
+	if (buf_flush(&ch->out, ch->fd) == BUF_BLOCKED) {
+		if (event_add(ch->wev, NULL) == -1)
+			chan_retry_later(ch);
+	} else
 		event_active(ch->wev, EV_WRITE, 1);
 	return 0;
 }

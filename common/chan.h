@@ -67,8 +67,10 @@ int	chan_start(struct chan *, struct event_base *, const struct chan_cb *,
 	    void *);
 /* Hands out the frames already read (by a blocking read at start-up). */
 void	chan_dispatch(struct chan *);
-/* Queues one frame; -1 with errno ENOTCONN (none or stopped), EAGAIN (over
- * outq_max), ENOMEM or EMSGSIZE. */
+/* Queues one frame; written at once when no write is due (the rest of the
+ * loop iteration's frames then leave together); never calls closed.  -1 with
+ * errno ENOTCONN (none or stopped), EAGAIN (over outq_max), ENOMEM or
+ * EMSGSIZE. */
 int	chan_send(struct chan *, Ocb__Ipc__Frame *);
 /* Start-up and shutdown paths: queues one frame and writes everything
  * queued before returning (0 or -1). */

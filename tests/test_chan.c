@@ -7,7 +7,8 @@
  * common/chan.c over a socketpair with a libevent base: frames both ways, a
  * peer that closes, a malformed frame stops the channel, the out-queue cap,
  * a frame lost to out of memory costs that frame only (and stops a channel
- * whose owner has no lost callback), the blocking paths, descriptors.
+ * whose owner has no lost callback), the blocking paths, descriptors, and
+ * a send with no write due written before it returns.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -17,6 +18,7 @@
 
 #include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -284,6 +286,64 @@ test_outq_cap(void **state)
 	assert_int_equal(send_kind(&p->a.ch, OCB__IPC__CONTROL__KIND__READY), 0);
 }
 
+/*
+ * A send with no write due is written before chan_send returns (the first
+ * frame of a burst does not wait for the loop); the frames that follow in
+ * the same loop iteration wait and leave together.
+ */
+static void
+test_write_now(void **state)
+{
+	struct pair *p = *state;
+	Ocb__Ipc__Frame *in;
+
+	start(p, &cb_lost, NULL);	/* b is read by hand */
+	assert_int_equal(send_kind(&p->a.ch, OCB__IPC__CONTROL__KIND__READY), 0);
+	assert_int_equal(buf_used(&p->a.ch.out), 0);
+	assert_true(ipc_read(&p->b.ch.in, p->b.ch.fd) > 0);
+	assert_int_equal(ipc_reader_next(&p->b.ch.in, &in), IPC_FRAME);
+	assert_int_equal(in->control->kind, OCB__IPC__CONTROL__KIND__READY);
+	ipc_frame_free(in);
+
+	/* Batched: queued until the loop runs, then written. */
+	assert_int_equal(send_kind(&p->a.ch,
+	    OCB__IPC__CONTROL__KIND__RESTART_NETPROC), 0);
+	assert_true(buf_used(&p->a.ch.out) > 0);
+	for (int i = 0; i < 100 && buf_used(&p->a.ch.out) > 0; i++)
+		event_base_loop(p->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	assert_int_equal(buf_used(&p->a.ch.out), 0);
+	assert_true(ipc_read(&p->b.ch.in, p->b.ch.fd) > 0);
+	assert_int_equal(ipc_reader_next(&p->b.ch.in, &in), IPC_FRAME);
+	assert_int_equal(in->control->kind,
+	    OCB__IPC__CONTROL__KIND__RESTART_NETPROC);
+	ipc_frame_free(in);
+
+	/* Once the loop has written, the next send is written at once again. */
+	assert_int_equal(send_kind(&p->a.ch,
+	    OCB__IPC__CONTROL__KIND__NETPROC_FD), 0);
+	assert_int_equal(buf_used(&p->a.ch.out), 0);
+	assert_int_equal(p->a.closed, 0);
+}
+
+/* A write that fails inside chan_send is reported by the loop, never under
+ * the caller (who may free the channel from closed). */
+static void
+test_write_now_fails_later(void **state)
+{
+	struct pair *p = *state;
+
+	signal(SIGPIPE, SIG_IGN);	/* as the three processes do */
+	p->a.free_on_close = 1;
+	start(p, &cb_lost, NULL);
+	chan_free(&p->b.ch);
+	assert_int_equal(send_kind(&p->a.ch, OCB__IPC__CONTROL__KIND__READY), 0);
+	assert_int_equal(p->a.closed, 0);
+	assert_int_not_equal(p->a.ch.fd, -1);
+	run_until_int(p, &p->a.closed, 1);
+	assert_int_equal(p->a.closed, 1);
+	assert_int_equal(p->a.ch.fd, -1);
+}
+
 /* Fails every allocation while armed; otherwise malloc(3). */
 static int fail_armed;
 
@@ -414,6 +474,9 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_oversized, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outq_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_now, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_now_fails_later, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_lost, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lost_without_callback,
 		    setup, teardown),
