@@ -1472,6 +1472,20 @@ find_node(void)
 	return NULL;
 }
 
+/* A whole decimal number in [lo, hi], or usage(). */
+static int
+int_arg(const char *s, long lo, long hi)
+{
+	char	*end;
+	long	 v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
+		usage();
+	return (int)v;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -1513,14 +1527,10 @@ main(int argc, char *argv[])
 		case 'S': opt.sandbox = 0; break;
 		case 'F': opt.flood_arg = optarg; break;
 		case 'r':
-			opt.runs = atoi(optarg);
-			if (opt.runs < 1 || opt.runs > 9)
-				usage();
+			opt.runs = int_arg(optarg, 1, 9);
 			break;
 		case 'c':
-			opt.conns = atoi(optarg);
-			if (opt.conns < 1 || opt.conns > 4000)
-				usage();
+			opt.conns = int_arg(optarg, 1, 4000);
 			break;
 		default:
 			usage();
