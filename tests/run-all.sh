@@ -30,11 +30,21 @@ run_build() {	# name, configure args...
 	(cd "$out/$name" && "$top/configure" -q --enable-werror "$@" && make -s -j"$jobs")
 }
 
+# After a failed make check under $1: the log of each failed test, then
+# their names, so the end of CI's output says what failed.
+show_failures() {
+	local trs failed=""
+	for trs in $(find "$1" -name '*.trs' 2>/dev/null); do
+		grep -q -E '^:test-result: (FAIL|ERROR)' "$trs" || continue
+		echo "---- ${trs%.trs}.log"; tail -n 60 "${trs%.trs}.log"
+		failed="$failed ${trs%.trs}"
+	done
+	echo "==== failed:${failed:- (no test failed; the build did)}"
+}
+
 check() {	# name
 	if ! (cd "$out/$1" && make -s -j"$jobs" check); then
-		for f in $(find "$out/$1/tests" -name '*.log'); do
-			echo "---- $f"; tail -n 60 "$f"
-		done
+		show_failures "$out/$1"
 		return 1
 	fi
 	grep -h -E '^(PASS|FAIL|ERROR|XFAIL|XPASS|SKIP):' "$out/$1/test-suite.log" 2>/dev/null || true
@@ -45,7 +55,11 @@ run_build gcc CC=gcc
 check gcc
 
 step "gcc: make distcheck"
-(cd "$out/gcc" && make -s -j"$jobs" distcheck >/dev/null)
+if ! (cd "$out/gcc" && make -s -j"$jobs" distcheck >"$out/distcheck.log" 2>&1); then
+	tail -n 30 "$out/distcheck.log"
+	show_failures "$out/gcc/ocbroker-0.1.0"
+	exit 1
+fi
 
 step "clang: build and make check"
 run_build clang CC=clang
