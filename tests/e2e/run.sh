@@ -104,7 +104,8 @@ else
 	    "$srcdir/tests/support/fixture.c" \
 	    "$srcdir/common/ws_frame.c" "$srcdir/common/ws_accept.c" \
 	    "$srcdir/common/utf8.c" "$srcdir/common/sha1.c" \
-	    "$srcdir/common/base64.c" "$pbdir/proto/messages.pb-c.c" \
+	    "$srcdir/common/base64.c" "$srcdir/client/ocbclient.c" \
+	    "$pbdir/proto/messages.pb-c.c" \
 	    $(pkg-config --cflags --libs libprotobuf-c cmocka zlib)
 fi
 

@@ -56,6 +56,7 @@
 #define JSMN_STRICT
 #include <jsmn.h>
 
+#include "client/ocbclient.h"
 #include "proto/messages.pb-c.h"
 #include "tests/integration_util.h"
 #include "tests/wsclient.h"
@@ -527,44 +528,6 @@ evlog_free(struct evlog *l)
 		wsc_msg_free(l->m[--l->n]);
 }
 
-/* The session an event belongs to, or NULL (UpstreamStatus). */
-static const char *
-ev_session(const Opencode__ServerMessage *m)
-{
-	switch (m->payload_case) {
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_TOKEN:
-		return m->token->session_id;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_COMPLETED:
-		return m->completed->session_id;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_TOOL_CALL:
-		return m->tool_call->session_id;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_PERMISSION_REQUEST:
-		return m->permission_request->session_id;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_EVENT:
-		return m->session_event->session_id;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_QUESTION_REQUEST:
-		return m->question_request->session_id;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_QUESTION_RESOLVED:
-		return m->question_resolved->session_id;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_PERMISSION_RESOLVED:
-		return m->permission_resolved->session_id;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_TODO_UPDATED:
-		return m->todo_updated->session_id;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_DIFF_UPDATED:
-		return m->diff_updated->session_id;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_MESSAGE_REMOVED:
-		return m->message_removed->session_id;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_PART_REMOVED:
-		return m->part_removed->session_id;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_MESSAGE_UPDATED:
-		return m->message_updated->session_id;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_PART_UPDATED:
-		return m->part_updated->session_id;
-	default:
-		return NULL;
-	}
-}
-
 static void
 ev_print(const Opencode__ServerMessage *m)
 {
@@ -862,7 +825,7 @@ foreign_events(const struct evlog *l, const char *sid)
 	size_t i, n = 0;
 
 	for (i = 0; i < l->n; i++)
-		if ((s = ev_session(l->m[i])) != NULL && *s != '\0' &&
+		if ((s = ocb_event_session(l->m[i])) != NULL && *s != '\0' &&
 		    strcmp(s, sid) != 0)
 			n++;
 	return n;
@@ -1974,7 +1937,7 @@ find_ev(const struct evlog *l, size_t from,
 	for (i = from; i < l->n; i++) {
 		if (l->m[i]->payload_case != c)
 			continue;
-		if (sid != NULL && ((s = ev_session(l->m[i])) == NULL ||
+		if (sid != NULL && ((s = ocb_event_session(l->m[i])) == NULL ||
 		    strcmp(s, sid) != 0))
 			continue;
 		if (at != NULL)
@@ -2652,7 +2615,7 @@ tr_remove_message(struct transcript *t, const char *id)
 static void
 tr_apply(struct transcript *t, const Opencode__ServerMessage *m)
 {
-	const char *s = ev_session(m);
+	const char *s = ocb_event_session(m);
 	size_t i;
 
 	if (s == NULL || strcmp(s, t->sid) != 0)
