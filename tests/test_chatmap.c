@@ -27,6 +27,7 @@
 #include "netproc/chatmap.h"
 #include "netproc/json.h"
 #include "proto/messages.pb-c.h"
+#include "tests/support/cases.h"
 #include "tests/support/fixture.h"
 
 /* ---- fixtures ---- */
@@ -448,10 +449,7 @@ test_cost_and_counts(void **state)
 static void
 test_message_required(void **state)
 {
-	static const struct {
-		const char	*json;
-		const char	*why;
-	} bad[] = {
+	static const struct str_case bad[] = {
 		{ "{\"sessionID\":\"s\",\"role\":\"user\"}", "id" },
 		{ "{\"id\":\"\",\"sessionID\":\"s\",\"role\":\"user\"}", "id" },
 		{ "{\"id\":1,\"sessionID\":\"s\",\"role\":\"user\"}", "id" },
@@ -473,11 +471,11 @@ test_message_required(void **state)
 	size_t			i;
 
 	(void)state;
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		if (map_message(bad[i].json, &mi, &d) != -1)
-			fail_msg("mapped: %s", bad[i].json);
+	for (i = 0; i < NCASES(bad); i++) {
+		if (map_message(bad[i].in, &mi, &d) != -1)
+			fail_msg("mapped: %s", bad[i].in);
 		assert_non_null(d.cm.why);
-		assert_string_equal(d.cm.why, bad[i].why);
+		assert_string_equal(d.cm.why, bad[i].want);
 		assert_int_equal(d.cm.st, API_OK);
 		doc_close(&d);
 	}
@@ -615,10 +613,7 @@ test_question(void **state)
 	Opencode__QuestionRequest	qr;
 	struct doc			d;
 	size_t				i;
-	static const struct {
-		const char	*json;
-		const char	*why;
-	} bad[] = {
+	static const struct str_case bad[] = {
 		{ "{\"id\":\"que_1\",\"sessionID\":\"ses_1\"}", "questions" },
 		{ "{\"id\":\"que_1\",\"sessionID\":\"ses_1\",\"questions\":{}}",
 		    "questions" },
@@ -655,12 +650,12 @@ test_question(void **state)
 	assert_int_equal(qr.questions[1]->n_options, 0);
 	doc_close(&d);
 
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		doc_open(&d, bad[i].json, strlen(bad[i].json));
+	for (i = 0; i < NCASES(bad); i++) {
+		doc_open(&d, bad[i].in, strlen(bad[i].in));
 		opencode__question_request__init(&qr);
 		if (chatmap_question(&d.cm, 0, &qr) != -1)
-			fail_msg("mapped: %s", bad[i].json);
-		assert_string_equal(d.cm.why, bad[i].why);
+			fail_msg("mapped: %s", bad[i].in);
+		assert_string_equal(d.cm.why, bad[i].want);
 		doc_close(&d);
 	}
 }

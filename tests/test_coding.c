@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "netproc/upstream.h"
+#include "tests/support/cases.h"
 
 static int
 check(const char *line, char *why, size_t whylen)
@@ -60,10 +61,7 @@ test_taken(void **state)
 static void
 test_refused(void **state)
 {
-	static const struct {
-		const char	*line;
-		const char	*why;
-	} bad[] = {
+	static const struct str_case bad[] = {
 		{ "Transfer-Encoding: gzip\r\n", "Transfer-Encoding gzip" },
 		{ "Transfer-Encoding: gzip, chunked\r\n",
 		    "Transfer-Encoding gzip" },
@@ -85,11 +83,11 @@ test_refused(void **state)
 	char why[96];
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		if (check(bad[i].line, why, sizeof(why)) != -1)
-			fail_msg("taken: %s", bad[i].line);
-		if (strstr(why, bad[i].why) == NULL)
-			fail_msg("%s: why is \"%s\"", bad[i].line, why);
+	for (size_t i = 0; i < NCASES(bad); i++) {
+		if (check(bad[i].in, why, sizeof(why)) != -1)
+			fail_msg("taken: %s", bad[i].in);
+		if (strstr(why, bad[i].want) == NULL)
+			fail_msg("%s: why is \"%s\"", bad[i].in, why);
 	}
 }
 

@@ -20,6 +20,7 @@
 #include "netproc/arena.h"
 #include "netproc/json.h"
 #include "netproc/pathenc.h"
+#include "tests/support/cases.h"
 #include "tests/support/clock.h"
 
 static struct json *
@@ -627,10 +628,7 @@ get_str(struct json *j, int t, struct arena *a)
 static void
 test_strings(void **state)
 {
-	static const struct {
-		const char	*in;
-		const char	*out;
-	} cases[] = {
+	static const struct str_case cases[] = {
 		{ "\"plain\"", "plain" },
 		{ "\"\"", "" },
 		{ "\"\\\" \\\\ \\/ \\b \\f \\n \\r \\t\"", "\" \\ / \b \f \n \r \t" },
@@ -662,12 +660,12 @@ test_strings(void **state)
 
 	(void)state;
 	arena_init(&a);
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (i = 0; i < NCASES(cases); i++) {
 		j = parse_ok(cases[i].in);
 		s = get_str(j, 0, &a);
-		if (s == NULL || strcmp(s, cases[i].out) != 0)
+		if (s == NULL || strcmp(s, cases[i].want) != 0)
 			fail_msg("case %zu: %s", i, cases[i].in);
-		assert_true(json_str_eq(j, 0, cases[i].out));
+		assert_true(json_str_eq(j, 0, cases[i].want));
 		json_free(j);
 	}
 	/* A raw control character is refused when read. */

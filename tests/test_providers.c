@@ -22,6 +22,7 @@
 #include "common/utf8.h"
 #include "netproc/json.h"
 #include "netproc/providers.h"
+#include "tests/support/cases.h"
 #include "tests/support/fixture.h"
 
 static char	*doc;		/* the gunzipped /provider */
@@ -473,10 +474,7 @@ test_shapes(void **state)
 static void
 test_hostile(void **state)
 {
-	static const struct {
-		const char	*body;
-		const char	*msg;
-	} bad[] = {
+	static const struct str_case bad[] = {
 		{ "", "invalid JSON" },
 		{ "[]", "unexpected reply: provider" },
 		{ "{\"all\":[]}", "unexpected reply: connected" },
@@ -530,8 +528,8 @@ test_hostile(void **state)
 	size_t	 i, n, cap;
 
 	(void)state;
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		expect_error(bad[i].body, 1, ERR_PARSE_ERROR, bad[i].msg);
+	for (i = 0; i < NCASES(bad); i++)
+		expect_error(bad[i].in, 1, ERR_PARSE_ERROR, bad[i].want);
 
 	/* Deeply nested inside options: skimmed, yet bounded. */
 	n = 1000;

@@ -16,6 +16,7 @@
 #include "common/base64.h"
 #include "common/sha1.h"
 #include "common/ws_accept.h"
+#include "tests/support/cases.h"
 
 static void
 hex(const uint8_t *d, size_t n, char *out)
@@ -110,9 +111,8 @@ test_sha1_incremental(void **state)
 	}
 }
 
-static const struct {
-	const char *raw, *enc;
-} rfc4648[] = {
+/* RFC 4648 section 10: each input and its base64 encoding. */
+static const struct str_case rfc4648[] = {
 	{ "", "" },
 	{ "f", "Zg==" },
 	{ "fo", "Zm8=" },
@@ -129,16 +129,16 @@ test_base64_encode(void **state)
 	size_t i, need;
 
 	(void)state;
-	for (i = 0; i < sizeof(rfc4648) / sizeof(rfc4648[0]); i++) {
-		need = strlen(rfc4648[i].enc);
-		assert_int_equal(base64_encode(rfc4648[i].raw,
-		    strlen(rfc4648[i].raw), out, sizeof(out)), need);
-		assert_string_equal(out, rfc4648[i].enc);
+	for (i = 0; i < NCASES(rfc4648); i++) {
+		need = strlen(rfc4648[i].want);
+		assert_int_equal(base64_encode(rfc4648[i].in,
+		    strlen(rfc4648[i].in), out, sizeof(out)), need);
+		assert_string_equal(out, rfc4648[i].want);
 		/* Exactly enough room (with the NUL), and one byte short. */
-		assert_int_equal(base64_encode(rfc4648[i].raw,
-		    strlen(rfc4648[i].raw), out, need + 1), need);
-		assert_int_equal(base64_encode(rfc4648[i].raw,
-		    strlen(rfc4648[i].raw), out, need), -1);
+		assert_int_equal(base64_encode(rfc4648[i].in,
+		    strlen(rfc4648[i].in), out, need + 1), need);
+		assert_int_equal(base64_encode(rfc4648[i].in,
+		    strlen(rfc4648[i].in), out, need), -1);
 	}
 	/* All byte values, through the whole alphabet. */
 	{
@@ -164,17 +164,17 @@ test_base64_decode(void **state)
 	size_t i, n;
 
 	(void)state;
-	for (i = 0; i < sizeof(rfc4648) / sizeof(rfc4648[0]); i++) {
-		n = strlen(rfc4648[i].raw);
-		assert_int_equal(base64_decode(rfc4648[i].enc,
-		    strlen(rfc4648[i].enc), out, sizeof(out)), n);
-		assert_memory_equal(out, rfc4648[i].raw, n);
+	for (i = 0; i < NCASES(rfc4648); i++) {
+		n = strlen(rfc4648[i].in);
+		assert_int_equal(base64_decode(rfc4648[i].want,
+		    strlen(rfc4648[i].want), out, sizeof(out)), n);
+		assert_memory_equal(out, rfc4648[i].in, n);
 		/* Exactly enough room, and one byte short. */
-		assert_int_equal(base64_decode(rfc4648[i].enc,
-		    strlen(rfc4648[i].enc), out, n), n);
+		assert_int_equal(base64_decode(rfc4648[i].want,
+		    strlen(rfc4648[i].want), out, n), n);
 		if (n > 0)
-			assert_int_equal(base64_decode(rfc4648[i].enc,
-			    strlen(rfc4648[i].enc), out, n - 1), -1);
+			assert_int_equal(base64_decode(rfc4648[i].want,
+			    strlen(rfc4648[i].want), out, n - 1), -1);
 	}
 }
 
