@@ -50,8 +50,8 @@ cm_alloc(struct chatmap *cm, size_t nmemb, size_t size)
 }
 
 /* String token t, decoded: valid UTF-8 without NUL (json.h). */
-static int
-tok_str(struct chatmap *cm, int t, const char *why, char **out)
+int
+chatmap_tok_str(struct chatmap *cm, int t, const char *why, char **out)
 {
 	if (json_type(cm->j, t) != JSON_STRING)
 		return fail(cm, why);
@@ -68,18 +68,25 @@ tok_str(struct chatmap *cm, int t, const char *why, char **out)
 int
 chatmap_str(struct chatmap *cm, int obj, const char *key, char **out)
 {
-	return tok_str(cm, json_obj_get(cm->j, obj, key), key, out);
+	return chatmap_tok_str(cm, json_obj_get(cm->j, obj, key), key, out);
+}
+
+/* A required, non-empty string token. */
+int
+chatmap_req_tok(struct chatmap *cm, int t, const char *why, char **out)
+{
+	if (chatmap_tok_str(cm, t, why, out) == -1)
+		return -1;
+	if ((*out)[0] == '\0')
+		return fail(cm, why);
+	return 0;
 }
 
 /* A required, non-empty string member. */
-static int
-req_str(struct chatmap *cm, int obj, const char *key, char **out)
+int
+chatmap_req_str(struct chatmap *cm, int obj, const char *key, char **out)
 {
-	if (tok_str(cm, json_obj_get(cm->j, obj, key), key, out) == -1)
-		return -1;
-	if ((*out)[0] == '\0')
-		return fail(cm, key);
-	return 0;
+	return chatmap_req_tok(cm, json_obj_get(cm->j, obj, key), key, out);
 }
 
 /* An optional string member: absent or null is "". */
@@ -94,7 +101,7 @@ chatmap_opt_str(struct chatmap *cm, int obj, const char *key, char **out)
 		*out = EMPTY;
 		return 0;
 	default:
-		return tok_str(cm, t, key, out);
+		return chatmap_tok_str(cm, t, key, out);
 	}
 }
 
@@ -209,8 +216,8 @@ opt_count(struct chatmap *cm, int obj, const char *key, int64_t *v)
  * An optional object member: its token, -1 when absent or null (lookups in
  * -1 find nothing, json.h), -2 (why set) when it is something else.
  */
-static int
-opt_obj(struct chatmap *cm, int obj, const char *key)
+int
+chatmap_opt_obj(struct chatmap *cm, int obj, const char *key)
 {
 	int	t = json_obj_get(cm->j, obj, key);
 
@@ -227,8 +234,8 @@ opt_obj(struct chatmap *cm, int obj, const char *key)
 }
 
 /* A required object member, or -1 (why set). */
-static int
-req_obj(struct chatmap *cm, int obj, const char *key)
+int
+chatmap_req_obj(struct chatmap *cm, int obj, const char *key)
 {
 	int	t = json_obj_get(cm->j, obj, key);
 
@@ -435,7 +442,7 @@ str_list(struct chatmap *cm, int obj, const char *key, char ***out,
 	if ((*out = cm_alloc(cm, n, sizeof(**out))) == NULL)
 		return fail(cm, key);
 	for (i = 0; i < n; i++, t = json_next(cm->j, t))
-		if (tok_str(cm, t, key, &(*out)[i]) == -1)
+		if (chatmap_tok_str(cm, t, key, &(*out)[i]) == -1)
 			return -1;
 	*nout = n;
 	return 0;
@@ -451,10 +458,10 @@ chatmap_message(struct chatmap *cm, int t, Opencode__MessageInfo *mi)
 	opencode__message_info__init(mi);
 	if (json_type(cm->j, t) != JSON_OBJECT)
 		return fail(cm, "info");
-	if (req_str(cm, t, "id", &mi->id) == -1 ||
-	    req_str(cm, t, "sessionID", &mi->session_id) == -1 ||
-	    req_str(cm, t, "role", &mi->role) == -1 ||
-	    (tm = opt_obj(cm, t, "time")) == -2 ||
+	if (chatmap_req_str(cm, t, "id", &mi->id) == -1 ||
+	    chatmap_req_str(cm, t, "sessionID", &mi->session_id) == -1 ||
+	    chatmap_req_str(cm, t, "role", &mi->role) == -1 ||
+	    (tm = chatmap_opt_obj(cm, t, "time")) == -2 ||
 	    opt_count(cm, tm, "created", &mi->created_at) == -1 ||
 	    opt_count(cm, tm, "completed", &mi->completed_at) == -1 ||
 	    chatmap_opt_str(cm, t, "agent", &mi->agent) == -1 ||
@@ -463,19 +470,19 @@ chatmap_message(struct chatmap *cm, int t, Opencode__MessageInfo *mi)
 	    chatmap_opt_str(cm, t, "finish", &mi->finish) == -1 ||
 	    chatmap_opt_str(cm, t, "parentID", &mi->parent_id) == -1 ||
 	    opt_double(cm, t, "cost", &mi->cost) == -1 ||
-	    (tokens = opt_obj(cm, t, "tokens")) == -2 ||
+	    (tokens = chatmap_opt_obj(cm, t, "tokens")) == -2 ||
 	    opt_count(cm, tokens, "input", &mi->input_tokens) == -1 ||
 	    opt_count(cm, tokens, "output", &mi->output_tokens) == -1 ||
 	    opt_count(cm, tokens, "reasoning", &mi->reasoning_tokens) == -1 ||
-	    (err = opt_obj(cm, t, "error")) == -2 ||
+	    (err = chatmap_opt_obj(cm, t, "error")) == -2 ||
 	    chatmap_opt_str(cm, err, "name", &mi->error_name) == -1 ||
-	    (data = opt_obj(cm, err, "data")) == -2 ||
+	    (data = chatmap_opt_obj(cm, err, "data")) == -2 ||
 	    chatmap_opt_str(cm, data, "message", &mi->error_message) == -1)
 		return -1;
 	chatmap_error_text(mi->error_message);
 	/* A user message names its model in model{providerID, modelID}. */
 	if (mi->provider_id[0] == '\0' && mi->model_id[0] == '\0') {
-		if ((model = opt_obj(cm, t, "model")) == -2 ||
+		if ((model = chatmap_opt_obj(cm, t, "model")) == -2 ||
 		    chatmap_opt_str(cm, model, "providerID", &mi->provider_id) == -1 ||
 		    chatmap_opt_str(cm, model, "modelID", &mi->model_id) == -1)
 			return -1;
@@ -494,13 +501,13 @@ chatmap_tool(struct chatmap *cm, int t, Opencode__ToolCallEvent *tc,
 	*truncated = 0;
 	if (json_type(cm->j, t) != JSON_OBJECT)
 		return fail(cm, "part");
-	if ((state = req_obj(cm, t, "state")) == -1 ||
-	    req_str(cm, t, "sessionID", &tc->session_id) == -1 ||
-	    req_str(cm, t, "messageID", &tc->message_id) == -1 ||
-	    req_str(cm, t, "callID", &tc->call_id) == -1 ||
-	    req_str(cm, t, "tool", &tc->tool) == -1 ||
-	    req_str(cm, t, "id", &tc->part_id) == -1 ||
-	    req_str(cm, state, "status", &tc->status) == -1 ||
+	if ((state = chatmap_req_obj(cm, t, "state")) == -1 ||
+	    chatmap_req_str(cm, t, "sessionID", &tc->session_id) == -1 ||
+	    chatmap_req_str(cm, t, "messageID", &tc->message_id) == -1 ||
+	    chatmap_req_str(cm, t, "callID", &tc->call_id) == -1 ||
+	    chatmap_req_str(cm, t, "tool", &tc->tool) == -1 ||
+	    chatmap_req_str(cm, t, "id", &tc->part_id) == -1 ||
+	    chatmap_req_str(cm, state, "status", &tc->status) == -1 ||
 	    chatmap_opt_str(cm, state, "title", &tc->title) == -1 ||
 	    chatmap_opt_str(cm, state, "error", &tc->error) == -1 ||
 	    raw_json(cm, json_obj_get(cm->j, state, "input"), "input",
@@ -514,7 +521,7 @@ chatmap_tool(struct chatmap *cm, int t, Opencode__ToolCallEvent *tc,
 		if (json_type(cm->j, out) != JSON_STRING)
 			out = -1;
 	}
-	if (out != -1 && tok_str(cm, out, "output", &tc->output) == -1)
+	if (out != -1 && chatmap_tok_str(cm, out, "output", &tc->output) == -1)
 		return -1;
 	cut_text(tc->output, &cut);
 	cut_text(tc->error, &cut);
@@ -533,10 +540,10 @@ chatmap_part(struct chatmap *cm, int t, Opencode__PartInfo *pi)
 	opencode__part_info__init(pi);
 	if (json_type(cm->j, t) != JSON_OBJECT)
 		return fail(cm, "part");
-	if (req_str(cm, t, "id", &pi->id) == -1 ||
-	    req_str(cm, t, "messageID", &pi->message_id) == -1 ||
-	    req_str(cm, t, "sessionID", &pi->session_id) == -1 ||
-	    req_str(cm, t, "type", &pi->kind) == -1)
+	if (chatmap_req_str(cm, t, "id", &pi->id) == -1 ||
+	    chatmap_req_str(cm, t, "messageID", &pi->message_id) == -1 ||
+	    chatmap_req_str(cm, t, "sessionID", &pi->session_id) == -1 ||
+	    chatmap_req_str(cm, t, "type", &pi->kind) == -1)
 		return -1;
 	type = json_obj_get(cm->j, t, "type");
 	if (json_str_eq(cm->j, type, "text") ||
@@ -579,12 +586,12 @@ chatmap_permission(struct chatmap *cm, int t, Opencode__PermissionRequest *pr)
 	opencode__permission_request__init(pr);
 	if (json_type(cm->j, t) != JSON_OBJECT)
 		return fail(cm, "permission");
-	if (req_str(cm, t, "sessionID", &pr->session_id) == -1 ||
-	    req_str(cm, t, "id", &pr->permission_id) == -1 ||
-	    req_str(cm, t, "permission", &pr->permission) == -1 ||
+	if (chatmap_req_str(cm, t, "sessionID", &pr->session_id) == -1 ||
+	    chatmap_req_str(cm, t, "id", &pr->permission_id) == -1 ||
+	    chatmap_req_str(cm, t, "permission", &pr->permission) == -1 ||
 	    raw_json(cm, json_obj_get(cm->j, t, "metadata"), "metadata",
 	    &pr->metadata_json) == -1 ||
-	    (tool = opt_obj(cm, t, "tool")) == -2 ||
+	    (tool = chatmap_opt_obj(cm, t, "tool")) == -2 ||
 	    chatmap_opt_str(cm, tool, "messageID", &pr->message_id) == -1 ||
 	    chatmap_opt_str(cm, tool, "callID", &pr->call_id) == -1 ||
 	    str_list(cm, t, "patterns", &pr->patterns, &pr->n_patterns) == -1)
@@ -618,7 +625,7 @@ question_info(struct chatmap *cm, int t, Opencode__Question *q)
 		q->options[i] = &op[i];
 		if (json_type(cm->j, o) != JSON_OBJECT)
 			return fail(cm, "options");
-		if (req_str(cm, o, "label", &op[i].label) == -1 ||
+		if (chatmap_req_str(cm, o, "label", &op[i].label) == -1 ||
 		    chatmap_opt_str(cm, o, "description", &op[i].description) == -1)
 			return -1;
 	}
@@ -636,9 +643,9 @@ chatmap_question(struct chatmap *cm, int t, Opencode__QuestionRequest *qr)
 	opencode__question_request__init(qr);
 	if (json_type(cm->j, t) != JSON_OBJECT)
 		return fail(cm, "question");
-	if (req_str(cm, t, "id", &qr->id) == -1 ||
-	    req_str(cm, t, "sessionID", &qr->session_id) == -1 ||
-	    (tool = opt_obj(cm, t, "tool")) == -2 ||
+	if (chatmap_req_str(cm, t, "id", &qr->id) == -1 ||
+	    chatmap_req_str(cm, t, "sessionID", &qr->session_id) == -1 ||
+	    (tool = chatmap_opt_obj(cm, t, "tool")) == -2 ||
 	    chatmap_opt_str(cm, tool, "messageID", &qr->message_id) == -1 ||
 	    chatmap_opt_str(cm, tool, "callID", &qr->call_id) == -1 ||
 	    (q = list(cm, t, "questions", 1, &n)) == -2)

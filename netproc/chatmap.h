@@ -83,11 +83,19 @@ int	chatmap_diffs(struct chatmap *, int, Opencode__DiffList *);
  * The field readers every netproc mapper uses; obj is an object's token
  * (lookups in -1 find nothing).  Each returns 0, or -1 with why (the key,
  * unless why was set already) or st set; a value of the wrong type fails.
- * chatmap_str: a required string ("" allowed); the optional ones take
- * their default when the member is absent or null: "", false, 0
- * (chatmap_opt_int refuses a fraction).
+ * chatmap_str: a required string ("" allowed), chatmap_req_str a required
+ * non-empty one; the optional ones take their default when the member is
+ * absent or null: "", false, 0 (chatmap_opt_int refuses a fraction).
+ * chatmap_req_obj returns the object member's token, or -1;
+ * chatmap_opt_obj its token, -1 when absent or null, -2 (why set) when it
+ * is something else.  The _tok forms read token t itself, why naming it.
  */
 int	chatmap_str(struct chatmap *, int, const char *, char **);
+int	chatmap_req_str(struct chatmap *, int, const char *, char **);
+int	chatmap_tok_str(struct chatmap *, int, const char *, char **);
+int	chatmap_req_tok(struct chatmap *, int, const char *, char **);
+int	chatmap_req_obj(struct chatmap *, int, const char *);
+int	chatmap_opt_obj(struct chatmap *, int, const char *);
 int	chatmap_opt_str(struct chatmap *, int, const char *, char **);
 int	chatmap_opt_bool(struct chatmap *, int, const char *,
 	    protobuf_c_boolean *);

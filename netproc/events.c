@@ -66,12 +66,14 @@ struct event_mapper {
 	struct idring		 reasoning;	/* reasoning part ids */
 };
 
-/* One event being mapped. */
+/*
+ * One event being mapped.  The fields are read with chatmap's readers; an
+ * allocation failure there (cm.st) or here (oom) is the event's.
+ */
 struct ctx {
 	struct event_mapper	*m;
 	const struct json	*j;
-	const char		*buf;		/* the event's JSON text */
-	size_t			 len;
+	struct chatmap		 cm;		/* its strings in m->a */
 	int			 props;		/* the properties object */
 	int			 oom;
 	event_emit_fn		 emit;
@@ -175,95 +177,11 @@ ring_add(struct idring *r, const char *id, uint64_t h)
 
 /* ---- field access ---- */
 
-/* String token t, decoded: valid UTF-8 without NUL (json.h). */
+/* A required, non-empty string member of the event's properties. */
 static int
-c_str(struct ctx *c, int t, char **out)
+prop_str(struct ctx *c, const char *key, char **out)
 {
-	if (json_type(c->j, t) != JSON_STRING)
-		return -1;
-	errno = 0;
-	if (json_get_str(c->j, t, &c->m->a, out) == -1) {
-		if (api_status_errno(errno) == API_ERR_NOMEM)
-			c->oom = 1;
-		return -1;
-	}
-	return 0;
-}
-
-/* A required, non-empty string. */
-static int
-req_tok(struct ctx *c, int t, char **out)
-{
-	if (c_str(c, t, out) == -1 || (*out)[0] == '\0')
-		return -1;
-	return 0;
-}
-
-/* A required, non-empty string member. */
-static int
-req_str(struct ctx *c, int obj, const char *key, char **out)
-{
-	return req_tok(c, json_obj_get(c->j, obj, key), out);
-}
-
-/* An optional string member: absent or null is "". */
-static int
-opt_str(struct ctx *c, int obj, const char *key, char **out)
-{
-	int	t = json_obj_get(c->j, obj, key);
-
-	switch (json_type(c->j, t)) {
-	case -1:
-	case JSON_NULL:
-		*out = EMPTY;
-		return 0;
-	default:
-		return c_str(c, t, out);
-	}
-}
-
-/* An optional integer member: absent or null is 0. */
-static int
-opt_int(struct ctx *c, int obj, const char *key, int64_t *v)
-{
-	int	t = json_obj_get(c->j, obj, key);
-
-	*v = 0;
-	switch (json_type(c->j, t)) {
-	case -1:
-	case JSON_NULL:
-		return 0;
-	default:
-		return json_get_int64(c->j, t, v);
-	}
-}
-
-/*
- * An optional object member: its token, -1 when absent or null, -2 when it
- * is something else.  Lookups in -1 or -2 find nothing (json.h).
- */
-static int
-opt_obj(struct ctx *c, int obj, const char *key)
-{
-	int	t = json_obj_get(c->j, obj, key);
-
-	switch (json_type(c->j, t)) {
-	case -1:
-	case JSON_NULL:
-		return -1;
-	case JSON_OBJECT:
-		return t;
-	default:
-		return -2;
-	}
-}
-
-static int
-req_obj(struct ctx *c, int obj, const char *key)
-{
-	int	t = json_obj_get(c->j, obj, key);
-
-	return json_type(c->j, t) == JSON_OBJECT ? t : -1;
+	return chatmap_req_str(&c->cm, c->props, key, out);
 }
 
 /* properties.sessionID, else the sessionID of the nested object alt. */
@@ -274,29 +192,7 @@ event_session(struct ctx *c, int alt, const char *altkey, char **out)
 
 	if (json_type(c->j, t) == -1 || json_type(c->j, t) == JSON_NULL)
 		t = json_obj_get(c->j, alt, altkey);
-	if (c_str(c, t, out) == -1 || (*out)[0] == '\0')
-		return -1;
-	return 0;
-}
-
-/* A chatmap over the event being mapped, its strings in the mapper's arena. */
-static void
-cm_init(struct ctx *c, struct chatmap *cm)
-{
-	memset(cm, 0, sizeof(*cm));
-	cm->j = c->j;
-	cm->buf = c->buf;
-	cm->len = c->len;
-	cm->a = &c->m->a;
-}
-
-/* A chatmap mapper's result: an allocation failure is the event's. */
-static enum event_kind
-cm_done(struct ctx *c, const struct chatmap *cm, int rv)
-{
-	if (cm->st == API_ERR_NOMEM)
-		c->oom = 1;
-	return rv == -1 ? EVENT_INVALID : EVENT_MAPPED;
+	return chatmap_req_tok(&c->cm, t, "sessionID", out);
 }
 
 /* ---- output ---- */
@@ -333,6 +229,19 @@ emit_msg(struct ctx *c, const Opencode__ServerMessage *sm, const char *sid)
 	return EVENT_MAPPED;
 }
 
+/* A SessionEvent of the given kind. */
+static enum event_kind
+emit_session_event(struct ctx *c, Opencode__SessionEvent *se,
+    const char *kind)
+{
+	Opencode__ServerMessage	sm = OPENCODE__SERVER_MESSAGE__INIT;
+
+	se->kind = (char *)kind;
+	sm.payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_EVENT;
+	sm.session_event = se;
+	return emit_msg(c, &sm, se->session_id);
+}
+
 /* ---- mappers ---- */
 
 /* message.part.delta -> ChatToken, of the kind its part was announced with */
@@ -353,10 +262,10 @@ map_delta(struct ctx *c, const char *unused)
 		return EVENT_INVALID;
 	if (!json_str_eq(c->j, t[0], "text"))
 		return EVENT_IGNORED;
-	if (req_tok(c, t[1], &tk.session_id) == -1 ||
-	    req_tok(c, t[2], &tk.message_id) == -1 ||
-	    req_tok(c, t[3], &tk.part_id) == -1 ||
-	    c_str(c, t[4], &tk.delta) == -1)
+	if (chatmap_req_tok(&c->cm, t[1], keys[1], &tk.session_id) == -1 ||
+	    chatmap_req_tok(&c->cm, t[2], keys[2], &tk.message_id) == -1 ||
+	    chatmap_req_tok(&c->cm, t[3], keys[3], &tk.part_id) == -1 ||
+	    chatmap_tok_str(&c->cm, t[4], keys[4], &tk.delta) == -1)
 		return EVENT_INVALID;
 	tk.kind = ring_has(&c->m->reasoning, tk.part_id,
 	    hash_id(tk.part_id)) ? (char *)"reasoning" : (char *)"text";
@@ -375,15 +284,13 @@ map_message(struct ctx *c, const char *unused)
 	Opencode__ServerMessage	sm = OPENCODE__SERVER_MESSAGE__INIT;
 	Opencode__MessageInfo	mi;
 	Opencode__ChatCompleted	cc = OPENCODE__CHAT_COMPLETED__INIT;
-	struct chatmap		cm;
 	enum event_kind		k;
 	uint64_t		h;
 	int			info, completed;
 
 	(void)unused;
-	cm_init(c, &cm);
-	if ((info = req_obj(c, c->props, "info")) == -1 ||
-	    cm_done(c, &cm, chatmap_message(&cm, info, &mi)) != EVENT_MAPPED ||
+	if ((info = chatmap_req_obj(&c->cm, c->props, "info")) == -1 ||
+	    chatmap_message(&c->cm, info, &mi) == -1 ||
 	    strlen(mi.id) > EVENT_ID_MAX)
 		return EVENT_INVALID;
 	/* chatmap checked them: time an object or absent, completed a number */
@@ -424,14 +331,12 @@ map_part(struct ctx *c, const char *unused)
 {
 	Opencode__ServerMessage	sm = OPENCODE__SERVER_MESSAGE__INIT;
 	Opencode__PartInfo	pi;
-	struct chatmap		cm;
 	uint64_t		h;
 	int			part;
 
 	(void)unused;
-	cm_init(c, &cm);
-	if ((part = req_obj(c, c->props, "part")) == -1 ||
-	    cm_done(c, &cm, chatmap_part(&cm, part, &pi)) != EVENT_MAPPED)
+	if ((part = chatmap_req_obj(&c->cm, c->props, "part")) == -1 ||
+	    chatmap_part(&c->cm, part, &pi) == -1)
 		return EVENT_INVALID;
 	if (strcmp(pi.kind, "reasoning") == 0 &&
 	    strlen(pi.id) <= EVENT_ID_MAX) {
@@ -458,12 +363,9 @@ map_permission(struct ctx *c, const char *unused)
 {
 	Opencode__ServerMessage		sm = OPENCODE__SERVER_MESSAGE__INIT;
 	Opencode__PermissionRequest	pr;
-	struct chatmap			cm;
 
 	(void)unused;
-	cm_init(c, &cm);
-	if (cm_done(c, &cm, chatmap_permission(&cm, c->props, &pr)) !=
-	    EVENT_MAPPED)
+	if (chatmap_permission(&c->cm, c->props, &pr) == -1)
 		return EVENT_INVALID;
 	sm.payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_PERMISSION_REQUEST;
 	sm.permission_request = &pr;
@@ -479,9 +381,9 @@ map_permission_replied(struct ctx *c, const char *unused)
 					    OPENCODE__PERMISSION_RESOLVED__INIT;
 
 	(void)unused;
-	if (req_str(c, c->props, "sessionID", &pr.session_id) == -1 ||
-	    req_str(c, c->props, "requestID", &pr.permission_id) == -1 ||
-	    req_str(c, c->props, "reply", &pr.reply) == -1)
+	if (prop_str(c, "sessionID", &pr.session_id) == -1 ||
+	    prop_str(c, "requestID", &pr.permission_id) == -1 ||
+	    prop_str(c, "reply", &pr.reply) == -1)
 		return EVENT_INVALID;
 	sm.payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_PERMISSION_RESOLVED;
 	sm.permission_resolved = &pr;
@@ -494,12 +396,9 @@ map_question(struct ctx *c, const char *unused)
 {
 	Opencode__ServerMessage		sm = OPENCODE__SERVER_MESSAGE__INIT;
 	Opencode__QuestionRequest	qr;
-	struct chatmap			cm;
 
 	(void)unused;
-	cm_init(c, &cm);
-	if (cm_done(c, &cm, chatmap_question(&cm, c->props, &qr)) !=
-	    EVENT_MAPPED)
+	if (chatmap_question(&c->cm, c->props, &qr) == -1)
 		return EVENT_INVALID;
 	sm.payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_QUESTION_REQUEST;
 	sm.question_request = &qr;
@@ -513,8 +412,8 @@ map_question_resolved(struct ctx *c, const char *kind)
 	Opencode__ServerMessage		sm = OPENCODE__SERVER_MESSAGE__INIT;
 	Opencode__QuestionResolved	qr = OPENCODE__QUESTION_RESOLVED__INIT;
 
-	if (req_str(c, c->props, "sessionID", &qr.session_id) == -1 ||
-	    req_str(c, c->props, "requestID", &qr.question_id) == -1)
+	if (prop_str(c, "sessionID", &qr.session_id) == -1 ||
+	    prop_str(c, "requestID", &qr.question_id) == -1)
 		return EVENT_INVALID;
 	qr.rejected = strcmp(kind, "rejected") == 0;
 	sm.payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_QUESTION_RESOLVED;
@@ -528,14 +427,12 @@ map_todos(struct ctx *c, const char *unused)
 {
 	Opencode__ServerMessage	sm = OPENCODE__SERVER_MESSAGE__INIT;
 	Opencode__TodoList	tl;
-	struct chatmap		cm;
 	char			*sid;
 
 	(void)unused;
-	cm_init(c, &cm);
-	if (req_str(c, c->props, "sessionID", &sid) == -1 ||
-	    cm_done(c, &cm, chatmap_todos(&cm, json_obj_get(c->j, c->props,
-	    "todos"), &tl)) != EVENT_MAPPED)
+	if (prop_str(c, "sessionID", &sid) == -1 ||
+	    chatmap_todos(&c->cm, json_obj_get(c->j, c->props,
+	    "todos"), &tl) == -1)
 		return EVENT_INVALID;
 	tl.session_id = sid;
 	sm.payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_TODO_UPDATED;
@@ -549,14 +446,12 @@ map_diff(struct ctx *c, const char *unused)
 {
 	Opencode__ServerMessage	sm = OPENCODE__SERVER_MESSAGE__INIT;
 	Opencode__DiffList	dl;
-	struct chatmap		cm;
 	char			*sid;
 
 	(void)unused;
-	cm_init(c, &cm);
-	if (req_str(c, c->props, "sessionID", &sid) == -1 ||
-	    cm_done(c, &cm, chatmap_diffs(&cm, json_obj_get(c->j, c->props,
-	    "diff"), &dl)) != EVENT_MAPPED)
+	if (prop_str(c, "sessionID", &sid) == -1 ||
+	    chatmap_diffs(&c->cm, json_obj_get(c->j, c->props,
+	    "diff"), &dl) == -1)
 		return EVENT_INVALID;
 	dl.session_id = sid;
 	sm.payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_DIFF_UPDATED;
@@ -572,8 +467,8 @@ map_message_removed(struct ctx *c, const char *unused)
 	Opencode__MessageRemoved mr = OPENCODE__MESSAGE_REMOVED__INIT;
 
 	(void)unused;
-	if (req_str(c, c->props, "sessionID", &mr.session_id) == -1 ||
-	    req_str(c, c->props, "messageID", &mr.message_id) == -1)
+	if (prop_str(c, "sessionID", &mr.session_id) == -1 ||
+	    prop_str(c, "messageID", &mr.message_id) == -1)
 		return EVENT_INVALID;
 	sm.payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_MESSAGE_REMOVED;
 	sm.message_removed = &mr;
@@ -588,9 +483,9 @@ map_part_removed(struct ctx *c, const char *unused)
 	Opencode__PartRemoved	pr = OPENCODE__PART_REMOVED__INIT;
 
 	(void)unused;
-	if (req_str(c, c->props, "sessionID", &pr.session_id) == -1 ||
-	    req_str(c, c->props, "messageID", &pr.message_id) == -1 ||
-	    req_str(c, c->props, "partID", &pr.part_id) == -1)
+	if (prop_str(c, "sessionID", &pr.session_id) == -1 ||
+	    prop_str(c, "messageID", &pr.message_id) == -1 ||
+	    prop_str(c, "partID", &pr.part_id) == -1)
 		return EVENT_INVALID;
 	sm.payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_PART_REMOVED;
 	sm.part_removed = &pr;
@@ -603,15 +498,15 @@ session_info(struct ctx *c, int t, Opencode__SessionInfo *si)
 {
 	int	title, tm;
 
-	if (req_str(c, t, "id", &si->id) == -1)
+	if (chatmap_req_str(&c->cm, t, "id", &si->id) == -1)
 		return -1;
 	title = json_obj_get(c->j, t, "title");
 	if (json_type(c->j, title) != -1 && json_type(c->j, title) != JSON_NULL) {
-		if (c_str(c, title, &si->title) == -1)
+		if (chatmap_tok_str(&c->cm, title, "title", &si->title) == -1)
 			return -1;
 		si->_title_case = OPENCODE__SESSION_INFO___TITLE_TITLE;
 	}
-	if ((tm = req_obj(c, t, "time")) == -1 ||
+	if ((tm = chatmap_req_obj(&c->cm, t, "time")) == -1 ||
 	    json_get_int64(c->j, json_obj_get(c->j, tm, "created"),
 	    &si->created_at) == -1 ||
 	    json_get_int64(c->j, json_obj_get(c->j, tm, "updated"),
@@ -624,77 +519,63 @@ session_info(struct ctx *c, int t, Opencode__SessionInfo *si)
 static enum event_kind
 map_session(struct ctx *c, const char *kind)
 {
-	Opencode__ServerMessage	sm = OPENCODE__SERVER_MESSAGE__INIT;
 	Opencode__SessionEvent	se = OPENCODE__SESSION_EVENT__INIT;
 	Opencode__SessionInfo	si = OPENCODE__SESSION_INFO__INIT;
 	int			info;
 
-	if ((info = req_obj(c, c->props, "info")) == -1 ||
+	if ((info = chatmap_req_obj(&c->cm, c->props, "info")) == -1 ||
 	    event_session(c, info, "id", &se.session_id) == -1 ||
 	    session_info(c, info, &si) == -1)
 		return EVENT_INVALID;
-	se.kind = (char *)kind;
 	se.info = &si;
-	sm.payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_EVENT;
-	sm.session_event = &se;
-	return emit_msg(c, &sm, se.session_id);
+	return emit_session_event(c, &se, kind);
 }
 
 /* session.status -> SessionEvent{status} */
 static enum event_kind
 map_status(struct ctx *c, const char *kind)
 {
-	Opencode__ServerMessage	sm = OPENCODE__SERVER_MESSAGE__INIT;
 	Opencode__SessionEvent	se = OPENCODE__SESSION_EVENT__INIT;
-	int			st;
+	struct chatmap		*cm = &c->cm;
+	int			 st;
 
-	if (req_str(c, c->props, "sessionID", &se.session_id) == -1 ||
-	    (st = req_obj(c, c->props, "status")) == -1 ||
-	    req_str(c, st, "type", &se.status) == -1 ||
-	    opt_int(c, st, "attempt", &se.attempt) == -1 ||
-	    opt_str(c, st, "message", &se.error_message) == -1)
+	if (prop_str(c, "sessionID", &se.session_id) == -1 ||
+	    (st = chatmap_req_obj(cm, c->props, "status")) == -1 ||
+	    chatmap_req_str(cm, st, "type", &se.status) == -1 ||
+	    chatmap_opt_int(cm, st, "attempt", &se.attempt) == -1 ||
+	    chatmap_opt_str(cm, st, "message", &se.error_message) == -1)
 		return EVENT_INVALID;
 	chatmap_error_text(se.error_message);
-	se.kind = (char *)kind;
-	sm.payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_EVENT;
-	sm.session_event = &se;
-	return emit_msg(c, &sm, se.session_id);
+	return emit_session_event(c, &se, kind);
 }
 
 /* session.idle -> SessionEvent{idle} */
 static enum event_kind
 map_idle(struct ctx *c, const char *kind)
 {
-	Opencode__ServerMessage	sm = OPENCODE__SERVER_MESSAGE__INIT;
 	Opencode__SessionEvent	se = OPENCODE__SESSION_EVENT__INIT;
 
-	if (req_str(c, c->props, "sessionID", &se.session_id) == -1)
+	if (prop_str(c, "sessionID", &se.session_id) == -1)
 		return EVENT_INVALID;
-	se.kind = (char *)kind;
-	sm.payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_EVENT;
-	sm.session_event = &se;
-	return emit_msg(c, &sm, se.session_id);
+	return emit_session_event(c, &se, kind);
 }
 
 /* session.error (sessionID and error both optional) -> SessionEvent{error} */
 static enum event_kind
 map_error(struct ctx *c, const char *kind)
 {
-	Opencode__ServerMessage	sm = OPENCODE__SERVER_MESSAGE__INIT;
 	Opencode__SessionEvent	se = OPENCODE__SESSION_EVENT__INIT;
-	int			err, data;
+	struct chatmap		*cm = &c->cm;
+	int			 err, data;
 
-	if (opt_str(c, c->props, "sessionID", &se.session_id) == -1 ||
-	    (err = opt_obj(c, c->props, "error")) == -2 ||
-	    opt_str(c, err, "name", &se.error_name) == -1 ||
-	    (data = opt_obj(c, err, "data")) == -2 ||
-	    opt_str(c, data, "message", &se.error_message) == -1)
+	if (chatmap_opt_str(cm, c->props, "sessionID", &se.session_id) == -1 ||
+	    (err = chatmap_opt_obj(cm, c->props, "error")) == -2 ||
+	    chatmap_opt_str(cm, err, "name", &se.error_name) == -1 ||
+	    (data = chatmap_opt_obj(cm, err, "data")) == -2 ||
+	    chatmap_opt_str(cm, data, "message", &se.error_message) == -1)
 		return EVENT_INVALID;
 	chatmap_error_text(se.error_message);
-	se.kind = (char *)kind;
-	sm.payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_EVENT;
-	sm.session_event = &se;
-	return emit_msg(c, &sm, se.session_id);
+	return emit_session_event(c, &se, kind);
 }
 
 /* The hot one first. */
@@ -837,15 +718,17 @@ event_map(struct event_mapper *m, const char *json, size_t len,
 	memset(&c, 0, sizeof(c));
 	c.m = m;
 	c.j = j;
-	c.buf = json;
-	c.len = len;
+	c.cm.j = j;
+	c.cm.buf = json;
+	c.cm.len = len;
+	c.cm.a = &m->a;
 	c.emit = emit;
 	c.arg = arg;
-	if ((c.props = req_obj(&c, 0, "properties")) == -1)
+	if ((c.props = chatmap_req_obj(&c.cm, 0, "properties")) == -1)
 		k = EVENT_INVALID;
 	else
 		k = mappers[i].map(&c, mappers[i].kind);
-	if (c.oom) {
+	if (c.oom || c.cm.st == API_ERR_NOMEM) {
 		m->st.nomem++;
 		if (k != EVENT_MAPPED)
 			k = EVENT_INVALID;
