@@ -12,6 +12,7 @@
 #include "netproc/api_chat.h"
 #include "netproc/arena.h"
 #include "netproc/json.h"
+#include "netproc/varint.h"
 
 static int
 cm_fail(struct chatmap *cm, const char *why)
@@ -142,18 +143,6 @@ map_with_parts(struct chatmap *cm, int t, Opencode__MessageWithParts *mw)
 	}
 	mw->n_parts = n;
 	return 0;
-}
-
-static size_t
-varint_len(size_t v)
-{
-	size_t	n = 1;
-
-	while (v >= 0x80) {
-		v >>= 7;
-		n++;
-	}
-	return n;
 }
 
 /* One string of a part that may be cut (or emptied) to fit. */

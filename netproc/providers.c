@@ -28,6 +28,7 @@
 #include "netproc/arena.h"
 #include "netproc/json.h"
 #include "netproc/providers.h"
+#include "netproc/varint.h"
 
 /*
  * A provider: where its name and models are in the document, and once they
@@ -552,30 +553,6 @@ read_model(struct pmap *m, struct json_walk *w, Opencode__ModelInfo *mi)
 	if (mi->id[0] == '\0')
 		return fail(m, "models: id");
 	return 0;
-}
-
-/* Bytes of v as a varint. */
-static size_t
-varint_len(uint64_t v)
-{
-	size_t	n = 1;
-
-	while (v >= 0x80) {
-		v >>= 7;
-		n++;
-	}
-	return n;
-}
-
-static uint8_t *
-put_varint(uint8_t *p, uint64_t v)
-{
-	while (v >= 0x80) {
-		*p++ = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	*p++ = (uint8_t)v;
-	return p;
 }
 
 /* Room for n more bytes in m->enc. */
