@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "broker/http_head.h"
+#include "tests/support/cases.h"
 
 static const char valid_head[] =
     "GET / HTTP/1.1\r\n"
@@ -104,6 +105,15 @@ static void
 expect_400(const char *s)
 {
 	expect_error(s, strlen(s), 400);
+}
+
+static void
+expect_each_400(const char *const *v, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		expect_400(v[i]);
 }
 
 static void
@@ -345,11 +355,9 @@ test_request_line_errors(void **state)
 		"GET / HTTP/1.1\n\r\n",	/* bare LF */
 		"GET\n",
 	};
-	size_t i;
 
 	(void)state;
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		expect_400(bad[i]);
+	expect_each_400(bad, NCASES(bad));
 }
 
 static void
@@ -377,11 +385,9 @@ test_header_errors(void **state)
 		"GET / HTTP/1.1\r\nA: b\r\n\rx",
 		"GET / HTTP/1.1\r\nA\n",
 	};
-	size_t i;
 
 	(void)state;
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		expect_400(bad[i]);
+	expect_each_400(bad, NCASES(bad));
 }
 
 /* A NUL at any position of a valid head is a 400, found right there. */

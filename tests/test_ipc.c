@@ -127,6 +127,21 @@ test_garbage_body(void **state)
 	ipc_reader_free(&r);
 }
 
+/* Starts a reader fed f packed: its length header, then its body. */
+static void
+reader_with(struct ipc_reader *r, const Ocb__Ipc__Frame *f)
+{
+	uint8_t	body[64], hdr[4];
+	size_t	len;
+
+	assert_true(ocb__ipc__frame__get_packed_size(f) <= sizeof(body));
+	len = ocb__ipc__frame__pack(f, body);
+	hdr[0] = 0; hdr[1] = 0; hdr[2] = 0; hdr[3] = (uint8_t)len;
+	ipc_reader_init(r);
+	ipc_reader_feed(r, hdr, 4);
+	ipc_reader_feed(r, body, len);
+}
+
 static void
 test_wrong_version(void **state)
 {
@@ -134,18 +149,11 @@ test_wrong_version(void **state)
 	Ocb__Ipc__Cancel c = OCB__IPC__CANCEL__INIT;
 	struct ipc_reader r;
 	Ocb__Ipc__Frame *got;
-	uint8_t body[64];
-	uint8_t hdr[4];
-	size_t len;
 
 	f.version = IPC_VERSION + 1;
 	f.body_case = OCB__IPC__FRAME__BODY_CANCEL;
 	f.cancel = &c;
-	len = ocb__ipc__frame__pack(&f, body);
-	hdr[0] = 0; hdr[1] = 0; hdr[2] = 0; hdr[3] = (uint8_t)len;
-	ipc_reader_init(&r);
-	ipc_reader_feed(&r, hdr, 4);
-	ipc_reader_feed(&r, body, len);
+	reader_with(&r, &f);
 	assert_int_equal(ipc_reader_next(&r, &got), IPC_BAD);
 	assert_string_equal(r.why, "wrong protocol version");
 	ipc_reader_free(&r);
@@ -157,15 +165,9 @@ test_empty_body_refused(void **state)
 	Ocb__Ipc__Frame f = OCB__IPC__FRAME__INIT;
 	struct ipc_reader r;
 	Ocb__Ipc__Frame *got;
-	uint8_t body[16], hdr[4];
-	size_t len;
 
 	f.version = IPC_VERSION;
-	len = ocb__ipc__frame__pack(&f, body);
-	hdr[0] = 0; hdr[1] = 0; hdr[2] = 0; hdr[3] = (uint8_t)len;
-	ipc_reader_init(&r);
-	ipc_reader_feed(&r, hdr, 4);
-	ipc_reader_feed(&r, body, len);
+	reader_with(&r, &f);
 	assert_int_equal(ipc_reader_next(&r, &got), IPC_BAD);
 	ipc_reader_free(&r);
 }

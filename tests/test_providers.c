@@ -44,6 +44,26 @@ teardown(void **state)
 	return 0;
 }
 
+/* The provider-list GET, as netproc's request table makes it. */
+static void
+call_init(struct api_call *c, uint64_t request_id, int include_all)
+{
+	*c = (struct api_call){ .request_id = request_id, .method = API_GET,
+	    .kind = API_KIND_PROVIDER_LIST, .include_all = include_all };
+}
+
+/* An upstream answer to it. */
+static void
+response_init(struct api_response *r, long status, const char *type,
+    const char *body, size_t len)
+{
+	memset(r, 0, sizeof(*r));
+	r->status = status;
+	r->content_type = type;
+	r->body = (const uint8_t *)body;
+	r->body_len = len;
+}
+
 /* providers_reply_pack() on body; the packed reply in *rawp (malloc'd). */
 static Opencode__ServerMessage *
 run(const char *body, size_t len, int include_all, size_t max_reply,
@@ -55,17 +75,9 @@ run(const char *body, size_t len, int include_all, size_t max_reply,
 	uint8_t			*out;
 	size_t			 outlen;
 
-	memset(&c, 0, sizeof(c));
-	c.request_id = 42;
-	c.method = API_GET;
-	c.kind = API_KIND_PROVIDER_LIST;
-	c.include_all = include_all;
+	call_init(&c, 42, include_all);
 	c.max_reply = max_reply;
-	memset(&r, 0, sizeof(r));
-	r.status = 200;
-	r.content_type = "application/json; charset=utf-8";
-	r.body = (const uint8_t *)body;
-	r.body_len = len;
+	response_init(&r, 200, "application/json; charset=utf-8", body, len);
 	assert_int_equal(providers_reply_pack(&c, &r, &out, &outlen), 0);
 	sm = opencode__server_message__unpack(NULL, outlen, out);
 	assert_non_null(sm);
@@ -582,16 +594,8 @@ expect_canonical(const char *body, size_t len, int include_all,
 	uint8_t			*out, *re;
 	size_t			 outlen, n;
 
-	memset(&c, 0, sizeof(c));
-	c.request_id = request_id;
-	c.method = API_GET;
-	c.kind = API_KIND_PROVIDER_LIST;
-	c.include_all = include_all;
-	memset(&r, 0, sizeof(r));
-	r.status = 200;
-	r.content_type = "application/json";
-	r.body = (const uint8_t *)body;
-	r.body_len = len;
+	call_init(&c, request_id, include_all);
+	response_init(&r, 200, "application/json", body, len);
 	assert_int_equal(providers_reply_pack(&c, &r, &out, &outlen), 0);
 	assert_non_null(sm = opencode__server_message__unpack(NULL, outlen,
 	    out));
@@ -672,14 +676,8 @@ test_status(void **state)
 	size_t			 len;
 
 	(void)state;
-	memset(&c, 0, sizeof(c));
-	c.request_id = 9;
-	c.kind = API_KIND_PROVIDER_LIST;
-	memset(&r, 0, sizeof(r));
-	r.status = 500;
-	r.content_type = "application/json";
-	r.body = (const uint8_t *)doc;
-	r.body_len = doclen;
+	call_init(&c, 9, 0);
+	response_init(&r, 500, "application/json", doc, doclen);
 	assert_int_equal(providers_reply_pack(&c, &r, &out, &len), 0);
 	assert_non_null(sm = opencode__server_message__unpack(NULL, len, out));
 	assert_string_equal(sm->error->code, ERR_UPSTREAM_ERROR);
