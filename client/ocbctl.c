@@ -428,50 +428,6 @@ enum {
 	O_ALL		= 1 << 8
 };
 
-struct cmd {
-	const char	*name;
-	int		 min_args;
-	int		 max_args;	/* -1: any */
-	int		 opts;		/* the O_* it takes */
-	const char	*synopsis;	/* its usage line, after the name */
-};
-
-static const struct cmd cmds[] = {
-	{ "sessions",		0, 0, 0, "" },
-	{ "agents",		0, 0, 0, "" },
-	{ "providers",		0, 0, 0, "" },
-	{ "health",		0, 0, 0, "" },
-	{ "status",		0, 0, 0, "" },
-	{ "pending",		0, 0, 0, "" },
-	{ "commands",		0, 0, 0, "" },
-	{ "models",		0, 0, O_ALL, "[--all]" },
-	{ "create",		0, 1, 0, "[TITLE]" },
-	{ "delete",		1, 1, 0, "SESSION" },
-	{ "session",		1, 1, 0, "SESSION" },
-	{ "rename",		2, 2, 0, "SESSION TITLE" },
-	{ "fork",		1, 2, 0, "SESSION [MSG]" },
-	{ "history",		1, 1, O_LIMIT | O_BEFORE,
-	    "[--limit N] [--before MSG] SESSION" },
-	{ "send",		2, 2, O_AGENT | O_MODEL | O_FILE | O_JSON |
-	    O_REASONING | O_NO_WAIT,
-	    "[--agent NAME] [--model PROVIDER/MODEL] [--file PATH]... "
-	    "[--json] [--reasoning] [--no-wait] SESSION TEXT" },
-	{ "cancel",		1, 1, 0, "SESSION" },
-	{ "auth-status",	1, 1, 0, "PROVIDER" },
-	{ "reply-permission",	3, 3, 0,
-	    "SESSION PERMISSION once|always|reject" },
-	{ "answer",		2, -1, 0, "QUESTION LABEL[,LABEL...]..." },
-	{ "reject-question",	1, 1, 0, "QUESTION" },
-	{ "todos",		1, 1, 0, "SESSION" },
-	{ "diff",		1, 2, 0, "SESSION [MSG]" },
-	{ "revert",		2, 3, 0, "SESSION MSG [PART]" },
-	{ "unrevert",		1, 1, 0, "SESSION" },
-	{ "summarize",		2, 2, 0, "SESSION PROVIDER/MODEL" },
-	{ "run-command",	2, -1, O_AGENT | O_MODEL,
-	    "[--agent NAME] [--model PROVIDER/MODEL] SESSION NAME [ARG...]" },
-	{ "watch",		0, -1, 0, "[SESSION...]" },
-};
-
 struct opts {
 	int		 set;		/* the O_* given */
 	const char	*agent;
@@ -485,7 +441,9 @@ struct opts {
 /* Storage for any request: it must live until it is packed. */
 struct req {
 	Opencode__ClientMessage		cm;
+	/* Room for any request in cmds[]; base is their common head. */
 	union {
+		ProtobufCMessage			base;
 		Opencode__ListSessionsRequest		ls;
 		Opencode__ListAgentsRequest		la;
 		Opencode__GetProviderStatusRequest	gp;
@@ -543,13 +501,6 @@ req_free(struct req *r)
 	free(r->joined);
 }
 
-#define SET(field, init, pcase, member) do {				\
-	static const __typeof__(r->u.field) i_ = init;			\
-	r->u.field = i_;						\
-	r->cm.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_##pcase;	\
-	r->cm.member = &r->u.field;					\
-} while (0)
-
 /* --agent and --model into r->u.field, a SendMessage or a RunCommand. */
 #define AGENT_MODEL(field, T, o) do {					\
 	if ((o)->agent != NULL) {					\
@@ -566,17 +517,37 @@ req_free(struct req *r)
 	}								\
 } while (0)
 
+/*
+ * What a command adds to its request beyond the string arguments cmds[]
+ * names; nargs is at least the command's min_args.
+ */
 static void
-build_send(struct req *r, char **args, const struct opts *o)
+fill_models(struct req *r, char **args, int nargs, const struct opts *o)
+{
+	r->u.lpr.include_all = (o->set & O_ALL) != 0;
+}
+
+static void
+fill_history(struct req *r, char **args, int nargs, const struct opts *o)
+{
+	if (o->set & O_LIMIT) {
+		r->u.lm._limit_case = OPENCODE__LIST_MESSAGES___LIMIT_LIMIT;
+		r->u.lm.limit = (uint32_t)o->limit;
+	}
+	if (o->set & O_BEFORE) {
+		r->u.lm._before_case = OPENCODE__LIST_MESSAGES___BEFORE_BEFORE;
+		r->u.lm.before = (char *)(uintptr_t)o->before;
+	}
+}
+
+static void
+fill_send(struct req *r, char **args, int nargs, const struct opts *o)
 {
 	static const Opencode__FileAttachment fa =
 	    OPENCODE__FILE_ATTACHMENT__INIT;
 	char real[PATH_MAX];
 	size_t i;
 
-	SET(sm, OPENCODE__SEND_MESSAGE__INIT, SEND_MESSAGE, send_message);
-	r->u.sm.session_id = args[0];
-	r->u.sm.text = args[1];
 	AGENT_MODEL(sm, SEND_MESSAGE, o);
 	/* Every file is checked before anything is allocated. */
 	for (i = 0; i < o->nfiles; i++)
@@ -591,15 +562,12 @@ build_send(struct req *r, char **args, const struct opts *o)
 }
 
 static void
-build_answer(struct req *r, char **args, int nargs)
+fill_answer(struct req *r, char **args, int nargs, const struct opts *o)
 {
 	static const Opencode__QuestionAnswer qa =
 	    OPENCODE__QUESTION_ANSWER__INIT;
 	size_t i, n = (size_t)nargs - 1;
 
-	SET(rq, OPENCODE__REPLY_QUESTION__INIT, REPLY_QUESTION,
-	    reply_question);
-	r->u.rq.question_id = args[0];
 	/* Every argument is checked before anything is allocated. */
 	for (i = 0; i < n; i++)
 		(void)labels_check(args[i + 1]);
@@ -620,14 +588,17 @@ build_answer(struct req *r, char **args, int nargs)
 }
 
 static void
-build_run(struct req *r, char **args, int nargs, const struct opts *o)
+fill_summarize(struct req *r, char **args, int nargs, const struct opts *o)
+{
+	split_model(args[1], &r->u.ss.provider_id, &r->u.ss.model_id);
+}
+
+static void
+fill_run(struct req *r, char **args, int nargs, const struct opts *o)
 {
 	size_t len = 1, off = 0, n;
 	int i;
 
-	SET(rc, OPENCODE__RUN_COMMAND__INIT, RUN_COMMAND, run_command);
-	r->u.rc.session_id = args[0];
-	r->u.rc.command = args[1];
 	/* The arguments travel as one string, as typed after /NAME. */
 	for (i = 2; i < nargs; i++)
 		len += strlen(args[i]) + 1;
@@ -646,139 +617,140 @@ build_run(struct req *r, char **args, int nargs, const struct opts *o)
 	AGENT_MODEL(rc, RUN_COMMAND, o);
 }
 
+#define FIELDS_MAX	3
+
+struct cmd {
+	const char	*name;
+	int		 min_args;
+	int		 max_args;	/* -1: any */
+	int		 opts;		/* the O_* it takes */
+	const char	*synopsis;	/* its usage line, after the name */
+	/* Its request (none for watch) and the ClientMessage case it is in. */
+	const ProtobufCMessageDescriptor	*desc;
+	Opencode__ClientMessage__PayloadCase	 payload;
+	/* The string fields its arguments fill, in order; optional ones last. */
+	const char	*fields[FIELDS_MAX];
+	void		(*fill)(struct req *, char **, int, const struct opts *);
+};
+
+#define REQ(d, p)	&opencode__##d##__descriptor, \
+			OPENCODE__CLIENT_MESSAGE__PAYLOAD_##p
+
+static const struct cmd cmds[] = {
+	{ "sessions",		0, 0, 0, "",
+	    REQ(list_sessions_request, LIST_SESSIONS), { NULL }, NULL },
+	{ "agents",		0, 0, 0, "",
+	    REQ(list_agents_request, LIST_AGENTS), { NULL }, NULL },
+	{ "providers",		0, 0, 0, "",
+	    REQ(get_provider_status_request, GET_PROVIDER_STATUS), { NULL },
+	    NULL },
+	{ "health",		0, 0, 0, "",
+	    REQ(health_check, HEALTH_CHECK), { NULL }, NULL },
+	{ "status",		0, 0, 0, "",
+	    REQ(list_session_status, LIST_SESSION_STATUS), { NULL }, NULL },
+	{ "pending",		0, 0, 0, "",
+	    REQ(list_pending, LIST_PENDING), { NULL }, NULL },
+	{ "commands",		0, 0, 0, "",
+	    REQ(list_commands, LIST_COMMANDS), { NULL }, NULL },
+	{ "models",		0, 0, O_ALL, "[--all]",
+	    REQ(list_providers, LIST_PROVIDERS), { NULL }, fill_models },
+	{ "create",		0, 1, 0, "[TITLE]",
+	    REQ(create_session_request, CREATE_SESSION), { "title" }, NULL },
+	{ "delete",		1, 1, 0, "SESSION",
+	    REQ(delete_session_request, DELETE_SESSION), { "session_id" },
+	    NULL },
+	{ "session",		1, 1, 0, "SESSION",
+	    REQ(get_session, GET_SESSION), { "session_id" }, NULL },
+	{ "rename",		2, 2, 0, "SESSION TITLE",
+	    REQ(update_session, UPDATE_SESSION), { "session_id", "title" },
+	    NULL },
+	{ "fork",		1, 2, 0, "SESSION [MSG]",
+	    REQ(fork_session, FORK_SESSION), { "session_id", "message_id" },
+	    NULL },
+	{ "history",		1, 1, O_LIMIT | O_BEFORE,
+	    "[--limit N] [--before MSG] SESSION",
+	    REQ(list_messages, LIST_MESSAGES), { "session_id" },
+	    fill_history },
+	{ "send",		2, 2, O_AGENT | O_MODEL | O_FILE | O_JSON |
+	    O_REASONING | O_NO_WAIT,
+	    "[--agent NAME] [--model PROVIDER/MODEL] [--file PATH]... "
+	    "[--json] [--reasoning] [--no-wait] SESSION TEXT",
+	    REQ(send_message, SEND_MESSAGE), { "session_id", "text" },
+	    fill_send },
+	{ "cancel",		1, 1, 0, "SESSION",
+	    REQ(cancel_request, CANCEL_REQUEST), { "session_id" }, NULL },
+	{ "auth-status",	1, 1, 0, "PROVIDER",
+	    REQ(get_auth_request, GET_AUTH), { "provider_id" }, NULL },
+	{ "reply-permission",	3, 3, 0,
+	    "SESSION PERMISSION once|always|reject",
+	    REQ(reply_permission, REPLY_PERMISSION),
+	    { "session_id", "permission_id", "reply" }, NULL },
+	{ "answer",		2, -1, 0, "QUESTION LABEL[,LABEL...]...",
+	    REQ(reply_question, REPLY_QUESTION), { "question_id" },
+	    fill_answer },
+	{ "reject-question",	1, 1, 0, "QUESTION",
+	    REQ(reject_question, REJECT_QUESTION), { "question_id" }, NULL },
+	{ "todos",		1, 1, 0, "SESSION",
+	    REQ(get_todos, GET_TODOS), { "session_id" }, NULL },
+	{ "diff",		1, 2, 0, "SESSION [MSG]",
+	    REQ(get_diff, GET_DIFF), { "session_id", "message_id" }, NULL },
+	{ "revert",		2, 3, 0, "SESSION MSG [PART]",
+	    REQ(revert_session, REVERT_SESSION),
+	    { "session_id", "message_id", "part_id" }, NULL },
+	{ "unrevert",		1, 1, 0, "SESSION",
+	    REQ(unrevert_session, UNREVERT_SESSION), { "session_id" }, NULL },
+	{ "summarize",		2, 2, 0, "SESSION PROVIDER/MODEL",
+	    REQ(summarize_session, SUMMARIZE_SESSION), { "session_id" },
+	    fill_summarize },
+	{ "run-command",	2, -1, O_AGENT | O_MODEL,
+	    "[--agent NAME] [--model PROVIDER/MODEL] SESSION NAME [ARG...]",
+	    REQ(run_command, RUN_COMMAND), { "session_id", "command" },
+	    fill_run },
+	{ "watch",		0, -1, 0, "[SESSION...]",
+	    NULL, OPENCODE__CLIENT_MESSAGE__PAYLOAD__NOT_SET, { NULL }, NULL },
+};
+
+/* Stores p at offset off of message m (a field protobuf-c describes). */
+static void
+put(void *m, size_t off, const void *p, size_t len)
+{
+	memcpy((char *)m + off, p, len);
+}
+
 /* Fills r for every command but watch; exits with usage on bad input. */
 static void
-build(struct req *r, const char *name, char **args, int nargs,
+build(struct req *r, const struct cmd *c, char **args, int nargs,
     const struct opts *o)
 {
 	static const Opencode__ClientMessage cm =
 	    OPENCODE__CLIENT_MESSAGE__INIT;
+	const ProtobufCFieldDescriptor *f;
+	void *msg = &r->u;
+	int i;
 
 	memset(r, 0, sizeof(*r));
 	r->cm = cm;
-	if (strcmp(name, "sessions") == 0)
-		SET(ls, OPENCODE__LIST_SESSIONS_REQUEST__INIT, LIST_SESSIONS,
-		    list_sessions);
-	else if (strcmp(name, "agents") == 0)
-		SET(la, OPENCODE__LIST_AGENTS_REQUEST__INIT, LIST_AGENTS,
-		    list_agents);
-	else if (strcmp(name, "providers") == 0)
-		SET(gp, OPENCODE__GET_PROVIDER_STATUS_REQUEST__INIT,
-		    GET_PROVIDER_STATUS, get_provider_status);
-	else if (strcmp(name, "health") == 0)
-		SET(hc, OPENCODE__HEALTH_CHECK__INIT, HEALTH_CHECK,
-		    health_check);
-	else if (strcmp(name, "status") == 0)
-		SET(lss, OPENCODE__LIST_SESSION_STATUS__INIT,
-		    LIST_SESSION_STATUS, list_session_status);
-	else if (strcmp(name, "pending") == 0)
-		SET(lp, OPENCODE__LIST_PENDING__INIT, LIST_PENDING,
-		    list_pending);
-	else if (strcmp(name, "commands") == 0)
-		SET(lc, OPENCODE__LIST_COMMANDS__INIT, LIST_COMMANDS,
-		    list_commands);
-	else if (strcmp(name, "models") == 0) {
-		SET(lpr, OPENCODE__LIST_PROVIDERS__INIT, LIST_PROVIDERS,
-		    list_providers);
-		r->u.lpr.include_all = (o->set & O_ALL) != 0;
-	} else if (strcmp(name, "create") == 0) {
-		SET(create, OPENCODE__CREATE_SESSION_REQUEST__INIT,
-		    CREATE_SESSION, create_session);
-		if (nargs == 1) {
-			r->u.create._title_case =
-			    OPENCODE__CREATE_SESSION_REQUEST___TITLE_TITLE;
-			r->u.create.title = args[0];
-		}
-	} else if (strcmp(name, "delete") == 0) {
-		SET(del, OPENCODE__DELETE_SESSION_REQUEST__INIT,
-		    DELETE_SESSION, delete_session);
-		r->u.del.session_id = args[0];
-	} else if (strcmp(name, "session") == 0) {
-		SET(gs, OPENCODE__GET_SESSION__INIT, GET_SESSION, get_session);
-		r->u.gs.session_id = args[0];
-	} else if (strcmp(name, "rename") == 0) {
-		SET(us, OPENCODE__UPDATE_SESSION__INIT, UPDATE_SESSION,
-		    update_session);
-		r->u.us.session_id = args[0];
-		r->u.us.title = args[1];
-	} else if (strcmp(name, "fork") == 0) {
-		SET(fs, OPENCODE__FORK_SESSION__INIT, FORK_SESSION,
-		    fork_session);
-		r->u.fs.session_id = args[0];
-		if (nargs == 2) {
-			r->u.fs._message_id_case =
-			    OPENCODE__FORK_SESSION___MESSAGE_ID_MESSAGE_ID;
-			r->u.fs.message_id = args[1];
-		}
-	} else if (strcmp(name, "history") == 0) {
-		SET(lm, OPENCODE__LIST_MESSAGES__INIT, LIST_MESSAGES,
-		    list_messages);
-		r->u.lm.session_id = args[0];
-		if (o->set & O_LIMIT) {
-			r->u.lm._limit_case =
-			    OPENCODE__LIST_MESSAGES___LIMIT_LIMIT;
-			r->u.lm.limit = (uint32_t)o->limit;
-		}
-		if (o->set & O_BEFORE) {
-			r->u.lm._before_case =
-			    OPENCODE__LIST_MESSAGES___BEFORE_BEFORE;
-			r->u.lm.before = (char *)(uintptr_t)o->before;
-		}
-	} else if (strcmp(name, "send") == 0)
-		build_send(r, args, o);
-	else if (strcmp(name, "cancel") == 0) {
-		SET(cr, OPENCODE__CANCEL_REQUEST__INIT, CANCEL_REQUEST,
-		    cancel_request);
-		r->u.cr.session_id = args[0];
-	} else if (strcmp(name, "auth-status") == 0) {
-		SET(ga, OPENCODE__GET_AUTH_REQUEST__INIT, GET_AUTH, get_auth);
-		r->u.ga.provider_id = args[0];
-	} else if (strcmp(name, "reply-permission") == 0) {
-		SET(rp, OPENCODE__REPLY_PERMISSION__INIT, REPLY_PERMISSION,
-		    reply_permission);
-		r->u.rp.session_id = args[0];
-		r->u.rp.permission_id = args[1];
-		r->u.rp.reply = args[2];
-	} else if (strcmp(name, "answer") == 0)
-		build_answer(r, args, nargs);
-	else if (strcmp(name, "reject-question") == 0) {
-		SET(rj, OPENCODE__REJECT_QUESTION__INIT, REJECT_QUESTION,
-		    reject_question);
-		r->u.rj.question_id = args[0];
-	} else if (strcmp(name, "todos") == 0) {
-		SET(gt, OPENCODE__GET_TODOS__INIT, GET_TODOS, get_todos);
-		r->u.gt.session_id = args[0];
-	} else if (strcmp(name, "diff") == 0) {
-		SET(gd, OPENCODE__GET_DIFF__INIT, GET_DIFF, get_diff);
-		r->u.gd.session_id = args[0];
-		if (nargs == 2) {
-			r->u.gd._message_id_case =
-			    OPENCODE__GET_DIFF___MESSAGE_ID_MESSAGE_ID;
-			r->u.gd.message_id = args[1];
-		}
-	} else if (strcmp(name, "revert") == 0) {
-		SET(rv, OPENCODE__REVERT_SESSION__INIT, REVERT_SESSION,
-		    revert_session);
-		r->u.rv.session_id = args[0];
-		r->u.rv.message_id = args[1];
-		if (nargs == 3) {
-			r->u.rv._part_id_case =
-			    OPENCODE__REVERT_SESSION___PART_ID_PART_ID;
-			r->u.rv.part_id = args[2];
-		}
-	} else if (strcmp(name, "unrevert") == 0) {
-		SET(ur, OPENCODE__UNREVERT_SESSION__INIT, UNREVERT_SESSION,
-		    unrevert_session);
-		r->u.ur.session_id = args[0];
-	} else if (strcmp(name, "summarize") == 0) {
-		SET(ss, OPENCODE__SUMMARIZE_SESSION__INIT, SUMMARIZE_SESSION,
-		    summarize_session);
-		r->u.ss.session_id = args[0];
-		split_model(args[1], &r->u.ss.provider_id, &r->u.ss.model_id);
-	} else if (strcmp(name, "run-command") == 0)
-		build_run(r, args, nargs, o);
-	else
-		usage();
+	/* A misspelt name in cmds[] is a bug: no request goes out. */
+	if (c->desc->sizeof_message > sizeof(r->u) ||
+	    (f = protobuf_c_message_descriptor_get_field(
+	    &opencode__client_message__descriptor, c->payload)) == NULL)
+		abort();
+	protobuf_c_message_init(c->desc, &r->u);
+	r->cm.payload_case = c->payload;
+	put(&r->cm, f->offset, &msg, sizeof(msg));
+	for (i = 0; i < nargs && i < FIELDS_MAX && c->fields[i] != NULL;
+	    i++) {
+		f = protobuf_c_message_descriptor_get_field_by_name(c->desc,
+		    c->fields[i]);
+		if (f == NULL || f->type != PROTOBUF_C_TYPE_STRING)
+			abort();
+		put(&r->u, f->offset, &args[i], sizeof(args[i]));
+		/* An optional field is a oneof of one: its case is its id. */
+		if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
+			put(&r->u, f->quantifier_offset, &f->id, sizeof(f->id));
+	}
+	if (c->fill != NULL)
+		c->fill(r, args, nargs, o);
 }
 
 /* ---- waiting for events ---- */
@@ -1342,8 +1314,8 @@ main(int argc, char *argv[])
 		timeout = strcmp(cname, "run-command") == 0 ? RUN_TIMEOUT_MS :
 		    DEFAULT_TIMEOUT_MS;
 	/* Bad arguments are found before connecting. */
-	if (strcmp(cname, "watch") != 0)
-		build(&r, cname, args, nargs, &o);
+	if (cmd->desc != NULL)
+		build(&r, cmd, args, nargs, &o);
 
 	if (read_token(token_file, token, sizeof(token)) == -1)
 		ret = EXIT_USAGE;
