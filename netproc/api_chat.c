@@ -23,27 +23,14 @@ cm_fail(struct chatmap *cm, const char *why)
 	return -1;
 }
 
-static void *
-cm_alloc(struct chatmap *cm, size_t nmemb, size_t size)
-{
-	void	*p;
-
-	if ((p = arena_calloc(cm->a, nmemb, size)) == NULL) {
-		cm->st = API_ERR_NOMEM;
-		cm->why = "out of memory";
-	}
-	return p;
-}
-
 static char *
 cm_strdup(struct chatmap *cm, const char *s)
 {
+	size_t	 n = strlen(s) + 1;
 	char	*p;
 
-	if ((p = arena_strdup(cm->a, s)) == NULL) {
-		cm->st = API_ERR_NOMEM;
-		cm->why = "out of memory";
-	}
+	if ((p = chatmap_alloc(cm, n, 1)) != NULL)
+		memcpy(p, s, n);
 	return p;
 }
 
@@ -92,11 +79,12 @@ api_map_status_list(struct chatmap *cm, Opencode__ServerMessage *sm)
 	if (json_type(cm->j, 0) != JSON_OBJECT)
 		return cm_fail(cm, "session status");
 	n = (size_t)json_len(cm->j, 0);
-	if ((sl = cm_alloc(cm, 1, sizeof(*sl))) == NULL)
+	if ((sl = chatmap_alloc(cm, 1, sizeof(*sl))) == NULL)
 		return -1;
 	opencode__session_status_list__init(sl);
-	if ((sl->statuses = cm_alloc(cm, n, sizeof(*sl->statuses))) == NULL ||
-	    (st = cm_alloc(cm, n, sizeof(*st))) == NULL)
+	if ((sl->statuses = chatmap_alloc(cm, n,
+	    sizeof(*sl->statuses))) == NULL ||
+	    (st = chatmap_alloc(cm, n, sizeof(*st))) == NULL)
 		return -1;
 	for (i = 0, k = 1; i < n; i++, k = json_next(cm->j, k)) {
 		if (map_status(cm, k, &st[i]) == -1)
@@ -130,9 +118,9 @@ map_with_parts(struct chatmap *cm, int t, Opencode__MessageWithParts *mw)
 	if (json_type(cm->j, parts) != JSON_ARRAY)
 		return cm_fail(cm, "parts");
 	n = (size_t)json_len(cm->j, parts);
-	if ((mw->info = cm_alloc(cm, 1, sizeof(*mw->info))) == NULL ||
-	    (mw->parts = cm_alloc(cm, n, sizeof(*mw->parts))) == NULL ||
-	    (pi = cm_alloc(cm, n, sizeof(*pi))) == NULL)
+	if ((mw->info = chatmap_alloc(cm, 1, sizeof(*mw->info))) == NULL ||
+	    (mw->parts = chatmap_alloc(cm, n, sizeof(*mw->parts))) == NULL ||
+	    (pi = chatmap_alloc(cm, n, sizeof(*pi))) == NULL)
 		return -1;
 	if (chatmap_message(cm, info, mw->info) == -1)
 		return -1;
@@ -223,9 +211,10 @@ shrink(struct chatmap *cm, Opencode__MessageWithParts *mw,
 	char			*empty, *why;
 	size_t			 i, n = 0, lo, hi, mid;
 
-	if ((cuts = cm_alloc(cm, mw->n_parts, 5 * sizeof(*cuts))) == NULL ||
-	    (empty = cm_alloc(cm, 1, 1)) == NULL ||
-	    (why = cm_alloc(cm, 1, API_MSG_MAX)) == NULL)
+	if ((cuts = chatmap_alloc(cm, mw->n_parts,
+	    5 * sizeof(*cuts))) == NULL ||
+	    (empty = chatmap_alloc(cm, 1, 1)) == NULL ||
+	    (why = chatmap_alloc(cm, 1, API_MSG_MAX)) == NULL)
 		return -1;
 	hi = 0;
 	for (i = 0; i < mw->n_parts; i++) {
@@ -283,7 +272,7 @@ fit(struct chatmap *cm, Opencode__MessageList *ml,
 
 	if (opencode__server_message__get_packed_size(sm) <= max)
 		return 0;
-	if ((sz = cm_alloc(cm, n, sizeof(*sz))) == NULL)
+	if ((sz = chatmap_alloc(cm, n, sizeof(*sz))) == NULL)
 		return -1;
 	for (i = 0; i < n; i++) {
 		s = opencode__message_with_parts__get_packed_size(all[i]);
@@ -325,7 +314,7 @@ api_map_message_list(struct chatmap *cm, const struct api_call *c,
 
 	if (root_array(cm, "message list", &n) == -1)
 		return -1;
-	if ((ml = cm_alloc(cm, 1, sizeof(*ml))) == NULL)
+	if ((ml = chatmap_alloc(cm, 1, sizeof(*ml))) == NULL)
 		return -1;
 	opencode__message_list__init(ml);
 	/* The server paged (its cursor, made from c->before): all is ours. */
@@ -336,9 +325,9 @@ api_map_message_list(struct chatmap *cm, const struct api_call *c,
 		ml->more = 1;
 	}
 	if ((ml->session_id = cm_strdup(cm, c->session_id)) == NULL ||
-	    (ml->messages = cm_alloc(cm, end - first,
+	    (ml->messages = chatmap_alloc(cm, end - first,
 	    sizeof(*ml->messages))) == NULL ||
-	    (mw = cm_alloc(cm, end - first, sizeof(*mw))) == NULL)
+	    (mw = chatmap_alloc(cm, end - first, sizeof(*mw))) == NULL)
 		return -1;
 	for (i = 0, t = 1; i < end; i++, t = json_next(cm->j, t)) {
 		if (i < first)
@@ -385,7 +374,7 @@ map_command(struct chatmap *cm, int t, Opencode__CommandInfo *ci)
 		return cm_fail(cm, "hints");
 	}
 	n = (size_t)json_len(cm->j, h);
-	if ((ci->hints = cm_alloc(cm, n, sizeof(*ci->hints))) == NULL)
+	if ((ci->hints = chatmap_alloc(cm, n, sizeof(*ci->hints))) == NULL)
 		return -1;
 	for (i = 0, e = h + 1; i < n; i++, e = json_next(cm->j, e)) {
 		errno = 0;
@@ -407,11 +396,12 @@ api_map_command_list(struct chatmap *cm, Opencode__ServerMessage *sm)
 
 	if (root_array(cm, "command list", &n) == -1)
 		return -1;
-	if ((cl = cm_alloc(cm, 1, sizeof(*cl))) == NULL)
+	if ((cl = chatmap_alloc(cm, 1, sizeof(*cl))) == NULL)
 		return -1;
 	opencode__command_list__init(cl);
-	if ((cl->commands = cm_alloc(cm, n, sizeof(*cl->commands))) == NULL ||
-	    (ci = cm_alloc(cm, n, sizeof(*ci))) == NULL)
+	if ((cl->commands = chatmap_alloc(cm, n,
+	    sizeof(*cl->commands))) == NULL ||
+	    (ci = chatmap_alloc(cm, n, sizeof(*ci))) == NULL)
 		return -1;
 	for (i = 0, t = 1; i < n; i++, t = json_next(cm->j, t)) {
 		if (map_command(cm, t, &ci[i]) == -1)
@@ -435,7 +425,7 @@ api_map_todo_list(struct chatmap *cm, const struct api_call *c,
 
 	if (root_array(cm, "todo list", &n) == -1)
 		return -1;
-	if ((tl = cm_alloc(cm, 1, sizeof(*tl))) == NULL)
+	if ((tl = chatmap_alloc(cm, 1, sizeof(*tl))) == NULL)
 		return -1;
 	opencode__todo_list__init(tl);
 	if (chatmap_todos(cm, 0, tl) == -1)
@@ -456,7 +446,7 @@ api_map_diff_list(struct chatmap *cm, const struct api_call *c,
 
 	if (root_array(cm, "diff list", &n) == -1)
 		return -1;
-	if ((dl = cm_alloc(cm, 1, sizeof(*dl))) == NULL)
+	if ((dl = chatmap_alloc(cm, 1, sizeof(*dl))) == NULL)
 		return -1;
 	opencode__diff_list__init(dl);
 	if (chatmap_diffs(cm, 0, dl) == -1)
@@ -480,9 +470,9 @@ map_permissions(struct chatmap *cm, Opencode__PendingList *pl)
 
 	if (root_array(cm, "permission list", &n) == -1)
 		return -1;
-	if ((pl->permissions = cm_alloc(cm, n,
+	if ((pl->permissions = chatmap_alloc(cm, n,
 	    sizeof(*pl->permissions))) == NULL ||
-	    (pr = cm_alloc(cm, n, sizeof(*pr))) == NULL)
+	    (pr = chatmap_alloc(cm, n, sizeof(*pr))) == NULL)
 		return -1;
 	for (i = 0, t = 1; i < n; i++, t = json_next(cm->j, t)) {
 		if (chatmap_permission(cm, t, &pr[i]) == -1)
@@ -502,8 +492,9 @@ map_questions(struct chatmap *cm, Opencode__PendingList *pl)
 
 	if (root_array(cm, "question list", &n) == -1)
 		return -1;
-	if ((pl->questions = cm_alloc(cm, n, sizeof(*pl->questions))) == NULL ||
-	    (qr = cm_alloc(cm, n, sizeof(*qr))) == NULL)
+	if ((pl->questions = chatmap_alloc(cm, n,
+	    sizeof(*pl->questions))) == NULL ||
+	    (qr = chatmap_alloc(cm, n, sizeof(*qr))) == NULL)
 		return -1;
 	for (i = 0, t = 1; i < n; i++, t = json_next(cm->j, t)) {
 		if (chatmap_question(cm, t, &qr[i]) == -1)
@@ -520,7 +511,7 @@ api_map_pending_list(struct chatmap *perm, struct chatmap *ques,
 {
 	Opencode__PendingList	*pl;
 
-	if ((pl = cm_alloc(perm, 1, sizeof(*pl))) == NULL)
+	if ((pl = chatmap_alloc(perm, 1, sizeof(*pl))) == NULL)
 		return -1;
 	opencode__pending_list__init(pl);
 	if (map_permissions(perm, pl) == -1)

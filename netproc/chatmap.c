@@ -37,8 +37,8 @@ fail(struct chatmap *cm, const char *why)
 	return -1;
 }
 
-static void *
-cm_alloc(struct chatmap *cm, size_t nmemb, size_t size)
+void *
+chatmap_alloc(struct chatmap *cm, size_t nmemb, size_t size)
 {
 	void	*p;
 
@@ -390,7 +390,7 @@ raw_json(struct chatmap *cm, int t, const char *why, char **out)
 		break;
 	}
 	n = json_clean(cm->buf + start, end - start, NULL);
-	if ((p = cm_alloc(cm, n + 1, 1)) == NULL)
+	if ((p = chatmap_alloc(cm, n + 1, 1)) == NULL)
 		return fail(cm, why);
 	json_clean(cm->buf + start, end - start, p);
 	*out = p;
@@ -439,7 +439,7 @@ str_list(struct chatmap *cm, int obj, const char *key, char ***out,
 		return -1;
 	if (n == 0)
 		return 0;
-	if ((*out = cm_alloc(cm, n, sizeof(**out))) == NULL)
+	if ((*out = chatmap_alloc(cm, n, sizeof(**out))) == NULL)
 		return fail(cm, key);
 	for (i = 0; i < n; i++, t = json_next(cm->j, t))
 		if (chatmap_tok_str(cm, t, key, &(*out)[i]) == -1)
@@ -553,14 +553,14 @@ chatmap_part(struct chatmap *cm, int t, Opencode__PartInfo *pi)
 			return -1;
 		cut_text(pi->text, &pi->truncated);
 	} else if (json_str_eq(cm->j, type, "tool")) {
-		if ((tc = cm_alloc(cm, 1, sizeof(*tc))) == NULL)
+		if ((tc = chatmap_alloc(cm, 1, sizeof(*tc))) == NULL)
 			return fail(cm, "tool");
 		if (chatmap_tool(cm, t, tc, &trunc) == -1)
 			return -1;
 		pi->tool = tc;
 		pi->truncated = trunc != 0;
 	} else if (json_str_eq(cm->j, type, "file")) {
-		if ((fa = cm_alloc(cm, 1, sizeof(*fa))) == NULL)
+		if ((fa = chatmap_alloc(cm, 1, sizeof(*fa))) == NULL)
 			return fail(cm, "file");
 		opencode__file_attachment__init(fa);
 		if (chatmap_opt_str(cm, t, "mime", &fa->mime) == -1 ||
@@ -617,8 +617,8 @@ question_info(struct chatmap *cm, int t, Opencode__Question *q)
 		return -1;
 	if (n == 0)
 		return 0;
-	if ((q->options = cm_alloc(cm, n, sizeof(*q->options))) == NULL ||
-	    (op = cm_alloc(cm, n, sizeof(*op))) == NULL)
+	if ((q->options = chatmap_alloc(cm, n, sizeof(*q->options))) == NULL ||
+	    (op = chatmap_alloc(cm, n, sizeof(*op))) == NULL)
 		return fail(cm, "options");
 	for (i = 0; i < n; i++, o = json_next(cm->j, o)) {
 		opencode__question_option__init(&op[i]);
@@ -652,8 +652,8 @@ chatmap_question(struct chatmap *cm, int t, Opencode__QuestionRequest *qr)
 		return -1;
 	if (n == 0)
 		return 0;
-	if ((qr->questions = cm_alloc(cm, n, sizeof(*qr->questions))) ==
-	    NULL || (qs = cm_alloc(cm, n, sizeof(*qs))) == NULL)
+	if ((qr->questions = chatmap_alloc(cm, n, sizeof(*qr->questions))) ==
+	    NULL || (qs = chatmap_alloc(cm, n, sizeof(*qs))) == NULL)
 		return fail(cm, "questions");
 	for (i = 0; i < n; i++, q = json_next(cm->j, q)) {
 		opencode__question__init(&qs[i]);
@@ -677,8 +677,8 @@ chatmap_todos(struct chatmap *cm, int t, Opencode__TodoList *tl)
 		return -1;
 	if (n == 0)
 		return 0;
-	if ((tl->todos = cm_alloc(cm, n, sizeof(*tl->todos))) == NULL ||
-	    (td = cm_alloc(cm, n, sizeof(*td))) == NULL)
+	if ((tl->todos = chatmap_alloc(cm, n, sizeof(*tl->todos))) == NULL ||
+	    (td = chatmap_alloc(cm, n, sizeof(*td))) == NULL)
 		return fail(cm, "todos");
 	for (i = 0; i < n; i++, e = json_next(cm->j, e), td++) {
 		opencode__todo__init(td);
@@ -706,8 +706,8 @@ chatmap_diffs(struct chatmap *cm, int t, Opencode__DiffList *dl)
 		return -1;
 	if (n == 0)
 		return 0;
-	if ((dl->files = cm_alloc(cm, n, sizeof(*dl->files))) == NULL ||
-	    (fd = cm_alloc(cm, n, sizeof(*fd))) == NULL)
+	if ((dl->files = chatmap_alloc(cm, n, sizeof(*dl->files))) == NULL ||
+	    (fd = chatmap_alloc(cm, n, sizeof(*fd))) == NULL)
 		return fail(cm, "diff");
 	for (i = 0; i < n; i++, e = json_next(cm->j, e), fd++) {
 		opencode__file_diff__init(fd);

@@ -96,6 +96,9 @@ int	chatmap_tok_str(struct chatmap *, int, const char *, char **);
 int	chatmap_req_tok(struct chatmap *, int, const char *, char **);
 int	chatmap_req_obj(struct chatmap *, int, const char *);
 int	chatmap_opt_obj(struct chatmap *, int, const char *);
+
+/* nmemb zeroed elements in the arena, or NULL with st API_ERR_NOMEM. */
+void	*chatmap_alloc(struct chatmap *, size_t, size_t);
 int	chatmap_opt_str(struct chatmap *, int, const char *, char **);
 int	chatmap_opt_bool(struct chatmap *, int, const char *,
 	    protobuf_c_boolean *);
