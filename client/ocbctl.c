@@ -117,15 +117,21 @@ usage(void)
 	exit(EXIT_USAGE);
 }
 
+static void __attribute__((format(printf, 1, 0)))
+vwarnx_(const char *fmt, va_list ap)
+{
+	fputs("ocbctl: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 static void __attribute__((format(printf, 1, 2)))
 warnx_(const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	fputs("ocbctl: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	vwarnx_(fmt, ap);
 	va_end(ap);
 }
 
@@ -135,9 +141,7 @@ usage_err(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	fputs("ocbctl: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	vwarnx_(fmt, ap);
 	va_end(ap);
 	usage();
 }
