@@ -39,6 +39,7 @@
 #include "proto/messages.pb-c.h"
 #include "tests/support/sm_check.h"
 #include "tests/support/fixture.h"
+#include "tests/support/v2_codes.h"
 
 #define MAX_CODES	4096
 
@@ -1237,60 +1238,24 @@ test_big(void **state)
 /* ---- protocol v2 events on the captures ---- */
 
 /*
- * Every transcript's whole sequence.  Derived from the captures by the
- * mapping table in events.h (one letter per emitted message, X after the M
- * of the first completion of an assistant message), not by running the
- * mapper.
+ * Every transcript's whole sequence, as tests/support/v2_codes.c writes
+ * it out (derived from the captures by the mapping table in events.h, not
+ * by running the mapper).
  */
 static void
 test_v2_sequences(void **state)
 {
-	static const struct {
-		const char	*name;
-		const char	*codes;
-	} fx[] = {
-		{ "sse-abort-idle.txt", "SI" },
-		{ "sse-abort.txt", "CUMAUSMUFMSAATTTESIAMXSI" },
-		{ "sse-bad-agent.txt", "CEE" },
-		{ "sse-bad-model.txt", "CUMAUSESIE" },
-		{ "sse-command.txt", "UMAUSMUFMSAATTTTAATTTAAMMXSSIUFM" },
-		{ "sse-edit.txt", "MAUSMUFMSAKKKAMAMXSMUFSAKKKMAMMXSMUFSAKKKK"
-		    "MAMAMXSMUFSAATTAMAMMXSSIUFM" },
-		{ "sse-error.txt", "CUMAUSMSUFMESIMXSI" },
-		{ "sse-file.txt", "MAAAAUSMUFMSAATTTTTTAAMMXSSIUFM" },
-		{ "sse-first-prompt.txt", "CUMAUSMUUFMSAATTTTTTAAMMXSSIUFM" },
-		{ "sse-full.txt", "UMAUSMUFMSAATTTTAKOKKAMMXSMUFSMAKQKqKAMMXSMUFSA"
-		    "KKMPRKKKAMMXSMUFSAATTAMAMMXSSIUFM" },
-		{ "sse-permission-reject.txt", "CUMAUSMUFMSAKPKRKAMMXSIUFM" },
-		{ "sse-permission.txt", "CUMAUSMUFMSAKKPRKKKAMMXSMUFSAATMTTTAAMMXSS"
-		    "IUFM" },
-		{ "sse-question-reject.txt", "UMAUSMSAKQKUFMqKAMMXSIUFM" },
-		{ "sse-question.txt", "MAUSMUFMSAKQKqKAMMXSMUFSAATTAMAMMXSSIUFM" },
-		{ "sse-queued.txt", "CUMAUSMSUFMAATMAUTTTAAMMXSMUFSAATTTMTTTAAMMXSS"
-		    "IUFM" },
-		{ "sse-reasoning.txt", "UMAUSMUFMSAATTTTAATTTAAMMXSSIUFM" },
-		{ "sse-retry.txt", "CUMAUSMUFMSSSSMXSI" },
-		{ "sse-revert-busy.txt", "MAUSMSUFMAATTTTTTAAMMXSSIUFM" },
-		{ "sse-revert-part.txt", "FUaUMAUSMUFMSAATTTTTTAAMMXSSIUFM" },
-		{ "sse-revert-prompt.txt", "FUmmUMAUSMSUFMAATTTTTTAAMMXSSIUFM" },
-		{ "sse-revert.txt", "FUU" },
-		{ "sse-sessions.txt", "CUD" },
-		{ "sse-summarize.txt", "MASMSAATTTAAMMXSSIUFM" },
-		{ "sse-text.txt", "CUMAUSMUSUFMAATTTTTTAAMMXSSIUFM" },
-		{ "sse-todo.txt", "MAUSMUFMSAKOKKAMMXSMUFSAATTAMAMMXSSIUFM" },
-		{ "sse-tool.txt", "CUMAUSMSUFMAKKKAMMXSMUFSAATTTTAMAMMXSSIUFM" },
-	};
 	struct out	o = { 0 };
 	struct kinds	k;
 	char		want[2100];
 	size_t		i;
 
 	(void)state;
-	for (i = 0; i < sizeof(fx) / sizeof(fx[0]); i++) {
-		run(fx[i].name, &o, &k);
-		if (strcmp(o.codes, fx[i].codes) != 0)
-			fail_msg("%s: %s, want %s", fx[i].name, o.codes,
-			    fx[i].codes);
+	for (i = 0; i < v2_ncodes; i++) {
+		run(v2_codes[i].in, &o, &k);
+		if (strcmp(o.codes, v2_codes[i].want) != 0)
+			fail_msg("%s: %s, want %s", v2_codes[i].in, o.codes,
+			    v2_codes[i].want);
 		/* One event per message, but M and X come from one. */
 		assert_int_equal(k.mapped, o.n - count(&o, 'X'));
 		out_free(&o);

@@ -25,6 +25,7 @@
 #include <ctype.h>
 #include <math.h>
 
+#include "tests/support/cases.h"
 #include "tests/support/fixture.h"
 #include "tests/support/itest.h"
 
@@ -1786,10 +1787,8 @@ test_send_message_files(void **state)
 static void
 test_v2_error_mappings(void **state)
 {
-	static const struct {
-		const char	*mode;
-		const char	*code;
-	} cases[] = {
+	/* in: the fake's mode, want: the error code of every reply. */
+	static const struct str_case cases[] = {
 		{ "status 404", "NOT_FOUND" },
 		{ "status 500", "UPSTREAM_ERROR" },
 		{ "html", "UPSTREAM_ERROR" },
@@ -1803,14 +1802,14 @@ test_v2_error_mappings(void **state)
 	int k;
 
 	it_client(e, &w);
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		assert_int_equal(it_fake_mode(e, cases[i].mode), 0);
+	for (i = 0; i < NCASES(cases); i++) {
+		assert_int_equal(it_fake_mode(e, cases[i].in), 0);
 		for (k = 0; k < RK_COUNT; k++) {
 			snprintf(what, sizeof(what), "%s, upstream %s",
-			    rk_name[k], cases[i].mode);
+			    rk_name[k], cases[i].in);
 			m = send_rq(&w, (enum rk)k, id);
-			it_expect_error(m, id, cases[i].code, what);
-			if (strcmp(cases[i].mode, "status 500") == 0 &&
+			it_expect_error(m, id, cases[i].want, what);
+			if (strcmp(cases[i].in, "status 500") == 0 &&
 			    strstr(m->error->message, "500") == NULL)
 				fail_msg("%s: the message does not name the "
 				    "status: %s", what, m->error->message);

@@ -46,6 +46,7 @@
 #include <poll.h>
 
 #include "tests/support/itest.h"
+#include "tests/support/v2_codes.h"
 
 #define T_STREAM	15000	/* a replay's events; a reconnect */
 #define T_FLOOD		30000	/* a flood's events */
@@ -768,16 +769,20 @@ struct xlist {
 	size_t		 deltas;	/* ChatTokens */
 };
 
+/* Ids, each once; looked up in order (a transcript has few). */
+struct idset {
+	char	**v;
+	size_t	  n;
+};
+
 /*
  * What the mapping remembers across events: completed assistant messages,
  * and the parts announced as reasoning (whose deltas say so).  Unbounded
  * here: no transcript comes near the mapper's bounds.
  */
 struct xstate {
-	char	**done;
-	size_t	  ndone;
-	char	**reasoning;
-	size_t	  nreasoning;
+	struct idset	done;
+	struct idset	reasoning;
 };
 
 static struct xev *
@@ -798,33 +803,22 @@ x_add(struct xlist *x, int kind, struct sb *line)
 }
 
 static void
-x_free(struct xlist *x)
+xev_free(struct xev *e)
 {
-	size_t i;
-
-	for (i = 0; i < x->n; i++) {
-		free(x->v[i].line);
-		free(x->v[i].ses);
-		free(x->v[i].msg);
-		free(x->v[i].part);
-		free(x->v[i].delta);
-	}
-	free(x->v);
-	memset(x, 0, sizeof(*x));
+	free(e->line);
+	free(e->ses);
+	free(e->msg);
+	free(e->part);
+	free(e->delta);
 }
 
 static void
-xstate_free(struct xstate *st)
+x_free(struct xlist *x)
 {
-	size_t i;
-
-	for (i = 0; i < st->ndone; i++)
-		free(st->done[i]);
-	free(st->done);
-	for (i = 0; i < st->nreasoning; i++)
-		free(st->reasoning[i]);
-	free(st->reasoning);
-	memset(st, 0, sizeof(*st));
+	while (x->n > 0)
+		xev_free(&x->v[--x->n]);
+	free(x->v);
+	memset(x, 0, sizeof(*x));
 }
 
 static char *
@@ -843,6 +837,44 @@ static char *
 xdup(const char *s)
 {
 	return xstrdup(s, strlen(s));
+}
+
+static int
+idset_has(const struct idset *set, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < set->n; i++)
+		if (strcmp(set->v[i], id) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+idset_add(struct idset *set, const char *id)
+{
+	if (idset_has(set, id))
+		return;
+	if ((set->v = reallocarray(set->v, set->n + 1,
+	    sizeof(*set->v))) == NULL)
+		fail_msg("out of memory");
+	set->v[set->n++] = xdup(id);
+}
+
+static void
+idset_free(struct idset *set)
+{
+	while (set->n > 0)
+		free(set->v[--set->n]);
+	free(set->v);
+	set->v = NULL;
+}
+
+static void
+xstate_free(struct xstate *st)
+{
+	idset_free(&st->done);
+	idset_free(&st->reasoning);
 }
 
 /* The canonical lines; received events are written by the same functions. */
@@ -1020,19 +1052,6 @@ x_uncut(const char *s)
 	return s;
 }
 
-static void
-x_reasoning(struct xstate *st, const char *id)
-{
-	size_t i;
-
-	for (i = 0; i < st->nreasoning; i++)
-		if (strcmp(st->reasoning[i], id) == 0)
-			return;
-	if ((st->reasoning = reallocarray(st->reasoning, st->nreasoning + 1,
-	    sizeof(*st->reasoning))) == NULL)
-		fail_msg("out of memory");
-	st->reasoning[st->nreasoning++] = xdup(id);
-}
 
 /*
  * A part but a tool: text and synthetic for text and reasoning, the
@@ -1104,10 +1123,7 @@ x_event(void *arg, const char *data, size_t len)
 			fail_msg("transcript: delta without text");
 		/* Its part's type, when that was announced before. */
 		id = jv_rstr(p, "partID");
-		kind = "text";
-		for (i = 0; i < st->nreasoning; i++)
-			if (strcmp(st->reasoning[i], id) == 0)
-				kind = "reasoning";
+		kind = idset_has(&st->reasoning, id) ? "reasoning" : "text";
 		line_token(&b, jv_rstr(p, "sessionID"), jv_rstr(p, "messageID"),
 		    id, kind, s->str, s->slen);
 		e = x_add(x, SMP(TOKEN), &b);
@@ -1143,14 +1159,9 @@ x_event(void *arg, const char *data, size_t len)
 		    !jv_set(jv_get(jv_get(o, "time"), "completed")))
 			goto done;
 		id = jv_rstr(o, "id");
-		for (i = 0; i < st->ndone; i++)
-			if (strcmp(st->done[i], id) == 0)
-				goto done;
-		if ((st->done = reallocarray(st->done, st->ndone + 1,
-		    sizeof(*st->done))) == NULL ||
-		    (st->done[st->ndone] = strdup(id)) == NULL)
-			fail_msg("out of memory");
-		st->ndone++;
+		if (idset_has(&st->done, id))
+			goto done;
+		idset_add(&st->done, id);
 		ses = jv_str(p, "sessionID");
 		line_completed(&b, ses != NULL ? ses : jv_rstr(o, "sessionID"),
 		    id, jv_ostr(o, "finish"),
@@ -1162,7 +1173,7 @@ x_event(void *arg, const char *data, size_t len)
 		o = jv_get(p, "part");
 		kind = jv_rstr(o, "type");
 		if (strcmp(kind, "reasoning") == 0)
-			x_reasoning(st, jv_rstr(o, "id"));
+			idset_add(&st->reasoning, jv_rstr(o, "id"));
 		if (strcmp(kind, "tool") != 0) {
 			x_part(&b, o);
 			x_add(x, SMP(PART_UPDATED), &b);
@@ -2104,7 +2115,7 @@ log_has(const struct it_env *e, const char *text)
 static void
 transcript_exact(struct it_env *e, const char *fixture, struct xlist *x)
 {
-	struct xstate st = { NULL, 0, NULL, 0 };
+	struct xstate st = { { NULL, 0 }, { NULL, 0 } };
 	struct xlist again = { NULL, 0, 0, 0, 0 };
 	struct rxstat rs = { 0, 0, 0, 0 };
 	const char *v;
@@ -2383,7 +2394,7 @@ static void
 test_slow_reader_merges(void **state)
 {
 	struct it_env *e = *state;
-	struct xstate st = { NULL, 0, NULL, 0 };
+	struct xstate st = { { NULL, 0 }, { NULL, 0 } };
 	struct xlist x = { NULL, 0, 0, 0, 0 };
 	struct rxstat fast_rs = { 0, 0, 0, 0 }, slow_rs = { 0, 0, 0, 0 };
 	struct sb want = { NULL, 0, 0 };
@@ -2528,7 +2539,7 @@ static void
 test_never_reader_closed_1013(void **state)
 {
 	struct it_env *e = *state;
-	struct xstate st = { NULL, 0, NULL, 0 };
+	struct xstate st = { { NULL, 0 }, { NULL, 0 } };
 	struct xlist x = { NULL, 0, 0, 0, 0 }, t = { NULL, 0, 0, 0, 0 };
 	struct rxstat fast_rs = { 0, 0, 0, 0 }, dead_rs = { 0, 0, 0, 0 };
 	struct rxend end;
@@ -2601,7 +2612,7 @@ static void
 test_upstream_restart(void **state)
 {
 	struct it_env *e = *state;
-	struct xstate st = { NULL, 0, NULL, 0 };
+	struct xstate st = { { NULL, 0 }, { NULL, 0 } };
 	struct xlist a = { NULL, 0, 0, 0, 0 }, b = { NULL, 0, 0, 0, 0 };
 	struct xlist c = { NULL, 0, 0, 0, 0 };
 	struct rxstat rs = { 0, 0, 0, 0 };
@@ -2808,7 +2819,7 @@ test_subscribe_sessions(void **state)
 	static const char *const only_text[] = { SES_TEXT };
 	static const char *const only_tool[] = { SES_TOOL };
 	static const char *const other[] = { UNKNOWN_SESSION, SES_TEXT };
-	struct xstate st = { NULL, 0, NULL, 0 };
+	struct xstate st = { { NULL, 0 }, { NULL, 0 } };
 	struct xlist all = { NULL, 0, 0, 0, 0 };
 	struct xlist xa = { NULL, 0, 0, 0, 0 }, xb = { NULL, 0, 0, 0, 0 };
 	struct rxstat rs_all = { 0, 0, 0, 0 }, rs_a = { 0, 0, 0, 0 };
@@ -2901,8 +2912,9 @@ test_reader(void **state)
 
 /*
  * The reader's sequences, one letter per event, against the ones
- * tests/test_events.c writes out for every capture (test_v2_sequences),
- * so that two derivations of the same rules agree.
+ * tests/support/v2_codes.c writes out for every capture (test_events.c
+ * checks the mapper against the same), so that two derivations of the
+ * same rules agree.
  */
 static char
 x_code(const struct xev *e)
@@ -2943,80 +2955,21 @@ x_code(const struct xev *e)
 static void
 test_v2_codes(void **state)
 {
-	static const struct {
-		const char	*name;
-		const char	*codes;
-	} fx[] = {
-		{ "sse-abort-idle.txt",
-		    "SI" },
-		{ "sse-abort.txt",
-		    "CUMAUSMUFMSAATTTESIAMXSI" },
-		{ "sse-bad-agent.txt",
-		    "CEE" },
-		{ "sse-bad-model.txt",
-		    "CUMAUSESIE" },
-		{ "sse-command.txt",
-		    "UMAUSMUFMSAATTTTAATTTAAMMXSSIUFM" },
-		{ "sse-edit.txt",
-		    "MAUSMUFMSAKKKAMAMXSMUFSAKKKMAMMXSMUFSAKKKKMAMAMXSMUFSAAT"
-		    "TAMAMMXSSIUFM" },
-		{ "sse-error.txt",
-		    "CUMAUSMSUFMESIMXSI" },
-		{ "sse-file.txt",
-		    "MAAAAUSMUFMSAATTTTTTAAMMXSSIUFM" },
-		{ "sse-first-prompt.txt",
-		    "CUMAUSMUUFMSAATTTTTTAAMMXSSIUFM" },
-		{ "sse-full.txt",
-		    "UMAUSMUFMSAATTTTAKOKKAMMXSMUFSMAKQKqKAMMXSMUFSAKKMPRKKKA"
-		    "MMXSMUFSAATTAMAMMXSSIUFM" },
-		{ "sse-permission-reject.txt",
-		    "CUMAUSMUFMSAKPKRKAMMXSIUFM" },
-		{ "sse-permission.txt",
-		    "CUMAUSMUFMSAKKPRKKKAMMXSMUFSAATMTTTAAMMXSSIUFM" },
-		{ "sse-question-reject.txt",
-		    "UMAUSMSAKQKUFMqKAMMXSIUFM" },
-		{ "sse-question.txt",
-		    "MAUSMUFMSAKQKqKAMMXSMUFSAATTAMAMMXSSIUFM" },
-		{ "sse-queued.txt",
-		    "CUMAUSMSUFMAATMAUTTTAAMMXSMUFSAATTTMTTTAAMMXSSIUFM" },
-		{ "sse-reasoning.txt",
-		    "UMAUSMUFMSAATTTTAATTTAAMMXSSIUFM" },
-		{ "sse-retry.txt",
-		    "CUMAUSMUFMSSSSMXSI" },
-		{ "sse-revert-busy.txt",
-		    "MAUSMSUFMAATTTTTTAAMMXSSIUFM" },
-		{ "sse-revert-part.txt",
-		    "FUaUMAUSMUFMSAATTTTTTAAMMXSSIUFM" },
-		{ "sse-revert-prompt.txt",
-		    "FUmmUMAUSMSUFMAATTTTTTAAMMXSSIUFM" },
-		{ "sse-revert.txt",
-		    "FUU" },
-		{ "sse-sessions.txt",
-		    "CUD" },
-		{ "sse-summarize.txt",
-		    "MASMSAATTTAAMMXSSIUFM" },
-		{ "sse-text.txt",
-		    "CUMAUSMUSUFMAATTTTTTAAMMXSSIUFM" },
-		{ "sse-todo.txt",
-		    "MAUSMUFMSAKOKKAMMXSMUFSAATTAMAMMXSSIUFM" },
-		{ "sse-tool.txt",
-		    "CUMAUSMSUFMAKKKAMMXSMUFSAATTTTAMAMMXSSIUFM" },
-	};
-	struct xstate st = { NULL, 0, NULL, 0 };
+	struct xstate st = { { NULL, 0 }, { NULL, 0 } };
 	struct xlist x = { NULL, 0, 0, 0, 0 };
 	struct sb b = { NULL, 0, 0 };
 	size_t i, k;
 
 	(void)state;
-	for (i = 0; i < sizeof(fx) / sizeof(fx[0]); i++) {
-		x_transcript(&st, &x, fx[i].name);
+	for (i = 0; i < v2_ncodes; i++) {
+		x_transcript(&st, &x, v2_codes[i].in);
 		b.len = 0;
 		sb_adds(&b, "");
 		for (k = 0; k < x.n; k++)
 			sb_addn(&b, (char []){ x_code(&x.v[k]) }, 1);
-		if (strcmp(b.p, fx[i].codes) != 0)
-			fail_msg("%s: %s, want %s", fx[i].name, b.p,
-			    fx[i].codes);
+		if (strcmp(b.p, v2_codes[i].want) != 0)
+			fail_msg("%s: %s, want %s", v2_codes[i].in, b.p,
+			    v2_codes[i].want);
 		x_free(&x);
 		xstate_free(&st);
 	}
