@@ -442,9 +442,6 @@ test_not_decoded(void **state)
 static void
 test_shapes(void **state)
 {
-	Opencode__ServerMessage	*sm;
-	Opencode__ProviderList	*pl;
-	const Opencode__ModelInfo *m;
 	static const char	 devstyle[] = "{\"connected\":[\"a\",\"a\"],"
 	    "\"default\":{\"a\":\"x\",\"a\":\"y\",\"b\":null},\"all\":["
 	    "{\"id\":\"a\",\"id\":\"ignored\",\"name\":\"A\\u00e9\","
@@ -453,15 +450,20 @@ test_shapes(void **state)
 	    "\"limit\":{\"context\":5,\"output\":null},\"cost\":{\"input\":"
 	    "1.5e-1,\"output\":2}}}},"
 	    "{\"id\":\"b\",\"name\":\"B\",\"models\":{}}],\"extra\":[{}]}";
+	Opencode__ServerMessage	*sm;
+	Opencode__ProviderList	*pl;
+	const Opencode__ProviderInfo *p;
+	const Opencode__ModelInfo *m;
 
 	(void)state;
 	/* models.dev's spelling, duplicates (the first counts), nulls. */
 	sm = run(devstyle, sizeof(devstyle) - 1, 0, 0, NULL, NULL);
 	pl = list_ok(sm);
 	assert_int_equal(pl->n_providers, 1);
-	assert_string_equal(pl->providers[0]->name, "A\xc3\xa9");
-	assert_string_equal(pl->providers[0]->default_model_id, "x");
-	m = pl->providers[0]->models[0];
+	p = pl->providers[0];
+	assert_string_equal(p->name, "A\xc3\xa9");
+	assert_string_equal(p->default_model_id, "x");
+	m = p->models[0];
 	assert_string_equal(m->name, "");
 	assert_true(m->reasoning && m->toolcall && !m->attachment);
 	assert_int_equal(m->context_limit, 5);
@@ -472,9 +474,10 @@ test_shapes(void **state)
 	sm = run(devstyle, sizeof(devstyle) - 1, 1, 0, NULL, NULL);
 	pl = list_ok(sm);
 	assert_int_equal(pl->n_providers, 2);
-	assert_false(pl->providers[1]->connected);
-	assert_string_equal(pl->providers[1]->default_model_id, "");
-	assert_int_equal(pl->providers[1]->n_models, 0);
+	p = pl->providers[1];
+	assert_false(p->connected);
+	assert_string_equal(p->default_model_id, "");
+	assert_int_equal(p->n_models, 0);
 	opencode__server_message__free_unpacked(sm, NULL);
 
 	/* An empty catalogue. */
