@@ -114,6 +114,25 @@ it_logdir_remove(void)
 	logdir[0] = '\0';
 }
 
+long
+it_log_lines(const char *path, const char *needle)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	long n = 0;
+	FILE *fp;
+
+	if ((fp = fopen(path, "r")) == NULL)
+		return -1;
+	/* getline: a long line is one line, never counted twice. */
+	while (getline(&line, &cap, fp) != -1)
+		if (strstr(line, needle) != NULL)
+			n++;
+	free(line);
+	fclose(fp);
+	return n;
+}
+
 static const char *
 env_path(const char *name)
 {

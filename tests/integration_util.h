@@ -60,6 +60,8 @@ const char *it_logdir(void);
 void	it_logdir_remove(void);
 /* Removes dir and the files in it (no subdirectories). */
 void	it_remove_dir(const char *dir);
+/* How many lines of the file at path (a log) hold needle, or -1. */
+long	it_log_lines(const char *path, const char *needle);
 
 /* Starts the fake (unless no_fake) and ocbroker; 0, or -1 (said on stderr). */
 int	it_start(struct it_env *, const struct it_opts *);

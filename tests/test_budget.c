@@ -42,17 +42,39 @@ _Static_assert(N_STALLED > SURVIVORS, "some requests must be refused");
 
 static struct it_env	e;
 
+/* Waits until the fake sent or cut n stalled bodies, or fails. */
+static void
+wait_stalls(long n)
+{
+	int64_t deadline = it_now_ms() + T_STALLS;
+	long sent = 0, broken = 0;
+
+	while (it_fake_stalls(&e, &sent, &broken) == 0 &&
+	    sent + broken < n && it_now_ms() < deadline)
+		usleep(20000);
+	if (sent + broken != n)
+		fail_msg("the fake sent %ld stalled bodies, %ld cut, of %ld",
+		    sent, broken, n);
+}
+
+/* m answers one of the stalled requests (100 + i), the first time. */
+static void
+answered_once(int *answered, const Opencode__ServerMessage *m)
+{
+	assert_true(m->request_id > 100 &&
+	    m->request_id <= 100 + N_STALLED);
+	assert_int_equal(answered[m->request_id - 100], 0);
+	answered[m->request_id - 100] = 1;
+}
+
 static void
 test_budget_refuses_past_it(void **state)
 {
 	static const struct it_opts o;
-	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
-	Opencode__HealthCheck hc = OPENCODE__HEALTH_CHECK__INIT;
 	Opencode__ServerMessage *m;
 	struct wsc w, w2;
 	int answered[N_STALLED + 1] = { 0 };
-	long sent = 0, broken = 0, rss, hwm;
-	int64_t deadline;
+	long rss, hwm;
 	pid_t np;
 	int i, refused = 0, cut = 0;
 	char sid[32];
@@ -75,24 +97,10 @@ test_budget_refuses_past_it(void **state)
 		it_send_command(&w, 100 + (uint64_t)i, sid, "stall", T_IO);
 	}
 	/* Every stalled body sent, or cut by netproc. */
-	deadline = it_now_ms() + T_STALLS;
-	while (it_fake_stalls(&e, &sent, &broken) == 0 &&
-	    sent + broken < N_STALLED && it_now_ms() < deadline)
-		usleep(20000);
-	if (sent + broken != N_STALLED)
-		fail_msg("the fake sent %ld stalled bodies, %ld cut, of %d",
-		    sent, broken, N_STALLED);
+	wait_stalls(N_STALLED);
 
 	/* Another connection is served meanwhile. */
-	cm.request_id = 2;
-	cm.payload_case = CMP(HEALTH_CHECK);
-	cm.health_check = &hc;
-	if (wsc_send_msg(&w2, &cm, T_IO) == -1)
-		fail_msg("send failed");
-	if ((m = wsc_recv_reply(&w2, 2, T_REPLY)) == NULL ||
-	    m->payload_case != SMP(UPSTREAM_HEALTH))
-		fail_msg("HealthCheck was not answered while bodies stall");
-	wsc_msg_free(m);
+	it_health(&w2, 2, T_REPLY);
 
 	/* The requests past the budget fail without the upstream's help. */
 	for (i = 0; i < N_STALLED - SURVIVORS; i++) {
@@ -104,10 +112,7 @@ test_budget_refuses_past_it(void **state)
 		    strstr(m->error->message, BUDGET_MESSAGE) == NULL)
 			fail_msg("request %llu: not the budget's refusal",
 			    (unsigned long long)m->request_id);
-		assert_true(m->request_id > 100 &&
-		    m->request_id <= 100 + N_STALLED);
-		assert_int_equal(answered[m->request_id - 100], 0);
-		answered[m->request_id - 100] = 1;
+		answered_once(answered, m);
 		refused++;
 		wsc_msg_free(m);
 	}
@@ -140,10 +145,7 @@ test_budget_refuses_past_it(void **state)
 			    m->payload_case == SMP(ERROR) ? m->error->code :
 			    "not an error", m->payload_case == SMP(ERROR) ?
 			    m->error->message : "");
-		assert_true(m->request_id > 100 &&
-		    m->request_id <= 100 + N_STALLED);
-		assert_int_equal(answered[m->request_id - 100], 0);
-		answered[m->request_id - 100] = 1;
+		answered_once(answered, m);
 		cut++;
 		wsc_msg_free(m);
 	}
@@ -152,11 +154,7 @@ test_budget_refuses_past_it(void **state)
 
 	/* The budget is whole again: a stalled body fits, and is cut. */
 	it_send_command(&w, 200, "ses_stall0", "stall", T_IO);
-	deadline = it_now_ms() + T_STALLS;
-	while (it_fake_stalls(&e, &sent, &broken) == 0 &&
-	    sent + broken < N_STALLED + 1 && it_now_ms() < deadline)
-		usleep(20000);
-	assert_int_equal(sent + broken, N_STALLED + 1);
+	wait_stalls(N_STALLED + 1);
 	if (it_fake_req(&e, "POST", "/__fake/stall-end", "", NULL) != 200)
 		fail_msg("stall-end failed");
 	if ((m = wsc_recv_reply(&w, 200, T_REPLY)) == NULL ||

@@ -71,23 +71,6 @@ count_lines(const char *text, const char *prefix)
 	return n;
 }
 
-/* Lines of ocbroker's log that hold needle. */
-static long
-log_lines(const char *needle)
-{
-	char line[2048];
-	long n = 0;
-	FILE *fp;
-
-	if ((fp = fopen(e.ocb_log, "r")) == NULL)
-		fail_msg("cannot read %s", e.ocb_log);
-	while (fgets(line, sizeof(line), fp) != NULL)
-		if (strstr(line, needle) != NULL)
-			n++;
-	fclose(fp);
-	return n;
-}
-
 /*
  * Reads w's messages for ms, counting UpstreamStatus; fails on two of the
  * same value in a row (each must be a transition).
@@ -153,7 +136,8 @@ test_stream_ends_at_once(void **state)
 	ev = count_lines(log, "GET /event");
 	health = count_lines(log, "GET /global/health");
 	free(log);
-	lines = log_lines("event stream");
+	if ((lines = it_log_lines(e.ocb_log, "event stream")) == -1)
+		fail_msg("cannot read %s", e.ocb_log);
 	print_message("in %d ms: %ld GET /event, %ld GET /global/health, "
 	    "%ld UpstreamStatus, %ld log lines about the stream\n",
 	    PERIOD_AT_ONCE_MS, ev, health, st, lines);

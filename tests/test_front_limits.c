@@ -62,38 +62,6 @@ client(struct it_env *e, struct wsc *w)
 	assert_int_equal(wsc_auth(w, e->token, 1, T_IO), 1);
 }
 
-static void
-health(struct wsc *w, uint64_t rid)
-{
-	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
-	Opencode__HealthCheck hc = OPENCODE__HEALTH_CHECK__INIT;
-	Opencode__ServerMessage *m;
-
-	cm.request_id = rid;
-	cm.payload_case = CMP(HEALTH_CHECK);
-	cm.health_check = &hc;
-	assert_int_equal(wsc_send_msg(w, &cm, T_IO), 0);
-	assert_non_null(m = wsc_recv_reply(w, rid, T_IO));
-	assert_int_equal(m->payload_case, SMP(UPSTREAM_HEALTH));
-	wsc_msg_free(m);
-}
-
-/* Lines of the log at path that contain s. */
-static unsigned
-log_lines(const char *path, const char *s)
-{
-	char line[1024];
-	unsigned n = 0;
-	FILE *fp;
-
-	assert_non_null(fp = fopen(path, "r"));
-	while (fgets(line, sizeof(line), fp) != NULL)
-		if (strstr(line, s) != NULL)
-			n++;
-	fclose(fp);
-	return n;
-}
-
 /*
  * CreateSession with a 16 MiB title under --max-message 24M: the request
  * frame and the reply frame are both above 16 MiB, and the fake echoes the
@@ -137,10 +105,10 @@ test_big_message(void **state)
 	wsc_msg_free(m);
 	free(title);
 	/* The connection and netproc are still there: nothing restarted. */
-	health(&w, 9);
+	it_health(&w, 9, T_IO);
 	wsc_close(&w);
-	assert_int_equal(log_lines(e.ocb_log, "restarting in"), 0);
-	assert_int_equal(log_lines(e.ocb_log, "asking for a restart"), 0);
+	assert_int_equal(it_log_lines(e.ocb_log, "restarting in"), 0);
+	assert_int_equal(it_log_lines(e.ocb_log, "asking for a restart"), 0);
 	stop(&e);
 }
 
@@ -212,8 +180,8 @@ test_connection_limit(void **state)
 	}
 
 	/* Existing clients are unaffected. */
-	health(&ws[0], 2);
-	health(&ws[FRONT_MAX_CONNS - 1], 2);
+	it_health(&ws[0], 2, T_IO);
+	it_health(&ws[FRONT_MAX_CONNS - 1], 2, T_IO);
 
 	/* A slot that frees is taken by the next client. */
 	wsc_close(&ws[0]);
@@ -229,7 +197,7 @@ test_connection_limit(void **state)
 		usleep(50 * 1000);
 	}
 	assert_int_equal(wsc_auth(&ws[0], e.token, 1, T_IO), 1);
-	health(&ws[0], 3);
+	it_health(&ws[0], 3, T_IO);
 
 	for (i = 0; i < FRONT_MAX_CONNS; i++)
 		wsc_close(&ws[i]);

@@ -125,22 +125,6 @@ set_auth(struct wsc *w, uint64_t id)
 }
 
 static void
-health(struct wsc *w, uint64_t id)
-{
-	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
-	Opencode__HealthCheck hc = OPENCODE__HEALTH_CHECK__INIT;
-	Opencode__ServerMessage *m;
-
-	cm.request_id = id;
-	cm.payload_case = CMP(HEALTH_CHECK);
-	cm.health_check = &hc;
-	m = it_call(w, &cm, T_REPLY);
-	if (m == NULL || m->payload_case != SMP(UPSTREAM_HEALTH))
-		fail_msg("HealthCheck was not answered");
-	wsc_msg_free(m);
-}
-
-static void
 test_no_secret_in_netproc(void **state)
 {
 	static const char *const insecure[] = { "--insecure-no-sandbox", NULL };
@@ -177,7 +161,7 @@ test_no_secret_in_netproc(void **state)
 	it_client(&e, &w);
 	set_auth(&w, 2);
 	/* Proves basic auth works: the fake refuses requests without it. */
-	health(&w, 3);
+	it_health(&w, 3, T_REPLY);
 	set_auth(&w, 4);
 
 	if ((scanned = scan(np, nd, 3)) <= 0)

@@ -74,22 +74,6 @@ expect_session_list(Opencode__ServerMessage *m, uint64_t id)
 	wsc_msg_free(m);
 }
 
-/* Does ocbroker's log have a line containing s? */
-static int
-log_has(const char *s)
-{
-	char line[1024];
-	FILE *fp;
-	int found = 0;
-
-	if ((fp = fopen(e.ocb_log, "r")) == NULL)
-		return 0;
-	while (!found && fgets(line, sizeof(line), fp) != NULL)
-		found = strstr(line, s) != NULL;
-	fclose(fp);
-	return found;
-}
-
 static void
 test_pool_reuses_connections(void **state)
 {
@@ -270,10 +254,10 @@ test_queue_cancel(void **state)
 	/* A client that goes away takes its waiting command with it. */
 	wsc_close(&b);
 	deadline = it_now_ms() + P_REPLY;
-	while (!log_has("1 waiting requests dropped") &&
+	while (it_log_lines(e.ocb_log, "1 waiting requests dropped") <= 0 &&
 	    it_now_ms() < deadline)
 		usleep(20000);
-	if (!log_has("1 waiting requests dropped"))
+	if (it_log_lines(e.ocb_log, "1 waiting requests dropped") <= 0)
 		fail_msg("netproc did not drop the gone client's request");
 
 	/* The held commands end: nothing is left to start. */

@@ -104,6 +104,18 @@ assert_data_limit(pid_t pid, long long mb)
 		    (long)pid, soft, hard, mb);
 }
 
+/* Seccomp 2 is filter mode; NoNewPrivs comes with it. */
+static void
+assert_filtered(pid_t pid, const char *role)
+{
+	long mode = procfs_status(pid, "Seccomp");
+	long nnp = procfs_status(pid, "NoNewPrivs");
+
+	if (mode != 2 || nnp != 1)
+		fail_msg("%s (pid %ld): Seccomp %ld, NoNewPrivs %ld, expected "
+		    "2 and 1", role, (long)pid, mode, nnp);
+}
+
 static void
 open_client(struct it_env *env, struct wsc *w)
 {
@@ -122,12 +134,8 @@ call(struct wsc *w, uint64_t rid, Opencode__ClientMessage *m)
 static Opencode__ServerMessage *
 list_sessions(struct wsc *w, uint64_t rid)
 {
-	Opencode__ClientMessage m = OPENCODE__CLIENT_MESSAGE__INIT;
-	Opencode__ListSessionsRequest ls = OPENCODE__LIST_SESSIONS_REQUEST__INIT;
-
-	m.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_LIST_SESSIONS;
-	m.list_sessions = &ls;
-	return call(w, rid, &m);
+	assert_int_equal(it_send_list(w, rid, WAIT_MS), 0);
+	return wsc_recv_reply(w, rid, 35000);
 }
 
 static Opencode__ServerMessage *
@@ -156,19 +164,15 @@ test_every_process_is_confined(void **state)
 	np = procfs_role_pid(e.ocb_pid, "netproc");
 	assert_true(front > 0);
 	assert_true(np > 0);
-	/* Seccomp 2 is filter mode; NoNewPrivs comes with it. */
-	assert_int_equal(procfs_status(front, "Seccomp"), 2);
-	assert_int_equal(procfs_status(front, "NoNewPrivs"), 1);
-	assert_int_equal(procfs_status(np, "Seccomp"), 2);
-	assert_int_equal(procfs_status(np, "NoNewPrivs"), 1);
+	assert_filtered(front, "front");
+	assert_filtered(np, "netproc");
 	assert_int_equal(procfs_status(e.ocb_pid, "Seccomp"), 2);
 #ifdef __linux__
 	/* The spawner (a fork of the parent, no role flag) and netproc,
 	 * which it started with clone(CLONE_PARENT): the parent's children. */
 	spawner = procfs_role_pid(e.ocb_pid, NULL);
 	assert_true(spawner > 0);
-	assert_int_equal(procfs_status(spawner, "Seccomp"), 2);
-	assert_int_equal(procfs_status(spawner, "NoNewPrivs"), 1);
+	assert_filtered(spawner, "spawner");
 	/* netproc: the spawner's filter, then its own. */
 	assert_int_equal(procfs_status(np, "Seccomp_filters"), 2);
 	assert_int_equal(procfs_status(front, "Seccomp_filters"), 1);

@@ -176,6 +176,30 @@ it_call(struct wsc *w, Opencode__ClientMessage *cm, int timeout_ms)
 	return wsc_recv_reply(w, cm->request_id, timeout_ms);
 }
 
+void
+it_health(struct wsc *w, uint64_t id, int timeout_ms)
+{
+	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__HealthCheck hc = OPENCODE__HEALTH_CHECK__INIT;
+
+	cm.request_id = id;
+	cm.payload_case = CMP(HEALTH_CHECK);
+	cm.health_check = &hc;
+	it_call_expect(w, &cm, SMP(UPSTREAM_HEALTH), "HealthCheck",
+	    timeout_ms);
+}
+
+void
+it_call_expect(struct wsc *w, Opencode__ClientMessage *cm,
+    Opencode__ServerMessage__PayloadCase c, const char *what, int timeout_ms)
+{
+	Opencode__ServerMessage *m;
+
+	m = it_call(w, cm, timeout_ms);
+	it_expect_case(m, cm->request_id, c, what);
+	wsc_msg_free(m);
+}
+
 int
 it_send_list(struct wsc *w, uint64_t id, int timeout_ms)
 {

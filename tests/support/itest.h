@@ -104,6 +104,15 @@ const char *it_describe(const Opencode__ServerMessage *m);
 /* Sends cm and waits for the reply with its request_id (NULL: none). */
 Opencode__ServerMessage *it_call(struct wsc *w, Opencode__ClientMessage *cm,
 	    int timeout_ms);
+/*
+ * it_call(), then fails unless the reply has payload case c (what: the
+ * request, for the message); the reply is freed.
+ */
+void	it_call_expect(struct wsc *w, Opencode__ClientMessage *cm,
+	    Opencode__ServerMessage__PayloadCase c, const char *what,
+	    int timeout_ms);
+/* Sends a HealthCheck with request_id id; fails unless UpstreamHealth. */
+void	it_health(struct wsc *w, uint64_t id, int timeout_ms);
 /* Sends a ListSessions with request_id id: 0 or -1. */
 int	it_send_list(struct wsc *w, uint64_t id, int timeout_ms);
 /* Sends RunCommand command (no arguments) in session sid, or fails. */
