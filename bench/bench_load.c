@@ -1472,20 +1472,6 @@ find_node(void)
 	return NULL;
 }
 
-/* A whole decimal number in [lo, hi], or usage(). */
-static int
-int_arg(const char *s, long lo, long hi)
-{
-	char	*end;
-	long	 v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
-		usage();
-	return (int)v;
-}
-
 int
 main(int argc, char *argv[])
 {
@@ -1527,10 +1513,10 @@ main(int argc, char *argv[])
 		case 'S': opt.sandbox = 0; break;
 		case 'F': opt.flood_arg = optarg; break;
 		case 'r':
-			opt.runs = int_arg(optarg, 1, 9);
+			opt.runs = (int)bu_num_arg(optarg, 1, 9, usage);
 			break;
 		case 'c':
-			opt.conns = int_arg(optarg, 1, 4000);
+			opt.conns = (int)bu_num_arg(optarg, 1, 4000, usage);
 			break;
 		default:
 			usage();

@@ -31,6 +31,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench/bench_base.h"
 #include "netproc/api.h"
 #include "netproc/events.h"
 #include "netproc/providers.h"
@@ -54,15 +55,6 @@ die(const char *m)
 	exit(1);
 }
 
-static int64_t
-now_ns(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static char *
 slurp(const char *path, size_t *lenp)
 {
@@ -84,14 +76,6 @@ slurp(const char *path, size_t *lenp)
 	return p;
 }
 
-static int
-cmp64(const void *a, const void *b)
-{
-	int64_t	x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
 static size_t	emitted;
 
 /* n runs of one mapper: its median, its minimum and its reply size. */
@@ -109,13 +93,13 @@ time_reply(const char *what, struct api_call *call,
 	if ((v = calloc((size_t)n, sizeof(*v))) == NULL)
 		die("out of memory");
 	for (i = 0; i < n; i++) {
-		t0 = now_ns();
+		t0 = bu_now_ns();
 		if (fn(call, resp, &out, &outlen) == -1)
 			die("mapper failed");
-		v[i] = now_ns() - t0;
+		v[i] = bu_now_ns() - t0;
 		free(out);
 	}
-	qsort(v, (size_t)n, sizeof(*v), cmp64);
+	bu_sort_i64(v, (size_t)n);
 	printf("%-28s n=%ld p50 %8.3f ms, min %8.3f ms, reply %zu bytes\n",
 	    what, n, v[n / 2] / 1e6, v[0] / 1e6, outlen);
 	free(v);
@@ -237,7 +221,7 @@ main(int argc, char *argv[])
 	if ((v = calloc((size_t)n, sizeof(*v))) == NULL)
 		die("out of memory");
 	for (i = 0; i < (size_t)n; i++) {
-		t0 = now_ns();
+		t0 = bu_now_ns();
 		if (m != NULL) {
 			for (k = 0; k < nev; k++)
 				(void)event_map(m, evs[k], evl[k], emit, NULL);
@@ -248,9 +232,9 @@ main(int argc, char *argv[])
 				printf("reply: %zu bytes\n", outlen);
 			free(out);
 		}
-		v[i] = now_ns() - t0;
+		v[i] = bu_now_ns() - t0;
 	}
-	qsort(v, (size_t)n, sizeof(*v), cmp64);
+	bu_sort_i64(v, (size_t)n);
 	printf("%s: n=%ld%s p50 %.3f us, min %.3f us", mode, n,
 	    nev > 1 ? " (per capture)" : "", v[n / 2] / 1e3, v[0] / 1e3);
 	if (nev > 1)

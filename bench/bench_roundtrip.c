@@ -263,17 +263,6 @@ usage(void)
 	exit(2);
 }
 
-static long
-num(const char *s, long lo, long hi)
-{
-	char *end;
-	long v = strtol(s, &end, 10);
-
-	if (*s == '\0' || *end != '\0' || v < lo || v > hi)
-		usage();
-	return v;
-}
-
 static void
 start(void)
 {
@@ -403,10 +392,10 @@ main(int argc, char *argv[])
 
 	while ((ch = getopt_long(argc, argv, "k:", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'k': K = num(optarg, 10, MAX_K); break;
-		case 'b': batch = num(optarg, 5, MAX_K); break;
-		case 'w': warmup = num(optarg, 0, MAX_K); break;
-		case 'P': nprov = num(optarg, 1, 1000); break;
+		case 'k': K = bu_num_arg(optarg, 10, MAX_K, usage); break;
+		case 'b': batch = bu_num_arg(optarg, 5, MAX_K, usage); break;
+		case 'w': warmup = bu_num_arg(optarg, 0, MAX_K, usage); break;
+		case 'P': nprov = bu_num_arg(optarg, 1, 1000, usage); break;
 		case 'o': ocb_path = optarg; break;
 		case 'f': fake_path = optarg; break;
 		case 'x': fixtures = optarg; break;

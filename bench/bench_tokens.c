@@ -698,7 +698,7 @@ main(int argc, char *argv[])
 	    "stall" };
 	static struct result res[NCFG][MAX_ROUNDS];
 	struct result *med[NCFG];
-	char line[1024], upstream[64], version[64], date[64], *end;
+	char line[1024], upstream[64], version[64], date[64];
 	char *fargv[6], *oargv[12];
 	struct utsname un;
 	unsigned fp;
@@ -709,23 +709,18 @@ main(int argc, char *argv[])
 	while ((ch = getopt_long(argc, argv, "n:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'n':
-			N = strtoul(optarg, &end, 10);
-			if (*end != '\0' || N < 1000 || N > 10000000)
-				usage();
+			N = (unsigned long)bu_num_arg(optarg, 1000, 10000000,
+			    usage);
 			break;
 		case 'r':
-			rounds = (int)strtol(optarg, &end, 10);
-			if (*end != '\0' || rounds < 1 || rounds > MAX_ROUNDS)
-				usage();
+			rounds = (int)bu_num_arg(optarg, 1, MAX_ROUNDS, usage);
 			break;
 		case 'c': close_delim = 1; break;
 		case 'o': ocb_path = optarg; break;
 		case 'f': flood_path = optarg; break;
 		case 'p': perf_prefix = optarg; break;
 		case 'S':
-			stall_ms = (int)strtol(optarg, &end, 10);
-			if (*end != '\0' || stall_ms < 1 || stall_ms > 20000)
-				usage();
+			stall_ms = (int)bu_num_arg(optarg, 1, 20000, usage);
 			break;
 		case 'O':
 			for (k = 0; k < NCFG; k++)

@@ -37,6 +37,7 @@
 #include <event2/event.h>
 
 #include "common/log.h"
+#include "bench/bench_base.h"
 #include "netproc/api.h"
 #include "netproc/upstream.h"
 
@@ -56,23 +57,6 @@ die(const char *m)
 {
 	fprintf(stderr, "bench_upstream: %s\n", m);
 	exit(1);
-}
-
-static int64_t
-now_ns(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int
-cmp64(const void *a, const void *b)
-{
-	int64_t	x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return (x > y) - (x < y);
 }
 
 static void
@@ -117,9 +101,9 @@ run_requests(struct upstream *up, const char *path, int kind, long n,
 	long	i;
 
 	for (i = 0; i < n; i++) {
-		t0 = now_ns();
+		t0 = bu_now_ns();
 		one(up, path, kind);
-		v[i] = now_ns() - t0;
+		v[i] = bu_now_ns() - t0;
 	}
 }
 
@@ -196,7 +180,7 @@ main(int argc, char *argv[])
 	for (long i = 0; i < 50; i++)
 		one(up, path, kind);
 	run_requests(up, path, kind, n, v);
-	qsort(v, (size_t)n, sizeof(*v), cmp64);
+	bu_sort_i64(v, (size_t)n);
 	printf("%s: n=%ld reply %zu bytes, p50 %.2f us, min %.2f us\n", path,
 	    n, last_len, v[n / 2] / 1e3, v[0] / 1e3);
 	upstream_free(up);

@@ -38,15 +38,6 @@
 #define HTTP_MAX_HEAD	16384
 #define HTTP_MAX_BODY	(64u * 1024 * 1024)
 
-int64_t
-bu_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 int
 bu_left_ms(int64_t deadline)
 {
@@ -55,14 +46,6 @@ bu_left_ms(int64_t deadline)
 	if (l < 0)
 		return 0;
 	return l > INT_MAX ? INT_MAX : (int)l;
-}
-
-static int
-cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 static double
@@ -88,7 +71,7 @@ bu_stats(int64_t *v, size_t n, struct bu_stats *s)
 	memset(s, 0, sizeof(*s));
 	if (n == 0)
 		return;
-	qsort(v, n, sizeof(*v), cmp_i64);
+	bu_sort_i64(v, n);
 	for (i = 0; i < n; i++)
 		sum += (double)v[i];
 	s->n = n;

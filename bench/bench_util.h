@@ -25,13 +25,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bench/bench_base.h"
+
 #ifndef BU_LOGDIR
 #define BU_LOGDIR	"/tmp/bn"	/* -DBU_LOGDIR='"..."' to change */
 #endif
 
 /* ---- time and statistics ---- */
 
-int64_t	bu_now_ns(void);
 int	bu_left_ms(int64_t deadline_ns);
 
 struct bu_stats {

@@ -63,6 +63,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/bench_base.h"
+
 #define MAX_CONNS	2048		/* 1000 clients, one request each */
 #define HEAD_MAX	8192
 #define BATCH		512		/* events rendered per block */
@@ -668,14 +670,11 @@ main(int argc, char *argv[])
 	int64_t due, next;
 	long port = 0, maxs = 300;
 	int lfd, ch, i, one = 1, fd;
-	char *end;
 
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'p':
-			port = strtol(optarg, &end, 10);
-			if (*end != '\0' || port < 0 || port > 65535)
-				usage();
+			port = bu_num_arg(optarg, 0, 65535, usage);
 			break;
 		case 'c':
 			chunked = 0;
@@ -688,9 +687,7 @@ main(int argc, char *argv[])
 			}
 			break;
 		case 'm':
-			maxs = strtol(optarg, &end, 10);
-			if (*end != '\0' || maxs <= 0 || maxs > 86400)
-				usage();
+			maxs = bu_num_arg(optarg, 1, 86400, usage);
 			break;
 		default:
 			usage();
