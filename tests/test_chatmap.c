@@ -66,6 +66,7 @@ struct doc {
 	struct json	*j;
 	struct arena	 a;
 	struct chatmap	 cm;
+	char		*own;	/* the text, when doc_close() frees it */
 };
 
 static void
@@ -81,11 +82,32 @@ doc_open(struct doc *d, const char *s, size_t len)
 	d->cm.a = &d->a;
 }
 
+/* doc_open() on a fixture file. */
+static void
+doc_load(struct doc *d, const char *name)
+{
+	char	*buf;
+	size_t	 len;
+
+	buf = fx_load(name, &len);
+	doc_open(d, buf, len);
+	d->own = buf;
+}
+
+/* doc_open() on an event's data from sse_find(). */
+static void
+doc_event(struct doc *d, char *ev)
+{
+	doc_open(d, ev, strlen(ev));
+	d->own = ev;
+}
+
 static void
 doc_close(struct doc *d)
 {
 	json_free(d->j);
 	arena_free(&d->a);
+	free(d->own);
 }
 
 static void
@@ -128,24 +150,25 @@ roundtrip_part(const Opencode__PartInfo *pi)
 }
 
 /*
- * One message object (JSON text) mapped into a zeroed struct, as from
- * arena_calloc: the mapper initialises it (roundtrip_part proves it packs).
+ * map_<kind>(s, out, d): one object (JSON text) mapped by chatmap_<kind>()
+ * into a zeroed struct, as from arena_calloc: the mapper initialises it
+ * (roundtrip_part proves it packs).
  */
-static int
-map_message(const char *s, Opencode__MessageInfo *mi, struct doc *d)
-{
-	doc_open(d, s, strlen(s));
-	memset(mi, 0, sizeof(*mi));
-	return chatmap_message(&d->cm, 0, mi);
+#define MAPPER(kind, type)						\
+static int								\
+map_##kind(const char *s, type *out, struct doc *d)			\
+{									\
+	doc_open(d, s, strlen(s));					\
+	memset(out, 0, sizeof(*out));					\
+	return chatmap_##kind(&d->cm, 0, out);				\
 }
 
-static int
-map_part(const char *s, Opencode__PartInfo *pi, struct doc *d)
-{
-	doc_open(d, s, strlen(s));
-	memset(pi, 0, sizeof(*pi));
-	return chatmap_part(&d->cm, 0, pi);
-}
+MAPPER(message, Opencode__MessageInfo)
+MAPPER(part, Opencode__PartInfo)
+MAPPER(question, Opencode__QuestionRequest)
+MAPPER(todos, Opencode__TodoList)
+MAPPER(diffs, Opencode__DiffList)
+MAPPER(permission, Opencode__PermissionRequest)
 
 /* ---- on the captures ---- */
 
@@ -155,14 +178,11 @@ test_message_list(void **state)
 	Opencode__MessageInfo	mi;
 	Opencode__PartInfo	pi;
 	struct doc		d;
-	char			*buf;
-	size_t			len;
 	int			m, p, parts, np, nparts_seen = 0;
 	int			i, k;
 
 	(void)state;
-	buf = fx_load("session-messages-tool.json", &len);
-	doc_open(&d, buf, len);
+	doc_load(&d, "session-messages-tool.json");
 	assert_int_equal(json_type(d.j, 0), JSON_ARRAY);
 	assert_int_equal(json_len(d.j, 0), 3);
 	for (i = 0, m = 1; i < 3; i++, m = json_next(d.j, m)) {
@@ -245,7 +265,6 @@ test_message_list(void **state)
 	}
 	assert_int_equal(nparts_seen, 7);
 	doc_close(&d);
-	free(buf);
 }
 
 static void
@@ -253,12 +272,9 @@ test_permission_list(void **state)
 {
 	Opencode__PermissionRequest	pr;
 	struct doc			d;
-	char				*buf;
-	size_t				len;
 
 	(void)state;
-	buf = fx_load("permission-list.json", &len);
-	doc_open(&d, buf, len);
+	doc_load(&d, "permission-list.json");
 	assert_int_equal(json_len(d.j, 0), 1);
 	opencode__permission_request__init(&pr);
 	assert_int_equal(chatmap_permission(&d.cm, 1, &pr), 0);
@@ -272,7 +288,6 @@ test_permission_list(void **state)
 	assert_string_equal(pr.metadata_json,
 	    "{\"command\":\"echo hello from the mock\"}");
 	doc_close(&d);
-	free(buf);
 }
 
 /* permission.asked's properties have the shape of GET /permission's items. */
@@ -287,7 +302,7 @@ test_permission_event(void **state)
 	(void)state;
 	sse = fx_load("sse-permission.txt", &len);
 	assert_non_null(ev = sse_find(sse, "permission.asked", NULL, 0));
-	doc_open(&d, ev, strlen(ev));
+	doc_event(&d, ev);
 	opencode__permission_request__init(&pr);
 	assert_int_equal(chatmap_permission(&d.cm,
 	    json_obj_get(d.j, 0, "properties"), &pr), 0);
@@ -295,7 +310,6 @@ test_permission_event(void **state)
 	assert_string_equal(pr.call_id, "call_mock_0007");
 	check_json(pr.metadata_json);
 	doc_close(&d);
-	free(ev);
 	free(sse);
 }
 
@@ -322,7 +336,7 @@ test_transcripts(void **state)
 		sse = fx_load(files[i], &len);
 		for (n = 0; (ev = sse_find(sse, "message.updated", NULL, n)) !=
 		    NULL; n++) {
-			doc_open(&d, ev, strlen(ev));
+			doc_event(&d, ev);
 			opencode__message_info__init(&mi);
 			if (chatmap_message(&d.cm, json_obj_get(d.j,
 			    json_obj_get(d.j, 0, "properties"), "info"),
@@ -337,11 +351,10 @@ test_transcripts(void **state)
 			assert_null(strchr(mi.error_message, '\n'));
 			nmsg++;
 			doc_close(&d);
-			free(ev);
 		}
 		for (n = 0; (ev = sse_find(sse, "message.part.updated", NULL,
 		    n)) != NULL; n++) {
-			doc_open(&d, ev, strlen(ev));
+			doc_event(&d, ev);
 			opencode__part_info__init(&pi);
 			if (chatmap_part(&d.cm, json_obj_get(d.j,
 			    json_obj_get(d.j, 0, "properties"), "part"),
@@ -355,7 +368,6 @@ test_transcripts(void **state)
 			roundtrip_part(&pi);
 			npart++;
 			doc_close(&d);
-			free(ev);
 		}
 		free(sse);
 	}
@@ -377,7 +389,7 @@ test_message_error(void **state)
 	sse = fx_load("sse-abort.txt", &len);
 	ev = sse_find(sse, "message.updated", "\"error\":{", 0);
 	assert_non_null(ev);
-	doc_open(&d, ev, strlen(ev));
+	doc_event(&d, ev);
 	opencode__message_info__init(&mi);
 	assert_int_equal(chatmap_message(&d.cm, json_obj_get(d.j,
 	    json_obj_get(d.j, 0, "properties"), "info"), &mi), 0);
@@ -385,7 +397,6 @@ test_message_error(void **state)
 	assert_string_equal(mi.error_name, "MessageAbortedError");
 	assert_string_equal(mi.error_message, "Aborted");
 	doc_close(&d);
-	free(ev);
 	free(sse);
 
 	/* A stack trace after the first line is dropped. */
@@ -399,11 +410,41 @@ test_message_error(void **state)
 
 /* ---- the shapes no 4B capture has ---- */
 
+/* s is refused by chatmap_message() for want (NULL: any reason). */
 static void
-test_cost_and_counts(void **state)
+message_refused(const char *s, const char *want)
 {
 	Opencode__MessageInfo	mi;
 	struct doc		d;
+
+	if (map_message(s, &mi, &d) != -1)
+		fail_msg("mapped: %s", s);
+	if (want != NULL) {
+		assert_non_null(d.cm.why);
+		assert_string_equal(d.cm.why, want);
+	}
+	assert_int_equal(d.cm.st, API_OK);
+	doc_close(&d);
+}
+
+static void
+test_cost_and_counts(void **state)
+{
+	/* Wrong types, an overflowing double, a count beyond 2^53. */
+	static const struct str_case bad[] = {
+		{ "{\"id\":\"msg_1\",\"sessionID\":\"ses_1\","
+		    "\"role\":\"assistant\",\"cost\":\"1\"}", "cost" },
+		{ "{\"id\":\"msg_1\",\"sessionID\":\"ses_1\","
+		    "\"role\":\"assistant\",\"cost\":1e999}", NULL },
+		{ "{\"id\":\"msg_1\",\"sessionID\":\"ses_1\","
+		    "\"role\":\"assistant\",\"tokens\":{\"input\":1e300}}",
+		    "input" },
+		{ "{\"id\":\"msg_1\",\"sessionID\":\"ses_1\","
+		    "\"role\":\"assistant\",\"tokens\":[]}", "tokens" },
+	};
+	Opencode__MessageInfo	mi;
+	struct doc		d;
+	size_t			i;
 
 	(void)state;
 	assert_int_equal(map_message("{\"id\":\"msg_1\",\"sessionID\":\"ses_1\","
@@ -420,22 +461,8 @@ test_cost_and_counts(void **state)
 	assert_int_equal(opencode__message_info__get_packed_size(&mi) > 0, 1);
 	doc_close(&d);
 
-	/* Wrong types, an overflowing double, a count beyond 2^53. */
-	assert_int_equal(map_message("{\"id\":\"msg_1\",\"sessionID\":\"ses_1\","
-	    "\"role\":\"assistant\",\"cost\":\"1\"}", &mi, &d), -1);
-	assert_string_equal(d.cm.why, "cost");
-	doc_close(&d);
-	assert_int_equal(map_message("{\"id\":\"msg_1\",\"sessionID\":\"ses_1\","
-	    "\"role\":\"assistant\",\"cost\":1e999}", &mi, &d), -1);
-	doc_close(&d);
-	assert_int_equal(map_message("{\"id\":\"msg_1\",\"sessionID\":\"ses_1\","
-	    "\"role\":\"assistant\",\"tokens\":{\"input\":1e300}}", &mi, &d), -1);
-	assert_string_equal(d.cm.why, "input");
-	doc_close(&d);
-	assert_int_equal(map_message("{\"id\":\"msg_1\",\"sessionID\":\"ses_1\","
-	    "\"role\":\"assistant\",\"tokens\":[]}", &mi, &d), -1);
-	assert_string_equal(d.cm.why, "tokens");
-	doc_close(&d);
+	for (i = 0; i < NCASES(bad); i++)
+		message_refused(bad[i].in, bad[i].want);
 	/* null is absent */
 	assert_int_equal(map_message("{\"id\":\"msg_1\",\"sessionID\":\"ses_1\","
 	    "\"role\":\"user\",\"cost\":null,\"tokens\":null,\"time\":null,"
@@ -466,19 +493,11 @@ test_message_required(void **state)
 		{ "[]", "info" },
 		{ "\"msg\"", "info" },
 	};
-	Opencode__MessageInfo	mi;
-	struct doc		d;
-	size_t			i;
+	size_t	i;
 
 	(void)state;
-	for (i = 0; i < NCASES(bad); i++) {
-		if (map_message(bad[i].in, &mi, &d) != -1)
-			fail_msg("mapped: %s", bad[i].in);
-		assert_non_null(d.cm.why);
-		assert_string_equal(d.cm.why, bad[i].want);
-		assert_int_equal(d.cm.st, API_OK);
-		doc_close(&d);
-	}
+	for (i = 0; i < NCASES(bad); i++)
+		message_refused(bad[i].in, bad[i].want);
 }
 
 static void
@@ -631,9 +650,7 @@ test_question(void **state)
 	};
 
 	(void)state;
-	doc_open(&d, q, strlen(q));
-	opencode__question_request__init(&qr);
-	assert_int_equal(chatmap_question(&d.cm, 0, &qr), 0);
+	assert_int_equal(map_question(q, &qr, &d), 0);
 	assert_string_equal(qr.id, "que_1");
 	assert_string_equal(qr.session_id, "ses_1");
 	assert_string_equal(qr.message_id, "msg_1");
@@ -651,9 +668,7 @@ test_question(void **state)
 	doc_close(&d);
 
 	for (i = 0; i < NCASES(bad); i++) {
-		doc_open(&d, bad[i].in, strlen(bad[i].in));
-		opencode__question_request__init(&qr);
-		if (chatmap_question(&d.cm, 0, &qr) != -1)
+		if (map_question(bad[i].in, &qr, &d) != -1)
 			fail_msg("mapped: %s", bad[i].in);
 		assert_string_equal(d.cm.why, bad[i].want);
 		doc_close(&d);
@@ -670,9 +685,7 @@ test_todos(void **state)
 	struct doc		d;
 
 	(void)state;
-	doc_open(&d, t, strlen(t));
-	opencode__todo_list__init(&tl);
-	assert_int_equal(chatmap_todos(&d.cm, 0, &tl), 0);
+	assert_int_equal(map_todos(t, &tl, &d), 0);
 	assert_int_equal(tl.n_todos, 2);
 	assert_string_equal(tl.todos[0]->content, "one");
 	assert_string_equal(tl.todos[0]->priority, "high");
@@ -680,21 +693,16 @@ test_todos(void **state)
 	assert_string_equal(tl.session_id, "");
 	doc_close(&d);
 
-	doc_open(&d, "[]", 2);
-	opencode__todo_list__init(&tl);
-	assert_int_equal(chatmap_todos(&d.cm, 0, &tl), 0);
+	assert_int_equal(map_todos("[]", &tl, &d), 0);
 	assert_int_equal(tl.n_todos, 0);
 	doc_close(&d);
 
-	doc_open(&d, "{}", 2);
-	assert_int_equal(chatmap_todos(&d.cm, 0, &tl), -1);
+	assert_int_equal(map_todos("{}", &tl, &d), -1);
 	doc_close(&d);
-	doc_open(&d, "[{\"content\":1}]", 15);
-	assert_int_equal(chatmap_todos(&d.cm, 0, &tl), -1);
+	assert_int_equal(map_todos("[{\"content\":1}]", &tl, &d), -1);
 	assert_string_equal(d.cm.why, "content");
 	doc_close(&d);
-	doc_open(&d, "[null]", 6);
-	assert_int_equal(chatmap_todos(&d.cm, 0, &tl), -1);
+	assert_int_equal(map_todos("[null]", &tl, &d), -1);
 	doc_close(&d);
 	/* A missing list token (a failed lookup) is refused, not empty. */
 	doc_open(&d, "{}", 2);
@@ -713,9 +721,7 @@ test_diffs(void **state)
 	struct doc		d;
 
 	(void)state;
-	doc_open(&d, t, strlen(t));
-	opencode__diff_list__init(&dl);
-	assert_int_equal(chatmap_diffs(&d.cm, 0, &dl), 0);
+	assert_int_equal(map_diffs(t, &dl, &d), 0);
 	assert_int_equal(dl.n_files, 2);
 	assert_string_equal(dl.files[0]->path, "hello.txt");
 	assert_string_equal(dl.files[0]->status, "modified");
@@ -726,14 +732,11 @@ test_diffs(void **state)
 	assert_int_equal(dl.files[1]->additions, 3);
 	doc_close(&d);
 
-	doc_open(&d, "[{\"file\":[]}]", 13);
-	opencode__diff_list__init(&dl);
-	assert_int_equal(chatmap_diffs(&d.cm, 0, &dl), -1);
+	assert_int_equal(map_diffs("[{\"file\":[]}]", &dl, &d), -1);
 	assert_string_equal(d.cm.why, "file");
 	doc_close(&d);
-	doc_open(&d, "[{\"file\":\"a\",\"additions\":\"1\"}]", 30);
-	opencode__diff_list__init(&dl);
-	assert_int_equal(chatmap_diffs(&d.cm, 0, &dl), -1);
+	assert_int_equal(map_diffs("[{\"file\":\"a\",\"additions\":\"1\"}]",
+	    &dl, &d), -1);
 	doc_close(&d);
 }
 
@@ -860,9 +863,7 @@ test_huge_patch(void **state)
 	hl = (size_t)snprintf(t, 200, "[{\"file\":\"a\",\"patch\":\"");
 	memset(t + hl, 'p', n);
 	memcpy(t + hl + n, "\"}]", 4);
-	doc_open(&d, t, strlen(t));
-	opencode__diff_list__init(&dl);
-	assert_int_equal(chatmap_diffs(&d.cm, 0, &dl), 0);
+	assert_int_equal(map_diffs(t, &dl, &d), 0);
 	assert_true(dl.files[0]->truncated);
 	assert_int_equal(strlen(dl.files[0]->patch), CHATMAP_TEXT_MAX);
 	doc_close(&d);
@@ -908,9 +909,7 @@ test_raw_clean(void **state)
 	if (json_parse(s, strlen(s), &d.j) == -1)
 		skip();
 	json_free(d.j);
-	doc_open(&d, s, strlen(s));
-	opencode__permission_request__init(&pr);
-	assert_int_equal(chatmap_permission(&d.cm, 0, &pr), 0);
+	assert_int_equal(map_permission(s, &pr, &d), 0);
 	assert_string_equal(pr.metadata_json,
 	    "{\"k\":\"a\xef\xbf\xbd\\u0009b\"}");
 	check_json(pr.metadata_json);
@@ -953,15 +952,14 @@ map_list(const char *name, size_t *nmsg)
 	Opencode__MessageInfo	mi;
 	Opencode__PartInfo	pi;
 	struct doc		d;
-	char			*buf, *kinds, *o;
-	size_t			len, i, k, n, np;
+	char			*kinds, *o;
+	size_t			i, k, n, np;
 	int			m, p, parts;
 
-	buf = fx_load(name, &len);
-	doc_open(&d, buf, len);
+	doc_load(&d, name);
 	assert_int_equal(json_type(d.j, 0), JSON_ARRAY);
 	n = (size_t)json_len(d.j, 0);
-	assert_non_null(kinds = o = malloc(len));
+	assert_non_null(kinds = o = malloc(d.cm.len));
 	for (i = 0, m = 1; i < n; i++, m = json_next(d.j, m)) {
 		memset(&mi, 0, sizeof(mi));
 		if (chatmap_message(&d.cm, json_obj_get(d.j, m, "info"),
@@ -1000,7 +998,6 @@ map_list(const char *name, size_t *nmsg)
 	}
 	*o = '\0';
 	doc_close(&d);
-	free(buf);
 	*nmsg = n;
 	return kinds;
 }
@@ -1011,8 +1008,8 @@ test_v2_message_lists(void **state)
 	Opencode__MessageInfo	mi;
 	Opencode__PartInfo	pi;
 	struct doc		d;
-	char			*kinds, *buf;
-	size_t			n, len;
+	char			*kinds;
+	size_t			n;
 	int			m, p;
 
 	(void)state;
@@ -1033,8 +1030,7 @@ test_v2_message_lists(void **state)
 	free(kinds);
 
 	/* A few values of message-list-full.json. */
-	buf = fx_load("message-list-full.json", &len);
-	doc_open(&d, buf, len);
+	doc_load(&d, "message-list-full.json");
 	/* the compaction answer, the last message */
 	m = json_next(d.j, 1);
 	for (n = 2; n < 17; n++)
@@ -1056,18 +1052,15 @@ test_v2_message_lists(void **state)
 	assert_string_equal(pi.kind, "reasoning");
 	assert_string_equal(pi.text, "The user wants a thought first.");
 	doc_close(&d);
-	free(buf);
 
 	/* POST /session/{id}/command answers one {info, parts}. */
-	buf = fx_load("command-run.json", &len);
-	doc_open(&d, buf, len);
+	doc_load(&d, "command-run.json");
 	assert_int_equal(chatmap_message(&d.cm, json_obj_get(d.j, 0, "info"),
 	    &mi), 0);
 	assert_string_equal(mi.role, "assistant");
 	assert_int_equal(chatmap_part(&d.cm, json_obj_get(d.j, 0, "parts") + 1,
 	    &pi), 0);
 	doc_close(&d);
-	free(buf);
 }
 
 static void
@@ -1078,12 +1071,9 @@ test_v2_lists(void **state)
 	Opencode__TodoList		tl;
 	Opencode__DiffList		dl;
 	struct doc			d;
-	char				*buf;
-	size_t				len;
 
 	(void)state;
-	buf = fx_load("question-list.json", &len);
-	doc_open(&d, buf, len);
+	doc_load(&d, "question-list.json");
 	assert_int_equal(json_len(d.j, 0), 1);
 	assert_int_equal(chatmap_question(&d.cm, 1, &qr), 0);
 	assert_string_equal(qr.id, "que_23ca6f3c8001Wae0IA47jDmPc1");
@@ -1097,36 +1087,28 @@ test_v2_lists(void **state)
 	assert_string_equal(qr.questions[0]->options[2]->description,
 	    "The colour of a stop sign");
 	doc_close(&d);
-	free(buf);
 
-	buf = fx_load("permission-list-pending.json", &len);
-	doc_open(&d, buf, len);
+	doc_load(&d, "permission-list-pending.json");
 	assert_int_equal(chatmap_permission(&d.cm, 1, &pr), 0);
 	assert_string_equal(pr.permission_id, "per_23ca71a97001jppDrrhFruOiWW");
 	assert_string_equal(pr.patterns[0], "echo full step");
 	assert_string_equal(pr.call_id, "call_mock000025");
 	doc_close(&d);
-	free(buf);
 
-	buf = fx_load("todo-list.json", &len);
-	doc_open(&d, buf, len);
+	doc_load(&d, "todo-list.json");
 	assert_int_equal(chatmap_todos(&d.cm, 0, &tl), 0);
 	assert_int_equal(tl.n_todos, 3);
 	assert_string_equal(tl.todos[0]->content, "Read the probe file");
 	assert_string_equal(tl.todos[0]->status, "completed");
 	assert_string_equal(tl.todos[2]->priority, "low");
 	doc_close(&d);
-	free(buf);
-	buf = fx_load("todo-list-full.json", &len);
-	doc_open(&d, buf, len);
+	doc_load(&d, "todo-list-full.json");
 	assert_int_equal(chatmap_todos(&d.cm, 0, &tl), 0);
 	assert_int_equal(tl.n_todos, 3);
 	doc_close(&d);
-	free(buf);
 
 	/* 1.18.34 sends SnapshotFileDiff: "file", not the OpenAPI's "path". */
-	buf = fx_load("diff-message.json", &len);
-	doc_open(&d, buf, len);
+	doc_load(&d, "diff-message.json");
 	assert_int_equal(chatmap_diffs(&d.cm, 0, &dl), 0);
 	assert_int_equal(dl.n_files, 2);
 	assert_string_equal(dl.files[0]->path, "hello.txt");
@@ -1137,13 +1119,10 @@ test_v2_lists(void **state)
 	    "+goodbye from the ocbroker probe project\n"));
 	assert_string_not_equal(dl.files[1]->path, "");
 	doc_close(&d);
-	free(buf);
-	buf = fx_load("diff.json", &len);
-	doc_open(&d, buf, len);
+	doc_load(&d, "diff.json");
 	assert_int_equal(chatmap_diffs(&d.cm, 0, &dl), 0);
 	assert_int_equal(dl.n_files, 0);
 	doc_close(&d);
-	free(buf);
 }
 
 /* Every v2 transcript's chat shapes map (question.asked as a question). */
@@ -1163,13 +1142,12 @@ test_v2_transcripts(void **state)
 		sse = fx_load(files[i], &len);
 		for (n = 0; (ev = sse_find(sse, "question.asked", NULL, n)) !=
 		    NULL; n++) {
-			doc_open(&d, ev, strlen(ev));
+			doc_event(&d, ev);
 			assert_int_equal(chatmap_question(&d.cm, json_obj_get(d.j,
 			    0, "properties"), &qr), 0);
 			assert_int_equal(qr.questions[0]->n_options, 3);
 			total++;
 			doc_close(&d);
-			free(ev);
 		}
 		free(sse);
 	}
