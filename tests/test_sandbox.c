@@ -43,6 +43,7 @@
 #define DOC_END		"<!-- END sandbox_probe describe -->"
 
 enum outcome {
+	NONE,		/* not run in that role */
 	OK,		/* the call succeeded, exit 0 */
 	KILLED,		/* SIGSYS */
 	DENIED,		/* soft denial: exit status is the errno */
@@ -50,160 +51,99 @@ enum outcome {
 	ABORTED,	/* SIGABRT: abort() is a crash, not a sandbox kill */
 };
 
+struct want {
+	enum outcome	 outcome;
+	int		 err;		/* DENIED */
+};
+
+/* The cells of the table below. */
+#define Y	{ OK, 0 }
+#define K	{ KILLED, 0 }
+#define EA	{ DENIED, EACCES }
+#define NS	{ DENIED, ENOSYS }
+#define AB	{ ABORTED, 0 }
+#define SK	{ SKIPPED, 0 }
+#define NA	{ NONE, 0 }
+#define ROW(action, f, n, p, s) \
+	{ action, { f, n, p, s }, { NULL } }
+#define ROW_OUT(action, f, n, p, s, o1, o2, o3) \
+	{ action, { f, n, p, s }, { o1, o2, o3 } }
+
+static const char *const roles[] = { "front", "netproc", "parent", "spawner" };
+#define N_ROLES		(sizeof(roles) / sizeof(roles[0]))
+
+struct action {
+	const char	*action;
+	struct want	 in[N_ROLES];	/* in the order of roles[] */
+	const char	*expect_out[3];	/* lines stdout must contain (OK) */
+};
+
+/*
+ * What each role may do (doc/sandbox.md):
+ * - every role: the filter is on, NO_NEW_PRIVS is set ("status");
+ * - front: accept on its listener, and nothing of the rest;
+ * - netproc: TCP over IPv4/IPv6 out, nothing else;
+ * - parent: supervision only (wait, kill, descriptors over SCM_RIGHTS, its
+ *   epoll loop): no process, no socket, no open, no exec.  The spawner
+ *   starts netprocs.  socket(AF_UNIX) is a soft denial (syslog(3)
+ *   reconnecting), and so is fstat() (stdio);
+ * - spawner: starts netprocs (socketpair, clone(CLONE_PARENT) + exec of our
+ *   own binary, read-only opens for the loader), never a server socket, a
+ *   child of its own, a thread, a write-open or ptrace.
+ *   socket(AF_INET/AF_INET6) (TCP, and UDP for getaddrinfo) and connect are
+ *   allowed only because every netproc starts under this filter (see
+ *   doc/sandbox.md); socket(AF_UNIX) is a soft denial.
+ */
+static const struct action actions[] = {
+	/*  action		front	netproc	parent	spawner */
+	ROW_OUT("status",	Y,	Y,	Y,	Y,
+	    "Seccomp:\t2", "NoNewPrivs:\t1", NULL),
+	ROW("nothing",		Y,	Y,	Y,	Y),
+	ROW("accept",		Y,	K,	K,	K),
+	ROW("socket-inet",	K,	Y,	K,	Y),
+	ROW("socket-inet6",	K,	Y,	K,	Y),
+	ROW("socket-udp",	K,	K,	K,	Y),
+	ROW("socket-raw",	K,	K,	K,	K),
+	ROW("socket-unix",	K,	K,	EA,	EA),
+	ROW("socketpair",	K,	K,	K,	Y),
+	ROW("connect",		K,	Y,	K,	Y),
+	ROW("bind",		K,	K,	K,	K),
+	ROW("listen",		K,	K,	K,	K),
+	ROW("open",		K,	K,	K,	Y),
+	ROW("open-write",	K,	K,	K,	K),
+	ROW("execve",		K,	K,	K,	Y),
+	ROW("fork",		K,	K,	K,	K),
+	ROW("fork-sibling",	K,	K,	K,	Y),
+	ROW("kill",		K,	K,	K,	K),
+	ROW("pidfd-signal",	K,	K,	Y,	K),
+	ROW("thread",		K,	K,	K,	K),
+	ROW("mmap-exec",	K,	K,	K,	Y),
+	ROW("ptrace",		K,	K,	K,	K),
+	ROW("stat",		EA,	EA,	EA,	EA),
+	ROW("fstat",		EA,	EA,	EA,	Y),
+	ROW("clone3",		NS,	NS,	NS,	NS),
+	/* A netproc started by the spawner: the loader and its set-up run
+	 * under the spawner's filter, then its own goes on top. */
+	ROW_OUT("stacked",	NA,	NA,	K,	Y,
+	    "Seccomp:\t2", "Seccomp_filters:\t2", "NoNewPrivs:\t1"),
+	/* abort() in any role ends in SIGABRT (glibc's raise() calls gettid
+	 * and tgkill), netproc's too under the spawner's filter. */
+	ROW("abort",		AB,	AB,	AB,	AB),
+	ROW("stacked-abort",	NA,	NA,	NA,	AB),
+	/* Started as root: chroot + nobody, then the filter. */
+	ROW("privdrop",		SK,	SK,	NA,	NA),
+};
+
+#define N_ACTIONS	(sizeof(actions) / sizeof(actions[0]))
+
+/* One cell of the table: a cmocka test. */
 struct tcase {
-	const char	*name;		/* "role action", for cmocka */
+	char		 name[64];	/* "role action" */
 	const char	*role;
 	const char	*action;
 	enum outcome	 want;
 	int		 err;		/* DENIED */
-	const char	*expect_out[3];	/* lines stdout must contain */
-};
-
-#define T(role, action, want, err) \
-	{ role " " action, role, action, want, err, { NULL } }
-#define T_OUT(role, action, o1, o2, o3) \
-	{ role " " action, role, action, OK, 0, { o1, o2, o3 } }
-
-static const struct tcase cases[] = {
-	/* Every role: the filter is on, NO_NEW_PRIVS is set. */
-	T_OUT("front", "status", "Seccomp:\t2", "NoNewPrivs:\t1", NULL),
-	T_OUT("netproc", "status", "Seccomp:\t2", "NoNewPrivs:\t1", NULL),
-	T_OUT("parent", "status", "Seccomp:\t2", "NoNewPrivs:\t1", NULL),
-	T("front", "nothing", OK, 0),
-	T("netproc", "nothing", OK, 0),
-	T("parent", "nothing", OK, 0),
-
-	/* front: accept on its listener, and nothing of the rest. */
-	T("front", "accept", OK, 0),
-	T("front", "socket-inet", KILLED, 0),
-	T("front", "socket-inet6", KILLED, 0),
-	T("front", "socket-udp", KILLED, 0),
-	T("front", "socket-raw", KILLED, 0),
-	T("front", "socket-unix", KILLED, 0),
-	T("front", "socketpair", KILLED, 0),
-	T("front", "connect", KILLED, 0),
-	T("front", "bind", KILLED, 0),
-	T("front", "listen", KILLED, 0),
-	T("front", "open", KILLED, 0),
-	T("front", "open-write", KILLED, 0),
-	T("front", "execve", KILLED, 0),
-	T("front", "fork", KILLED, 0),
-	T("front", "kill", KILLED, 0),
-	T("front", "pidfd-signal", KILLED, 0),
-	T("front", "fork-sibling", KILLED, 0),
-	T("front", "thread", KILLED, 0),
-	T("front", "mmap-exec", KILLED, 0),
-	T("front", "ptrace", KILLED, 0),
-	T("front", "stat", DENIED, EACCES),
-	T("front", "fstat", DENIED, EACCES),
-	T("front", "clone3", DENIED, ENOSYS),
-
-	/* netproc: TCP over IPv4/IPv6 out, nothing else. */
-	T("netproc", "socket-inet", OK, 0),
-	T("netproc", "socket-inet6", OK, 0),
-	T("netproc", "connect", OK, 0),
-	T("netproc", "socket-udp", KILLED, 0),
-	T("netproc", "socket-raw", KILLED, 0),
-	T("netproc", "socket-unix", KILLED, 0),
-	T("netproc", "socketpair", KILLED, 0),
-	T("netproc", "bind", KILLED, 0),
-	T("netproc", "listen", KILLED, 0),
-	T("netproc", "accept", KILLED, 0),
-	T("netproc", "open", KILLED, 0),
-	T("netproc", "open-write", KILLED, 0),
-	T("netproc", "execve", KILLED, 0),
-	T("netproc", "fork", KILLED, 0),
-	T("netproc", "kill", KILLED, 0),
-	T("netproc", "pidfd-signal", KILLED, 0),
-	T("netproc", "fork-sibling", KILLED, 0),
-	T("netproc", "thread", KILLED, 0),
-	T("netproc", "mmap-exec", KILLED, 0),
-	T("netproc", "ptrace", KILLED, 0),
-	T("netproc", "stat", DENIED, EACCES),
-	T("netproc", "fstat", DENIED, EACCES),
-	T("netproc", "clone3", DENIED, ENOSYS),
-
-	/*
-	 * parent: supervision only (wait, kill, descriptors over SCM_RIGHTS,
-	 * its epoll loop): no process, no socket, no open, no exec.  The
-	 * spawner starts netprocs (doc/sandbox.md).  socket(AF_UNIX) is a soft
-	 * denial (syslog(3) reconnecting), and so is fstat() (stdio).
-	 */
-	T("parent", "socket-inet", KILLED, 0),
-	T("parent", "socket-inet6", KILLED, 0),
-	T("parent", "socket-udp", KILLED, 0),
-	T("parent", "socket-raw", KILLED, 0),
-	T("parent", "socket-unix", DENIED, EACCES),
-	T("parent", "socketpair", KILLED, 0),
-	T("parent", "connect", KILLED, 0),
-	T("parent", "bind", KILLED, 0),
-	T("parent", "listen", KILLED, 0),
-	T("parent", "accept", KILLED, 0),
-	T("parent", "open", KILLED, 0),
-	T("parent", "open-write", KILLED, 0),
-	T("parent", "execve", KILLED, 0),
-	T("parent", "stacked", KILLED, 0),
-	T("parent", "fork", KILLED, 0),
-	T("parent", "fork-sibling", KILLED, 0),
-	T("parent", "thread", KILLED, 0),
-	T("parent", "mmap-exec", KILLED, 0),
-	T("parent", "ptrace", KILLED, 0),
-	T("parent", "kill", KILLED, 0),
-	T("parent", "pidfd-signal", OK, 0),
-	T("parent", "stat", DENIED, EACCES),
-	T("parent", "fstat", DENIED, EACCES),
-	T("parent", "clone3", DENIED, ENOSYS),
-
-	/*
-	 * spawner: starts netprocs (socketpair, clone(CLONE_PARENT) + exec of
-	 * our own binary, read-only opens for the loader), never a server
-	 * socket, a child of its own, a thread, a write-open or ptrace.
-	 * socket(AF_INET/AF_INET6) (TCP, and UDP for getaddrinfo) and connect
-	 * are allowed only because every netproc starts under this filter (see
-	 * doc/sandbox.md); socket(AF_UNIX) is a soft denial.
-	 */
-	T_OUT("spawner", "status", "Seccomp:\t2", "NoNewPrivs:\t1", NULL),
-	T("spawner", "nothing", OK, 0),
-	T("spawner", "socketpair", OK, 0),
-	T("spawner", "fork-sibling", OK, 0),
-	T("spawner", "execve", OK, 0),
-	T("spawner", "open", OK, 0),
-	T("spawner", "fstat", OK, 0),
-	T("spawner", "mmap-exec", OK, 0),
-	T("spawner", "socket-inet", OK, 0),
-	T("spawner", "connect", OK, 0),
-	T("spawner", "socket-inet6", OK, 0),
-	T("spawner", "socket-udp", OK, 0),
-	T("spawner", "fork", KILLED, 0),
-	T("spawner", "kill", KILLED, 0),
-	T("spawner", "pidfd-signal", KILLED, 0),
-	T("spawner", "socket-raw", KILLED, 0),
-	T("spawner", "socket-unix", DENIED, EACCES),
-	T("spawner", "bind", KILLED, 0),
-	T("spawner", "listen", KILLED, 0),
-	T("spawner", "accept", KILLED, 0),
-	T("spawner", "open-write", KILLED, 0),
-	T("spawner", "thread", KILLED, 0),
-	T("spawner", "ptrace", KILLED, 0),
-	T("spawner", "stat", DENIED, EACCES),
-	T("spawner", "clone3", DENIED, ENOSYS),
-
-	/* A netproc started by the spawner: the loader and its set-up run
-	 * under the spawner's filter, then its own goes on top. */
-	T_OUT("spawner", "stacked", "Seccomp:\t2", "Seccomp_filters:\t2",
-	    "NoNewPrivs:\t1"),
-
-	/* abort() in any role ends in SIGABRT (glibc's raise() calls gettid
-	 * and tgkill), netproc's too under the spawner's filter. */
-	T("parent", "abort", ABORTED, 0),
-	T("spawner", "abort", ABORTED, 0),
-	T("front", "abort", ABORTED, 0),
-	T("netproc", "abort", ABORTED, 0),
-	T("spawner", "stacked-abort", ABORTED, 0),
-
-	/* Started as root: chroot + nobody, then the filter. */
-	{ "front privdrop", "front", "privdrop", SKIPPED, 0, { NULL } },
-	{ "netproc privdrop", "netproc", "privdrop", SKIPPED, 0, { NULL } },
+	const char *const *expect_out;
 };
 
 /* Runs the probe with one or two arguments; *status is waitpid's, out
@@ -277,6 +217,9 @@ test_probe(void **state)
 	run_probe(probe, tc, &status, out, sizeof(out));
 
 	switch (tc->want) {
+	case NONE:
+		fail_msg("%s: not a case", tc->name);
+		break;
 	case KILLED:
 		if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGSYS)
 			fail_msg("%s: expected death by SIGSYS, got status "
@@ -391,7 +334,8 @@ test_privdrop_refusals(void **state)
 int
 main(void)
 {
-	struct CMUnitTest tests[sizeof(cases) / sizeof(cases[0]) + 2];
+	static struct tcase cases[N_ROLES * N_ACTIONS];
+	struct CMUnitTest tests[N_ROLES * N_ACTIONS + 2];
 	size_t n = 0;
 
 	log_init("test_sandbox", LOG_LEVEL_ERROR, 0);
@@ -402,12 +346,25 @@ main(void)
 	return 77;
 #endif
 	memset(tests, 0, sizeof(tests));
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		tests[n].name = cases[i].name;
-		tests[n].test_func = test_probe;
-		tests[n].initial_state = (void *)&cases[i];
-		n++;
-	}
+	for (size_t r = 0; r < N_ROLES; r++)
+		for (size_t a = 0; a < N_ACTIONS; a++) {
+			const struct want *w = &actions[a].in[r];
+			struct tcase *tc = &cases[n];
+
+			if (w->outcome == NONE)
+				continue;
+			snprintf(tc->name, sizeof(tc->name), "%s %s",
+			    roles[r], actions[a].action);
+			tc->role = roles[r];
+			tc->action = actions[a].action;
+			tc->want = w->outcome;
+			tc->err = w->err;
+			tc->expect_out = actions[a].expect_out;
+			tests[n].name = tc->name;
+			tests[n].test_func = test_probe;
+			tests[n].initial_state = tc;
+			n++;
+		}
 	tests[n].name = "privdrop refusals";
 	tests[n].test_func = test_privdrop_refusals;
 	n++;
