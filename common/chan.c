@@ -14,6 +14,7 @@
 #include <event2/event.h>
 
 #include "common/chan.h"
+#include "common/timer.h"
 
 void
 chan_init(struct chan *ch, int fd)
@@ -57,10 +58,7 @@ chan_fail(struct chan *ch, const char *why)
 static void
 chan_retry_later(struct chan *ch)
 {
-	struct timeval tv = { 0, CHAN_RETRY_MS * 1000 };
-
-	if (!evtimer_pending(ch->retry, NULL))
-		evtimer_add(ch->retry, &tv);
+	timer_soon(ch->retry, CHAN_RETRY_MS);
 }
 
 static void

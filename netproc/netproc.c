@@ -28,6 +28,7 @@
 #include "common/options.h"
 #include "common/pballoc.h"
 #include "common/proc.h"
+#include "common/timer.h"
 #include "netproc/api.h"
 #include "netproc/curlmem.h"
 #include "netproc/request.h"
@@ -68,10 +69,7 @@ static const char *const scrub_env[] = {
 static void
 retry_soon(struct netproc *np)
 {
-	struct timeval tv = { 0, NETPROC_RETRY_MS * 1000 };
-
-	if (!evtimer_pending(np->retry, NULL))
-		evtimer_add(np->retry, &tv);
+	timer_soon(np->retry, NETPROC_RETRY_MS);
 }
 
 /* 0, or -1 when out of memory (nothing was queued). */

@@ -13,6 +13,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/timer.h"
 #include "netproc/arena.h"
 #include "netproc/json.h"
 #include "netproc/sse.h"
@@ -186,8 +187,6 @@ stream_lived(const struct stream *st)
 static void
 stream_lost(struct stream *st, const char *why)
 {
-	struct timeval tv;
-
 	if (st->easy != NULL) {
 		upstream_xfer_remove(st->up, st->easy);
 		curl_easy_cleanup(st->easy);
@@ -210,12 +209,7 @@ stream_lost(struct stream *st, const char *why)
 	} else
 		log_debug("event stream not up: %s", why);
 	st->state = STREAM_IDLE;
-	tv.tv_sec = st->backoff_ms / 1000;
-	tv.tv_usec = (st->backoff_ms % 1000) * 1000;
-	evtimer_add(st->retry_timer, &tv);
-	st->backoff_ms *= 2;
-	if (st->backoff_ms > STREAM_BACKOFF_MAX_MS)
-		st->backoff_ms = STREAM_BACKOFF_MAX_MS;
+	timer_backoff(st->retry_timer, &st->backoff_ms, STREAM_BACKOFF_MAX_MS);
 }
 
 static size_t

@@ -42,6 +42,7 @@
 #include "common/log.h"
 #include "common/options.h"
 #include "common/proc.h"
+#include "common/timer.h"
 #include "common/token.h"
 #include "parent/parent.h"
 #include "parent/spawner.h"
@@ -429,7 +430,6 @@ sigchld_cb(evutil_socket_t sig, short what, void *arg)
 			stop_children(p);
 		} else if (pid == p->netproc.pid) {
 			time_t lived = time(NULL) - p->netproc.started;
-			struct timeval tv;
 
 			child_reaped(&p->netproc);
 			if (p->stopping) {
@@ -442,12 +442,8 @@ sigchld_cb(evutil_socket_t sig, short what, void *arg)
 			log_warnx("netproc %s; restarting in %u ms",
 			    describe_exit(status, desc, sizeof(desc)),
 			    p->backoff_ms);
-			tv.tv_sec = p->backoff_ms / 1000;
-			tv.tv_usec = (p->backoff_ms % 1000) * 1000;
-			evtimer_add(p->restart_timer, &tv);
-			p->backoff_ms *= 2;
-			if (p->backoff_ms > RESTART_MAX_MS)
-				p->backoff_ms = RESTART_MAX_MS;
+			timer_backoff(p->restart_timer, &p->backoff_ms,
+			    RESTART_MAX_MS);
 		}
 	}
 }
