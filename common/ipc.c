@@ -22,6 +22,12 @@
 
 #define IPC_READ_CHUNK	65536
 
+/* Ancillary data for up to IPC_MAX_FDS descriptors, aligned as a cmsghdr. */
+union cmsgbuf {
+	struct cmsghdr hdr;
+	char buf[CMSG_SPACE(sizeof(int) * IPC_MAX_FDS)];
+};
+
 void
 ipc_reader_init(struct ipc_reader *r)
 {
@@ -201,10 +207,7 @@ ipc_frame_pack(struct buf *out, Ocb__Ipc__Frame *f)
 ssize_t
 ipc_read(struct ipc_reader *r, int fd)
 {
-	union {
-		struct cmsghdr hdr;
-		char buf[CMSG_SPACE(sizeof(int) * IPC_MAX_FDS)];
-	} cmsgbuf;
+	union cmsgbuf cmsgbuf;
 	struct msghdr msg;
 	struct cmsghdr *cmsg;
 	struct iovec iov;
@@ -256,10 +259,7 @@ ipc_send_fd(int sock, Ocb__Ipc__Frame *f, int fd)
 int
 ipc_send_fds(int sock, Ocb__Ipc__Frame *f, const int *fds, size_t nfds)
 {
-	union {
-		struct cmsghdr hdr;
-		char buf[CMSG_SPACE(sizeof(int) * IPC_MAX_FDS)];
-	} cmsgbuf;
+	union cmsgbuf cmsgbuf;
 	struct msghdr msg;
 	struct cmsghdr *cmsg;
 	struct iovec iov;
