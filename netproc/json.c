@@ -420,16 +420,7 @@ json_type(const struct json *j, int t)
 	case JSMN_STRING:
 		return JSON_STRING;
 	default:
-		break;
-	}
-	switch (j->buf[k->start]) {
-	case 't':
-	case 'f':
-		return JSON_BOOL;
-	case 'n':
-		return JSON_NULL;
-	default:
-		return JSON_NUMBER;
+		return lit_type(j->buf[k->start]);	/* a primitive */
 	}
 }
 

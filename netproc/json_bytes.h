@@ -58,6 +58,24 @@ static const uint8_t bclass[256] = {
 	['s'] = LITC, ['E'] = LITC, ['+'] = LITC, ['.'] = LITC,
 };
 
+/*
+ * The type of a literal from its first byte (a B_LIT one): true, false,
+ * null or a number.  json.h is included first.
+ */
+static inline int
+lit_type(char c)
+{
+	switch (c) {
+	case 't':
+	case 'f':
+		return JSON_BOOL;
+	case 'n':
+		return JSON_NULL;
+	default:
+		return JSON_NUMBER;
+	}
+}
+
 static inline int
 is_ws(char c)
 {

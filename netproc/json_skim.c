@@ -482,14 +482,9 @@ json_walk_type(const struct json_walk *w)
 		return JSON_ARRAY;
 	case '"':
 		return JSON_STRING;
-	case 't':
-	case 'f':
-		return JSON_BOOL;
-	case 'n':
-		return JSON_NULL;
 	default:
 		return (bclass[(uint8_t)w->s[w->i]] & B_ROLE) == B_LIT ?
-		    JSON_NUMBER : -1;
+		    lit_type(w->s[w->i]) : -1;
 	}
 }
 
@@ -658,10 +653,11 @@ json_walk_key_pick(const struct json_walk *w, const char *const *keys,
 
 /*
  * The literal at the cursor: its end in *endp, checked (json_literal_valid()).
- * EDOM when the cursor is at no literal.
+ * EDOM when the cursor is at no literal, or at one of another type than
+ * want (JSON_BOOL or JSON_NUMBER).
  */
 static int
-walk_literal(struct json_walk *w, size_t *endp)
+walk_literal(struct json_walk *w, int want, size_t *endp)
 {
 	const char	*s = w->s;
 	size_t		 e;
@@ -675,7 +671,18 @@ walk_literal(struct json_walk *w, size_t *endp)
 		;
 	if (!json_literal_valid(s + w->i, e - w->i))
 		return walk_fail(w, EINVAL);
+	if (lit_type(s[w->i]) != want)
+		return walk_wrong();
 	*endp = e;
+	return 0;
+}
+
+/* The value at the cursor was read: the cursor moves to its end e. */
+static int
+walk_took(struct json_walk *w, size_t e)
+{
+	w->i = e;
+	w->pending = 0;
 	return 0;
 }
 
@@ -699,45 +706,31 @@ json_walk_str(struct json_walk *w, struct arena *a, char **out)
 	errno = EINVAL;
 	if (json_span_get_str(w->s, w->len, w->i + 1, i - 1, a, out) == -1)
 		return walk_fail(w, errno == ENOMEM ? ENOMEM : EINVAL);
-	w->i = i;
-	w->pending = 0;
-	return 0;
+	return walk_took(w, i);
 }
 
 int
 json_walk_bool(struct json_walk *w, int *v)
 {
 	size_t	e;
-	char	c;
 
-	if (walk_literal(w, &e) == -1)
+	if (walk_literal(w, JSON_BOOL, &e) == -1)
 		return -1;
-	c = w->s[w->i];
-	if (c != 't' && c != 'f')
-		return walk_wrong();
-	*v = c == 't';
-	w->i = e;
-	w->pending = 0;
-	return 0;
+	*v = w->s[w->i] == 't';
+	return walk_took(w, e);
 }
 
 int
 json_walk_int64(struct json_walk *w, int64_t *v)
 {
 	size_t	e;
-	char	c;
 
-	if (walk_literal(w, &e) == -1)
+	if (walk_literal(w, JSON_NUMBER, &e) == -1)
 		return -1;
-	c = w->s[w->i];
-	if (c == 't' || c == 'f' || c == 'n')
-		return walk_wrong();
 	/* A fraction, an exponent or an overflow: another type. */
 	if (json_span_int64(w->s, w->i, e, v) == -1)
 		return walk_wrong();
-	w->i = e;
-	w->pending = 0;
-	return 0;
+	return walk_took(w, e);
 }
 
 int
@@ -746,13 +739,11 @@ json_walk_double(struct json_walk *w, double *v)
 	char	 num[JSON_NUMBER_MAX + 1], *end;
 	size_t	 e, n;
 	double	 d;
-	char	 c;
 
-	if (walk_literal(w, &e) == -1)
+	if (walk_literal(w, JSON_NUMBER, &e) == -1)
 		return -1;
-	c = w->s[w->i];
 	n = e - w->i;
-	if (c == 't' || c == 'f' || c == 'n' || n > JSON_NUMBER_MAX)
+	if (n > JSON_NUMBER_MAX)
 		return walk_wrong();
 	/* strtod() wants a NUL: a bounded copy of a valid JSON number. */
 	memcpy(num, w->s + w->i, n);
@@ -764,9 +755,7 @@ json_walk_double(struct json_walk *w, double *v)
 		return -1;
 	}
 	*v = d;
-	w->i = e;
-	w->pending = 0;
-	return 0;
+	return walk_took(w, e);
 }
 
 int
