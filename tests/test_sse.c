@@ -35,7 +35,7 @@
 /* ---- collected events ---- */
 
 struct rec {
-	char	*data;
+	char	*data;		/* one allocation with type and id */
 	size_t	 data_len;
 	char	*type;
 	char	*id;
@@ -92,11 +92,16 @@ recs_add(struct recs *r, const struct sse_event *ev)
 		r->v = realloc(r->v, r->cap * sizeof(*r->v));
 		assert_non_null(r->v);
 	}
+	/* One block an event: data, type and id, each with its NUL. */
 	e = &r->v[r->n++];
-	e->data = dup_bytes(ev->data, ev->data_len);
+	e->data = malloc(ev->data_len + ev->type_len + ev->id_len + 3);
+	assert_non_null(e->data);
+	memcpy(e->data, ev->data, ev->data_len + 1);
 	e->data_len = ev->data_len;
-	e->type = dup_bytes(ev->type, ev->type_len);
-	e->id = dup_bytes(ev->id, ev->id_len);
+	e->type = e->data + ev->data_len + 1;
+	memcpy(e->type, ev->type, ev->type_len + 1);
+	e->id = e->type + ev->type_len + 1;
+	memcpy(e->id, ev->id, ev->id_len + 1);
 	e->retry_ms = ev->retry_ms;
 }
 
@@ -105,11 +110,8 @@ recs_free(struct recs *r)
 {
 	size_t	i;
 
-	for (i = 0; i < r->n; i++) {
-		free(r->v[i].data);
-		free(r->v[i].type);
-		free(r->v[i].id);
-	}
+	for (i = 0; i < r->n; i++)
+		free(r->v[i].data);	/* and type and id, in its block */
 	free(r->v);
 	memset(r, 0, sizeof(*r));
 }
