@@ -152,6 +152,24 @@ run_until_int(struct pair *p, const int *n, int want)
 	assert_true(*n >= want);
 }
 
+/*
+ * b ended CHAN_BAD for why, and is never read again: a frame a sends it
+ * afterwards is not handed out (b keeps the nframes it had).
+ */
+static void
+assert_bad_then_deaf(struct pair *p, const char *why, size_t nframes)
+{
+	assert_int_equal(p->b.closed, 1);
+	assert_int_equal(p->b.end, CHAN_BAD);
+	assert_string_equal(p->b.why, why);
+	assert_int_equal(send_kind(&p->a.ch, OCB__IPC__CONTROL__KIND__READY), 0);
+	assert_int_equal(chan_flush_blocking(&p->a.ch), 0);
+	for (int i = 0; i < 100; i++)
+		event_base_loop(p->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	assert_int_equal(p->b.nframes, nframes);
+	assert_int_equal(p->b.closed, 1);
+}
+
 static void
 test_both_ways(void **state)
 {
@@ -251,16 +269,7 @@ test_oversized(void **state)
 	run_until_int(p, &p->b.closed, 1);
 	/* The good frame before it was handed out. */
 	assert_int_equal(p->b.nframes, 1);
-	assert_int_equal(p->b.end, CHAN_BAD);
-	assert_string_equal(p->b.why, "frame too long");
-	assert_int_equal(p->b.closed, 1);
-	/* Never read again: what follows is not handed out. */
-	assert_int_equal(send_kind(&p->a.ch, OCB__IPC__CONTROL__KIND__READY), 0);
-	assert_int_equal(chan_flush_blocking(&p->a.ch), 0);
-	for (int i = 0; i < 100; i++)
-		event_base_loop(p->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
-	assert_int_equal(p->b.nframes, 1);
-	assert_int_equal(p->b.closed, 1);
+	assert_bad_then_deaf(p, "frame too long", 1);
 }
 
 /* Above outq_max chan_send refuses (EAGAIN) and queues nothing. */
@@ -361,10 +370,16 @@ fail_free(void *data, void *ptr)
 
 static ProtobufCAllocator failing = { fail_alloc, fail_free, NULL };
 
-/* A frame that does not decode for lack of memory, then a good one. */
+/*
+ * b started with cb; a sends it a frame that does not decode for lack of
+ * memory, then a good one.
+ */
 static void
-lost_then_good(struct pair *p, struct side *s)
+lost_then_good(struct pair *p, const struct chan_cb *cb)
 {
+	struct side *s = &p->b;
+
+	start(p, NULL, cb);
 	fail_armed = 1;
 	s->ch.in.alloc = &failing;
 	assert_int_equal(send_kind(&p->a.ch,
@@ -384,8 +399,7 @@ test_lost(void **state)
 {
 	struct pair *p = *state;
 
-	start(p, NULL, &cb_lost);
-	lost_then_good(p, &p->b);
+	lost_then_good(p, &cb_lost);
 	assert_int_equal(p->b.nlost, 1);
 	assert_int_equal(p->b.lost[0].body_case, OCB__IPC__FRAME__BODY_CONTROL);
 	assert_int_equal(p->b.lost[0].control_kind,
@@ -400,13 +414,10 @@ test_lost_without_callback(void **state)
 {
 	struct pair *p = *state;
 
-	start(p, NULL, &cb_nolost);
-	lost_then_good(p, &p->b);
+	lost_then_good(p, &cb_nolost);
+	/* Without the callback the frame cannot be given up: b ends. */
+	assert_bad_then_deaf(p, "out of memory decoding a frame", 0);
 	assert_int_equal(p->b.nlost, 0);
-	assert_int_equal(p->b.nframes, 0);
-	assert_int_equal(p->b.closed, 1);
-	assert_int_equal(p->b.end, CHAN_BAD);
-	assert_string_equal(p->b.why, "out of memory decoding a frame");
 }
 
 static void
@@ -416,15 +427,7 @@ test_fail(void **state)
 
 	start(p, NULL, &cb_lost);
 	chan_fail(&p->b.ch, "unexpected frame");
-	assert_int_equal(p->b.closed, 1);
-	assert_int_equal(p->b.end, CHAN_BAD);
-	assert_string_equal(p->b.why, "unexpected frame");
-	assert_int_equal(send_kind(&p->a.ch, OCB__IPC__CONTROL__KIND__READY), 0);
-	assert_int_equal(chan_flush_blocking(&p->a.ch), 0);
-	for (int i = 0; i < 100; i++)
-		event_base_loop(p->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
-	assert_int_equal(p->b.nframes, 0);
-	assert_int_equal(p->b.closed, 1);
+	assert_bad_then_deaf(p, "unexpected frame", 0);
 }
 
 /* Start-up: blocking reads and writes, a descriptor with its frame, and
