@@ -20,6 +20,7 @@
 
 #include "tests/support/fixture.h"
 #include "tests/support/itest.h"
+#include "tests/support/itest_sse.h"
 
 #define T_UPSTREAM_TIMEOUT 40000 /* the 30 s request timeout, plus slack */
 
@@ -852,8 +853,7 @@ test_first_message_not_auth(void **state)
 	char *log;
 
 	assert_int_equal(wsc_open(&w, e->port, T_IO), 0);
-	assert_int_equal(it_fake_req(e, "POST", "/__fake/reset", "", NULL),
-	    200);
+	it_fake_post(e, "/__fake/reset", "");
 	m = simple(&w, 60, S_LIST_SESSIONS, T_IO);
 	it_expect_error(m, 60, "UNAUTHENTICATED", NULL);
 	wsc_msg_free(m);
@@ -1383,8 +1383,7 @@ test_keepalive_reuse(void **state)
 	m = simple(&w, 90, S_HEALTH, T_REPLY);
 	it_expect_case(m, 90, SMP(UPSTREAM_HEALTH), NULL);
 	wsc_msg_free(m);
-	assert_int_equal(it_fake_req(e, "POST", "/__fake/reset", "", NULL),
-	    200);
+	it_fake_post(e, "/__fake/reset", "");
 	for (i = 0; i < 40; i++) {
 		m = simple(&w, 100 + (uint64_t)i, i % 2 ? S_HEALTH :
 		    S_LIST_SESSIONS, T_REPLY);
@@ -1412,7 +1411,7 @@ test_send_message_and_events(void **state)
 	Opencode__SendMessage sm = OPENCODE__SEND_MESSAGE__INIT;
 	Opencode__ServerMessage *m;
 	struct wsc w;
-	char text[512], *last, *r = NULL;
+	char text[512], *last;
 	size_t tl = 0;
 	int completed = 0;
 	int64_t deadline;
@@ -1434,11 +1433,7 @@ test_send_message_and_events(void **state)
 		fail_msg("upstream got: %s", last);
 	free(last);
 
-	if (it_fake_wait_streams(e, 1, T_REPLY) == -1)
-		fail_msg("ocbroker never subscribed to /event");
-	assert_int_equal(it_fake_req(e, "POST", "/__fake/sse", "sse-text.txt",
-	    &r), 200);
-	free(r);
+	it_replay(e, "sse-text.txt");
 	text[0] = '\0';
 	deadline = it_now_ms() + T_REPLY;
 	/* Tokens, then exactly one completion (and nothing more for 1 s). */
@@ -1559,7 +1554,7 @@ test_many_tokens_lossless(void **state)
 {
 	struct it_env *e = *state;
 	Opencode__ServerMessage *m;
-	char *fx, *p, *want, *got, *r = NULL;
+	char *fx, *p, *want, *got;
 	size_t wl = 0, gl = 0, n, msgs = 0;
 	struct wsc w;
 	int completed = 0;
@@ -1578,11 +1573,7 @@ test_many_tokens_lossless(void **state)
 	assert_true(wl > 10000);
 
 	it_client(e, &w);
-	if (it_fake_wait_streams(e, 1, T_REPLY) == -1)
-		fail_msg("ocbroker never subscribed to /event");
-	assert_int_equal(it_fake_req(e, "POST", "/__fake/sse", "sse-many.txt",
-	    &r), 200);
-	free(r);
+	it_replay(e, "sse-many.txt");
 	sleep(2);	/* not reading: the queue fills */
 	deadline = it_now_ms() + 20000;
 	while (it_now_ms() < deadline) {
@@ -1618,7 +1609,6 @@ test_subscribe_filter(void **state)
 	Opencode__Subscribe sub = OPENCODE__SUBSCRIBE__INIT;
 	Opencode__ServerMessage *m;
 	char *ids[1] = { "ses_someotherchat0000000000000" };
-	char *r = NULL;
 	struct wsc w;
 	int tokens = 0;
 
@@ -1631,11 +1621,7 @@ test_subscribe_filter(void **state)
 	m = it_call(&w, &cm, T_REPLY);
 	it_expect_case(m, 130, SMP(_NOT_SET), NULL);
 	wsc_msg_free(m);
-	if (it_fake_wait_streams(e, 1, T_REPLY) == -1)
-		fail_msg("ocbroker never subscribed to /event");
-	assert_int_equal(it_fake_req(e, "POST", "/__fake/sse", "sse-text.txt",
-	    &r), 200);
-	free(r);
+	it_replay(e, "sse-text.txt");
 	/* Nothing of the filtered-out session may arrive. */
 	while ((m = wsc_recv_msg(&w, NULL, 1500)) != NULL) {
 		if (m->payload_case == SMP(TOKEN) ||
@@ -1651,9 +1637,7 @@ test_subscribe_filter(void **state)
 	m = it_call(&w, &cm, T_REPLY);
 	it_expect_case(m, 131, SMP(_NOT_SET), NULL);
 	wsc_msg_free(m);
-	assert_int_equal(it_fake_req(e, "POST", "/__fake/sse", "sse-text.txt",
-	    &r), 200);
-	free(r);
+	it_fake_post(e, "/__fake/sse", "sse-text.txt");
 	while ((m = wsc_recv_msg(&w, NULL, 1500)) != NULL) {
 		if (m->payload_case == SMP(TOKEN))
 			tokens++;
@@ -1668,18 +1652,14 @@ test_sse_reconnect(void **state)
 {
 	struct it_env *e = *state;
 	Opencode__ServerMessage *m;
-	char *r = NULL;
 	struct wsc w;
 	int64_t deadline;
 	int up = 0;
 
 	it_client(e, &w);
-	if (it_fake_wait_streams(e, 1, T_REPLY) == -1)
-		fail_msg("ocbroker never subscribed to /event");
+	it_wait_stream(e);
 	/* The upstream ends the stream as it does on SIGTERM. */
-	assert_int_equal(it_fake_req(e, "POST", "/__fake/sse-end", "", &r),
-	    200);
-	free(r);
+	it_fake_post(e, "/__fake/sse-end", "");
 	deadline = it_now_ms() + 15000;
 	while (!up && it_now_ms() < deadline) {
 		if ((m = wsc_recv_msg(&w, NULL,

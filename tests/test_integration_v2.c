@@ -28,6 +28,7 @@
 #include "tests/support/cases.h"
 #include "tests/support/fixture.h"
 #include "tests/support/itest.h"
+#include "tests/support/itest_sse.h"
 
 #define FX_SESSION	"ses_de9d9dd34ffervjM6BvxQjuyqi"
 #define OTHER_SESSION	"ses_someotherchat0000000000000"
@@ -1400,8 +1401,7 @@ test_list_pending(void **state)
 	size_t i;
 
 	assert_true(jcount(perms) >= 1 && jcount(qs) >= 1);
-	assert_int_equal(it_fake_req(e, "POST", "/__fake/reset", "", NULL),
-	    200);
+	it_fake_post(e, "/__fake/reset", "");
 	it_client(e, &w);
 	m = send_rq(&w, RK_PENDING, 60);
 	it_expect_case(m, 60, SMP(PENDING_LIST), "ListPending");
@@ -2260,8 +2260,7 @@ test_v2_events(void **state)
 	size_t n;
 
 	it_client(e, &w);
-	if (it_fake_wait_streams(e, 1, T_REPLY) == -1)
-		fail_msg("ocbroker never subscribed to /event");
+	it_wait_stream(e);
 	assert_int_equal(it_fake_event(e, v2_events(FX_SESSION, FX_SESSION)),
 	    0);
 	n = collect(&w, ev);
@@ -2279,8 +2278,7 @@ test_v2_events_filter(void **state)
 	size_t n, i;
 
 	it_client(e, &w);
-	if (it_fake_wait_streams(e, 1, T_REPLY) == -1)
-		fail_msg("ocbroker never subscribed to /event");
+	it_wait_stream(e);
 	/* Subscribed to another session: none of FX_SESSION's arrive. */
 	subscribe(&w, 2, OTHER_SESSION);
 	assert_int_equal(it_fake_event(e, v2_events(FX_SESSION,
@@ -2329,8 +2327,7 @@ test_v2_long_part(void **state)
 	keep(line);
 	keep(text);
 	it_client(e, &w);
-	if (it_fake_wait_streams(e, 1, T_REPLY) == -1)
-		fail_msg("ocbroker never subscribed to /event");
+	it_wait_stream(e);
 	assert_int_equal(it_fake_event(e, line), 0);
 	n = collect(&w, ev);
 	assert_int_equal(n, 1);
@@ -2418,7 +2415,7 @@ test_v2_rebuild(void **state)
 	Opencode__PartInfo *p, copy;
 	struct rb_item *it;
 	size_t nm = 0, np = 0, nt = 0, i, k, nparts = 0;
-	char *r = NULL, *sent, *t;
+	char *sent, *t;
 	struct wsc w;
 	int64_t deadline;
 
@@ -2433,11 +2430,7 @@ test_v2_rebuild(void **state)
 		return;
 	}
 	it_client(e, &w);
-	if (it_fake_wait_streams(e, 1, T_REPLY) == -1)
-		fail_msg("ocbroker never subscribed to /event");
-	assert_int_equal(it_fake_req(e, "POST", "/__fake/sse", "sse-full.txt",
-	    &r), 200);
-	free(r);
+	it_replay(e, "sse-full.txt");
 	if (asprintf(&sent, EV_SENTINEL, FX_SESSION) == -1)
 		fail_msg("asprintf");
 	assert_int_equal(it_fake_event(e, keep(sent)), 0);
@@ -2566,7 +2559,7 @@ replay_case(struct it_env *e, const char *file)
 	size_t gmu = 0, gpu = 0;
 	const struct tr_event *t;
 	Opencode__ServerMessage *m = NULL;
-	char *tr, *r = NULL, *sent;
+	char *tr, *sent;
 	const char *p;
 	struct wsc w;
 	int64_t deadline;
@@ -2607,10 +2600,7 @@ replay_case(struct it_env *e, const char *file)
 			pu[npu++] = &all[i];
 
 	it_client(e, &w);
-	if (it_fake_wait_streams(e, 1, T_REPLY) == -1)
-		fail_msg("ocbroker never subscribed to /event");
-	assert_int_equal(it_fake_req(e, "POST", "/__fake/sse", file, &r), 200);
-	free(r);
+	it_replay(e, file);
 	if (asprintf(&sent, EV_SENTINEL, FX_SESSION) == -1)
 		fail_msg("asprintf");
 	assert_int_equal(it_fake_event(e, keep(sent)), 0);

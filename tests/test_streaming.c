@@ -46,6 +46,7 @@
 #include <poll.h>
 
 #include "tests/support/itest.h"
+#include "tests/support/itest_sse.h"
 #include "tests/support/v2_codes.h"
 
 #define T_STREAM	15000	/* a replay's events; a reconnect */
@@ -1916,32 +1917,6 @@ client(struct it_env *e, struct cl *c, uint64_t id)
 		fail_msg("auth with the ready line's token: %d", r);
 }
 
-static void
-fake_post(struct it_env *e, const char *path, const char *body)
-{
-	char *r = NULL;
-	int st;
-
-	if ((st = it_fake_req(e, "POST", path, body, &r)) != 200)
-		fail_msg("POST %s \"%s\": %d %s", path, body, st,
-		    r != NULL ? r : "");
-	free(r);
-}
-
-static void
-wait_stream(struct it_env *e)
-{
-	if (it_fake_wait_streams(e, 1, T_REPLY) == -1)
-		fail_msg("ocbroker has no /event stream open at the fake");
-}
-
-static void
-replay(struct it_env *e, const char *fixture)
-{
-	wait_stream(e);
-	fake_post(e, "/__fake/sse", fixture);
-}
-
 static Opencode__ServerMessage *
 call(struct cl *c, Opencode__ClientMessage *cm, int timeout_ms)
 {
@@ -2131,12 +2106,12 @@ transcript_exact(struct it_env *e, const char *fixture, struct xlist *x)
 	assert_int_equal(again.n, x->n - x_count(x, SMP(COMPLETED), NULL));
 
 	client(e, &w, 1);
-	replay(e, fixture);
+	it_replay(e, fixture);
 	/* The stream was announced before the client authenticated, and
 	 * the replay's server.connected is no transition: UpstreamStatus
 	 * may come (the stream's first, if after our auth), none is due. */
 	expect_seq(&w, fixture, x, 0, x->n, &rs, 0, T_STREAM, 0, NULL, NULL);
-	fake_post(e, "/__fake/sse-end", "");
+	it_fake_post(e, "/__fake/sse-end", "");
 	expect_resync(&w, fixture, &rs);
 	/* At most one more: the stream's first, if it came after our auth. */
 	if (rs.trues > x->connected + 1)
@@ -2152,10 +2127,10 @@ transcript_exact(struct it_env *e, const char *fixture, struct xlist *x)
 	/* Once more: the stream is announced, so the transcript's
 	 * server.connected gives no UpstreamStatus at all. */
 	rs.trues = 0;
-	replay(e, fixture);
+	it_replay(e, fixture);
 	expect_seq(&w, fixture, &again, 0, again.n, &rs, 0, T_STREAM, 0, NULL,
 	    NULL);
-	fake_post(e, "/__fake/sse-end", "");
+	it_fake_post(e, "/__fake/sse-end", "");
 	expect_resync(&w, fixture, &rs);
 	assert_int_equal(rs.trues, 0);
 	x_free(&again);
@@ -2443,11 +2418,11 @@ test_slow_reader_merges(void **state)
 
 	client(e, &fast, 1);
 	client(e, &slow, 1);
-	wait_stream(e);
+	it_wait_stream(e);
 	t0 = it_now_ms();
 	for (r = 0; r < replays; r++)
-		fake_post(e, "/__fake/sse", "sse-many.txt");
-	fake_post(e, "/__fake/sse", "sse-reasoning.txt");
+		it_fake_post(e, "/__fake/sse", "sse-many.txt");
+	it_fake_post(e, "/__fake/sse", "sse-reasoning.txt");
 	expect_seq(&fast, "fast client", &x, 0, x.n, &fast_rs, 0, T_FLOOD, 0,
 	    NULL, NULL);
 	print_message("fast client: sse-many x %zu: %zu events, %zu ChatTokens "
@@ -2457,7 +2432,7 @@ test_slow_reader_merges(void **state)
 	/* Everything is queued for the slow one now. */
 	check_front_memory(e, "with the slow client's queue full");
 
-	fake_post(e, "/__fake/sse-end", "");
+	it_fake_post(e, "/__fake/sse-end", "");
 	expect_resync(&fast, "fast client", &fast_rs);
 
 	t0 = it_now_ms();
@@ -2561,7 +2536,7 @@ test_never_reader_closed_1013(void **state)
 
 	client(e, &fast, 1);
 	client(e, &dead, 1);
-	replay(e, FLOOD_FILE);
+	it_replay(e, FLOOD_FILE);
 	t0 = it_now_ms();
 	expect_seq(&fast, "fast client", &x, 0, x.n, &fast_rs, 0, T_FLOOD, 0,
 	    NULL, NULL);
@@ -2589,10 +2564,10 @@ test_never_reader_closed_1013(void **state)
 	cl_close(&dead);
 
 	/* The fast client keeps receiving. */
-	replay(e, "sse-text.txt");
+	it_replay(e, "sse-text.txt");
 	expect_seq(&fast, "fast client", &t, 0, t.n, &fast_rs, 0, T_STREAM, 0,
 	    NULL, NULL);
-	fake_post(e, "/__fake/sse-end", "");
+	it_fake_post(e, "/__fake/sse-end", "");
 	expect_resync(&fast, "fast client", &fast_rs);
 	xstate_free(&st);
 	x_free(&x);
@@ -2625,16 +2600,16 @@ test_upstream_restart(void **state)
 	client(e, &w, 1);
 
 	/* Up, with events: so the stream was announced. */
-	replay(e, "sse-text.txt");
+	it_replay(e, "sse-text.txt");
 	expect_seq(&w, "before", &a, 0, a.n, &rs, 0, T_STREAM, 0, NULL, NULL);
 
 	/* 1: the stream ends; ocbroker reconnects. */
 	t0 = it_now_ms();
-	fake_post(e, "/__fake/sse-end", "");
+	it_fake_post(e, "/__fake/sse-end", "");
 	expect_resync(&w, "stream end", &rs);
 	print_message("stream end: connected again after %lld ms\n",
 	    (long long)(it_now_ms() - t0));
-	replay(e, "sse-tool.txt");
+	it_replay(e, "sse-tool.txt");
 	rs.trues = 0;
 	expect_seq(&w, "after the stream's end", &b, 0, b.n, &rs, 0, T_STREAM,
 	    0, NULL, NULL);
@@ -2650,11 +2625,11 @@ test_upstream_restart(void **state)
 	expect_up(&w, "server restart");
 	print_message("new server: connected:true after %lld ms\n",
 	    (long long)(it_now_ms() - t0));
-	replay(e, "sse-permission.txt");
+	it_replay(e, "sse-permission.txt");
 	rs.trues = 0;
 	expect_seq(&w, "after the restart", &c, 0, c.n, &rs, 0, T_STREAM, 0,
 	    NULL, NULL);
-	fake_post(e, "/__fake/sse-end", "");
+	it_fake_post(e, "/__fake/sse-end", "");
 	expect_resync(&w, "after the restart", &rs);
 
 	xstate_free(&st);
@@ -2840,8 +2815,8 @@ test_subscribe_sessions(void **state)
 	subscribe(&wb, 2, other, 2);
 	subscribe(&wb, 3, only_tool, 1);	/* replaces the list */
 
-	replay(e, "sse-text.txt");
-	fake_post(e, "/__fake/sse", "sse-tool.txt");
+	it_replay(e, "sse-text.txt");
+	it_fake_post(e, "/__fake/sse", "sse-tool.txt");
 	expect_seq(&wall, "unfiltered client", &all, 0, all.n, &rs_all, 0,
 	    T_STREAM, 0, NULL, NULL);
 	expect_seq(&wa, "client of " SES_TEXT, &xa, 0, xa.n, &rs_a, 0,
@@ -2849,7 +2824,7 @@ test_subscribe_sessions(void **state)
 	expect_seq(&wb, "client of " SES_TOOL, &xb, 0, xb.n, &rs_b, 0,
 	    T_STREAM, 0, NULL, NULL);
 	/* UpstreamStatus has no session: it passes every filter. */
-	fake_post(e, "/__fake/sse-end", "");
+	it_fake_post(e, "/__fake/sse-end", "");
 	expect_resync(&wall, "unfiltered client", &rs_all);
 	expect_resync(&wa, "client of " SES_TEXT, &rs_a);
 	expect_resync(&wb, "client of " SES_TOOL, &rs_b);
