@@ -46,27 +46,15 @@ parses(const char *s, size_t len)
 
 #define PARSES(s)	parses((s), sizeof(s) - 1)
 
-static void
-test_parse_valid(void **state)
-{
-	static const char *const ok[] = {
+/* JSON texts the parser and the walker both take, and both refuse. */
+static const char *const valid_json[] = {
 		"{}", "[]", " { } ", "\n[\t]\r\n", "true", "false", "null",
 		"0", "-0", "12", "-3.25e+10", "1E5", "0.5", "\"\"", " \"x\" ",
 		"{\"a\":1,\"b\":[true,false,null],\"c\":{\"d\":\"e\"}}",
 		"[1,\"a\",{},[],-1.5]", "{\"a\":{\"b\":{\"c\":[[[]]]}}}",
-	};
-	size_t	i;
+};
 
-	(void)state;
-	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
-		if (!parses(ok[i], strlen(ok[i])))
-			fail_msg("rejected: %s", ok[i]);
-}
-
-static void
-test_parse_invalid(void **state)
-{
-	static const char *const bad[] = {
+static const char *const invalid_json[] = {
 		"", " ", "\n", "{", "}", "[", "]", "[1]]", "[[1]", "{\"a\"}",
 		"{\"a\":}", "{\"a\":1:2}", "[\"a\":1]", "{1:2}", "{\"a\" 1}",
 		"tru", "truex", "nul", "True", "01", "1.", ".5", "-", "1e",
@@ -75,13 +63,28 @@ test_parse_invalid(void **state)
 		"{\"a\":1 \"b\"}", "{\"a\":\"b\":\"c\"}", "[\"a\"}", "{\"a\"]",
 		"'a'", "{a:1}", "[nan]", "[Infinity]", "\"a\"\"b\"",
 		"{\"a\":[1,2}", "[{]}",
-	};
+};
+
+static void
+test_parse_valid(void **state)
+{
 	size_t	i;
 
 	(void)state;
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		if (parses(bad[i], strlen(bad[i])))
-			fail_msg("accepted: %s", bad[i]);
+	for (i = 0; i < NCASES(valid_json); i++)
+		if (!parses(valid_json[i], strlen(valid_json[i])))
+			fail_msg("rejected: %s", valid_json[i]);
+}
+
+static void
+test_parse_invalid(void **state)
+{
+	size_t	i;
+
+	(void)state;
+	for (i = 0; i < NCASES(invalid_json); i++)
+		if (parses(invalid_json[i], strlen(invalid_json[i])))
+			fail_msg("accepted: %s", invalid_json[i]);
 	/* NUL bytes anywhere: jsmn would stop at the first one. */
 	assert_false(PARSES("{}\0"));
 	assert_false(PARSES("{\"a\0\":1}"));
@@ -1011,26 +1014,26 @@ walk_all(const char *data, size_t len, int skim_depth)
 
 #define WALKS(s, d)	(walk_all((s), sizeof(s) - 1, (d)) == 0)
 
+/* Each text of v walks (ok) or is refused (!ok) at depth d. */
+static void
+walk_each(const char *const *v, size_t n, int d, int ok)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if ((walk_all(v[i], strlen(v[i]), d) == 0) != ok)
+			fail_msg("depth %d %s: %s", d,
+			    ok ? "rejected" : "accepted", v[i]);
+}
+
 static void
 test_walk_valid_invalid(void **state)
 {
 	static const char *const ok[] = {
-		"{}", "[]", " { } ", "\n[\t]\r\n", "true", "false", "null",
-		"0", "-0", "12", "-3.25e+10", "1E5", "0.5", "\"\"", " \"x\" ",
-		"{\"a\":1,\"b\":[true,false,null],\"c\":{\"d\":\"e\"}}",
-		"[1,\"a\",{},[],-1.5]", "{\"a\":{\"b\":{\"c\":[[[]]]}}}",
 		"{\"a\" : 1 , \"b\" :\n2}", "[ 1 , [ ] , { } ]",
 	};
+	/* Stricter than jsmn where it walks. */
 	static const char *const bad[] = {
-		"", " ", "\n", "{", "}", "[", "]", "[1]]", "[[1]", "{\"a\"}",
-		"{\"a\":}", "{\"a\":1:2}", "[\"a\":1]", "{1:2}", "{\"a\" 1}",
-		"tru", "truex", "nul", "True", "01", "1.", ".5", "-", "1e",
-		"1e+", "+1", "0x10", "[1x]", "{} {}", "{} x", "{},", ",{}",
-		"[] 1", "1 2", "\"abc", "\"a\\x\"", "\"\\u12\"", "\"\\u12g4\"",
-		"{\"a\":1 \"b\"}", "{\"a\":\"b\":\"c\"}", "[\"a\"}", "{\"a\"]",
-		"'a'", "{a:1}", "[nan]", "[Infinity]", "\"a\"\"b\"",
-		"{\"a\":[1,2}", "[{]}",
-		/* Stricter than jsmn where it walks. */
 		"[1 2]", "[1,,2]", "[1,]", "[,1]", "{\"a\":1,}", "{,}",
 		"{\"a\":1,,\"b\":2}", "{\"a\"::1}", "[:]", "{\"a\",1}",
 	};
@@ -1040,22 +1043,19 @@ test_walk_valid_invalid(void **state)
 		"\"a\\x\"", "\"\\u12g4\"", "['a']", "[x]", "[{}}",
 		"[\"\\u12\"]",
 	};
-	size_t	i;
 	int	d;
 
 	(void)state;
 	for (d = 0; d <= 3; d++) {
-		for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
-			if (walk_all(ok[i], strlen(ok[i]), d) != 0)
-				fail_msg("depth %d rejected: %s", d, ok[i]);
+		walk_each(valid_json, NCASES(valid_json), d, 1);
+		walk_each(ok, NCASES(ok), d, 1);
 		/* Skimmed whole (d 0), only brackets and strings are checked. */
-		for (i = 0; d > 0 && i < sizeof(bad) / sizeof(bad[0]); i++)
-			if (walk_all(bad[i], strlen(bad[i]), d) == 0)
-				fail_msg("depth %d accepted: %s", d, bad[i]);
+		if (d > 0) {
+			walk_each(invalid_json, NCASES(invalid_json), d, 0);
+			walk_each(bad, NCASES(bad), d, 0);
+		}
 	}
-	for (i = 0; i < sizeof(skimbad) / sizeof(skimbad[0]); i++)
-		if (walk_all(skimbad[i], strlen(skimbad[i]), 0) == 0)
-			fail_msg("skimmed, accepted: %s", skimbad[i]);
+	walk_each(skimbad, NCASES(skimbad), 0, 0);
 	/* NUL bytes anywhere. */
 	assert_false(WALKS("{}\0", 4));
 	assert_false(WALKS("{\"a\0\":1}", 4));
