@@ -60,14 +60,19 @@ struct pair {
 	size_t	 order;		/* document order: the first of equal keys wins */
 };
 
+/* A growing array of pairs (grow()). */
+struct pairs {
+	struct pair	*v;
+	size_t		 n, cap;
+};
+
 struct pmap {
 	const char		*buf;
 	size_t			 len;
 	struct arena		 a;
 	struct prov		*prov;
 	size_t			 nprov, provcap;
-	struct pair		*conn, *def;
-	size_t			 nconn, conncap, ndef, defcap;
+	struct pairs		 conn, def;
 	size_t			 nmodels;	/* in the reply so far */
 	struct arena		 ma;		/* one model's strings */
 	uint8_t			*enc;		/* the reply being packed (malloc) */
@@ -88,6 +93,19 @@ fail(struct pmap *m, const char *why)
 	if (m->why == NULL)
 		m->why = why;
 	return -1;
+}
+
+/*
+ * Enters the array or object (type) at the cursor; anything else fails as
+ * why (EDOM).
+ */
+static int
+enter(struct pmap *m, struct json_walk *w, int type, const char *why)
+{
+	errno = EDOM;
+	if (json_walk_type(w) != type || json_walk_enter(w) == -1)
+		return fail(m, why);
+	return 0;
 }
 
 /* Makes room for one more of *n elements of size sz in *arr (arena). */
@@ -150,6 +168,26 @@ pick(const struct json_walk *w, const struct key *keys, size_t n)
 
 static int	read_models(struct pmap *, struct json_walk *, struct prov *);
 
+/*
+ * A new pair at the end of ps, its order its index; NULL (failed as why)
+ * when there are PROVIDERS_MAX already or no memory.  A failure ends the
+ * mapping, so a pair left half set is never read.
+ */
+static struct pair *
+pair_new(struct pmap *m, struct pairs *ps, const char *why)
+{
+	struct pair	*p;
+
+	if (grow(m, (void **)&ps->v, &ps->n, &ps->cap, sizeof(*ps->v),
+	    PROVIDERS_MAX) == -1) {
+		(void)fail(m, why);
+		return NULL;
+	}
+	p = &ps->v[ps->n];
+	p->order = ps->n++;
+	return p;
+}
+
 /* `connected`: an array of strings. */
 static int
 read_connected(struct pmap *m, struct json_walk *w)
@@ -157,17 +195,13 @@ read_connected(struct pmap *m, struct json_walk *w)
 	struct pair	*p;
 	int		 r;
 
-	errno = EDOM;
-	if (json_walk_type(w) != JSON_ARRAY || json_walk_enter(w) == -1)
-		return fail(m, "connected");
+	if (enter(m, w, JSON_ARRAY, "connected") == -1)
+		return -1;
 	while ((r = json_walk_next(w)) == 1) {
-		if (grow(m, (void **)&m->conn, &m->nconn, &m->conncap,
-		    sizeof(*m->conn), PROVIDERS_MAX) == -1)
-			return fail(m, "connected");
-		p = &m->conn[m->nconn];
+		if ((p = pair_new(m, &m->conn, "connected")) == NULL)
+			return -1;
 		if (json_walk_str(w, &m->a, &p->key) == -1)
 			return fail(m, "connected");
-		p->order = m->nconn++;
 	}
 	return r == 0 ? 0 : fail(m, "connected");
 }
@@ -177,31 +211,24 @@ static int
 read_default(struct pmap *m, struct json_walk *w)
 {
 	struct pair	*p;
-	char		*key;
 	size_t		 off, len;
 	struct json_walk k;
 	int		 r;
 
-	errno = EDOM;
-	if (json_walk_type(w) != JSON_OBJECT || json_walk_enter(w) == -1)
-		return fail(m, "default");
+	if (enter(m, w, JSON_OBJECT, "default") == -1)
+		return -1;
 	while ((r = json_walk_next(w)) == 1) {
 		if (json_walk_type(w) == JSON_NULL)
 			continue;
-		if (grow(m, (void **)&m->def, &m->ndef, &m->defcap,
-		    sizeof(*m->def), PROVIDERS_MAX) == -1)
-			return fail(m, "default");
+		if ((p = pair_new(m, &m->def, "default")) == NULL)
+			return -1;
 		/* The key, decoded as a string: it starts with its quote. */
 		off = w->key - 1;
 		len = w->key_end + 1 - off;
 		if (json_walk_init(&k, m->buf + off, len, 0) == -1 ||
-		    json_walk_str(&k, &m->a, &key) == -1)
+		    json_walk_str(&k, &m->a, &p->key) == -1 ||
+		    json_walk_str(w, &m->a, &p->val) == -1)
 			return fail(m, "default");
-		p = &m->def[m->ndef];
-		p->key = key;
-		if (json_walk_str(w, &m->a, &p->val) == -1)
-			return fail(m, "default");
-		p->order = m->ndef++;
 	}
 	return r == 0 ? 0 : fail(m, "default");
 }
@@ -222,9 +249,8 @@ read_provider(struct pmap *m, struct json_walk *w)
 	int			 has_name = 0, has_models = 0;
 
 	memset(&p, 0, sizeof(p));
-	errno = EDOM;
-	if (json_walk_type(w) != JSON_OBJECT || json_walk_enter(w) == -1)
-		return fail(m, "all");
+	if (enter(m, w, JSON_OBJECT, "all") == -1)
+		return -1;
 	while ((r = json_walk_next(w)) == 1) {
 		errno = EDOM;
 		switch (pick(w, keys, NKEYS(keys))) {
@@ -281,9 +307,8 @@ read_all(struct pmap *m, struct json_walk *w)
 {
 	int	r;
 
-	errno = EDOM;
-	if (json_walk_type(w) != JSON_ARRAY || json_walk_enter(w) == -1)
-		return fail(m, "all");
+	if (enter(m, w, JSON_ARRAY, "all") == -1)
+		return -1;
 	while ((r = json_walk_next(w)) == 1)
 		if (read_provider(m, w) == -1)
 			return -1;
@@ -299,9 +324,8 @@ read_root(struct pmap *m)
 
 	if (json_walk_init(&w, m->buf, m->len, 0) == -1)
 		return fail(m, "invalid JSON");
-	errno = EDOM;
-	if (json_walk_type(&w) != JSON_OBJECT || json_walk_enter(&w) == -1)
-		return fail(m, "provider");
+	if (enter(m, &w, JSON_OBJECT, "provider") == -1)
+		return -1;
 	while ((r = json_walk_next(&w)) == 1) {
 		if (!all && json_walk_key_eq(&w, "all")) {
 			all = 1;
@@ -388,106 +412,73 @@ opt_enter(struct pmap *m, struct json_walk *w, int *entered, const char *why)
 	*entered = 0;
 	if (json_walk_type(w) == JSON_NULL)
 		return json_walk_skip(w) == -1 ? fail(m, why) : 0;
-	errno = EDOM;
-	if (json_walk_type(w) != JSON_OBJECT || json_walk_enter(w) == -1)
-		return fail(m, why);
+	if (enter(m, w, JSON_OBJECT, why) == -1)
+		return -1;
 	*entered = 1;
 	return 0;
+}
+
+/*
+ * The next member of the entered object whose key is in keys[0..n): its
+ * index; -1 at the object's end, -2 (failed as why) when the object is
+ * malformed.  The members between are skimmed by the walk.
+ */
+static int
+next_member(struct pmap *m, struct json_walk *w, const struct key *keys,
+    size_t n, const char *why)
+{
+	int	r, k;
+
+	while ((r = json_walk_next(w)) == 1)
+		if ((k = pick(w, keys, n)) != -1)
+			return k;
+	if (r == 0)
+		return -1;
+	(void)fail(m, why);
+	return -2;
 }
 
 /* capabilities {reasoning, attachment, toolcall, ...} */
 static int
 read_caps(struct pmap *m, struct json_walk *w, Opencode__ModelInfo *mi)
 {
-	static const struct key	keys[] = { KEY("reasoning"),
+	static const struct key	 keys[] = { KEY("reasoning"),
 	    KEY("attachment"), KEY("toolcall") };
-	int			r, rc, in;
+	protobuf_c_boolean	*dst[] = { &mi->reasoning, &mi->attachment,
+	    &mi->toolcall };
+	int			 k = -1, in;
 
 	if (opt_enter(m, w, &in, "capabilities") == -1)
 		return -1;
-	if (!in)
-		return 0;
-	while ((r = json_walk_next(w)) == 1) {
-		switch (pick(w, keys, NKEYS(keys))) {
-		case 0:
-			rc = opt_bool(m, w, &mi->reasoning, "reasoning");
-			break;
-		case 1:
-			rc = opt_bool(m, w, &mi->attachment, "attachment");
-			break;
-		case 2:
-			rc = opt_bool(m, w, &mi->toolcall, "toolcall");
-			break;
-		default:
-			rc = 0;		/* skimmed by the next step */
-			break;
-		}
-		if (rc == -1)
+	while (in && (k = next_member(m, w, keys, NKEYS(keys),
+	    "capabilities")) >= 0)
+		if (opt_bool(m, w, dst[k], keys[k].s) == -1)
 			return -1;
-	}
-	return r == 0 ? 0 : fail(m, "capabilities");
+	return k == -2 ? -1 : 0;
 }
 
-/* limit {context, output}: integers. */
+/*
+ * limit {context, output}: integers into ints[0] and ints[1]; cost {input,
+ * output}: numbers with fractions (per million tokens) into dbls[0] and
+ * dbls[1] (ints NULL).  A null member is skipped.
+ */
 static int
-read_limit(struct pmap *m, struct json_walk *w, Opencode__ModelInfo *mi)
+read_pair(struct pmap *m, struct json_walk *w, const char *why,
+    const struct key keys[2], int64_t *const *ints, double *const *dbls)
 {
-	static const struct key	 keys[] = { KEY("context"), KEY("output") };
-	int64_t			*dst;
-	int			 r, in;
+	int	k = -1, in, rc;
 
-	if (opt_enter(m, w, &in, "limit") == -1)
+	if (opt_enter(m, w, &in, why) == -1)
 		return -1;
-	if (!in)
-		return 0;
-	while ((r = json_walk_next(w)) == 1) {
-		switch (pick(w, keys, NKEYS(keys))) {
-		case 0:
-			dst = &mi->context_limit;
-			break;
-		case 1:
-			dst = &mi->output_limit;
-			break;
-		default:
-			continue;
-		}
+	while (in && (k = next_member(m, w, keys, 2, why)) >= 0) {
 		if (json_walk_type(w) == JSON_NULL)
 			continue;
-		if (json_walk_int64(w, dst) == -1)
-			return fail(m, "limit");
+		rc = ints != NULL ? json_walk_int64(w, ints[k]) :
+		    json_walk_double(w, dbls[k]);
+		if (rc == -1)
+			return fail(m, why);
 	}
-	return r == 0 ? 0 : fail(m, "limit");
-}
-
-/* cost {input, output}: numbers with fractions (per million tokens). */
-static int
-read_cost(struct pmap *m, struct json_walk *w, Opencode__ModelInfo *mi)
-{
-	static const struct key	 keys[] = { KEY("input"), KEY("output") };
-	double			*dst;
-	int			 r, in;
-
-	if (opt_enter(m, w, &in, "cost") == -1)
-		return -1;
-	if (!in)
-		return 0;
-	while ((r = json_walk_next(w)) == 1) {
-		switch (pick(w, keys, NKEYS(keys))) {
-		case 0:
-			dst = &mi->cost_input;
-			break;
-		case 1:
-			dst = &mi->cost_output;
-			break;
-		default:
-			continue;
-		}
-		if (json_walk_type(w) == JSON_NULL)
-			continue;
-		if (json_walk_double(w, dst) == -1)
-			return fail(m, "cost");
-	}
-	return r == 0 ? 0 : fail(m, "cost");
+	return k == -2 ? -1 : 0;
 }
 
 /*
@@ -504,14 +495,20 @@ read_model(struct pmap *m, struct json_walk *w, Opencode__ModelInfo *mi)
 	static const struct key	keys[] = { KEY("id"), KEY("name"),
 	    KEY("family"), KEY("capabilities"), KEY("reasoning"),
 	    KEY("attachment"), KEY("tool_call"), KEY("limit"), KEY("cost") };
-	int	r, rc;
+	static const struct key	limit[] = { KEY("context"), KEY("output") };
+	static const struct key	cost[] = { KEY("input"), KEY("output") };
+	int64_t			*ints[] = { &mi->context_limit,
+	    &mi->output_limit };
+	double			*dbls[] = { &mi->cost_input, &mi->cost_output };
+	protobuf_c_boolean	*caps[] = { &mi->reasoning, &mi->attachment,
+	    &mi->toolcall };
+	int			 r, rc, k;
 
-	errno = EDOM;
-	if (json_walk_type(w) != JSON_OBJECT || json_walk_enter(w) == -1)
-		return fail(m, "models");
+	if (enter(m, w, JSON_OBJECT, "models") == -1)
+		return -1;
 	mi->id = mi->name = mi->family = (char *)"";
 	while ((r = json_walk_next(w)) == 1) {
-		switch (pick(w, keys, NKEYS(keys))) {
+		switch ((k = pick(w, keys, NKEYS(keys)))) {
 		case K_ID:
 			rc = json_walk_str(w, &m->ma, &mi->id) == -1 ?
 			    fail(m, "models: id") : 0;
@@ -526,19 +523,15 @@ read_model(struct pmap *m, struct json_walk *w, Opencode__ModelInfo *mi)
 			rc = read_caps(m, w, mi);
 			break;
 		case K_REASONING:
-			rc = opt_bool(m, w, &mi->reasoning, "reasoning");
-			break;
 		case K_ATTACHMENT:
-			rc = opt_bool(m, w, &mi->attachment, "attachment");
-			break;
 		case K_TOOL_CALL:
-			rc = opt_bool(m, w, &mi->toolcall, "tool_call");
+			rc = opt_bool(m, w, caps[k - K_REASONING], keys[k].s);
 			break;
 		case K_LIMIT:
-			rc = read_limit(m, w, mi);
+			rc = read_pair(m, w, "limit", limit, ints, NULL);
 			break;
 		case K_COST:
-			rc = read_cost(m, w, mi);
+			rc = read_pair(m, w, "cost", cost, NULL, dbls);
 			break;
 		default:
 			rc = 0;		/* skimmed by the next step */
@@ -593,9 +586,8 @@ read_models(struct pmap *m, struct json_walk *w, struct prov *p)
 	uint8_t			*q;
 	int			r;
 
-	errno = EDOM;
-	if (json_walk_type(w) != JSON_OBJECT || json_walk_enter(w) == -1)
-		return fail(m, "models");
+	if (enter(m, w, JSON_OBJECT, "models") == -1)
+		return -1;
 	p->enc_off = m->enclen;
 	while ((r = json_walk_next(w)) == 1) {
 		if (m->nmodels >= PROVIDERS_MODELS_MAX) {
@@ -668,13 +660,13 @@ build(struct pmap *m, int include_all, size_t *nkept)
 	int			 connected;
 
 	/* (qsort() wants a pointer even for no element.) */
-	if (m->nconn > 1)
-		qsort(m->conn, m->nconn, sizeof(*m->conn), pair_cmp);
-	if (m->ndef > 1)
-		qsort(m->def, m->ndef, sizeof(*m->def), pair_cmp);
+	if (m->conn.n > 1)
+		qsort(m->conn.v, m->conn.n, sizeof(*m->conn.v), pair_cmp);
+	if (m->def.n > 1)
+		qsort(m->def.v, m->def.n, sizeof(*m->def.v), pair_cmp);
 	for (i = 0; i < m->nprov; i++) {
 		p = &m->prov[i];
-		connected = pair_find(m->conn, m->nconn, p->id) != NULL;
+		connected = pair_find(m->conn.v, m->conn.n, p->id) != NULL;
 		if (!connected && !include_all)
 			continue;	/* never looked into */
 		if (!p->done) {
@@ -686,7 +678,7 @@ build(struct pmap *m, int include_all, size_t *nkept)
 		}
 		p->connected = connected;
 		p->default_model_id = "";
-		if ((d = pair_find(m->def, m->ndef, p->id)) != NULL)
+		if ((d = pair_find(m->def.v, m->def.n, p->id)) != NULL)
 			p->default_model_id = d->val;
 		m->prov[n++] = *p;
 	}
