@@ -923,26 +923,59 @@ test_arena_raw(void **state)
 	arena_free(&a);
 }
 
+/* Each id of t is taken by ok (want 1) or refused (want 0). */
+static void
+ids_judged(int (*ok)(const char *), const struct num_case *t, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if ((ok(t[i].in) != 0) != t[i].want)
+			fail_msg("id %zu \"%s\": not %ld", i,
+			    t[i].in != NULL ? t[i].in : "(null)", t[i].want);
+}
+
 static void
 test_pathenc(void **state)
 {
+	static const struct num_case ses[] = {
+		{ "ses_de9d92354ffeyyP4zHEmF5A4Lo", 1 },
+		{ "ses_", 0 },
+		{ "ses_a-b", 0 },
+		{ "ses_%2e%2e", 0 },
+		{ "ses_../x", 0 },
+		{ "../x", 0 },
+		{ "SES_abc", 0 },
+		{ "per_abc", 0 },
+		{ "", 0 },
+		{ NULL, 0 },
+	};
+	static const struct num_case per[] = {
+		{ "per_216265ce1001662Y9m56RK1l4W", 1 },
+		{ "per_a/b", 0 },
+		{ "ses_abc", 0 },
+	};
+	static const struct num_case prov[] = {
+		{ "anthropic", 1 },
+		{ "wafer.ai", 1 },
+		{ "ocb-fixture_oauth.1", 1 },
+		{ "...", 1 },
+		{ ".", 0 },
+		{ "..", 0 },
+		{ "../x", 0 },
+		{ "a/b", 0 },
+		{ "a b", 0 },
+		{ "a%2e", 0 },
+		{ "caf\xc3\xa9", 0 },
+		{ "", 0 },
+		{ NULL, 0 },
+	};
 	char	buf[16];
 	char	id[PATHENC_ID_MAX + 2];
 
 	(void)state;
-	assert_true(pathenc_session_id("ses_de9d92354ffeyyP4zHEmF5A4Lo"));
-	assert_false(pathenc_session_id("ses_"));
-	assert_false(pathenc_session_id("ses_a-b"));
-	assert_false(pathenc_session_id("ses_%2e%2e"));
-	assert_false(pathenc_session_id("ses_../x"));
-	assert_false(pathenc_session_id("../x"));
-	assert_false(pathenc_session_id("SES_abc"));
-	assert_false(pathenc_session_id("per_abc"));
-	assert_false(pathenc_session_id(""));
-	assert_false(pathenc_session_id(NULL));
-	assert_true(pathenc_permission_id("per_216265ce1001662Y9m56RK1l4W"));
-	assert_false(pathenc_permission_id("per_a/b"));
-	assert_false(pathenc_permission_id("ses_abc"));
+	ids_judged(pathenc_session_id, ses, NCASES(ses));
+	ids_judged(pathenc_permission_id, per, NCASES(per));
 	memset(id, 'a', sizeof(id));
 	memcpy(id, "ses_", 4);
 	id[PATHENC_ID_MAX] = '\0';
@@ -951,19 +984,7 @@ test_pathenc(void **state)
 	id[PATHENC_ID_MAX + 1] = '\0';
 	assert_false(pathenc_session_id(id));
 
-	assert_true(pathenc_provider_id("anthropic"));
-	assert_true(pathenc_provider_id("wafer.ai"));
-	assert_true(pathenc_provider_id("ocb-fixture_oauth.1"));
-	assert_true(pathenc_provider_id("..."));
-	assert_false(pathenc_provider_id("."));
-	assert_false(pathenc_provider_id(".."));
-	assert_false(pathenc_provider_id("../x"));
-	assert_false(pathenc_provider_id("a/b"));
-	assert_false(pathenc_provider_id("a b"));
-	assert_false(pathenc_provider_id("a%2e"));
-	assert_false(pathenc_provider_id("caf\xc3\xa9"));
-	assert_false(pathenc_provider_id(""));
-	assert_false(pathenc_provider_id(NULL));
+	ids_judged(pathenc_provider_id, prov, NCASES(prov));
 	memset(id, 'p', PATHENC_ID_MAX);
 	id[PATHENC_ID_MAX] = '\0';
 	assert_true(pathenc_provider_id(id));
@@ -1355,9 +1376,28 @@ test_walk_key_raw(void **state)
 	    "\"\xc3\xa9\":4,\"a\x01\":5,"
 	    "\"a_key_longer_than_sixteen_bytes\":6,"
 	    "\"sixteen_bytes_and_then\\n\":7,\"q\\\"\":8,\"z\":[9]}";
+	/* Its keys: plain (1: the raw bytes are the key) and key_eq's answer. */
+	static const struct {
+		const char	*key;
+		int		 plain, eq;
+	} keys[] = {
+		{ "ab", 1, 1 },
+		{ "", 1, 1 },
+		/* Escaped, UTF-8, a raw control character: not plain. */
+		{ "a", 0, 1 },
+		{ "\xc3\xa9", 0, 1 },
+		{ "a\x01", 0, 0 },		/* refused decoded */
+		/* Longer than one 16-byte step, plain or with a late escape. */
+		{ "a_key_longer_than_sixteen_bytes", 1, 1 },
+		{ "sixteen_bytes_and_then\n", 0, 1 },
+		/* An escaped quote does not end the key. */
+		{ "q\"", 0, 1 },
+		/* Near the end of the input (fewer than 16 bytes left). */
+		{ "z", 1, 1 },
+	};
 	struct json_walk w;
 	const char	*k;
-	size_t		 len;
+	size_t		 len, i;
 
 	(void)state;
 	assert_int_equal(json_walk_init(&w, doc, sizeof(doc) - 1, 0), 0);
@@ -1365,41 +1405,16 @@ test_walk_key_raw(void **state)
 	assert_int_equal(json_walk_enter(&w), 0);
 	assert_int_equal(json_walk_key_raw(&w, &k, &len), -1);	/* none yet */
 
-	assert_int_equal(json_walk_next(&w), 1);
-	assert_int_equal(json_walk_key_raw(&w, &k, &len), 1);
-	assert_int_equal(len, 2);
-	assert_memory_equal(k, "ab", 2);
-	assert_int_equal(json_walk_next(&w), 1);
-	assert_int_equal(json_walk_key_raw(&w, &k, &len), 1);
-	assert_int_equal(len, 0);
-	assert_true(json_walk_key_eq(&w, ""));
-	/* Escaped, UTF-8, a raw control character: not plain. */
-	assert_int_equal(json_walk_next(&w), 1);
-	assert_int_equal(json_walk_key_raw(&w, &k, &len), 0);
-	assert_true(json_walk_key_eq(&w, "a"));
-	assert_int_equal(json_walk_next(&w), 1);
-	assert_int_equal(json_walk_key_raw(&w, &k, &len), 0);
-	assert_true(json_walk_key_eq(&w, "\xc3\xa9"));
-	assert_int_equal(json_walk_next(&w), 1);
-	assert_int_equal(json_walk_key_raw(&w, &k, &len), 0);
-	assert_false(json_walk_key_eq(&w, "a\x01"));	/* refused decoded */
-	/* Longer than one 16-byte step, plain or with a late escape. */
-	assert_int_equal(json_walk_next(&w), 1);
-	assert_int_equal(json_walk_key_raw(&w, &k, &len), 1);
-	assert_int_equal(len, 31);
-	assert_memory_equal(k, "a_key_longer_than_sixteen_bytes", 31);
-	assert_int_equal(json_walk_next(&w), 1);
-	assert_int_equal(json_walk_key_raw(&w, &k, &len), 0);
-	assert_true(json_walk_key_eq(&w, "sixteen_bytes_and_then\n"));
-	/* An escaped quote does not end the key. */
-	assert_int_equal(json_walk_next(&w), 1);
-	assert_int_equal(json_walk_key_raw(&w, &k, &len), 0);
-	assert_true(json_walk_key_eq(&w, "q\""));
-	/* Near the end of the input (fewer than 16 bytes left). */
-	assert_int_equal(json_walk_next(&w), 1);
-	assert_int_equal(json_walk_key_raw(&w, &k, &len), 1);
-	assert_int_equal(len, 1);
-	assert_int_equal(k[0], 'z');
+	for (i = 0; i < NCASES(keys); i++) {
+		assert_int_equal(json_walk_next(&w), 1);
+		if (json_walk_key_raw(&w, &k, &len) != keys[i].plain)
+			fail_msg("key %zu: not %d", i, keys[i].plain);
+		if (keys[i].plain == 1 && (len != strlen(keys[i].key) ||
+		    memcmp(k, keys[i].key, len) != 0))
+			fail_msg("key %zu: raw \"%.*s\"", i, (int)len, k);
+		if ((json_walk_key_eq(&w, keys[i].key) != 0) != keys[i].eq)
+			fail_msg("key %zu: key_eq not %d", i, keys[i].eq);
+	}
 	assert_int_equal(json_walk_enter(&w), 0);
 	assert_int_equal(json_walk_next(&w), 1);
 	assert_int_equal(json_walk_key_raw(&w, &k, &len), -1);	/* an array */
