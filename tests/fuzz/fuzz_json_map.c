@@ -31,6 +31,14 @@ check_str(const char *s)
 		abort();
 }
 
+/* s is the id the request named. */
+static void
+check_is(const char *s, const char *want)
+{
+	if (strcmp(s, want) != 0)
+		abort();
+}
+
 static void
 check_message_list(const Opencode__MessageList *ml)
 {
@@ -95,14 +103,12 @@ check_v2(const Opencode__ServerMessage *sm)
 			check_str(sm->pending_list->questions[i]->id);
 		break;
 	case OPENCODE__SERVER_MESSAGE__PAYLOAD_TODO_LIST:
-		if (strcmp(sm->todo_list->session_id, "ses_f") != 0)
-			abort();
+		check_is(sm->todo_list->session_id, "ses_f");
 		for (i = 0; i < sm->todo_list->n_todos; i++)
 			check_str(sm->todo_list->todos[i]->content);
 		break;
 	case OPENCODE__SERVER_MESSAGE__PAYLOAD_DIFF_LIST:
-		if (strcmp(sm->diff_list->message_id, "msg_f") != 0)
-			abort();
+		check_is(sm->diff_list->message_id, "msg_f");
 		for (i = 0; i < sm->diff_list->n_files; i++) {
 			check_str(sm->diff_list->files[i]->path);
 			check_str(sm->diff_list->files[i]->patch);
@@ -154,8 +160,7 @@ check_reply(const uint8_t *out, size_t len)
 			check_str(sm->provider_status->connected[i]);
 		break;
 	case OPENCODE__SERVER_MESSAGE__PAYLOAD_AUTH_STATUS:
-		if (strcmp(sm->auth_status->provider_id, "mock") != 0)
-			abort();
+		check_is(sm->auth_status->provider_id, "mock");
 		break;
 	case OPENCODE__SERVER_MESSAGE__PAYLOAD_UPSTREAM_HEALTH:
 		check_str(sm->upstream_health->version);
