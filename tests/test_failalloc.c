@@ -92,24 +92,19 @@ static int
 send_req(struct client *c, enum kind k, uint64_t rid)
 {
 	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
-	Opencode__HealthCheck hc = OPENCODE__HEALTH_CHECK__INIT;
-	Opencode__ListSessionsRequest ls = OPENCODE__LIST_SESSIONS_REQUEST__INIT;
 	Opencode__CreateSessionRequest cs = OPENCODE__CREATE_SESSION_REQUEST__INIT;
 	Opencode__GetSession gs = OPENCODE__GET_SESSION__INIT;
-	Opencode__ListAgentsRequest la = OPENCODE__LIST_AGENTS_REQUEST__INIT;
 	Opencode__Subscribe su = OPENCODE__SUBSCRIBE__INIT;
 	char *ids[1] = { (char *)FX_SESSION };
 
 	cm.request_id = rid;
 	switch (k) {
 	case K_HEALTH:
-		cm.payload_case = CMP(HEALTH_CHECK);
-		cm.health_check = &hc;
-		break;
+		return it_send_empty(&c->w, rid, CMP(HEALTH_CHECK), T_IO);
 	case K_LIST:
-		cm.payload_case = CMP(LIST_SESSIONS);
-		cm.list_sessions = &ls;
-		break;
+		return it_send_empty(&c->w, rid, CMP(LIST_SESSIONS), T_IO);
+	case K_AGENTS:
+		return it_send_empty(&c->w, rid, CMP(LIST_AGENTS), T_IO);
 	case K_CREATE:
 		cs._title_case = OPENCODE__CREATE_SESSION_REQUEST___TITLE_TITLE;
 		cs.title = (char *)"failalloc";
@@ -120,10 +115,6 @@ send_req(struct client *c, enum kind k, uint64_t rid)
 		gs.session_id = (char *)FX_SESSION;
 		cm.payload_case = CMP(GET_SESSION);
 		cm.get_session = &gs;
-		break;
-	case K_AGENTS:
-		cm.payload_case = CMP(LIST_AGENTS);
-		cm.list_agents = &la;
 		break;
 	case K_SUBSCRIBE:
 		su.n_session_ids = 1;

@@ -176,17 +176,46 @@ it_call(struct wsc *w, Opencode__ClientMessage *cm, int timeout_ms)
 	return wsc_recv_reply(w, cm->request_id, timeout_ms);
 }
 
+int
+it_send_empty(struct wsc *w, uint64_t id,
+    Opencode__ClientMessage__PayloadCase c, int timeout_ms)
+{
+	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
+	const ProtobufCFieldDescriptor *f;
+	ProtobufCMessage sub;
+
+	/* A oneof case is its field's number. */
+	f = protobuf_c_message_descriptor_get_field(
+	    &opencode__client_message__descriptor, (unsigned)c);
+	if (f == NULL || f->type != PROTOBUF_C_TYPE_MESSAGE ||
+	    ((const ProtobufCMessageDescriptor *)f->descriptor)->n_fields != 0)
+		fail_msg("payload case %d is not a request without fields",
+		    (int)c);
+	protobuf_c_message_init(f->descriptor, &sub);
+	cm.request_id = id;
+	cm.payload_case = c;
+	/* Where protobuf-c keeps the case's pointer, as its packer does. */
+	*(ProtobufCMessage **)(void *)((char *)&cm + f->offset) = &sub;
+	return wsc_send_msg(w, &cm, timeout_ms);
+}
+
+Opencode__ServerMessage *
+it_call_empty(struct wsc *w, uint64_t id,
+    Opencode__ClientMessage__PayloadCase c, int timeout_ms)
+{
+	if (it_send_empty(w, id, c, T_IO) == -1)
+		fail_msg("send failed");
+	return wsc_recv_reply(w, id, timeout_ms);
+}
+
 void
 it_health(struct wsc *w, uint64_t id, int timeout_ms)
 {
-	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
-	Opencode__HealthCheck hc = OPENCODE__HEALTH_CHECK__INIT;
+	Opencode__ServerMessage *m;
 
-	cm.request_id = id;
-	cm.payload_case = CMP(HEALTH_CHECK);
-	cm.health_check = &hc;
-	it_call_expect(w, &cm, SMP(UPSTREAM_HEALTH), "HealthCheck",
-	    timeout_ms);
+	m = it_call_empty(w, id, CMP(HEALTH_CHECK), timeout_ms);
+	it_expect_case(m, id, SMP(UPSTREAM_HEALTH), "HealthCheck");
+	wsc_msg_free(m);
 }
 
 void
@@ -203,13 +232,7 @@ it_call_expect(struct wsc *w, Opencode__ClientMessage *cm,
 int
 it_send_list(struct wsc *w, uint64_t id, int timeout_ms)
 {
-	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
-	Opencode__ListSessionsRequest ls = OPENCODE__LIST_SESSIONS_REQUEST__INIT;
-
-	cm.request_id = id;
-	cm.payload_case = CMP(LIST_SESSIONS);
-	cm.list_sessions = &ls;
-	return wsc_send_msg(w, &cm, timeout_ms);
+	return it_send_empty(w, id, CMP(LIST_SESSIONS), timeout_ms);
 }
 
 void
