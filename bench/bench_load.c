@@ -218,9 +218,8 @@ print_roles(pid_t root)
 static int
 flood_start(struct target *t)
 {
-	char line[128], *argv[8];
+	char name[128], *argv[8];
 	int i = 0;
-	unsigned port;
 
 	argv[i++] = (char *)opt.flood;
 	argv[i++] = "--session";
@@ -230,13 +229,9 @@ flood_start(struct target *t)
 	if (opt.flood_arg != NULL)
 		argv[i++] = (char *)opt.flood_arg;	/* e.g. --close */
 	argv[i] = NULL;
-	snprintf(line, sizeof(line), "flood-%s", t->name);
-	if (bu_spawn(&t->flood, opt.flood, argv, line) == -1 ||
-	    bu_read_line(&t->flood, line, sizeof(line), 5000) == -1 ||
-	    sscanf(line, "{\"port\":%u}", &port) != 1)
-		return -1;
-	t->fport = (uint16_t)port;
-	return 0;
+	snprintf(name, sizeof(name), "flood-%s", t->name);
+	return bu_spawn_upstream(&t->flood, opt.flood, argv, name, 5000,
+	    &t->fport);
 }
 
 /* Asks the target's upstream; -1 or the value of "key":N in the answer. */
@@ -257,20 +252,14 @@ flood_get(const struct target *t, const char *path, const char *key)
 static double
 broker_start(struct target *t, int sandbox)
 {
-	char url[64], line[512], ver[64], js[4096], *argv[12];
+	char url[64], line[512], ver[64], js[4096], *argv[BU_OCB_ARGC];
 	int64_t t0;
 	int i = 0;
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned)t->fport);
-	if (t->kind == T_OCB) {
-		argv[i++] = (char *)opt.ocbroker;
-		argv[i++] = "--port";
-		argv[i++] = "0";
-		argv[i++] = "--upstream";
-		argv[i++] = url;
-		if (!sandbox)
-			argv[i++] = "--insecure-no-sandbox";
-	} else {
+	if (t->kind == T_OCB)
+		(void)bu_ocb_argv(argv, opt.ocbroker, url, sandbox, NULL);
+	else {
 		snprintf(js, sizeof(js), "%s/broker.js", opt.peer);
 		argv[i++] = (char *)opt.node;
 		argv[i++] = js;
@@ -278,8 +267,8 @@ broker_start(struct target *t, int sandbox)
 		argv[i++] = "0";
 		argv[i++] = "--upstream";
 		argv[i++] = url;
+		argv[i] = NULL;
 	}
-	argv[i] = NULL;
 	t0 = bu_now_ns();
 	if (bu_spawn(&t->proc, argv[0], argv, t->name) == -1)
 		return -1;

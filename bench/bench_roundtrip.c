@@ -32,16 +32,10 @@
  * the CPU time the front and netproc spent per ListSessions.  Every wait is
  * bounded; the processes it starts are killed by PID.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
-
 #include <sys/types.h>
-#include <sys/utsname.h>
 
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,13 +46,6 @@
 #include "bench/bench_util.h"
 #include "netproc/api.h"
 #include "proto/messages.pb-c.h"
-
-#ifndef BENCH_BUILD
-#define BENCH_BUILD	"."
-#endif
-#ifndef BENCH_SRC
-#define BENCH_SRC	".."
-#endif
 
 #define IO_TIMEOUT_MS	10000
 #define START_TIMEOUT_MS 15000
@@ -115,16 +102,8 @@ die(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	fprintf(stderr, "bench_roundtrip: ");
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
 	bws_close(&ws);
-	bu_stop(&ocb, 3000);
-	bu_stop(&fake, 3000);
-	fprintf(stderr, "logs: %s %s\n", ocb.log[0] ? ocb.log : "-",
-	    fake.log[0] ? fake.log : "-");
-	exit(1);
+	bu_vdie(&ocb, &fake, fmt, ap);
 }
 
 /* One request through ocbroker; returns its time, checks the reply. */
@@ -266,33 +245,23 @@ usage(void)
 static void
 start(void)
 {
-	char line[1024], upstream[64];
-	char *fargv[4], *oargv[12];
-	unsigned fp;
-	int i = 0;
+	char upstream[64];
+	char *fargv[4], *oargv[BU_OCB_ARGC];
+	const char *level;
 
 	fargv[0] = (char *)fake_path;
 	fargv[1] = "--fixtures";
 	fargv[2] = (char *)fixtures;
 	fargv[3] = NULL;
-	if (bu_spawn(&fake, fake_path, fargv, "roundtrip-fake") == -1)
-		die("cannot start %s", fake_path);
-	if (bu_read_line(&fake, line, sizeof(line), START_TIMEOUT_MS) == -1 ||
-	    sscanf(line, "{\"port\":%u}", &fp) != 1 || fp == 0 || fp > 65535)
+	if (bu_spawn_upstream(&fake, fake_path, fargv, "roundtrip-fake",
+	    START_TIMEOUT_MS, &fport) == -1)
 		die("fake_upstream did not start (see %s)", fake.log);
-	fport = (uint16_t)fp;
 
-	snprintf(upstream, sizeof(upstream), "http://127.0.0.1:%u", fp);
-	oargv[i++] = (char *)ocb_path;
-	oargv[i++] = "--port";
-	oargv[i++] = "0";
-	oargv[i++] = "--upstream";
-	oargv[i++] = upstream;
-	oargv[i++] = "--insecure-no-sandbox";
-	oargv[i++] = "--log-level";
-	oargv[i++] = getenv("BENCH_OCB_LOGLEVEL") != NULL ?
-	    getenv("BENCH_OCB_LOGLEVEL") : "warn";
-	oargv[i] = NULL;
+	snprintf(upstream, sizeof(upstream), "http://127.0.0.1:%u",
+	    (unsigned)fport);
+	if ((level = getenv("BENCH_OCB_LOGLEVEL")) == NULL)
+		level = "warn";
+	(void)bu_ocb_argv(oargv, ocb_path, upstream, 0, level);
 	if (bu_spawn(&ocb, ocb_path, oargv, "roundtrip-ocbroker") == -1)
 		die("cannot start %s", ocb_path);
 }
@@ -380,13 +349,11 @@ main(int argc, char *argv[])
 	    R_SUBSCRIBE, R_BADID, R_HEALTH, R_DIRECT_HEALTH };
 	const size_t nmain = sizeof(main_set) / sizeof(main_set[0]);
 	struct bu_stats st[NREQ];
-	char line[1024], token[128], version[64], date[64], perf_file[512];
+	char line[1024], token[128], version[64], perf_file[512];
 	uint16_t port;
 	pid_t kids[8], perf_pid = -1, front_pid, netproc_pid;
 	double cf0, cn0, pf0, pn0, load0, load1, map_session, map_provider;
 	size_t nk = 0, session_body, provider_body, m;
-	struct utsname un;
-	time_t now;
 	long i, small, rounds, r;
 	int ch, k;
 
@@ -405,10 +372,7 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		usage();
-	signal(SIGPIPE, SIG_IGN);
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	load0 = bu_loadavg();
-	bu_check_load("at start");
+	load0 = bu_begin();
 
 	start();
 	if (bu_read_line(&ocb, line, sizeof(line), START_TIMEOUT_MS) == -1 ||
@@ -512,12 +476,7 @@ main(int argc, char *argv[])
 	for (k = 0; k < NREQ; k++)
 		bu_stats(samples[k], (size_t)nsamples[k], &st[k]);
 
-	now = time(NULL);
-	strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S %Z", localtime(&now));
-	uname(&un);
-	printf("bench_roundtrip  %s  %s %s, %ld cores, load %.2f -> %.2f, "
-	    "ocbroker %s\n", date, un.sysname, un.release,
-	    sysconf(_SC_NPROCESSORS_ONLN), load0, load1, version);
+	bu_print_header("bench_roundtrip", load0, load1, version);
 	printf("ListSessions: %ld round trips each, batches of %ld "
 	    "(breakdown rows %ld per batch), after %ld warm-up; /session "
 	    "body %zu bytes\n", K, batch, small, warmup, session_body);

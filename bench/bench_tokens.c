@@ -36,18 +36,12 @@
  * of the configurations rotates from round to round.  CPU seconds used by
  * the front, netproc, the flood and this process are shown per phase.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
-
 #include <sys/socket.h>
 #include <sys/types.h>
-#include <sys/utsname.h>
 
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,10 +52,6 @@
 #include "bench/bench_util.h"
 #include "netproc/events.h"
 #include "netproc/sse.h"
-
-#ifndef BENCH_BUILD
-#define BENCH_BUILD	"."
-#endif
 
 #define IO_TIMEOUT_MS	10000
 #define START_TIMEOUT_MS 15000
@@ -110,15 +100,7 @@ die(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	fprintf(stderr, "bench_tokens: ");
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	bu_stop(&ocb, 3000);
-	bu_stop(&flood, 3000);
-	fprintf(stderr, "logs: %s %s\n", ocb.log[0] ? ocb.log : "-",
-	    flood.log[0] ? flood.log : "-");
-	exit(1);
+	bu_vdie(&ocb, &flood, fmt, ap);
 }
 
 /* ---- the direct reader: HTTP head, chunked decoding, SSE events ---- */
@@ -698,11 +680,8 @@ main(int argc, char *argv[])
 	    "stall" };
 	static struct result res[NCFG][MAX_ROUNDS];
 	struct result *med[NCFG];
-	char line[1024], upstream[64], version[64], date[64];
-	char *fargv[6], *oargv[12];
-	struct utsname un;
-	unsigned fp;
-	time_t now;
+	char line[1024], upstream[64], version[64];
+	char *fargv[6], *oargv[BU_OCB_ARGC];
 	double load0, load1, ceil_rate, r;
 	int ch, i, k, rd;
 
@@ -734,10 +713,7 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		usage();
-	signal(SIGPIPE, SIG_IGN);
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	load0 = bu_loadavg();
-	bu_check_load("at start");
+	load0 = bu_begin();
 
 	i = 0;
 	fargv[i++] = (char *)flood_path;
@@ -746,24 +722,13 @@ main(int argc, char *argv[])
 	fargv[i++] = "--max-seconds";
 	fargv[i++] = "300";
 	fargv[i] = NULL;
-	if (bu_spawn(&flood, flood_path, fargv, "tokens-flood") == -1)
-		die("cannot start %s", flood_path);
-	if (bu_read_line(&flood, line, sizeof(line), START_TIMEOUT_MS) == -1 ||
-	    sscanf(line, "{\"port\":%u}", &fp) != 1 || fp == 0 || fp > 65535)
+	if (bu_spawn_upstream(&flood, flood_path, fargv, "tokens-flood",
+	    START_TIMEOUT_MS, &flood_port) == -1)
 		die("flood_upstream did not start (see %s)", flood.log);
-	flood_port = (uint16_t)fp;
 
-	snprintf(upstream, sizeof(upstream), "http://127.0.0.1:%u", fp);
-	i = 0;
-	oargv[i++] = (char *)ocb_path;
-	oargv[i++] = "--port";
-	oargv[i++] = "0";
-	oargv[i++] = "--upstream";
-	oargv[i++] = upstream;
-	oargv[i++] = "--insecure-no-sandbox";
-	oargv[i++] = "--log-level";
-	oargv[i++] = "info";
-	oargv[i] = NULL;
+	snprintf(upstream, sizeof(upstream), "http://127.0.0.1:%u",
+	    (unsigned)flood_port);
+	(void)bu_ocb_argv(oargv, ocb_path, upstream, 0, "info");
 	if (bu_spawn(&ocb, ocb_path, oargv, "tokens-ocbroker") == -1)
 		die("cannot start %s", ocb_path);
 	if (bu_read_line(&ocb, line, sizeof(line), START_TIMEOUT_MS) == -1 ||
@@ -792,12 +757,7 @@ main(int argc, char *argv[])
 		}
 	load1 = bu_loadavg();
 
-	now = time(NULL);
-	strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S %Z", localtime(&now));
-	uname(&un);
-	printf("bench_tokens  %s  %s %s, %ld cores, load %.2f -> %.2f, "
-	    "ocbroker %s\n", date, un.sysname, un.release,
-	    sysconf(_SC_NPROCESSORS_ONLN), load0, load1, version);
+	bu_print_header("bench_tokens", load0, load1, version);
 	printf("%lu message.part.delta events per round (%s), %d rounds, "
 	    "median round shown\n", N, close_delim ? "close-delimited" :
 	    "chunked, one event per chunk", rounds);

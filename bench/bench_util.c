@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 
 #include <arpa/inet.h>
@@ -19,6 +20,7 @@
 
 #include <ctype.h>
 #include <dirent.h>
+#include <err.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -104,6 +106,34 @@ bu_check_load(const char *when)
 	if (l >= 1.0)
 		fprintf(stderr, "warning: load average %.2f %s: other jobs "
 		    "share the 2 cores, figures may be noisy\n", l, when);
+}
+
+double
+bu_begin(void)
+{
+	double l;
+
+	signal(SIGPIPE, SIG_IGN);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	l = bu_loadavg();
+	bu_check_load("at start");
+	return l;
+}
+
+void
+bu_print_header(const char *prog, double load0, double load1,
+    const char *version)
+{
+	struct utsname un;
+	char date[64];
+	time_t now;
+
+	now = time(NULL);
+	strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S %Z", localtime(&now));
+	uname(&un);
+	printf("%s  %s  %s %s, %ld cores, load %.2f -> %.2f, "
+	    "ocbroker %s\n", prog, date, un.sysname, un.release,
+	    sysconf(_SC_NPROCESSORS_ONLN), load0, load1, version);
 }
 
 /* ---- processes ---- */
@@ -208,6 +238,60 @@ bu_stop(struct bu_proc *p, int timeout_ms)
 		close(p->out);
 	p->out = -1;
 	p->pid = 0;
+}
+
+void
+bu_stop_both(struct bu_proc *ocb, struct bu_proc *upstream)
+{
+	bu_stop(ocb, 3000);
+	bu_stop(upstream, 3000);
+	fprintf(stderr, "logs: %s %s\n", ocb->log[0] ? ocb->log : "-",
+	    upstream->log[0] ? upstream->log : "-");
+}
+
+void
+bu_vdie(struct bu_proc *ocb, struct bu_proc *upstream, const char *fmt,
+    va_list ap)
+{
+	vwarnx(fmt, ap);
+	bu_stop_both(ocb, upstream);
+	exit(1);
+}
+
+int
+bu_spawn_upstream(struct bu_proc *p, const char *path, char *const argv[],
+    const char *logname, int timeout_ms, uint16_t *port)
+{
+	char line[128];
+	unsigned v;
+
+	if (bu_spawn(p, path, argv, logname) == -1 ||
+	    bu_read_line(p, line, sizeof(line), timeout_ms) == -1 ||
+	    sscanf(line, "{\"port\":%u}", &v) != 1 || v == 0 || v > 65535)
+		return -1;
+	*port = (uint16_t)v;
+	return 0;
+}
+
+int
+bu_ocb_argv(char *argv[], const char *path, char *url, int sandbox,
+    const char *loglevel)
+{
+	int i = 0;
+
+	argv[i++] = (char *)(uintptr_t)path;
+	argv[i++] = "--port";
+	argv[i++] = "0";
+	argv[i++] = "--upstream";
+	argv[i++] = url;
+	if (!sandbox)
+		argv[i++] = "--insecure-no-sandbox";
+	if (loglevel != NULL) {
+		argv[i++] = "--log-level";
+		argv[i++] = (char *)(uintptr_t)loglevel;
+	}
+	argv[i] = NULL;
+	return i;
 }
 
 size_t

@@ -22,10 +22,19 @@
 
 #include <sys/types.h>
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "bench/bench_base.h"
+
+/* The build and source trees (the Makefile passes both). */
+#ifndef BENCH_BUILD
+#define BENCH_BUILD	"."
+#endif
+#ifndef BENCH_SRC
+#define BENCH_SRC	".."
+#endif
 
 #ifndef BU_LOGDIR
 #define BU_LOGDIR	"/tmp/bn"	/* -DBU_LOGDIR='"..."' to change */
@@ -45,6 +54,14 @@ void	bu_stats(int64_t *v, size_t n, struct bu_stats *s);
 /* The 1-minute load average; warns on stderr when it is high. */
 double	bu_loadavg(void);
 void	bu_check_load(const char *when);
+/*
+ * The start of a report's run: SIGPIPE ignored, stdout line-buffered;
+ * returns the load average (and warns when it is high).
+ */
+double	bu_begin(void);
+/* Its first line: PROG, the date, the system, the load, ocbroker's version. */
+void	bu_print_header(const char *prog, double load0, double load1,
+	    const char *version);
 
 /* ---- processes ---- */
 
@@ -61,6 +78,27 @@ int	bu_spawn(struct bu_proc *, const char *path, char *const argv[],
 int	bu_read_line(struct bu_proc *, char *buf, size_t sz, int timeout_ms);
 /* SIGTERM, wait up to timeout_ms, then SIGKILL the group; always reaps. */
 void	bu_stop(struct bu_proc *, int timeout_ms);
+/* Stops ocbroker and its upstream and names their logs on stderr. */
+void	bu_stop_both(struct bu_proc *ocb, struct bu_proc *upstream);
+/* "PROG: message" on stderr, bu_stop_both(), exit status 1. */
+void	bu_vdie(struct bu_proc *ocb, struct bu_proc *upstream,
+	    const char *fmt, va_list ap)
+	    __attribute__((noreturn, format(printf, 3, 0)));
+
+/*
+ * Spawns an upstream (fake_upstream, flood_upstream) and reads the port
+ * from its first line, {"port":P}; 0 or -1.
+ */
+int	bu_spawn_upstream(struct bu_proc *, const char *path,
+	    char *const argv[], const char *logname, int timeout_ms,
+	    uint16_t *port);
+/*
+ * ocbroker's command line in front of url: argv needs BU_OCB_ARGC entries
+ * and ends with NULL; loglevel NULL keeps ocbroker's.  Returns argc.
+ */
+#define BU_OCB_ARGC	10
+int	bu_ocb_argv(char *argv[], const char *path, char *url, int sandbox,
+	    const char *loglevel);
 
 /* The PIDs of pid's direct children (from /proc); returns how many. */
 size_t	bu_children(pid_t pid, pid_t *out, size_t max);
