@@ -89,20 +89,32 @@ chatmap_req_str(struct chatmap *cm, int obj, const char *key, char **out)
 	return chatmap_req_tok(cm, json_obj_get(cm->j, obj, key), key, out);
 }
 
-/* An optional string member: absent or null is "". */
-int
-chatmap_opt_str(struct chatmap *cm, int obj, const char *key, char **out)
+/*
+ * The value of an optional member, or -1 when it is absent or null: the
+ * member then takes its default.
+ */
+static int
+opt_member(const struct chatmap *cm, int obj, const char *key)
 {
 	int	t = json_obj_get(cm->j, obj, key);
 
 	switch (json_type(cm->j, t)) {
 	case -1:
 	case JSON_NULL:
-		*out = EMPTY;
-		return 0;
+		return -1;
 	default:
-		return chatmap_tok_str(cm, t, key, out);
+		return t;
 	}
+}
+
+/* An optional string member: absent or null is "". */
+int
+chatmap_opt_str(struct chatmap *cm, int obj, const char *key, char **out)
+{
+	int	t = opt_member(cm, obj, key);
+
+	*out = EMPTY;
+	return t == -1 ? 0 : chatmap_tok_str(cm, t, key, out);
 }
 
 /* An optional boolean member: absent or null is false. */
@@ -110,37 +122,27 @@ int
 chatmap_opt_bool(struct chatmap *cm, int obj, const char *key,
     protobuf_c_boolean *v)
 {
-	int	t = json_obj_get(cm->j, obj, key), b;
+	int	t = opt_member(cm, obj, key), b;
 
 	*v = 0;
-	switch (json_type(cm->j, t)) {
-	case -1:
-	case JSON_NULL:
+	if (t == -1)
 		return 0;
-	default:
-		if (json_get_bool(cm->j, t, &b) == -1)
-			return fail(cm, key);
-		*v = b != 0;
-		return 0;
-	}
+	if (json_get_bool(cm->j, t, &b) == -1)
+		return fail(cm, key);
+	*v = b != 0;
+	return 0;
 }
 
 /* An optional integer member: absent or null is 0, a fraction fails. */
 int
 chatmap_opt_int(struct chatmap *cm, int obj, const char *key, int64_t *v)
 {
-	int	t = json_obj_get(cm->j, obj, key);
+	int	t = opt_member(cm, obj, key);
 
 	*v = 0;
-	switch (json_type(cm->j, t)) {
-	case -1:
-	case JSON_NULL:
-		return 0;
-	default:
-		if (json_get_int64(cm->j, t, v) == -1)
-			return fail(cm, key);
-		return 0;
-	}
+	if (t != -1 && json_get_int64(cm->j, t, v) == -1)
+		return fail(cm, key);
+	return 0;
 }
 
 /*
@@ -172,16 +174,10 @@ tok_double(struct chatmap *cm, int t, const char *why, double *v)
 static int
 opt_double(struct chatmap *cm, int obj, const char *key, double *v)
 {
-	int	t = json_obj_get(cm->j, obj, key);
+	int	t = opt_member(cm, obj, key);
 
 	*v = 0;
-	switch (json_type(cm->j, t)) {
-	case -1:
-	case JSON_NULL:
-		return 0;
-	default:
-		return tok_double(cm, t, key, v);
-	}
+	return t == -1 ? 0 : tok_double(cm, t, key, v);
 }
 
 /*
@@ -192,24 +188,18 @@ opt_double(struct chatmap *cm, int obj, const char *key, double *v)
 static int
 opt_count(struct chatmap *cm, int obj, const char *key, int64_t *v)
 {
-	int	t = json_obj_get(cm->j, obj, key);
+	int	t = opt_member(cm, obj, key);
 	double	d;
 
 	*v = 0;
-	switch (json_type(cm->j, t)) {
-	case -1:
-	case JSON_NULL:
+	if (t == -1 || json_get_int64(cm->j, t, v) == 0)
 		return 0;
-	default:
-		if (json_get_int64(cm->j, t, v) == 0)
-			return 0;
-		if (tok_double(cm, t, key, &d) == -1)
-			return -1;
-		if (d > NUM_INT_MAX || d < -NUM_INT_MAX)
-			return fail(cm, key);
-		*v = (int64_t)d;
-		return 0;
-	}
+	if (tok_double(cm, t, key, &d) == -1)
+		return -1;
+	if (d > NUM_INT_MAX || d < -NUM_INT_MAX)
+		return fail(cm, key);
+	*v = (int64_t)d;
+	return 0;
 }
 
 /*
@@ -219,18 +209,13 @@ opt_count(struct chatmap *cm, int obj, const char *key, int64_t *v)
 int
 chatmap_opt_obj(struct chatmap *cm, int obj, const char *key)
 {
-	int	t = json_obj_get(cm->j, obj, key);
+	int	t = opt_member(cm, obj, key);
 
-	switch (json_type(cm->j, t)) {
-	case -1:
-	case JSON_NULL:
-		return -1;
-	case JSON_OBJECT:
-		return t;
-	default:
+	if (t != -1 && json_type(cm->j, t) != JSON_OBJECT) {
 		(void)fail(cm, key);
 		return -2;
 	}
+	return t;
 }
 
 /* A required object member, or -1 (why set). */
