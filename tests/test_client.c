@@ -115,32 +115,15 @@ struct req {
 static void
 req_init(struct req *r, enum kind k)
 {
-	static const Opencode__ClientMessage cm =
-	    OPENCODE__CLIENT_MESSAGE__INIT;
-	static const Opencode__ListSessionsRequest ls =
-	    OPENCODE__LIST_SESSIONS_REQUEST__INIT;
-	static const Opencode__ListAgentsRequest la =
-	    OPENCODE__LIST_AGENTS_REQUEST__INIT;
-	static const Opencode__GetProviderStatusRequest gp =
-	    OPENCODE__GET_PROVIDER_STATUS_REQUEST__INIT;
-	static const Opencode__HealthCheck hc = OPENCODE__HEALTH_CHECK__INIT;
-	static const Opencode__Subscribe sub = OPENCODE__SUBSCRIBE__INIT;
-	static const Opencode__GetAuthRequest ga =
-	    OPENCODE__GET_AUTH_REQUEST__INIT;
-	static const Opencode__DeleteSessionRequest del =
-	    OPENCODE__DELETE_SESSION_REQUEST__INIT;
-	static const Opencode__CreateSessionRequest cs =
-	    OPENCODE__CREATE_SESSION_REQUEST__INIT;
-
-	r->cm = cm;
-	r->ls = ls;
-	r->la = la;
-	r->gp = gp;
-	r->hc = hc;
-	r->sub = sub;
-	r->ga = ga;
-	r->del = del;
-	r->cs = cs;
+	opencode__client_message__init(&r->cm);
+	opencode__list_sessions_request__init(&r->ls);
+	opencode__list_agents_request__init(&r->la);
+	opencode__get_provider_status_request__init(&r->gp);
+	opencode__health_check__init(&r->hc);
+	opencode__subscribe__init(&r->sub);
+	opencode__get_auth_request__init(&r->ga);
+	opencode__delete_session_request__init(&r->del);
+	opencode__create_session_request__init(&r->cs);
 	switch (k) {
 	case K_PROVIDERS:
 		r->cm.payload_case =
