@@ -21,6 +21,7 @@
 #include "broker/http_head.h"
 #include "broker/ws_upgrade.h"
 #include "common/base64.h"
+#include "tests/fuzz/plan.h"
 
 #define MAX_CHUNK_BYTES	8
 
@@ -129,18 +130,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct http_head_parser whole, chunked;
 	enum http_head_status sw, sc = HTTP_HEAD_INCOMPLETE;
-	const uint8_t *sizes, *s;
-	size_t nsizes, slen, cw, c, off, i, chunk, total = 0;
+	struct fuzz_plan fp;
+	const uint8_t *s;
+	size_t slen, cw, c, off, i, chunk, total = 0;
 	char out[WS_UPGRADE_RESPONSE_MAX];
 
-	if (size < 1)
+	if (size < 1 || fuzz_plan_split(data, size,
+	    data[0] % MAX_CHUNK_BYTES + 1, &fp) == -1)
 		return 0;
-	nsizes = data[0] % MAX_CHUNK_BYTES + 1;
-	if (size < 1 + nsizes)
-		return 0;
-	sizes = data + 1;
-	s = data + 1 + nsizes;
-	slen = size - 1 - nsizes;
+	s = fp.body;
+	slen = fp.len;
 
 	http_head_init(&whole);
 	sw = http_head_feed(&whole, s, slen, &cw);
@@ -148,7 +147,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	http_head_init(&chunked);
 	for (off = 0, i = 0; off < slen; i++) {
-		uint8_t v = sizes[i % nsizes];
+		uint8_t v = fp.plan[i % fp.nplan];
 
 		chunk = v < 128 ? v : (size_t)(v - 128) * 64;
 		if (chunk > slen - off)
@@ -161,7 +160,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check(c == chunk);
 		off += chunk;
 		/* A run of zero sizes must still make progress. */
-		if (chunk == 0 && i % nsizes == nsizes - 1 && off < slen) {
+		if (chunk == 0 && i % fp.nplan == fp.nplan - 1 && off < slen) {
 			sc = http_head_feed(&chunked, s + off, 1, &c);
 			total += c;
 			off += 1;

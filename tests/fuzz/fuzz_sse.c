@@ -22,6 +22,7 @@
 #include "netproc/events.h"
 #include "netproc/sse.h"
 #include "proto/messages.pb-c.h"
+#include "tests/fuzz/plan.h"
 #include "tests/support/sm_check.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -114,17 +115,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct event_mapper	*m;
 	struct run		 whole = { 0xcbf29ce484222325ULL, 0, 0 };
 	struct run		 chunked = { 0xcbf29ce484222325ULL, 0, 0 };
-	const uint8_t		*plan, *body;
-	size_t			 nplan, len, off, n, k = 0;
+	struct fuzz_plan	 fp;
+	const uint8_t		*body;
+	size_t			 len, off, n, k = 0;
 
-	if (size == 0)
+	if (size == 0 || fuzz_plan_split(data, size, data[0] & 0x0f,
+	    &fp) == -1)
 		return 0;
-	nplan = data[0] & 0x0f;
-	if (size < 1 + nplan)
-		return 0;
-	plan = data + 1;
-	body = data + 1 + nplan;
-	len = size - 1 - nplan;
+	body = fp.body;
+	len = fp.len;
 
 	sse_parser_init(&p);
 	(void)feed(&p, body, len, &whole, NULL);
@@ -134,7 +133,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	sse_parser_init(&p);
 	for (off = 0; off < len; off += n) {
-		n = nplan == 0 ? len : (size_t)plan[k++ % nplan] + 1;
+		n = fp.nplan == 0 ? len : (size_t)fp.plan[k++ % fp.nplan] + 1;
 		if (n > len - off)
 			n = len - off;
 		if (feed(&p, body + off, n, &chunked, m) == -1)
