@@ -93,7 +93,6 @@ send_req(struct client *c, enum kind k, uint64_t rid)
 {
 	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
 	Opencode__CreateSessionRequest cs = OPENCODE__CREATE_SESSION_REQUEST__INIT;
-	Opencode__GetSession gs = OPENCODE__GET_SESSION__INIT;
 	Opencode__Subscribe su = OPENCODE__SUBSCRIBE__INIT;
 	char *ids[1] = { (char *)FX_SESSION };
 
@@ -105,16 +104,14 @@ send_req(struct client *c, enum kind k, uint64_t rid)
 		return it_send_empty(&c->w, rid, CMP(LIST_SESSIONS), T_IO);
 	case K_AGENTS:
 		return it_send_empty(&c->w, rid, CMP(LIST_AGENTS), T_IO);
+	case K_GET:
+		return it_send_str(&c->w, rid, CMP(GET_SESSION), FX_SESSION,
+		    T_IO);
 	case K_CREATE:
 		cs._title_case = OPENCODE__CREATE_SESSION_REQUEST___TITLE_TITLE;
 		cs.title = (char *)"failalloc";
 		cm.payload_case = CMP(CREATE_SESSION);
 		cm.create_session = &cs;
-		break;
-	case K_GET:
-		gs.session_id = (char *)FX_SESSION;
-		cm.payload_case = CMP(GET_SESSION);
-		cm.get_session = &gs;
 		break;
 	case K_SUBSCRIBE:
 		su.n_session_ids = 1;

@@ -398,22 +398,45 @@ test_ping_flood_authenticated(void **state)
 	ping_flood(*state, 1);
 }
 
-/* A packed ClientMessage{request_id, auth_handshake{token}}, malloc'd. */
+/* cm packed into a malloc'd buffer extra bytes longer; *len: its size. */
+static uint8_t *
+pack(const Opencode__ClientMessage *cm, size_t extra, size_t *len)
+{
+	uint8_t *p;
+
+	*len = opencode__client_message__get_packed_size(cm);
+	assert_non_null(p = malloc(*len + extra));
+	opencode__client_message__pack(cm, p);
+	return p;
+}
+
+/* ClientMessage{request_id, auth_handshake{token}}, as pack() packs it. */
 static uint8_t *
 pack_handshake(const char *token, uint64_t rid, size_t extra, size_t *len)
 {
 	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
 	Opencode__AuthHandshake ah = OPENCODE__AUTH_HANDSHAKE__INIT;
-	uint8_t *p;
 
 	ah.token = (char *)token;
 	cm.request_id = rid;
 	cm.payload_case = CMP(AUTH_HANDSHAKE);
 	cm.auth_handshake = &ah;
-	*len = opencode__client_message__get_packed_size(&cm);
-	assert_non_null(p = malloc(*len + extra));
-	opencode__client_message__pack(&cm, p);
-	return p;
+	return pack(&cm, extra, len);
+}
+
+/* A Subscribe to the n ids, as pack() packs it. */
+static uint8_t *
+pack_subscribe(uint64_t rid, char **ids, size_t n, size_t extra, size_t *len)
+{
+	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__Subscribe sub = OPENCODE__SUBSCRIBE__INIT;
+
+	sub.n_session_ids = n;
+	sub.session_ids = ids;
+	cm.request_id = rid;
+	cm.payload_case = CMP(SUBSCRIBE);
+	cm.subscribe = &sub;
+	return pack(&cm, extra, len);
 }
 
 /* A right handshake padded over 1 KiB with an unknown field: 1008, no reply. */
@@ -467,8 +490,6 @@ static void
 test_preauth_first_field(void **state)
 {
 	struct it_env *e = *state;
-	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
-	Opencode__Subscribe sub = OPENCODE__SUBSCRIBE__INIT;
 	Opencode__ServerMessage *m;
 	char *ids[1] = { (char *)"ses_abc" };
 	uint8_t *msg, *hs;
@@ -476,15 +497,8 @@ test_preauth_first_field(void **state)
 	struct wsc w;
 
 	memset(&w, 0, sizeof(w));
-	sub.n_session_ids = 1;
-	sub.session_ids = ids;
-	cm.request_id = 5;
-	cm.payload_case = CMP(SUBSCRIBE);
-	cm.subscribe = &sub;
 	hs = pack_handshake(e->token, 0, 0, &hlen);
-	len = opencode__client_message__get_packed_size(&cm);
-	assert_non_null(msg = malloc(len + hlen));
-	opencode__client_message__pack(&cm, msg);
+	msg = pack_subscribe(5, ids, 1, hlen, &len);
 	memcpy(msg + len, hs, hlen);
 	len += hlen;
 	assert_true(len < AUTH_MAX_MESSAGE);
@@ -511,29 +525,22 @@ static void
 test_preauth_big_subscribe(void **state)
 {
 	struct it_env *e = *state;
-	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
-	Opencode__Subscribe sub = OPENCODE__SUBSCRIBE__INIT;
 	const size_t nids = 120000;
 	static const char id[] = "ses_0123456789abcdefghijklmn";
 	struct peak pk;
 	struct wsc w;
+	char **ids;
 	uint8_t *msg;
 	size_t len;
 	long growth;
 	int code;
 
 	memset(&w, 0, sizeof(w));
-	assert_non_null(sub.session_ids = calloc(nids, sizeof(char *)));
+	assert_non_null(ids = calloc(nids, sizeof(char *)));
 	for (size_t i = 0; i < nids; i++)
-		sub.session_ids[i] = (char *)id;
-	sub.n_session_ids = nids;
-	cm.request_id = 7;
-	cm.payload_case = CMP(SUBSCRIBE);
-	cm.subscribe = &sub;
-	len = opencode__client_message__get_packed_size(&cm);
+		ids[i] = (char *)id;
+	msg = pack_subscribe(7, ids, nids, 0, &len);
 	assert_true(len > 3 * MIB && len < 8 * MIB);
-	assert_non_null(msg = malloc(len));
-	opencode__client_message__pack(&cm, msg);
 
 	assert_int_equal(wsc_open(&w, e->port, T_IO), 0);
 	peak_start(&pk, procfs_role_pid(e->ocb_pid, "front"));
@@ -546,7 +553,7 @@ test_preauth_big_subscribe(void **state)
 	assert_int_equal(code, 1008);
 	wsc_close(&w);
 	free(msg);
-	free(sub.session_ids);
+	free(ids);
 }
 
 int

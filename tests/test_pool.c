@@ -50,14 +50,7 @@ send_list(struct wsc *w, uint64_t id)
 static void
 send_cancel(struct wsc *w, uint64_t id, const char *sid)
 {
-	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
-	Opencode__CancelRequest cr = OPENCODE__CANCEL_REQUEST__INIT;
-
-	cr.session_id = (char *)sid;
-	cm.request_id = id;
-	cm.payload_case = CMP(CANCEL_REQUEST);
-	cm.cancel_request = &cr;
-	if (wsc_send_msg(w, &cm, P_IO) == -1)
+	if (it_send_str(w, id, CMP(CANCEL_REQUEST), sid, P_IO) == -1)
 		fail_msg("send failed");
 }
 

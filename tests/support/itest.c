@@ -177,26 +177,44 @@ it_call(struct wsc *w, Opencode__ClientMessage *cm, int timeout_ms)
 }
 
 int
-it_send_empty(struct wsc *w, uint64_t id,
-    Opencode__ClientMessage__PayloadCase c, int timeout_ms)
+it_send_str(struct wsc *w, uint64_t id,
+    Opencode__ClientMessage__PayloadCase c, const char *s, int timeout_ms)
 {
 	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
 	const ProtobufCFieldDescriptor *f;
-	ProtobufCMessage sub;
+	const ProtobufCMessageDescriptor *d = NULL;
+	union {
+		ProtobufCMessage	base;
+		uint64_t		space[16];
+	} sub;
 
 	/* A oneof case is its field's number. */
 	f = protobuf_c_message_descriptor_get_field(
 	    &opencode__client_message__descriptor, (unsigned)c);
-	if (f == NULL || f->type != PROTOBUF_C_TYPE_MESSAGE ||
-	    ((const ProtobufCMessageDescriptor *)f->descriptor)->n_fields != 0)
-		fail_msg("payload case %d is not a request without fields",
-		    (int)c);
-	protobuf_c_message_init(f->descriptor, &sub);
+	if (f != NULL && f->type == PROTOBUF_C_TYPE_MESSAGE)
+		d = f->descriptor;
+	if (d == NULL || d->sizeof_message > sizeof(sub) ||
+	    (s == NULL && d->n_fields != 0) ||
+	    (s != NULL && (d->n_fields == 0 || d->fields[0].id != 1 ||
+	    d->fields[0].type != PROTOBUF_C_TYPE_STRING ||
+	    d->fields[0].label == PROTOBUF_C_LABEL_REPEATED)))
+		fail_msg("payload case %d is not a request %s", (int)c,
+		    s == NULL ? "without fields" : "with a string field 1");
+	protobuf_c_message_init(d, &sub);
+	/* Where protobuf-c keeps the fields, as its packer finds them. */
+	if (s != NULL)
+		*(const char **)(void *)((char *)&sub + d->fields[0].offset) = s;
 	cm.request_id = id;
 	cm.payload_case = c;
-	/* Where protobuf-c keeps the case's pointer, as its packer does. */
-	*(ProtobufCMessage **)(void *)((char *)&cm + f->offset) = &sub;
+	*(ProtobufCMessage **)(void *)((char *)&cm + f->offset) = &sub.base;
 	return wsc_send_msg(w, &cm, timeout_ms);
+}
+
+int
+it_send_empty(struct wsc *w, uint64_t id,
+    Opencode__ClientMessage__PayloadCase c, int timeout_ms)
+{
+	return it_send_str(w, id, c, NULL, timeout_ms);
 }
 
 Opencode__ServerMessage *

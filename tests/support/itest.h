@@ -119,6 +119,15 @@ void	it_call_expect(struct wsc *w, Opencode__ClientMessage *cm,
  */
 int	it_send_empty(struct wsc *w, uint64_t id,
 	    Opencode__ClientMessage__PayloadCase c, int timeout_ms);
+/*
+ * Sends the request of payload case c with its field 1, a string, set to s
+ * and its other fields unset (GetSession, CancelRequest, GetTodos ...): 0
+ * or -1.  s NULL: it_send_empty().  Fails the test on a case that has no
+ * such field.
+ */
+int	it_send_str(struct wsc *w, uint64_t id,
+	    Opencode__ClientMessage__PayloadCase c, const char *s,
+	    int timeout_ms);
 /* it_send_empty() (or fails), then the reply to id (NULL: none). */
 Opencode__ServerMessage *it_call_empty(struct wsc *w, uint64_t id,
 	    Opencode__ClientMessage__PayloadCase c, int timeout_ms);
