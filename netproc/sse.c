@@ -78,23 +78,27 @@ sse_parser_init(struct sse_parser *p)
 	p->retry_ms = -1;
 }
 
+/* fn on each of the parser's buffers: one list for freeing and clearing. */
+static void
+each_sbuf(struct sse_parser *p, void (*fn)(struct sse_buf *))
+{
+	fn(&p->line);
+	fn(&p->data);
+	fn(&p->type);
+	fn(&p->id);
+}
+
 void
 sse_parser_free(struct sse_parser *p)
 {
-	sbuf_free(&p->line);
-	sbuf_free(&p->data);
-	sbuf_free(&p->type);
-	sbuf_free(&p->id);
+	each_sbuf(p, sbuf_free);
 	sse_parser_init(p);
 }
 
 void
 sse_parser_reset(struct sse_parser *p)
 {
-	sbuf_clear(&p->line);
-	sbuf_clear(&p->data);
-	sbuf_clear(&p->type);
-	sbuf_clear(&p->id);
+	each_sbuf(p, sbuf_clear);
 	p->state = SSE_ST_LINE_START;
 	p->bom_done = 0;
 	p->retry_ms = -1;
