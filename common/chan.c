@@ -28,6 +28,23 @@ chan_init(struct chan *ch, int fd)
 	buf_init(&ch->out);
 }
 
+/* Deletes, or frees, each of the channel's events that was made. */
+static void
+chan_events_end(struct chan *ch, int free_them)
+{
+	struct event **ev[] = { &ch->rev, &ch->wev, &ch->retry };
+
+	for (size_t i = 0; i < sizeof(ev) / sizeof(ev[0]); i++) {
+		if (*ev[i] == NULL)
+			continue;
+		if (free_them) {
+			event_free(*ev[i]);
+			*ev[i] = NULL;
+		} else
+			event_del(*ev[i]);
+	}
+}
+
 /* Stops watching and tells the owner, once; the owner may free the channel. */
 static void
 chan_stop(struct chan *ch, enum chan_end end, const char *why)
@@ -37,12 +54,7 @@ chan_stop(struct chan *ch, enum chan_end end, const char *why)
 	if (ch->stopped)
 		return;
 	ch->stopped = 1;
-	if (ch->rev != NULL)
-		event_del(ch->rev);
-	if (ch->wev != NULL)
-		event_del(ch->wev);
-	if (ch->retry != NULL)
-		event_del(ch->retry);
+	chan_events_end(ch, 0);
 	errno = saved;
 	ch->cb->closed(ch, end, why, ch->arg);
 }
@@ -256,13 +268,7 @@ void
 chan_free(struct chan *ch)
 {
 	/* libevent allows an event to be freed from its own callback. */
-	if (ch->rev != NULL)
-		event_free(ch->rev);
-	if (ch->wev != NULL)
-		event_free(ch->wev);
-	if (ch->retry != NULL)
-		event_free(ch->retry);
-	ch->rev = ch->wev = ch->retry = NULL;
+	chan_events_end(ch, 1);
 	if (ch->fd != -1)
 		close(ch->fd);
 	ch->fd = -1;
