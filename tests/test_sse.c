@@ -26,6 +26,7 @@
 #include <cmocka.h>
 
 #include "netproc/sse.h"
+#include "tests/support/cases.h"
 #include "tests/support/fixture.h"
 
 #define EXHAUSTIVE_MAX	(64 * 1024)	/* split every boundary up to this size */
@@ -333,43 +334,40 @@ test_many_count(void **state)
 static void
 test_line_ends(void **state)
 {
+	/* Each feed, and how many events there are after it. */
+	static const struct num_case feeds[] = {
+		/* CRLF split between feeds, in a data line and a blank line. */
+		{ "data: a\r", 0 },
+		{ "\ndata: b\r\n\r", 1 },	/* the CR ends the blank line */
+		{ "\n", 1 },			/* its LF adds no blank line */
+		{ "data: c\n\n", 2 },
+		/* Lone CRs. */
+		{ "data: d\rdata: e\r\r", 3 },
+		/* LF then CR: two line ends, not one CRLF. */
+		{ "data: f\n\rdata: g\r\n\n", 5 },
+		/* A CR at the end of a feed, then something else than LF. */
+		{ "data: h\r", 5 },
+		{ "data: i\r", 5 },
+		{ "\r", 6 },
+		/* CR CR LF: a line end, then a CRLF blank line. */
+		{ "data: j\r\r\n", 7 },
+	};
+	static const char *const data[] = {
+		"a\nb", "c", "d\ne", "f", "g", "h\ni", "j",
+	};
 	struct sse_parser	p;
 	struct recs		r = { 0 };
+	size_t			i;
 
 	(void)state;
 	sse_parser_init(&p);
-	/* CRLF split between feeds, inside a data line and in the blank line. */
-	feed_str(&p, "data: a\r", &r);
-	feed_str(&p, "\ndata: b\r\n\r", &r);
-	assert_int_equal(r.n, 1);		/* the CR ends the blank line */
-	assert_string_equal(r.v[0].data, "a\nb");
-	feed_str(&p, "\n", &r);			/* its LF adds no blank line */
-	feed_str(&p, "data: c\n\n", &r);
-	assert_int_equal(r.n, 2);
-	assert_string_equal(r.v[1].data, "c");
-
-	/* Lone CRs. */
-	feed_str(&p, "data: d\rdata: e\r\r", &r);
-	assert_int_equal(r.n, 3);
-	assert_string_equal(r.v[2].data, "d\ne");
-
-	/* LF then CR: two line ends, not one CRLF. */
-	feed_str(&p, "data: f\n\rdata: g\r\n\n", &r);
-	assert_int_equal(r.n, 5);
-	assert_string_equal(r.v[3].data, "f");
-	assert_string_equal(r.v[4].data, "g");
-
-	/* A CR at the end of a feed, then something else than LF. */
-	feed_str(&p, "data: h\r", &r);
-	feed_str(&p, "data: i\r", &r);
-	feed_str(&p, "\r", &r);
-	assert_int_equal(r.n, 6);
-	assert_string_equal(r.v[5].data, "h\ni");
-
-	/* CR CR LF: a line end, then a CRLF blank line. */
-	feed_str(&p, "data: j\r\r\n", &r);
-	assert_int_equal(r.n, 7);
-	assert_string_equal(r.v[6].data, "j");
+	for (i = 0; i < NCASES(feeds); i++) {
+		feed_str(&p, feeds[i].in, &r);
+		if (r.n != (size_t)feeds[i].want)
+			fail_msg("feed %zu: %zu events", i, r.n);
+	}
+	for (i = 0; i < NCASES(data); i++)
+		assert_string_equal(r.v[i].data, data[i]);
 	assert_false(r.error);
 	sse_parser_free(&p);
 	recs_free(&r);
