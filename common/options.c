@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +98,18 @@ parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 	return 0;
 }
 
+/* Says in err what is wrong with the command line. */
+static enum options_result __attribute__((format(printf, 3, 4)))
+usage(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return OPTIONS_USAGE;
+}
+
 /* parse_u64 for --name, with the usage message "expected lo..hi<unit>". */
 static int
 parse_range(const char *s, const char *name, uint64_t lo, uint64_t hi,
@@ -164,47 +177,37 @@ options_parse(int argc, char **argv, struct options *o, char *err, size_t errlen
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case OPT_PORT:
-			if (parse_u64(optarg, 0, 65535, &v) == -1) {
-				snprintf(err, errlen, "--port: not a port number");
-				return OPTIONS_USAGE;
-			}
+			if (parse_u64(optarg, 0, 65535, &v) == -1)
+				return usage(err, errlen, "--port: not a port number");
 			o->port_lo = o->port_hi = (uint16_t)v;
 			have_port = 1;
 			break;
 		case OPT_PORT_RANGE: {
 			char a[8], *dash = strchr(optarg, '-');
 
-			if (dash == NULL || (size_t)(dash - optarg) >= sizeof(a)) {
-				snprintf(err, errlen, "--port-range: expected A-B");
-				return OPTIONS_USAGE;
-			}
+			if (dash == NULL || (size_t)(dash - optarg) >= sizeof(a))
+				return usage(err, errlen, "--port-range: expected A-B");
 			memcpy(a, optarg, (size_t)(dash - optarg));
 			a[dash - optarg] = '\0';
 			if (parse_u64(a, 1, 65535, &v) == -1 ||
-			    parse_u64(dash + 1, 1, 65535, &v2) == -1 || v > v2) {
-				snprintf(err, errlen,
+			    parse_u64(dash + 1, 1, 65535, &v2) == -1 || v > v2)
+				return usage(err, errlen,
 				    "--port-range: expected A-B with 1 <= A <= B <= 65535");
-				return OPTIONS_USAGE;
-			}
 			o->port_lo = (uint16_t)v;
 			o->port_hi = (uint16_t)v2;
 			have_range = 1;
 			break;
 		}
 		case OPT_UPSTREAM:
-			if (!valid_upstream(optarg)) {
-				snprintf(err, errlen,
+			if (!valid_upstream(optarg))
+				return usage(err, errlen,
 				    "--upstream: expected http://HOST[:PORT] or https://HOST[:PORT]");
-				return OPTIONS_USAGE;
-			}
 			o->upstream = optarg;
 			break;
 		case OPT_UPSTREAM_CA:
-			if (*optarg != '/' || strlen(optarg) >= OPT_URL_MAX) {
-				snprintf(err, errlen,
+			if (*optarg != '/' || strlen(optarg) >= OPT_URL_MAX)
+				return usage(err, errlen,
 				    "--upstream-ca: expected an absolute path");
-				return OPTIONS_USAGE;
-			}
 			o->upstream_ca = optarg;
 			break;
 		case OPT_UPSTREAM_CONNS:
@@ -215,22 +218,16 @@ options_parse(int argc, char **argv, struct options *o, char *err, size_t errlen
 			o->upstream_connections = (unsigned)v;
 			break;
 		case OPT_TOKEN_FD:
-			if (parse_u64(optarg, 0, 1 << 20, &v) == -1) {
-				snprintf(err, errlen, "--token-fd: not a descriptor number");
-				return OPTIONS_USAGE;
-			}
+			if (parse_u64(optarg, 0, 1 << 20, &v) == -1)
+				return usage(err, errlen, "--token-fd: not a descriptor number");
 			o->token_fd = (int)v;
 			break;
 		case OPT_ALLOW_ORIGIN:
-			if (!valid_origin(optarg)) {
-				snprintf(err, errlen, "--allow-origin: not a valid origin");
-				return OPTIONS_USAGE;
-			}
-			if (o->n_allow_origins == OPT_MAX_ORIGINS) {
-				snprintf(err, errlen, "--allow-origin: at most %d",
+			if (!valid_origin(optarg))
+				return usage(err, errlen, "--allow-origin: not a valid origin");
+			if (o->n_allow_origins == OPT_MAX_ORIGINS)
+				return usage(err, errlen, "--allow-origin: at most %d",
 				    OPT_MAX_ORIGINS);
-				return OPTIONS_USAGE;
-			}
 			o->allow_origins[o->n_allow_origins++] = optarg;
 			break;
 		case OPT_MAX_MESSAGE:
@@ -241,18 +238,14 @@ options_parse(int argc, char **argv, struct options *o, char *err, size_t errlen
 			o->max_message = v;
 			break;
 		case OPT_USER:
-			if (*optarg == '\0' || strlen(optarg) > 64) {
-				snprintf(err, errlen, "--user: not a user name");
-				return OPTIONS_USAGE;
-			}
+			if (*optarg == '\0' || strlen(optarg) > 64)
+				return usage(err, errlen, "--user: not a user name");
 			o->user = optarg;
 			break;
 		case OPT_LOG_LEVEL:
-			if ((o->log_level = log_level_parse(optarg)) == -1) {
-				snprintf(err, errlen,
+			if ((o->log_level = log_level_parse(optarg)) == -1)
+				return usage(err, errlen,
 				    "--log-level: expected error, warn, info or debug");
-				return OPTIONS_USAGE;
-			}
 			break;
 		case OPT_SYSLOG:
 			o->use_syslog = 1;
@@ -267,17 +260,12 @@ options_parse(int argc, char **argv, struct options *o, char *err, size_t errlen
 			options_help(stdout);
 			return OPTIONS_EXIT_OK;
 		default:
-			snprintf(err, errlen, "unknown or incomplete option");
-			return OPTIONS_USAGE;
+			return usage(err, errlen, "unknown or incomplete option");
 		}
 	}
-	if (optind != argc) {
-		snprintf(err, errlen, "unexpected argument");
-		return OPTIONS_USAGE;
-	}
-	if (have_port && have_range) {
-		snprintf(err, errlen, "--port and --port-range exclude each other");
-		return OPTIONS_USAGE;
-	}
+	if (optind != argc)
+		return usage(err, errlen, "unexpected argument");
+	if (have_port && have_range)
+		return usage(err, errlen, "--port and --port-range exclude each other");
 	return OPTIONS_RUN;
 }
