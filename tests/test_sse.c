@@ -28,6 +28,7 @@
 #include "netproc/sse.h"
 #include "tests/support/cases.h"
 #include "tests/support/fixture.h"
+#include "tests/support/sse_feed.h"
 
 #define EXHAUSTIVE_MAX	(64 * 1024)	/* split every boundary up to this size */
 #define SAMPLE_EDGE	1024		/* big files: every boundary near the ends */
@@ -64,8 +65,9 @@ dup_bytes(const char *s, size_t n)
 }
 
 static void
-recs_add(struct recs *r, const struct sse_event *ev)
+recs_add(void *arg, const struct sse_event *ev)
 {
+	struct recs	*r = arg;
 	struct rec	*e;
 
 	/* The strings are NUL-terminated at their lengths. */
@@ -121,29 +123,15 @@ recs_free(struct recs *r)
 static void
 feed(struct sse_parser *p, const void *buf, size_t len, struct recs *r)
 {
-	const uint8_t	*b = buf;
-	struct sse_event ev;
-	enum sse_status	 s;
-	size_t		 used;
+	const char	*broken;
+	int		 failed;
 
-	for (;;) {
-		s = sse_parser_feed(p, b, len, &used, &ev);
-		if (s == SSE_ERROR) {
-			assert_non_null(p->error);
-			r->error = 1;
-			r->why = p->error;
-			return;
-		}
-		assert_true(used <= len);
-		b += used;
-		len -= used;
-		if (s == SSE_NEED_MORE) {
-			assert_int_equal(len, 0);
-			return;
-		}
-		assert_int_equal(s, SSE_EVENT);
-		assert_true(used > 0);
-		recs_add(r, &ev);
+	if ((broken = sse_feed_chunk(p, buf, len, recs_add, r,
+	    &failed)) != NULL)
+		fail_msg("sse_parser_feed: %s", broken);
+	if (failed) {
+		r->error = 1;
+		r->why = p->error;
 	}
 }
 

@@ -24,6 +24,7 @@
 #include "proto/messages.pb-c.h"
 #include "tests/fuzz/plan.h"
 #include "tests/support/sm_check.h"
+#include "tests/support/sse_feed.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -31,6 +32,7 @@ struct run {
 	uint64_t	hash;		/* of every event, in order */
 	size_t		events;
 	int		error;
+	struct event_mapper *m;		/* every event's data goes through */
 };
 
 static void
@@ -58,8 +60,10 @@ mix(uint64_t h, const void *p, size_t n)
 }
 
 static void
-take(struct run *r, const struct sse_event *ev, struct event_mapper *m)
+take(void *arg, const struct sse_event *ev)
 {
+	struct run	*r = arg;
+
 	if (ev->data == NULL || ev->type == NULL || ev->id == NULL ||
 	    ev->data[ev->data_len] != '\0' || ev->type[ev->type_len] != '\0' ||
 	    ev->id[ev->id_len] != '\0' || ev->type_len == 0 ||
@@ -72,40 +76,21 @@ take(struct run *r, const struct sse_event *ev, struct event_mapper *m)
 	r->hash = mix(r->hash, ev->type, ev->type_len + 1);
 	r->hash = mix(r->hash, ev->id, ev->id_len + 1);
 	r->hash = mix(r->hash, &ev->retry_ms, sizeof(ev->retry_ms));
-	if (m != NULL)
-		(void)event_map(m, ev->data, ev->data_len, emit, NULL);
+	if (r->m != NULL)
+		(void)event_map(r->m, ev->data, ev->data_len, emit, NULL);
 }
 
 /* Feeds one chunk; 0, or -1 once the parser failed. */
 static int
-feed(struct sse_parser *p, const uint8_t *b, size_t len, struct run *r,
-    struct event_mapper *m)
+feed(struct sse_parser *p, const uint8_t *b, size_t len, struct run *r)
 {
-	struct sse_event	ev;
-	enum sse_status		s;
-	size_t			used;
+	int	failed;
 
-	for (;;) {
-		s = sse_parser_feed(p, b, len, &used, &ev);
-		if (s == SSE_ERROR) {
-			if (p->error == NULL)
-				abort();
-			r->error = 1;
-			return -1;
-		}
-		if (used > len)
-			abort();
-		b += used;
-		len -= used;
-		if (s == SSE_NEED_MORE) {
-			if (len != 0)
-				abort();
-			return 0;
-		}
-		if (s != SSE_EVENT || used == 0)
-			abort();
-		take(r, &ev, m);
-	}
+	if (sse_feed_chunk(p, b, len, take, r, &failed) != NULL)
+		abort();
+	if (failed)
+		r->error = 1;
+	return failed ? -1 : 0;
 }
 
 int
@@ -113,8 +98,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct sse_parser	 p;
 	struct event_mapper	*m;
-	struct run		 whole = { 0xcbf29ce484222325ULL, 0, 0 };
-	struct run		 chunked = { 0xcbf29ce484222325ULL, 0, 0 };
+	struct run		 whole = { 0xcbf29ce484222325ULL, 0, 0, NULL };
+	struct run		 chunked = { 0xcbf29ce484222325ULL, 0, 0, NULL };
 	struct fuzz_plan	 fp;
 	const uint8_t		*body;
 	size_t			 len, off, n, k = 0;
@@ -126,17 +111,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	len = fp.len;
 
 	sse_parser_init(&p);
-	(void)feed(&p, body, len, &whole, NULL);
+	(void)feed(&p, body, len, &whole);
 	sse_parser_free(&p);
 
 	if ((m = event_mapper_new()) == NULL)
 		abort();
+	chunked.m = m;
 	sse_parser_init(&p);
 	for (off = 0; off < len; off += n) {
 		n = fp.nplan == 0 ? len : (size_t)fp.plan[k++ % fp.nplan] + 1;
 		if (n > len - off)
 			n = len - off;
-		if (feed(&p, body + off, n, &chunked, m) == -1)
+		if (feed(&p, body + off, n, &chunked) == -1)
 			break;
 	}
 	/* Once failed, it stays failed until a reset. */
