@@ -295,10 +295,53 @@ run_raw(struct result *res)
 	reader_close(&r);
 }
 
+/* ---- counting: ChatTokens and the deltas they cover ---- */
+
+/* The ChatTokens (field 200) of a stream, the deltas (their field 4) too. */
+struct token_count {
+	uint64_t tokens, covered, bytes;
+};
+
+/*
+ * Walks one ServerMessage: counts its ChatTokens and the deltas they
+ * cover (a space each).  Returns 1 for the marker after the last delta, a
+ * SessionEvent (204) whose kind (2) is "idle".
+ */
+static int
+count_msg(struct token_count *n, const uint8_t *msg, size_t len)
+{
+	const uint8_t *p = msg, *b, *ip, *ib, *s, *e;
+	size_t bl, ibl;
+	uint64_t v;
+	uint32_t f, g;
+	int wt, iwt, idle = 0;
+
+	while (pbw_next(&p, msg + len, &f, &wt, &v, &b, &bl) == 1) {
+		if (wt != 2 || (f != 200 && f != 204))
+			continue;
+		if (f == 200)
+			n->tokens++;
+		ip = b;
+		while (pbw_next(&ip, b + bl, &g, &iwt, &v, &ib, &ibl) == 1) {
+			if (iwt != 2)
+				continue;
+			if (f == 200 && g == 4) {
+				n->bytes += ibl;
+				for (s = ib, e = ib + ibl; (s = memchr(s, ' ',
+				    (size_t)(e - s))) != NULL; s++)
+					n->covered++;
+			} else if (f == 204 && g == 2 && ibl == 4 &&
+			    memcmp(ib, "idle", 4) == 0)
+				idle = 1;
+		}
+	}
+	return idle;
+}
+
 /* ---- the map ceiling: netproc's parser and mapper in this process ---- */
 
 struct map_count {
-	uint64_t tokens, covered, bytes;
+	struct token_count n;
 	int	 idle;
 };
 
@@ -306,26 +349,9 @@ static void
 map_emit(void *arg, const char *session_id, const uint8_t *msg, size_t len)
 {
 	struct map_count *mc = arg;
-	const uint8_t *p = msg, *b, *ip, *ib;
-	size_t bl, ibl, i;
-	uint64_t v;
-	uint32_t f, g;
-	int wt, iwt;
 
-	while (pbw_next(&p, msg + len, &f, &wt, &v, &b, &bl) == 1) {
-		if (f == 200 && wt == 2) {
-			mc->tokens++;
-			ip = b;
-			while (pbw_next(&ip, b + bl, &g, &iwt, &v, &ib,
-			    &ibl) == 1)
-				if (g == 4 && iwt == 2) {
-					mc->bytes += ibl;
-					for (i = 0; i < ibl; i++)
-						mc->covered += ib[i] == ' ';
-				}
-		} else if (f == 204 && wt == 2)
-			mc->idle = 1;
-	}
+	if (count_msg(&mc->n, msg, len))
+		mc->idle = 1;
 }
 
 static void
@@ -372,10 +398,10 @@ run_map(struct result *res)
 			die("direct /event: stream ended or timed out");
 	}
 	res->secs = (double)(bu_now_ns() - t0) / 1e9;
-	res->tokens = mc.tokens;
-	res->covered = mc.covered;
-	res->min_covered = mc.covered;
-	res->ok = mc.tokens == N && mc.covered == N && mc.bytes == 5 * N;
+	res->tokens = mc.n.tokens;
+	res->covered = mc.n.covered;
+	res->min_covered = mc.n.covered;
+	res->ok = mc.n.tokens == N && mc.n.covered == N && mc.n.bytes == 5 * N;
 	reader_close(&r);
 	sse_parser_free(&sp);
 	event_mapper_free(m);
@@ -385,7 +411,7 @@ run_map(struct result *res)
 
 struct client {
 	struct bws	 ws;
-	uint64_t	 tokens, covered, bytes;
+	struct token_count n;
 	int		 done;		/* the marker came */
 	int		 closed;	/* close code, or -1 for EOF/error */
 	int64_t		 t_end;
@@ -395,39 +421,9 @@ struct client {
 static void
 client_msg(struct client *c, const uint8_t *msg, size_t len)
 {
-	const uint8_t *p = msg, *b, *ip, *ib;
-	size_t bl, ibl;
-	uint64_t v;
-	uint32_t f, g;
-	int wt, iwt;
-
-	while (pbw_next(&p, msg + len, &f, &wt, &v, &b, &bl) == 1) {
-		if (f == 200 && wt == 2) {
-			c->tokens++;
-			ip = b;
-			while (pbw_next(&ip, b + bl, &g, &iwt, &v, &ib,
-			    &ibl) == 1)
-				if (g == 4 && iwt == 2) {
-					const uint8_t *s = ib, *e = ib + ibl;
-
-					c->bytes += ibl;
-					while ((s = memchr(s, ' ',
-					    (size_t)(e - s))) != NULL) {
-						c->covered++;
-						s++;
-					}
-				}
-		} else if (f == 204 && wt == 2) {
-			/* SessionEvent: kind (2) "idle" is the marker. */
-			ip = b;
-			while (pbw_next(&ip, b + bl, &g, &iwt, &v, &ib,
-			    &ibl) == 1)
-				if (g == 2 && iwt == 2 && ibl == 4 &&
-				    memcmp(ib, "idle", 4) == 0) {
-					c->done = 1;
-					c->t_end = bu_now_ns();
-				}
-		}
+	if (count_msg(&c->n, msg, len)) {
+		c->done = 1;
+		c->t_end = bu_now_ns();
 	}
 }
 
@@ -538,35 +534,35 @@ run_clients(int nc, int stall, struct result *res)
 				snprintf(res->note, sizeof(res->note),
 				    "client %d closed with %d after %llu deltas",
 				    i, c->closed,
-				    (unsigned long long)c->covered);
+				    (unsigned long long)c->n.covered);
 			else
 				snprintf(res->note, sizeof(res->note),
 				    "client %d: %s after %llu deltas", i,
 				    c->closed ? "connection lost" : "timed out",
-				    (unsigned long long)c->covered);
+				    (unsigned long long)c->n.covered);
 			c->t_end = bu_now_ns();
 		}
-		if (c->covered != N || c->bytes != 5 * N)
+		if (c->n.covered != N || c->n.bytes != 5 * N)
 			res->ok = 0;
-		if (c->covered < res->min_covered)
-			res->min_covered = c->covered;
+		if (c->n.covered < res->min_covered)
+			res->min_covered = c->n.covered;
 		if (stall > 0 && i == nc - 1) {
 			if (c->done || res->note[0] == '\0')
 				snprintf(res->note, sizeof(res->note),
 				    "stalled %d ms: %llu ChatTokens covering %llu "
 				    "deltas (%.1f%% merged), done after %.2f s",
-				    stall, (unsigned long long)c->tokens,
-				    (unsigned long long)c->covered,
-				    c->covered ? 100.0 * (double)(c->covered -
-				    c->tokens) / (double)c->covered : 0,
+				    stall, (unsigned long long)c->n.tokens,
+				    (unsigned long long)c->n.covered,
+				    c->n.covered ? 100.0 * (double)(c->n.covered -
+				    c->n.tokens) / (double)c->n.covered : 0,
 				    (double)(c->t_end - t0) / 1e9);
 			bws_close(&c->ws);
 			continue;
 		}
 		if (c->t_end > tmax)
 			tmax = c->t_end;
-		res->tokens += c->tokens;
-		res->covered += c->covered;
+		res->tokens += c->n.tokens;
+		res->covered += c->n.covered;
 		bws_close(&c->ws);
 	}
 	res->secs = (double)(tmax - t0) / 1e9;
