@@ -32,48 +32,20 @@ here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 srcdir=$(cd -- "$here/../.." && pwd)
 page=$srcdir/examples/smoke-page
 ctl=$srcdir/tests/e2e/opencode.sh
-readonly EXIT_SKIP=77
 ci=${CI:-false}
+say_as=browser
+# shellcheck source=tests/e2e/server.sh
+. "$srcdir/tests/e2e/server.sh"
 
-ocbroker=${OCBROKER:-$srcdir/build-test/gcc/ocbroker}
 out=${OUT_DIR:-$srcdir/build-test/browser}
 chromium=${CHROMIUM:-/usr/bin/chromium}
 work=
-state=
-started=0
-rc=1
-
-say() {
-	printf 'browser: %s\n' "$*" >&2
-}
-
-now() {
-	date +%s
-}
-
-# SKIP (77), or a failure under CI=true.
-skip() {
-	if [[ $ci == true ]]; then
-		say "FAIL: $* (CI=true: no skipping)"
-		rc=1
-	else
-		say "SKIP: $*"
-		rc=$EXIT_SKIP
-	fi
-	exit "$rc"
-}
 
 # shellcheck disable=SC2317  # reached through the trap
 cleanup() {
 	local st=$?
 	trap - EXIT INT TERM
-	if [[ $started == 1 ]]; then
-		if [[ $rc != 0 && -d $state ]]; then
-			cp -- "$state/server.log" "$state/mock.log" "$out/" \
-			    2>/dev/null || true
-		fi
-		OCB_E2E_DIR=$state "$ctl" stop || say "stopping the server failed"
-	fi
+	server_stop "$out"
 	[[ -z $work || ! -d $work ]] || rm -rf -- "$work"
 	[[ $rc == 0 ]] || exit "$rc"
 	exit "$st"
@@ -83,11 +55,7 @@ trap cleanup EXIT
 trap 'rc=130; exit 130' INT TERM
 
 t0=$(now)
-if [[ ! -x $ocbroker ]]; then
-	say "FAIL: no ocbroker binary at $ocbroker (build it first, or set OCBROKER)"
-	exit 1
-fi
-ocbroker=$(cd -- "$(dirname -- "$ocbroker")" && pwd)/$(basename -- "$ocbroker")
+find_ocbroker
 mkdir -p -- "$out"
 out=$(cd -- "$out" && pwd)
 
@@ -126,22 +94,7 @@ say "npm ci and the page's build: $((t1 - t0)) s"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ocb-browser.XXXXXX")
 state=$work/state
-started=1
-set +e
-url=$(OCB_E2E_DIR=$state "$ctl" start 2>"$work/start.err")
-st=$?
-set -e
-cat -- "$work/start.err" >&2
-if [[ $st == "$EXIT_SKIP" ]]; then
-	started=0
-	reason=$(sed -n 's/^opencode.sh: SKIP: //p' "$work/start.err" | head -n 1)
-	skip "${reason:-the OpenCode server is not available}"
-fi
-if [[ $st != 0 || -z $url ]]; then
-	[[ -d $state ]] || started=0
-	say "FAIL: the OpenCode server did not start (status $st)"
-	exit 1
-fi
+server_start "$work"
 t2=$(now)
 say "OpenCode server at $url ($((t2 - t1)) s)"
 
@@ -169,9 +122,6 @@ if [[ $failed == 0 ]]; then
 	say "PASS ($(($(now) - t0)) s in all; screenshot $out/smoke-page.png)"
 else
 	rc=1
-	if [[ -f $state/server.log ]]; then
-		say "last lines of the server log:"
-		tail -n 20 -- "$state/server.log" | sed 's/^/    /' >&2
-	fi
+	server_log_tail
 fi
 exit "$rc"

@@ -445,9 +445,8 @@ cmd_start() {
 	cat -- "$dir/url"
 }
 
-cmd_stop_quiet() {
-	stop_pid server "$SERVER_CMD" TERM || true
-	stop_pid mock mock_llm.py TERM || true
+# The state dir goes, unless OCB_E2E_KEEP=1.
+drop_dir() {
 	if [[ ${OCB_E2E_KEEP:-0} == 1 ]]; then
 		say "state dir kept: $dir"
 	else
@@ -455,15 +454,17 @@ cmd_stop_quiet() {
 	fi
 }
 
+cmd_stop_quiet() {
+	stop_pid server "$SERVER_CMD" TERM || true
+	stop_pid mock mock_llm.py TERM || true
+	drop_dir
+}
+
 cmd_stop() {
 	existing_dir "${1:-}"
 	stop_pid server "$SERVER_CMD" TERM
 	stop_pid mock mock_llm.py TERM
-	if [[ ${OCB_E2E_KEEP:-0} == 1 ]]; then
-		say "state dir kept: $dir"
-	else
-		rm -rf -- "$dir"
-	fi
+	drop_dir
 }
 
 cmd_url() {

@@ -27,35 +27,18 @@ set -euo pipefail
 here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 srcdir=$(cd -- "$here/../.." && pwd)
 ctl=$here/opencode.sh
-readonly EXIT_SKIP=77
 ci=${CI:-false}
+say_as=e2e
+# shellcheck source=tests/e2e/server.sh
+. "$here/server.sh"
 
-ocbroker=${OCBROKER:-$srcdir/build-test/gcc/ocbroker}
 work=
-state=
-started=0
-rc=1
-
-say() {
-	printf 'e2e: %s\n' "$*" >&2
-}
-
-now() {
-	date +%s
-}
 
 # shellcheck disable=SC2317  # reached through the trap
 cleanup() {
 	local st=$?
 	trap - EXIT INT TERM
-	if [[ $started == 1 ]]; then
-		# Keep the server's own logs when something failed.
-		if [[ $rc != 0 && -d $state ]]; then
-			cp -- "$state/server.log" "$state/mock.log" "$work/" \
-			    2>/dev/null || true
-		fi
-		OCB_E2E_DIR=$state "$ctl" stop || say "stopping the server failed"
-	fi
+	server_stop "$work"
 	if [[ -n $work && -d $work ]]; then
 		if [[ $rc == 0 || $rc == "$EXIT_SKIP" ]]; then
 			rm -rf -- "$work"
@@ -70,11 +53,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'rc=130; exit 130' INT TERM
 
-if [[ ! -x $ocbroker ]]; then
-	say "FAIL: no ocbroker binary at $ocbroker (build it first, or set OCBROKER)"
-	exit 1
-fi
-ocbroker=$(cd -- "$(dirname -- "$ocbroker")" && pwd)/$(basename -- "$ocbroker")
+find_ocbroker
 work=$(mktemp -d "${TMPDIR:-/tmp}/ocb-e2e.XXXXXX")
 mkdir -p -- "$work/tmp"
 
@@ -113,30 +92,7 @@ fi
 
 state=$work/state
 t0=$(now)
-started=1
-set +e
-url=$(OCB_E2E_DIR=$state "$ctl" start 2>"$work/start.err")
-st=$?
-set -e
-cat -- "$work/start.err" >&2
-if [[ $st == "$EXIT_SKIP" ]]; then
-	started=0
-	reason=$(sed -n 's/^opencode.sh: SKIP: //p' "$work/start.err" | head -n 1)
-	if [[ $ci == true ]]; then
-		say "FAIL: ${reason:-the OpenCode server is not available} (CI=true: no skipping)"
-		rc=1
-		exit 1
-	fi
-	say "SKIP: ${reason:-the OpenCode server is not available}"
-	rc=$EXIT_SKIP
-	exit "$EXIT_SKIP"
-fi
-if [[ $st != 0 || -z $url ]]; then
-	[[ -d $state ]] || started=0
-	say "FAIL: the OpenCode server did not start (status $st)"
-	rc=1
-	exit 1
-fi
+server_start "$work"
 t1=$(now)
 say "OpenCode server at $url ($((t1 - t0)) s)"
 
@@ -154,9 +110,6 @@ if [[ $rc == 0 ]]; then
 else
 	[[ $rc != "$EXIT_SKIP" ]] || rc=1	# the environment was set: no skip
 	say "FAIL (status $rc, $((t2 - t1)) s)"
-	if [[ -f $state/server.log ]]; then
-		say "last lines of the server log:"
-		tail -n 20 -- "$state/server.log" | sed 's/^/    /' >&2
-	fi
+	server_log_tail
 fi
 exit "$rc"
