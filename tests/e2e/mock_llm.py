@@ -97,6 +97,12 @@ FULL_ANSWER = ["All steps", " are done."]
 READ_ARGS = ['{"filePath"', ':"hello', '.txt"}']
 BASH_ARGS = ['{"command":"echo hello', ' from the mock",', '"description":',
              '"Print a greeting"}']
+# "tool" and "ask": a tool call (its name and argument chunks), then, once
+# its result is in the conversation, the answer.
+TOOL_TURNS = {
+    "tool": ("read", READ_ARGS, TOOL_ANSWER),
+    "ask": ("bash", BASH_ARGS, ASK_ANSWER),
+}
 
 _seq_lock = threading.Lock()
 _seq = 0
@@ -335,18 +341,11 @@ class Handler(BaseHTTPRequestHandler):
 
         if kind == "text":
             return self.answer_text(stream, usage, prompt_tokens, TEXT_CHUNKS)
-        if kind == "tool":
+        if kind in TOOL_TURNS:
+            tool, args, answer = TOOL_TURNS[kind]
             if after_tool:
-                return self.answer_text(stream, usage, prompt_tokens,
-                                        TOOL_ANSWER)
-            return self.answer_tool(stream, usage, prompt_tokens, "read",
-                                    READ_ARGS)
-        if kind == "ask":
-            if after_tool:
-                return self.answer_text(stream, usage, prompt_tokens,
-                                        ASK_ANSWER)
-            return self.answer_tool(stream, usage, prompt_tokens, "bash",
-                                    BASH_ARGS)
+                return self.answer_text(stream, usage, prompt_tokens, answer)
+            return self.answer_tool(stream, usage, prompt_tokens, tool, args)
         if kind == "slow":
             secs = SLOW_MAX_SECONDS
             if len(words) > 1:
