@@ -20,6 +20,7 @@
 
 #include "tests/support/fixture.h"
 #include "tests/support/itest.h"
+#include "tests/support/itest_req.h"
 #include "tests/support/itest_sse.h"
 
 #define T_UPSTREAM_TIMEOUT 40000 /* the 30 s request timeout, plus slack */
@@ -40,86 +41,36 @@ is_event(const Opencode__ServerMessage *m)
 	return m->request_id == 0 && m->payload_case >= 200;
 }
 
-enum simple {
-	S_LIST_SESSIONS,
-	S_LIST_AGENTS,
-	S_PROVIDER,
-	S_HEALTH
-};
-
-static Opencode__ServerMessage *
-simple(struct wsc *w, uint64_t id, enum simple kind, int timeout_ms)
-{
-	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
-	Opencode__ListSessionsRequest ls =
-	    OPENCODE__LIST_SESSIONS_REQUEST__INIT;
-	Opencode__ListAgentsRequest la = OPENCODE__LIST_AGENTS_REQUEST__INIT;
-	Opencode__GetProviderStatusRequest gp =
-	    OPENCODE__GET_PROVIDER_STATUS_REQUEST__INIT;
-	Opencode__HealthCheck hc = OPENCODE__HEALTH_CHECK__INIT;
-
-	cm.request_id = id;
-	switch (kind) {
-	case S_LIST_SESSIONS:
-		cm.payload_case = CMP(LIST_SESSIONS);
-		cm.list_sessions = &ls;
-		break;
-	case S_LIST_AGENTS:
-		cm.payload_case = CMP(LIST_AGENTS);
-		cm.list_agents = &la;
-		break;
-	case S_PROVIDER:
-		cm.payload_case = CMP(GET_PROVIDER_STATUS);
-		cm.get_provider_status = &gp;
-		break;
-	case S_HEALTH:
-		cm.payload_case = CMP(HEALTH_CHECK);
-		cm.health_check = &hc;
-		break;
-	}
-	return it_call(w, &cm, timeout_ms);
-}
-
 static void
 build_create(Opencode__ClientMessage *cm, Opencode__CreateSessionRequest *cs,
     uint64_t id, const char *title)
 {
-	opencode__client_message__init(cm);
 	opencode__create_session_request__init(cs);
 	if (title != NULL) {
 		cs->_title_case =
 		    OPENCODE__CREATE_SESSION_REQUEST___TITLE_TITLE;
 		cs->title = (char *)title;
 	}
-	cm->request_id = id;
-	cm->payload_case = CMP(CREATE_SESSION);
-	cm->create_session = cs;
+	it_request_init(cm, id, CMP(CREATE_SESSION), cs);
 }
 
 static void
 build_get_auth(Opencode__ClientMessage *cm, Opencode__GetAuthRequest *ga,
     uint64_t id, const char *provider)
 {
-	opencode__client_message__init(cm);
 	opencode__get_auth_request__init(ga);
 	ga->provider_id = (char *)provider;
-	cm->request_id = id;
-	cm->payload_case = CMP(GET_AUTH);
-	cm->get_auth = ga;
+	it_request_init(cm, id, CMP(GET_AUTH), ga);
 }
 
 static Opencode__ServerMessage *
 delete_session(struct wsc *w, uint64_t id, const char *sid)
 {
-	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
 	Opencode__DeleteSessionRequest ds =
 	    OPENCODE__DELETE_SESSION_REQUEST__INIT;
 
 	ds.session_id = (char *)sid;
-	cm.request_id = id;
-	cm.payload_case = CMP(DELETE_SESSION);
-	cm.delete_session = &ds;
-	return it_call(w, &cm, T_REPLY);
+	return it_request(w, id, CMP(DELETE_SESSION), &ds, T_REPLY);
 }
 
 /* The next message that is not an event (BAD_MESSAGE has no request_id). */
@@ -241,7 +192,7 @@ test_ready_and_auth(void **state)
 	struct it_env *e = *state;
 	struct wsc w;
 	Opencode__ServerMessage *m;
-	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__ClientMessage cm;
 	Opencode__AuthHandshake ah = OPENCODE__AUTH_HANDSHAKE__INIT;
 
 	assert_true(e->has_token);
@@ -250,15 +201,13 @@ test_ready_and_auth(void **state)
 	assert_int_equal(wsc_open(&w, e->port, T_IO), 0);
 	/* The reply to the handshake carries its request_id too. */
 	ah.token = e->token;
-	cm.request_id = 4242;
-	cm.payload_case = CMP(AUTH_HANDSHAKE);
-	cm.auth_handshake = &ah;
+	it_request_init(&cm, 4242, CMP(AUTH_HANDSHAKE), &ah);
 	assert_int_equal(wsc_send_msg(&w, &cm, T_IO), 0);
 	m = recv_non_event(&w, T_IO);
 	it_expect_case(m, 4242, SMP(AUTH_HANDSHAKE_RESPONSE), NULL);
 	assert_true(m->auth_handshake_response->success);
 	wsc_msg_free(m);
-	m = simple(&w, 2, S_HEALTH, T_REPLY);
+	m = it_request_empty(&w, 2, CMP(HEALTH_CHECK), T_REPLY);
 	it_expect_case(m, 2, SMP(UPSTREAM_HEALTH), NULL);
 	wsc_msg_free(m);
 	wsc_close(&w);
@@ -280,7 +229,7 @@ test_list_sessions(void **state)
 	n = fx_sessions(fx, 64);
 	assert_int_equal(n, 12);
 	it_client(e, &w);
-	m = simple(&w, 7, S_LIST_SESSIONS, T_REPLY);
+	m = it_request_empty(&w, 7, CMP(LIST_SESSIONS), T_REPLY);
 	it_expect_case(m, 7, SMP(SESSION_LIST), NULL);
 	assert_int_equal(m->session_list->n_sessions, n);
 	for (i = 0; i < n; i++) {
@@ -410,7 +359,7 @@ test_list_agents(void **state)
 	size_t i;
 
 	it_client(e, &w);
-	m = simple(&w, 15, S_LIST_AGENTS, T_REPLY);
+	m = it_request_empty(&w, 15, CMP(LIST_AGENTS), T_REPLY);
 	it_expect_case(m, 15, SMP(AGENT_LIST), NULL);
 	assert_int_equal(m->agent_list->n_agents, 7);
 	for (i = 0; i < 7; i++) {
@@ -446,7 +395,7 @@ test_provider_status(void **state)
 	want = fx_provider_connected();
 	it_client(e, &w);
 	t0 = it_now_ms();
-	m = simple(&w, 16, S_PROVIDER, T_REPLY);
+	m = it_request_empty(&w, 16, CMP(GET_PROVIDER_STATUS), T_REPLY);
 	it_expect_case(m, 16, SMP(PROVIDER_STATUS), NULL);
 	print_message("GetProviderStatus (6.5 MB upstream document): %lld ms\n",
 	    (long long)(it_now_ms() - t0));
@@ -491,15 +440,11 @@ static Opencode__ServerMessage *
 set_auth(struct wsc *w, uint64_t id, const char *provider,
     Opencode__AuthInfo *ai)
 {
-	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
 	Opencode__SetAuthRequest sa = OPENCODE__SET_AUTH_REQUEST__INIT;
 
 	sa.provider_id = (char *)provider;
 	sa.auth = ai;
-	cm.request_id = id;
-	cm.payload_case = CMP(SET_AUTH);
-	cm.set_auth = &sa;
-	return it_call(w, &cm, T_REPLY);
+	return it_request(w, id, CMP(SET_AUTH), &sa, T_REPLY);
 }
 
 static void
@@ -567,7 +512,6 @@ static void
 test_delete_auth(void **state)
 {
 	struct it_env *e = *state;
-	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
 	Opencode__DeleteAuth da = OPENCODE__DELETE_AUTH__INIT;
 	Opencode__ServerMessage *m;
 	struct wsc w;
@@ -575,10 +519,7 @@ test_delete_auth(void **state)
 
 	it_client(e, &w);
 	da.provider_id = "anthropic";
-	cm.request_id = 21;
-	cm.payload_case = CMP(DELETE_AUTH);
-	cm.delete_auth = &da;
-	m = it_call(&w, &cm, T_REPLY);
+	m = it_request(&w, 21, CMP(DELETE_AUTH), &da, T_REPLY);
 	it_expect_case(m, 21, SMP(_NOT_SET), NULL);
 	wsc_msg_free(m);
 	assert_non_null(last = it_fake_last(e, "DELETE", NULL));
@@ -595,7 +536,7 @@ test_health(void **state)
 	struct wsc w;
 
 	it_client(e, &w);
-	m = simple(&w, 22, S_HEALTH, T_REPLY);
+	m = it_request_empty(&w, 22, CMP(HEALTH_CHECK), T_REPLY);
 	it_expect_case(m, 22, SMP(UPSTREAM_HEALTH), NULL);
 	assert_true(m->upstream_health->healthy);
 	assert_string_equal(m->upstream_health->version, "1.18.34");
@@ -613,7 +554,7 @@ test_health(void **state)
 struct upstream_failure {
 	const char	*mode;		/* POST /__fake/mode; NULL: none */
 	int		 no_fake;
-	enum simple	 kind;
+	Opencode__ClientMessage__PayloadCase kind;
 	uint64_t	 id;
 	int		 timeout_ms;
 	const char	*code;
@@ -622,17 +563,19 @@ struct upstream_failure {
 };
 
 static const struct upstream_failure upstream_failures[] = {
-	{ "status 500", 0, S_LIST_SESSIONS, 30, T_REPLY, "UPSTREAM_ERROR",
+	{ "status 500", 0, CMP(LIST_SESSIONS), 30, T_REPLY, "UPSTREAM_ERROR",
 	    "500", 0 },
-	{ "status 404", 0, S_LIST_SESSIONS, 31, T_REPLY, "NOT_FOUND", NULL,
+	{ "status 404", 0, CMP(LIST_SESSIONS), 31, T_REPLY, "NOT_FOUND", NULL,
 	    0 },
-	{ "html", 0, S_LIST_SESSIONS, 32, T_REPLY, "UPSTREAM_ERROR", NULL, 0 },
-	{ "html", 0, S_HEALTH, 33, T_REPLY, "UPSTREAM_ERROR", NULL, 0 },
-	{ "close", 0, S_LIST_SESSIONS, 34, T_REPLY, "UPSTREAM_UNAVAILABLE",
+	{ "html", 0, CMP(LIST_SESSIONS), 32, T_REPLY, "UPSTREAM_ERROR", NULL,
+	    0 },
+	{ "html", 0, CMP(HEALTH_CHECK), 33, T_REPLY, "UPSTREAM_ERROR", NULL,
+	    0 },
+	{ "close", 0, CMP(LIST_SESSIONS), 34, T_REPLY, "UPSTREAM_UNAVAILABLE",
 	    NULL, 1 },
-	{ NULL, 1, S_LIST_SESSIONS, 41, T_REPLY, "UPSTREAM_UNAVAILABLE", NULL,
-	    0 },
-	{ "hang", 0, S_LIST_SESSIONS, 42, T_UPSTREAM_TIMEOUT,
+	{ NULL, 1, CMP(LIST_SESSIONS), 41, T_REPLY, "UPSTREAM_UNAVAILABLE",
+	    NULL, 0 },
+	{ "hang", 0, CMP(LIST_SESSIONS), 42, T_UPSTREAM_TIMEOUT,
 	    "UPSTREAM_TIMEOUT", NULL, 0 },
 };
 
@@ -663,7 +606,7 @@ upstream_failure(struct it_env *e, const struct upstream_failure *f)
 	if (f->mode != NULL)
 		assert_int_equal(it_fake_mode(e, f->mode), 0);
 	t0 = it_now_ms();
-	m = simple(&w, f->id, f->kind, f->timeout_ms);
+	m = it_request_empty(&w, f->id, f->kind, f->timeout_ms);
 	it_expect_error(m, f->id, f->code, what);
 	print_message("%s: %s after %lld ms\n", what, f->code,
 	    (long long)(it_now_ms() - t0));
@@ -674,7 +617,7 @@ upstream_failure(struct it_env *e, const struct upstream_failure *f)
 	wsc_msg_free(m);
 	if (f->recovers) {
 		assert_int_equal(it_fake_mode(e, "normal"), 0);
-		m = simple(&w, f->id + 1, S_HEALTH, T_REPLY);
+		m = it_request_empty(&w, f->id + 1, CMP(HEALTH_CHECK), T_REPLY);
 		it_expect_case(m, f->id + 1, SMP(UPSTREAM_HEALTH), what);
 		wsc_msg_free(m);
 	}
@@ -704,7 +647,7 @@ password_case(struct it_env *e, const char *ocb_pw, int ok)
 	o.ocb_password = ocb_pw;
 	it_start_or_fail(e, &o);
 	it_client(e, &w);
-	m = simple(&w, 40, S_LIST_SESSIONS, T_REPLY);
+	m = it_request_empty(&w, 40, CMP(LIST_SESSIONS), T_REPLY);
 	if (ok)
 		it_expect_case(m, 40, SMP(SESSION_LIST), NULL);
 	else {
@@ -795,7 +738,7 @@ test_nul_in_string(void **state)
 	assert_non_null(strstr(m->error->message, "UTF-8"));
 	wsc_msg_free(m);
 	/* The connection is still good, and nothing reached the upstream. */
-	m = simple(&w, 63, S_HEALTH, T_REPLY);
+	m = it_request_empty(&w, 63, CMP(HEALTH_CHECK), T_REPLY);
 	it_expect_case(m, 63, SMP(UPSTREAM_HEALTH), NULL);
 	wsc_msg_free(m);
 	assert_non_null(log = it_fake_log(e));
@@ -811,7 +754,7 @@ static void
 test_wrong_token(void **state)
 {
 	struct it_env *e = *state;
-	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__ClientMessage cm;
 	Opencode__AuthHandshake ah = OPENCODE__AUTH_HANDSHAKE__INIT;
 	Opencode__ServerMessage *m;
 	struct wsc w;
@@ -821,9 +764,7 @@ test_wrong_token(void **state)
 	tok[0] = tok[0] == '0' ? '1' : '0';
 	assert_int_equal(wsc_open(&w, e->port, T_IO), 0);
 	ah.token = tok;
-	cm.request_id = 3;
-	cm.payload_case = CMP(AUTH_HANDSHAKE);
-	cm.auth_handshake = &ah;
+	it_request_init(&cm, 3, CMP(AUTH_HANDSHAKE), &ah);
 	assert_int_equal(wsc_send_msg(&w, &cm, T_IO), 0);
 	m = recv_non_event(&w, T_IO);
 	it_expect_case(m, 3, SMP(AUTH_HANDSHAKE_RESPONSE), NULL);
@@ -854,7 +795,7 @@ test_first_message_not_auth(void **state)
 
 	assert_int_equal(wsc_open(&w, e->port, T_IO), 0);
 	it_fake_post(e, "/__fake/reset", "");
-	m = simple(&w, 60, S_LIST_SESSIONS, T_IO);
+	m = it_request_empty(&w, 60, CMP(LIST_SESSIONS), T_IO);
 	it_expect_error(m, 60, "UNAUTHENTICATED", NULL);
 	wsc_msg_free(m);
 	assert_int_equal(wsc_wait_close(&w, T_IO), WS_CLOSE_POLICY);
@@ -1008,7 +949,7 @@ static void
 test_ping_inside_fragmented_message(void **state)
 {
 	struct it_env *e = *state;
-	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__ClientMessage cm;
 	Opencode__HealthCheck hc = OPENCODE__HEALTH_CHECK__INIT;
 	Opencode__ServerMessage *m;
 	struct wsc w;
@@ -1019,9 +960,7 @@ test_ping_inside_fragmented_message(void **state)
 	enum wsc_kind k;
 
 	it_client(e, &w);
-	cm.request_id = 71;
-	cm.payload_case = CMP(HEALTH_CHECK);
-	cm.health_check = &hc;
+	it_request_init(&cm, 71, CMP(HEALTH_CHECK), &hc);
 	len = opencode__client_message__pack(&cm, buf);
 	assert_true(len >= 2);
 	assert_int_equal(wsc_send_frame(&w, 0, WS_OP_BINARY, 0, buf, 1, 1,
@@ -1092,7 +1031,7 @@ test_bad_message(void **state)
 		fail_msg("expected BAD_MESSAGE, got %s", it_describe(m));
 	wsc_msg_free(m);
 	/* The connection stays usable. */
-	m = simple(&w, 80, S_HEALTH, T_REPLY);
+	m = it_request_empty(&w, 80, CMP(HEALTH_CHECK), T_REPLY);
 	it_expect_case(m, 80, SMP(UPSTREAM_HEALTH), NULL);
 	wsc_msg_free(m);
 	wsc_close(&w);
@@ -1297,20 +1236,17 @@ test_concurrent_clients(void **state)
 		for (j = 0; j < NREQ; j++) {
 			id = (uint64_t)(i + 1) * 1000 + order[j];
 			kind = (int)((order[j] + (uint64_t)i) % 5);
-			opencode__client_message__init(&cm);
-			cm.request_id = id;
 			switch (kind) {
 			case 0:
-				cm.payload_case = CMP(LIST_SESSIONS);
-				cm.list_sessions = &ls;
+				it_request_init(&cm, id, CMP(LIST_SESSIONS),
+				    &ls);
 				break;
 			case 1:
-				cm.payload_case = CMP(HEALTH_CHECK);
-				cm.health_check = &hc;
+				it_request_init(&cm, id, CMP(HEALTH_CHECK),
+				    &hc);
 				break;
 			case 2:
-				cm.payload_case = CMP(LIST_AGENTS);
-				cm.list_agents = &la;
+				it_request_init(&cm, id, CMP(LIST_AGENTS), &la);
 				break;
 			case 3:
 				build_get_auth(&cm, &ga, id, "mock");
@@ -1380,13 +1316,13 @@ test_keepalive_reuse(void **state)
 
 	it_client(e, &w);
 	/* Warm up, then count from here. */
-	m = simple(&w, 90, S_HEALTH, T_REPLY);
+	m = it_request_empty(&w, 90, CMP(HEALTH_CHECK), T_REPLY);
 	it_expect_case(m, 90, SMP(UPSTREAM_HEALTH), NULL);
 	wsc_msg_free(m);
 	it_fake_post(e, "/__fake/reset", "");
 	for (i = 0; i < 40; i++) {
-		m = simple(&w, 100 + (uint64_t)i, i % 2 ? S_HEALTH :
-		    S_LIST_SESSIONS, T_REPLY);
+		m = it_request_empty(&w, 100 + (uint64_t)i,
+		    i % 2 ? CMP(HEALTH_CHECK) : CMP(LIST_SESSIONS), T_REPLY);
 		if (m == NULL || m->payload_case == SMP(ERROR))
 			fail_msg("request %d: %s", i, it_describe(m));
 		wsc_msg_free(m);
@@ -1407,7 +1343,6 @@ static void
 test_send_message_and_events(void **state)
 {
 	struct it_env *e = *state;
-	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
 	Opencode__SendMessage sm = OPENCODE__SEND_MESSAGE__INIT;
 	Opencode__ServerMessage *m;
 	struct wsc w;
@@ -1419,10 +1354,7 @@ test_send_message_and_events(void **state)
 	it_client(e, &w);
 	sm.session_id = FX_SESSION;
 	sm.text = "text";
-	cm.request_id = 120;
-	cm.payload_case = CMP(SEND_MESSAGE);
-	cm.send_message = &sm;
-	m = it_call(&w, &cm, T_REPLY);
+	m = it_request(&w, 120, CMP(SEND_MESSAGE), &sm, T_REPLY);
 	it_expect_case(m, 120, SMP(_NOT_SET), NULL);
 	wsc_msg_free(m);
 	assert_non_null(last = it_fake_last(e, "POST", "/session/"));
@@ -1473,23 +1405,18 @@ static Opencode__ServerMessage *
 reply_permission(struct wsc *w, uint64_t id, const char *per,
     const char *reply)
 {
-	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
 	Opencode__ReplyPermission rp = OPENCODE__REPLY_PERMISSION__INIT;
 
 	rp.session_id = FX_SESSION;
 	rp.permission_id = (char *)per;
 	rp.reply = (char *)reply;
-	cm.request_id = id;
-	cm.payload_case = CMP(REPLY_PERMISSION);
-	cm.reply_permission = &rp;
-	return it_call(w, &cm, T_REPLY);
+	return it_request(w, id, CMP(REPLY_PERMISSION), &rp, T_REPLY);
 }
 
 static void
 test_cancel_and_permission(void **state)
 {
 	struct it_env *e = *state;
-	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
 	Opencode__CancelRequest cr = OPENCODE__CANCEL_REQUEST__INIT;
 	Opencode__SendMessage sm = OPENCODE__SEND_MESSAGE__INIT;
 	Opencode__ServerMessage *m;
@@ -1498,10 +1425,7 @@ test_cancel_and_permission(void **state)
 
 	it_client(e, &w);
 	cr.session_id = FX_SESSION;
-	cm.request_id = 140;
-	cm.payload_case = CMP(CANCEL_REQUEST);
-	cm.cancel_request = &cr;
-	m = it_call(&w, &cm, T_REPLY);
+	m = it_request(&w, 140, CMP(CANCEL_REQUEST), &cr, T_REPLY);
 	it_expect_case(m, 140, SMP(_NOT_SET), NULL);
 	wsc_msg_free(m);
 	assert_non_null(last = it_fake_last(e, "POST", "/session/"));
@@ -1533,11 +1457,7 @@ test_cancel_and_permission(void **state)
 	/* A prompt to a session the upstream does not know. */
 	sm.session_id = UNKNOWN_SESSION;
 	sm.text = "text";
-	opencode__client_message__init(&cm);
-	cm.request_id = 145;
-	cm.payload_case = CMP(SEND_MESSAGE);
-	cm.send_message = &sm;
-	m = it_call(&w, &cm, T_REPLY);
+	m = it_request(&w, 145, CMP(SEND_MESSAGE), &sm, T_REPLY);
 	it_expect_error(m, 145, "NOT_FOUND", NULL);
 	wsc_msg_free(m);
 	wsc_close(&w);
@@ -1605,7 +1525,6 @@ static void
 test_subscribe_filter(void **state)
 {
 	struct it_env *e = *state;
-	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
 	Opencode__Subscribe sub = OPENCODE__SUBSCRIBE__INIT;
 	Opencode__ServerMessage *m;
 	char *ids[1] = { "ses_someotherchat0000000000000" };
@@ -1615,10 +1534,7 @@ test_subscribe_filter(void **state)
 	it_client(e, &w);
 	sub.n_session_ids = 1;
 	sub.session_ids = ids;
-	cm.request_id = 130;
-	cm.payload_case = CMP(SUBSCRIBE);
-	cm.subscribe = &sub;
-	m = it_call(&w, &cm, T_REPLY);
+	m = it_request(&w, 130, CMP(SUBSCRIBE), &sub, T_REPLY);
 	it_expect_case(m, 130, SMP(_NOT_SET), NULL);
 	wsc_msg_free(m);
 	it_replay(e, "sse-text.txt");
@@ -1633,8 +1549,7 @@ test_subscribe_filter(void **state)
 	assert_int_equal(tokens, 0);
 	/* An empty list means every session again. */
 	sub.n_session_ids = 0;
-	cm.request_id = 131;
-	m = it_call(&w, &cm, T_REPLY);
+	m = it_request(&w, 131, CMP(SUBSCRIBE), &sub, T_REPLY);
 	it_expect_case(m, 131, SMP(_NOT_SET), NULL);
 	wsc_msg_free(m);
 	it_fake_post(e, "/__fake/sse", "sse-text.txt");

@@ -28,6 +28,7 @@
 #include "tests/support/cases.h"
 #include "tests/support/fixture.h"
 #include "tests/support/itest.h"
+#include "tests/support/itest_req.h"
 #include "tests/support/itest_sse.h"
 
 #define FX_SESSION	"ses_de9d9dd34ffervjM6BvxQjuyqi"
@@ -1610,15 +1611,11 @@ command_held(struct it_env *e, struct wsc *w, uint64_t id, const char *sid)
 static void
 cancel_session(struct wsc *w, uint64_t id, const char *what)
 {
-	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
 	Opencode__CancelRequest cr = OPENCODE__CANCEL_REQUEST__INIT;
 	Opencode__ServerMessage *m;
 
 	cr.session_id = FX_SESSION;
-	cm.request_id = id;
-	cm.payload_case = CMP(CANCEL_REQUEST);
-	cm.cancel_request = &cr;
-	m = it_call(w, &cm, T_REPLY);
+	m = it_request(w, id, CMP(CANCEL_REQUEST), &cr, T_REPLY);
 	it_expect_case(m, id, SMP(_NOT_SET), what);
 	wsc_msg_free(m);
 }
@@ -1726,7 +1723,6 @@ static void
 test_send_message_files(void **state)
 {
 	struct it_env *e = *state;
-	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
 	Opencode__SendMessage sm = OPENCODE__SEND_MESSAGE__INIT;
 	Opencode__FileAttachment f1 = OPENCODE__FILE_ATTACHMENT__INIT;
 	Opencode__FileAttachment f2 = OPENCODE__FILE_ATTACHMENT__INIT;
@@ -1746,10 +1742,7 @@ test_send_message_files(void **state)
 	sm.text = "describe these";
 	sm.n_files = 2;
 	sm.files = files;
-	cm.request_id = 120;
-	cm.payload_case = CMP(SEND_MESSAGE);
-	cm.send_message = &sm;
-	m = it_call(&w, &cm, T_REPLY);
+	m = it_request(&w, 120, CMP(SEND_MESSAGE), &sm, T_REPLY);
 	it_expect_case(m, 120, SMP(_NOT_SET), "SendMessage with files");
 	wsc_msg_free(m);
 	body = expect_upstream(e, "POST", "/session/",
@@ -2122,17 +2115,13 @@ collect(struct wsc *w, Opencode__ServerMessage **out)
 static void
 subscribe(struct wsc *w, uint64_t id, const char *sid)
 {
-	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
 	Opencode__Subscribe sub = OPENCODE__SUBSCRIBE__INIT;
 	Opencode__ServerMessage *m;
 	char *ids[1] = { (char *)sid };
 
 	sub.n_session_ids = 1;
 	sub.session_ids = ids;
-	cm.request_id = id;
-	cm.payload_case = CMP(SUBSCRIBE);
-	cm.subscribe = &sub;
-	m = it_call(w, &cm, T_REPLY);
+	m = it_request(w, id, CMP(SUBSCRIBE), &sub, T_REPLY);
 	it_expect_case(m, id, SMP(_NOT_SET), "Subscribe");
 	wsc_msg_free(m);
 }

@@ -399,6 +399,18 @@ jp_container(struct jp *p, char close)
 	return NULL;
 }
 
+/* The literal word (true, false, null) at p, as a value of type t. */
+static struct jv *
+jp_word(struct jp *p, const char *word, enum jt t)
+{
+	size_t n = strlen(word);
+
+	if (p->len - p->i < n || memcmp(p->s + p->i, word, n) != 0)
+		return NULL;
+	p->i += n;
+	return jv_new(t);
+}
+
 static struct jv *
 jp_value(struct jp *p)
 {
@@ -421,23 +433,11 @@ jp_value(struct jp *p)
 		}
 		return v;
 	case 't':
-		if (p->len - p->i >= 4 && memcmp(p->s + p->i, "true", 4) == 0) {
-			p->i += 4;
-			return jv_new(J_TRUE);
-		}
-		return NULL;
+		return jp_word(p, "true", J_TRUE);
 	case 'f':
-		if (p->len - p->i >= 5 && memcmp(p->s + p->i, "false", 5) == 0) {
-			p->i += 5;
-			return jv_new(J_FALSE);
-		}
-		return NULL;
+		return jp_word(p, "false", J_FALSE);
 	case 'n':
-		if (p->len - p->i >= 4 && memcmp(p->s + p->i, "null", 4) == 0) {
-			p->i += 4;
-			return jv_new(J_NULL);
-		}
-		return NULL;
+		return jp_word(p, "null", J_NULL);
 	}
 	start = p->i;
 	if (p->s[p->i] == '-')
@@ -1651,6 +1651,7 @@ next_event(struct cl *c, const char *who, int64_t deadline,
 	struct wsc *w = &c->w;
 	Opencode__ServerMessage *m;
 	struct ws_event ev;
+	enum ws_event_type t;
 	struct sb b = { NULL, 0, 0 };
 	size_t used;
 
@@ -1665,8 +1666,8 @@ next_event(struct cl *c, const char *who, int64_t deadline,
 			return NULL;
 		}
 		memset(&ev, 0, sizeof(ev));
-		switch (ws_parser_feed(&w->parser, w->rbuf + c->off,
-		    w->rlen - c->off, &used, &ev)) {
+		switch ((t = ws_parser_feed(&w->parser, w->rbuf + c->off,
+		    w->rlen - c->off, &used, &ev))) {
 		case WS_EV_NONE:
 			c->off += used;
 			if (c->off == w->rlen)
@@ -1689,15 +1690,10 @@ next_event(struct cl *c, const char *who, int64_t deadline,
 			c->off += used;
 			continue;
 		case WS_EV_CLOSE:
-			c->off += used;
-			w->parser_done = 1;
-			end->kind = WSC_CLOSE;
-			end->code = ev.code;
-			return NULL;
 		case WS_EV_ERROR:
 			c->off += used;
 			w->parser_done = 1;
-			end->kind = WSC_BAD;
+			end->kind = t == WS_EV_CLOSE ? WSC_CLOSE : WSC_BAD;
 			end->code = ev.code;
 			return NULL;
 		}
@@ -1899,6 +1895,14 @@ expect_resync(struct cl *w, const char *who, struct rxstat *rs)
 {
 	expect_down(w, who, rs);
 	expect_up(w, who);
+}
+
+/* The fake ends its stream (as on the server's SIGTERM); w resyncs. */
+static void
+end_stream(struct it_env *e, struct cl *w, const char *who, struct rxstat *rs)
+{
+	it_fake_post(e, "/__fake/sse-end", "");
+	expect_resync(w, who, rs);
 }
 
 /* ---- processes, clients, the fake ---- */
@@ -2111,8 +2115,7 @@ transcript_exact(struct it_env *e, const char *fixture, struct xlist *x)
 	 * the replay's server.connected is no transition: UpstreamStatus
 	 * may come (the stream's first, if after our auth), none is due. */
 	expect_seq(&w, fixture, x, 0, x->n, &rs, 0, T_STREAM, 0, NULL, NULL);
-	it_fake_post(e, "/__fake/sse-end", "");
-	expect_resync(&w, fixture, &rs);
+	end_stream(e, &w, fixture, &rs);
 	/* At most one more: the stream's first, if it came after our auth. */
 	if (rs.trues > x->connected + 1)
 		fail_msg("%s: %zu UpstreamStatus{connected:true} for %zu "
@@ -2130,8 +2133,7 @@ transcript_exact(struct it_env *e, const char *fixture, struct xlist *x)
 	it_replay(e, fixture);
 	expect_seq(&w, fixture, &again, 0, again.n, &rs, 0, T_STREAM, 0, NULL,
 	    NULL);
-	it_fake_post(e, "/__fake/sse-end", "");
-	expect_resync(&w, fixture, &rs);
+	end_stream(e, &w, fixture, &rs);
 	assert_int_equal(rs.trues, 0);
 	x_free(&again);
 	cl_close(&w);
@@ -2432,8 +2434,7 @@ test_slow_reader_merges(void **state)
 	/* Everything is queued for the slow one now. */
 	check_front_memory(e, "with the slow client's queue full");
 
-	it_fake_post(e, "/__fake/sse-end", "");
-	expect_resync(&fast, "fast client", &fast_rs);
+	end_stream(e, &fast, "fast client", &fast_rs);
 
 	t0 = it_now_ms();
 	expect_seq(&slow, "slow client", &x, 0, x.n, &slow_rs, 0, T_FLOOD, 1,
@@ -2567,8 +2568,7 @@ test_never_reader_closed_1013(void **state)
 	it_replay(e, "sse-text.txt");
 	expect_seq(&fast, "fast client", &t, 0, t.n, &fast_rs, 0, T_STREAM, 0,
 	    NULL, NULL);
-	it_fake_post(e, "/__fake/sse-end", "");
-	expect_resync(&fast, "fast client", &fast_rs);
+	end_stream(e, &fast, "fast client", &fast_rs);
 	xstate_free(&st);
 	x_free(&x);
 	x_free(&t);
@@ -2605,8 +2605,7 @@ test_upstream_restart(void **state)
 
 	/* 1: the stream ends; ocbroker reconnects. */
 	t0 = it_now_ms();
-	it_fake_post(e, "/__fake/sse-end", "");
-	expect_resync(&w, "stream end", &rs);
+	end_stream(e, &w, "stream end", &rs);
 	print_message("stream end: connected again after %lld ms\n",
 	    (long long)(it_now_ms() - t0));
 	it_replay(e, "sse-tool.txt");
@@ -2629,8 +2628,7 @@ test_upstream_restart(void **state)
 	rs.trues = 0;
 	expect_seq(&w, "after the restart", &c, 0, c.n, &rs, 0, T_STREAM, 0,
 	    NULL, NULL);
-	it_fake_post(e, "/__fake/sse-end", "");
-	expect_resync(&w, "after the restart", &rs);
+	end_stream(e, &w, "after the restart", &rs);
 
 	xstate_free(&st);
 	x_free(&a);
@@ -2824,8 +2822,7 @@ test_subscribe_sessions(void **state)
 	expect_seq(&wb, "client of " SES_TOOL, &xb, 0, xb.n, &rs_b, 0,
 	    T_STREAM, 0, NULL, NULL);
 	/* UpstreamStatus has no session: it passes every filter. */
-	it_fake_post(e, "/__fake/sse-end", "");
-	expect_resync(&wall, "unfiltered client", &rs_all);
+	end_stream(e, &wall, "unfiltered client", &rs_all);
 	expect_resync(&wa, "client of " SES_TEXT, &rs_a);
 	expect_resync(&wb, "client of " SES_TOOL, &rs_b);
 	/* Those came to every client authenticated when they went out (the
