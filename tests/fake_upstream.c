@@ -282,13 +282,6 @@ read_file(const char *name, struct blob *out)
 	return 0;
 }
 
-static void
-load(const char *name, struct blob *out)
-{
-	if (read_file(name, out) == -1)
-		fatal("cannot read fixture %s/%s", fixtures, name);
-}
-
 /*
  * A .http fixture: the response body follows the line that is just "<".
  * -1 when the file cannot be read.
@@ -318,13 +311,6 @@ read_http_body(const char *name, struct blob *out)
 	return 0;
 }
 
-static void
-load_http_body(const char *name, struct blob *out)
-{
-	if (read_http_body(name, out) == -1)
-		fatal("cannot read fixture %s/%s", fixtures, name);
-}
-
 static int
 read_any(const char *name, struct blob *out)
 {
@@ -333,6 +319,14 @@ read_any(const char *name, struct blob *out)
 	if (n > 5 && strcmp(name + n - 5, ".http") == 0)
 		return read_http_body(name, out);
 	return read_file(name, out);
+}
+
+/* A fixture, as read_any() reads it, or exits. */
+static void
+load(const char *name, struct blob *out)
+{
+	if (read_any(name, out) == -1)
+		fatal("cannot read fixture %s/%s", fixtures, name);
 }
 
 /*
@@ -1342,6 +1336,21 @@ session_route(struct evhttp_request *req, struct conn *c, const char *id,
 	return 1;
 }
 
+/* The GETs of a fixed path, answered with a fixture as it is. */
+static const struct {
+	const char		*path;
+	const struct blob	*fx;
+} get_fixed[] = {
+	{ "/global/health",	&fx_health },
+	{ "/session",		&fx_session_list },
+	{ "/agent",		&fx_agent_list },
+	{ "/provider",		&fx_provider },
+	{ "/session/status",	&fx_session_status },
+	{ "/permission",	&fx_permission_list },
+	{ "/question",		&fx_question_list },
+	{ "/command",		&fx_command_list },
+};
+
 static void
 route(struct evhttp_request *req, struct conn *c, const char *path,
     const char *body)
@@ -1349,6 +1358,7 @@ route(struct evhttp_request *req, struct conn *c, const char *path,
 	enum evhttp_cmd_type m = evhttp_request_get_command(req);
 	const char *rest;
 	char id[256];
+	size_t i;
 
 	if (strcmp(path, "/event") == 0 && m == EVHTTP_REQ_GET) {
 		stream_open(req, c);
@@ -1361,42 +1371,14 @@ route(struct evhttp_request *req, struct conn *c, const char *path,
 		stall_start(req, c);
 		return;
 	}
-	if (strcmp(path, "/global/health") == 0 && m == EVHTTP_REQ_GET) {
-		reply_json(req, 200, &fx_health);
-		return;
-	}
-	if (strcmp(path, "/session") == 0) {
-		if (m == EVHTTP_REQ_GET) {
-			reply_json(req, 200, &fx_session_list);
+	for (i = 0; m == EVHTTP_REQ_GET &&
+	    i < sizeof(get_fixed) / sizeof(get_fixed[0]); i++)
+		if (strcmp(path, get_fixed[i].path) == 0) {
+			reply_json(req, 200, get_fixed[i].fx);
 			return;
 		}
-		if (m == EVHTTP_REQ_POST) {
-			session_create(req, body);
-			return;
-		}
-	}
-	if (strcmp(path, "/agent") == 0 && m == EVHTTP_REQ_GET) {
-		reply_json(req, 200, &fx_agent_list);
-		return;
-	}
-	if (strcmp(path, "/provider") == 0 && m == EVHTTP_REQ_GET) {
-		reply_json(req, 200, &fx_provider);
-		return;
-	}
-	if (strcmp(path, "/session/status") == 0 && m == EVHTTP_REQ_GET) {
-		reply_json(req, 200, &fx_session_status);
-		return;
-	}
-	if (strcmp(path, "/permission") == 0 && m == EVHTTP_REQ_GET) {
-		reply_json(req, 200, &fx_permission_list);
-		return;
-	}
-	if (strcmp(path, "/question") == 0 && m == EVHTTP_REQ_GET) {
-		reply_json(req, 200, &fx_question_list);
-		return;
-	}
-	if (strcmp(path, "/command") == 0 && m == EVHTTP_REQ_GET) {
-		reply_json(req, 200, &fx_command_list);
+	if (strcmp(path, "/session") == 0 && m == EVHTTP_REQ_POST) {
+		session_create(req, body);
 		return;
 	}
 	if (path_id(path, "/question/", id, sizeof(id), &rest) &&
@@ -2049,8 +2031,22 @@ usage(void)
 	exit(2);
 }
 
-int
-main(int argc, char *argv[])
+/* A decimal number from 0 to max, or usage(). */
+static long
+num_arg(const char *s, long max)
+{
+	char *end;
+	long v;
+
+	v = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || v < 0 || v > max)
+		usage();
+	return v;
+}
+
+/* Sets fixtures and heartbeat_s; returns the port to listen on (0: any). */
+static long
+parse_args(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 		{ "fixtures",	required_argument, NULL, 'f' },
@@ -2058,14 +2054,7 @@ main(int argc, char *argv[])
 		{ "heartbeat",	required_argument, NULL, 'h' },
 		{ NULL,		0,		   NULL, 0 }
 	};
-	struct evhttp_bound_socket *bound;
-	struct sockaddr_in sin;
-	socklen_t slen = sizeof(sin);
-	struct event *sigterm, *sigint, *hb = NULL;
-	struct timeval tv;
-	const char *pw;
-	char *end, *cred;
-	long port = 0, v;
+	long port = 0;
 	int ch;
 
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -2074,17 +2063,10 @@ main(int argc, char *argv[])
 			fixtures = optarg;
 			break;
 		case 'p':
-			port = strtol(optarg, &end, 10);
-			if (*optarg == '\0' || *end != '\0' || port < 0 ||
-			    port > 65535)
-				usage();
+			port = num_arg(optarg, 65535);
 			break;
 		case 'h':
-			v = strtol(optarg, &end, 10);
-			if (*optarg == '\0' || *end != '\0' || v < 0 ||
-			    v > 3600)
-				usage();
-			heartbeat_s = (int)v;
+			heartbeat_s = (int)num_arg(optarg, 3600);
 			break;
 		default:
 			usage();
@@ -2092,6 +2074,22 @@ main(int argc, char *argv[])
 	}
 	if (fixtures == NULL || optind != argc)
 		usage();
+	return port;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct evhttp_bound_socket *bound;
+	struct sockaddr_in sin;
+	socklen_t slen = sizeof(sin);
+	struct event *sigterm, *sigint, *hb = NULL;
+	struct timeval tv;
+	const char *pw;
+	char *b64, *cred;
+	long port;
+
+	port = parse_args(argc, argv);
 	signal(SIGPIPE, SIG_IGN);
 
 	load("session-list.json", &fx_session_list);
@@ -2100,26 +2098,25 @@ main(int argc, char *argv[])
 	load("agent-list.json", &fx_agent_list);
 	load("health.json", &fx_health);
 	load_gunzip("provider.json.gz", &fx_provider);
-	load_http_body("error-delete-unknown-session.http", &fx_404_delete);
-	load_http_body("error-unknown-session.http", &fx_404_get);
-	load_http_body("error-malformed-id.http", &fx_500_malformed);
-	load_http_body("error-prompt-unknown-session.http", &fx_404_prompt);
-	load_http_body("error-prompt-missing-parts.http",
-	    &fx_400_prompt_parts);
-	load_http_body("error-permission-unknown.http", &fx_404_permission);
-	load_http_body("error-permission-bad-reply.http", &fx_400_permission);
-	load_http_body("auth-put-bad.http", &fx_400_auth);
-	load_http_body("error-bad-json.http", &fx_400_bad_json);
-	load_http_body("error-unknown-route.http", &fx_html);
+	load("error-delete-unknown-session.http", &fx_404_delete);
+	load("error-unknown-session.http", &fx_404_get);
+	load("error-malformed-id.http", &fx_500_malformed);
+	load("error-prompt-unknown-session.http", &fx_404_prompt);
+	load("error-prompt-missing-parts.http", &fx_400_prompt_parts);
+	load("error-permission-unknown.http", &fx_404_permission);
+	load("error-permission-bad-reply.http", &fx_400_permission);
+	load("auth-put-bad.http", &fx_400_auth);
+	load("error-bad-json.http", &fx_400_bad_json);
+	load("error-unknown-route.http", &fx_html);
 	load_v2_fixtures();
 
 	if ((pw = getenv("FAKE_UPSTREAM_PASSWORD")) != NULL) {
 		if (asprintf(&cred, "opencode:%s", pw) == -1)
 			fatal("asprintf");
-		end = base64(cred);
-		if (asprintf(&auth_expected, "Basic %s", end) == -1)
+		b64 = base64(cred);
+		if (asprintf(&auth_expected, "Basic %s", b64) == -1)
 			fatal("asprintf");
-		free(end);
+		free(b64);
 		free(cred);
 	}
 
