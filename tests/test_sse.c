@@ -519,16 +519,13 @@ static void
 test_nul(void **state)
 {
 	static const char	 s[] = "data: a\0b\n\n";
-	struct sse_parser	 p;
 	struct recs		 r = { 0 };
 
 	(void)state;
-	sse_parser_init(&p);
-	feed(&p, s, sizeof(s) - 1, &r);
+	parse_split((const uint8_t *)s, sizeof(s) - 1, sizeof(s) - 1, &r);
 	assert_int_equal(r.n, 1);
 	assert_int_equal(r.v[0].data_len, 3);
 	assert_memory_equal(r.v[0].data, "a\0b", 3);
-	sse_parser_free(&p);
 	recs_free(&r);
 }
 
