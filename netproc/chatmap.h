@@ -96,13 +96,13 @@ int	chatmap_tok_str(struct chatmap *, int, const char *, char **);
 int	chatmap_req_tok(struct chatmap *, int, const char *, char **);
 int	chatmap_req_obj(struct chatmap *, int, const char *);
 int	chatmap_opt_obj(struct chatmap *, int, const char *);
-
-/* nmemb zeroed elements in the arena, or NULL with st API_ERR_NOMEM. */
-void	*chatmap_alloc(struct chatmap *, size_t, size_t);
 int	chatmap_opt_str(struct chatmap *, int, const char *, char **);
 int	chatmap_opt_bool(struct chatmap *, int, const char *,
 	    protobuf_c_boolean *);
 int	chatmap_opt_int(struct chatmap *, int, const char *, int64_t *);
+
+/* nmemb zeroed elements in the arena, or NULL with st API_ERR_NOMEM. */
+void	*chatmap_alloc(struct chatmap *, size_t, size_t);
 
 /*
  * An error text for the UI, in place: the first line only (the upstream
