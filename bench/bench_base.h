@@ -26,4 +26,27 @@ void	bu_sort_i64(int64_t *v, size_t n);
  */
 long	bu_num_arg(const char *s, long lo, long hi, void (*bad)(void));
 
+/* One option of a program: --name, or -n when the name is one letter. */
+enum bu_opt_kind {
+	BU_STR,		/* const char *: its argument */
+	BU_INT,		/* int: a whole number in [lo, hi] */
+	BU_LONG,	/* long: likewise */
+	BU_ULONG,	/* unsigned long: likewise */
+	BU_SET		/* int: set to lo; it takes no argument */
+};
+struct bu_opt {
+	const char		*name;
+	enum bu_opt_kind	 kind;
+	void			*to;
+	long			 lo, hi;
+};
+#define BU_OPTS_MAX	16
+
+/*
+ * Parses argv by the n options (at most BU_OPTS_MAX) into their variables;
+ * an unknown option, a bad number or an operand calls bad (usage()).
+ */
+void	bu_opts(int argc, char *argv[], const struct bu_opt *opts, size_t n,
+	    void (*bad)(void));
+
 #endif

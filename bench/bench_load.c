@@ -35,7 +35,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -1464,23 +1463,22 @@ find_node(void)
 int
 main(int argc, char *argv[])
 {
-	static const struct option lo[] = {
-		{ "ocbroker",	required_argument, NULL, 'o' },
-		{ "flood",	required_argument, NULL, 'f' },
-		{ "session",	required_argument, NULL, 's' },
-		{ "peer",	required_argument, NULL, 'p' },
-		{ "node",	required_argument, NULL, 'n' },
-		{ "runs",	required_argument, NULL, 'r' },
-		{ "conns",	required_argument, NULL, 'c' },
-		{ "only",	required_argument, NULL, 'O' },
-		{ "perf",	required_argument, NULL, 'P' },
-		{ "no-sandbox",	no_argument,	   NULL, 'S' },
-		{ "flood-arg",	required_argument, NULL, 'F' },
-		{ NULL,		0,		   NULL, 0 }
+	static const struct bu_opt opts[] = {
+		{ "ocbroker",	BU_STR, &opt.ocbroker,	0, 0 },
+		{ "flood",	BU_STR, &opt.flood,	0, 0 },
+		{ "session",	BU_STR, &opt.session,	0, 0 },
+		{ "peer",	BU_STR, &opt.peer,	0, 0 },
+		{ "node",	BU_STR, &opt.node,	0, 0 },
+		{ "runs",	BU_INT, &opt.runs,	1, 9 },
+		{ "conns",	BU_INT, &opt.conns,	1, 4000 },
+		{ "only",	BU_STR, &opt.only,	0, 0 },
+		{ "perf",	BU_STR, &opt.perf,	0, 0 },
+		{ "no-sandbox",	BU_SET, &opt.sandbox,	0, 0 },
+		{ "flood-arg",	BU_STR, &opt.flood_arg,	0, 0 },
 	};
 	char js[4096];
 	struct rlimit rl;
-	int ch, i;
+	int i;
 	double ms;
 
 	opt.ocbroker = BENCH_BUILD "/ocbroker";
@@ -1490,29 +1488,7 @@ main(int argc, char *argv[])
 	opt.runs = 3;
 	opt.conns = 1000;
 	opt.sandbox = 1;
-	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		switch (ch) {
-		case 'o': opt.ocbroker = optarg; break;
-		case 'f': opt.flood = optarg; break;
-		case 's': opt.session = optarg; break;
-		case 'p': opt.peer = optarg; break;
-		case 'n': opt.node = optarg; break;
-		case 'O': opt.only = optarg; break;
-		case 'P': opt.perf = optarg; break;
-		case 'S': opt.sandbox = 0; break;
-		case 'F': opt.flood_arg = optarg; break;
-		case 'r':
-			opt.runs = (int)bu_num_arg(optarg, 1, 9, usage);
-			break;
-		case 'c':
-			opt.conns = (int)bu_num_arg(optarg, 1, 4000, usage);
-			break;
-		default:
-			usage();
-		}
-	}
-	if (optind != argc)
-		usage();
+	bu_opts(argc, argv, opts, sizeof(opts) / sizeof(opts[0]), usage);
 	signal(SIGPIPE, SIG_IGN);
 	/* 1000 clients here, and as many accepted by the broker (inherited). */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {

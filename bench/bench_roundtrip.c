@@ -35,7 +35,6 @@
 #include <sys/types.h>
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -334,15 +333,15 @@ map_ref(int kind, long n)
 int
 main(int argc, char *argv[])
 {
-	static const struct option longopts[] = {
-		{ "batch",	required_argument, NULL, 'b' },
-		{ "warmup",	required_argument, NULL, 'w' },
-		{ "provider",	required_argument, NULL, 'P' },
-		{ "ocbroker",	required_argument, NULL, 'o' },
-		{ "fake",	required_argument, NULL, 'f' },
-		{ "fixtures",	required_argument, NULL, 'x' },
-		{ "perf",	required_argument, NULL, 'p' },
-		{ NULL,		0,		   NULL, 0 }
+	static const struct bu_opt opts[] = {
+		{ "k",		BU_LONG, &K,		10, MAX_K },
+		{ "batch",	BU_LONG, &batch,	5, MAX_K },
+		{ "warmup",	BU_LONG, &warmup,	0, MAX_K },
+		{ "provider",	BU_LONG, &nprov,	1, 1000 },
+		{ "ocbroker",	BU_STR,	 &ocb_path,	0, 0 },
+		{ "fake",	BU_STR,	 &fake_path,	0, 0 },
+		{ "fixtures",	BU_STR,	 &fixtures,	0, 0 },
+		{ "perf",	BU_STR,	 &perf_out,	0, 0 },
 	};
 	/* Each batch round runs these, in an order that rotates. */
 	static const enum req main_set[] = { R_LIST, R_DIRECT_SESSION,
@@ -355,23 +354,9 @@ main(int argc, char *argv[])
 	double cf0, cn0, pf0, pn0, load0, load1, map_session, map_provider;
 	size_t nk = 0, session_body, provider_body, m;
 	long i, small, rounds, r;
-	int ch, k;
+	int k;
 
-	while ((ch = getopt_long(argc, argv, "k:", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'k': K = bu_num_arg(optarg, 10, MAX_K, usage); break;
-		case 'b': batch = bu_num_arg(optarg, 5, MAX_K, usage); break;
-		case 'w': warmup = bu_num_arg(optarg, 0, MAX_K, usage); break;
-		case 'P': nprov = bu_num_arg(optarg, 1, 1000, usage); break;
-		case 'o': ocb_path = optarg; break;
-		case 'f': fake_path = optarg; break;
-		case 'x': fixtures = optarg; break;
-		case 'p': perf_out = optarg; break;
-		default: usage();
-		}
-	}
-	if (optind != argc)
-		usage();
+	bu_opts(argc, argv, opts, sizeof(opts) / sizeof(opts[0]), usage);
 	load0 = bu_begin();
 
 	start();

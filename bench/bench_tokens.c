@@ -40,7 +40,6 @@
 #include <sys/types.h>
 
 #include <errno.h>
-#include <getopt.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -662,15 +661,16 @@ usage(void)
 int
 main(int argc, char *argv[])
 {
-	static const struct option longopts[] = {
-		{ "rounds",	required_argument, NULL, 'r' },
-		{ "close",	no_argument,	   NULL, 'c' },
-		{ "ocbroker",	required_argument, NULL, 'o' },
-		{ "flood",	required_argument, NULL, 'f' },
-		{ "perf",	required_argument, NULL, 'p' },
-		{ "only",	required_argument, NULL, 'O' },
-		{ "stall-ms",	required_argument, NULL, 'S' },
-		{ NULL,		0,		   NULL, 0 }
+	static const char *only_name;
+	static const struct bu_opt opts[] = {
+		{ "n",		BU_ULONG, &N,		1000, 10000000 },
+		{ "rounds",	BU_INT,	  &rounds,	1, MAX_ROUNDS },
+		{ "close",	BU_SET,	  &close_delim,	1, 0 },
+		{ "ocbroker",	BU_STR,	  &ocb_path,	0, 0 },
+		{ "flood",	BU_STR,	  &flood_path,	0, 0 },
+		{ "perf",	BU_STR,	  &perf_prefix,	0, 0 },
+		{ "only",	BU_STR,	  &only_name,	0, 0 },
+		{ "stall-ms",	BU_INT,	  &stall_ms,	1, 20000 },
 	};
 	static const char *const only_names[NCFG] = { "raw", "map", "1", "10",
 	    "stall" };
@@ -679,36 +679,16 @@ main(int argc, char *argv[])
 	char line[1024], upstream[64], version[64];
 	char *fargv[6], *oargv[BU_OCB_ARGC];
 	double load0, load1, ceil_rate, r;
-	int ch, i, k, rd;
+	int i, k, rd;
 
-	while ((ch = getopt_long(argc, argv, "n:", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'n':
-			N = (unsigned long)bu_num_arg(optarg, 1000, 10000000,
-			    usage);
-			break;
-		case 'r':
-			rounds = (int)bu_num_arg(optarg, 1, MAX_ROUNDS, usage);
-			break;
-		case 'c': close_delim = 1; break;
-		case 'o': ocb_path = optarg; break;
-		case 'f': flood_path = optarg; break;
-		case 'p': perf_prefix = optarg; break;
-		case 'S':
-			stall_ms = (int)bu_num_arg(optarg, 1, 20000, usage);
-			break;
-		case 'O':
-			for (k = 0; k < NCFG; k++)
-				if (strcmp(optarg, only_names[k]) == 0)
-					only = k;
-			if (only == -1)
-				usage();
-			break;
-		default: usage();
-		}
+	bu_opts(argc, argv, opts, sizeof(opts) / sizeof(opts[0]), usage);
+	if (only_name != NULL) {
+		for (k = 0; k < NCFG; k++)
+			if (strcmp(only_name, only_names[k]) == 0)
+				only = k;
+		if (only == -1)
+			usage();
 	}
-	if (optind != argc)
-		usage();
 	load0 = bu_begin();
 
 	i = 0;

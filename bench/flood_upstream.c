@@ -51,7 +51,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -655,12 +654,13 @@ usage(void)
 int
 main(int argc, char *argv[])
 {
-	static const struct option longopts[] = {
-		{ "port",	 required_argument, NULL, 'p' },
-		{ "close",	 no_argument,	    NULL, 'c' },
-		{ "max-seconds", required_argument, NULL, 'm' },
-		{ "session",	 required_argument, NULL, 's' },
-		{ NULL,		 0,		    NULL, 0 }
+	static long port = 0, maxs = 300;
+	static const char *session;
+	static const struct bu_opt opts[] = {
+		{ "port",	 BU_LONG, &port,	0, 65535 },
+		{ "close",	 BU_SET,  &chunked,	0, 0 },
+		{ "max-seconds", BU_LONG, &maxs,	1, 86400 },
+		{ "session",	 BU_STR,  &session,	0, 0 },
 	};
 	struct pollfd pfd[MAX_CONNS + 1];
 	struct sockaddr_in sin;
@@ -668,33 +668,14 @@ main(int argc, char *argv[])
 	struct timespec tmo;
 	time_t started, now, last_hb;
 	int64_t due, next;
-	long port = 0, maxs = 300;
-	int lfd, ch, i, one = 1, fd;
+	int lfd, i, one = 1, fd;
 
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'p':
-			port = bu_num_arg(optarg, 0, 65535, usage);
-			break;
-		case 'c':
-			chunked = 0;
-			break;
-		case 's':
-			if (read_file(optarg, &session_body, &session_len) ==
-			    -1) {
-				logmsg("cannot read %s", optarg);
-				return 1;
-			}
-			break;
-		case 'm':
-			maxs = bu_num_arg(optarg, 1, 86400, usage);
-			break;
-		default:
-			usage();
-		}
+	bu_opts(argc, argv, opts, sizeof(opts) / sizeof(opts[0]), usage);
+	if (session != NULL &&
+	    read_file(session, &session_body, &session_len) == -1) {
+		logmsg("cannot read %s", session);
+		return 1;
 	}
-	if (optind != argc)
-		usage();
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
