@@ -422,18 +422,24 @@ try {
 	await t.step('reasoning is shown apart after the reload too', () => checkFull(page));
 	await page.screenshot({path: shot2, fullPage: true}).catch(() => {});
 
-	await t.step('a question left open survives a reload (ListPending)', async () => {
+	// Sends prompt, waits for its card (a question or a permission), reloads
+	// the page and picks the session again: ListPending must bring it back.
+	async function leaveOpenAndReload(prompt, card, pending) {
 		await page.selectOption('#model', 'mock/mock-1');
-		await page.fill('#message', 'question');
+		await page.fill('#message', prompt);
 		await ok(page, '#op-send', 'send', /accepted/);
-		await page.locator('#pending .card.question').waitFor({timeout: STREAM_MS});
+		await page.locator(`#pending .card.${card}`).waitFor({timeout: STREAM_MS});
 		await page.reload();
 		seen.clear();
 		await page.waitForSelector('#schema-state[data-state="ok"]', {timeout: OP_MS});
 		await connectWith(page, broker.port, broker.token);
-		await lastResult(page, 'pending', /1 question, 0 permissions/);
+		await lastResult(page, 'pending', pending);
 		await page.click(`#session-list li[data-id="${full}"] button.pick`);
 		await lastResult(page, 'history', /messages/);
+	}
+
+	await t.step('a question left open survives a reload (ListPending)', async () => {
+		await leaveOpenAndReload('question', 'question', /1 question, 0 permissions/);
 		const q = page.locator('#pending .card.question');
 		await q.locator('label.option', {hasText: 'Blue'}).locator('input').check();
 		await ok(page, '#pending .card.question button.answer', 'answer',
@@ -442,17 +448,7 @@ try {
 	});
 
 	await t.step('so does a permission request (ListPending)', async () => {
-		await page.selectOption('#model', 'mock/mock-1');
-		await page.fill('#message', 'ask');
-		await ok(page, '#op-send', 'send', /accepted/);
-		await page.locator('#pending .card.permission').waitFor({timeout: STREAM_MS});
-		await page.reload();
-		seen.clear();
-		await page.waitForSelector('#schema-state[data-state="ok"]', {timeout: OP_MS});
-		await connectWith(page, broker.port, broker.token);
-		await lastResult(page, 'pending', /0 questions, 1 permission$/);
-		await page.click(`#session-list li[data-id="${full}"] button.pick`);
-		await lastResult(page, 'history', /messages/);
+		await leaveOpenAndReload('ask', 'permission', /0 questions, 1 permission$/);
 		await ok(page, '#pending .card.permission button.once', 'permit',
 		    /permission once/);
 		await transcriptHas(page, ASKED);
