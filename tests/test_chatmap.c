@@ -170,6 +170,31 @@ MAPPER(todos, Opencode__TodoList)
 MAPPER(diffs, Opencode__DiffList)
 MAPPER(permission, Opencode__PermissionRequest)
 
+/* refused_<kind>(s, want): map_<kind>() refuses s for want (NULL: any). */
+#define REFUSED(kind, type)						\
+static void								\
+refused_##kind(const char *s, const char *want)				\
+{									\
+	type		out;						\
+	struct doc	d;						\
+									\
+	if (map_##kind(s, &out, &d) != -1)				\
+		fail_msg("mapped: %s", s);				\
+	if (want != NULL && (d.cm.why == NULL ||			\
+	    strcmp(d.cm.why, want) != 0))				\
+		fail_msg("%s: why \"%s\", not \"%s\"", s,		\
+		    d.cm.why != NULL ? d.cm.why : "(none)", want);	\
+	if (d.cm.st != API_OK)						\
+		fail_msg("%s: status %d", s, (int)d.cm.st);		\
+	doc_close(&d);							\
+}
+
+REFUSED(message, Opencode__MessageInfo)
+REFUSED(part, Opencode__PartInfo)
+REFUSED(question, Opencode__QuestionRequest)
+REFUSED(todos, Opencode__TodoList)
+REFUSED(diffs, Opencode__DiffList)
+
 /* ---- on the captures ---- */
 
 static void
@@ -410,23 +435,6 @@ test_message_error(void **state)
 
 /* ---- the shapes no 4B capture has ---- */
 
-/* s is refused by chatmap_message() for want (NULL: any reason). */
-static void
-message_refused(const char *s, const char *want)
-{
-	Opencode__MessageInfo	mi;
-	struct doc		d;
-
-	if (map_message(s, &mi, &d) != -1)
-		fail_msg("mapped: %s", s);
-	if (want != NULL) {
-		assert_non_null(d.cm.why);
-		assert_string_equal(d.cm.why, want);
-	}
-	assert_int_equal(d.cm.st, API_OK);
-	doc_close(&d);
-}
-
 static void
 test_cost_and_counts(void **state)
 {
@@ -462,7 +470,7 @@ test_cost_and_counts(void **state)
 	doc_close(&d);
 
 	for (i = 0; i < NCASES(bad); i++)
-		message_refused(bad[i].in, bad[i].want);
+		refused_message(bad[i].in, bad[i].want);
 	/* null is absent */
 	assert_int_equal(map_message("{\"id\":\"msg_1\",\"sessionID\":\"ses_1\","
 	    "\"role\":\"user\",\"cost\":null,\"tokens\":null,\"time\":null,"
@@ -497,7 +505,7 @@ test_message_required(void **state)
 
 	(void)state;
 	for (i = 0; i < NCASES(bad); i++)
-		message_refused(bad[i].in, bad[i].want);
+		refused_message(bad[i].in, bad[i].want);
 }
 
 static void
@@ -554,43 +562,25 @@ test_part_kinds(void **state)
 	doc_close(&d);
 
 	/* Wrong types in a known kind fail it. */
-	assert_int_equal(map_part("{\"id\":\"prt_1\",\"messageID\":\"msg_1\","
-	    "\"sessionID\":\"ses_1\",\"type\":\"text\",\"text\":7}", &pi, &d),
-	    -1);
-	assert_string_equal(d.cm.why, "text");
-	doc_close(&d);
-	assert_int_equal(map_part("{\"id\":\"prt_1\",\"messageID\":\"msg_1\","
-	    "\"sessionID\":\"ses_1\",\"type\":\"patch\",\"files\":[1]}", &pi, &d),
-	    -1);
-	doc_close(&d);
-	assert_int_equal(map_part("{\"id\":\"prt_1\",\"messageID\":\"msg_1\","
-	    "\"sessionID\":\"ses_1\",\"type\":\"patch\",\"files\":\"a\"}", &pi,
-	    &d), -1);
-	doc_close(&d);
-	assert_int_equal(map_part("{\"id\":\"prt_1\",\"messageID\":\"msg_1\","
-	    "\"sessionID\":\"ses_1\",\"type\":\"text\",\"synthetic\":1}", &pi,
-	    &d), -1);
-	doc_close(&d);
-	assert_int_equal(map_part("{\"id\":\"prt_1\",\"messageID\":\"msg_1\","
-	    "\"sessionID\":\"ses_1\",\"type\":\"file\",\"url\":{}}", &pi, &d),
-	    -1);
-	doc_close(&d);
-	assert_int_equal(map_part("{\"id\":\"prt_1\",\"messageID\":\"msg_1\","
+	refused_part("{\"id\":\"prt_1\",\"messageID\":\"msg_1\","
+	    "\"sessionID\":\"ses_1\",\"type\":\"text\",\"text\":7}", "text");
+	refused_part("{\"id\":\"prt_1\",\"messageID\":\"msg_1\","
+	    "\"sessionID\":\"ses_1\",\"type\":\"patch\",\"files\":[1]}", NULL);
+	refused_part("{\"id\":\"prt_1\",\"messageID\":\"msg_1\","
+	    "\"sessionID\":\"ses_1\",\"type\":\"patch\",\"files\":\"a\"}", NULL);
+	refused_part("{\"id\":\"prt_1\",\"messageID\":\"msg_1\","
+	    "\"sessionID\":\"ses_1\",\"type\":\"text\",\"synthetic\":1}", NULL);
+	refused_part("{\"id\":\"prt_1\",\"messageID\":\"msg_1\","
+	    "\"sessionID\":\"ses_1\",\"type\":\"file\",\"url\":{}}", NULL);
+	refused_part("{\"id\":\"prt_1\",\"messageID\":\"msg_1\","
 	    "\"sessionID\":\"ses_1\",\"type\":\"tool\",\"tool\":\"bash\","
-	    "\"callID\":\"c\"}", &pi, &d), -1);
-	assert_string_equal(d.cm.why, "state");
-	doc_close(&d);
+	    "\"callID\":\"c\"}", "state");
 	/* Missing ids and type. */
-	assert_int_equal(map_part("{\"id\":\"prt_1\",\"messageID\":\"msg_1\","
-	    "\"sessionID\":\"ses_1\"}", &pi, &d), -1);
-	assert_string_equal(d.cm.why, "type");
-	doc_close(&d);
-	assert_int_equal(map_part("{\"id\":\"prt_1\",\"sessionID\":\"ses_1\","
-	    "\"type\":\"text\"}", &pi, &d), -1);
-	assert_string_equal(d.cm.why, "messageID");
-	doc_close(&d);
-	assert_int_equal(map_part("[{\"id\":\"prt_1\"}]", &pi, &d), -1);
-	doc_close(&d);
+	refused_part("{\"id\":\"prt_1\",\"messageID\":\"msg_1\","
+	    "\"sessionID\":\"ses_1\"}", "type");
+	refused_part("{\"id\":\"prt_1\",\"sessionID\":\"ses_1\","
+	    "\"type\":\"text\"}", "messageID");
+	refused_part("[{\"id\":\"prt_1\"}]", NULL);
 }
 
 /* A running bash streams metadata.output; a completed tool has output. */
@@ -667,12 +657,8 @@ test_question(void **state)
 	assert_int_equal(qr.questions[1]->n_options, 0);
 	doc_close(&d);
 
-	for (i = 0; i < NCASES(bad); i++) {
-		if (map_question(bad[i].in, &qr, &d) != -1)
-			fail_msg("mapped: %s", bad[i].in);
-		assert_string_equal(d.cm.why, bad[i].want);
-		doc_close(&d);
-	}
+	for (i = 0; i < NCASES(bad); i++)
+		refused_question(bad[i].in, bad[i].want);
 }
 
 static void
@@ -697,13 +683,9 @@ test_todos(void **state)
 	assert_int_equal(tl.n_todos, 0);
 	doc_close(&d);
 
-	assert_int_equal(map_todos("{}", &tl, &d), -1);
-	doc_close(&d);
-	assert_int_equal(map_todos("[{\"content\":1}]", &tl, &d), -1);
-	assert_string_equal(d.cm.why, "content");
-	doc_close(&d);
-	assert_int_equal(map_todos("[null]", &tl, &d), -1);
-	doc_close(&d);
+	refused_todos("{}", NULL);
+	refused_todos("[{\"content\":1}]", "content");
+	refused_todos("[null]", NULL);
 	/* A missing list token (a failed lookup) is refused, not empty. */
 	doc_open(&d, "{}", 2);
 	assert_int_equal(chatmap_todos(&d.cm, -1, &tl), -1);
@@ -732,12 +714,8 @@ test_diffs(void **state)
 	assert_int_equal(dl.files[1]->additions, 3);
 	doc_close(&d);
 
-	assert_int_equal(map_diffs("[{\"file\":[]}]", &dl, &d), -1);
-	assert_string_equal(d.cm.why, "file");
-	doc_close(&d);
-	assert_int_equal(map_diffs("[{\"file\":\"a\",\"additions\":\"1\"}]",
-	    &dl, &d), -1);
-	doc_close(&d);
+	refused_diffs("[{\"file\":[]}]", "file");
+	refused_diffs("[{\"file\":\"a\",\"additions\":\"1\"}]", NULL);
 }
 
 /* ---- huge, cut on a boundary ---- */
