@@ -26,6 +26,7 @@
 #include "netproc/api.h"
 #include "netproc/arena.h"
 #include "netproc/json.h"
+#include "tests/support/cases.h"
 #include "tests/support/clock.h"
 #include "tests/support/fixture.h"
 
@@ -1119,72 +1120,89 @@ test_status_mapping(void **state)
 	    NULL);
 }
 
+/* Each body, as a 200 JSON reply to a call of kind, is a parse error. */
 static void
-test_wrong_types(void **state)
+refused_bodies(int kind, const char *const *bodies, size_t n)
 {
-	static const struct {
-		int		 kind;
-		const char	*body;
-	} cases[] = {
-		{ API_KIND_SESSION_LIST, "{}" },
-		{ API_KIND_SESSION_LIST, "[1]" },
-		{ API_KIND_SESSION_LIST, "[null]" },
-		{ API_KIND_SESSION_LIST, "[{\"id\":\"s\",\"time\":\"x\"}]" },
-		{ API_KIND_SESSION_LIST, "[{\"id\":\"s\"}]" },
-		{ API_KIND_SESSION_LIST, "[{\"id\":\"s\",\"time\":{}}]" },
-		{ API_KIND_SESSION_LIST,
-		  "[{\"id\":\"s\",\"time\":{\"created\":1}}]" },
-		{ API_KIND_SESSION_LIST,
-		  "[{\"id\":\"s\",\"time\":{\"created\":1,\"updated\":\"2\"}}]" },
-		{ API_KIND_SESSION_LIST,
-		  "[{\"id\":\"s\",\"time\":{\"created\":1.5,\"updated\":2}}]" },
-		{ API_KIND_SESSION_LIST,
-		  "[{\"id\":\"s\",\"time\":{\"created\":1e3,\"updated\":2}}]" },
-		{ API_KIND_SESSION_LIST, "[{\"id\":\"s\",\"time\":{\"created\":"
-		  "99999999999999999999,\"updated\":2}}]" },
-		{ API_KIND_SESSION_LIST,
-		  "[{\"id\":1,\"time\":{\"created\":1,\"updated\":2}}]" },
-		{ API_KIND_SESSION_LIST,
-		  "[{\"time\":{\"created\":1,\"updated\":2}}]" },
-		{ API_KIND_SESSION_LIST, "[{\"id\":\"s\",\"title\":5,"
-		  "\"time\":{\"created\":1,\"updated\":2}}]" },
-		{ API_KIND_SESSION_LIST, "[{\"id\":\"s\x01\","
-		  "\"time\":{\"created\":1,\"updated\":2}}]" },
-		{ API_KIND_SESSION_INFO, "[]" },
-		{ API_KIND_SESSION_INFO, "true" },
-		{ API_KIND_AGENT_LIST, "{}" },
-		{ API_KIND_AGENT_LIST, "[{}]" },
-		{ API_KIND_AGENT_LIST, "[{\"name\":null}]" },
-		{ API_KIND_AGENT_LIST, "[{\"name\":\"a\",\"native\":\"yes\"}]" },
-		{ API_KIND_AGENT_LIST, "[{\"name\":\"a\",\"native\":1}]" },
-		{ API_KIND_AGENT_LIST, "[{\"name\":\"a\",\"mode\":{}}]" },
-		{ API_KIND_AGENT_LIST, "[{\"name\":\"a\",\"color\":[]}]" },
-		{ API_KIND_AGENT_LIST, "[{\"name\":\"a\",\"description\":0}]" },
-		{ API_KIND_PROVIDER_STATUS, "{\"connected\":{}}" },
-		{ API_KIND_PROVIDER_STATUS, "{\"connected\":\"mock\"}" },
-		{ API_KIND_PROVIDER_STATUS, "{\"connected\":[1]}" },
-		{ API_KIND_PROVIDER_STATUS, "{\"connected\":[\"a\",null]}" },
-		{ API_KIND_PROVIDER_STATUS, "{\"all\":[]}" },
-		{ API_KIND_PROVIDER_STATUS, "[\"connected\"]" },
-		{ API_KIND_PROVIDER_STATUS, "{\"x\":{\"connected\":[]}}" },
-		{ API_KIND_AUTH_STATUS, "{\"connected\":{}}" },
-		{ API_KIND_AUTH_STATUS, "{\"connected\":[\"mock\",1]}" },
-		{ API_KIND_AUTH_STATUS, "{}" },
-		{ API_KIND_HEALTH, "{\"healthy\":\"true\",\"version\":\"1\"}" },
-		{ API_KIND_HEALTH, "{\"version\":\"1\"}" },
-		{ API_KIND_HEALTH, "{\"healthy\":true}" },
-		{ API_KIND_HEALTH, "{\"healthy\":true,\"version\":1}" },
-		{ API_KIND_HEALTH, "[]" },
-	};
 	struct api_call	c;
 	size_t		i;
 
-	(void)state;
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		call_init(&c, cases[i].kind, 1);
-		expect_error(reply_str(&c, 200, JSON_CT, cases[i].body),
+	for (i = 0; i < n; i++) {
+		call_init(&c, kind, 1);
+		expect_error(reply_str(&c, 200, JSON_CT, bodies[i]),
 		    ERR_PARSE_ERROR, NULL);
 	}
+}
+
+static void
+test_wrong_types(void **state)
+{
+	static const char *const session_list[] = {
+		"{}",
+		"[1]",
+		"[null]",
+		"[{\"id\":\"s\",\"time\":\"x\"}]",
+		"[{\"id\":\"s\"}]",
+		"[{\"id\":\"s\",\"time\":{}}]",
+		"[{\"id\":\"s\",\"time\":{\"created\":1}}]",
+		"[{\"id\":\"s\",\"time\":{\"created\":1,\"updated\":\"2\"}}]",
+		"[{\"id\":\"s\",\"time\":{\"created\":1.5,\"updated\":2}}]",
+		"[{\"id\":\"s\",\"time\":{\"created\":1e3,\"updated\":2}}]",
+		"[{\"id\":\"s\",\"time\":{\"created\":"
+		    "99999999999999999999,\"updated\":2}}]",
+		"[{\"id\":1,\"time\":{\"created\":1,\"updated\":2}}]",
+		"[{\"time\":{\"created\":1,\"updated\":2}}]",
+		"[{\"id\":\"s\",\"title\":5,"
+		    "\"time\":{\"created\":1,\"updated\":2}}]",
+		"[{\"id\":\"s\x01\","
+		    "\"time\":{\"created\":1,\"updated\":2}}]",
+	};
+	static const char *const session_info[] = {
+		"[]",
+		"true",
+	};
+	static const char *const agent_list[] = {
+		"{}",
+		"[{}]",
+		"[{\"name\":null}]",
+		"[{\"name\":\"a\",\"native\":\"yes\"}]",
+		"[{\"name\":\"a\",\"native\":1}]",
+		"[{\"name\":\"a\",\"mode\":{}}]",
+		"[{\"name\":\"a\",\"color\":[]}]",
+		"[{\"name\":\"a\",\"description\":0}]",
+	};
+	static const char *const provider_status[] = {
+		"{\"connected\":{}}",
+		"{\"connected\":\"mock\"}",
+		"{\"connected\":[1]}",
+		"{\"connected\":[\"a\",null]}",
+		"{\"all\":[]}",
+		"[\"connected\"]",
+		"{\"x\":{\"connected\":[]}}",
+	};
+	static const char *const auth_status[] = {
+		"{\"connected\":{}}",
+		"{\"connected\":[\"mock\",1]}",
+		"{}",
+	};
+	static const char *const health[] = {
+		"{\"healthy\":\"true\",\"version\":\"1\"}",
+		"{\"version\":\"1\"}",
+		"{\"healthy\":true}",
+		"{\"healthy\":true,\"version\":1}",
+		"[]",
+	};
+
+	(void)state;
+	refused_bodies(API_KIND_SESSION_LIST, session_list,
+	    NCASES(session_list));
+	refused_bodies(API_KIND_SESSION_INFO, session_info,
+	    NCASES(session_info));
+	refused_bodies(API_KIND_AGENT_LIST, agent_list, NCASES(agent_list));
+	refused_bodies(API_KIND_PROVIDER_STATUS, provider_status,
+	    NCASES(provider_status));
+	refused_bodies(API_KIND_AUTH_STATUS, auth_status, NCASES(auth_status));
+	refused_bodies(API_KIND_HEALTH, health, NCASES(health));
 }
 
 /* Every strict prefix of a real reply is refused whole. */
