@@ -48,6 +48,20 @@ bu_num_arg(const char *s, long lo, long hi, void (*bad)(void))
 	return v;
 }
 
+void *
+bu_grow(void *buf, size_t *cap, size_t need)
+{
+	size_t ncap = *cap > 0 ? *cap : 4096;
+	void *nb;
+
+	while (ncap < need)
+		ncap *= 2;
+	if ((nb = realloc(buf, ncap)) == NULL)
+		return NULL;
+	*cap = ncap;
+	return nb;
+}
+
 static void
 opt_set(const struct bu_opt *o, char *arg, void (*bad)(void))
 {

@@ -26,6 +26,12 @@ void	bu_sort_i64(int64_t *v, size_t n);
  */
 long	bu_num_arg(const char *s, long lo, long hi, void (*bad)(void));
 
+/*
+ * buf (of *cap bytes) grown, doubling from 4096, to hold need bytes; *cap
+ * follows.  NULL when out of memory (buf and *cap stay as they were).
+ */
+void	*bu_grow(void *buf, size_t *cap, size_t need);
+
 /* One option of a program: --name, or -n when the name is one letter. */
 enum bu_opt_kind {
 	BU_STR,		/* const char *: its argument */

@@ -150,14 +150,11 @@ dechunk(struct reader *r)
 			n = avail < r->chunk_left ? avail : r->chunk_left;
 		if (r->pay_len + n > r->pay_cap) {
 			uint8_t *nb;
-			size_t ncap = r->pay_cap * 2;
 
-			while (ncap < r->pay_len + n)
-				ncap *= 2;
-			if ((nb = realloc(r->pay, ncap)) == NULL)
+			if ((nb = bu_grow(r->pay, &r->pay_cap,
+			    r->pay_len + n)) == NULL)
 				return -1;
 			r->pay = nb;
-			r->pay_cap = ncap;
 		}
 		memcpy(r->pay + r->pay_len, p, n);
 		r->pay_len += n;
@@ -649,6 +646,18 @@ cmp_rate(const void *a, const void *b)
 	return rx < ry ? -1 : rx > ry;
 }
 
+/* A target line: ChatTokens/s and deltas covered/s of m against goal. */
+static void
+print_target(const char *what, const struct result *m, double goal)
+{
+	double tok = (double)m->tokens / m->secs;
+	double cov = (double)m->covered / m->secs;
+
+	printf("%s: %.0f delivered, %.0f deltas covered: %s\n", what, tok, cov,
+	    cov >= goal ? (tok >= goal ? "met" :
+	    "met in deltas, not in messages") : "MISSED");
+}
+
 static void __attribute__((noreturn))
 usage(void)
 {
@@ -770,20 +779,10 @@ main(int argc, char *argv[])
 		    "in-process map\n", cfg_name[k], r / ceil_rate,
 		    r / ((double)med[CFG_MAP]->covered / med[CFG_MAP]->secs));
 	}
-	r = (double)med[CFG_ONE]->tokens / med[CFG_ONE]->secs;
-	printf("targets: 1 client >= 300k ChatTokens/s: %.0f delivered, "
-	    "%.0f deltas covered: %s\n", r,
-	    (double)med[CFG_ONE]->covered / med[CFG_ONE]->secs,
-	    (double)med[CFG_ONE]->covered / med[CFG_ONE]->secs >= 300000 ?
-	    (r >= 300000 ? "met" : "met in deltas, not in messages") :
-	    "MISSED");
-	r = (double)med[CFG_TEN]->tokens / med[CFG_TEN]->secs;
-	printf("         10 clients >= 1M/s in total: %.0f delivered, "
-	    "%.0f deltas covered: %s\n", r,
-	    (double)med[CFG_TEN]->covered / med[CFG_TEN]->secs,
-	    (double)med[CFG_TEN]->covered / med[CFG_TEN]->secs >= 1000000 ?
-	    (r >= 1000000 ? "met" : "met in deltas, not in messages") :
-	    "MISSED");
+	print_target("targets: 1 client >= 300k ChatTokens/s", med[CFG_ONE],
+	    300000);
+	print_target("         10 clients >= 1M/s in total", med[CFG_TEN],
+	    1000000);
 
 out:
 	bu_stop(&ocb, 5000);

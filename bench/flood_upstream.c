@@ -176,14 +176,9 @@ out_add(struct conn *c, const char *p, size_t len, int as_chunk)
 		need = hl + len + 2;
 	}
 	if (need > c->outcap) {
-		size_t ncap = c->outcap ? c->outcap : 4096;
-
-		while (ncap < need)
-			ncap *= 2;
-		if ((nb = realloc(c->out, ncap)) == NULL)
+		if ((nb = bu_grow(c->out, &c->outcap, need)) == NULL)
 			return -1;
 		c->out = nb;
-		c->outcap = ncap;
 	}
 	memcpy(c->out + c->outlen, hdr, hl);
 	c->outlen += hl;
