@@ -1509,11 +1509,10 @@ test_build_v2_sessions(void **state)
 }
 
 static void
-test_build_v2_diff_summarize(void **state)
+test_build_v2_diff(void **state)
 {
 	Opencode__ClientMessage		m = OPENCODE__CLIENT_MESSAGE__INIT;
 	Opencode__GetDiff		gd = OPENCODE__GET_DIFF__INIT;
-	Opencode__SummarizeSession	ss = OPENCODE__SUMMARIZE_SESSION__INIT;
 	struct built			b;
 
 	(void)state;
@@ -1540,7 +1539,15 @@ test_build_v2_diff_summarize(void **state)
 	expect_invalid_why(&m, "invalid session_id");
 	m.get_diff = NULL;
 	expect_invalid_why(&m, "invalid session_id");
+}
 
+static void
+test_build_v2_summarize(void **state)
+{
+	Opencode__ClientMessage		m = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__SummarizeSession	ss = OPENCODE__SUMMARIZE_SESSION__INIT;
+
+	(void)state;
 	m.payload_case = OPENCODE__CLIENT_MESSAGE__PAYLOAD_SUMMARIZE_SESSION;
 	m.summarize_session = &ss;
 	ss.session_id = SES;
@@ -3332,7 +3339,8 @@ main(void)
 		cmocka_unit_test(test_error_pack),
 		cmocka_unit_test(test_pathenc_v2),
 		cmocka_unit_test(test_build_v2_sessions),
-		cmocka_unit_test(test_build_v2_diff_summarize),
+		cmocka_unit_test(test_build_v2_diff),
+		cmocka_unit_test(test_build_v2_summarize),
 		cmocka_unit_test(test_build_v2_messages),
 		cmocka_unit_test(test_build_v2_question),
 		cmocka_unit_test(test_build_v2_command),
