@@ -222,15 +222,22 @@ static size_t		 n_msgs;
 
 static void	stream_schedule(struct stream *, double);
 
+/* One line on stderr: "fake_upstream: " what (may be empty), the message. */
+static void __attribute__((format(printf, 2, 0)))
+vlogmsg(const char *what, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "fake_upstream: %s", what);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 static void __attribute__((format(printf, 1, 2)))
 logmsg(const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	fputs("fake_upstream: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	vlogmsg("", fmt, ap);
 	va_end(ap);
 }
 
@@ -240,9 +247,7 @@ fatal(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	fputs("fake_upstream: fatal: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	vlogmsg("fatal: ", fmt, ap);
 	va_end(ap);
 	exit(2);
 }
@@ -1336,11 +1341,13 @@ session_route(struct evhttp_request *req, struct conn *c, const char *id,
 	return 1;
 }
 
-/* The GETs of a fixed path, answered with a fixture as it is. */
-static const struct {
+/* A GET of a fixed path, answered with a fixture as it is. */
+struct fixed_get {
 	const char		*path;
 	const struct blob	*fx;
-} get_fixed[] = {
+};
+
+static const struct fixed_get get_fixed[] = {
 	{ "/global/health",	&fx_health },
 	{ "/session",		&fx_session_list },
 	{ "/agent",		&fx_agent_list },
@@ -1582,7 +1589,7 @@ hist_add(const char *method, const char *uri, const char *body, size_t blen)
 
 /* GET /__fake/last[?method=M][&prefix=P]: the newest matching request. */
 static void
-ctl_last(struct evhttp_request *req)
+ctl_last(struct evhttp_request *req, const char *body)
 {
 	const char *q, *method = NULL, *prefix = NULL;
 	struct evkeyvalq args;
@@ -1590,6 +1597,7 @@ ctl_last(struct evhttp_request *req)
 	struct hist *h;
 	size_t i, ml;
 
+	(void)body;
 	TAILQ_INIT(&args);
 	q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
 	if (q != NULL && evhttp_parse_query_str(q, &args) == -1) {
@@ -1621,11 +1629,39 @@ ctl_last(struct evhttp_request *req)
 	reply_text(req, 404, "");
 }
 
+/* A word and what it stands for (a value >= 0). */
+struct word {
+	const char	*word;
+	int		 value;
+};
+
+#define NWORDS(t)	(sizeof(t) / sizeof((t)[0]))
+
+/* The value of s in t, or -1. */
+static int
+word_value(const char *s, const struct word *t, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(s, t[i].word) == 0)
+			return t[i].value;
+	return -1;
+}
+
 static int
 parse_mode(const char *s)
 {
+	static const struct word modes[] = {
+		{ "normal",	MODE_NORMAL },
+		{ "hang",	MODE_HANG },
+		{ "html",	MODE_HTML },
+		{ "close",	MODE_CLOSE },
+		{ "te-gzip",	MODE_TE_GZIP },
+		{ "ce-gzip",	MODE_CE_GZIP },
+	};
 	char word[16];
-	int n, code, end = 0;
+	int n, code, end = 0, v;
 
 	n = sscanf(s, "%15s %d %n", word, &code, &end);
 	if (n == 2 && strcmp(word, "status") == 0 && code >= 100 &&
@@ -1637,20 +1673,9 @@ parse_mode(const char *s)
 	end = 0;
 	if (sscanf(s, "%15s %n", word, &end) != 1 || s[end] != '\0')
 		return -1;
-	if (strcmp(word, "normal") == 0)
-		mode = MODE_NORMAL;
-	else if (strcmp(word, "hang") == 0)
-		mode = MODE_HANG;
-	else if (strcmp(word, "html") == 0)
-		mode = MODE_HTML;
-	else if (strcmp(word, "close") == 0)
-		mode = MODE_CLOSE;
-	else if (strcmp(word, "te-gzip") == 0)
-		mode = MODE_TE_GZIP;
-	else if (strcmp(word, "ce-gzip") == 0)
-		mode = MODE_CE_GZIP;
-	else
+	if ((v = word_value(word, modes, NWORDS(modes))) == -1)
 		return -1;
+	mode = (enum mode)v;
 	return 0;
 }
 
@@ -1754,12 +1779,13 @@ ctl_sse(struct evhttp_request *req, const char *body)
 }
 
 static void
-ctl_sse_end(struct evhttp_request *req)
+ctl_sse_end(struct evhttp_request *req, const char *body)
 {
 	struct stream *s;
 	char msg[64];
 	int n = 0;
 
+	(void)body;
 	TAILQ_FOREACH(s, &streams, entry) {
 		s->ending = 1;
 		if (!evtimer_pending(s->timer, NULL))
@@ -1806,21 +1832,22 @@ ctl_event(struct evhttp_request *req, const char *body)
 	reply_text(req, 200, msg);
 }
 
-static void
-ctl_command(struct evhttp_request *req, const char *body)
+static int
+parse_command(const char *s)
 {
-	if (strcmp(body, "normal") == 0)
-		cmd_mode = CMD_NORMAL;
-	else if (strcmp(body, "hang") == 0)
-		cmd_mode = CMD_HANG;
-	else if (strcmp(body, "stall") == 0)
-		cmd_mode = CMD_STALL;
-	else {
-		reply_text(req, 400, "usage: normal | hang | stall\n");
-		return;
-	}
-	reply_text(req, 200, "ok\n");
+	static const struct word cmds[] = {
+		{ "normal",	CMD_NORMAL },
+		{ "hang",	CMD_HANG },
+		{ "stall",	CMD_STALL },
+	};
+	int v;
+
+	if ((v = word_value(s, cmds, NWORDS(cmds))) == -1)
+		return -1;
+	cmd_mode = (enum cmd_mode)v;
+	return 0;
 }
+
 
 static void
 ctl_messages(struct evhttp_request *req, const char *body)
@@ -1844,96 +1871,154 @@ ctl_messages(struct evhttp_request *req, const char *body)
 }
 
 static void
+ctl_log(struct evhttp_request *req, const char *body)
+{
+	struct evbuffer *b;
+	size_t i;
+
+	(void)body;
+	if ((b = evbuffer_new()) == NULL)
+		fatal("evbuffer_new");
+	for (i = 0; i < hist_len; i++)
+		evbuffer_add_printf(b, "%s\n",
+		    history[(hist_start + i) % HISTORY_MAX].line);
+	reply_owned(req, 200, "text/plain", b);
+}
+
+static void
+ctl_count(struct evhttp_request *req, const char *body)
+{
+	struct evbuffer *b;
+	struct stream *s;
+	struct conn *c;
+	int ns = 0, nc = 0;
+
+	(void)body;
+	TAILQ_FOREACH(s, &streams, entry)
+		ns++;
+	TAILQ_FOREACH(c, &conns, entry)
+		nc++;
+	if ((b = evbuffer_new()) == NULL)
+		fatal("evbuffer_new");
+	evbuffer_add_printf(b, "{\"requests\":%llu,"
+	    "\"connections\":%llu,\"open\":%d,\"streams\":%d}\n",
+	    (unsigned long long)n_requests,
+	    (unsigned long long)n_connections, nc, ns);
+	reply_owned(req, 200, "application/json", b);
+}
+
+static void
+ctl_reset(struct evhttp_request *req, const char *body)
+{
+	(void)body;
+	n_requests = 0;
+	n_connections = 0;
+	epoch++;
+	hist_clear();
+	mode = MODE_NORMAL;
+	cmd_mode = CMD_NORMAL;
+	event_life_ms = -1;
+	reply_text(req, 200, "ok\n");
+}
+
+static int
+parse_event_life(const char *s)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	if (strncmp(s, "never", 5) == 0)
+		event_life_ms = -1;
+	else if (end != s && v >= 0 && v <= 3600000)
+		event_life_ms = v;
+	else
+		return -1;
+	return 0;
+}
+
+static void
+ctl_stalls(struct evhttp_request *req, const char *body)
+{
+	struct evbuffer *b;
+
+	(void)body;
+	if ((b = evbuffer_new()) == NULL)
+		fatal("evbuffer_new");
+	evbuffer_add_printf(b, "{\"sent\":%ld,\"broken\":%ld}\n",
+	    stalls_sent, stalls_broken);
+	reply_owned(req, 200, "application/json", b);
+}
+
+static void
+ctl_stall_end(struct evhttp_request *req, const char *body)
+{
+	struct conn *c, *next;
+
+	(void)body;
+	for (c = TAILQ_FIRST(&conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (c->stall != NULL && c->stall_done)
+			conn_free(c);
+	}
+	reply_text(req, 200, "ok\n");
+}
+
+/*
+ * A control request: /__fake/OP with that method, answered by fn, or a
+ * setting (POST): set takes the body (0) or refuses it (400 with usage);
+ * log: a setting taken is logged as "OP: body".
+ */
+struct ctl_op {
+	const char		*op;
+	enum evhttp_cmd_type	 method;
+	void			(*fn)(struct evhttp_request *, const char *);
+	int			(*set)(const char *);
+	const char		*usage;
+	int			 log;
+};
+
+#define CTL(op, method, fn)	{ op, method, fn, NULL, NULL, 0 }
+#define SET(op, set, usage, log) \
+	{ op, EVHTTP_REQ_POST, NULL, set, usage, log }
+
+static const struct ctl_op ctl_ops[] = {
+	SET("mode", parse_mode,
+	    "usage: normal | status N | hang | html | close\n", 1),
+	CTL("last",	EVHTTP_REQ_GET,		ctl_last),
+	CTL("log",	EVHTTP_REQ_GET,		ctl_log),
+	CTL("count",	EVHTTP_REQ_GET,		ctl_count),
+	CTL("reset",	EVHTTP_REQ_POST,	ctl_reset),
+	CTL("sse",	EVHTTP_REQ_POST,	ctl_sse),
+	CTL("event",	EVHTTP_REQ_POST,	ctl_event),
+	SET("command", parse_command, "usage: normal | hang | stall\n", 0),
+	CTL("messages",	EVHTTP_REQ_POST,	ctl_messages),
+	SET("event-life", parse_event_life, "usage: MS | never\n", 1),
+	CTL("sse-end",	EVHTTP_REQ_POST,	ctl_sse_end),
+	CTL("stalls",	EVHTTP_REQ_GET,		ctl_stalls),
+	CTL("stall-end", EVHTTP_REQ_POST,	ctl_stall_end),
+};
+
+static void
 ctl_handle(struct evhttp_request *req, const char *path, const char *body)
 {
 	enum evhttp_cmd_type m = evhttp_request_get_command(req);
 	const char *op = path + strlen(CTL_PREFIX);
-	struct evbuffer *b;
-	struct stream *s;
-	struct conn *c;
 	size_t i;
-	int ns = 0, nc = 0;
 
-	if (strcmp(op, "mode") == 0 && m == EVHTTP_REQ_POST) {
-		if (parse_mode(body) == -1) {
-			reply_text(req, 400,
-			    "usage: normal | status N | hang | html | close\n");
-			return;
-		}
-		logmsg("mode: %s", body);
-		reply_text(req, 200, "ok\n");
-	} else if (strcmp(op, "last") == 0 && m == EVHTTP_REQ_GET)
-		ctl_last(req);
-	else if (strcmp(op, "log") == 0 && m == EVHTTP_REQ_GET) {
-		if ((b = evbuffer_new()) == NULL)
-			fatal("evbuffer_new");
-		for (i = 0; i < hist_len; i++)
-			evbuffer_add_printf(b, "%s\n",
-			    history[(hist_start + i) % HISTORY_MAX].line);
-		reply_owned(req, 200, "text/plain", b);
-	} else if (strcmp(op, "count") == 0 && m == EVHTTP_REQ_GET) {
-		TAILQ_FOREACH(s, &streams, entry)
-			ns++;
-		TAILQ_FOREACH(c, &conns, entry)
-			nc++;
-		if ((b = evbuffer_new()) == NULL)
-			fatal("evbuffer_new");
-		evbuffer_add_printf(b, "{\"requests\":%llu,"
-		    "\"connections\":%llu,\"open\":%d,\"streams\":%d}\n",
-		    (unsigned long long)n_requests,
-		    (unsigned long long)n_connections, nc, ns);
-		reply_owned(req, 200, "application/json", b);
-	} else if (strcmp(op, "reset") == 0 && m == EVHTTP_REQ_POST) {
-		n_requests = 0;
-		n_connections = 0;
-		epoch++;
-		hist_clear();
-		mode = MODE_NORMAL;
-		cmd_mode = CMD_NORMAL;
-		event_life_ms = -1;
-		reply_text(req, 200, "ok\n");
-	} else if (strcmp(op, "sse") == 0 && m == EVHTTP_REQ_POST)
-		ctl_sse(req, body);
-	else if (strcmp(op, "event") == 0 && m == EVHTTP_REQ_POST)
-		ctl_event(req, body);
-	else if (strcmp(op, "command") == 0 && m == EVHTTP_REQ_POST)
-		ctl_command(req, body);
-	else if (strcmp(op, "messages") == 0 && m == EVHTTP_REQ_POST)
-		ctl_messages(req, body);
-	else if (strcmp(op, "event-life") == 0 && m == EVHTTP_REQ_POST) {
-		char *end;
-		long v = strtol(body, &end, 10);
-
-		if (strncmp(body, "never", 5) == 0)
-			event_life_ms = -1;
-		else if (end != body && v >= 0 && v <= 3600000)
-			event_life_ms = v;
-		else {
-			reply_text(req, 400, "usage: MS | never\n");
-			return;
-		}
-		logmsg("event-life: %s", body);
-		reply_text(req, 200, "ok\n");
-	} else if (strcmp(op, "sse-end") == 0 && m == EVHTTP_REQ_POST)
-		ctl_sse_end(req);
-	else if (strcmp(op, "stalls") == 0 && m == EVHTTP_REQ_GET) {
-		if ((b = evbuffer_new()) == NULL)
-			fatal("evbuffer_new");
-		evbuffer_add_printf(b, "{\"sent\":%ld,\"broken\":%ld}\n",
-		    stalls_sent, stalls_broken);
-		reply_owned(req, 200, "application/json", b);
-	} else if (strcmp(op, "stall-end") == 0 && m == EVHTTP_REQ_POST) {
-		struct conn *next;
-
-		for (c = TAILQ_FIRST(&conns); c != NULL; c = next) {
-			next = TAILQ_NEXT(c, entry);
-			if (c->stall != NULL && c->stall_done)
-				conn_free(c);
-		}
+	for (i = 0; i < sizeof(ctl_ops) / sizeof(ctl_ops[0]); i++)
+		if (strcmp(op, ctl_ops[i].op) == 0 && m == ctl_ops[i].method)
+			break;
+	if (i == sizeof(ctl_ops) / sizeof(ctl_ops[0]))
+		reply_text(req, 404, "unknown control request\n");
+	else if (ctl_ops[i].fn != NULL)
+		ctl_ops[i].fn(req, body);
+	else if (ctl_ops[i].set(body) == -1)
+		reply_text(req, 400, ctl_ops[i].usage);
+	else {
+		if (ctl_ops[i].log)
+			logmsg("%s: %s", ctl_ops[i].op, body);
 		reply_text(req, 200, "ok\n");
 	}
-	else
-		reply_text(req, 404, "unknown control request\n");
 }
 
 /* ---- dispatch ---- */
