@@ -26,6 +26,11 @@ commands() {
 	sed -n '/^static const struct cmd cmds\[\] = {/,/^};/s/^[[:space:]]*{ "\([a-z-]*\)",[[:space:]]*[0-9].*/\1/p' "$1"
 }
 
+# has TEXT ERE MESSAGE: a line of TEXT matches ERE, else MESSAGE fails.
+has() {
+	printf "%s\n" "$1" | grep -Eq -- "$2" || bad "$3"
+}
+
 # A page with mdoc's \- written as -: ".Fl \-port" (--port) reads "Fl -port".
 page() {
 	sed 's/\\-/-/g' "$1"
@@ -44,24 +49,22 @@ ctl_cmds=$(commands "$srcdir/client/ocbctl.c")
 man8=$(page "$srcdir/doc/ocbroker.8")
 man1=$(page "$srcdir/doc/ocbctl.1")
 
+synopsis8=$(printf "%s\n" "$man8" | sed -n '/^\.Sh SYNOPSIS/,/^\.Sh/p')
 for o in $broker_opts; do
-	printf "%s\n" "$man8" | grep -Eq "^\.It Fl -$o( |\$)" ||
-		bad "doc/ocbroker.8 has no .It Fl \\-$o"
-	printf "%s\n" "$man8" | sed -n '/^\.Sh SYNOPSIS/,/^\.Sh/p' |
-	    grep -Eq "(Fl|\|) -$o( |\$)" ||
-		bad "doc/ocbroker.8's SYNOPSIS lacks --$o"
+	has "$man8" "^\.It Fl -$o( |\$)" "doc/ocbroker.8 has no .It Fl \\-$o"
+	has "$synopsis8" "(Fl|\|) -$o( |\$)" \
+	    "doc/ocbroker.8's SYNOPSIS lacks --$o"
 	grep -Eq -- "(\[|\| )--$o[] ]" "$srcdir/README.md" ||
 		bad "README.md's synopsis lacks --$o"
 	grep -Fq -- "| \`--$o" "$srcdir/README.md" ||
 		bad "README.md's table lacks --$o"
 done
 for o in $ctl_opts; do
-	printf "%s\n" "$man1" | grep -Eq "^\.It Fl -$o( |\$)" ||
-		bad "doc/ocbctl.1 has no .It Fl \\-$o"
+	has "$man1" "^\.It Fl -$o( |\$)" "doc/ocbctl.1 has no .It Fl \\-$o"
 done
 for c in $ctl_cmds; do
-	printf "%s\n" "$man1" | grep -Eq "^\.(It )?Cm $c( |\$)" ||
-		bad "doc/ocbctl.1 has no entry for the command $c"
+	has "$man1" "^\.(It )?Cm $c( |\$)" \
+	    "doc/ocbctl.1 has no entry for the command $c"
 done
 
 if [ -n "$OCBROKER" ] && [ -x "$OCBROKER" ]; then
@@ -70,15 +73,13 @@ if [ -n "$OCBROKER" ] && [ -x "$OCBROKER" ]; then
 	[ "$n" -eq $(echo "$broker_opts" | wc -w) ] ||
 		bad "ocbroker --help has $n option lines"
 	for o in $broker_opts; do
-		printf "%s\n" "$help" | grep -Eq "^  --$o " ||
-			bad "ocbroker --help has no line for --$o"
+		has "$help" "^  --$o " "ocbroker --help has no line for --$o"
 	done
 fi
 if [ -n "$OCBCTL" ] && [ -x "$OCBCTL" ]; then
 	help=$("$OCBCTL" --help) || bad "ocbctl --help failed"
 	for c in $ctl_cmds; do
-		printf "%s\n" "$help" | grep -Eq "(^|[ |])$c( |\$)" ||
-			bad "ocbctl --help does not list $c"
+		has "$help" "(^|[ |])$c( |\$)" "ocbctl --help does not list $c"
 	done
 fi
 
