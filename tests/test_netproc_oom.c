@@ -73,6 +73,15 @@ failing_init(struct failing *f, int fail_at)
 	f->fail_at = fail_at;
 }
 
+/* request_prepare() on rq, with allocation fail_at failing (0: none). */
+static enum request_result
+prepare(const Ocb__Ipc__Request *rq, struct failing *f, int fail_at,
+    struct api_call **callp, struct request_answer *ans)
+{
+	failing_init(f, fail_at);
+	return request_prepare(rq, &f->a, 1 << 20, callp, ans);
+}
+
 /* A SendMessage: a decode of several blocks. */
 static uint8_t *
 client_message(size_t *len)
@@ -121,9 +130,7 @@ test_every_failed_allocation_is_internal(void **state)
 	rq.client_message.data = client_message(&rq.client_message.len);
 
 	/* How many allocations a good decode makes. */
-	failing_init(&f, 0);
-	assert_int_equal(request_prepare(&rq, &f.a, 1 << 20, &call, &ans),
-	    REQUEST_SUBMIT);
+	assert_int_equal(prepare(&rq, &f, 0, &call, &ans), REQUEST_SUBMIT);
 	assert_non_null(call);
 	assert_int_equal(call->request_id, RID);
 	api_call_free(call);
@@ -133,9 +140,8 @@ test_every_failed_allocation_is_internal(void **state)
 	assert_true(allocs >= 3);
 
 	for (k = 1; k <= allocs; k++) {
-		failing_init(&f, k);
-		assert_int_equal(request_prepare(&rq, &f.a, 1 << 20, &call,
-		    &ans), REQUEST_ANSWER);
+		assert_int_equal(prepare(&rq, &f, k, &call, &ans),
+		    REQUEST_ANSWER);
 		assert_null(call);
 		assert_true(ans.nomem);
 		expect_error(&ans, ERR_INTERNAL);
@@ -159,13 +165,9 @@ test_malformed_is_not_nomem(void **state)
 	rq.request_id = RID;
 	rq.client_message.data = (uint8_t *)bad;
 	rq.client_message.len = sizeof(bad);
-	failing_init(&f, 0);
-	assert_int_equal(request_prepare(&rq, &f.a, 1 << 20, &call, &ans),
-	    REQUEST_MALFORMED);
+	assert_int_equal(prepare(&rq, &f, 0, &call, &ans), REQUEST_MALFORMED);
 	/* A decode that lost an allocation cannot tell: INTERNAL. */
-	failing_init(&f, 1);
-	assert_int_equal(request_prepare(&rq, &f.a, 1 << 20, &call, &ans),
-	    REQUEST_ANSWER);
+	assert_int_equal(prepare(&rq, &f, 1, &call, &ans), REQUEST_ANSWER);
 	assert_true(ans.nomem);
 
 	/* Another id inside than outside: the front's bug too. */
@@ -173,9 +175,7 @@ test_malformed_is_not_nomem(void **state)
 	rq.request_id = RID + 1;
 	rq.client_message.data = good;
 	rq.client_message.len = len;
-	failing_init(&f, 0);
-	assert_int_equal(request_prepare(&rq, &f.a, 1 << 20, &call, &ans),
-	    REQUEST_MALFORMED);
+	assert_int_equal(prepare(&rq, &f, 0, &call, &ans), REQUEST_MALFORMED);
 	assert_int_equal(f.live, 0);
 	free(good);
 }
@@ -200,9 +200,7 @@ test_refused_keeps_its_code(void **state)
 	rq.request_id = RID;
 	rq.client_message.data = buf;
 	rq.client_message.len = opencode__client_message__pack(&cm, buf);
-	failing_init(&f, 0);
-	assert_int_equal(request_prepare(&rq, &f.a, 1 << 20, &call, &ans),
-	    REQUEST_ANSWER);
+	assert_int_equal(prepare(&rq, &f, 0, &call, &ans), REQUEST_ANSWER);
 	assert_false(ans.nomem);
 	expect_error(&ans, ERR_INVALID_REQUEST);
 }
