@@ -1020,6 +1020,33 @@ line_diff(struct sb *b, size_t i, const char *path, const char *status,
 	sb_quote(b, patch, strlen(patch));
 }
 
+static void
+line_permission_resolved(struct sb *b, const char *ses, const char *id,
+    const char *reply)
+{
+	sb_printf(b, "PermissionResolved ses=%s id=%s reply=%s", ses, id,
+	    reply);
+}
+
+static void
+line_question_resolved(struct sb *b, const char *ses, const char *id,
+    int rejected)
+{
+	sb_printf(b, "QuestionResolved ses=%s id=%s rejected=%d", ses, id,
+	    rejected);
+}
+
+/* MessageRemoved, or PartRemoved when part is not NULL. */
+static void
+line_removed(struct sb *b, const char *ses, const char *msg, const char *part)
+{
+	if (part == NULL)
+		sb_printf(b, "MessageRemoved ses=%s msg=%s", ses, msg);
+	else
+		sb_printf(b, "PartRemoved ses=%s msg=%s part=%s", ses, msg,
+		    part);
+}
+
 /* Error texts go to the UI with their first line only (stack traces). */
 static char *
 first_line(const char *s)
@@ -1217,9 +1244,8 @@ x_event(void *arg, const char *data, size_t len)
 			jv_canon(v, &b);
 		x_add(x, SMP(PERMISSION_REQUEST), &b);
 	} else if (strcmp(type, "permission.replied") == 0) {
-		sb_printf(&b, "PermissionResolved ses=%s id=%s reply=%s",
-		    jv_rstr(p, "sessionID"), jv_rstr(p, "requestID"),
-		    jv_rstr(p, "reply"));
+		line_permission_resolved(&b, jv_rstr(p, "sessionID"),
+		    jv_rstr(p, "requestID"), jv_rstr(p, "reply"));
 		x_add(x, SMP(PERMISSION_RESOLVED), &b);
 	} else if (strcmp(type, "question.asked") == 0) {
 		o = jv_get(p, "tool");
@@ -1244,8 +1270,8 @@ x_event(void *arg, const char *data, size_t len)
 		x_add(x, SMP(QUESTION_REQUEST), &b);
 	} else if (strcmp(type, "question.replied") == 0 ||
 	    strcmp(type, "question.rejected") == 0) {
-		sb_printf(&b, "QuestionResolved ses=%s id=%s rejected=%d",
-		    jv_rstr(p, "sessionID"), jv_rstr(p, "requestID"),
+		line_question_resolved(&b, jv_rstr(p, "sessionID"),
+		    jv_rstr(p, "requestID"),
 		    strcmp(type, "question.rejected") == 0);
 		x_add(x, SMP(QUESTION_RESOLVED), &b);
 	} else if (strcmp(type, "todo.updated") == 0) {
@@ -1274,13 +1300,12 @@ x_event(void *arg, const char *data, size_t len)
 		sb_adds(&b, "]");
 		x_add(x, SMP(DIFF_UPDATED), &b);
 	} else if (strcmp(type, "message.removed") == 0) {
-		sb_printf(&b, "MessageRemoved ses=%s msg=%s",
-		    jv_rstr(p, "sessionID"), jv_rstr(p, "messageID"));
+		line_removed(&b, jv_rstr(p, "sessionID"),
+		    jv_rstr(p, "messageID"), NULL);
 		x_add(x, SMP(MESSAGE_REMOVED), &b);
 	} else if (strcmp(type, "message.part.removed") == 0) {
-		sb_printf(&b, "PartRemoved ses=%s msg=%s part=%s",
-		    jv_rstr(p, "sessionID"), jv_rstr(p, "messageID"),
-		    jv_rstr(p, "partID"));
+		line_removed(&b, jv_rstr(p, "sessionID"),
+		    jv_rstr(p, "messageID"), jv_rstr(p, "partID"));
 		x_add(x, SMP(PART_REMOVED), &b);
 	} else if (strcmp(type, "session.created") == 0 ||
 	    strcmp(type, "session.updated") == 0 ||
@@ -1467,8 +1492,7 @@ rx_line(struct sb *b, const Opencode__ServerMessage *m)
 			sb_adds(b, " tool=set");
 		break;
 	case SMP(PERMISSION_RESOLVED):
-		sb_printf(b, "PermissionResolved ses=%s id=%s reply=%s",
-		    m->permission_resolved->session_id,
+		line_permission_resolved(b, m->permission_resolved->session_id,
 		    m->permission_resolved->permission_id,
 		    m->permission_resolved->reply);
 		break;
@@ -1489,8 +1513,7 @@ rx_line(struct sb *b, const Opencode__ServerMessage *m)
 		sb_adds(b, "]");
 		break;
 	case SMP(QUESTION_RESOLVED):
-		sb_printf(b, "QuestionResolved ses=%s id=%s rejected=%d",
-		    m->question_resolved->session_id,
+		line_question_resolved(b, m->question_resolved->session_id,
 		    m->question_resolved->question_id,
 		    (int)m->question_resolved->rejected);
 		break;
@@ -1515,14 +1538,12 @@ rx_line(struct sb *b, const Opencode__ServerMessage *m)
 		sb_adds(b, "]");
 		break;
 	case SMP(MESSAGE_REMOVED):
-		sb_printf(b, "MessageRemoved ses=%s msg=%s",
-		    m->message_removed->session_id,
-		    m->message_removed->message_id);
+		line_removed(b, m->message_removed->session_id,
+		    m->message_removed->message_id, NULL);
 		break;
 	case SMP(PART_REMOVED):
-		sb_printf(b, "PartRemoved ses=%s msg=%s part=%s",
-		    m->part_removed->session_id, m->part_removed->message_id,
-		    m->part_removed->part_id);
+		line_removed(b, m->part_removed->session_id,
+		    m->part_removed->message_id, m->part_removed->part_id);
 		break;
 	case SMP(UPSTREAM_STATUS):
 		sb_printf(b, "UpstreamStatus connected=%d version=%s",
