@@ -38,6 +38,7 @@
 
 #include "tests/integration_util.h"
 #include "tests/support/fixture.h"
+#include "tests/support/spawn.h"
 
 /* Given only in a sanitizer build or with OCB_IT_SANDBOX=0 (it_sandboxed). */
 #define IT_NO_SANDBOX_FLAG	"--insecure-no-sandbox"
@@ -146,63 +147,17 @@ env_path(const char *name)
 }
 
 /*
- * fork + exec with stdout on a pipe (returned in *outfd) and stderr to
- * logpath.  setenv_kv is "NAME=value" or NULL; unset names are removed.
+ * spawn_piped() with the log appended to (ours under OCB_IT_VERBOSE);
+ * setenv_kv is "NAME=value" or NULL; unset names are removed.
  */
 static pid_t
 spawn(const char *path, char *const argv[], int *outfd, const char *logpath,
     const char *const *setenv_kv, const char *const *unset, int keep_fd)
 {
-	int p[2], fd;
-	pid_t pid;
-	const char *const *e;
-	char *eq, *kv;
+	const struct spawn_env e = { setenv_kv, unset, keep_fd };
 
-	if (pipe2(p, O_CLOEXEC) == -1)
-		return -1;
-	if ((pid = fork()) == -1) {
-		close(p[0]);
-		close(p[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		/* Own group: its children can be reached at teardown. */
-		setpgid(0, 0);
-		if ((fd = open("/dev/null", O_RDONLY)) != -1) {
-			dup2(fd, 0);
-			close(fd);
-		}
-		dup2(p[1], 1);
-		if (!verbose() && (fd = open(logpath, O_WRONLY | O_CREAT |
-		    O_APPEND, 0644)) != -1) {
-			dup2(fd, 2);
-			close(fd);
-		}
-		if (keep_fd > 2) {
-			if (keep_fd > 3)
-				close_range(3, (unsigned)keep_fd - 1, 0);
-			close_range((unsigned)keep_fd + 1, ~0U, 0);
-			fcntl(keep_fd, F_SETFD, 0);
-		} else
-			close_range(3, ~0U, 0);
-		for (e = unset; e != NULL && *e != NULL; e++)
-			unsetenv(*e);
-		for (e = setenv_kv; e != NULL && *e != NULL; e++) {
-			if ((kv = strdup(*e)) == NULL ||
-			    (eq = strchr(kv, '=')) == NULL)
-				_exit(127);
-			*eq = '\0';
-			setenv(kv, eq + 1, 1);
-		}
-		signal(SIGPIPE, SIG_DFL);
-		execv(path, argv);
-		fprintf(stderr, "exec %s: %s\n", path, strerror(errno));
-		_exit(127);
-	}
-	setpgid(pid, pid);	/* both sides, so that there is no race */
-	close(p[1]);
-	*outfd = p[0];
-	return pid;
+	return spawn_piped(path, argv, outfd, verbose() ? NULL : logpath,
+	    SPAWN_LOG_APPEND, &e);
 }
 
 /* Reads one line (without the newline); -1 on timeout/EOF/overlong. */
