@@ -45,6 +45,7 @@ struct wsc {
 	/* The response head, once read. */
 	int			 status;	/* HTTP status, 0 before */
 	char			*head;		/* the whole head, NUL-ended */
+	char			*head_cut;	/* a copy the headers point in */
 	struct wsc_header	 headers[WSC_MAX_HEADERS];
 	size_t			 nheaders;
 	int			 accept_ok;	/* Sec-WebSocket-Accept good */
@@ -106,6 +107,11 @@ void	wsc_shutdown_write(struct wsc *);
 
 /* Sends bytes as they are; 0 or -1. */
 int	wsc_send_raw(struct wsc *, const void *, size_t, int timeout_ms);
+/*
+ * Sends all len bytes on the socket fd (blocking or not) within timeout_ms,
+ * without SIGPIPE; 0 or -1.  For any socket, not only a struct wsc's.
+ */
+int	wsc_send_all(int fd, const void *data, size_t len, int timeout_ms);
 
 /*
  * Sends one frame.  fin 0 leaves FIN clear (fragments); masked 0 sends it
