@@ -4,9 +4,11 @@
  */
 
 /*
- * ocbctl's JSON lines: one printer per ServerMessage payload.  Nothing here
- * parses JSON: strings that carry JSON (a tool's input, a permission's
- * metadata) are printed as JSON strings, never embedded.
+ * ocbctl's JSON lines.  An object is printed from its protobuf-c descriptor
+ * and a list of the keys it has (its fields' names, in the order shown);
+ * each payload has its line's name.  Nothing here parses JSON: strings
+ * that carry JSON (a tool's input, a permission's metadata) are printed as
+ * JSON strings, never embedded.
  */
 #include "config.h"
 
@@ -23,40 +25,23 @@
 void
 json_str(FILE *f, const char *s)
 {
+	/* Short escapes: the character and the letter after the backslash. */
+	static const char short_esc[] = "\"\\\n\r\t\b\f";
+	static const char letter[] = "\"\\nrtbf";
 	const uint8_t *p = (const uint8_t *)(s != NULL ? s : "");
+	const char *e;
 	size_t n;
 
 	putc('"', f);
 	while (*p != '\0') {
 		if (*p < 0x80) {
-			switch (*p) {
-			case '"':
-				fputs("\\\"", f);
-				break;
-			case '\\':
-				fputs("\\\\", f);
-				break;
-			case '\n':
-				fputs("\\n", f);
-				break;
-			case '\r':
-				fputs("\\r", f);
-				break;
-			case '\t':
-				fputs("\\t", f);
-				break;
-			case '\b':
-				fputs("\\b", f);
-				break;
-			case '\f':
-				fputs("\\f", f);
-				break;
-			default:
-				if (*p < 0x20 || *p == 0x7f)
-					fprintf(f, "\\u%04x", (unsigned)*p);
-				else
-					putc(*p, f);
-			}
+			if ((e = strchr(short_esc, *p)) != NULL) {
+				putc('\\', f);
+				putc(letter[e - short_esc], f);
+			} else if (*p < 0x20 || *p == 0x7f)
+				fprintf(f, "\\u%04x", (unsigned)*p);
+			else
+				putc(*p, f);
 			p++;
 			continue;
 		}
@@ -89,35 +74,13 @@ key(int *first, const char *k)
 	putchar(':');
 }
 
-static void
-kv_str(int *first, const char *k, const char *v)
-{
-	key(first, k);
-	json_str(stdout, v);
-}
-
-static void
-kv_int(int *first, const char *k, int64_t v)
-{
-	key(first, k);
-	printf("%" PRId64, v);
-}
-
-static void
-kv_bool(int *first, const char *k, int v)
-{
-	key(first, k);
-	fputs(v ? "true" : "false", stdout);
-}
-
 /* The shortest form that reads back the same; null when not finite. */
 static void
-kv_double(int *first, const char *k, double v)
+put_double(double v)
 {
 	char buf[40];
 	int prec;
 
-	key(first, k);
 	if (!isfinite(v)) {
 		fputs("null", stdout);
 		return;
@@ -131,299 +94,220 @@ kv_double(int *first, const char *k, double v)
 }
 
 static void
-kv_strs(int *first, const char *k, char **v, size_t n)
-{
-	size_t i;
-
-	key(first, k);
-	putchar('[');
-	for (i = 0; i < n; i++) {
-		if (i > 0)
-			putchar(',');
-		json_str(stdout, v[i]);
-	}
-	putchar(']');
-}
-
-static void
 line_end(void)
 {
 	fputs("}\n", stdout);
 	fflush(stdout);
 }
 
-/* ---- objects ---- */
+/* ---- objects: the keys each message shows ---- */
 
+/*
+ * Space-separated field names, in the order printed.  "name?" is shown only
+ * when present: an optional field that is set, a message that is there, a
+ * list that is not empty.  Every other field is always shown.
+ */
+static const struct shape {
+	const ProtobufCMessageDescriptor	*desc;
+	const char				*keys;
+} shapes[] = {
+	{ &opencode__session_info__descriptor,
+	    "id title? created_at updated_at" },
+	{ &opencode__tool_call_event__descriptor,
+	    "session_id message_id part_id call_id tool status title "
+	    "input_json output error truncated" },
+	{ &opencode__permission_request__descriptor,
+	    "session_id permission_id permission patterns message_id call_id "
+	    "metadata_json" },
+	{ &opencode__question_request__descriptor,
+	    "id session_id questions message_id call_id" },
+	{ &opencode__question__descriptor,
+	    "question header options multiple custom" },
+	{ &opencode__question_option__descriptor, "label description" },
+	{ &opencode__file_attachment__descriptor, "mime filename url" },
+	{ &opencode__message_info__descriptor,
+	    "id session_id role created_at completed_at agent provider_id "
+	    "model_id finish error_name error_message input_tokens "
+	    "output_tokens reasoning_tokens cost parent_id" },
+	{ &opencode__part_info__descriptor,
+	    "id message_id session_id kind text synthetic truncated tool? "
+	    "file? files?" },
+	{ &opencode__todo_list__descriptor, "session_id todos" },
+	{ &opencode__todo__descriptor, "content status priority" },
+	{ &opencode__diff_list__descriptor, "session_id message_id files" },
+	{ &opencode__file_diff__descriptor,
+	    "path status additions deletions patch truncated" },
+	{ &opencode__provider_info__descriptor,
+	    "id name connected default_model_id models" },
+	{ &opencode__model_info__descriptor,
+	    "id name family reasoning attachment toolcall context_limit "
+	    "output_limit cost_input cost_output" },
+	{ &opencode__command_info__descriptor,
+	    "name description agent model source subtask hints" },
+	{ &opencode__session_status__descriptor,
+	    "session_id status attempt message next_ms" },
+	{ &opencode__agent_info__descriptor,
+	    "name description? mode? built_in color?" },
+	{ &opencode__error_response__descriptor, "code message" },
+	{ &opencode__provider_status__descriptor, "connected" },
+	{ &opencode__auth_status__descriptor, "provider_id connected" },
+	{ &opencode__upstream_health__descriptor, "healthy version" },
+	{ &opencode__chat_token__descriptor,
+	    "session_id message_id part_id kind delta" },
+	{ &opencode__chat_completed__descriptor,
+	    "session_id message_id finish input_tokens output_tokens error" },
+	{ &opencode__session_event__descriptor,
+	    "session_id kind info? status error_name error_message attempt" },
+	{ &opencode__upstream_status__descriptor, "connected version" },
+	{ &opencode__question_resolved__descriptor,
+	    "session_id question_id rejected" },
+	{ &opencode__permission_resolved__descriptor,
+	    "session_id permission_id reply" },
+	{ &opencode__message_removed__descriptor, "session_id message_id" },
+	{ &opencode__part_removed__descriptor,
+	    "session_id message_id part_id" },
+};
+
+static void	obj(const ProtobufCMessage *);
+
+/* One value of field f stored at p (an element, for a list). */
 static void
-session_obj(const Opencode__SessionInfo *s)
+value(const ProtobufCFieldDescriptor *f, const void *p)
 {
-	int f = 1;
-
-	putchar('{');
-	kv_str(&f, "id", s->id);
-	if (s->_title_case == OPENCODE__SESSION_INFO___TITLE_TITLE)
-		kv_str(&f, "title", s->title);
-	kv_int(&f, "created_at", s->created_at);
-	kv_int(&f, "updated_at", s->updated_at);
-	putchar('}');
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_STRING:
+		json_str(stdout, *(char *const *)p);
+		break;
+	case PROTOBUF_C_TYPE_BOOL:
+		fputs(*(const protobuf_c_boolean *)p ? "true" : "false",
+		    stdout);
+		break;
+	case PROTOBUF_C_TYPE_UINT32:
+		printf("%" PRIu32, *(const uint32_t *)p);
+		break;
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_UINT64:	/* shown as an int64, as before */
+		printf("%" PRId64, *(const int64_t *)p);
+		break;
+	case PROTOBUF_C_TYPE_DOUBLE:
+		put_double(*(const double *)p);
+		break;
+	case PROTOBUF_C_TYPE_MESSAGE:
+		obj(*(const ProtobufCMessage *const *)p);
+		break;
+	default:
+		/* A type messages.proto does not use (yet). */
+		fputs("null", stdout);
+	}
 }
 
-static void
-tool_obj(const Opencode__ToolCallEvent *t)
+/* The size of one element of a repeated field. */
+static size_t
+elem_size(const ProtobufCFieldDescriptor *f)
 {
-	int f = 1;
-
-	putchar('{');
-	kv_str(&f, "session_id", t->session_id);
-	kv_str(&f, "message_id", t->message_id);
-	kv_str(&f, "part_id", t->part_id);
-	kv_str(&f, "call_id", t->call_id);
-	kv_str(&f, "tool", t->tool);
-	kv_str(&f, "status", t->status);
-	kv_str(&f, "title", t->title);
-	/* A string, not raw JSON: nothing here parses or trusts it. */
-	kv_str(&f, "input_json", t->input_json);
-	kv_str(&f, "output", t->output);
-	kv_str(&f, "error", t->error);
-	kv_bool(&f, "truncated", t->truncated);
-	putchar('}');
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_STRING:
+	case PROTOBUF_C_TYPE_MESSAGE:
+		return sizeof(void *);
+	case PROTOBUF_C_TYPE_BOOL:
+		return sizeof(protobuf_c_boolean);
+	case PROTOBUF_C_TYPE_DOUBLE:
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_UINT64:
+		return 8;
+	default:
+		return 4;
+	}
 }
 
+/* "name":value for the field of m called name (len bytes). */
 static void
-permission_obj(const Opencode__PermissionRequest *p)
+member(int *first, const ProtobufCMessage *m, const char *name, size_t len)
 {
-	int f = 1;
+	const ProtobufCFieldDescriptor *f;
+	const char *base = (const char *)m;
+	const void *p;
+	char buf[64];
+	size_t n = 0, i, sz;
+	int opt = len > 0 && name[len - 1] == '?';
+	uint32_t oneof;
 
-	putchar('{');
-	kv_str(&f, "session_id", p->session_id);
-	kv_str(&f, "permission_id", p->permission_id);
-	kv_str(&f, "permission", p->permission);
-	kv_strs(&f, "patterns", p->patterns, p->n_patterns);
-	kv_str(&f, "message_id", p->message_id);
-	kv_str(&f, "call_id", p->call_id);
-	kv_str(&f, "metadata_json", p->metadata_json);
-	putchar('}');
-}
-
-static void
-question_obj(const Opencode__QuestionRequest *q)
-{
-	const Opencode__Question *qq;
-	size_t i, j;
-	int f = 1, g, h;
-
-	putchar('{');
-	kv_str(&f, "id", q->id);
-	kv_str(&f, "session_id", q->session_id);
-	key(&f, "questions");
+	snprintf(buf, sizeof(buf), "%.*s", (int)(len - (size_t)opt), name);
+	/* A key missing from messages.proto is a bug in shapes[]. */
+	if ((f = protobuf_c_message_descriptor_get_field_by_name(m->descriptor,
+	    buf)) == NULL)
+		abort();
+	p = base + f->offset;
+	if (f->label == PROTOBUF_C_LABEL_REPEATED)
+		memcpy(&n, base + f->quantifier_offset, sizeof(n));
+	if (opt) {
+		if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+			memcpy(&oneof, base + f->quantifier_offset,
+			    sizeof(oneof));
+			if (oneof != f->id)
+				return;
+		} else if (f->label == PROTOBUF_C_LABEL_REPEATED ? n == 0 :
+		    *(const void *const *)p == NULL)
+			return;
+	}
+	key(first, buf);
+	if (f->label != PROTOBUF_C_LABEL_REPEATED) {
+		value(f, p);
+		return;
+	}
+	sz = elem_size(f);
 	putchar('[');
-	for (i = 0; i < q->n_questions; i++) {
-		qq = q->questions[i];
-		g = 1;
-		fputs(i > 0 ? ",{" : "{", stdout);
-		kv_str(&g, "question", qq->question);
-		kv_str(&g, "header", qq->header);
-		key(&g, "options");
-		putchar('[');
-		for (j = 0; j < qq->n_options; j++) {
-			h = 1;
-			fputs(j > 0 ? ",{" : "{", stdout);
-			kv_str(&h, "label", qq->options[j]->label);
-			kv_str(&h, "description", qq->options[j]->description);
-			putchar('}');
-		}
-		putchar(']');
-		kv_bool(&g, "multiple", qq->multiple);
-		kv_bool(&g, "custom", qq->custom);
-		putchar('}');
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			putchar(',');
+		value(f, *(const char *const *)p + i * sz);
 	}
 	putchar(']');
-	kv_str(&f, "message_id", q->message_id);
-	kv_str(&f, "call_id", q->call_id);
-	putchar('}');
 }
 
+/* The members of m that its shape names, without the braces. */
 static void
-file_obj(const Opencode__FileAttachment *a)
+members(int *first, const ProtobufCMessage *m)
 {
-	int f = 1;
-
-	putchar('{');
-	kv_str(&f, "mime", a->mime);
-	kv_str(&f, "filename", a->filename);
-	kv_str(&f, "url", a->url);
-	putchar('}');
-}
-
-static void
-message_info_obj(const Opencode__MessageInfo *m)
-{
-	int f = 1;
-
-	putchar('{');
-	kv_str(&f, "id", m->id);
-	kv_str(&f, "session_id", m->session_id);
-	kv_str(&f, "role", m->role);
-	kv_int(&f, "created_at", m->created_at);
-	kv_int(&f, "completed_at", m->completed_at);
-	kv_str(&f, "agent", m->agent);
-	kv_str(&f, "provider_id", m->provider_id);
-	kv_str(&f, "model_id", m->model_id);
-	kv_str(&f, "finish", m->finish);
-	kv_str(&f, "error_name", m->error_name);
-	kv_str(&f, "error_message", m->error_message);
-	kv_int(&f, "input_tokens", m->input_tokens);
-	kv_int(&f, "output_tokens", m->output_tokens);
-	kv_int(&f, "reasoning_tokens", m->reasoning_tokens);
-	kv_double(&f, "cost", m->cost);
-	kv_str(&f, "parent_id", m->parent_id);
-	putchar('}');
-}
-
-/* tool, file and files only when the part has them. */
-static void
-part_obj(const Opencode__PartInfo *p)
-{
-	int f = 1;
-
-	putchar('{');
-	kv_str(&f, "id", p->id);
-	kv_str(&f, "message_id", p->message_id);
-	kv_str(&f, "session_id", p->session_id);
-	kv_str(&f, "kind", p->kind);
-	kv_str(&f, "text", p->text);
-	kv_bool(&f, "synthetic", p->synthetic);
-	kv_bool(&f, "truncated", p->truncated);
-	if (p->tool != NULL) {
-		key(&f, "tool");
-		tool_obj(p->tool);
-	}
-	if (p->file != NULL) {
-		key(&f, "file");
-		file_obj(p->file);
-	}
-	if (p->n_files > 0)
-		kv_strs(&f, "files", p->files, p->n_files);
-	putchar('}');
-}
-
-static void
-todos_obj(const Opencode__TodoList *t)
-{
+	const char *k, *e;
 	size_t i;
-	int f = 1, g;
 
-	putchar('{');
-	kv_str(&f, "session_id", t->session_id);
-	key(&f, "todos");
-	putchar('[');
-	for (i = 0; i < t->n_todos; i++) {
-		g = 1;
-		fputs(i > 0 ? ",{" : "{", stdout);
-		kv_str(&g, "content", t->todos[i]->content);
-		kv_str(&g, "status", t->todos[i]->status);
-		kv_str(&g, "priority", t->todos[i]->priority);
-		putchar('}');
+	for (i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
+		if (shapes[i].desc == m->descriptor)
+			break;
+	if (i == sizeof(shapes) / sizeof(shapes[0]))
+		abort();	/* a message shapes[] does not have */
+	for (k = shapes[i].keys; *k != '\0'; k = *e != '\0' ? e + 1 : e) {
+		if ((e = strchr(k, ' ')) == NULL)
+			e = k + strlen(k);
+		member(first, m, k, (size_t)(e - k));
 	}
-	fputs("]}", stdout);
 }
 
 static void
-diff_obj(const Opencode__DiffList *d)
-{
-	const Opencode__FileDiff *fd;
-	size_t i;
-	int f = 1, g;
-
-	putchar('{');
-	kv_str(&f, "session_id", d->session_id);
-	kv_str(&f, "message_id", d->message_id);
-	key(&f, "files");
-	putchar('[');
-	for (i = 0; i < d->n_files; i++) {
-		fd = d->files[i];
-		g = 1;
-		fputs(i > 0 ? ",{" : "{", stdout);
-		kv_str(&g, "path", fd->path);
-		kv_str(&g, "status", fd->status);
-		kv_int(&g, "additions", fd->additions);
-		kv_int(&g, "deletions", fd->deletions);
-		kv_str(&g, "patch", fd->patch);
-		kv_bool(&g, "truncated", fd->truncated);
-		putchar('}');
-	}
-	fputs("]}", stdout);
-}
-
-static void
-provider_obj(const Opencode__ProviderInfo *p)
-{
-	const Opencode__ModelInfo *m;
-	size_t i;
-	int f = 1, g;
-
-	putchar('{');
-	kv_str(&f, "id", p->id);
-	kv_str(&f, "name", p->name);
-	kv_bool(&f, "connected", p->connected);
-	kv_str(&f, "default_model_id", p->default_model_id);
-	key(&f, "models");
-	putchar('[');
-	for (i = 0; i < p->n_models; i++) {
-		m = p->models[i];
-		g = 1;
-		fputs(i > 0 ? ",{" : "{", stdout);
-		kv_str(&g, "id", m->id);
-		kv_str(&g, "name", m->name);
-		kv_str(&g, "family", m->family);
-		kv_bool(&g, "reasoning", m->reasoning);
-		kv_bool(&g, "attachment", m->attachment);
-		kv_bool(&g, "toolcall", m->toolcall);
-		kv_int(&g, "context_limit", m->context_limit);
-		kv_int(&g, "output_limit", m->output_limit);
-		kv_double(&g, "cost_input", m->cost_input);
-		kv_double(&g, "cost_output", m->cost_output);
-		putchar('}');
-	}
-	fputs("]}", stdout);
-}
-
-static void
-command_obj(const Opencode__CommandInfo *c)
+obj(const ProtobufCMessage *m)
 {
 	int f = 1;
 
+	if (m == NULL) {
+		fputs("null", stdout);
+		return;
+	}
 	putchar('{');
-	kv_str(&f, "name", c->name);
-	kv_str(&f, "description", c->description);
-	kv_str(&f, "agent", c->agent);
-	kv_str(&f, "model", c->model);
-	kv_str(&f, "source", c->source);
-	kv_bool(&f, "subtask", c->subtask);
-	kv_strs(&f, "hints", c->hints, c->n_hints);
-	putchar('}');
-}
-
-static void
-status_obj(const Opencode__SessionStatus *s)
-{
-	int f = 1;
-
-	putchar('{');
-	kv_str(&f, "session_id", s->session_id);
-	kv_str(&f, "status", s->status);
-	kv_int(&f, "attempt", s->attempt);
-	kv_str(&f, "message", s->message);
-	kv_int(&f, "next_ms", s->next_ms);
+	members(&f, m);
 	putchar('}');
 }
 
 /* {"name":<obj>} on a line of its own. */
-#define LINE(name, fn, arg) do {					\
-	fputs("{\"" name "\":", stdout);				\
-	fn(arg);							\
-	line_end();							\
-} while (0)
+static void
+line(const char *name, const void *m)
+{
+	putchar('{');
+	json_str(stdout, name);
+	putchar(':');
+	obj(m);
+	line_end();
+}
 
 /* ---- lists: a line per element ---- */
 
@@ -437,12 +321,12 @@ message_list(const Opencode__MessageList *l)
 	for (i = 0; i < l->n_messages; i++) {
 		mw = l->messages[i];
 		fputs("{\"message\":{\"info\":", stdout);
-		message_info_obj(mw->info != NULL ? mw->info : &none);
+		obj(mw->info != NULL ? &mw->info->base : &none.base);
 		fputs(",\"parts\":[", stdout);
 		for (j = 0; j < mw->n_parts; j++) {
 			if (j > 0)
 				putchar(',');
-			part_obj(mw->parts[j]);
+			obj(&mw->parts[j]->base);
 		}
 		putchar(']');
 		putchar('}');
@@ -452,72 +336,66 @@ message_list(const Opencode__MessageList *l)
 	line_end();
 }
 
-static void
-pending_list(const Opencode__PendingList *l)
-{
-	size_t i;
+#define PC(x)	OPENCODE__SERVER_MESSAGE__PAYLOAD_##x
 
-	for (i = 0; i < l->n_permissions; i++)
-		LINE("permission", permission_obj, l->permissions[i]);
-	for (i = 0; i < l->n_questions; i++)
-		LINE("question", question_obj, l->questions[i]);
+/* The message in m's payload; NULL when this version does not know it. */
+static const ProtobufCMessage *
+payload(const Opencode__ServerMessage *m)
+{
+	const ProtobufCFieldDescriptor *f;
+	const ProtobufCMessage *p;
+
+	if ((f = protobuf_c_message_descriptor_get_field(m->base.descriptor,
+	    (unsigned)m->payload_case)) == NULL ||
+	    f->type != PROTOBUF_C_TYPE_MESSAGE)
+		return NULL;
+	memcpy(&p, (const char *)m + f->offset, sizeof(p));
+	return p;
 }
 
-/* The lists (and the empty reply): 1 if m is one, else 0. */
+/* The list replies: a line per element of their list, named name. */
+static const struct {
+	Opencode__ServerMessage__PayloadCase	 pc;
+	const char				*list;
+	const char				*name;
+} lists[] = {
+	{ PC(SESSION_LIST), "sessions", "session" },
+	{ PC(SESSION_STATUS_LIST), "statuses", "session_status" },
+	{ PC(COMMAND_LIST), "commands", "command" },
+	{ PC(PROVIDER_LIST), "providers", "provider" },
+	{ PC(PENDING_LIST), "permissions", "permission" },
+	{ PC(PENDING_LIST), "questions", "question" },
+	{ PC(AGENT_LIST), "agents", "agent" },
+};
+
+/* The lists: 1 if m is one (and printed), else 0. */
 static int
 json_list(const Opencode__ServerMessage *m)
 {
-	size_t i;
+	const ProtobufCFieldDescriptor *f;
+	const ProtobufCMessage *l;
+	void **v;
+	size_t i, j, n;
+	int found = 0;
 
-	switch (m->payload_case) {
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_LIST:
-		for (i = 0; i < m->session_list->n_sessions; i++)
-			LINE("session", session_obj,
-			    m->session_list->sessions[i]);
-		return 1;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_STATUS_LIST:
-		for (i = 0; i < m->session_status_list->n_statuses; i++)
-			LINE("session_status", status_obj,
-			    m->session_status_list->statuses[i]);
-		return 1;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_MESSAGE_LIST:
+	if (m->payload_case == PC(MESSAGE_LIST)) {
 		message_list(m->message_list);
 		return 1;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_COMMAND_LIST:
-		for (i = 0; i < m->command_list->n_commands; i++)
-			LINE("command", command_obj,
-			    m->command_list->commands[i]);
-		return 1;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_PROVIDER_LIST:
-		for (i = 0; i < m->provider_list->n_providers; i++)
-			LINE("provider", provider_obj,
-			    m->provider_list->providers[i]);
-		return 1;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_PENDING_LIST:
-		pending_list(m->pending_list);
-		return 1;
-	default:
-		return 0;
 	}
-}
-
-static void
-agent_line(const Opencode__AgentInfo *a)
-{
-	int f = 1;
-
-	fputs("{\"agent\":{", stdout);
-	kv_str(&f, "name", a->name);
-	if (a->_description_case ==
-	    OPENCODE__AGENT_INFO___DESCRIPTION_DESCRIPTION)
-		kv_str(&f, "description", a->description);
-	if (a->_mode_case == OPENCODE__AGENT_INFO___MODE_MODE)
-		kv_str(&f, "mode", a->mode);
-	kv_bool(&f, "built_in", a->built_in);
-	if (a->_color_case == OPENCODE__AGENT_INFO___COLOR_COLOR)
-		kv_str(&f, "color", a->color);
-	putchar('}');
-	line_end();
+	for (i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+		if (lists[i].pc != m->payload_case)
+			continue;
+		l = payload(m);
+		if ((f = protobuf_c_message_descriptor_get_field_by_name(
+		    l->descriptor, lists[i].list)) == NULL)
+			abort();	/* a misspelt list in lists[] */
+		memcpy(&n, (const char *)l + f->quantifier_offset, sizeof(n));
+		memcpy(&v, (const char *)l + f->offset, sizeof(v));
+		for (j = 0; j < n; j++)
+			line(lists[i].name, v[j]);
+		found = 1;
+	}
+	return found;
 }
 
 void
@@ -527,166 +405,63 @@ json_ok(void)
 	line_end();
 }
 
+/* The name of each payload's line; the rest show by their shape. */
+static const struct {
+	Opencode__ServerMessage__PayloadCase	 pc;
+	const char				*name;
+} names[] = {
+	{ PC(ERROR), "error" },
+	{ PC(SESSION_INFO), "session" },
+	{ PC(PROVIDER_STATUS), "provider_status" },
+	{ PC(AUTH_STATUS), "auth_status" },
+	{ PC(UPSTREAM_HEALTH), "upstream_health" },
+	{ PC(TODO_LIST), "todos" },
+	{ PC(DIFF_LIST), "diff" },
+	{ PC(TOKEN), "token" },
+	{ PC(COMPLETED), "completed" },
+	{ PC(TOOL_CALL), "tool_call" },
+	{ PC(PERMISSION_REQUEST), "permission" },
+	{ PC(SESSION_EVENT), "session_event" },
+	{ PC(UPSTREAM_STATUS), "upstream_status" },
+	{ PC(QUESTION_REQUEST), "question" },
+	{ PC(QUESTION_RESOLVED), "question_resolved" },
+	{ PC(PERMISSION_RESOLVED), "permission_resolved" },
+	{ PC(TODO_UPDATED), "todos" },
+	{ PC(DIFF_UPDATED), "diff" },
+	{ PC(MESSAGE_REMOVED), "message_removed" },
+	{ PC(PART_REMOVED), "part_removed" },
+	{ PC(MESSAGE_UPDATED), "message_updated" },
+	{ PC(PART_UPDATED), "part_updated" },
+};
+
 int
 json_message(const Opencode__ServerMessage *m)
 {
+	const ProtobufCMessage *p;
 	size_t i;
-	int f = 1;
+	int first = 1;
 
 	if (json_list(m))
 		return 0;
-	switch (m->payload_case) {
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD__NOT_SET:
-		/* An event newer than our messages.proto has no payload too. */
-		if (m->request_id == 0)
-			goto unknown;
+	if (m->payload_case == PC(_NOT_SET) && m->request_id != 0) {
 		json_ok();
 		return 0;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_ERROR:
-		fputs("{\"error\":{", stdout);
-		kv_str(&f, "code", m->error->code);
-		kv_str(&f, "message", m->error->message);
-		putchar('}');
-		line_end();
-		return 1;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_AGENT_LIST:
-		for (i = 0; i < m->agent_list->n_agents; i++)
-			agent_line(m->agent_list->agents[i]);
-		return 0;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_INFO:
-		fputs("{\"session\":", stdout);
-		session_obj(m->session_info);
-		break;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_PROVIDER_STATUS:
-		fputs("{\"provider_status\":{", stdout);
-		kv_strs(&f, "connected", m->provider_status->connected,
-		    m->provider_status->n_connected);
-		putchar('}');
-		break;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_AUTH_STATUS:
-		fputs("{\"auth_status\":{", stdout);
-		kv_str(&f, "provider_id", m->auth_status->provider_id);
-		kv_bool(&f, "connected", m->auth_status->connected);
-		putchar('}');
-		break;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_UPSTREAM_HEALTH:
-		fputs("{\"upstream_health\":{", stdout);
-		kv_bool(&f, "healthy", m->upstream_health->healthy);
-		kv_str(&f, "version", m->upstream_health->version);
-		putchar('}');
-		break;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_TODO_LIST:
-		fputs("{\"todos\":", stdout);
-		todos_obj(m->todo_list);
-		break;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_DIFF_LIST:
-		fputs("{\"diff\":", stdout);
-		diff_obj(m->diff_list);
-		break;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_TOKEN:
-		fputs("{\"token\":{", stdout);
-		kv_str(&f, "session_id", m->token->session_id);
-		kv_str(&f, "message_id", m->token->message_id);
-		kv_str(&f, "part_id", m->token->part_id);
-		kv_str(&f, "kind", m->token->kind);
-		kv_str(&f, "delta", m->token->delta);
-		putchar('}');
-		break;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_COMPLETED:
-		fputs("{\"completed\":{", stdout);
-		kv_str(&f, "session_id", m->completed->session_id);
-		kv_str(&f, "message_id", m->completed->message_id);
-		kv_str(&f, "finish", m->completed->finish);
-		kv_int(&f, "input_tokens", m->completed->input_tokens);
-		kv_int(&f, "output_tokens", m->completed->output_tokens);
-		kv_str(&f, "error", m->completed->error);
-		putchar('}');
-		break;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_TOOL_CALL:
-		fputs("{\"tool_call\":", stdout);
-		tool_obj(m->tool_call);
-		break;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_PERMISSION_REQUEST:
-		fputs("{\"permission\":", stdout);
-		permission_obj(m->permission_request);
-		break;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_EVENT:
-		fputs("{\"session_event\":{", stdout);
-		kv_str(&f, "session_id", m->session_event->session_id);
-		kv_str(&f, "kind", m->session_event->kind);
-		if (m->session_event->info != NULL) {
-			key(&f, "info");
-			session_obj(m->session_event->info);
-		}
-		kv_str(&f, "status", m->session_event->status);
-		kv_str(&f, "error_name", m->session_event->error_name);
-		kv_str(&f, "error_message", m->session_event->error_message);
-		kv_int(&f, "attempt", m->session_event->attempt);
-		putchar('}');
-		break;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_UPSTREAM_STATUS:
-		fputs("{\"upstream_status\":{", stdout);
-		kv_bool(&f, "connected", m->upstream_status->connected);
-		kv_str(&f, "version", m->upstream_status->version);
-		putchar('}');
-		break;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_QUESTION_REQUEST:
-		fputs("{\"question\":", stdout);
-		question_obj(m->question_request);
-		break;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_QUESTION_RESOLVED:
-		fputs("{\"question_resolved\":{", stdout);
-		kv_str(&f, "session_id", m->question_resolved->session_id);
-		kv_str(&f, "question_id", m->question_resolved->question_id);
-		kv_bool(&f, "rejected", m->question_resolved->rejected);
-		putchar('}');
-		break;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_PERMISSION_RESOLVED:
-		fputs("{\"permission_resolved\":{", stdout);
-		kv_str(&f, "session_id", m->permission_resolved->session_id);
-		kv_str(&f, "permission_id",
-		    m->permission_resolved->permission_id);
-		kv_str(&f, "reply", m->permission_resolved->reply);
-		putchar('}');
-		break;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_TODO_UPDATED:
-		fputs("{\"todos\":", stdout);
-		todos_obj(m->todo_updated);
-		break;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_DIFF_UPDATED:
-		fputs("{\"diff\":", stdout);
-		diff_obj(m->diff_updated);
-		break;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_MESSAGE_REMOVED:
-		fputs("{\"message_removed\":{", stdout);
-		kv_str(&f, "session_id", m->message_removed->session_id);
-		kv_str(&f, "message_id", m->message_removed->message_id);
-		putchar('}');
-		break;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_PART_REMOVED:
-		fputs("{\"part_removed\":{", stdout);
-		kv_str(&f, "session_id", m->part_removed->session_id);
-		kv_str(&f, "message_id", m->part_removed->message_id);
-		kv_str(&f, "part_id", m->part_removed->part_id);
-		putchar('}');
-		break;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_MESSAGE_UPDATED:
-		fputs("{\"message_updated\":", stdout);
-		message_info_obj(m->message_updated);
-		break;
-	case OPENCODE__SERVER_MESSAGE__PAYLOAD_PART_UPDATED:
-		fputs("{\"part_updated\":", stdout);
-		part_obj(m->part_updated);
-		break;
-	default:
-	unknown:
+	}
+	/* An event newer than our messages.proto has no payload too. */
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].pc == m->payload_case)
+			break;
+	if (i == sizeof(names) / sizeof(names[0]) || (p = payload(m)) == NULL) {
 		/* A payload this version does not know. */
 		fputs("{\"unknown\":{", stdout);
-		kv_int(&f, "request_id", (int64_t)m->request_id);
-		kv_int(&f, "payload", (int64_t)m->payload_case);
+		key(&first, "request_id");
+		printf("%" PRId64, (int64_t)m->request_id);
+		key(&first, "payload");
+		printf("%" PRId64, (int64_t)m->payload_case);
 		putchar('}');
-		break;
+		line_end();
+		return 0;
 	}
-	line_end();
-	return 0;
+	line(names[i].name, p);
+	return m->payload_case == PC(ERROR);
 }
