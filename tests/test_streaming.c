@@ -1918,6 +1918,29 @@ expect_resync(struct cl *w, const char *who, struct rxstat *rs)
 	expect_up(w, who);
 }
 
+/*
+ * Waits until ocbroker has asked the fake for its version, which it does
+ * on its stream's first server.connected (the fake's, on opening it).
+ * The stream is announced on that reply, which is then on its way before
+ * a replay starts instead of racing the replay's end: a stream that ends
+ * before it is announced is not reported lost, and a client would wait
+ * for connected:false in vain (seen once on a loaded machine).
+ */
+static void
+wait_version_asked(struct it_env *e)
+{
+	int64_t deadline = it_now_ms() + T_STREAM;
+	char *last;
+
+	it_wait_stream(e);
+	while ((last = it_fake_last(e, "GET", "/global/health")) == NULL) {
+		if (it_now_ms() >= deadline)
+			fail_msg("ocbroker never asked the fake for its version");
+		usleep(20 * 1000);
+	}
+	free(last);
+}
+
 /* The fake ends its stream (as on the server's SIGTERM); w resyncs. */
 static void
 end_stream(struct it_env *e, struct cl *w, const char *who, struct rxstat *rs)
@@ -2131,6 +2154,7 @@ transcript_exact(struct it_env *e, const char *fixture, struct xlist *x)
 	assert_int_equal(again.n, x->n - x_count(x, SMP(COMPLETED), NULL));
 
 	client(e, &w, 1);
+	wait_version_asked(e);
 	it_replay(e, fixture);
 	/* The stream was announced before the client authenticated, and
 	 * the replay's server.connected is no transition: UpstreamStatus
@@ -2441,7 +2465,7 @@ test_slow_reader_merges(void **state)
 
 	client(e, &fast, 1);
 	client(e, &slow, 1);
-	it_wait_stream(e);
+	wait_version_asked(e);
 	t0 = it_now_ms();
 	for (r = 0; r < replays; r++)
 		it_fake_post(e, "/__fake/sse", "sse-many.txt");
@@ -2621,6 +2645,7 @@ test_upstream_restart(void **state)
 	client(e, &w, 1);
 
 	/* Up, with events: so the stream was announced. */
+	wait_version_asked(e);
 	it_replay(e, "sse-text.txt");
 	expect_seq(&w, "before", &a, 0, a.n, &rs, 0, T_STREAM, 0, NULL, NULL);
 
@@ -2834,6 +2859,7 @@ test_subscribe_sessions(void **state)
 	subscribe(&wb, 2, other, 2);
 	subscribe(&wb, 3, only_tool, 1);	/* replaces the list */
 
+	wait_version_asked(e);
 	it_replay(e, "sse-text.txt");
 	it_fake_post(e, "/__fake/sse", "sse-tool.txt");
 	expect_seq(&wall, "unfiltered client", &all, 0, all.n, &rs_all, 0,
