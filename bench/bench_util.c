@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "bench/bench_util.h"
+#include "tests/support/spawn.h"
 #include "tests/wsclient.h"
 
 #define BWS_MAX_FRAME	(256u * 1024 * 1024)
@@ -142,42 +143,16 @@ int
 bu_spawn(struct bu_proc *p, const char *path, char *const argv[],
     const char *logname)
 {
-	int pp[2], fd;
 	pid_t pid;
 
 	memset(p, 0, sizeof(*p));
 	p->out = -1;
 	(void)mkdir(BU_LOGDIR, 0755);
 	snprintf(p->log, sizeof(p->log), "%s/%s.log", BU_LOGDIR, logname);
-	if (pipe2(pp, O_CLOEXEC) == -1)
+	if ((pid = spawn_piped(path, argv, &p->out, p->log, SPAWN_LOG_TRUNC,
+	    NULL)) == -1)
 		return -1;
-	if ((pid = fork()) == -1) {
-		close(pp[0]);
-		close(pp[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		setpgid(0, 0);
-		if ((fd = open("/dev/null", O_RDONLY)) != -1) {
-			dup2(fd, 0);
-			close(fd);
-		}
-		dup2(pp[1], 1);
-		if ((fd = open(p->log, O_WRONLY | O_CREAT | O_TRUNC, 0644)) !=
-		    -1) {
-			dup2(fd, 2);
-			close(fd);
-		}
-		close_range(3, ~0U, 0);
-		signal(SIGPIPE, SIG_DFL);
-		execv(path, argv);
-		fprintf(stderr, "exec %s: %s\n", path, strerror(errno));
-		_exit(127);
-	}
-	setpgid(pid, pid);
-	close(pp[1]);
 	p->pid = pid;
-	p->out = pp[0];
 	return 0;
 }
 
