@@ -48,6 +48,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tests/support/procfs.h"
+
 extern void	*__libc_malloc(size_t);
 extern void	*__libc_calloc(size_t, size_t);
 extern void	*__libc_realloc(void *, size_t);
@@ -287,32 +289,21 @@ number(const char *s)
 	return v;
 }
 
-/* The value after "--role" in /proc/self/cmdline, or "parent". */
+/* The value after "--role" in our command line, or "parent". */
 static void
 find_role(void)
 {
 	char cmd[512];
+	const char *r;
 	ssize_t n;
-	int fd;
+	size_t l;
 
-	if ((fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC)) == -1)
+	if ((n = procfs_cmdline(getpid(), cmd, sizeof(cmd))) <= 0 ||
+	    (r = procfs_cmdline_role(cmd, (size_t)n)) == NULL)
 		return;
-	n = read(fd, cmd, sizeof(cmd) - 1);
-	close(fd);
-	if (n <= 0)
-		return;
-	cmd[n] = '\0';
-	for (char *p = cmd; p < cmd + n; p += strlen(p) + 1)
-		if (strcmp(p, "--role") == 0 && p + strlen(p) + 1 < cmd + n) {
-			size_t l;
-
-			p += strlen(p) + 1;
-			l = strlen(p) < sizeof(fa_role) - 1 ? strlen(p) :
-			    sizeof(fa_role) - 1;
-			memcpy(fa_role, p, l);
-			fa_role[l] = '\0';
-			return;
-		}
+	l = strlen(r) < sizeof(fa_role) - 1 ? strlen(r) : sizeof(fa_role) - 1;
+	memcpy(fa_role, r, l);
+	fa_role[l] = '\0';
 }
 
 static int

@@ -9,12 +9,17 @@
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE	/* O_CLOEXEC under -std=c11 (the failalloc.so rule) */
+#endif
 
 #include <sys/types.h>
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tests/support/procfs.h"
 
@@ -44,9 +49,27 @@ procfs_children(pid_t parent, pid_t *out, int max)
 	return n;
 }
 
-/* The argument after "--role" in a NUL-separated argv, or NULL. */
-static const char *
-role_of(const char *cmd, size_t len)
+ssize_t
+procfs_cmdline(pid_t pid, char *buf, size_t size)
+{
+	char path[64];
+	size_t len = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)pid);
+	if (size == 0 || (fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	while (len < size - 1 &&
+	    (n = read(fd, buf + len, size - 1 - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	buf[len] = '\0';
+	return (ssize_t)len;
+}
+
+const char *
+procfs_cmdline_role(const char *cmd, size_t len)
 {
 	size_t off;
 
@@ -64,19 +87,13 @@ procfs_role_pid(pid_t parent, const char *role)
 	int n = procfs_children(parent, kids, MAX_KIDS);
 
 	for (int i = 0; i < n; i++) {
-		char path[64], cmd[256];
+		char cmd[256];
 		const char *r;
-		size_t len;
-		FILE *fp;
+		ssize_t len;
 
-		snprintf(path, sizeof(path), "/proc/%ld/cmdline",
-		    (long)kids[i]);
-		if ((fp = fopen(path, "re")) == NULL)
+		if ((len = procfs_cmdline(kids[i], cmd, sizeof(cmd))) == -1)
 			continue;
-		len = fread(cmd, 1, sizeof(cmd) - 1, fp);
-		fclose(fp);
-		cmd[len] = '\0';
-		r = role_of(cmd, len);
+		r = procfs_cmdline_role(cmd, (size_t)len);
 		if (role == NULL ? r == NULL :
 		    r != NULL && strcmp(r, role) == 0)
 			return kids[i];

@@ -12,6 +12,15 @@
 
 #include <sys/types.h>
 
+/*
+ * /proc/PID/cmdline (argv, NUL-separated) in buf, cut to size - 1 bytes and
+ * NUL-terminated: its length, or -1.  Without stdio or malloc, for the
+ * malloc shim tests/failalloc.c too.
+ */
+ssize_t	procfs_cmdline(pid_t pid, char *buf, size_t size);
+/* The argument after "--role" in a cmdline of len bytes, or NULL. */
+const char *procfs_cmdline_role(const char *cmd, size_t len);
+
 /* The pids of parent's children (/proc/PID/task/PID/children); n or -1. */
 int	procfs_children(pid_t parent, pid_t *out, int max);
 
