@@ -28,6 +28,7 @@
  * deadline; every process started here is stopped by its PID.
  */
 #include "bench/bench_util.h"
+#include "tests/wsclient.h"
 
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -511,7 +512,7 @@ sse_open(struct sse *s, uint16_t port, const char *path)
 		return -1;
 	n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1"
 	    "\r\nAccept: text/event-stream\r\n\r\n", path);
-	return bu_write_all(s->fd, req, (size_t)n, 5000);
+	return wsc_send_all(s->fd, req, (size_t)n, 5000);
 }
 
 static void
@@ -816,7 +817,7 @@ http_pump(struct hconn *h, int nc, int64_t until, int sending, long *errors,
 			else
 				(*errors)++;
 			if (sending) {
-				if (bu_write_all(h[i].fd, GET_SESSION,
+				if (wsc_send_all(h[i].fd, GET_SESSION,
 				    sizeof(GET_SESSION) - 1, 5000) == -1)
 					die("send failed");
 				(*inflight)++;
@@ -843,7 +844,7 @@ tp_run(struct target *t, struct tp_res *res, const char *perf)
 			h[i].len = 0;
 			if ((h[i].fd = bu_connect(t->fport, 5000)) == -1)
 				die("direct connect");
-			if (bu_write_all(h[i].fd, GET_SESSION,
+			if (wsc_send_all(h[i].fd, GET_SESSION,
 			    sizeof(GET_SESSION) - 1, 5000) == -1)
 				die("send failed");
 			inflight++;
@@ -1067,7 +1068,7 @@ burst_direct(struct target *t, struct burst_res *res)
 			break;
 	t0 = bu_now_ns();
 	for (i = 0; i < n; i++) {
-		if (bu_write_all(h[i].fd, GET_SESSION, sizeof(GET_SESSION) - 1,
+		if (wsc_send_all(h[i].fd, GET_SESSION, sizeof(GET_SESSION) - 1,
 		    5000) == -1)
 			die("send failed");
 		pfd[i].fd = h[i].fd;
@@ -1170,7 +1171,7 @@ trigger(struct target *t, const char *path)
 		return -1;
 	n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1"
 	    "\r\nConnection: close\r\n\r\n", path);
-	if (bu_write_all(fd, req, (size_t)n, 5000) == -1) {
+	if (wsc_send_all(fd, req, (size_t)n, 5000) == -1) {
 		close(fd);
 		return -1;
 	}

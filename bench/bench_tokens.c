@@ -49,6 +49,7 @@
 #include <unistd.h>
 
 #include "bench/bench_util.h"
+#include "tests/wsclient.h"
 #include "netproc/events.h"
 #include "netproc/sse.h"
 
@@ -204,7 +205,7 @@ reader_open(struct reader *r, unsigned long n)
 	len = snprintf(req, sizeof(req), "GET /event?n=%lu HTTP/1.1\r\n"
 	    "Host: 127.0.0.1:%u\r\nAccept: text/event-stream\r\n\r\n", n,
 	    (unsigned)flood_port);
-	if (bu_write_all(r->fd, req, (size_t)len, IO_TIMEOUT_MS) == -1)
+	if (wsc_send_all(r->fd, req, (size_t)len, IO_TIMEOUT_MS) == -1)
 		return -1;
 	while ((e = memmem(r->raw, r->raw_len, "\r\n\r\n", 4)) == NULL)
 		if (r->raw_len > 8192 || reader_fill(r) == -1)

@@ -480,36 +480,6 @@ bu_connect(uint16_t port, int timeout_ms)
 }
 
 int
-bu_write_all(int fd, const void *data, size_t len, int timeout_ms)
-{
-	int64_t deadline = bu_now_ns() + (int64_t)timeout_ms * 1000000;
-	const uint8_t *p = data;
-	struct pollfd pfd;
-	ssize_t n;
-
-	while (len > 0) {
-		n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n > 0) {
-			p += n;
-			len -= (size_t)n;
-			continue;
-		}
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			pfd.fd = fd;
-			pfd.events = POLLOUT;
-			if (bu_now_ns() >= deadline ||
-			    poll(&pfd, 1, bu_left_ms(deadline)) <= 0)
-				return -1;
-			continue;
-		}
-		return -1;
-	}
-	return 0;
-}
-
-int
 bu_http_open(struct bu_http *h, uint16_t port, int timeout_ms)
 {
 	memset(h, 0, sizeof(*h));
@@ -558,7 +528,7 @@ bu_http_get(struct bu_http *h, const char *req, size_t reqlen, int timeout_ms)
 	int status;
 	ssize_t n;
 
-	if (bu_write_all(h->fd, req, reqlen, timeout_ms) == -1)
+	if (wsc_send_all(h->fd, req, reqlen, timeout_ms) == -1)
 		return -1;
 	/* Keep-alive: nothing is left over between two answers. */
 	h->len = 0;
@@ -617,7 +587,7 @@ bu_http_once(uint16_t port, const char *path, char *resp, size_t respsz,
 	rn = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%u"
 	    "\r\nConnection: close\r\n\r\n", path, (unsigned)port);
 	if (rn <= 0 || (size_t)rn >= sizeof(req) ||
-	    bu_write_all(fd, req, (size_t)rn, timeout_ms) == -1)
+	    wsc_send_all(fd, req, (size_t)rn, timeout_ms) == -1)
 		goto done;
 	while (len + 1 < respsz &&
 	    (n = recv_some(fd, resp + len, respsz - 1 - len)) > 0)
@@ -724,7 +694,7 @@ bws_send(struct bws *b, const void *data, size_t len, int timeout_ms)
 	hl += 4;
 	for (i = 0; i < len; i++)
 		f[hl + i] = p[i] ^ mask[i & 3];
-	r = bu_write_all(b->fd, f, hl + len, timeout_ms);
+	r = wsc_send_all(b->fd, f, hl + len, timeout_ms);
 	if (f != stackbuf)
 		free(f);
 	return r;

@@ -123,8 +123,6 @@ int	bu_parse_ready(const char *line, uint16_t *port, char *token,
 
 /* A blocking TCP connection to 127.0.0.1:port with TCP_NODELAY; fd or -1. */
 int	bu_connect(uint16_t port, int timeout_ms);
-/* Whole writes with a deadline; 0 or -1. */
-int	bu_write_all(int fd, const void *, size_t, int timeout_ms);
 
 /*
  * One HTTP/1.1 request on a keep-alive connection; reads a Content-Length
