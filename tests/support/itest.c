@@ -11,6 +11,7 @@
 #endif
 
 #include "tests/support/itest.h"
+#include "tests/support/itest_req.h"
 
 int
 it_setup_env(void **state, const struct it_opts *o)
@@ -180,7 +181,7 @@ int
 it_send_str(struct wsc *w, uint64_t id,
     Opencode__ClientMessage__PayloadCase c, const char *s, int timeout_ms)
 {
-	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__ClientMessage cm;
 	const ProtobufCFieldDescriptor *f;
 	const ProtobufCMessageDescriptor *d = NULL;
 	union {
@@ -201,12 +202,10 @@ it_send_str(struct wsc *w, uint64_t id,
 		fail_msg("payload case %d is not a request %s", (int)c,
 		    s == NULL ? "without fields" : "with a string field 1");
 	protobuf_c_message_init(d, &sub);
-	/* Where protobuf-c keeps the fields, as its packer finds them. */
+	/* Where protobuf-c keeps the field, as its packer finds it. */
 	if (s != NULL)
 		*(const char **)(void *)((char *)&sub + d->fields[0].offset) = s;
-	cm.request_id = id;
-	cm.payload_case = c;
-	*(ProtobufCMessage **)(void *)((char *)&cm + f->offset) = &sub.base;
+	it_request_init(&cm, id, c, &sub);
 	return wsc_send_msg(w, &cm, timeout_ms);
 }
 
@@ -217,33 +216,13 @@ it_send_empty(struct wsc *w, uint64_t id,
 	return it_send_str(w, id, c, NULL, timeout_ms);
 }
 
-Opencode__ServerMessage *
-it_call_empty(struct wsc *w, uint64_t id,
-    Opencode__ClientMessage__PayloadCase c, int timeout_ms)
-{
-	if (it_send_empty(w, id, c, T_IO) == -1)
-		fail_msg("send failed");
-	return wsc_recv_reply(w, id, timeout_ms);
-}
-
 void
 it_health(struct wsc *w, uint64_t id, int timeout_ms)
 {
 	Opencode__ServerMessage *m;
 
-	m = it_call_empty(w, id, CMP(HEALTH_CHECK), timeout_ms);
+	m = it_request_empty(w, id, CMP(HEALTH_CHECK), timeout_ms);
 	it_expect_case(m, id, SMP(UPSTREAM_HEALTH), "HealthCheck");
-	wsc_msg_free(m);
-}
-
-void
-it_call_expect(struct wsc *w, Opencode__ClientMessage *cm,
-    Opencode__ServerMessage__PayloadCase c, const char *what, int timeout_ms)
-{
-	Opencode__ServerMessage *m;
-
-	m = it_call(w, cm, timeout_ms);
-	it_expect_case(m, cm->request_id, c, what);
 	wsc_msg_free(m);
 }
 

@@ -105,16 +105,10 @@ const char *it_describe(const Opencode__ServerMessage *m);
 Opencode__ServerMessage *it_call(struct wsc *w, Opencode__ClientMessage *cm,
 	    int timeout_ms);
 /*
- * it_call(), then fails unless the reply has payload case c (what: the
- * request, for the message); the reply is freed.
- */
-void	it_call_expect(struct wsc *w, Opencode__ClientMessage *cm,
-	    Opencode__ServerMessage__PayloadCase c, const char *what,
-	    int timeout_ms);
-/*
  * Sends the request of payload case c, one without fields (HealthCheck,
  * ListSessions, ListAgents, GetProviderStatus, ListSessionStatus,
- * ListCommands, ListPending), with request_id id: 0 or -1.  Fails the test
+ * ListCommands, ListPending), with request_id id, without waiting for the
+ * reply (it_request_empty() in itest_req.h waits): 0 or -1.  Fails the test
  * on a case whose message has fields.
  */
 int	it_send_empty(struct wsc *w, uint64_t id,
@@ -128,9 +122,6 @@ int	it_send_empty(struct wsc *w, uint64_t id,
 int	it_send_str(struct wsc *w, uint64_t id,
 	    Opencode__ClientMessage__PayloadCase c, const char *s,
 	    int timeout_ms);
-/* it_send_empty() (or fails), then the reply to id (NULL: none). */
-Opencode__ServerMessage *it_call_empty(struct wsc *w, uint64_t id,
-	    Opencode__ClientMessage__PayloadCase c, int timeout_ms);
 /* Sends a HealthCheck with request_id id; fails unless UpstreamHealth. */
 void	it_health(struct wsc *w, uint64_t id, int timeout_ms);
 /* Sends a ListSessions with request_id id: 0 or -1. */
