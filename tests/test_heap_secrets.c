@@ -24,6 +24,7 @@
 
 #include "common/base64.h"
 #include "tests/support/itest.h"
+#include "tests/support/itest_req.h"
 
 #define MARK_KEY	"sk-ocbheap-3e1f0a9d7c5b4288"
 #define MARK_PASSWORD	"pw-ocbheap-91d2c4e6f8a0b3"
@@ -104,7 +105,6 @@ scan(pid_t pid, struct needle *nd, size_t nn)
 static void
 set_auth(struct wsc *w, uint64_t id)
 {
-	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
 	Opencode__SetAuthRequest sa = OPENCODE__SET_AUTH_REQUEST__INIT;
 	Opencode__AuthInfo ai = OPENCODE__AUTH_INFO__INIT;
 	Opencode__ApiKeyAuth ak = OPENCODE__API_KEY_AUTH__INIT;
@@ -115,10 +115,7 @@ set_auth(struct wsc *w, uint64_t id)
 	ai.api_key = &ak;
 	sa.provider_id = "anthropic";
 	sa.auth = &ai;
-	cm.request_id = id;
-	cm.payload_case = CMP(SET_AUTH);
-	cm.set_auth = &sa;
-	m = it_call(w, &cm, T_REPLY);
+	m = it_request(w, id, CMP(SET_AUTH), &sa, T_REPLY);
 	if (m == NULL || m->payload_case != SMP(_NOT_SET))
 		fail_msg("SetAuth was not answered with success");
 	wsc_msg_free(m);
