@@ -50,6 +50,8 @@ struct stream {
 	unsigned		 backoff_ms;
 	struct timespec		 opened;	/* when the head was accepted */
 	int			 announced;	/* clients were told connected:true */
+	int			 said;		/* clients were told anything yet */
+	int			 connected;	/* server.connected on this stream */
 	int			 head_ok;
 	const char		*resync;	/* an event was lost: why */
 	struct health_xfer	*health;
@@ -74,6 +76,7 @@ emit_status(struct stream *st, int connected, const char *version)
 	len = opencode__server_message__pack(&sm, buf);
 	st->emit(st->emit_arg, "", buf, len);
 	st->announced = connected;
+	st->said = 1;
 }
 
 static void
@@ -206,8 +209,17 @@ stream_lost(struct stream *st, const char *why)
 	if (st->announced) {
 		log_warnx("event stream lost: %s", why);
 		emit_status(st, 0, NULL);
+	} else if (st->connected && !st->said) {
+		/* Its events reached clients before /global/health answered
+		 * (the first stream, on a loaded machine): they must hear of
+		 * the gap, or they would take the next connected:true for
+		 * the first.  After a false, that true already says it. */
+		log_warnx("event stream lost before it was announced: %s",
+		    why);
+		emit_status(st, 0, NULL);
 	} else
 		log_debug("event stream not up: %s", why);
+	st->connected = 0;
 	st->state = STREAM_IDLE;
 	timer_backoff(st->retry_timer, &st->backoff_ms, STREAM_BACKOFF_MAX_MS);
 }
@@ -277,6 +289,7 @@ write_cb(char *data, size_t size, size_t n, void *arg)
 			/* Clients hear of transitions only: a second
 			 * server.connected in an open stream changes
 			 * nothing they know. */
+			st->connected = 1;
 			if (st->announced)
 				break;
 			log_info("event stream connected");
