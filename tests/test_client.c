@@ -586,7 +586,8 @@ test_server_close(void **state)
 /* ---- a scripted server: pings, a private close code, a bad handshake ---- */
 
 enum script {
-	S_PING_CLOSE,	/* 101 + ping in one write, auth, event, close 4000 */
+	S_PING_CLOSE,	/* 101 + ping in one write, auth, event, a request,
+			   close 4000 */
 	S_BAD_ACCEPT,	/* 101 with a wrong Sec-WebSocket-Accept */
 	S_FORBIDDEN	/* 403 */
 };
@@ -595,6 +596,7 @@ enum script {
 #define SM_AUTH	\
 	OPENCODE__SERVER_MESSAGE__PAYLOAD_AUTH_HANDSHAKE_RESPONSE
 #define SM_STATUS	OPENCODE__SERVER_MESSAGE__PAYLOAD_UPSTREAM_STATUS
+#define CM_HEALTH	OPENCODE__CLIENT_MESSAGE__PAYLOAD_HEALTH_CHECK
 
 static int
 write_all(int fd, const void *p, size_t n)
@@ -654,7 +656,7 @@ script_run(int lfd, enum script s)
 	char *k, *end;
 	size_t hl = 0, off, used, n;
 	ssize_t r;
-	int fd, got_auth = 0, got_pong = 0, sent_close = 0;
+	int fd, got_auth = 0, got_pong = 0, got_req = 0, sent_close = 0;
 
 	pfd.fd = lfd;
 	pfd.events = POLLIN;
@@ -721,6 +723,16 @@ script_run(int lfd, enum script s)
 			case WS_EV_MESSAGE:
 				cm = opencode__client_message__unpack(NULL,
 				    ev.len, ev.data);
+				if (got_auth) {
+					/* The request sent after connect. */
+					if (cm == NULL ||
+					    cm->payload_case != CM_HEALTH)
+						return 29;
+					opencode__client_message__free_unpacked(
+					    cm, NULL);
+					got_req = 1;
+					break;
+				}
 				if (cm == NULL || cm->auth_handshake == NULL ||
 				    strcmp(cm->auth_handshake->token,
 				    SCRIPT_TOKEN) != 0)
@@ -756,7 +768,13 @@ script_run(int lfd, enum script s)
 			default:
 				return 27;
 			}
-			if (got_auth && got_pong && !sent_close) {
+			/*
+			 * The close waits for a request the client sends once
+			 * ocb_client_connect returned: a close read together
+			 * with the auth reply would end the connect itself
+			 * (it fails then, saying why).
+			 */
+			if (got_auth && got_pong && got_req && !sent_close) {
 				n = ws_close_payload(cl, 4000, "bye");
 				if (write_all(fd, frame, server_frame(frame,
 				    WS_OP_CLOSE, cl, n)) == -1)
@@ -813,6 +831,8 @@ script_wait(pid_t pid)
 static void
 test_ping_and_close_code(void **state)
 {
+	Opencode__ClientMessage cm = OPENCODE__CLIENT_MESSAGE__INIT;
+	Opencode__HealthCheck hc = OPENCODE__HEALTH_CHECK__INIT;
 	struct ocb_client *c;
 	struct events ev;
 	uint16_t port;
@@ -826,6 +846,9 @@ test_ping_and_close_code(void **state)
 	ocb_client_set_event_cb(c, on_event, &ev);
 	if (ocb_client_connect(c, port, SCRIPT_TOKEN, T_IO) == -1)
 		fail_msg("connect: %s", ocb_client_error(c));
+	cm.payload_case = CM_HEALTH;
+	cm.health_check = &hc;
+	assert_int_equal(ocb_client_request(c, &cm, NULL, NULL), 0);
 	deadline = it_now_ms() + T_IO;
 	while (ocb_client_process(c, 100) == 0 && it_now_ms() < deadline)
 		;
