@@ -1208,6 +1208,12 @@ test_allow_origin(void **state)
 
 #define NCLIENTS	50
 #define NREQ		5
+/*
+ * The replies come in the pool's FIFO order, so the last client's first
+ * reply waits for every request before it, 50 GetAuth among them, each a
+ * 6.5 MB /provider fetch: half a second apiece on a loaded 2-core machine.
+ */
+#define T_CONCURRENT	120000
 
 static void
 test_concurrent_clients(void **state)
@@ -1264,7 +1270,7 @@ test_concurrent_clients(void **state)
 		for (j = 1; j <= NREQ; j++) {
 			id = (uint64_t)(i + 1) * 1000 + (uint64_t)j;
 			kind = (int)(((uint64_t)j + (uint64_t)i) % 5);
-			m = wsc_recv_reply(&w[i], id, 20000);
+			m = wsc_recv_reply(&w[i], id, T_CONCURRENT);
 			if (m == NULL)
 				fail_msg("client %d: no reply to %llu", i,
 				    (unsigned long long)id);
