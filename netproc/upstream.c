@@ -965,6 +965,20 @@ answer_curl_error(struct upstream_req *r, CURLcode rc)
 	    r->second ? r->call->path2 : r->call->path, err.message);
 }
 
+/*
+ * The transfer is over: what it sent (a body that may hold an API key, the
+ * Authorization line) is wiped before the answer leaves, so that a client
+ * holding the answer knows netproc holds no secret of the request.  The
+ * answer is written at once (chan.c): wiping after it, in req_free, left a
+ * window in which the answer was out and the key still in memory.
+ */
+static void
+forget_sent(struct upstream_req *r)
+{
+	api_call_free(r->call);
+	upauth_scrub(r->headers);
+}
+
 /* Answers the request; returns the HTTP status, 0 after a transport error. */
 static long
 finish(struct upstream_req *r, CURLcode rc)
@@ -973,6 +987,7 @@ finish(struct upstream_req *r, CURLcode rc)
 	struct api_outcome o;
 	const char *path = r->second ? r->call->path2 : r->call->path;
 
+	forget_sent(r);
 	if (rc != CURLE_OK) {
 		answer_curl_error(r, rc);
 		return 0;
