@@ -57,6 +57,11 @@
  *   POST /__fake/event-life "MS" | "never": each /event stream opened from now
  *                         on ends MS milliseconds after its server.connected
  *                         (0: at once), as a flapping upstream; reset: never
+ *   POST /__fake/release  "PATH": answer the requests held for PATH (see
+ *                         --hold) and hold no more
+ * Options: --event-life MS sets the above from the start; --hold PATH (up to
+ * HOLD_MAX times) holds every request for PATH, unanswered, until a
+ * POST /__fake/release of it: what ocbroker does before the fake answers.
  * /event streams start with a server.connected event and get a
  * server.heartbeat every S seconds (default 10, 0 = none) when idle.
  *
@@ -145,6 +150,8 @@ struct conn {
 	uint64_t			 epoch;	/* counted in this epoch */
 	struct stream			*stream;
 	struct evhttp_request		*hung;	/* never to be answered */
+	struct evhttp_request		*held;	/* until /__fake/release */
+	char				 held_for[64];
 	struct evhttp_request		*cmd;	/* a held POST .../command */
 	char				 cmd_session[256];
 	int				 cmd_stall; /* not even on an abort */
@@ -189,6 +196,8 @@ static struct hist		 history[HISTORY_MAX];
 static size_t			 hist_start, hist_len;
 static int			 heartbeat_s = 10;
 static long			 event_life_ms = -1;	/* -1: streams live on */
+#define HOLD_MAX	4
+static const char		*hold[HOLD_MAX];	/* --hold paths */
 
 /* Fixture bodies, loaded once at start. */
 static struct blob	 fx_session_list, fx_session_create, fx_session_get;
@@ -615,6 +624,9 @@ conn_closed(struct evhttp_connection *evcon, void *arg)
 	if (c->cmd != NULL && !c->freeing &&
 	    evhttp_request_get_connection(c->cmd) == NULL)
 		evhttp_request_free(c->cmd);
+	if (c->held != NULL && !c->freeing &&
+	    evhttp_request_get_connection(c->held) == NULL)
+		evhttp_request_free(c->held);
 	stall_closed(c);
 	TAILQ_REMOVE(&conns, c, entry);
 	free(c);
@@ -1936,6 +1948,39 @@ parse_event_life(const char *s)
 	return 0;
 }
 
+static int
+held_path(const char *path)
+{
+	for (size_t i = 0; i < HOLD_MAX; i++)
+		if (hold[i] != NULL && strcmp(hold[i], path) == 0)
+			return 1;
+	return 0;
+}
+
+/* Answers what was held for the body's path, and holds it no more. */
+static void
+ctl_release(struct evhttp_request *req, const char *body)
+{
+	struct evhttp_request *r;
+	struct conn *c, *next;
+	char path[sizeof(c->held_for)];
+	size_t i;
+
+	for (i = 0; i < HOLD_MAX; i++)
+		if (hold[i] != NULL && strcmp(hold[i], body) == 0)
+			hold[i] = NULL;
+	for (c = TAILQ_FIRST(&conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (c->held == NULL || strcmp(c->held_for, body) != 0)
+			continue;
+		r = c->held;
+		c->held = NULL;
+		memcpy(path, c->held_for, sizeof(path));
+		route(r, c, path, "");
+	}
+	reply_text(req, 200, "ok\n");
+}
+
 static void
 ctl_stalls(struct evhttp_request *req, const char *body)
 {
@@ -1996,6 +2041,7 @@ static const struct ctl_op ctl_ops[] = {
 	CTL("sse-end",	EVHTTP_REQ_POST,	ctl_sse_end),
 	CTL("stalls",	EVHTTP_REQ_GET,		ctl_stalls),
 	CTL("stall-end", EVHTTP_REQ_POST,	ctl_stall_end),
+	CTL("release",	EVHTTP_REQ_POST,	ctl_release),
 };
 
 static void
@@ -2071,6 +2117,13 @@ handle(struct evhttp_request *req, void *arg)
 		free(body);
 		return;
 	}
+	if (c->held == NULL && strlen(path) < sizeof(c->held_for) &&
+	    held_path(path)) {
+		c->held = req;
+		snprintf(c->held_for, sizeof(c->held_for), "%s", path);
+		free(body);
+		return;
+	}
 
 	switch (mode) {
 	case MODE_NORMAL:
@@ -2112,7 +2165,8 @@ static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: fake_upstream --fixtures DIR [--port N] [--heartbeat S]\n");
+	    "usage: fake_upstream --fixtures DIR [--port N] [--heartbeat S]\n"
+	    "\t[--event-life MS] [--hold PATH ...]\n");
 	exit(2);
 }
 
@@ -2137,10 +2191,12 @@ parse_args(int argc, char *argv[])
 		{ "fixtures",	required_argument, NULL, 'f' },
 		{ "port",	required_argument, NULL, 'p' },
 		{ "heartbeat",	required_argument, NULL, 'h' },
+		{ "event-life",	required_argument, NULL, 'l' },
+		{ "hold",	required_argument, NULL, 'H' },
 		{ NULL,		0,		   NULL, 0 }
 	};
 	long port = 0;
-	int ch;
+	int ch, nhold = 0;
 
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -2152,6 +2208,14 @@ parse_args(int argc, char *argv[])
 			break;
 		case 'h':
 			heartbeat_s = (int)num_arg(optarg, 3600);
+			break;
+		case 'l':
+			event_life_ms = num_arg(optarg, 3600000);
+			break;
+		case 'H':
+			if (nhold == HOLD_MAX)
+				usage();
+			hold[nhold++] = optarg;
 			break;
 		default:
 			usage();

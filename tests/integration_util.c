@@ -320,7 +320,7 @@ start_fake(struct it_env *env, const struct it_opts *o)
 {
 	const char *bin, *fx;
 	char hb[16], line[256], kv[300];
-	char *argv[8];
+	char *argv[16];
 	const char *setkv[2] = { NULL, NULL };
 	const char *unset[] = { "FAKE_UPSTREAM_PASSWORD", NULL };
 	unsigned port;
@@ -337,6 +337,9 @@ start_fake(struct it_env *env, const struct it_opts *o)
 		argv[i++] = "--heartbeat";
 		argv[i++] = hb;
 	}
+	for (const char *const *a = o->fake_args; a != NULL && *a != NULL &&
+	    i < (int)(sizeof(argv) / sizeof(argv[0])) - 1; a++)
+		argv[i++] = (char *)*a;
 	argv[i] = NULL;
 	if (o->fake_password != NULL) {
 		snprintf(kv, sizeof(kv), "FAKE_UPSTREAM_PASSWORD=%s",

@@ -31,6 +31,7 @@ struct it_opts {
 	const char	*ocb_password;	/* OPENCODE_SERVER_PASSWORD */
 	int		 no_fake;	/* upstream: a port nobody listens on */
 	int		 fake_heartbeat; /* seconds, 0 = the fake's default */
+	const char *const *fake_args;	/* more for the fake, NULL-ended */
 	int		 token_fd;	/* pass --token-fd with token_in */
 	const char	*token_in;
 };

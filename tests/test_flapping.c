@@ -238,6 +238,60 @@ test_connected_again(void **state)
 	stop();
 }
 
+/* The next UpstreamStatus's connected, or -1 when none came in T_REPLY. */
+static int
+next_status(struct wsc *w)
+{
+	int64_t deadline = it_now_ms() + T_REPLY, left;
+	Opencode__ServerMessage *m;
+	int connected;
+
+	while ((left = deadline - it_now_ms()) > 0 &&
+	    (m = wsc_recv_msg(w, NULL, (int)left)) != NULL) {
+		if (m->payload_case == SMP(UPSTREAM_STATUS)) {
+			connected = m->upstream_status->connected;
+			wsc_msg_free(m);
+			return connected;
+		}
+		wsc_msg_free(m);
+	}
+	return -1;
+}
+
+/*
+ * ocbroker's first stream ends before /global/health answered (the fake
+ * holds it, as a slow machine would): clients, who may have seen the
+ * stream's events, hear connected:false, then true once a stream is
+ * announced.  Before, they heard nothing of that first stream's end.
+ */
+static void
+test_lost_before_announced(void **state)
+{
+	static const char *const hold[] = { "--hold", "/event", "--hold",
+	    "/global/health", NULL };
+	struct it_opts o;
+	struct wsc w;
+	int st;
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	o.fake_args = hold;
+	it_start_or_fail(&e, &o);
+	/* The first stream waits for this client. */
+	it_client(&e, &w);
+	fake("/__fake/event-life", "0");
+	fake("/__fake/release", "/event");
+	if ((st = next_status(&w)) != 0)
+		fail_msg("the first stream's end: %s", st == -1 ?
+		    "no UpstreamStatus" : "connected:true");
+	fake("/__fake/event-life", "never");
+	fake("/__fake/release", "/global/health");
+	if (next_status(&w) != 1)
+		fail_msg("no connected:true once /global/health answered");
+	wsc_close(&w);
+	stop();
+}
+
 int
 main(void)
 {
@@ -245,6 +299,7 @@ main(void)
 		IT_TEST_ON(test_stream_ends_at_once, &e),
 		IT_TEST_ON(test_stream_lives_half_a_second, &e),
 		IT_TEST_ON(test_connected_again, &e),
+		IT_TEST_ON(test_lost_before_announced, &e),
 	};
 
 	return IT_RUN("test_flapping", tests, NULL);
