@@ -193,13 +193,23 @@ event_cb(void *arg, const char *session_id, const uint8_t *msg, size_t len)
 }
 
 static void
-handle_request(struct netproc *np, const Ocb__Ipc__Request *rq)
+handle_request(struct netproc *np, Ocb__Ipc__Request *rq)
 {
 	struct request_answer ans;
+	enum request_result r;
 	struct api_call *call;
 
-	switch (request_prepare(rq, pb_wiping_allocator(), np->max_reply, &call,
-	    &ans)) {
+	r = request_prepare(rq, pb_wiping_allocator(), np->max_reply, &call,
+	    &ans);
+	/*
+	 * The encoded request may hold an API key: it is wiped once decoded,
+	 * not when its frame is freed, since the call can complete and be
+	 * answered inside upstream_submit (a fast upstream on a kept-alive
+	 * connection) and the client must not hold an answer while netproc
+	 * still holds the key.
+	 */
+	wipe(rq->client_message.data, rq->client_message.len);
+	switch (r) {
 	case REQUEST_SUBMIT:
 		upstream_submit(np->up, rq->conn_id, call);
 		break;
