@@ -18,6 +18,9 @@
  * for one more: checked below).  They fail with UPSTREAM_ERROR while the
  * others are still stalled, and netproc's resident memory stays under the
  * budget plus one body.
+ *
+ * Also: the block of a large body is kept for the next one and given back
+ * once idle (counted in page faults and resident memory).
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -25,8 +28,13 @@
 
 #include "netproc/upstream.h"
 #include "tests/support/itest.h"
+#include "tests/support/itest_req.h"
 
 #define T_STALLS	180000	/* the fake sending 8 x 60 MiB: a deadline */
+
+#define T_GIVEN_BACK	60000	/* the spare block's idle time is 5 s */
+#define PROVIDER_KB	6376	/* the fixture's /provider, 6,529,060 bytes */
+#define PROVIDER_PAGES	(PROVIDER_KB / 4)
 
 #define N_STALLED	8
 #define BUDGET_MIB	(UPSTREAM_BODY_BUDGET / (1024 * 1024))
@@ -168,12 +176,65 @@ test_budget_refuses_past_it(void **state)
 	assert_int_equal(it_stop(&e, T_EXIT, NULL), 0);
 }
 
+/*
+ * A large body's block is kept for the next one, wiped, and given back
+ * when idle: a second 6.5 MB /provider costs netproc far fewer page faults
+ * than the body has pages (a fresh block faults each one in; in a VM each
+ * fault is an exit), and netproc's resident memory falls by the block
+ * within a minute of the last large body (BODY_SPARE_IDLE_MS).
+ */
+static void
+test_large_block_kept_then_given_back(void **state)
+{
+	static const struct it_opts o;
+	Opencode__ServerMessage *m;
+	struct wsc w;
+	long f0, f1, rss1, rss;
+	int64_t deadline;
+	pid_t np;
+
+	(void)state;
+	if (it_start(&e, &o) == -1)
+		fail_msg("could not start ocbroker/fake_upstream");
+	if ((np = procfs_role_pid(e.ocb_pid, "netproc")) == -1)
+		fail_msg("no netproc child");
+	it_client(&e, &w);
+	m = it_request_empty(&w, 1, CMP(GET_PROVIDER_STATUS), T_REPLY);
+	it_expect_case(m, 1, SMP(PROVIDER_STATUS), NULL);
+	wsc_msg_free(m);
+
+	f0 = procfs_minflt(np);
+	m = it_request_empty(&w, 2, CMP(GET_PROVIDER_STATUS), T_REPLY);
+	it_expect_case(m, 2, SMP(PROVIDER_STATUS), NULL);
+	wsc_msg_free(m);
+	f1 = procfs_minflt(np);
+	rss1 = procfs_status(np, "VmRSS");
+	print_message("second /provider: %ld page faults in netproc (the "
+	    "body has %d pages); VmRSS %ld kB\n", f1 - f0,
+	    PROVIDER_PAGES, rss1);
+	assert_true(f0 >= 0 && f1 >= f0 && rss1 > 0);
+	assert_true(f1 - f0 < PROVIDER_PAGES / 4);
+
+	deadline = it_now_ms() + T_GIVEN_BACK;
+	while ((rss = procfs_status(np, "VmRSS")) > rss1 - PROVIDER_KB / 2 &&
+	    it_now_ms() < deadline)
+		usleep(100000);
+	print_message("netproc: VmRSS %ld kB once idle\n", rss);
+	assert_true(rss > 0 && rss <= rss1 - PROVIDER_KB / 2);
+
+	wsc_close(&w);
+	assert_int_equal(it_stop(&e, T_EXIT, NULL), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_prestate_setup_teardown(
 		    test_budget_refuses_past_it, NULL, it_stop_running, &e),
+		cmocka_unit_test_prestate_setup_teardown(
+		    test_large_block_kept_then_given_back, NULL,
+		    it_stop_running, &e),
 	};
 	int rc;
 

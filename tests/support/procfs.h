@@ -40,5 +40,7 @@ int	procfs_line(pid_t pid, const char *file, const char *prefix,
 	    char *line, size_t len);
 /* The number of the "Key:\tN ..." line of /proc/PID/status (kB for Vm*). */
 long	procfs_status(pid_t pid, const char *key);
+/* The minor page faults of PID so far (/proc/PID/stat), or -1. */
+long	procfs_minflt(pid_t pid);
 
 #endif
