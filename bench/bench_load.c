@@ -162,12 +162,17 @@ tree_cpu(pid_t root)
 	return s;
 }
 
-/* The sum of Pss over every process of the tree, in KiB; -1 on error. */
+/*
+ * Sums smaps_rollup's "Key:" over every process of the tree, in KiB; -1 on
+ * error.  Pss of file pages is shared with every other process mapping the
+ * same library (the Node peer maps libc and libcrypto too), Pss_Anon is the
+ * tree's own.
+ */
 static long
-tree_pss(pid_t root)
+tree_mem(pid_t root, const char *key)
 {
 	pid_t p[MAXTREE];
-	size_t n = tree(root, p, MAXTREE), i;
+	size_t n = tree(root, p, MAXTREE), i, klen = strlen(key);
 	char path[64], line[256];
 	long sum = 0, kb;
 	FILE *fp;
@@ -177,11 +182,18 @@ tree_pss(pid_t root)
 		if ((fp = fopen(path, "r")) == NULL)
 			return -1;
 		while (fgets(line, sizeof(line), fp) != NULL)
-			if (sscanf(line, "Pss: %ld kB", &kb) == 1)
+			if (strncmp(line, key, klen) == 0 && line[klen] == ':' &&
+			    sscanf(line + klen + 1, " %ld kB", &kb) == 1)
 				sum += kb;
 		fclose(fp);
 	}
 	return sum;
+}
+
+static long
+tree_pss(pid_t root)
+{
+	return tree_mem(root, "Pss");
 }
 
 /* Prints "pid=role" for the tree, for reading a perf report by pid. */
@@ -601,7 +613,7 @@ fig_startup(void)
 static void
 fig_memory(void)
 {
-	double idle[MAXT], per[MAXT];
+	double idle[MAXT], anon[MAXT], per[MAXT];
 	struct bws *c;
 	long p0, p1;
 	int i, k, n;
@@ -610,11 +622,12 @@ fig_memory(void)
 	if ((c = calloc((size_t)opt.conns, sizeof(*c))) == NULL)
 		die("calloc");
 	for (i = 0; i < MAXT; i++) {
-		idle[i] = per[i] = -1;
+		idle[i] = anon[i] = per[i] = -1;
 		if (!T[i].up || i == T_DIRECT)
 			continue;
 		usleep(500000);
 		p0 = tree_pss(T[i].proc.pid);
+		anon[i] = (double)tree_mem(T[i].proc.pid, "Pss_Anon") / 1024;
 		for (n = 0; n < opt.conns; n++)
 			if (bws_open_auth(&c[n], T[i].port, T[i].token, 4096,
 			    10000) == -1)
@@ -634,6 +647,7 @@ fig_memory(void)
 	free(c);
 	cols();
 	row3("idle tree PSS", "MiB", idle);
+	row3("  of which anonymous (Pss_Anon)", "MiB", anon);
 	row3("PSS added per idle auth. conn.", "KiB", per);
 }
 
