@@ -316,6 +316,28 @@ sigterm_cb(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(np->base, NULL);
 }
 
+/*
+ * epoll's change list: libcurl moves a socket from write to read interest
+ * and back on every request (and to none when its connection returns to
+ * the pool, then to write when the next request takes it), and each move
+ * is an event_del and an event_add, so two epoll_ctl calls; with the change
+ * list libevent applies one change per descriptor per loop iteration.
+ * Its caveat (a dup()ed descriptor) does not apply: libcurl dups nothing.
+ */
+static struct event_base *
+base_new(void)
+{
+	struct event_config *ec;
+	struct event_base *base;
+
+	if ((ec = event_config_new()) == NULL)
+		return NULL;
+	event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	return base;
+}
+
 int
 netproc_main(void)
 {
@@ -379,7 +401,7 @@ netproc_main(void)
 	now = time(NULL);
 	localtime_r(&now, &tm);
 
-	if ((np.base = event_base_new()) == NULL)
+	if ((np.base = base_new()) == NULL)
 		fatalx("event_base_new failed");
 	memset(&ucfg, 0, sizeof(ucfg));
 	ucfg.url = cfg->upstream_url;
