@@ -65,6 +65,20 @@ wait_stalls(long n)
 		    sent, broken, n);
 }
 
+/* Starts ocbroker and the fake: netproc's pid, or fails. */
+static pid_t
+start_netproc(void)
+{
+	static const struct it_opts o;
+	pid_t np;
+
+	if (it_start(&e, &o) == -1)
+		fail_msg("could not start ocbroker/fake_upstream");
+	if ((np = procfs_role_pid(e.ocb_pid, "netproc")) == -1)
+		fail_msg("no netproc child");
+	return np;
+}
+
 /* m answers one of the stalled requests (100 + i), the first time. */
 static void
 answered_once(int *answered, const Opencode__ServerMessage *m)
@@ -78,7 +92,6 @@ answered_once(int *answered, const Opencode__ServerMessage *m)
 static void
 test_budget_refuses_past_it(void **state)
 {
-	static const struct it_opts o;
 	Opencode__ServerMessage *m;
 	struct wsc w, w2;
 	int answered[N_STALLED + 1] = { 0 };
@@ -88,10 +101,7 @@ test_budget_refuses_past_it(void **state)
 	char sid[32];
 
 	(void)state;
-	if (it_start(&e, &o) == -1)
-		fail_msg("could not start ocbroker/fake_upstream");
-	if ((np = procfs_role_pid(e.ocb_pid, "netproc")) == -1)
-		fail_msg("no netproc child");
+	np = start_netproc();
 	it_client(&e, &w);
 	it_client(&e, &w2);
 
@@ -186,7 +196,6 @@ test_budget_refuses_past_it(void **state)
 static void
 test_large_block_kept_then_given_back(void **state)
 {
-	static const struct it_opts o;
 	Opencode__ServerMessage *m;
 	struct wsc w;
 	long f0, f1, rss1, rss;
@@ -194,10 +203,7 @@ test_large_block_kept_then_given_back(void **state)
 	pid_t np;
 
 	(void)state;
-	if (it_start(&e, &o) == -1)
-		fail_msg("could not start ocbroker/fake_upstream");
-	if ((np = procfs_role_pid(e.ocb_pid, "netproc")) == -1)
-		fail_msg("no netproc child");
+	np = start_netproc();
 	it_client(&e, &w);
 	m = it_request_empty(&w, 1, CMP(GET_PROVIDER_STATUS), T_REPLY);
 	it_expect_case(m, 1, SMP(PROVIDER_STATUS), NULL);
