@@ -41,6 +41,9 @@
 #define BODY_MAP_MIN		(1u * 1024 * 1024)	/* mapped on its own */
 #define BODY_SPARE_MAX		(16u * 1024 * 1024)	/* kept for reuse */
 #define BODY_SPARE_IDLE_MS	5000	/* then given back */
+#ifndef MAP_POPULATE
+#define MAP_POPULATE		0	/* Linux's; elsewhere the pages fault in */
+#endif
 
 /*
  * An upstream body.  Its whole capacity is charged to the upstream's byte
