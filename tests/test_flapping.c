@@ -177,30 +177,55 @@ test_stream_lives_half_a_second(void **state)
 	stop();
 }
 
+/* The next UpstreamStatus's connected, or -1 when none came in T_REPLY. */
+static int
+next_status(struct wsc *w)
+{
+	int64_t deadline = it_now_ms() + T_REPLY, left;
+	Opencode__ServerMessage *m;
+	int connected;
+
+	while ((left = deadline - it_now_ms()) > 0 &&
+	    (m = wsc_recv_msg(w, NULL, (int)left)) != NULL) {
+		if (m->payload_case == SMP(UPSTREAM_STATUS)) {
+			connected = m->upstream_status->connected;
+			wsc_msg_free(m);
+			return connected;
+		}
+		wsc_msg_free(m);
+	}
+	return -1;
+}
+
 /* Another server.connected in an open stream tells clients nothing. */
 static void
 test_connected_again(void **state)
 {
+	static const char *const hold[] = { "--hold", "/global/health", NULL };
 	Opencode__ServerMessage *m = NULL;
+	struct it_opts o;
 	struct wsc w;
 	char *log;
 	long st = 0, before, after;
 	int64_t deadline;
 
 	(void)state;
-	it_start_streaming(&e, NULL, T_REPLY);
+	memset(&o, 0, sizeof(o));
+	o.fake_args = hold;
+	it_start_streaming(&e, &o, T_REPLY);
+	/*
+	 * The stream is announced once /global/health answers: the fake holds
+	 * it until this client is in, so the client hears that one status
+	 * (else it would hear it or not, as the two raced).
+	 */
 	it_client(&e, &w);
-	/* The first status is announced once /global/health answered. */
-	deadline = it_now_ms() + T_REPLY;
-	for (;;) {
-		if ((log = it_fake_log(&e)) == NULL)
-			fail_msg("GET /__fake/log failed");
-		before = count_lines(log, "GET /global/health");
-		free(log);
-		if (before > 0 || it_now_ms() > deadline)
-			break;
-		usleep(50000);
-	}
+	fake("/__fake/release", "/global/health");
+	if (next_status(&w) != 1)
+		fail_msg("no connected:true once /global/health answered");
+	if ((log = it_fake_log(&e)) == NULL)
+		fail_msg("GET /__fake/log failed");
+	before = count_lines(log, "GET /global/health");
+	free(log);
 	if (before != 1)
 		fail_msg("%ld GET /global/health before the test", before);
 	if (it_fake_event(&e, CONNECTED CONNECTED CONNECTED SENTINEL) == -1)
@@ -238,25 +263,6 @@ test_connected_again(void **state)
 	stop();
 }
 
-/* The next UpstreamStatus's connected, or -1 when none came in T_REPLY. */
-static int
-next_status(struct wsc *w)
-{
-	int64_t deadline = it_now_ms() + T_REPLY, left;
-	Opencode__ServerMessage *m;
-	int connected;
-
-	while ((left = deadline - it_now_ms()) > 0 &&
-	    (m = wsc_recv_msg(w, NULL, (int)left)) != NULL) {
-		if (m->payload_case == SMP(UPSTREAM_STATUS)) {
-			connected = m->upstream_status->connected;
-			wsc_msg_free(m);
-			return connected;
-		}
-		wsc_msg_free(m);
-	}
-	return -1;
-}
 
 /*
  * ocbroker's first stream ends before /global/health answered (the fake
