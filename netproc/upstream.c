@@ -26,6 +26,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/timer.h"
 #include "netproc/upauth.h"
 #include "netproc/upstream.h"
 
@@ -310,7 +311,6 @@ opensocket_cb(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
 	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }
 
-/* Wiped: a body may carry what a client must not leave behind (auth). */
 /*
  * Blocks for bodies.  A large one is mapped on its own with its pages
  * populated in the one mmap call, and the last one released stays as the
@@ -364,9 +364,6 @@ spare_idle_cb(evutil_socket_t fd, short what, void *arg)
 static void
 block_put(struct upstream *up, uint8_t *data, size_t len, size_t cap)
 {
-	struct timeval tv = { BODY_SPARE_IDLE_MS / 1000,
-	    (BODY_SPARE_IDLE_MS % 1000) * 1000 };
-
 	wipe(data, len);
 	if (cap < BODY_MAP_MIN)
 		free(data);
@@ -374,11 +371,12 @@ block_put(struct upstream *up, uint8_t *data, size_t len, size_t cap)
 		spare_drop(up);
 		up->spare = data;
 		up->spare_cap = cap;
-		evtimer_add(up->spare_timer, &tv);
+		timer_arm(up->spare_timer, BODY_SPARE_IDLE_MS);
 	} else
 		munmap(data, cap);
 }
 
+/* Wiped: a body may carry what a client must not leave behind (auth). */
 static void
 body_free(struct upstream *up, struct body *b)
 {
@@ -833,7 +831,6 @@ queue_arm(struct upstream *up)
 {
 	struct upstream_req *r;
 	uint64_t first = UINT64_MAX, now;
-	struct timeval tv;
 	int l;
 
 	for (l = 0; l < LANE_COUNT; l++)
@@ -845,10 +842,7 @@ queue_arm(struct upstream *up)
 		return;
 	}
 	now = now_ms();
-	first = first > now ? first - now : 0;
-	tv.tv_sec = (time_t)(first / 1000);
-	tv.tv_usec = (suseconds_t)(first % 1000) * 1000;
-	evtimer_add(up->qtimer, &tv);
+	timer_arm(up->qtimer, first > now ? first - now : 0);
 }
 
 /*
@@ -1365,16 +1359,13 @@ static int
 timer_cb(CURLM *multi, long timeout_ms, void *arg)
 {
 	struct upstream *up = arg;
-	struct timeval tv;
 
 	up->due_now = timeout_ms == 0;
 	if (timeout_ms < 0) {
 		evtimer_del(up->timer);
 		return 0;
 	}
-	tv.tv_sec = timeout_ms / 1000;
-	tv.tv_usec = (timeout_ms % 1000) * 1000;
-	evtimer_add(up->timer, &tv);
+	timer_arm(up->timer, (uint64_t)timeout_ms);
 	return 0;
 }
 
