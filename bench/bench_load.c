@@ -165,8 +165,8 @@ tree_cpu(pid_t root)
 /*
  * Sums smaps_rollup's "Key:" over every process of the tree, in KiB; -1 on
  * error.  Pss of file pages is shared with every other process mapping the
- * same library (the Node peer maps libc and libcrypto too), Pss_Anon is the
- * tree's own.
+ * same library (another ocbroker lowers the tree's), Pss_Anon is the tree's
+ * own.
  */
 static long
 tree_mem(pid_t root, const char *key)

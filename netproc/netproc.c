@@ -355,9 +355,9 @@ netproc_main(void)
 	log_init("netproc", LOG_LEVEL_INFO, 0);
 	/*
 	 * Blocks of a MiB or more (JSON tokens, packed replies; upstream.c
-	 * maps its large bodies itself) are mapped on their own
-	 * and go back to the system when freed: a refused body's memory is
-	 * given back at once, and the body budget bounds what stays resident.
+	 * maps its large bodies itself) are mapped on their own and go back
+	 * to the system when freed: a refused body's memory is given back at
+	 * once, and the body budget bounds what stays resident.
 	 * glibc would otherwise raise the threshold to 32 MiB as big blocks
 	 * are freed and keep them in its heap.
 	 */

@@ -263,7 +263,6 @@ test_connected_again(void **state)
 	stop();
 }
 
-
 /*
  * ocbroker's first stream ends before /global/health answered (the fake
  * holds it, as a slow machine would): clients, who may have seen the

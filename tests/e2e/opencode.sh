@@ -205,25 +205,23 @@ new_dir() {
 	: >"$dir/$MARKER"
 }
 
-# True while pid runs and is what we started (its command line holds what).
-alive() {
-	local pid=$1 what=$2 state
-	[[ -r /proc/$pid/stat ]] || return 1
-	# A zombie is dead: no init reaps it here in some containers.
-	state=$(sed 's/^.*) \(.\).*/\1/' "/proc/$pid/stat" 2>/dev/null) || return 1
-	[[ $state != Z ]] || return 1
-	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$what"
-}
-
-# running PID: it exists and is not a zombie.  The waits below use this, not
-# alive(): while setsid or env execs the program, /proc/PID/cmdline can read
-# empty, and alive() would take a starting process for a dead one (seen:
-# "the mock model did not start" after 0.4 s, about one start in twenty).
+# running PID: it exists and is not a zombie (no init reaps it here in some
+# containers).  The start-up waits use this, not alive(): while setsid or env
+# execs the program, /proc/PID/cmdline can read empty, and alive() took a
+# starting process for a dead one ("the mock model did not start" after
+# 0.4 s, once in 27 starts).
 running() {
 	local state
 	[[ -r /proc/$1/stat ]] || return 1
 	state=$(sed 's/^.*) \(.\).*/\1/' "/proc/$1/stat" 2>/dev/null) || return 1
 	[[ -n $state && $state != Z ]]
+}
+
+# True while pid runs and is what we started (its command line holds what).
+alive() {
+	local pid=$1 what=$2
+	running "$pid" || return 1
+	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$what"
 }
 
 # The process group of pid, from /proc (procps may not be installed).

@@ -154,26 +154,16 @@ procfs_status(pid_t pid, const char *key)
 long
 procfs_minflt(pid_t pid)
 {
-	char path[64], buf[1024], *p;
-	ssize_t n;
-	long v = -1;
-	int fd, field;
+	char line[1024], *p;
+	int field;
 
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	if (procfs_line(pid, "stat", "", line, sizeof(line)) == -1)
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
 	/* The command name may hold spaces: fields count from its ')'. */
-	if ((p = strrchr(buf, ')')) == NULL)
+	if ((p = strrchr(line, ')')) == NULL)
 		return -1;
 	/* ") state ppid pgrp session tty tpgid flags minflt": field 10. */
 	for (field = 2; field < 10 && p != NULL; field++)
 		p = strchr(p + 1, ' ');
-	if (p != NULL)
-		v = strtol(p + 1, NULL, 10);
-	return v;
+	return p != NULL ? strtol(p + 1, NULL, 10) : -1;
 }
