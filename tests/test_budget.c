@@ -33,6 +33,7 @@
 #define T_STALLS	180000	/* the fake sending 8 x 60 MiB: a deadline */
 
 #define T_GIVEN_BACK	60000	/* the spare block's idle time is 5 s */
+#define T_NETPROC	10000	/* its exec, after the ready line */
 #define PROVIDER_KB	6376	/* the fixture's /provider, 6,529,060 bytes */
 #define PROVIDER_PAGES	(PROVIDER_KB / 4)
 
@@ -74,7 +75,7 @@ start_netproc(void)
 
 	if (it_start(&e, &o) == -1)
 		fail_msg("could not start ocbroker/fake_upstream");
-	if ((np = procfs_role_pid(e.ocb_pid, "netproc")) == -1)
+	if ((np = procfs_wait_role(e.ocb_pid, "netproc", T_NETPROC)) == -1)
 		fail_msg("no netproc child");
 	return np;
 }

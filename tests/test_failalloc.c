@@ -301,19 +301,6 @@ client_collect(struct client *c, struct tally *t, int strict, const char *who)
 
 /* ---- the processes ---- */
 
-/* procfs_role_pid, waiting for the child's exec (its command line) to show. */
-static pid_t
-wait_role(pid_t parent, const char *role)
-{
-	int64_t deadline = it_now_ms() + T_IO;
-	pid_t pid;
-
-	while ((pid = procfs_role_pid(parent, role)) == -1 &&
-	    it_now_ms() < deadline)
-		usleep(10 * 1000);
-	return pid;
-}
-
 /* Lines of the ocbroker log that contain s. */
 static unsigned long
 log_count(const char *s, unsigned long *sum_failed)
@@ -398,8 +385,8 @@ run(const char *roles, unsigned long seed, unsigned rate_n)
 	unsetenv("FAILALLOC_ARM");
 	if (st == -1)
 		fail_msg("cannot start ocbroker and the fake");
-	assert_true((front = wait_role(env.ocb_pid, "front")) > 0);
-	assert_true((netproc = wait_role(env.ocb_pid, "netproc")) > 0);
+	assert_true((front = procfs_wait_role(env.ocb_pid, "front", T_IO)) > 0);
+	assert_true((netproc = procfs_wait_role(env.ocb_pid, "netproc", T_IO)) > 0);
 	target = strcmp(roles, "front") == 0 ? front : netproc;
 
 	/* Every client set up and answered once before anything fails. */

@@ -151,10 +151,12 @@ test_no_secret_in_netproc(void **state)
 
 	if (it_start(&e, &o) == -1)
 		fail_msg("could not start ocbroker/fake_upstream");
-	if ((np = procfs_descendant(e.ocb_pid, "netproc")) == -1)
-		fail_msg("no netproc");
+	/* The ready line waits for the front only: netproc is up once its
+	 * event stream is. */
 	if (it_fake_wait_streams(&e, 1, T_REPLY) == -1)
 		fail_msg("netproc did not open the event stream");
+	if ((np = procfs_descendant(e.ocb_pid, "netproc")) == -1)
+		fail_msg("no netproc");
 	it_client(&e, &w);
 	set_auth(&w, 2);
 	/* Proves basic auth works: the fake refuses requests without it. */

@@ -229,7 +229,7 @@ test_root_only_ca(void **state)
 	o.no_fake = 1;
 	o.ocb_args = args;
 	assert_int_equal(it_start(&e, &o), 0);
-	np = procfs_role_pid(e.ocb_pid, "netproc");
+	np = procfs_wait_role(e.ocb_pid, "netproc", WAIT_MS);
 	assert_true(np > 0);
 	/* The spawner's sealed copy, not the file: netproc (nobody) could
 	 * not open that. */

@@ -620,7 +620,7 @@ tls_run(struct tls_fixture *t, int with_ca)
 	o.ocb_args = args;
 	assert_int_equal(it_start(&e, &o), 0);
 	open_client(&e, &w);
-	np = procfs_role_pid(e.ocb_pid, "netproc");
+	np = procfs_wait_role(e.ocb_pid, "netproc", WAIT_MS);
 	r = health(&w, 5);
 	assert_non_null(r);
 	if (with_ca) {

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tests/support/clock.h"
 #include "tests/support/procfs.h"
 
 #define MAX_KIDS	8
@@ -99,6 +100,18 @@ procfs_role_pid(pid_t parent, const char *role)
 			return kids[i];
 	}
 	return -1;
+}
+
+pid_t
+procfs_wait_role(pid_t parent, const char *role, int timeout_ms)
+{
+	int64_t deadline = it_now_ms() + timeout_ms;
+	pid_t pid;
+
+	while ((pid = procfs_role_pid(parent, role)) == -1 &&
+	    it_now_ms() < deadline)
+		usleep(10 * 1000);
+	return pid;
 }
 
 static pid_t

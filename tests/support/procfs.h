@@ -29,6 +29,11 @@ int	procfs_children(pid_t parent, pid_t *out, int max);
  * child with no --role (the spawner, a fork of the parent without exec).
  */
 pid_t	procfs_role_pid(pid_t parent, const char *role);
+/*
+ * procfs_role_pid, waiting up to timeout_ms for the child's exec (its
+ * command line) to show: the ready line waits for the front only.
+ */
+pid_t	procfs_wait_role(pid_t parent, const char *role, int timeout_ms);
 
 /*
  * The first line of /proc/PID/FILE that starts with prefix, in line
