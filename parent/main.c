@@ -7,6 +7,7 @@
  * ocbroker: one binary, three processes.  Started by a user it is the parent;
  * the parent re-executes it with the internal role flag to become the front or
  * netproc.  The role flag is not an interface: an unknown role is fatal.
+ * Where configure chose it, libcurl is loaded by netproc alone (curl_dl.c).
  */
 #include "config.h"
 
@@ -14,15 +15,34 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/proc.h"
 #include "parent/parent.h"
+#ifdef OCB_CURL_DLOPEN
+#include "netproc/curl_dl.h"
+#endif
+
+/* netproc's entry: libcurl first, before netproc reads a byte or enters its
+ * sandbox, so that no other process of the tree maps it. */
+static int
+netproc_start(void)
+{
+#ifdef OCB_CURL_DLOPEN
+	const char *why;
+
+	log_init("netproc", LOG_LEVEL_INFO, 0);
+	if ((why = curl_dl_open()) != NULL)
+		fatalx("cannot load %s: %s", OCB_CURL_LIB, why);
+#endif
+	return netproc_main();
+}
 
 static const struct {
 	const char	*name;
 	int		(*main)(void);
 } roles[] = {
 	{ "front",	front_main },
-	{ "netproc",	netproc_main },
+	{ "netproc",	netproc_start },
 };
 
 int

@@ -218,6 +218,44 @@ test_children_stdio_is_devnull(void **state)
 }
 
 /*
+ * libcurl is netproc's alone (configure's curl-dlopen, netproc/curl_dl.c):
+ * the parent, the spawner and the front, which faces unauthenticated
+ * clients, map neither libcurl nor the TLS library it brings.
+ */
+static void
+test_libcurl_in_netproc_only(void **state)
+{
+#ifndef OCB_CURL_DLOPEN
+	print_message("configured --disable-curl-dlopen: every process maps "
+	    "libcurl\n");
+	skip();
+#else
+	static const char *const libs[] = { "/libcurl.so", "/libcrypto.so" };
+	pid_t pids[4];
+	int n, has;
+
+	(void)state;
+	assert_int_equal(it_start(&e, NULL), 0);
+	assert_int_equal(it_fake_wait_streams(&e, 1, WAIT_MS), 0);
+	n = ocb_processes(pids);	/* parent, front, netproc, spawner */
+	for (int i = 0; i < n; i++)
+		for (size_t j = 0; j < sizeof(libs) / sizeof(libs[0]); j++) {
+			if ((has = procfs_maps_has(pids[i], libs[j])) == -1) {
+				if (errno == EACCES && geteuid() != 0)
+					skip();	/* not dumpable, not ours */
+				fail_msg("pid %ld maps: %s", (long)pids[i],
+				    strerror(errno));
+			}
+			if (has != (i == 2))
+				fail_msg("pid %ld (%s) %s %s", (long)pids[i],
+				    i == 2 ? "netproc" : "not netproc",
+				    has ? "maps" : "does not map", libs[j]);
+		}
+	assert_int_equal(it_stop(&e, WAIT_MS, NULL), 0);
+#endif
+}
+
+/*
  * Started as root, the spawner keeps what starting a netproc takes and
  * nothing else, and the children's bounding sets are empty.  With the
  * sandbox it runs as --user with CAP_SYS_CHROOT alone
@@ -667,6 +705,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		STOPPED(test_every_process_is_confined),
 		STOPPED(test_children_stdio_is_devnull),
+		STOPPED(test_libcurl_in_netproc_only),
 		STOPPED(test_abort_logged_as_abort),
 		STOPPED(test_capabilities),
 		STOPPED(test_launcher_fds_closed),

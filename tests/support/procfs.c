@@ -180,3 +180,19 @@ procfs_minflt(pid_t pid)
 		p = strchr(p + 1, ' ');
 	return p != NULL ? strtol(p + 1, NULL, 10) : -1;
 }
+
+int
+procfs_maps_has(pid_t pid, const char *s)
+{
+	char path[64], line[512];
+	int found = 0;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%ld/maps", (long)pid);
+	if ((fp = fopen(path, "re")) == NULL)
+		return -1;
+	while (!found && fgets(line, sizeof(line), fp) != NULL)
+		found = strstr(line, s) != NULL;
+	fclose(fp);
+	return found;
+}

@@ -45,6 +45,8 @@ int	procfs_line(pid_t pid, const char *file, const char *prefix,
 	    char *line, size_t len);
 /* The number of the "Key:\tN ..." line of /proc/PID/status (kB for Vm*). */
 long	procfs_status(pid_t pid, const char *key);
+/* 1 if a line of /proc/PID/maps contains s, 0 if none does, -1 (errno). */
+int	procfs_maps_has(pid_t pid, const char *s);
 /* The minor page faults of PID so far (/proc/PID/stat), or -1. */
 long	procfs_minflt(pid_t pid);
 

@@ -1,0 +1,14 @@
+/*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/* libcurl, loaded by netproc alone; see curl_dl.c. */
+#ifndef OCB_CURL_DL_H
+#define OCB_CURL_DL_H
+
+/* Opens OCB_CURL_LIB and binds the functions netproc calls; NULL, or why
+ * not (dlerror's text: no secret in it). */
+const char	*curl_dl_open(void);
+
+#endif
