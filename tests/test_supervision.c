@@ -256,6 +256,67 @@ test_libcurl_in_netproc_only(void **state)
 }
 
 /*
+ * A child's environment is common/proc.c's allowlist plus what it sets,
+ * however the parent's looks: a name repeated more often than the child's
+ * array holds is cut (it once overran it), and a name not on the list never
+ * arrives.
+ */
+#define ENV_REPEATS	40
+#define ENV_MARK	"OCB_TEST_NOT_INHERITED=1"
+
+static void
+test_children_environment(void **state)
+{
+	extern char **environ;
+	char **saved = environ, **env, buf[4096];
+	size_t n = 0, ours;
+	pid_t pids[4];
+	ssize_t len;
+	int rc;
+
+	(void)state;
+	for (ours = 0; saved[ours] != NULL; ours++)
+		;
+	assert_non_null(env = calloc(ours + ENV_REPEATS + 2, sizeof(*env)));
+	for (size_t i = 0; i < ours; i++)
+		env[n++] = saved[i];
+	for (int i = 0; i < ENV_REPEATS; i++)
+		env[n++] = (char *)"TZ=UTC";
+	env[n++] = (char *)ENV_MARK;
+	environ = env;
+	rc = it_start(&e, NULL);
+	environ = saved;
+	free(env);
+	assert_int_equal(rc, 0);
+	assert_int_equal(it_fake_wait_streams(&e, 1, WAIT_MS), 0);
+	pids[0] = procfs_role_pid(e.ocb_pid, "front");
+	pids[1] = procfs_role_pid(e.ocb_pid, "netproc");
+	for (int i = 0; i < 2; i++) {
+		int vars = 0, gnutls = 0, tz = 0;
+
+		if ((len = procfs_read(pids[i], "environ", buf,
+		    sizeof(buf))) == -1) {
+			if (errno == EACCES && geteuid() != 0)
+				skip();	/* not dumpable, not ours */
+			fail_msg("pid %ld environ: %s", (long)pids[i],
+			    strerror(errno));
+		}
+		for (ssize_t off = 0; off < len; off += (ssize_t)strlen(buf + off) + 1) {
+			vars++;
+			if (strcmp(buf + off, ENV_MARK) == 0)
+				fail_msg("pid %ld inherited %s", (long)pids[i],
+				    ENV_MARK);
+			gnutls += strcmp(buf + off, "GNUTLS_NO_IMPLICIT_INIT=1") == 0;
+			tz += strcmp(buf + off, "TZ=UTC") == 0;
+		}
+		assert_int_equal(gnutls, 1);
+		assert_true(tz >= 1);
+		assert_true(vars <= 8);		/* proc.c's PROC_ENV_MAX */
+	}
+	assert_int_equal(it_stop(&e, WAIT_MS, NULL), 0);
+}
+
+/*
  * Started as root, the spawner keeps what starting a netproc takes and
  * nothing else, and the children's bounding sets are empty.  With the
  * sandbox it runs as --user with CAP_SYS_CHROOT alone
@@ -706,6 +767,7 @@ main(void)
 		STOPPED(test_every_process_is_confined),
 		STOPPED(test_children_stdio_is_devnull),
 		STOPPED(test_libcurl_in_netproc_only),
+		STOPPED(test_children_environment),
 		STOPPED(test_abort_logged_as_abort),
 		STOPPED(test_capabilities),
 		STOPPED(test_launcher_fds_closed),

@@ -53,12 +53,18 @@ procfs_children(pid_t parent, pid_t *out, int max)
 ssize_t
 procfs_cmdline(pid_t pid, char *buf, size_t size)
 {
+	return procfs_read(pid, "cmdline", buf, size);
+}
+
+ssize_t
+procfs_read(pid_t pid, const char *file, char *buf, size_t size)
+{
 	char path[64];
 	size_t len = 0;
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)pid);
+	snprintf(path, sizeof(path), "/proc/%ld/%s", (long)pid, file);
 	if (size == 0 || (fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return -1;
 	while (len < size - 1 &&

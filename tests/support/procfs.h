@@ -18,6 +18,8 @@
  * malloc shim tests/failalloc.c too.
  */
 ssize_t	procfs_cmdline(pid_t pid, char *buf, size_t size);
+/* The same for any /proc/PID/FILE (environ: NUL-separated too). */
+ssize_t	procfs_read(pid_t pid, const char *file, char *buf, size_t size);
 /* The argument after "--role" in a cmdline of len bytes, or NULL. */
 const char *procfs_cmdline_role(const char *cmd, size_t len);
 
