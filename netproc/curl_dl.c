@@ -16,8 +16,11 @@
  * before its sandbox.  The test programs link libcurl itself.
  *
  * Each definition forwards to the function of the same name; the variadic
- * ones read their argument with the type libcurl reads it with (the option
- * number's range says which).  Only what netproc calls is here: a call
+ * ones read their argument with the type libcurl reads it with, which the
+ * option number's range says (a callback goes through as a generic function
+ * pointer: POSIX systems pass every function pointer alike).  The integration
+ * tests set each option netproc uses through here, the off_t and blob ones
+ * included.  Only what netproc calls is here: a call
  * outside this list fails to link.  A call before curl_dl_open() would jump
  * to NULL; main.c opens the library first thing in the netproc role.
  */
