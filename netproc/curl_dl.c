@@ -72,15 +72,15 @@ curl_sym(void *lib, const char *name, void *slot)
 	return 0;
 }
 
-const char *
-curl_dl_open(void)
+int
+curl_dl_open(const char **why)
 {
 	void *lib;
-	const char *why;
 
 	if ((lib = dlopen(OCB_CURL_LIB, RTLD_NOW | RTLD_LOCAL)) == NULL) {
-		why = dlerror();
-		return why != NULL ? why : "dlopen failed";
+		if ((*why = dlerror()) == NULL)
+			*why = "dlopen failed";
+		return -1;
 	}
 #define SYM(f)	curl_sym(lib, "curl_" #f, &curl.f)
 	if (SYM(global_init_mem) == -1 || SYM(global_cleanup) == -1 ||
@@ -91,10 +91,12 @@ curl_dl_open(void)
 	    SYM(multi_init) == -1 || SYM(multi_cleanup) == -1 ||
 	    SYM(multi_setopt) == -1 || SYM(multi_add_handle) == -1 ||
 	    SYM(multi_remove_handle) == -1 || SYM(multi_assign) == -1 ||
-	    SYM(multi_socket_action) == -1 || SYM(multi_info_read) == -1)
-		return "a libcurl function is missing";
+	    SYM(multi_socket_action) == -1 || SYM(multi_info_read) == -1) {
+		*why = "a libcurl function is missing";
+		return -1;
+	}
 #undef SYM
-	return NULL;	/* the library stays open for the life of netproc */
+	return 0;	/* the library stays open for the life of netproc */
 }
 
 /*

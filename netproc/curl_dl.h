@@ -7,8 +7,8 @@
 #ifndef OCB_CURL_DL_H
 #define OCB_CURL_DL_H
 
-/* Opens OCB_CURL_LIB and binds the functions netproc calls; NULL, or why
- * not (dlerror's text: no secret in it). */
-const char	*curl_dl_open(void);
+/* Opens OCB_CURL_LIB and binds the functions netproc calls: 0, or -1 with
+ * why (dlerror's text: no secret in it). */
+int	curl_dl_open(const char **why);
 
 #endif

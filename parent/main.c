@@ -31,7 +31,7 @@ netproc_start(void)
 	const char *why;
 
 	log_init("netproc", LOG_LEVEL_INFO, 0);
-	if ((why = curl_dl_open()) != NULL)
+	if (curl_dl_open(&why) == -1)
 		fatalx("cannot load %s: %s", OCB_CURL_LIB, why);
 #endif
 	return netproc_main();
