@@ -20,9 +20,9 @@
  * option number's range says (a callback goes through as a generic function
  * pointer: POSIX systems pass every function pointer alike).  The integration
  * tests set each option netproc uses through here, the off_t and blob ones
- * included.  Only what netproc calls is here: a call
- * outside this list fails to link.  A call before curl_dl_open() would jump
- * to NULL; main.c opens the library first thing in the netproc role.
+ * included.  Only what netproc calls is here: a call outside this list fails
+ * to link.  A call before curl_dl_open() would jump to NULL; main.c opens the
+ * library first thing in the netproc role.
  */
 #include "config.h"
 
