@@ -38,7 +38,7 @@ static const char *const proc_env_keep[] = {
 
 /* And these are set in every child.  GnuTLS is there only for libcurl's LDAP
  * and RTMP libraries, which never run (netproc speaks http and https, through
- * OpenSSL): this skips its load-time initialisation (~0.6 MiB of netproc's
+ * OpenSSL): this skips its load-time initialisation (~0.8 MiB of netproc's
  * memory, and its system priority file). */
 static const char *const proc_env_set[] = {
 	"GNUTLS_NO_IMPLICIT_INIT=1",
