@@ -46,6 +46,19 @@ fd_target(pid_t pid, int fd, char *out, size_t len)
 	return 0;
 }
 
+/* ocb_processes' order: the parent, the front, netproc, the spawner. */
+#define NETPROC_AT	2
+
+/* A /proc file of pid could not be read (errno): not dumpable and not ours
+ * when not root, which skips the test; anything else fails it. */
+static void
+unreadable(pid_t pid, const char *what)
+{
+	if (errno == EACCES && geteuid() != 0)
+		skip();
+	fail_msg("pid %ld %s: %s", (long)pid, what, strerror(errno));
+}
+
 /* The processes of the ocbroker under test: parent, front, netproc and
  * (Linux) the spawner; the number found. */
 static int
@@ -204,12 +217,8 @@ test_children_stdio_is_devnull(void **state)
 	/* Not the parent (pids[0]): its stdout is the ready line's. */
 	for (int i = 1; i < n; i++)
 		for (int fd = 0; fd <= 1; fd++) {
-			if (fd_target(pids[i], fd, target, sizeof(target)) == -1) {
-				if (errno == EACCES && geteuid() != 0)
-					skip();	/* not dumpable, not ours */
-				fail_msg("pid %ld fd %d: %s", (long)pids[i], fd,
-				    strerror(errno));
-			}
+			if (fd_target(pids[i], fd, target, sizeof(target)) == -1)
+				unreadable(pids[i], fd == 0 ? "fd 0" : "fd 1");
 			if (strcmp(target, "/dev/null") != 0)
 				fail_msg("pid %ld fd %d is %s, not /dev/null",
 				    (long)pids[i], fd, target);
@@ -237,18 +246,14 @@ test_libcurl_in_netproc_only(void **state)
 	(void)state;
 	assert_int_equal(it_start(&e, NULL), 0);
 	assert_int_equal(it_fake_wait_streams(&e, 1, WAIT_MS), 0);
-	n = ocb_processes(pids);	/* parent, front, netproc, spawner */
+	n = ocb_processes(pids);
 	for (int i = 0; i < n; i++)
 		for (size_t j = 0; j < sizeof(libs) / sizeof(libs[0]); j++) {
-			if ((has = procfs_maps_has(pids[i], libs[j])) == -1) {
-				if (errno == EACCES && geteuid() != 0)
-					skip();	/* not dumpable, not ours */
-				fail_msg("pid %ld maps: %s", (long)pids[i],
-				    strerror(errno));
-			}
-			if (has != (i == 2))
+			if ((has = procfs_maps_has(pids[i], libs[j])) == -1)
+				unreadable(pids[i], "maps");
+			if (has != (i == NETPROC_AT))
 				fail_msg("pid %ld (%s) %s %s", (long)pids[i],
-				    i == 2 ? "netproc" : "not netproc",
+				    i == NETPROC_AT ? "netproc" : "not netproc",
 				    has ? "maps" : "does not map", libs[j]);
 		}
 	assert_int_equal(it_stop(&e, WAIT_MS, NULL), 0);
@@ -295,12 +300,8 @@ test_children_environment(void **state)
 		int vars = 0, gnutls = 0, tz = 0;
 
 		if ((len = procfs_read(pids[i], "environ", buf,
-		    sizeof(buf))) == -1) {
-			if (errno == EACCES && geteuid() != 0)
-				skip();	/* not dumpable, not ours */
-			fail_msg("pid %ld environ: %s", (long)pids[i],
-			    strerror(errno));
-		}
+		    sizeof(buf))) == -1)
+			unreadable(pids[i], "environ");
 		for (ssize_t off = 0; off < len; off += (ssize_t)strlen(buf + off) + 1) {
 			vars++;
 			if (strcmp(buf + off, ENV_MARK) == 0)
