@@ -354,65 +354,120 @@ map_optstr(struct map *m, int obj, const char *key, char **out, int *set)
 	return map_optstr_tok(m, json_obj_get(m->j, obj, key), key, out, set);
 }
 
+/*
+ * GET /session and GET /session/{id} are read with a json_walk, without
+ * tokens: of a session's dozen members three are read and the rest skimmed
+ * (tokenizing the 5.5 KB list of ten sessions was most of netproc's CPU per
+ * ListSessions).  What a skimmed value is checked for is in json.h.  The
+ * first of duplicate keys counts, as json_obj_pick() has it.
+ */
+
+/* An array or object (type) at the cursor, entered; else why (EDOM). */
 static int
-map_int_tok(struct map *m, int t, const char *key, int64_t *v)
+map_enter(struct map *m, struct json_walk *w, int type, const char *why)
 {
-	errno = 0;
-	if (json_get_int64(m->j, t, v) == -1)
-		return map_fail(m, key);
+	errno = EDOM;
+	if (json_walk_type(w) != type || json_walk_enter(w) == -1)
+		return map_fail(m, why);
 	return 0;
 }
 
+/* `time` at the cursor: {created, updated}, both required integers. */
 static int
-map_session(struct map *m, int t, Opencode__SessionInfo *si)
+walk_session_time(struct map *m, struct json_walk *w,
+    Opencode__SessionInfo *si)
+{
+	static const char *const keys[] = { "created", "updated" };
+	int64_t	*v[] = { &si->created_at, &si->updated_at };
+	int	 seen[2] = { 0, 0 }, k, r;
+
+	if (map_enter(m, w, JSON_OBJECT, "time") == -1)
+		return -1;
+	while ((r = json_walk_next(w)) == 1) {
+		if ((k = json_walk_key_pick(w, keys, 2)) == -1 || seen[k])
+			continue;
+		seen[k] = 1;
+		if (json_walk_int64(w, v[k]) == -1)
+			return map_fail(m, keys[k]);
+	}
+	if (r == -1)
+		return map_fail(m, "time");
+	errno = EDOM;
+	for (k = 0; k < 2; k++)
+		if (!seen[k])
+			return map_fail(m, keys[k]);
+	return 0;
+}
+
+/* A Session at the cursor: id and time required, title optional. */
+static int
+walk_session(struct map *m, struct json_walk *w, Opencode__SessionInfo *si)
 {
 	static const char *const keys[] = { "id", "title", "time" };
-	static const char *const tkeys[] = { "created", "updated" };
-	int	set, v[3], tv[2];
+	int	seen[3] = { 0, 0, 0 }, k, r;
 
 	opencode__session_info__init(si);
-	errno = 0;
-	if (json_type(m->j, t) != JSON_OBJECT)
+	if (map_enter(m, w, JSON_OBJECT, "session") == -1)
+		return -1;
+	while ((r = json_walk_next(w)) == 1) {
+		if ((k = json_walk_key_pick(w, keys, 3)) == -1 || seen[k])
+			continue;
+		seen[k] = 1;
+		if (k == 0) {
+			if (json_walk_str(w, &m->a, &si->id) == -1)
+				return map_fail(m, "id");
+		} else if (k == 1) {
+			/* null is skimmed by the next step, as absent. */
+			if (json_walk_type(w) == JSON_NULL)
+				continue;
+			if (json_walk_str(w, &m->a, &si->title) == -1)
+				return map_fail(m, "title");
+			si->_title_case = OPENCODE__SESSION_INFO___TITLE_TITLE;
+		} else if (walk_session_time(m, w, si) == -1)
+			return -1;
+	}
+	if (r == -1)
 		return map_fail(m, "session");
-	/* One walk over the members finds the three (a list has dozens). */
-	json_obj_pick(m->j, t, keys, v, 3);
-	if (map_str_tok(m, v[0], "id", &si->id) == -1 ||
-	    map_optstr_tok(m, v[1], "title", &si->title, &set) == -1)
-		return -1;
-	if (set)
-		si->_title_case = OPENCODE__SESSION_INFO___TITLE_TITLE;
-	if (json_type(m->j, v[2]) != JSON_OBJECT)
+	errno = EDOM;
+	if (!seen[0])
+		return map_fail(m, "id");
+	if (!seen[2])
 		return map_fail(m, "time");
-	json_obj_pick(m->j, v[2], tkeys, tv, 2);
-	if (map_int_tok(m, tv[0], "created", &si->created_at) == -1 ||
-	    map_int_tok(m, tv[1], "updated", &si->updated_at) == -1)
-		return -1;
 	return 0;
 }
 
 static int
-map_session_list(struct map *m, Opencode__ServerMessage *sm)
+walk_session_list(struct map *m, struct json_walk *w,
+    Opencode__ServerMessage *sm)
 {
 	Opencode__SessionList	 *sl;
-	Opencode__SessionInfo	 *si;
-	size_t			  i, n;
-	int			  t;
+	Opencode__SessionInfo	**v = NULL, **nv;
+	size_t			  n = 0, cap = 0;
+	int			  r;
 
-	errno = 0;
-	if (json_type(m->j, 0) != JSON_ARRAY)
-		return map_fail(m, "session list");
-	n = (size_t)json_len(m->j, 0);
 	if ((sl = map_alloc(m, 1, sizeof(*sl))) == NULL)
 		return -1;
 	opencode__session_list__init(sl);
-	if ((sl->sessions = map_alloc(m, n, sizeof(*sl->sessions))) == NULL ||
-	    (si = map_alloc(m, n, sizeof(*si))) == NULL)
+	if (map_enter(m, w, JSON_ARRAY, "session list") == -1)
 		return -1;
-	for (i = 0, t = 1; i < n; i++, t = json_next(m->j, t)) {
-		if (map_session(m, t, &si[i]) == -1)
+	while ((r = json_walk_next(w)) == 1) {
+		if (n == cap) {
+			/* The old arrays stay in the arena: 2n at most. */
+			cap = cap == 0 ? 16 : cap * 2;
+			if ((nv = map_alloc(m, cap, sizeof(*nv))) == NULL)
+				return -1;
+			if (n > 0)
+				memcpy(nv, v, n * sizeof(*v));
+			v = nv;
+		}
+		if ((v[n] = map_alloc(m, 1, sizeof(*v[n]))) == NULL ||
+		    walk_session(m, w, v[n]) == -1)
 			return -1;
-		sl->sessions[i] = &si[i];
+		n++;
 	}
+	if (r == -1)
+		return map_fail(m, "session list");
+	sl->sessions = v;
 	sl->n_sessions = n;
 	sm->payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_LIST;
 	sm->session_list = sl;
@@ -420,12 +475,13 @@ map_session_list(struct map *m, Opencode__ServerMessage *sm)
 }
 
 static int
-map_session_info(struct map *m, Opencode__ServerMessage *sm)
+walk_session_info(struct map *m, struct json_walk *w,
+    Opencode__ServerMessage *sm)
 {
 	Opencode__SessionInfo	*si;
 
 	if ((si = map_alloc(m, 1, sizeof(*si))) == NULL ||
-	    map_session(m, 0, si) == -1)
+	    walk_session(m, w, si) == -1)
 		return -1;
 	sm->payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_INFO;
 	sm->session_info = si;
@@ -598,17 +654,29 @@ map_health(struct map *m, Opencode__ServerMessage *sm)
  * Checks the content type and parses r's body.  0 with *jp set; 1 when
  * the answer is an ErrorResponse already packed in *out; -1 out of memory.
  */
+/*
+ * Unknown routes answer 200 text/html (the server's web UI): 1 when r is
+ * such a reply and its error is packed, -1 out of memory, 0 JSON.
+ */
+static int
+reply_not_json(const struct api_call *c, const struct api_response *r,
+    uint8_t **out, size_t *out_len)
+{
+	if (api_is_json_type(r->content_type))
+		return 0;
+	return api_error_pack(c->request_id, ERR_UPSTREAM_ERROR,
+	    "unexpected content type", out, out_len) == -1 ? -1 : 1;
+}
+
 static int
 reply_parse(const struct api_call *c, const struct api_response *r,
     struct json **jp, uint8_t **out, size_t *out_len)
 {
 	enum api_status	st;
-	int		provider;
+	int		provider, rc;
 
-	/* Unknown routes answer 200 text/html (the server's web UI). */
-	if (!api_is_json_type(r->content_type))
-		return api_error_pack(c->request_id, ERR_UPSTREAM_ERROR,
-		    "unexpected content type", out, out_len) == -1 ? -1 : 1;
+	if ((rc = reply_not_json(c, r, out, out_len)) != 0)
+		return rc;
 	/* GET /provider is 6.5 MB, of which only `connected` is read. */
 	provider = c->kind == API_KIND_PROVIDER_STATUS ||
 	    c->kind == API_KIND_AUTH_STATUS;
@@ -691,6 +759,43 @@ map_chat(struct map *m, const struct api_call *c,
 	return rc;
 }
 
+/* A session or a list of them, read with a walk (see walk_session()). */
+static int
+reply_walked(const struct api_call *c, const struct api_response *r,
+    Opencode__ServerMessage *sm, uint8_t **out, size_t *out_len)
+{
+	struct json_walk	w;
+	struct map		m;
+	int			rc;
+
+	if ((rc = reply_not_json(c, r, out, out_len)) != 0)
+		return rc == 1 ? 0 : -1;
+	memset(&m, 0, sizeof(m));
+	memset(&w, 0, sizeof(w));
+	arena_init(&m.a);
+	errno = EINVAL;
+	if (r->body == NULL)
+		rc = map_fail(&m, "invalid JSON");
+	else if (json_walk_init(&w, r->body, r->body_len, 0) == -1)
+		rc = map_fail(&m, "invalid JSON");
+	else if (c->kind == API_KIND_SESSION_LIST)
+		rc = walk_session_list(&m, &w, sm);
+	else
+		rc = walk_session_info(&m, &w, sm);
+	if (rc == 0 && json_walk_end(&w) == -1)
+		rc = map_fail(&m, "invalid JSON");
+	/* Malformed anywhere is told as json_parse()'s refusal is. */
+	if (rc == -1 && (w.failed || r->body == NULL) &&
+	    m.st != API_ERR_NOMEM)
+		rc = api_error_pack(c->request_id, ERR_PARSE_ERROR,
+		    m.st == API_ERR_TOO_BIG ? "reply too large" :
+		    "invalid JSON", out, out_len);
+	else
+		rc = reply_finish(c, sm, rc, m.why, m.st, out, out_len);
+	arena_free(&m.a);
+	return rc;
+}
+
 static int
 reply_success(const struct api_call *c, const struct api_response *r,
     uint8_t **out, size_t *out_len)
@@ -703,6 +808,9 @@ reply_success(const struct api_call *c, const struct api_response *r,
 	sm.request_id = c->request_id;
 	if (c->kind == API_KIND_EMPTY && r->body_len == 0)
 		return pack(&sm, out, out_len);
+	if (c->kind == API_KIND_SESSION_LIST ||
+	    c->kind == API_KIND_SESSION_INFO)
+		return reply_walked(c, r, &sm, out, out_len);
 	if ((rc = reply_parse(c, r, &j, out, out_len)) != 0)
 		return rc == 1 ? 0 : -1;
 
@@ -715,12 +823,6 @@ reply_success(const struct api_call *c, const struct api_response *r,
 		rc = 0;
 		if (json_get_bool(j, 0, &v) == 0 && v == 0)
 			m.why = "upstream answered false";
-		break;
-	case API_KIND_SESSION_LIST:
-		rc = map_session_list(&m, &sm);
-		break;
-	case API_KIND_SESSION_INFO:
-		rc = map_session_info(&m, &sm);
 		break;
 	case API_KIND_AGENT_LIST:
 		rc = map_agent_list(&m, &sm);

@@ -1205,6 +1205,89 @@ test_wrong_types(void **state)
 	refused_bodies(API_KIND_HEALTH, health, NCASES(health));
 }
 
+/*
+ * Sessions are read with a walk (api.c): the members read are checked as
+ * json_parse() checks them, the others skimmed; what the skim still
+ * refuses, and what it lets through unread, as json.h says.
+ */
+static void
+test_session_skim(void **state)
+{
+#define SES_OK	"\"id\":\"s\",\"time\":{\"created\":1,\"updated\":2}"
+	static const char *const refused[] = {
+		"[{" SES_OK ",\"x\":[{]}]}]",		/* brackets that do not pair */
+		"[{" SES_OK ",\"x\":[1,]]}",		/* unbalanced */
+		"[{" SES_OK ",\"slug\":\"\\q\"}]",	/* not a JSON escape */
+		"[{" SES_OK ",\"slug\":\"\\u12x4\"}]",
+		"[{" SES_OK ",\"cost\":01}]",		/* a member's literal */
+		"[{" SES_OK ",\"cost\":tru}]",
+		"[{" SES_OK ",\"x\":[@]}]",		/* no JSON byte */
+		"[{" SES_OK ",\"x\":{\"a\":\"b}]",	/* string not closed */
+		"[{" SES_OK "}] x",			/* after the root */
+		"[{" SES_OK "},]",			/* separators of what is read */
+		"[{" SES_OK ",}]",
+		"[{" SES_OK "}{" SES_OK "}]",
+		"[{" SES_OK ",\"title\":\"a\" \"b\"}]",
+		"[{\"id\":\"s\",\"time\":{\"created\":1,\"updated\":2,}}]",
+		"[{" SES_OK ",\"time\":5}]x",
+		"[{" SES_OK ",\"title\":\"a\x01\"}]",	/* a raw control byte */
+	};
+	static const char *const deep_fmt = "[{" SES_OK ",\"x\":%s}]";
+	Opencode__ServerMessage	*sm;
+	struct api_call		 c;
+	char			*body, *nest;
+	size_t			 i, n = 200;
+
+	(void)state;
+	refused_bodies(API_KIND_SESSION_LIST, refused, NCASES(refused));
+	call_init(&c, API_KIND_SESSION_LIST, 1);
+	expect_error(reply_str(&c, 200, JSON_CT, refused[0]), ERR_PARSE_ERROR,
+	    "invalid JSON");
+	expect_error(reply_str(&c, 200, JSON_CT, "[{\"id\":2}]"),
+	    ERR_PARSE_ERROR, "unexpected reply: id");
+	expect_error(reply_str(&c, 200, JSON_CT, "[{\"id\":\"s\","
+	    "\"time\":{\"created\":1}}]"), ERR_PARSE_ERROR,
+	    "unexpected reply: updated");
+	call_init(&c, API_KIND_SESSION_INFO, 1);
+	expect_error(reply_str(&c, 200, JSON_CT, "{" SES_OK "} {}"),
+	    ERR_PARSE_ERROR, "invalid JSON");
+
+	/* Nesting past JSON_MAX_DEPTH in a skimmed value: too large. */
+	nest = malloc(2 * n + 1);
+	body = malloc(2 * n + 64);
+	assert_non_null(nest);
+	assert_non_null(body);
+	for (i = 0; i < n; i++) {
+		nest[i] = '[';
+		nest[n + i] = ']';
+	}
+	nest[2 * n] = '\0';
+	snprintf(body, 2 * n + 64, deep_fmt, nest);
+	call_init(&c, API_KIND_SESSION_LIST, 1);
+	expect_error(reply_str(&c, 200, JSON_CT, body), ERR_PARSE_ERROR,
+	    "reply too large");
+	free(body);
+	free(nest);
+
+	/*
+	 * Skimmed, never read: the order of what is inside a skipped value
+	 * is not looked at, and the first of duplicate keys counts.
+	 */
+	sm = reply_str(&c, 200, JSON_CT, "[{\"tokens\":{\"a\" 1 : ,},"
+	    "\"id\":\"ses_1\",\"id\":5,\"title\":\"t\",\"title\":[],"
+	    "\"time\":{\"updated\":4,\"created\":3,\"created\":\"x\"},"
+	    "\"time\":null}]");
+	assert_int_equal(sm->payload_case,
+	    OPENCODE__SERVER_MESSAGE__PAYLOAD_SESSION_LIST);
+	assert_int_equal(sm->session_list->n_sessions, 1);
+	assert_string_equal(sm->session_list->sessions[0]->id, "ses_1");
+	assert_string_equal(sm->session_list->sessions[0]->title, "t");
+	assert_true(sm->session_list->sessions[0]->created_at == 3);
+	assert_true(sm->session_list->sessions[0]->updated_at == 4);
+	opencode__server_message__free_unpacked(sm, NULL);
+#undef SES_OK
+}
+
 /* Every strict prefix of a real reply is refused whole. */
 static void
 test_truncated(void **state)
@@ -3334,6 +3417,7 @@ main(void)
 		cmocka_unit_test(test_http_fixtures),
 		cmocka_unit_test(test_status_mapping),
 		cmocka_unit_test(test_wrong_types),
+		cmocka_unit_test(test_session_skim),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_error_pack),
