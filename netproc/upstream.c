@@ -98,10 +98,21 @@ struct upstream_req {
 
 TAILQ_HEAD(req_list, upstream_req);
 
+/*
+ * A watcher of one upstream socket.  When libcurl stops watching a socket
+ * whose connection goes back to its cache, the watcher stays armed for
+ * reading and idle (on up->idle_socks): the next transfer on that
+ * connection wants to read it again, and finds it armed, without the
+ * epoll_ctl() pair per request.  An idle socket that turns readable (the
+ * server closed it) is dropped then; one that libcurl closes, in
+ * closesocket_cb() before the close.
+ */
 struct upstream_sock {
 	struct event		*ev;
 	struct upstream		*up;
-	struct upstream_sock	*next;		/* in the free list */
+	struct upstream_sock	*next;		/* in the free or the idle list */
+	curl_socket_t		 fd;		/* while idle */
+	int			 idle;
 	int			 extra;		/* allocated past the preallocated */
 };
 
@@ -137,6 +148,7 @@ struct upstream {
 	struct upstream_sock	*socks;
 	size_t			 nsocks;
 	struct upstream_sock	*sfree;
+	struct upstream_sock	*idle_socks;	/* armed, unused by libcurl */
 	int			 due_now;	/* libcurl asked for a timeout of 0 */
 	uint8_t			*spare;		/* a large body block, wiped */
 	size_t			 spare_cap;
@@ -278,6 +290,8 @@ load_ca(struct upstream *up, const char *path)
 	up->ca.flags = CURL_BLOB_NOCOPY;
 	return 0;
 }
+
+static int	closesocket_cb(void *, curl_socket_t);
 
 /* The destination, enforced a second time: any address but the pinned one is
  * refused before a socket exists. */
@@ -659,6 +673,8 @@ upstream_easy_setup(struct upstream *up, CURL *e, const char *path,
 	    curl_easy_setopt(e, CURLOPT_RESOLVE, up->resolve) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, opensocket_cb) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, up) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, closesocket_cb) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, up) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
 	    (long)UPSTREAM_CONNECT_TIMEOUT_MS) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L) != CURLE_OK ||
@@ -1257,12 +1273,51 @@ run_due(struct upstream *up)
 	}
 }
 
+static void	sock_put(struct upstream *, struct upstream_sock *);
+
+/* Takes us off the idle list. */
+static void
+sock_unidle(struct upstream *up, struct upstream_sock *us)
+{
+	struct upstream_sock **p;
+
+	for (p = &up->idle_socks; *p != NULL; p = &(*p)->next)
+		if (*p == us) {
+			*p = us->next;
+			break;
+		}
+	us->next = NULL;
+	us->idle = 0;
+}
+
+/* The idle watcher of socket s, taken off the idle list, or NULL. */
+static struct upstream_sock *
+sock_idle_take(struct upstream *up, curl_socket_t s)
+{
+	struct upstream_sock *us;
+
+	for (us = up->idle_socks; us != NULL; us = us->next)
+		if (us->fd == s) {
+			sock_unidle(up, us);
+			return us;
+		}
+	return NULL;
+}
+
 static void
 sock_event_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct upstream *up = arg;
+	struct upstream_sock *us = arg;
+	struct upstream *up = us->up;
 	int running, flags = 0;
 
+	if (us->idle) {
+		/* Nothing asked for: end of file or stray bytes.  libcurl
+		 * finds the connection dead when it next checks it. */
+		sock_unidle(up, us);
+		sock_put(up, us);
+		return;
+	}
 	if (what & EV_READ)
 		flags |= CURL_CSELECT_IN;
 	if (what & EV_WRITE)
@@ -1283,7 +1338,7 @@ sock_get(struct upstream *up)
 	}
 	if ((us = calloc(1, sizeof(*us))) == NULL)
 		return NULL;
-	if ((us->ev = event_new(up->base, -1, 0, sock_event_cb, up)) == NULL) {
+	if ((us->ev = event_new(up->base, -1, 0, sock_event_cb, us)) == NULL) {
 		free(us);
 		return NULL;
 	}
@@ -1320,16 +1375,29 @@ sock_cb(CURL *e, curl_socket_t s, int what, void *arg, void *sockp)
 	short kind = EV_PERSIST;
 
 	if (what == CURL_POLL_REMOVE) {
-		if (us != NULL) {
+		if (us == NULL)
+			return 0;
+		curl_multi_assign(up->multi, s, NULL);
+		/* Armed for reading alone: kept, idle (see upstream_sock). */
+		if (event_get_events(us->ev) == (EV_READ | EV_PERSIST) &&
+		    event_pending(us->ev, EV_READ, NULL)) {
+			us->fd = s;
+			us->idle = 1;
+			us->next = up->idle_socks;
+			up->idle_socks = us;
+		} else
 			sock_put(up, us);
-			curl_multi_assign(up->multi, s, NULL);
-		}
 		return 0;
 	}
 	if (what & CURL_POLL_IN)
 		kind |= EV_READ;
 	if (what & CURL_POLL_OUT)
 		kind |= EV_WRITE;
+	if (us == NULL && (us = sock_idle_take(up, s)) != NULL) {
+		curl_multi_assign(up->multi, s, us);
+		if (kind == (EV_READ | EV_PERSIST))
+			return 0;	/* armed as wanted: no change */
+	}
 	if (us == NULL) {
 		if ((us = sock_get(up)) == NULL) {
 			log_warnx("out of memory watching an upstream socket");
@@ -1338,10 +1406,22 @@ sock_cb(CURL *e, curl_socket_t s, int what, void *arg, void *sockp)
 		curl_multi_assign(up->multi, s, us);
 	} else
 		event_del(us->ev);
-	if (event_assign(us->ev, up->base, s, kind, sock_event_cb, up) == -1 ||
+	if (event_assign(us->ev, up->base, s, kind, sock_event_cb, us) == -1 ||
 	    event_add(us->ev, NULL) == -1)
 		log_warnx("cannot watch an upstream socket");
 	return 0;
+}
+
+/* libcurl closes a socket: its idle watcher, if any, goes first. */
+static int
+closesocket_cb(void *arg, curl_socket_t s)
+{
+	struct upstream *up = arg;
+	struct upstream_sock *us;
+
+	if ((us = sock_idle_take(up, s)) != NULL)
+		sock_put(up, us);
+	return close(s);
 }
 
 static void
@@ -1395,7 +1475,7 @@ upstream_new(struct event_base *base, const struct upstream_config *cfg,
 		goto fail;
 	for (size_t i = 0; i < up->nsocks; i++) {
 		if ((up->socks[i].ev = event_new(base, -1, 0, sock_event_cb,
-		    up)) == NULL)
+		    &up->socks[i])) == NULL)
 			goto fail;
 		up->socks[i].up = up;
 		up->socks[i].next = up->sfree;

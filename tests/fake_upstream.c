@@ -54,6 +54,9 @@
  *                         bodies sent up to their stall, and closed by the
  *                         client before that
  *   POST /__fake/stall-end close every connection whose stalled body is sent
+ *   POST /__fake/drop-idle close every other connection that has no request
+ *                         in progress (as a server whose keep-alive timeout
+ *                         passed): {"closed":N}
  *   POST /__fake/event-life "MS" | "never": each /event stream opened from now
  *                         on ends MS milliseconds after its server.connected
  *                         (0: at once), as a flapping upstream; reset: never
@@ -2008,6 +2011,27 @@ ctl_stall_end(struct evhttp_request *req, const char *body)
 	reply_text(req, 200, "ok\n");
 }
 
+static void
+ctl_drop_idle(struct evhttp_request *req, const char *body)
+{
+	struct evhttp_connection *self = evhttp_request_get_connection(req);
+	struct conn *c, *next;
+	char out[64];
+	int n = 0;
+
+	(void)body;
+	for (c = TAILQ_FIRST(&conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (c->evcon == self || c->stream != NULL || c->hung != NULL ||
+		    c->held != NULL || c->cmd != NULL || c->stall != NULL)
+			continue;
+		conn_free(c);
+		n++;
+	}
+	snprintf(out, sizeof(out), "{\"closed\":%d}", n);
+	reply_text(req, 200, out);
+}
+
 /*
  * A control request: /__fake/OP with that method, answered by fn, or a
  * setting (POST): set takes the body (0) or refuses it (400 with usage);
@@ -2041,6 +2065,7 @@ static const struct ctl_op ctl_ops[] = {
 	CTL("sse-end",	EVHTTP_REQ_POST,	ctl_sse_end),
 	CTL("stalls",	EVHTTP_REQ_GET,		ctl_stalls),
 	CTL("stall-end", EVHTTP_REQ_POST,	ctl_stall_end),
+	CTL("drop-idle", EVHTTP_REQ_POST,	ctl_drop_idle),
 	CTL("release",	EVHTTP_REQ_POST,	ctl_release),
 };
 

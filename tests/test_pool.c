@@ -14,7 +14,9 @@
  * - a waiting RunCommand ended by a CancelRequest, and one whose client went
  *   away, leave the queue without reaching the upstream;
  * - a reply with a transfer or content coding nobody asked for fails with
- *   UPSTREAM_ERROR saying which.
+ *   UPSTREAM_ERROR saying which;
+ * - a cached connection the upstream closes is dropped: netproc does not
+ *   spin on its end of file, and the next request opens a new one.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -113,6 +115,56 @@ test_pool_reuses_connections(void **state)
 
 	for (i = 0; i < N_CLIENTS; i++)
 		wsc_close(&w[i]);
+	assert_int_equal(it_stop(&e, T_EXIT, NULL), 0);
+}
+
+/*
+ * netproc keeps the watcher of a cached connection armed for reading
+ * (upstream.c, upstream_sock).  When the upstream closes that connection,
+ * the end of file must drop the watcher: a level-triggered read interest
+ * left on it would wake netproc's loop at once, again and again.
+ */
+static void
+test_pool_idle_close(void **state)
+{
+	struct wsc w;
+	char *resp = NULL;
+	long requests, conns, streams, t0, t1;
+	pid_t np;
+
+	(void)state;
+	it_start_streaming(&e, NULL, P_REPLY);
+	it_client(&e, &w);
+	if ((np = procfs_wait_role(e.ocb_pid, "netproc", P_IO)) == -1)
+		fail_msg("no netproc");
+	if (it_fake_req(&e, "POST", "/__fake/reset", "", NULL) != 200)
+		fail_msg("reset failed");
+	send_list(&w, 1);
+	expect_session_list(it_next_reply(&w, P_REPLY), 1);
+
+	if (it_fake_req(&e, "POST", "/__fake/drop-idle", "", &resp) != 200)
+		fail_msg("drop-idle failed");
+	assert_non_null(resp);
+	assert_string_equal(resp, "{\"closed\":1}");
+	free(resp);
+	/* netproc sees the end of file; then, idle, it should not run. */
+	usleep(300 * 1000);
+	t0 = procfs_cpu_ticks(np);
+	usleep(500 * 1000);
+	t1 = procfs_cpu_ticks(np);
+	print_message("netproc ran %ld ticks in 500 ms after the close\n",
+	    t1 - t0);
+	assert_true(t0 >= 0 && t1 >= t0);
+	/* A loop woken at once each time runs ~50 ticks (of 10 ms) here. */
+	assert_true(t1 - t0 < 5);
+
+	send_list(&w, 2);
+	expect_session_list(it_next_reply(&w, P_REPLY), 2);
+	if (it_fake_count(&e, &requests, &conns, &streams) == -1)
+		fail_msg("no count from the fake");
+	assert_int_equal(requests, 2);
+	assert_int_equal(conns, 2);
+	wsc_close(&w);
 	assert_int_equal(it_stop(&e, T_EXIT, NULL), 0);
 }
 
@@ -328,6 +380,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		IT_TEST_ON(test_pool_reuses_connections, &e),
+		IT_TEST_ON(test_pool_idle_close, &e),
 		IT_TEST_ON(test_queue_many_clients, &e),
 		IT_TEST_ON(test_queue_cancel, &e),
 		IT_TEST_ON(test_unrequested_coding, &e),

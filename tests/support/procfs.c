@@ -171,20 +171,34 @@ procfs_status(pid_t pid, const char *key)
 }
 
 long
-procfs_minflt(pid_t pid)
+procfs_stat_field(pid_t pid, int n)
 {
 	char line[1024], *p;
 	int field;
 
-	if (procfs_line(pid, "stat", "", line, sizeof(line)) == -1)
+	if (n < 3 || procfs_line(pid, "stat", "", line, sizeof(line)) == -1)
 		return -1;
 	/* The command name may hold spaces: fields count from its ')'. */
 	if ((p = strrchr(line, ')')) == NULL)
 		return -1;
-	/* ") state ppid pgrp session tty tpgid flags minflt": field 10. */
-	for (field = 2; field < 10 && p != NULL; field++)
+	/* ") state ppid ...": field 3 is the first after the ')'. */
+	for (field = 2; field < n && p != NULL; field++)
 		p = strchr(p + 1, ' ');
 	return p != NULL ? strtol(p + 1, NULL, 10) : -1;
+}
+
+long
+procfs_minflt(pid_t pid)
+{
+	return procfs_stat_field(pid, 10);
+}
+
+long
+procfs_cpu_ticks(pid_t pid)
+{
+	long u = procfs_stat_field(pid, 14), s = procfs_stat_field(pid, 15);
+
+	return u < 0 || s < 0 ? -1 : u + s;
 }
 
 int

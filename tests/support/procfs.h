@@ -49,7 +49,11 @@ int	procfs_line(pid_t pid, const char *file, const char *prefix,
 long	procfs_status(pid_t pid, const char *key);
 /* 1 if a line of /proc/PID/maps contains s, 0 if none does, -1 (errno). */
 int	procfs_maps_has(pid_t pid, const char *s);
+/* Field n (from 1, as proc(5) numbers them) of /proc/PID/stat, or -1. */
+long	procfs_stat_field(pid_t pid, int n);
 /* The minor page faults of PID so far (/proc/PID/stat), or -1. */
 long	procfs_minflt(pid_t pid);
+/* The clock ticks PID has run so far, user and system (utime + stime). */
+long	procfs_cpu_ticks(pid_t pid);
 
 #endif
