@@ -545,8 +545,19 @@ json_walk_next(struct json_walk *w)
 
 	if (w->failed || w->depth == 0)
 		return walk_fail(w, EINVAL);
-	if (w->pending && json_walk_skip(w) == -1)
-		return -1;
+	if (w->pending) {
+		/* A string, the usual value left unread: skimmed here. */
+		i = w->i;
+		if (s[i] != '"') {
+			if (json_walk_skip(w) == -1)
+				return -1;
+		} else if (skim_str(s, w->len, &i) == -1)
+			return walk_fail(w, EINVAL);
+		else {
+			w->i = i;
+			w->pending = 0;
+		}
+	}
 	obj = (int)(w->stack & 1);
 	i = skip_ws(s, w->len, w->i);
 	if (i >= w->len)
@@ -598,6 +609,20 @@ json_walk_next(struct json_walk *w)
 	return 1;
 }
 
+/*
+ * k[0..len), plain bytes (no NUL), is key: byte by byte, stopping at the
+ * first difference, which key's NUL is at the latest.
+ */
+static inline int
+plain_key_eq(const char *k, size_t len, const char *key)
+{
+	size_t	i;
+
+	for (i = 0; i < len && key[i] == k[i]; i++)
+		;
+	return i == len && key[len] == '\0';
+}
+
 int
 json_walk_key_eq(const struct json_walk *w, const char *key)
 {
@@ -605,9 +630,7 @@ json_walk_key_eq(const struct json_walk *w, const char *key)
 	    w->key_end < w->key)
 		return 0;
 	if (w->key_plain)
-		return (w->key == w->key_end || key[0] == w->s[w->key]) &&
-		    strncmp(key, w->s + w->key, w->key_end - w->key) == 0 &&
-		    key[w->key_end - w->key] == '\0';
+		return plain_key_eq(w->s + w->key, w->key_end - w->key, key);
 	return json_span_eq(w->s, w->len, w->key, w->key_end, key);
 }
 
@@ -641,12 +664,10 @@ json_walk_key_pick(const struct json_walk *w, const char *const *keys,
 				return (int)i;
 		return -1;
 	}
-	/* One pass over the keys: the first byte tells most apart. */
 	k = w->s + w->key;
 	len = w->key_end - w->key;
 	for (i = 0; i < n; i++)
-		if ((len == 0 || keys[i][0] == k[0]) &&
-		    strncmp(keys[i], k, len) == 0 && keys[i][len] == '\0')
+		if (plain_key_eq(k, len, keys[i]))
 			return (int)i;
 	return -1;
 }
@@ -723,8 +744,28 @@ json_walk_bool(struct json_walk *w, int *v)
 int
 json_walk_int64(struct json_walk *w, int64_t *v)
 {
-	size_t	e;
+	const char	*s = w->s;
+	uint64_t	 acc = 0;
+	size_t		 i, e;
 
+	/*
+	 * The usual value: 1 to 18 digits, no leading zero, a delimiter
+	 * after them; it cannot overflow.  Anything else, the full check.
+	 */
+	if (w->pending && !w->failed) {
+		i = w->i + (s[w->i] == '-');
+		if (i < w->len && s[i] >= '1' && s[i] <= '9') {
+			for (e = i; e < w->len && e - i < 18 && is_digit(s[e]);
+			    e++)
+				acc = acc * 10 + (uint64_t)(s[e] - '0');
+			if (e == w->len || (!is_digit(s[e]) &&
+			    (bclass[(uint8_t)s[e]] & F_DELIM))) {
+				*v = s[w->i] == '-' ? -(int64_t)acc :
+				    (int64_t)acc;
+				return walk_took(w, e);
+			}
+		}
+	}
 	if (walk_literal(w, JSON_NUMBER, &e) == -1)
 		return -1;
 	/* A fraction, an exponent or an overflow: another type. */
