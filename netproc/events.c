@@ -64,6 +64,7 @@ struct event_mapper {
 	struct event_stats	 st;
 	struct idring		 done;		/* completed message ids */
 	struct idring		 reasoning;	/* reasoning part ids */
+	int			 slow_only;	/* no delta_fast() (tests) */
 };
 
 /*
@@ -272,6 +273,97 @@ map_delta(struct ctx *c, const char *unused)
 	sm.payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_TOKEN;
 	sm.token = &tk;
 	return emit_msg(c, &sm, tk.session_id);
+}
+
+/*
+ * message.part.delta, the event of every token, the usual way: read with
+ * json_walk, in one pass and without tokens (jsmn was a third of netproc's
+ * time on a token flood).  It takes only the usual shape: "type" before
+ * "properties", "type" and "field" spelled without escapes, and no array
+ * or object anywhere but the properties.  Anything else is left to the
+ * full way (-1), so that what this takes, the full way takes too, with the
+ * same checks (no value goes unchecked: the skimmed ones are strings and
+ * literals, checked as jsmn and validate() in json.c check them) and the
+ * same result; test_events and fuzz_sse compare the two.
+ */
+static int
+delta_props(struct ctx *c, struct json_walk *w, Opencode__ChatToken *tk)
+{
+	static const char field_text[] = "\"text\"";
+	static const char *const keys[] = { "field", "sessionID", "messageID",
+	    "partID", "delta" };
+	char		**str[] = { NULL, &tk->session_id, &tk->message_id,
+	    &tk->part_id, &tk->delta };
+	size_t		off, n;
+	int		r, k, seen[5] = { 0 };
+
+	if (json_walk_enter(w) == -1)
+		return -1;
+	while ((r = json_walk_next(w)) == 1) {
+		k = json_walk_type(w);
+		if (k == JSON_OBJECT || k == JSON_ARRAY || k == -1)
+			return -1;
+		if ((k = json_walk_key_pick(w, keys, 5)) == -1 || seen[k])
+			continue;
+		seen[k] = 1;
+		if (k == 0) {
+			if (json_walk_span(w, &off, &n) == -1 ||
+			    n != sizeof(field_text) - 1 ||
+			    memcmp(w->s + off, field_text, n) != 0)
+				return -1;
+		} else if (json_walk_type(w) != JSON_STRING ||
+		    json_walk_str(w, &c->m->a, str[k]) == -1 ||
+		    (k < 4 && (*str[k])[0] == '\0'))
+			return -1;
+	}
+	if (r == -1)
+		return -1;
+	for (k = 0; k < 5; k++)
+		if (!seen[k])
+			return -1;
+	return 0;
+}
+
+static int
+delta_fast(struct ctx *c, const char *json, size_t len, enum event_kind *kp)
+{
+	static const char type_delta[] = "\"message.part.delta\"";
+	Opencode__ServerMessage	sm = OPENCODE__SERVER_MESSAGE__INIT;
+	Opencode__ChatToken	tk = OPENCODE__CHAT_TOKEN__INIT;
+	struct json_walk	w;
+	size_t			off, n;
+	int			r, k, type = 0, props = 0;
+
+	if (json_walk_init(&w, json, len, 0) == -1 ||
+	    json_walk_type(&w) != JSON_OBJECT || json_walk_enter(&w) == -1)
+		return -1;
+	while ((r = json_walk_next(&w)) == 1) {
+		k = json_walk_type(&w);
+		if (json_walk_key_eq(&w, "properties")) {
+			/* After "type", once, an object: else the full way. */
+			if (!type || props++ || k != JSON_OBJECT ||
+			    delta_props(c, &w, &tk) == -1)
+				return -1;
+			continue;
+		}
+		if (k == JSON_OBJECT || k == JSON_ARRAY || k == -1)
+			return -1;
+		if (!type && json_walk_key_eq(&w, "type")) {
+			type = 1;
+			if (json_walk_span(&w, &off, &n) == -1 ||
+			    n != sizeof(type_delta) - 1 ||
+			    memcmp(json + off, type_delta, n) != 0)
+				return -1;
+		}
+	}
+	if (r == -1 || json_walk_end(&w) == -1 || !props)
+		return -1;
+	tk.kind = ring_has(&c->m->reasoning, tk.part_id,
+	    hash_id(tk.part_id)) ? (char *)"reasoning" : (char *)"text";
+	sm.payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_TOKEN;
+	sm.token = &tk;
+	*kp = emit_msg(c, &sm, tk.session_id);
+	return 0;
 }
 
 /*
@@ -681,6 +773,12 @@ count_ignored(struct event_mapper *m, const struct json *j, int t)
 	st->n_ignored_types++;
 }
 
+void
+event_mapper_slow_only(struct event_mapper *m, int on)
+{
+	m->slow_only = on;
+}
+
 enum event_kind
 event_map(struct event_mapper *m, const char *json, size_t len,
     event_emit_fn emit, void *arg)
@@ -691,6 +789,24 @@ event_map(struct event_mapper *m, const char *json, size_t len,
 	size_t		 i;
 	int		 type;
 
+	if (!m->slow_only) {
+		memset(&c, 0, sizeof(c));
+		c.m = m;
+		c.emit = emit;
+		c.arg = arg;
+		if (delta_fast(&c, json, len, &k) == 0) {
+			if (c.oom) {
+				m->st.nomem++;
+				m->st.invalid++;
+			} else {
+				m->st.mapped++;
+				m->st.walked++;
+			}
+			arena_reset(&m->a);
+			return k;
+		}
+		arena_reset(&m->a);
+	}
 	if (json_parse_into(j, json, len) == -1) {
 		if (api_status_errno(errno) == API_ERR_NOMEM)
 			m->st.nomem++;

@@ -91,6 +91,7 @@ struct event_type_count {
 
 struct event_stats {
 	uint64_t	mapped;		/* EVENT_MAPPED */
+	uint64_t	walked;		/* of them, deltas read without tokens */
 	uint64_t	emitted;	/* messages handed to emit */
 	uint64_t	ignored;	/* EVENT_IGNORED */
 	uint64_t	duplicates;	/* completions already reported (MessageInfo only) */
@@ -113,5 +114,11 @@ void			 event_mapper_free(struct event_mapper *);
 enum event_kind		 event_map(struct event_mapper *, const char *, size_t,
 			    event_emit_fn, void *);
 const struct event_stats *event_mapper_stats(const struct event_mapper *);
+/*
+ * For tests: with on, every event takes the full way (tokens), none the
+ * walk that message.part.delta takes when it has its usual shape; both
+ * must give the same.
+ */
+void			 event_mapper_slow_only(struct event_mapper *, int);
 
 #endif /* OCB_NETPROC_EVENTS_H */

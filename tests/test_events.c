@@ -706,6 +706,180 @@ test_other_fixtures(void **state)
 	event_mapper_free(m);
 }
 
+/* ---- the walk of message.part.delta against the full way ---- */
+
+/* Every kind returned and every message emitted, as bytes. */
+struct trace {
+	uint8_t	*buf;
+	size_t	 len, cap;
+};
+
+static void
+trace_add(struct trace *t, const void *p, size_t n)
+{
+	if (t->len + n > t->cap) {
+		t->cap = (t->len + n) * 2 + 256;
+		t->buf = realloc(t->buf, t->cap);
+		assert_non_null(t->buf);
+	}
+	memcpy(t->buf + t->len, p, n);
+	t->len += n;
+}
+
+static void
+trace_emit(void *arg, const char *sid, const uint8_t *msg, size_t len)
+{
+	struct trace	*t = arg;
+
+	trace_add(t, "M", 1);
+	trace_add(t, sid, strlen(sid) + 1);
+	trace_add(t, &len, sizeof(len));
+	trace_add(t, msg, len);
+}
+
+/* Maps data[0..len) with both mappers; each keeps its own trace. */
+static void
+both_map(struct event_mapper *fast, struct event_mapper *slow,
+    struct trace *tf, struct trace *ts, const char *data, size_t len)
+{
+	enum event_kind	kf, ks;
+
+	kf = event_map(fast, data, len, trace_emit, tf);
+	ks = event_map(slow, data, len, trace_emit, ts);
+	trace_add(tf, &kf, sizeof(kf));
+	trace_add(ts, &ks, sizeof(ks));
+	if (kf != ks || tf->len != ts->len ||
+	    memcmp(tf->buf, ts->buf, tf->len) != 0)
+		fail_msg("the walk and the full way differ (%d, %d) on "
+		    "%.*s", (int)kf, (int)ks, (int)(len > 300 ? 300 : len),
+		    data);
+}
+
+#define DP(rest)	"{\"type\":\"message.part.delta\",\"properties\":{" \
+			"\"sessionID\":\"ses_1\",\"messageID\":\"msg_1\"," \
+			"\"partID\":\"prt_1\",\"field\":\"text\"," rest "}}"
+
+/*
+ * What delta_fast() (events.c) takes must map exactly as the full way,
+ * and what it leaves goes the full way: every capture, then odd shapes,
+ * then every prefix of a delta, through a mapper with the walk and one
+ * without it.
+ */
+static void
+test_delta_walk_same(void **state)
+{
+	static const char *const fixtures[] = {
+		"sse-text.txt", "sse-reasoning.txt", "sse-tool.txt",
+		"sse-many.txt", "sse-queued.txt", "sse-command.txt",
+		"sse-file.txt", "sse-edit.txt", "sse-summarize.txt",
+		"sse-first-prompt.txt", "sse-permission.txt",
+	};
+	static const char *const odd[] = {
+		DP("\"delta\":\"word \""),
+		DP("\"delta\":\"\""),
+		DP("\"delta\":\"\\u00e9\\ud83d\\ude00\\u0000\\udc00\""),
+		DP("\"delta\":\"\xff\xfe bad utf-8\""),
+		DP("\"delta\":\"a\001\""),
+		DP("\"delta\":5"),
+		DP("\"delta\":null"),
+		DP("\"delta\":\"x\",\"delta\":\"second\""),
+		DP("\"delta\":\"x\",\"sessionID\":\"ses_2\""),
+		DP("\"delta\":\"x\",\"n\":01"),
+		DP("\"delta\":\"x\",\"n\":-1.5e3,\"b\":true,\"z\":null"),
+		DP("\"delta\":\"x\",\"o\":{\"a\":[1,2]}"),
+		DP("\"delta\":\"x\",\"o\":{\"a\" 1}"),
+		DP("\"delta\":\"x\",\"s\":\"a\001\""),
+		DP("\"delta\":\"x\",\"s\":\"\\q\""),
+		DP("\"delt\\u0061\":\"escaped key\""),
+		"{\"type\":\"message.part.delta\",\"properties\":{"
+		    "\"sessionID\":\"\",\"sessionID\":\"ses_1\","
+		    "\"messageID\":\"msg_1\",\"partID\":\"prt_1\","
+		    "\"field\":\"text\",\"delta\":\"x\"}}",
+		"{\"type\":\"message.part.delt\\u0061\",\"properties\":{"
+		    "\"sessionID\":\"ses_1\",\"messageID\":\"msg_1\","
+		    "\"partID\":\"prt_1\",\"field\":\"text\",\"delta\":\"x\"}}",
+		"{\"type\":\"message.part.delta\",\"properties\":{"
+		    "\"sessionID\":\"ses_1\",\"messageID\":\"msg_1\","
+		    "\"partID\":\"prt_1\",\"field\":\"te\\u0078t\","
+		    "\"delta\":\"x\"}}",
+		"{\"type\":\"message.part.delta\",\"properties\":{"
+		    "\"sessionID\":\"ses_1\",\"messageID\":\"msg_1\","
+		    "\"partID\":\"prt_1\",\"field\":\"reasoning\","
+		    "\"delta\":\"x\"}}",
+		"{\"properties\":{\"sessionID\":\"ses_1\",\"messageID\":"
+		    "\"msg_1\",\"partID\":\"prt_1\",\"field\":\"text\","
+		    "\"delta\":\"x\"},\"type\":\"message.part.delta\"}",
+		"{\"type\":\"message.part.delta\",\"type\":\"session.idle\","
+		    "\"properties\":{\"sessionID\":\"ses_1\",\"messageID\":"
+		    "\"msg_1\",\"partID\":\"prt_1\",\"field\":\"text\","
+		    "\"delta\":\"x\"}}",
+		"{\"type\":\"session.idle\",\"type\":\"message.part.delta\","
+		    "\"properties\":{\"sessionID\":\"ses_1\"}}",
+		"{\"type\":\"message.part.delta\",\"properties\":\"x\","
+		    "\"properties\":{\"sessionID\":\"ses_1\",\"messageID\":"
+		    "\"msg_1\",\"partID\":\"prt_1\",\"field\":\"text\","
+		    "\"delta\":\"x\"}}",
+		"{\"type\":\"message.part.delta\",\"properties\":{"
+		    "\"sessionID\":\"ses_1\",\"messageID\":\"msg_1\","
+		    "\"partID\":\"prt_1\",\"field\":\"text\",\"delta\":\"x\"},"
+		    "\"properties\":{}}",
+		"{\"meta\":{\"a\":1},\"type\":\"message.part.delta\","
+		    "\"properties\":{\"sessionID\":\"ses_1\",\"messageID\":"
+		    "\"msg_1\",\"partID\":\"prt_1\",\"field\":\"text\","
+		    "\"delta\":\"x\"}}",
+		DP("\"delta\":\"x\"") " ",
+		DP("\"delta\":\"x\"") " x",
+		DP("\"delta\":\"x\"") "}",
+		"[" DP("\"delta\":\"x\"") "]",
+	};
+	struct event_mapper	*fast, *slow;
+	struct trace		 tf = { 0 }, ts = { 0 };
+	struct sse_parser	 p;
+	struct sse_event	 ev;
+	const char		*d;
+	uint8_t			*buf;
+	size_t			 i, len, off, used, n;
+	uint64_t		 walked;
+
+	(void)state;
+	assert_non_null(fast = event_mapper_new());
+	assert_non_null(slow = event_mapper_new());
+	event_mapper_slow_only(slow, 1);
+	for (i = 0; i < NCASES(fixtures); i++) {
+		buf = fx_load(fixtures[i], &len);
+		sse_parser_init(&p);
+		for (off = 0; sse_parser_feed(&p, buf + off, len - off, &used,
+		    &ev) == SSE_EVENT; off += used)
+			both_map(fast, slow, &tf, &ts, ev.data, ev.data_len);
+		sse_parser_free(&p);
+		free(buf);
+	}
+	walked = event_mapper_stats(fast)->walked;
+	/* The captures' deltas took the walk (sse-many alone has 2000). */
+	assert_true(walked >= 2000);
+	assert_int_equal(event_mapper_stats(slow)->walked, 0);
+
+	for (i = 0; i < NCASES(odd); i++)
+		both_map(fast, slow, &tf, &ts, odd[i], strlen(odd[i]));
+	d = odd[0];
+	n = strlen(d);
+	for (len = 0; len < n; len++)
+		both_map(fast, slow, &tf, &ts, d, len);
+	print_message("%llu of the events took the walk\n",
+	    (unsigned long long)event_mapper_stats(fast)->walked);
+	assert_true(event_mapper_stats(fast)->walked > walked);
+	assert_int_equal(event_mapper_stats(fast)->mapped,
+	    event_mapper_stats(slow)->mapped);
+	assert_int_equal(event_mapper_stats(fast)->invalid,
+	    event_mapper_stats(slow)->invalid);
+	assert_int_equal(event_mapper_stats(fast)->ignored,
+	    event_mapper_stats(slow)->ignored);
+	free(tf.buf);
+	free(ts.buf);
+	event_mapper_free(fast);
+	event_mapper_free(slow);
+}
+
 /* ---- hostile event data ---- */
 
 static enum event_kind
@@ -1794,6 +1968,7 @@ main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_other_fixtures),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_delta_walk_same),
 		cmocka_unit_test(test_deep),
 		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_raw_json),

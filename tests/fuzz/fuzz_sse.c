@@ -11,7 +11,10 @@
  * both must give the same events and the same error.  Every event's data
  * goes through event_map, and every message that comes out must unpack
  * and pass sm_check() (sm_check.h, shared with tests/test_events.c):
- * request_id 0, the emitted session id, valid UTF-8, JSON and cuts.
+ * request_id 0, the emitted session id, valid UTF-8, JSON and cuts.  It
+ * goes through a second mapper that never takes the walk of a delta
+ * (event_mapper_slow_only()): both must return the same kind and emit the
+ * same bytes.
  */
 #include "config.h"
 
@@ -33,19 +36,8 @@ struct run {
 	size_t		events;
 	int		error;
 	struct event_mapper *m;		/* every event's data goes through */
+	struct event_mapper *slow;	/* and through this one, no walk */
 };
-
-static void
-emit(void *arg, const char *sid, const uint8_t *buf, size_t len)
-{
-	Opencode__ServerMessage	*m;
-
-	(void)arg;
-	if ((m = opencode__server_message__unpack(NULL, len, buf)) == NULL ||
-	    sm_check(m, sid) != NULL)
-		abort();
-	opencode__server_message__free_unpacked(m, NULL);
-}
 
 static uint64_t
 mix(uint64_t h, const void *p, size_t n)
@@ -57,6 +49,22 @@ mix(uint64_t h, const void *p, size_t n)
 		h *= 0x100000001b3ULL;
 	}
 	return h;
+}
+
+/* arg: a hash of what was emitted. */
+static void
+emit(void *arg, const char *sid, const uint8_t *buf, size_t len)
+{
+	Opencode__ServerMessage	*m;
+	uint64_t		*h = arg;
+
+	if ((m = opencode__server_message__unpack(NULL, len, buf)) == NULL ||
+	    sm_check(m, sid) != NULL)
+		abort();
+	opencode__server_message__free_unpacked(m, NULL);
+	*h = mix(*h, sid, strlen(sid) + 1);
+	*h = mix(*h, &len, sizeof(len));
+	*h = mix(*h, buf, len);
 }
 
 static void
@@ -76,8 +84,14 @@ take(void *arg, const struct sse_event *ev)
 	r->hash = mix(r->hash, ev->type, ev->type_len + 1);
 	r->hash = mix(r->hash, ev->id, ev->id_len + 1);
 	r->hash = mix(r->hash, &ev->retry_ms, sizeof(ev->retry_ms));
-	if (r->m != NULL)
-		(void)event_map(r->m, ev->data, ev->data_len, emit, NULL);
+	if (r->m != NULL) {
+		uint64_t	hf = 1, hs = 1;
+
+		if (event_map(r->m, ev->data, ev->data_len, emit, &hf) !=
+		    event_map(r->slow, ev->data, ev->data_len, emit, &hs) ||
+		    hf != hs)
+			abort();
+	}
 }
 
 /* Feeds one chunk; 0, or -1 once the parser failed. */
@@ -97,9 +111,9 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct sse_parser	 p;
-	struct event_mapper	*m;
-	struct run		 whole = { 0xcbf29ce484222325ULL, 0, 0, NULL };
-	struct run		 chunked = { 0xcbf29ce484222325ULL, 0, 0, NULL };
+	struct event_mapper	*m, *slow;
+	struct run		 whole = { 0xcbf29ce484222325ULL, 0, 0, NULL, NULL };
+	struct run		 chunked = { 0xcbf29ce484222325ULL, 0, 0, NULL, NULL };
 	struct fuzz_plan	 fp;
 	const uint8_t		*body;
 	size_t			 len, off, n, k = 0;
@@ -114,9 +128,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)feed(&p, body, len, &whole);
 	sse_parser_free(&p);
 
-	if ((m = event_mapper_new()) == NULL)
+	if ((m = event_mapper_new()) == NULL ||
+	    (slow = event_mapper_new()) == NULL)
 		abort();
+	event_mapper_slow_only(slow, 1);
 	chunked.m = m;
+	chunked.slow = slow;
 	sse_parser_init(&p);
 	for (off = 0; off < len; off += n) {
 		n = fp.nplan == 0 ? len : (size_t)fp.plan[k++ % fp.nplan] + 1;
@@ -137,6 +154,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sse_parser_reset(&p);
 	sse_parser_free(&p);
 	event_mapper_free(m);
+	event_mapper_free(slow);
 
 	if (whole.events != chunked.events || whole.hash != chunked.hash ||
 	    whole.error != chunked.error)
