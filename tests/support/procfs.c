@@ -193,12 +193,15 @@ procfs_minflt(pid_t pid)
 	return procfs_stat_field(pid, 10);
 }
 
-long
-procfs_cpu_ticks(pid_t pid)
+int
+procfs_state(pid_t pid)
 {
-	long u = procfs_stat_field(pid, 14), s = procfs_stat_field(pid, 15);
+	char line[1024], *p;
 
-	return u < 0 || s < 0 ? -1 : u + s;
+	if (procfs_line(pid, "stat", "", line, sizeof(line)) == -1 ||
+	    (p = strrchr(line, ')')) == NULL || p[1] != ' ' || p[2] == '\0')
+		return -1;
+	return (unsigned char)p[2];
 }
 
 int

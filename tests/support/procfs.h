@@ -53,7 +53,8 @@ int	procfs_maps_has(pid_t pid, const char *s);
 long	procfs_stat_field(pid_t pid, int n);
 /* The minor page faults of PID so far (/proc/PID/stat), or -1. */
 long	procfs_minflt(pid_t pid);
-/* The clock ticks PID has run so far, user and system (utime + stime). */
-long	procfs_cpu_ticks(pid_t pid);
+/* The state letter of /proc/PID/stat ('R' running or runnable, 'S' asleep
+ * ...), or -1. */
+int	procfs_state(pid_t pid);
 
 #endif
