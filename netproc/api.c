@@ -771,12 +771,10 @@ reply_walked(const struct api_call *c, const struct api_response *r,
 	if ((rc = reply_not_json(c, r, out, out_len)) != 0)
 		return rc == 1 ? 0 : -1;
 	memset(&m, 0, sizeof(m));
-	memset(&w, 0, sizeof(w));
 	arena_init(&m.a);
-	errno = EINVAL;
-	if (r->body == NULL)
-		rc = map_fail(&m, "invalid JSON");
-	else if (json_walk_init(&w, r->body, r->body_len, 0) == -1)
+	/* No body is an empty one: malformed. */
+	if (json_walk_init(&w, r->body, r->body != NULL ? r->body_len : 0,
+	    0) == -1)
 		rc = map_fail(&m, "invalid JSON");
 	else if (c->kind == API_KIND_SESSION_LIST)
 		rc = walk_session_list(&m, &w, sm);
@@ -785,8 +783,7 @@ reply_walked(const struct api_call *c, const struct api_response *r,
 	if (rc == 0 && json_walk_end(&w) == -1)
 		rc = map_fail(&m, "invalid JSON");
 	/* Malformed anywhere is told as json_parse()'s refusal is. */
-	if (rc == -1 && (w.failed || r->body == NULL) &&
-	    m.st != API_ERR_NOMEM)
+	if (rc == -1 && w.failed && m.st != API_ERR_NOMEM)
 		rc = api_error_pack(c->request_id, ERR_PARSE_ERROR,
 		    m.st == API_ERR_TOO_BIG ? "reply too large" :
 		    "invalid JSON", out, out_len);

@@ -787,26 +787,18 @@ event_map(struct event_mapper *m, const char *json, size_t len,
 	struct json	*j = m->j;
 	enum event_kind	 k;
 	size_t		 i;
-	int		 type;
+	int		 type = -1;	/* none: a walked delta */
 
-	if (!m->slow_only) {
-		memset(&c, 0, sizeof(c));
-		c.m = m;
-		c.emit = emit;
-		c.arg = arg;
-		if (delta_fast(&c, json, len, &k) == 0) {
-			if (c.oom) {
-				m->st.nomem++;
-				m->st.invalid++;
-			} else {
-				m->st.mapped++;
-				m->st.walked++;
-			}
-			arena_reset(&m->a);
-			return k;
-		}
-		arena_reset(&m->a);
+	memset(&c, 0, sizeof(c));
+	c.m = m;
+	c.emit = emit;
+	c.arg = arg;
+	if (!m->slow_only && delta_fast(&c, json, len, &k) == 0) {
+		m->st.walked += k == EVENT_MAPPED;
+		goto mapped;
 	}
+	/* What the walk decoded before it gave up. */
+	arena_reset(&m->a);
 	if (json_parse_into(j, json, len) == -1) {
 		if (api_status_errno(errno) == API_ERR_NOMEM)
 			m->st.nomem++;
@@ -831,19 +823,16 @@ event_map(struct event_mapper *m, const char *json, size_t len,
 			k = EVENT_IGNORED;
 		goto done;
 	}
-	memset(&c, 0, sizeof(c));
-	c.m = m;
 	c.j = j;
 	c.cm.j = j;
 	c.cm.buf = json;
 	c.cm.len = len;
 	c.cm.a = &m->a;
-	c.emit = emit;
-	c.arg = arg;
 	if ((c.props = chatmap_req_obj(&c.cm, 0, "properties")) == -1)
 		k = EVENT_INVALID;
 	else
 		k = mappers[i].map(&c, mappers[i].kind);
+mapped:
 	if (c.oom || c.cm.st == API_ERR_NOMEM) {
 		m->st.nomem++;
 		if (k != EVENT_MAPPED)
