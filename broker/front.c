@@ -132,7 +132,7 @@ netproc_closed(struct chan *ch, enum chan_end end, const char *why, void *arg)
 
 /* A reply lost to out of memory costs its request, not the channel. */
 static const struct chan_cb netproc_cb = {
-	netproc_frame, netproc_lost, netproc_closed
+	netproc_frame, netproc_lost, netproc_closed, NULL
 };
 
 static void
@@ -189,7 +189,7 @@ parent_closed(struct chan *ch, enum chan_end end, const char *why, void *arg)
 
 /* From start-up on a failed allocation costs a request or a connection. */
 static const struct chan_cb parent_cb = {
-	parent_frame, parent_lost, parent_closed
+	parent_frame, parent_lost, parent_closed, NULL
 };
 
 /* Every FRONT_REFUSED_LOG_S while connections are being refused. */

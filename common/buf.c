@@ -77,19 +77,28 @@ buf_reserve(struct buf *b, size_t n)
 
 	if (b->cap - b->off - b->len >= n)
 		return 0;
-	/* Compact first when that alone makes room: cheaper than growing. */
-	if (b->off > 0 && b->cap - b->len >= n) {
+	/*
+	 * Compact when that alone makes room and moves no more bytes than it
+	 * frees: each byte then moves at most once for every byte drained
+	 * ahead of it.  A long backlog with little drained grows instead (a
+	 * queue that is written as fast as it is read would otherwise move
+	 * its whole backlog for every few bytes it frees).
+	 */
+	if (b->off > 0 && b->off >= b->len && b->cap - b->len >= n) {
+		b->moved += b->len;
 		memmove(b->data, b->data + b->off, b->len);
 		/* Wipe what the move left behind beyond the live bytes. */
 		wipe(b->data + b->len, b->off);
 		b->off = 0;
 		return 0;
 	}
-	if (n > SIZE_MAX / 2 - b->len)
+	if (n > SIZE_MAX / 2 - b->len || b->cap > SIZE_MAX / 4)
 		return -1;
 	need = b->len + n;
 	ncap = b->cap < BUF_MIN_CAP ? BUF_MIN_CAP : b->cap;
-	while (ncap < need)
+	/* At least double: a compaction refused for its cost must not turn
+	 * into a copy to a block of the same size. */
+	while (ncap < need || ncap == b->cap)
 		ncap *= 2;
 	/* Not realloc: the old block is wiped before it is released. */
 	if ((nd = mem_alloc(b, ncap)) == NULL)

@@ -31,6 +31,7 @@ struct buf {
 	size_t	 off;		/* first unread byte */
 	size_t	 len;		/* bytes in use from off */
 	size_t	 cap;
+	size_t	 moved;		/* bytes compaction ever moved (tests count it) */
 	const struct buf_mem *mem;	/* NULL: malloc(3)/free(3) */
 };
 

@@ -79,6 +79,8 @@ chan_flush(struct chan *ch)
 	switch (buf_flush(&ch->out, ch->fd)) {
 	case BUF_FLUSHED:
 		event_del(ch->wev);
+		if (ch->cb->drained != NULL)
+			ch->cb->drained(ch, ch->arg);
 		break;
 	case BUF_BLOCKED:
 		/* Out of memory in libevent: try again shortly. */

@@ -46,6 +46,10 @@ struct chan_cb {
 	/* The channel stopped; why is static text.  May chan_free. */
 	void	(*closed)(struct chan *, enum chan_end, const char *why,
 		    void *);
+	/* The loop's write watcher left the output queue empty (the peer
+	 * took everything that waited for it); NULL: not wanted.  Must not
+	 * chan_free. */
+	void	(*drained)(struct chan *, void *);
 };
 
 struct chan {

@@ -47,6 +47,7 @@ static struct {
 	CURLcode	 (*easy_setopt)(CURL *, CURLoption, ...);
 	CURLcode	 (*easy_getinfo)(CURL *, CURLINFO, ...);
 	const char	*(*easy_strerror)(CURLcode);
+	CURLcode	 (*easy_pause)(CURL *, int);
 	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
 	void		 (*slist_free_all)(struct curl_slist *);
 	CURLM		*(*multi_init)(void);
@@ -87,6 +88,7 @@ curl_dl_open(const char **why)
 	    SYM(easy_init) == -1 || SYM(easy_reset) == -1 ||
 	    SYM(easy_cleanup) == -1 || SYM(easy_setopt) == -1 ||
 	    SYM(easy_getinfo) == -1 || SYM(easy_strerror) == -1 ||
+	    SYM(easy_pause) == -1 ||
 	    SYM(slist_append) == -1 || SYM(slist_free_all) == -1 ||
 	    SYM(multi_init) == -1 || SYM(multi_cleanup) == -1 ||
 	    SYM(multi_setopt) == -1 || SYM(multi_add_handle) == -1 ||
@@ -188,6 +190,12 @@ const char *
 curl_easy_strerror(CURLcode rc)
 {
 	return curl.easy_strerror(rc);
+}
+
+CURLcode
+curl_easy_pause(CURL *h, int bitmask)
+{
+	return curl.easy_pause(h, bitmask);
 }
 
 struct curl_slist *

@@ -38,6 +38,11 @@
 #include "sandbox/sandbox.h"
 
 #define NETPROC_OUTQ_MAX	(256u * 1024 * 1024)	/* the front stopped reading */
+/* Events queued for the front above this pause the upstream event stream
+ * until the queue is empty: a front that falls behind (its CPU, not its
+ * clients: it drops slow clients) slows the upstream down through TCP,
+ * instead of making netproc buffer the difference. */
+#define NETPROC_EVENTQ_HIGH	(256u * 1024)
 #define NETPROC_MMAP_MIN	(1024 * 1024)
 #define NETPROC_OWED_MAX	256	/* answers waiting for memory */
 #define NETPROC_RETRY_MS	20	/* how soon an owed answer is tried again */
@@ -190,6 +195,8 @@ event_cb(void *arg, const char *session_id, const uint8_t *msg, size_t len)
 	/* Clients must not miss it unawares: they are told to refetch. */
 	if (send_frame(np, &fr) == -1)
 		stream_resync(np->stream, "out of memory queueing an event");
+	else if (buf_used(&np->chan.out) > NETPROC_EVENTQ_HIGH)
+		stream_pause(np->stream);
 }
 
 static void
@@ -296,8 +303,20 @@ front_closed(struct chan *ch, enum chan_end end, const char *why, void *arg)
 	event_base_loopexit(np->base, NULL);
 }
 
+/* The front has taken every queued frame: the event stream may go on. */
+static void
+front_drained(struct chan *ch, void *arg)
+{
+	struct netproc *np = arg;
+
+	if (np->stream != NULL)
+		stream_resume(np->stream);
+}
+
 /* From the configuration on, out of memory costs a frame, not the channel. */
-static const struct chan_cb front_cb = { front_frame, front_lost, front_closed };
+static const struct chan_cb front_cb = {
+	front_frame, front_lost, front_closed, front_drained
+};
 
 static void
 retry_cb(evutil_socket_t fd, short what, void *arg)

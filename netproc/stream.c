@@ -47,6 +47,9 @@ struct stream {
 	struct event		*retry_timer;
 	struct event		*watch_timer;	/* head, then idle timeout */
 	struct event		*health_ev;	/* starts the /global/health fetch */
+	struct event		*resume_ev;	/* unpauses libcurl from the loop */
+	int			 paused;	/* stream_pause: read nothing more */
+	int			 curl_paused;	/* write_cb handed a chunk back */
 	unsigned		 backoff_ms;
 	struct timespec		 opened;	/* when the head was accepted */
 	int			 announced;	/* clients were told connected:true */
@@ -203,6 +206,7 @@ stream_lost(struct stream *st, const char *why)
 		st->backoff_ms = STREAM_BACKOFF_FIRST_MS;
 	st->head_ok = 0;
 	st->resync = NULL;
+	st->paused = st->curl_paused = 0;
 	evtimer_del(st->watch_timer);
 	health_free(st->health);
 	st->health = NULL;
@@ -269,6 +273,11 @@ write_cb(char *data, size_t size, size_t n, void *arg)
 
 	if (!st->head_ok)
 		return 0;
+	if (st->paused) {
+		/* libcurl keeps the chunk and reads no more until resumed. */
+		st->curl_paused = 1;
+		return CURL_WRITEFUNC_PAUSE;
+	}
 	watch(st, STREAM_IDLE_TIMEOUT_S);
 	while (len > 0) {
 		enum sse_status s = sse_parser_feed(&st->sse, p, len, &used, &ev);
@@ -335,6 +344,43 @@ stream_resync(struct stream *st, const char *why)
 		st->resync = why;
 }
 
+void
+stream_pause(struct stream *st)
+{
+	if (st->state != STREAM_OPEN || st->paused)
+		return;
+	st->paused = 1;
+	/* Not reading is not a dead stream: the watch starts again on
+	 * resume. */
+	evtimer_del(st->watch_timer);
+}
+
+void
+stream_resume(struct stream *st)
+{
+	if (!st->paused)
+		return;
+	st->paused = 0;
+	/* curl_easy_pause may call write_cb at once: never under a caller
+	 * that is itself sending. */
+	event_active(st->resume_ev, EV_TIMEOUT, 1);
+}
+
+static void
+resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct stream *st = arg;
+
+	if (st->paused || st->state != STREAM_OPEN)
+		return;
+	watch(st, STREAM_IDLE_TIMEOUT_S);
+	if (!st->curl_paused)
+		return;
+	st->curl_paused = 0;
+	if (curl_easy_pause(st->easy, CURLPAUSE_CONT) != CURLE_OK)
+		stream_lost(st, "cannot resume reading");
+}
+
 static void
 stream_connect(struct stream *st)
 {
@@ -399,8 +445,10 @@ stream_new(struct upstream *up, event_emit_fn emit, void *arg)
 	st->retry_timer = evtimer_new(upstream_base(up), retry_cb, st);
 	st->watch_timer = evtimer_new(upstream_base(up), watch_cb, st);
 	st->health_ev = evtimer_new(upstream_base(up), health_cb, st);
+	st->resume_ev = evtimer_new(upstream_base(up), resume_cb, st);
 	if (st->mapper == NULL || st->retry_timer == NULL ||
-	    st->watch_timer == NULL || st->health_ev == NULL) {
+	    st->watch_timer == NULL || st->health_ev == NULL ||
+	    st->resume_ev == NULL) {
 		stream_free(st);
 		return NULL;
 	}
@@ -432,5 +480,7 @@ stream_free(struct stream *st)
 		event_free(st->watch_timer);
 	if (st->health_ev != NULL)
 		event_free(st->health_ev);
+	if (st->resume_ev != NULL)
+		event_free(st->resume_ev);
 	free(st);
 }

@@ -38,5 +38,9 @@ void		 stream_free(struct stream *);
  * they missed.  Safe from inside the emit callback.
  */
 void		 stream_resync(struct stream *, const char *why);
+/* Reads no more of the stream (what was read is still mapped and emitted)
+ * until stream_resume: the consumer of the events is behind. */
+void		 stream_pause(struct stream *);
+void		 stream_resume(struct stream *);
 
 #endif

@@ -576,7 +576,9 @@ front_closed(struct chan *ch, enum chan_end end, const char *why, void *arg)
 		child_signal(&p->front, SIGTERM);
 }
 
-static const struct chan_cb front_cb = { front_frame, front_lost, front_closed };
+static const struct chan_cb front_cb = {
+	front_frame, front_lost, front_closed, NULL
+};
 
 static int
 self_path(char *out, size_t len, const char *argv0)

@@ -54,6 +54,9 @@
  *                         bodies sent up to their stall, and closed by the
  *                         client before that
  *   POST /__fake/stall-end close every connection whose stalled body is sent
+ *   GET  /__fake/stream-queued {"queued":N}: bytes of the /event streams
+ *                         not yet handed to the kernel (a reader that
+ *                         stopped reading leaves them here)
  *   POST /__fake/drop-idle close every other connection that has no request
  *                         in progress (as a server whose keep-alive timeout
  *                         passed): {"closed":N}
@@ -1923,6 +1926,26 @@ ctl_count(struct evhttp_request *req, const char *body)
 }
 
 static void
+ctl_stream_queued(struct evhttp_request *req, const char *body)
+{
+	struct bufferevent *bev;
+	struct evbuffer *b;
+	struct stream *s;
+	size_t n = 0;
+
+	(void)body;
+	TAILQ_FOREACH(s, &streams, entry) {
+		bev = evhttp_connection_get_bufferevent(s->conn->evcon);
+		n += evbuffer_get_length(s->queue) +
+		    evbuffer_get_length(bufferevent_get_output(bev));
+	}
+	if ((b = evbuffer_new()) == NULL)
+		fatal("evbuffer_new");
+	evbuffer_add_printf(b, "{\"queued\":%zu}\n", n);
+	reply_owned(req, 200, "application/json", b);
+}
+
+static void
 ctl_reset(struct evhttp_request *req, const char *body)
 {
 	(void)body;
@@ -2056,6 +2079,7 @@ static const struct ctl_op ctl_ops[] = {
 	CTL("last",	EVHTTP_REQ_GET,		ctl_last),
 	CTL("log",	EVHTTP_REQ_GET,		ctl_log),
 	CTL("count",	EVHTTP_REQ_GET,		ctl_count),
+	CTL("stream-queued", EVHTTP_REQ_GET,	ctl_stream_queued),
 	CTL("reset",	EVHTTP_REQ_POST,	ctl_reset),
 	CTL("sse",	EVHTTP_REQ_POST,	ctl_sse),
 	CTL("event",	EVHTTP_REQ_POST,	ctl_event),

@@ -43,6 +43,7 @@ struct side {
 	enum chan_end	 end;
 	const char	*why;
 	int		 free_on_close;
+	int		 drained;		/* drained calls */
 };
 
 struct pair {
@@ -83,8 +84,19 @@ on_closed(struct chan *ch, enum chan_end end, const char *why, void *arg)
 		chan_free(ch);
 }
 
-static const struct chan_cb cb_lost = { on_frame, on_lost, on_closed };
-static const struct chan_cb cb_nolost = { on_frame, NULL, on_closed };
+static void
+on_drained(struct chan *ch, void *arg)
+{
+	struct side *s = arg;
+
+	s->drained++;
+}
+
+static const struct chan_cb cb_lost = { on_frame, on_lost, on_closed, NULL };
+static const struct chan_cb cb_nolost = { on_frame, NULL, on_closed, NULL };
+static const struct chan_cb cb_drained = {
+	on_frame, on_lost, on_closed, on_drained
+};
 
 static int
 setup(void **state)
@@ -296,6 +308,38 @@ test_outq_cap(void **state)
 }
 
 /*
+ * drained comes when the loop's writes empty a queue the kernel had refused,
+ * and not while the peer reads nothing (netproc resumes the event stream on
+ * it).
+ */
+static void
+test_drained(void **state)
+{
+	struct pair *p = *state;
+	size_t sent = 0;
+	int before;
+
+	start(p, &cb_drained, NULL);	/* b does not read yet */
+	while (buf_used(&p->a.ch.out) < 256 * 1024) {
+		assert_int_equal(send_kind(&p->a.ch,
+		    OCB__IPC__CONTROL__KIND__READY), 0);
+		sent++;
+		event_base_loop(p->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	}
+	before = p->a.drained;
+	for (int i = 0; i < 100; i++)
+		event_base_loop(p->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	assert_int_equal(p->a.drained, before);
+	assert_true(buf_used(&p->a.ch.out) >= 256 * 1024);
+
+	start(p, NULL, &cb_lost);	/* b reads everything */
+	run_until(p, &p->b.nframes, sent);
+	assert_int_equal(p->b.nframes, sent);
+	assert_int_equal(buf_used(&p->a.ch.out), 0);
+	assert_true(p->a.drained > before);
+}
+
+/*
  * A send with no write due is written before chan_send returns (the first
  * frame of a burst does not wait for the loop); the frames that follow in
  * the same loop iteration wait and leave together.
@@ -472,6 +516,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_both_ways, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_drained, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peer_closes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_on_close, setup,
 		    teardown),

@@ -189,6 +189,43 @@ test_buf(void **state)
 	wipecheck_assert_clean(&wc);
 }
 
+/*
+ * A queue that keeps a backlog while it is drained and refilled (a channel
+ * whose peer reads as fast as it is written to) moves no more bytes by
+ * compaction than it drains; moving the whole backlog to free a few bytes
+ * was a dozen times that.
+ */
+static void
+test_buf_compaction_work(void **state)
+{
+	struct wipecheck wc;
+	struct buf b;
+	uint8_t chunk[1000];
+	size_t drained = 0;
+
+	wipecheck_init(&wc);
+	buf_init(&b);
+	buf_set_mem(&b, &wc.mem);
+	memset(chunk, 5, sizeof(chunk));
+	for (int i = 0; i < 60; i++)
+		assert_int_equal(buf_add(&b, chunk, sizeof(chunk)), 0);
+	for (int i = 0; i < 1000; i++) {
+		chunk[0] = (uint8_t)i;
+		assert_int_equal(buf_add(&b, chunk, sizeof(chunk)), 0);
+		buf_drain(&b, sizeof(chunk));
+		drained += sizeof(chunk);
+		assert_int_equal(buf_used(&b), 60000);
+	}
+	/* The oldest chunk left is the one added 60 chunks ago. */
+	assert_int_equal(buf_head(&b)[0], (uint8_t)(1000 - 60));
+	assert_true(b.moved > 0);
+	assert_true(b.moved <= drained);
+	/* Growing instead costs at most one doubling past the backlog. */
+	assert_true(b.cap <= 2 * 65536);
+	buf_free(&b);
+	wipecheck_assert_clean(&wc);
+}
+
 /* A failed allocation leaves the queue as it was; the error is -1. */
 static void
 test_buf_alloc_fails(void **state)
@@ -387,6 +424,7 @@ main(void)
 		cmocka_unit_test(test_token_equal),
 		cmocka_unit_test(test_token_read_fd),
 		cmocka_unit_test(test_buf),
+		cmocka_unit_test(test_buf_compaction_work),
 		cmocka_unit_test(test_buf_alloc_fails),
 		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_auth),

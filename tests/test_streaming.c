@@ -78,6 +78,11 @@
 #define FRONT_QUEUE_MAX	(8L * 1024 * 1024)	/* then 1013 */
 #define FRONT_MERGE_MAX	4096	/* a merged frame grows up to this */
 #define FLOOD_SES	"ses_floodFloodFlood00000000001"
+/* netproc's event queue mark (256 KiB) and what it reads past it, with
+ * room to spare; the flood is > 20 MiB. */
+#define NETPROC_STALL_GROWTH_KB	4096
+#define STALL_LOOKS	20	/* unchanged looks: the fake is held up */
+#define STALL_LOOKS_MAX	3000
 #define FLOOD_MSG	"msg_floodFloodFlood00000000001"
 #define FLOOD_PART	"prt_floodFloodFlood00000000001"
 
@@ -1949,6 +1954,20 @@ end_stream(struct it_env *e, struct cl *w, const char *who, struct rxstat *rs)
 	expect_resync(w, who, rs);
 }
 
+/* Bytes the fake's /event streams hold that the kernel has not taken. */
+static long
+stream_queued(struct it_env *e)
+{
+	char *resp = NULL;
+	long n = -1;
+
+	if (it_fake_req(e, "GET", "/__fake/stream-queued", "", &resp) != 200 ||
+	    resp == NULL || sscanf(resp, "{\"queued\":%ld}", &n) != 1)
+		fail_msg("no stream-queued from the fake");
+	free(resp);
+	return n;
+}
+
 /* ---- processes, clients, the fake ---- */
 
 /* Opens a WebSocket and authenticates with the ready line's token. */
@@ -2507,6 +2526,68 @@ test_slow_reader_merges(void **state)
 	cl_close(&slow);
 }
 
+/*
+ * A front that falls behind (stopped here with SIGSTOP) makes netproc stop
+ * reading the event stream instead of buffering it: while the flood waits
+ * at the upstream, netproc sleeps and its memory stays within its queue's
+ * mark (it held the whole flood, tens of MiB, before); once the front runs
+ * again the client gets every event, in order.
+ */
+static void
+test_stalled_front_pauses_stream(void **state)
+{
+	struct it_env *e = *state;
+	struct xstate st = { { NULL, 0 }, { NULL, 0 } };
+	struct xlist x = { NULL, 0, 0, 0, 0 };
+	struct rxstat rs = { 0, 0, 0, 0 };
+	struct cl c;
+	pid_t fp, np;
+	long rss0, rss, queued = -1, last = -2;
+	int i, same = 0, asleep = 0;
+
+	x_transcript(&st, &x, FLOOD_FILE);
+	client(e, &c, 1);
+	if ((fp = procfs_role_pid(e->ocb_pid, "front")) == -1 ||
+	    (np = procfs_role_pid(e->ocb_pid, "netproc")) == -1)
+		fail_msg("no front or netproc child of %ld", (long)e->ocb_pid);
+	rss0 = procfs_status(np, "VmRSS");
+	assert_int_equal(kill(fp, SIGSTOP), 0);
+	it_replay(e, FLOOD_FILE);
+	/* Until what the fake holds stops going down (or it holds nothing). */
+	for (i = 0; i < STALL_LOOKS_MAX && same < STALL_LOOKS; i++) {
+		queued = stream_queued(e);
+		same = queued == last ? same + 1 : 0;
+		last = queued;
+		usleep(10 * 1000);
+	}
+	for (i = 0; i < STALL_LOOKS; i++) {
+		asleep += procfs_state(np) == 'S';
+		usleep(10 * 1000);
+	}
+	rss = procfs_status(np, "VmRSS");
+	/* First let the front go, so that a failure does not leave it
+	 * stopped. */
+	assert_int_equal(kill(fp, SIGCONT), 0);
+	print_message("front stopped: the fake holds %ld bytes; netproc "
+	    "VmRSS %ld -> %ld KiB, asleep in %d of %d looks\n", queued, rss0,
+	    rss, asleep, STALL_LOOKS);
+	if (queued <= 0)
+		fail_msg("the fake sent the whole flood to a stopped front: "
+		    "netproc kept reading");
+	/* A sanitizer's quarantine keeps what is freed: no bound there. */
+	if (it_sandboxed() && rss - rss0 > NETPROC_STALL_GROWTH_KB)
+		fail_msg("netproc grew by %ld KiB while the front was stopped "
+		    "(bound %d KiB)", rss - rss0, NETPROC_STALL_GROWTH_KB);
+	assert_true(asleep >= STALL_LOOKS - 5);
+
+	expect_seq(&c, "client", &x, 0, x.n, &rs, 0, T_FLOOD, 0, NULL, NULL);
+	assert_int_equal(rs.tokens, x.deltas);
+	end_stream(e, &c, "client", &rs);
+	xstate_free(&st);
+	x_free(&x);
+	cl_close(&c);
+}
+
 /* Writes the flood transcript: flood_events deltas of FLOOD_DELTA bytes. */
 static int
 gen_flood(const char *dir)
@@ -3062,6 +3143,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_slow_reader_merges,
 		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_never_reader_closed_1013,
+		    it_setup_default, it_teardown),
+		cmocka_unit_test_setup_teardown(test_stalled_front_pauses_stream,
 		    it_setup_default, it_teardown),
 		cmocka_unit_test_setup_teardown(test_upstream_restart,
 		    it_setup_default, it_teardown),
