@@ -31,6 +31,7 @@
 #include "netproc/chatmap.h"
 #include "netproc/events.h"
 #include "netproc/json.h"
+#include "netproc/token_wire.h"
 #include "proto/messages.pb-c.h"
 
 #define OUT_MIN		256
@@ -198,27 +199,32 @@ event_session(struct ctx *c, int alt, const char *altkey, char **out)
 
 /* ---- output ---- */
 
-static enum event_kind
-emit_msg(struct ctx *c, const Opencode__ServerMessage *sm, const char *sid)
+/* Room for n bytes in the mapper's output buffer; -1 out of memory. */
+static int
+out_room(struct ctx *c, size_t n)
 {
 	struct event_mapper	*m = c->m;
-	size_t			 n, cap;
+	size_t			 cap;
 
-	n = opencode__server_message__get_packed_size(sm);
-	if (n > m->out_cap) {
-		cap = n < OUT_MIN ? OUT_MIN : n;
-		free(m->out);
-		m->out_cap = 0;
-		if ((m->out = malloc(cap)) == NULL) {
-			c->oom = 1;
-			return EVENT_INVALID;
-		}
-		m->out_cap = cap;
-	}
-	if (opencode__server_message__pack(sm, m->out) != n) {
+	if (n <= m->out_cap)
+		return 0;
+	cap = n < OUT_MIN ? OUT_MIN : n;
+	free(m->out);
+	m->out_cap = 0;
+	if ((m->out = malloc(cap)) == NULL) {
 		c->oom = 1;
-		return EVENT_INVALID;
+		return -1;
 	}
+	m->out_cap = cap;
+	return 0;
+}
+
+/* Hands the n bytes packed in the output buffer on. */
+static enum event_kind
+emit_out(struct ctx *c, size_t n, const char *sid)
+{
+	struct event_mapper	*m = c->m;
+
 	if (c->emit != NULL)
 		c->emit(c->arg, sid, m->out, n);
 	m->st.emitted++;
@@ -228,6 +234,36 @@ emit_msg(struct ctx *c, const Opencode__ServerMessage *sm, const char *sid)
 		m->out_cap = 0;
 	}
 	return EVENT_MAPPED;
+}
+
+static enum event_kind
+emit_msg(struct ctx *c, const Opencode__ServerMessage *sm, const char *sid)
+{
+	size_t n;
+
+	n = opencode__server_message__get_packed_size(sm);
+	if (out_room(c, n) == -1)
+		return EVENT_INVALID;
+	if (opencode__server_message__pack(sm, c->m->out) != n) {
+		c->oom = 1;
+		return EVENT_INVALID;
+	}
+	return emit_out(c, n, sid);
+}
+
+/* A ChatToken, written by token_wire (the same bytes as emit_msg's). */
+static enum event_kind
+emit_token(struct ctx *c, const Opencode__ChatToken *tk)
+{
+	struct event_mapper	*m = c->m;
+	size_t			 n;
+
+	if ((n = token_wire_pack(tk, m->out, m->out_cap)) > m->out_cap) {
+		if (out_room(c, n) == -1)
+			return EVENT_INVALID;
+		token_wire_pack(tk, m->out, m->out_cap);
+	}
+	return emit_out(c, n, tk->session_id);
 }
 
 /* A SessionEvent of the given kind. */
@@ -328,7 +364,6 @@ static int
 delta_fast(struct ctx *c, const char *json, size_t len, enum event_kind *kp)
 {
 	static const char type_delta[] = "\"message.part.delta\"";
-	Opencode__ServerMessage	sm = OPENCODE__SERVER_MESSAGE__INIT;
 	Opencode__ChatToken	tk = OPENCODE__CHAT_TOKEN__INIT;
 	struct json_walk	w;
 	size_t			off, n;
@@ -360,9 +395,7 @@ delta_fast(struct ctx *c, const char *json, size_t len, enum event_kind *kp)
 		return -1;
 	tk.kind = ring_has(&c->m->reasoning, tk.part_id,
 	    hash_id(tk.part_id)) ? (char *)"reasoning" : (char *)"text";
-	sm.payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_TOKEN;
-	sm.token = &tk;
-	*kp = emit_msg(c, &sm, tk.session_id);
+	*kp = emit_token(c, &tk);
 	return 0;
 }
 

@@ -36,6 +36,7 @@
 #include "netproc/json.h"
 #include "netproc/sse.h"
 #include "netproc/chatmap.h"
+#include "netproc/token_wire.h"
 #include "proto/messages.pb-c.h"
 #include "tests/support/cases.h"
 #include "tests/support/sm_check.h"
@@ -753,6 +754,72 @@ both_map(struct event_mapper *fast, struct event_mapper *slow,
 		fail_msg("the walk and the full way differ (%d, %d) on "
 		    "%.*s", (int)kf, (int)ks, (int)(len > 300 ? 300 : len),
 		    data);
+}
+
+/*
+ * token_wire writes protobuf-c's bytes for ServerMessage{token}: strings of
+ * every length where a varint gains a byte (the field's and the token's),
+ * empty and NULL ones (left out), in 2000 seeded mixes; and with too small
+ * a buffer it only tells the size.
+ */
+static void
+test_token_wire(void **state)
+{
+	static const size_t lens[] = { 0, 1, 2, 59, 60, 61, 126, 127, 128,
+	    129, 200, 16371, 16383, 16384, 16385, 2097151, 2097152 };
+	const size_t nlens = sizeof(lens) / sizeof(lens[0]);
+	Opencode__ServerMessage sm = OPENCODE__SERVER_MESSAGE__INIT;
+	Opencode__ChatToken tk = OPENCODE__CHAT_TOKEN__INIT;
+	char *str[5], **f[5] = { &tk.session_id, &tk.message_id, &tk.part_id,
+	    &tk.delta, &tk.kind };
+	uint8_t *want, *got;
+	size_t cap = 6 * 2097152 + 64, n, wn;
+	uint32_t seed = 7;
+
+	(void)state;
+	sm.payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_TOKEN;
+	sm.token = &tk;
+	assert_non_null(want = malloc(cap));
+	assert_non_null(got = malloc(cap));
+	for (int i = 0; i < 5; i++) {
+		assert_non_null(str[i] = malloc(2097152 + 1));
+		memset(str[i], 'a' + i, 2097152);
+	}
+	for (int round = 0; round < 2000; round++) {
+		for (int i = 0; i < 5; i++) {
+			size_t len;
+
+			seed = seed * 1103515245u + 12345u;
+			/* Mostly short ones: the large ones cost memcpy. */
+			len = lens[(seed >> 16) % (round < 1900 ? 11 : nlens)];
+			if (len == 0 && (seed >> 8) % 2 == 0) {
+				*f[i] = NULL;
+				continue;
+			}
+			/* A NUL where the string ends; restored below. */
+			str[i][len] = '\0';
+			*f[i] = str[i];
+		}
+		wn = opencode__server_message__get_packed_size(&sm);
+		assert_int_equal(opencode__server_message__pack(&sm, want), wn);
+		n = token_wire_pack(&tk, got, cap);
+		assert_int_equal(n, wn);
+		assert_memory_equal(got, want, wn);
+		/* One byte short: the size, and nothing written. */
+		memset(got, 0x5a, wn);
+		assert_int_equal(token_wire_pack(&tk, got, wn - 1), wn);
+		n = 0;
+		for (size_t k = 0; k < wn; k++)
+			n += got[k] != 0x5a;
+		assert_int_equal(n, 0);
+		for (int i = 0; i < 5; i++)
+			if (*f[i] != NULL)
+				str[i][strlen(*f[i])] = (char)('a' + i);
+	}
+	for (int i = 0; i < 5; i++)
+		free(str[i]);
+	free(want);
+	free(got);
 }
 
 #define DP(rest)	"{\"type\":\"message.part.delta\",\"properties\":{" \
@@ -1968,6 +2035,7 @@ main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_other_fixtures),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_token_wire),
 		cmocka_unit_test(test_delta_walk_same),
 		cmocka_unit_test(test_deep),
 		cmocka_unit_test(test_utf8),

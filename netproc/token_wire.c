@@ -1,0 +1,89 @@
+/*
+ * Copyright (c) 2026 The ocbroker authors
+ * SPDX-License-Identifier: ISC (the licence is in the file LICENSE)
+ */
+
+/* ServerMessage{token} by hand; see token_wire.h. */
+#include "config.h"
+
+#include <string.h>
+
+#include "netproc/token_wire.h"
+
+/* ServerMessage.token is field 200, length-delimited: tag 200 << 3 | 2. */
+#define TAG_TOKEN	(200u << 3 | 2u)
+#define WIRE_LEN	2u	/* length-delimited wire type */
+
+static size_t
+varint_size(size_t v)
+{
+	size_t n = 1;
+
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+static uint8_t *
+put_varint(uint8_t *p, size_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t)v;
+	return p;
+}
+
+/* The token's string fields, numbered 1 to 5 as in messages.proto. */
+static void
+fields(const Opencode__ChatToken *tk, const char *f[5])
+{
+	f[0] = tk->session_id;
+	f[1] = tk->message_id;
+	f[2] = tk->part_id;
+	f[3] = tk->delta;
+	f[4] = tk->kind;
+}
+
+/* The ChatToken's own bytes: tag (one byte), length, string; none when
+ * empty, as protobuf-c leaves out a proto3 field at its default. */
+static size_t
+body_size(const char *const f[5], size_t len[5])
+{
+	size_t n = 0;
+
+	for (int i = 0; i < 5; i++) {
+		len[i] = f[i] != NULL ? strlen(f[i]) : 0;
+		if (len[i] > 0)
+			n += 1 + varint_size(len[i]) + len[i];
+	}
+	return n;
+}
+
+size_t
+token_wire_pack(const Opencode__ChatToken *tk, uint8_t *out, size_t cap)
+{
+	const char *f[5];
+	size_t len[5], body, size;
+	uint8_t *p = out;
+
+	fields(tk, f);
+	body = body_size(f, len);
+	size = varint_size(TAG_TOKEN) + varint_size(body) + body;
+	if (size > cap)
+		return size;
+	p = put_varint(p, TAG_TOKEN);
+	p = put_varint(p, body);
+	for (int i = 0; i < 5; i++) {
+		if (len[i] == 0)
+			continue;
+		*p++ = (uint8_t)((unsigned)(i + 1) << 3 | WIRE_LEN);
+		p = put_varint(p, len[i]);
+		memcpy(p, f[i], len[i]);
+		p += len[i];
+	}
+	return size;
+}
