@@ -2547,8 +2547,9 @@ test_stalled_front_pauses_stream(void **state)
 
 	x_transcript(&st, &x, FLOOD_FILE);
 	client(e, &c, 1);
-	if ((fp = procfs_role_pid(e->ocb_pid, "front")) == -1 ||
-	    (np = procfs_role_pid(e->ocb_pid, "netproc")) == -1)
+	fp = procfs_role_pid(e->ocb_pid, "front");
+	np = procfs_role_pid(e->ocb_pid, "netproc");
+	if (fp == -1 || np == -1)
 		fail_msg("no front or netproc child of %ld", (long)e->ocb_pid);
 	rss0 = procfs_status(np, "VmRSS");
 	assert_int_equal(kill(fp, SIGSTOP), 0);
