@@ -141,6 +141,8 @@ netproc_attach(struct front *f, int fd)
 	netproc_detach(f);
 	chan_init(&f->np.chan, fd);
 	f->np.chan.outq_max = NETPROC_OUTQ_MAX;
+	/* Replies and events are passed on as they came: read in place. */
+	f->np.chan.in.views = 1;
 	if (chan_start(&f->np.chan, f->base, &netproc_cb, f) == -1) {
 		/* Out of memory: this netproc cannot be used; ask for another
 		 * rather than end the front and every connection with it. */

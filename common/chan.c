@@ -105,7 +105,8 @@ chan_dispatch(struct chan *ch)
 		st = ipc_reader_next(&ch->in, &fr);
 		if (st == IPC_FRAME) {
 			ch->cb->frame(ch, fr, ch->arg);
-			ipc_frame_free(fr);
+			if (!ipc_frame_is_view(&ch->in, fr))
+				ipc_frame_free(fr);
 		} else if (st == IPC_NOMEM)
 			ch->cb->lost(ch, &ch->in.lost, ch->arg);
 		else {

@@ -41,6 +41,17 @@ ipc_reader_free(struct ipc_reader *r)
 	while (r->nfds > 0)
 		close(r->fds[--r->nfds]);
 	buf_free(&r->in);
+	r->held = 0;
+}
+
+/* The frame handed out in place is done with: its bytes go (wiped). */
+static void
+ipc_reader_release(struct ipc_reader *r)
+{
+	if (r->held > 0) {
+		buf_drain(&r->in, r->held);
+		r->held = 0;
+	}
 }
 
 static enum ipc_status
@@ -54,6 +65,7 @@ ipc_reader_fail(struct ipc_reader *r, const char *why)
 int
 ipc_reader_feed(struct ipc_reader *r, const void *p, size_t n)
 {
+	ipc_reader_release(r);
 	return buf_add(&r->in, p, n);
 }
 
@@ -112,6 +124,7 @@ ipc_reader_next(struct ipc_reader *r, Ocb__Ipc__Frame **out)
 	struct pb_track t;
 
 	*out = NULL;
+	ipc_reader_release(r);
 	if (r->bad)
 		return IPC_BAD;
 	if (buf_used(&r->in) < IPC_HEADER)
@@ -124,6 +137,11 @@ ipc_reader_next(struct ipc_reader *r, Ocb__Ipc__Frame **out)
 		return ipc_reader_fail(r, "frame too long");
 	if (buf_used(&r->in) - IPC_HEADER < len)
 		return IPC_NEED_MORE;
+	if (r->views && ipc_view_read(&r->view, h + IPC_HEADER, len) == 0) {
+		r->held = IPC_HEADER + (size_t)len;
+		*out = &r->view.frame;
+		return IPC_FRAME;
+	}
 	/* Plain malloc blocks: ipc_frame_free releases them as protobuf-c's
 	 * default allocator would. */
 	pb_track_init(&t, r->alloc);
@@ -213,6 +231,7 @@ ipc_read(struct ipc_reader *r, int fd)
 	struct iovec iov;
 	ssize_t n;
 
+	ipc_reader_release(r);
 	if (buf_reserve(&r->in, IPC_READ_CHUNK) == -1) {
 		errno = ENOMEM;
 		return -1;
@@ -313,6 +332,11 @@ done:
 int
 ipc_read_frame_blocking(struct ipc_reader *r, int fd, Ocb__Ipc__Frame **out)
 {
+	/* Its callers free what it returns. */
+	if (r->views) {
+		errno = EINVAL;
+		return -1;
+	}
 	for (;;) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		enum ipc_status st;

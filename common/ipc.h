@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "common/buf.h"
+#include "common/ipc_view.h"
 #include "common/options.h"
 #include "proto/ipc.pb-c.h"
 
@@ -69,15 +70,32 @@ struct ipc_reader {
 	 * released with free(3), so a test's allocator must hand out
 	 * malloc(3) blocks (it may fail some). */
 	ProtobufCAllocator *alloc;
+	/*
+	 * Set by the owner of a chan_dispatch loop (the front, for netproc's
+	 * frames): a Reply or Event in protobuf-c's layout is handed out in
+	 * place (ipc_view.h), as the reader's own frame, valid until the
+	 * reader is next used; its bytes stay in the buffer until then.
+	 */
+	int		 views;
+	size_t		 held;		/* bytes of the frame handed out in place */
+	struct ipc_view	 view;
 };
 
 void		 ipc_reader_init(struct ipc_reader *);
 void		 ipc_reader_free(struct ipc_reader *);	/* closes queued fds, wipes */
 int		 ipc_reader_feed(struct ipc_reader *, const void *, size_t);
-/* On IPC_FRAME *out is a frame to release with ipc_frame_free; on IPC_NOMEM
- * r->lost says what was skipped. */
+/* On IPC_FRAME *out is a frame to release with ipc_frame_free, unless it is
+ * the reader's own (ipc_frame_is_view); on IPC_NOMEM r->lost says what was
+ * skipped. */
 enum ipc_status	 ipc_reader_next(struct ipc_reader *, Ocb__Ipc__Frame **out);
 void		 ipc_frame_free(Ocb__Ipc__Frame *);
+/* Whether f was read in place by r (only compares addresses: r may have been
+ * freed since). */
+static inline int ipc_frame_is_view(const struct ipc_reader *r,
+    const Ocb__Ipc__Frame *f)
+{
+	return f == &r->view.frame;
+}
 /* Takes the oldest descriptor that came with SCM_RIGHTS, or -1. */
 int		 ipc_reader_take_fd(struct ipc_reader *);
 

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "common/ipc.h"
+#include "tests/support/ipc_view_check.h"
 
 static void
 pack_request(struct buf *out, uint64_t conn, uint64_t rid, const char *payload)
@@ -186,6 +187,178 @@ test_zero_length_frame(void **state)
 	ipc_reader_free(&r);
 }
 
+/* Packs a Reply or (conn_id == 0) an Event frame, header included. */
+static void
+pack_out(struct buf *out, uint64_t conn, uint64_t rid, const uint8_t *sm,
+    size_t smlen, const char *sid)
+{
+	Ocb__Ipc__Frame f = OCB__IPC__FRAME__INIT;
+	Ocb__Ipc__Reply r = OCB__IPC__REPLY__INIT;
+	Ocb__Ipc__Event e = OCB__IPC__EVENT__INIT;
+
+	if (sid == NULL) {
+		r.conn_id = conn;
+		r.request_id = rid;
+		r.server_message.data = (uint8_t *)sm;
+		r.server_message.len = smlen;
+		f.body_case = OCB__IPC__FRAME__BODY_REPLY;
+		f.reply = &r;
+	} else {
+		e.server_message.data = (uint8_t *)sm;
+		e.server_message.len = smlen;
+		e.session_id = (char *)sid;
+		f.body_case = OCB__IPC__FRAME__BODY_EVENT;
+		f.event = &e;
+	}
+	assert_int_equal(ipc_frame_pack(out, &f), 0);
+}
+
+/*
+ * What ipc_view_read takes, protobuf-c decodes to the same frame: Replies
+ * and Events as protobuf-c writes them (ids and lengths at every varint
+ * boundary), then 40000 seeded mutations of them (bytes changed, cut,
+ * added), which the view either reads as protobuf-c does or leaves to it.
+ */
+static void
+test_view_matches_protobuf(void **state)
+{
+	static const uint64_t ids[] = { 0, 1, 127, 128, 16384, 1ull << 32,
+	    UINT64_MAX };
+	static const size_t smlens[] = { 0, 1, 127, 128, 70000 };
+	char sid255[256], sid256[257];
+	const char *sids[] = { "", "ses_1", sid255, sid256 };
+	uint8_t *sm, *m;
+	struct buf out;
+	size_t taken = 0, left = 0, len;
+	uint32_t seed = 1;
+
+	(void)state;
+	memset(sid255, 's', 255);
+	sid255[255] = '\0';
+	memset(sid256, 's', 256);
+	sid256[256] = '\0';
+	assert_non_null(sm = malloc(70000));
+	for (size_t i = 0; i < 70000; i++)
+		sm[i] = (uint8_t)(i * 7);
+	buf_init(&out);
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+		for (size_t k = 0; k < sizeof(smlens) / sizeof(smlens[0]); k++) {
+			buf_drain(&out, buf_used(&out));
+			pack_out(&out, ids[i], ids[(i + k) % 7], sm, smlens[k],
+			    NULL);
+			/* An empty body (written as such) is unpacked. */
+			assert_int_equal(ipc_view_check(buf_head(&out) +
+			    IPC_HEADER, buf_used(&out) - IPC_HEADER),
+			    ids[i] == 0 && ids[(i + k) % 7] == 0 &&
+			    smlens[k] == 0 ? 0 : 1);
+		}
+	for (size_t i = 0; i < sizeof(sids) / sizeof(sids[0]); i++)
+		for (size_t k = 0; k < sizeof(smlens) / sizeof(smlens[0]); k++) {
+			buf_drain(&out, buf_used(&out));
+			pack_out(&out, 0, 0, sm, smlens[k], sids[i]);
+			/* A session id longer than the view keeps is unpacked. */
+			assert_int_equal(ipc_view_check(buf_head(&out) +
+			    IPC_HEADER, buf_used(&out) - IPC_HEADER),
+			    sids[i] == sid256 || (i == 0 && smlens[k] == 0) ?
+			    0 : 1);
+		}
+
+	assert_non_null(m = malloc(512));
+	for (int round = 0; round < 40000; round++) {
+		seed = seed * 1103515245u + 12345u;
+		buf_drain(&out, buf_used(&out));
+		if (round % 2)
+			pack_out(&out, ids[seed % 7], ids[(seed >> 8) % 7], sm,
+			    smlens[(seed >> 12) % 4], NULL);
+		else
+			pack_out(&out, 0, 0, sm, smlens[(seed >> 12) % 4],
+			    sids[(seed >> 16) % 3]);
+		len = buf_used(&out) - IPC_HEADER;
+		if (len > 400)
+			continue;
+		memcpy(m, buf_head(&out) + IPC_HEADER, len);
+		seed = seed * 1103515245u + 12345u;
+		switch ((seed >> 16) % 3) {
+		case 0:	/* a byte changed */
+			m[(seed >> 4) % len] = (uint8_t)(seed >> 20);
+			break;
+		case 1:	/* cut */
+			len = (seed >> 4) % len;
+			break;
+		default:	/* bytes added: a field, part of one */
+			for (int j = 0; j < 1 + (int)((seed >> 4) % 8); j++)
+				m[len++] = (uint8_t)(seed >> (j + 8));
+			break;
+		}
+		switch (ipc_view_check(m, len)) {
+		case 1:
+			taken++;
+			break;
+		case 0:
+			left++;
+			break;
+		default:
+			fail_msg("round %d: the view and protobuf-c differ",
+			    round);
+		}
+	}
+	print_message("mutations: %zu read in place, %zu left to protobuf-c\n",
+	    taken, left);
+	assert_true(taken > 1000 && left > 1000);
+	free(m);
+	free(sm);
+	buf_free(&out);
+}
+
+/*
+ * A reader with views hands Replies and Events out in place and keeps their
+ * bytes until it is next used; other frames are unpacked as before.
+ */
+static void
+test_view_in_reader(void **state)
+{
+	static const uint8_t sm1[] = { 1, 2, 3 }, sm2[] = { 4, 5 };
+	struct ipc_reader r;
+	Ocb__Ipc__Frame *f;
+	struct buf out;
+	size_t first;
+
+	(void)state;
+	buf_init(&out);
+	pack_out(&out, 0, 0, sm1, sizeof(sm1), "ses_a");
+	first = buf_used(&out);
+	pack_out(&out, 9, 10, sm2, sizeof(sm2), NULL);
+	pack_request(&out, 7, 42, "hello");
+	ipc_reader_init(&r);
+	r.views = 1;
+	assert_int_equal(ipc_reader_feed(&r, buf_head(&out), buf_used(&out)), 0);
+
+	assert_int_equal(ipc_reader_next(&r, &f), IPC_FRAME);
+	assert_true(ipc_frame_is_view(&r, f));
+	assert_int_equal(f->body_case, OCB__IPC__FRAME__BODY_EVENT);
+	assert_string_equal(f->event->session_id, "ses_a");
+	assert_int_equal(f->event->server_message.len, sizeof(sm1));
+	assert_memory_equal(f->event->server_message.data, sm1, sizeof(sm1));
+	/* Its bytes are still there, and are what it points to. */
+	assert_int_equal(buf_used(&r.in), buf_used(&out));
+	assert_ptr_equal(f->event->server_message.data,
+	    buf_head(&r.in) + first - sizeof(sm1) - 7);
+
+	assert_int_equal(ipc_reader_next(&r, &f), IPC_FRAME);
+	assert_true(ipc_frame_is_view(&r, f));
+	assert_int_equal(buf_used(&r.in), buf_used(&out) - first);
+	assert_int_equal(f->body_case, OCB__IPC__FRAME__BODY_REPLY);
+	assert_int_equal(f->reply->conn_id, 9);
+	assert_int_equal(f->reply->request_id, 10);
+	assert_memory_equal(f->reply->server_message.data, sm2, sizeof(sm2));
+
+	expect_request(&r, 7, 42, "hello");
+	assert_int_equal(ipc_reader_next(&r, &f), IPC_NEED_MORE);
+	assert_int_equal(buf_used(&r.in), 0);
+	ipc_reader_free(&r);
+	buf_free(&out);
+}
+
 int
 main(void)
 {
@@ -197,6 +370,8 @@ main(void)
 		cmocka_unit_test(test_wrong_version),
 		cmocka_unit_test(test_empty_body_refused),
 		cmocka_unit_test(test_zero_length_frame),
+		cmocka_unit_test(test_view_matches_protobuf),
+		cmocka_unit_test(test_view_in_reader),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

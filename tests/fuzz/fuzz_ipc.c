@@ -4,13 +4,17 @@
  */
 
 /* libFuzzer target: arbitrary bytes from a peer into the IPC reader, fed in
- * chunks whose sizes come from the input. */
+ * chunks whose sizes come from the input, reading Replies and Events in place
+ * for every other input; and the input as one frame's body through
+ * ipc_view_read, which must read it as protobuf-c does or leave it. */
 #include "config.h"
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "common/ipc.h"
+#include "tests/support/ipc_view_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -21,7 +25,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	Ocb__Ipc__Frame *f;
 	size_t off = 0;
 
+	if (ipc_view_check(data, size) == -1)
+		abort();
 	ipc_reader_init(&r);
+	r.views = size % 2;
 	while (off < size) {
 		size_t chunk = 1 + data[off] % 64;
 		enum ipc_status st;
@@ -31,7 +38,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ipc_reader_feed(&r, data + off, chunk);
 		off += chunk;
 		while ((st = ipc_reader_next(&r, &f)) == IPC_FRAME)
-			ipc_frame_free(f);
+			if (!ipc_frame_is_view(&r, f))
+				ipc_frame_free(f);
 		if (st == IPC_BAD)
 			break;
 	}
