@@ -9,33 +9,11 @@
 #include <string.h>
 
 #include "netproc/token_wire.h"
+#include "netproc/varint.h"
 
 /* ServerMessage.token is field 200, length-delimited: tag 200 << 3 | 2. */
 #define TAG_TOKEN	(200u << 3 | 2u)
 #define WIRE_LEN	2u	/* length-delimited wire type */
-
-static size_t
-varint_size(size_t v)
-{
-	size_t n = 1;
-
-	while (v >= 0x80) {
-		v >>= 7;
-		n++;
-	}
-	return n;
-}
-
-static uint8_t *
-put_varint(uint8_t *p, size_t v)
-{
-	while (v >= 0x80) {
-		*p++ = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	*p++ = (uint8_t)v;
-	return p;
-}
 
 /* The token's string fields, numbered 1 to 5 as in messages.proto. */
 static void
@@ -58,7 +36,7 @@ body_size(const char *const f[5], size_t len[5])
 	for (int i = 0; i < 5; i++) {
 		len[i] = f[i] != NULL ? strlen(f[i]) : 0;
 		if (len[i] > 0)
-			n += 1 + varint_size(len[i]) + len[i];
+			n += 1 + varint_len(len[i]) + len[i];
 	}
 	return n;
 }
@@ -72,7 +50,7 @@ token_wire_pack(const Opencode__ChatToken *tk, uint8_t *out, size_t cap)
 
 	fields(tk, f);
 	body = body_size(f, len);
-	size = varint_size(TAG_TOKEN) + varint_size(body) + body;
+	size = varint_len(TAG_TOKEN) + varint_len(body) + body;
 	if (size > cap)
 		return size;
 	p = put_varint(p, TAG_TOKEN);
