@@ -142,6 +142,8 @@ buf_drain(struct buf *b, size_t n)
 {
 	if (n > b->len)
 		n = b->len;
+	if (n == 0)
+		return;		/* and data may be NULL */
 	wipe(b->data + b->off, n);
 	b->off += n;
 	b->len -= n;
