@@ -228,8 +228,9 @@ conn_destroy(struct conn *c)
 static void
 conn_schedule_write(struct conn *c)
 {
-	/* Everything queued in this loop iteration leaves in one write. */
-	if (!event_pending(c->wev, EV_WRITE, NULL) && !c->write_scheduled) {
+	/* Everything queued in this loop iteration leaves in one write.  The
+	 * flag first: it is set for every frame of a burst but the first. */
+	if (!c->write_scheduled && !event_pending(c->wev, EV_WRITE, NULL)) {
 		c->write_scheduled = 1;
 		event_active(c->wev, EV_WRITE, 1);
 	}
@@ -347,8 +348,10 @@ conn_queue_frame(struct conn *c, enum ws_opcode op, const uint8_t *p, size_t len
 	hlen = ws_frame_header(hdr, op, len, NULL);
 	if (buf_reserve(&c->out, hlen + len) == -1)
 		return -1;
-	buf_add(&c->out, hdr, hlen);
-	buf_add(&c->out, p, len);
+	memcpy(buf_tail(&c->out), hdr, hlen);
+	if (len > 0)
+		memcpy(buf_tail(&c->out) + hlen, p, len);
+	buf_commit(&c->out, hlen + len);
 	/* Remember the last frame: a ChatToken may still be merged into it. */
 	c->tail_len = op == WS_OP_BINARY ? hlen + len : 0;
 	c->tail_hlen = hlen;
