@@ -510,6 +510,26 @@ json_walk_enter(struct json_walk *w)
 	return 0;
 }
 
+/*
+ * Moves the cursor past the pending value (checked as skim_value() checks
+ * it): json_walk_span()'s work, and json_walk_next()'s for a value left
+ * unread.
+ */
+static inline int
+walk_over(struct json_walk *w)
+{
+	size_t	i = w->i;
+
+	errno = EINVAL;
+	/* A string, the usual value, without skim_value()'s dispatch. */
+	if ((w->s[i] == '"' ? skim_str(w->s, w->len, &i) :
+	    skim_value(w->s, w->len, &i, w->base + w->depth)) == -1)
+		return walk_fail(w, errno == E2BIG ? E2BIG : EINVAL);
+	w->i = i;
+	w->pending = 0;
+	return 0;
+}
+
 int
 json_walk_skip(struct json_walk *w)
 {
@@ -521,18 +541,14 @@ json_walk_skip(struct json_walk *w)
 int
 json_walk_span(struct json_walk *w, size_t *offp, size_t *lenp)
 {
-	size_t	i;
+	size_t	start = w->i;
 
 	if (w->failed || !w->pending)
 		return walk_fail(w, EINVAL);
-	i = w->i;
-	errno = EINVAL;
-	if (skim_value(w->s, w->len, &i, w->base + w->depth) == -1)
-		return walk_fail(w, errno == E2BIG ? E2BIG : EINVAL);
-	*offp = w->i;
-	*lenp = i - w->i;
-	w->i = i;
-	w->pending = 0;
+	if (walk_over(w) == -1)
+		return -1;
+	*offp = start;
+	*lenp = w->i - start;
 	return 0;
 }
 
@@ -545,19 +561,8 @@ json_walk_next(struct json_walk *w)
 
 	if (w->failed || w->depth == 0)
 		return walk_fail(w, EINVAL);
-	if (w->pending) {
-		/* A string, the usual value left unread: skimmed here. */
-		i = w->i;
-		if (s[i] != '"') {
-			if (json_walk_skip(w) == -1)
-				return -1;
-		} else if (skim_str(s, w->len, &i) == -1)
-			return walk_fail(w, EINVAL);
-		else {
-			w->i = i;
-			w->pending = 0;
-		}
-	}
+	if (w->pending && walk_over(w) == -1)
+		return -1;
 	obj = (int)(w->stack & 1);
 	i = skip_ws(s, w->len, w->i);
 	if (i >= w->len)
