@@ -266,6 +266,24 @@ emit_token(struct ctx *c, const Opencode__ChatToken *tk)
 	return emit_out(c, n, tk->session_id);
 }
 
+/* A ChatToken's kind: its part's type, as part.updated announced it. */
+static char *
+token_kind(struct ctx *c, const char *part_id)
+{
+	return ring_has(&c->m->reasoning, part_id, hash_id(part_id)) ?
+	    (char *)"reasoning" : (char *)"text";
+}
+
+/* The pending value is exactly the JSON text lit (n bytes, unescaped). */
+static int
+walk_raw_is(struct json_walk *w, const char *lit, size_t n)
+{
+	size_t off, len;
+
+	return json_walk_span(w, &off, &len) == 0 && len == n &&
+	    memcmp(w->s + off, lit, n) == 0;
+}
+
 /* A SessionEvent of the given kind. */
 static enum event_kind
 emit_session_event(struct ctx *c, Opencode__SessionEvent *se,
@@ -304,8 +322,7 @@ map_delta(struct ctx *c, const char *unused)
 	    chatmap_req_tok(&c->cm, t[3], keys[3], &tk.part_id) == -1 ||
 	    chatmap_tok_str(&c->cm, t[4], keys[4], &tk.delta) == -1)
 		return EVENT_INVALID;
-	tk.kind = ring_has(&c->m->reasoning, tk.part_id,
-	    hash_id(tk.part_id)) ? (char *)"reasoning" : (char *)"text";
+	tk.kind = token_kind(c, tk.part_id);
 	sm.payload_case = OPENCODE__SERVER_MESSAGE__PAYLOAD_TOKEN;
 	sm.token = &tk;
 	return emit_msg(c, &sm, tk.session_id);
@@ -330,7 +347,6 @@ delta_props(struct ctx *c, struct json_walk *w, Opencode__ChatToken *tk)
 	    "partID", "delta" };
 	char		**str[] = { NULL, &tk->session_id, &tk->message_id,
 	    &tk->part_id, &tk->delta };
-	size_t		off, n;
 	int		r, k, seen[5] = { 0 };
 
 	if (json_walk_enter(w) == -1)
@@ -343,9 +359,7 @@ delta_props(struct ctx *c, struct json_walk *w, Opencode__ChatToken *tk)
 			continue;
 		seen[k] = 1;
 		if (k == 0) {
-			if (json_walk_span(w, &off, &n) == -1 ||
-			    n != sizeof(field_text) - 1 ||
-			    memcmp(w->s + off, field_text, n) != 0)
+			if (!walk_raw_is(w, field_text, sizeof(field_text) - 1))
 				return -1;
 		} else if (json_walk_type(w) != JSON_STRING ||
 		    json_walk_str(w, &c->m->a, str[k]) == -1 ||
@@ -366,7 +380,6 @@ delta_fast(struct ctx *c, const char *json, size_t len, enum event_kind *kp)
 	static const char type_delta[] = "\"message.part.delta\"";
 	Opencode__ChatToken	tk = OPENCODE__CHAT_TOKEN__INIT;
 	struct json_walk	w;
-	size_t			off, n;
 	int			r, k, type = 0, props = 0;
 
 	if (json_walk_init(&w, json, len, 0) == -1 ||
@@ -385,16 +398,13 @@ delta_fast(struct ctx *c, const char *json, size_t len, enum event_kind *kp)
 			return -1;
 		if (!type && json_walk_key_eq(&w, "type")) {
 			type = 1;
-			if (json_walk_span(&w, &off, &n) == -1 ||
-			    n != sizeof(type_delta) - 1 ||
-			    memcmp(json + off, type_delta, n) != 0)
+			if (!walk_raw_is(&w, type_delta, sizeof(type_delta) - 1))
 				return -1;
 		}
 	}
 	if (r == -1 || json_walk_end(&w) == -1 || !props)
 		return -1;
-	tk.kind = ring_has(&c->m->reasoning, tk.part_id,
-	    hash_id(tk.part_id)) ? (char *)"reasoning" : (char *)"text";
+	tk.kind = token_kind(c, tk.part_id);
 	*kp = emit_token(c, &tk);
 	return 0;
 }
