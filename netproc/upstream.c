@@ -111,7 +111,6 @@ struct upstream_sock {
 	struct event		*ev;
 	struct upstream		*up;
 	struct upstream_sock	*next;		/* in the free or the idle list */
-	curl_socket_t		 fd;		/* while idle */
 	int			 idle;
 	int			 extra;		/* allocated past the preallocated */
 };
@@ -1297,7 +1296,7 @@ sock_idle_take(struct upstream *up, curl_socket_t s)
 	struct upstream_sock *us;
 
 	for (us = up->idle_socks; us != NULL; us = us->next)
-		if (us->fd == s) {
+		if (event_get_fd(us->ev) == s) {
 			sock_unidle(up, us);
 			return us;
 		}
@@ -1381,7 +1380,6 @@ sock_cb(CURL *e, curl_socket_t s, int what, void *arg, void *sockp)
 		/* Armed for reading alone: kept, idle (see upstream_sock). */
 		if (event_get_events(us->ev) == (EV_READ | EV_PERSIST) &&
 		    event_pending(us->ev, EV_READ, NULL)) {
-			us->fd = s;
 			us->idle = 1;
 			us->next = up->idle_socks;
 			up->idle_socks = us;
