@@ -131,7 +131,7 @@ test_pool_idle_close(void **state)
 	struct wsc w;
 	char *resp = NULL;
 	long requests, conns, streams;
-	int i, asleep = 0;
+	int asleep;
 	pid_t np;
 
 	(void)state;
@@ -156,10 +156,7 @@ test_pool_idle_close(void **state)
 	 * time to see the end of file.
 	 */
 	usleep(200 * 1000);
-	for (i = 0; i < IDLE_SAMPLES; i++) {
-		asleep += procfs_state(np) == 'S';
-		usleep(10 * 1000);
-	}
+	asleep = procfs_asleep(np, IDLE_SAMPLES);
 	print_message("netproc asleep in %d of %d looks after the close\n",
 	    asleep, IDLE_SAMPLES);
 	/* A timer of its own may catch one or two looks awake. */

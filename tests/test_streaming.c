@@ -2543,7 +2543,7 @@ test_stalled_front_pauses_stream(void **state)
 	struct cl c;
 	pid_t fp, np;
 	long rss0, rss, queued = -1, last = -2;
-	int i, same = 0, asleep = 0;
+	int i, same = 0, asleep;
 
 	x_transcript(&st, &x, FLOOD_FILE);
 	client(e, &c, 1);
@@ -2561,10 +2561,7 @@ test_stalled_front_pauses_stream(void **state)
 		last = queued;
 		usleep(10 * 1000);
 	}
-	for (i = 0; i < STALL_LOOKS; i++) {
-		asleep += procfs_state(np) == 'S';
-		usleep(10 * 1000);
-	}
+	asleep = procfs_asleep(np, STALL_LOOKS);
 	rss = procfs_status(np, "VmRSS");
 	/* First let the front go, so that a failure does not leave it
 	 * stopped. */

@@ -170,38 +170,54 @@ procfs_status(pid_t pid, const char *key)
 	return strtol(line + strlen(prefix), NULL, 10);
 }
 
-long
-procfs_stat_field(pid_t pid, int n)
+/*
+ * /proc/PID/stat read into line, from the ')' that ends the command name
+ * (which may hold spaces): " state ppid ..." follows it.  NULL on error.
+ */
+static const char *
+stat_after_comm(pid_t pid, char *line, size_t len)
 {
-	char line[1024], *p;
-	int field;
-
-	if (n < 3 || procfs_line(pid, "stat", "", line, sizeof(line)) == -1)
-		return -1;
-	/* The command name may hold spaces: fields count from its ')'. */
-	if ((p = strrchr(line, ')')) == NULL)
-		return -1;
-	/* ") state ppid ...": field 3 is the first after the ')'. */
-	for (field = 2; field < n && p != NULL; field++)
-		p = strchr(p + 1, ' ');
-	return p != NULL ? strtol(p + 1, NULL, 10) : -1;
+	if (procfs_line(pid, "stat", "", line, len) == -1)
+		return NULL;
+	return strrchr(line, ')');
 }
 
 long
 procfs_minflt(pid_t pid)
 {
-	return procfs_stat_field(pid, 10);
+	char line[1024];
+	const char *p;
+	int field;
+
+	/* ") state ppid pgrp session tty tpgid flags minflt": field 10. */
+	p = stat_after_comm(pid, line, sizeof(line));
+	for (field = 2; field < 10 && p != NULL; field++)
+		p = strchr(p + 1, ' ');
+	return p != NULL ? strtol(p + 1, NULL, 10) : -1;
 }
 
 int
 procfs_state(pid_t pid)
 {
-	char line[1024], *p;
+	char line[1024];
+	const char *p;
 
-	if (procfs_line(pid, "stat", "", line, sizeof(line)) == -1 ||
-	    (p = strrchr(line, ')')) == NULL || p[1] != ' ' || p[2] == '\0')
+	if ((p = stat_after_comm(pid, line, sizeof(line))) == NULL ||
+	    p[1] != ' ' || p[2] == '\0')
 		return -1;
 	return (unsigned char)p[2];
+}
+
+int
+procfs_asleep(pid_t pid, int looks)
+{
+	int asleep = 0;
+
+	for (int i = 0; i < looks; i++) {
+		asleep += procfs_state(pid) == 'S';
+		usleep(10 * 1000);
+	}
+	return asleep;
 }
 
 int

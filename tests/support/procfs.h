@@ -49,12 +49,16 @@ int	procfs_line(pid_t pid, const char *file, const char *prefix,
 long	procfs_status(pid_t pid, const char *key);
 /* 1 if a line of /proc/PID/maps contains s, 0 if none does, -1 (errno). */
 int	procfs_maps_has(pid_t pid, const char *s);
-/* Field n (from 1, as proc(5) numbers them) of /proc/PID/stat, or -1. */
-long	procfs_stat_field(pid_t pid, int n);
 /* The minor page faults of PID so far (/proc/PID/stat), or -1. */
 long	procfs_minflt(pid_t pid);
 /* The state letter of /proc/PID/stat ('R' running or runnable, 'S' asleep
  * ...), or -1. */
 int	procfs_state(pid_t pid);
+/*
+ * How many of looks at PID's state, 10 ms apart, find it asleep ('S').  A
+ * process in epoll_wait is; a loop woken again and again never is, however
+ * loaded the machine.
+ */
+int	procfs_asleep(pid_t pid, int looks);
 
 #endif
