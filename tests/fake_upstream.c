@@ -738,11 +738,20 @@ stream_send_one(struct stream *s)
 	evbuffer_free(b);
 }
 
+/* Bytes of the stream handed to libevent that the kernel has not taken. */
+static size_t
+stream_unsent(const struct stream *s)
+{
+	struct bufferevent *bev;
+
+	bev = evhttp_connection_get_bufferevent(s->conn->evcon);
+	return evbuffer_get_length(bufferevent_get_output(bev));
+}
+
 static void
 stream_pump(evutil_socket_t fd, short what, void *arg)
 {
 	struct stream *s = arg;
-	struct bufferevent *bev;
 
 	(void)fd;
 	(void)what;
@@ -758,8 +767,7 @@ stream_pump(evutil_socket_t fd, short what, void *arg)
 	if (!s->ending)
 		return;
 	/* Close only once every byte is out, and without the last chunk. */
-	bev = evhttp_connection_get_bufferevent(s->conn->evcon);
-	if (evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
+	if (stream_unsent(s) > 0) {
 		stream_schedule(s, 0.01);
 		return;
 	}
@@ -1928,17 +1936,13 @@ ctl_count(struct evhttp_request *req, const char *body)
 static void
 ctl_stream_queued(struct evhttp_request *req, const char *body)
 {
-	struct bufferevent *bev;
 	struct evbuffer *b;
 	struct stream *s;
 	size_t n = 0;
 
 	(void)body;
-	TAILQ_FOREACH(s, &streams, entry) {
-		bev = evhttp_connection_get_bufferevent(s->conn->evcon);
-		n += evbuffer_get_length(s->queue) +
-		    evbuffer_get_length(bufferevent_get_output(bev));
-	}
+	TAILQ_FOREACH(s, &streams, entry)
+		n += evbuffer_get_length(s->queue) + stream_unsent(s);
 	if ((b = evbuffer_new()) == NULL)
 		fatal("evbuffer_new");
 	evbuffer_add_printf(b, "{\"queued\":%zu}\n", n);
