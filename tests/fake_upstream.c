@@ -98,6 +98,7 @@
 #include <sys/types.h>
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -638,6 +639,22 @@ conn_closed(struct evhttp_connection *evcon, void *arg)
 	free(c);
 }
 
+/*
+ * A real server (Bun's, OpenCode's) sends without Nagle: evhttp would hold
+ * a body's last short segment until the previous one is acknowledged, and
+ * the peer's delayed acknowledgement makes that a 40 ms stall.
+ */
+static void
+nodelay(struct evhttp_connection *evcon)
+{
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+	int one = 1;
+
+	if (bev != NULL)
+		(void)setsockopt(bufferevent_getfd(bev), IPPROTO_TCP,
+		    TCP_NODELAY, &one, sizeof(one));
+}
+
 static struct conn *
 conn_get(struct evhttp_connection *evcon, int counted)
 {
@@ -651,6 +668,7 @@ conn_get(struct evhttp_connection *evcon, int counted)
 			fatal("calloc");
 		c->evcon = evcon;
 		c->serial = next_serial++;
+		nodelay(evcon);
 		TAILQ_INSERT_TAIL(&conns, c, entry);
 		evhttp_connection_set_closecb(evcon, conn_closed, c);
 	}
