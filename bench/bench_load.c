@@ -33,6 +33,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -53,6 +54,8 @@
 #define LAT_WARM	300
 #define LAT_ROUNDS	10
 #define LAT_BATCH	200
+#define PROV_WARM	2
+#define PROV_ROUNDS	20
 #define PACE_S		10
 #define PACE_R		100
 #define PACE_N		300	/* per session: 3 s */
@@ -75,7 +78,8 @@ struct target {
 };
 
 static struct {
-	const char	*ocbroker, *flood, *session, *peer, *node, *perf;
+	const char	*ocbroker, *flood, *session, *provider, *peer, *node;
+	const char	*perf;
 	const char	*only, *flood_arg;
 	int		 runs, conns, sandbox;
 } opt;
@@ -230,12 +234,16 @@ print_roles(pid_t root)
 static int
 flood_start(struct target *t)
 {
-	char name[128], *argv[8];
+	char name[128], *argv[10];
 	int i = 0;
 
 	argv[i++] = (char *)opt.flood;
 	argv[i++] = "--session";
 	argv[i++] = (char *)opt.session;
+	if (opt.provider != NULL) {
+		argv[i++] = "--provider";
+		argv[i++] = (char *)opt.provider;
+	}
 	argv[i++] = "--max-seconds";
 	argv[i++] = "1800";
 	if (opt.flood_arg != NULL)
@@ -343,6 +351,7 @@ list_sessions(uint8_t *buf, uint64_t id)
 struct smsg {
 	uint64_t	 id;
 	int		 list;		/* session_list (20) */
+	int		 provider;	/* provider_status (40) */
 	int		 error;		/* error (100) */
 	char		 code[48];	/* its code */
 	int		 token;		/* ChatToken (200) */
@@ -380,6 +389,8 @@ smsg_walk(const uint8_t *p, size_t len, struct smsg *m)
 			m->id = v;
 		else if (f == 20)
 			m->list = 1;
+		else if (f == 40)
+			m->provider = 1;
 		else if (f == 100 && wt == 2) {
 			/* ErrorResponse.code (1) */
 			m->error = 1;
@@ -747,6 +758,104 @@ fig_latency(void)
 			printf("  %s: p50 direct %+.1f us, p99 %.2fx direct\n",
 			    T[i].name, p50[i] - p50[T_DIRECT],
 			    p99[i] / p99[T_DIRECT]);
+	printf("  (load %.2f)\n", bu_loadavg());
+}
+
+/* ---- the 6.5 MB provider document (a row where ocbroker leads) ---- */
+
+static const char GET_PROVIDER[] = "GET /provider HTTP/1.1\r\n"
+    "Host: 127.0.0.1\r\n\r\n";
+
+/* One GetProviderStatus (40) on a blocking connection; ns or -1. */
+static int64_t
+ws_provider(struct bws *b)
+{
+	uint8_t req[16];
+	const uint8_t *d;
+	size_t len = 0, dl;
+	struct smsg m;
+	uint64_t id = next_id++;
+	int64_t t0;
+	int op;
+
+	req[len++] = 0x08;
+	len += put_varint(req + len, id);
+	req[len++] = 0xc2;	/* field 40, length-delimited */
+	req[len++] = 0x02;
+	req[len++] = 0x00;
+	t0 = bu_now_ns();
+	if (bws_send(b, req, len, 5000) == -1)
+		return -1;
+	for (;;) {
+		if (bws_next(b, &op, &d, &dl, 30000) != BWS_FRAME)
+			return -1;
+		if (op == 2 && smsg_walk(d, dl, &m) == 0 && m.id == id)
+			return m.provider ? bu_now_ns() - t0 : -1;
+	}
+}
+
+static void
+fig_provider(void)
+{
+	static int64_t s[MAXT][PROV_ROUNDS];
+	struct bu_stats st;
+	struct bws b[MAXT];
+	struct bu_http h;
+	double p50[MAXT], p99[MAXT];
+	size_t n[MAXT] = { 0 };
+	int i, r, t;
+	int64_t ns, t0;
+
+	header("8 provider", "GetProviderStatus one at a time vs GET /provider "
+	    "(the 6.5 MB document), ms");
+	if (opt.provider == NULL) {
+		printf("  skipped: no provider document (--provider FILE)\n");
+		return;
+	}
+	for (i = 0; i < MAXT; i++) {
+		if (!T[i].up)
+			continue;
+		if (i == T_DIRECT ? bu_http_open(&h, T[i].fport, 5000) :
+		    bws_open_auth(&b[i], T[i].port, T[i].token, 1 << 24, 5000))
+			die("%s: cannot connect", T[i].name);
+		if (i != T_DIRECT)
+			bws_set_blocking(&b[i], 5000);
+	}
+	/* Rounds rotate the order; the first PROV_WARM do not count. */
+	for (r = 0; r < PROV_WARM + PROV_ROUNDS; r++)
+		for (i = 0; i < MAXT; i++) {
+			t = (i + r) % MAXT;
+			if (!T[t].up)
+				continue;
+			t0 = bu_now_ns();
+			if (t == T_DIRECT)
+				ns = bu_http_get(&h, GET_PROVIDER,
+				    sizeof(GET_PROVIDER) - 1, 30000) == 200 ?
+				    bu_now_ns() - t0 : -1;
+			else
+				ns = ws_provider(&b[t]);
+			if (ns < 0)
+				die("%s: GetProviderStatus failed", T[t].name);
+			if (r >= PROV_WARM)
+				s[t][n[t]++] = ns;
+		}
+	for (i = 0; i < MAXT; i++) {
+		p50[i] = p99[i] = -1;
+		if (!T[i].up)
+			continue;
+		bu_stats(s[i], n[i], &st);
+		p50[i] = st.p50 / 1000;
+		p99[i] = st.p99 / 1000;
+		if (i == T_DIRECT)
+			bu_http_close(&h);
+		else
+			bws_close(&b[i]);
+	}
+	cols();
+	row3("p50", "ms", p50);
+	row3("p99", "ms", p99);
+	if (T[T_NODE].up)
+		printf("  ocbroker/node p50: %.2fx\n", p50[T_OCB] / p50[T_NODE]);
 	printf("  (load %.2f)\n", bu_loadavg());
 }
 
@@ -1454,10 +1563,42 @@ static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr, "usage: bench_load [--ocbroker PATH] [--flood PATH] "
-	    "[--session FILE]\n\t[--peer DIR] [--node PATH] [--runs N] "
+	    "[--session FILE]\n\t[--provider FILE] [--peer DIR] [--node PATH] [--runs N] "
 	    "[--conns N] [--no-sandbox] [--flood-arg ARG]\n\t[--only startup,memory,latency,"
-	    "throughput,burst,stream] [--perf PREFIX]\n");
+	    "throughput,burst,stream,\n\tprovider] [--perf PREFIX]\n");
 	exit(2);
+}
+
+/*
+ * The tree keeps the /provider document gzipped: unpacked with gzip(1)
+ * into a temporary file (path in tmp), for the fakes to read.  NULL when
+ * that fails: the figure is skipped.
+ */
+static const char *
+provider_unpack(char *tmp, size_t tmpsize)
+{
+	const char *gz = BENCH_SRC "/tests/fixtures/provider.json.gz";
+	int fd, status;
+	pid_t pid;
+
+	snprintf(tmp, tmpsize, "/tmp/bench_load-provider-XXXXXX");
+	if ((fd = mkstemp(tmp)) == -1) {
+		tmp[0] = '\0';
+		return NULL;
+	}
+	if ((pid = fork()) == 0) {
+		dup2(fd, STDOUT_FILENO);
+		execlp("gzip", "gzip", "-dc", gz, (char *)NULL);
+		_exit(127);
+	}
+	close(fd);
+	if (pid == -1 || waitpid(pid, &status, 0) != pid ||
+	    !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		unlink(tmp);
+		tmp[0] = '\0';
+		return NULL;
+	}
+	return tmp;
 }
 
 static const char *
@@ -1482,6 +1623,7 @@ main(int argc, char *argv[])
 		{ "ocbroker",	BU_STR, &opt.ocbroker,	0, 0 },
 		{ "flood",	BU_STR, &opt.flood,	0, 0 },
 		{ "session",	BU_STR, &opt.session,	0, 0 },
+		{ "provider",	BU_STR, &opt.provider,	0, 0 },
 		{ "peer",	BU_STR, &opt.peer,	0, 0 },
 		{ "node",	BU_STR, &opt.node,	0, 0 },
 		{ "runs",	BU_INT, &opt.runs,	1, 9 },
@@ -1491,7 +1633,7 @@ main(int argc, char *argv[])
 		{ "no-sandbox",	BU_SET, &opt.sandbox,	0, 0 },
 		{ "flood-arg",	BU_STR, &opt.flood_arg,	0, 0 },
 	};
-	char js[4096];
+	char js[4096], prov_tmp[64] = "";
 	struct rlimit rl;
 	int i;
 	double ms;
@@ -1535,6 +1677,8 @@ main(int argc, char *argv[])
 	    geteuid() == 0 ? " (sandbox on)" : " (--insecure-no-sandbox)",
 	    T[T_NODE].up ? opt.node : "-", T[T_NODE].up ? opt.peer : "-",
 	    bu_loadavg(), opt.runs, opt.conns);
+	if (opt.provider == NULL && want("provider"))
+		opt.provider = provider_unpack(prov_tmp, sizeof(prov_tmp));
 	for (i = 0; i < MAXT; i++)
 		if (T[i].up && flood_start(&T[i]) == -1)
 			die("cannot start %s", opt.flood);
@@ -1568,11 +1712,15 @@ main(int argc, char *argv[])
 		fig_burst();
 	if (want("stream"))
 		fig_stream();
+	if (want("provider"))
+		fig_provider();
 
 	printf("\nload at the end %.2f\n", bu_loadavg());
 	for (i = 0; i < MAXT; i++) {
 		bu_stop(&T[i].proc, 5000);
 		bu_stop(&T[i].flood, 5000);
 	}
+	if (prov_tmp[0] != '\0')
+		unlink(prov_tmp);
 	return 0;
 }

@@ -28,6 +28,7 @@
  *   GET /__flood/stats	{"accepted":A,"requests":R}: connections accepted
  *			(this one included) and requests read since start.
  *   GET /session		--session FILE: that file's bytes (keep-alive).
+ *   GET /provider		--provider FILE: the same (the 6.5 MB document).
  *   GET /global/health	{"healthy":true,"version":"bench"}
  *   anything else	404 with a JSON body
  *
@@ -129,6 +130,8 @@ static size_t		 ev_framed;	/* with its chunk framing */
 static size_t		 ev_digits_at;	/* offset of the id digits in a framed event */
 static char		*session_body;	/* --session FILE */
 static size_t		 session_len;
+static char		*provider_body;	/* --provider FILE */
+static size_t		 provider_len;
 static unsigned long	 n_accepted, n_requests;
 
 static void __attribute__((format(printf, 1, 2)))
@@ -465,6 +468,10 @@ route(struct conn *c, const char *method, const char *target, int close_after)
 	    session_body != NULL)
 		return respond_len(c, 200, session_body, session_len,
 		    close_after);
+	if (strcmp(method, "GET") == 0 && strcmp(target, "/provider") == 0 &&
+	    provider_body != NULL)
+		return respond_len(c, 200, provider_body, provider_len,
+		    close_after);
 	if (strcmp(method, "GET") == 0 &&
 	    strcmp(target, "/__flood/stats") == 0) {
 		snprintf(body, sizeof(body), "{\"accepted\":%lu,"
@@ -642,7 +649,8 @@ static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr, "usage: flood_upstream [--port N] [--close] "
-	    "[--max-seconds S] [--session FILE]\n");
+	    "[--max-seconds S] [--session FILE]\n"
+	    "    [--provider FILE]\n");
 	exit(2);
 }
 
@@ -650,12 +658,13 @@ int
 main(int argc, char *argv[])
 {
 	static long port = 0, maxs = 300;
-	static const char *session;
+	static const char *session, *provider;
 	static const struct bu_opt opts[] = {
 		{ "port",	 BU_LONG, &port,	0, 65535 },
 		{ "close",	 BU_SET,  &chunked,	0, 0 },
 		{ "max-seconds", BU_LONG, &maxs,	1, 86400 },
 		{ "session",	 BU_STR,  &session,	0, 0 },
+		{ "provider",	 BU_STR,  &provider,	0, 0 },
 	};
 	struct pollfd pfd[MAX_CONNS + 1];
 	struct sockaddr_in sin;
@@ -669,6 +678,11 @@ main(int argc, char *argv[])
 	if (session != NULL &&
 	    read_file(session, &session_body, &session_len) == -1) {
 		logmsg("cannot read %s", session);
+		return 1;
+	}
+	if (provider != NULL &&
+	    read_file(provider, &provider_body, &provider_len) == -1) {
+		logmsg("cannot read %s", provider);
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
