@@ -48,7 +48,7 @@ static const char delta_ev[] = "{\"id\":\"evt_2162687570010000000042\","
     "{\"sessionID\":\"" SESSION "\",\"messageID\":\"" MESSAGE "\","
     "\"partID\":\"" PART "\",\"field\":\"text\",\"delta\":\"word \"}}";
 
-static void
+static void __attribute__((noreturn))
 die(const char *m)
 {
 	fprintf(stderr, "bench_map: %s\n", m);

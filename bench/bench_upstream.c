@@ -52,7 +52,7 @@ static struct event_base	*base;
 static int			 done;
 static size_t			 last_len;
 
-static void
+static void __attribute__((noreturn))
 die(const char *m)
 {
 	fprintf(stderr, "bench_upstream: %s\n", m);
