@@ -27,6 +27,7 @@
  * BENCH_PEER_DIR; without node or DIR its column says so.  Every wait has a
  * deadline; every process started here is stopped by its PID.
  */
+#include "bench/bench_relay.h"
 #include "bench/bench_util.h"
 #include "tests/wsclient.h"
 
@@ -664,6 +665,13 @@ fig_memory(void)
 
 /* ---- 4: latency ---- */
 
+/* Seconds on a CPU of the relay's two processes. */
+static double
+relay_cpu(const struct relay *rl)
+{
+	return bu_cpu_seconds(rl->near) + bu_cpu_seconds(rl->far);
+}
+
 /* One ListSessions on an authenticated blocking connection; ns or -1. */
 static int64_t
 ws_roundtrip(struct bws *b)
@@ -702,12 +710,14 @@ static void
 fig_latency(void)
 {
 	static int64_t s[MAXT][LAT_ROUNDS * LAT_BATCH];
-	struct bu_stats st[MAXT];
+	static int64_t sr[LAT_ROUNDS * LAT_BATCH];
+	struct bu_stats st[MAXT], str;
 	struct bws b[MAXT];
-	struct bu_http h;
-	double p50[MAXT], p99[MAXT];
-	size_t n[MAXT] = { 0 };
-	int i, r, k;
+	struct bu_http h, hr;
+	struct relay rl;
+	double p50[MAXT], p99[MAXT], cpu[MAXT] = { 0 }, rcpu = 0, c0;
+	size_t n[MAXT] = { 0 }, nr = 0;
+	int i, r, k, relay = 0;
 	int64_t ns;
 
 	header("4 latency", "ListSessions one at a time vs GET /session, us");
@@ -724,12 +734,32 @@ fig_latency(void)
 			    ws_roundtrip(&b[i])) < 0)
 				die("%s: warm-up request failed", T[i].name);
 	}
-	for (r = 0; r < LAT_ROUNDS; r++)
+	/* The floor of two extra process hops: the relay, beside direct. */
+	if (T[T_DIRECT].up &&
+	    relay_start(&rl, T[T_DIRECT].fport, 1, RELAY_FANOUT) == 0) {
+		if (bu_http_open(&hr, rl.port, 5000) == 0) {
+			relay = 1;
+			for (k = 0; k < LAT_WARM && relay; k++)
+				relay = http_roundtrip(&hr) >= 0;
+		}
+		if (!relay)
+			printf("  the relay did not work: no floor row\n");
+	}
+	for (r = 0; r < LAT_ROUNDS; r++) {
+		c0 = relay ? relay_cpu(&rl) : 0;
+		for (k = 0; k < LAT_BATCH && relay; k++) {
+			if ((ns = http_roundtrip(&hr)) < 0)
+				die("relay: request failed");
+			sr[nr++] = ns;
+		}
+		if (relay)
+			rcpu += relay_cpu(&rl) - c0;
 		for (i = 0; i < MAXT; i++) {
 			int t = (i + r) % MAXT;
 
 			if (!T[t].up)
 				continue;
+			c0 = t == T_DIRECT ? 0 : tree_cpu(T[t].proc.pid);
 			for (k = 0; k < LAT_BATCH; k++) {
 				ns = t == T_DIRECT ? http_roundtrip(&h) :
 				    ws_roundtrip(&b[t]);
@@ -737,7 +767,14 @@ fig_latency(void)
 					die("%s: request failed", T[t].name);
 				s[t][n[t]++] = ns;
 			}
+			if (t != T_DIRECT)
+				cpu[t] += tree_cpu(T[t].proc.pid) - c0;
 		}
+	}
+	if (relay) {
+		bu_http_close(&hr);
+		relay_stop(&rl);
+	}
 	for (i = 0; i < MAXT; i++) {
 		p50[i] = p99[i] = -1;
 		if (!T[i].up)
@@ -758,6 +795,21 @@ fig_latency(void)
 			printf("  %s: p50 direct %+.1f us, p99 %.2fx direct\n",
 			    T[i].name, p50[i] - p50[T_DIRECT],
 			    p99[i] / p99[T_DIRECT]);
+	if (relay) {
+		bu_stats(sr, nr, &str);
+		printf("  floor, two processes that only copy bytes "
+		    "(bench_relay.h): p50 %.1f us (direct %+.1f), p99 %.1f us "
+		    "(%.2fx direct)\n", str.p50, str.p50 - p50[T_DIRECT],
+		    str.p99, str.p99 / p99[T_DIRECT]);
+	}
+	printf("  CPU per request, one in flight:");
+	for (i = 0; i < MAXT; i++)
+		if (T[i].up && i != T_DIRECT && n[i] > 0)
+			printf(" %s %.1f us,", T[i].name, cpu[i] * 1e6 /
+			    (double)n[i]);
+	if (relay && nr > 0)
+		printf(" the floor relay %.1f us", rcpu * 1e6 / (double)nr);
+	printf("\n");
 	printf("  (load %.2f)\n", bu_loadavg());
 }
 
@@ -1031,14 +1083,68 @@ tp_run(struct target *t, struct tp_res *res, const char *perf)
 	return 0;
 }
 
+/*
+ * The direct client's load through the two-process relay (RELAY_MUX, 64
+ * connections over one socketpair): the floor of the broker's CPU per
+ * request for a design with two processes on the path.  -1 if the relay
+ * did not work.
+ */
+static int
+tp_relay(struct tp_res *res)
+{
+	static struct hconn h[TP_CONNS * TP_DEPTH];
+	struct relay rl;
+	long errors = 0, inflight = 0, got;
+	double c0, c1;
+	int64_t t0, t1;
+	int i, nc = TP_CONNS * TP_DEPTH;
+
+	if (!T[T_DIRECT].up ||
+	    relay_start(&rl, T[T_DIRECT].fport, nc, RELAY_MUX) == -1)
+		return -1;
+	for (i = 0; i < nc; i++) {
+		h[i].len = 0;
+		if ((h[i].fd = bu_connect(rl.port, 5000)) == -1) {
+			while (--i >= 0)
+				close(h[i].fd);
+			relay_stop(&rl);
+			return -1;
+		}
+	}
+	for (i = 0; i < nc; i++) {
+		if (wsc_send_all(h[i].fd, GET_SESSION, sizeof(GET_SESSION) - 1,
+		    5000) == -1)
+			die("relay: send failed");
+		inflight++;
+	}
+	http_pump(h, nc, bu_now_ns() + TP_WARM_MS * 1000000LL, 1, &errors,
+	    &inflight);
+	errors = 0;
+	c0 = bu_cpu_seconds(rl.near) + bu_cpu_seconds(rl.far);
+	t0 = bu_now_ns();
+	got = http_pump(h, nc, t0 + TP_MS * 1000000LL, 1, &errors, &inflight);
+	t1 = bu_now_ns();
+	c1 = bu_cpu_seconds(rl.near) + bu_cpu_seconds(rl.far);
+	http_pump(h, nc, bu_now_ns() + 10000000000LL, 0, &errors, &inflight);
+	for (i = 0; i < nc; i++)
+		close(h[i].fd);
+	relay_stop(&rl);
+	if (got == 0)
+		return -1;
+	res->rps = got / ((double)(t1 - t0) / 1e9);
+	res->cpu_us = (c1 - c0) * 1e6 / got;
+	res->errors = errors;
+	return 0;
+}
+
 static void
 fig_throughput(void)
 {
 	double rps[MAXT][9], cpu[MAXT][9], nc[MAXT][9], ucpu[MAXT][9];
-	double v[MAXT];
+	double v[MAXT], frps[9], fcpu[9];
 	struct tp_res res;
 	long errs[MAXT] = { 0 };
-	int i, r;
+	int i, r, nf = 0;
 
 	header("3+1 throughput", "8 connections x 8 ListSessions in flight "
 	    "(direct: 64 keep-alive connections)");
@@ -1059,6 +1165,13 @@ fig_throughput(void)
 			    "(load %.2f)\n", r + 1, T[t].name, res.rps,
 			    res.cpu_us, res.newconn, res.errors,
 			    bu_loadavg());
+			if (t != T_DIRECT || tp_relay(&res) == -1)
+				continue;
+			frps[nf] = res.rps;
+			fcpu[nf++] = res.cpu_us;
+			printf("  run %d %-9s %8.0f req/s  cpu %5.1f us/req  "
+			    "errors %ld  (load %.2f)\n", r + 1, "relay",
+			    res.rps, res.cpu_us, res.errors, bu_loadavg());
 		}
 	cols();
 #define MED(a) do { for (i = 0; i < MAXT; i++) \
@@ -1079,6 +1192,11 @@ fig_throughput(void)
 		printf("  ocbroker/node throughput: %.2fx\n",
 		    median(rps[T_OCB], opt.runs) /
 		    median(rps[T_NODE], opt.runs));
+	if (nf > 0)
+		printf("  floor, the direct load through two processes that only "
+		    "copy bytes\n  (bench_relay.h, 64 connections over one "
+		    "socketpair): %.0f req/s, CPU per request %.1f us\n",
+		    median(frps, nf), median(fcpu, nf));
 	if (opt.perf != NULL && T[T_OCB].up) {
 		char path[512];
 
@@ -1378,6 +1496,56 @@ stream_ws(struct bws *c, int n, int64_t t0, int64_t *lat, size_t *nlat,
 	res->secs = (double)(last - t0) / 1e9;
 }
 
+/*
+ * The paced stream of figure 5 through the two-process relay to NCLIENTS
+ * readers (bench_relay.h): the floor of the emit -> receive latency for a
+ * design with two processes between the upstream and ten clients.  Stamps
+ * go to lat; -1 if the relay did not work.
+ */
+static int
+stream_relay(const char *pace, int64_t *lat, size_t *nlat, size_t latmax)
+{
+	struct sse s[NCLIENTS];
+	struct pollfd p[NCLIENTS];
+	struct relay rl;
+	char path[160];
+	int64_t t0;
+	int i, left = NCLIENTS, rc = -1;
+
+	if (!T[T_DIRECT].up ||
+	    relay_start(&rl, T[T_DIRECT].fport, NCLIENTS,
+	    RELAY_FANOUT) == -1)
+		return -1;
+	snprintf(path, sizeof(path), "/event?pace=%s", pace);
+	/* The first reader's request is the one the upstream sees. */
+	for (i = 0; i < NCLIENTS; i++)
+		if (sse_open(&s[i], rl.port, path) == -1)
+			goto out;
+	t0 = bu_now_ns();
+	while (left > 0 && bu_now_ns() < t0 + 60000000000LL) {
+		for (i = 0; i < NCLIENTS; i++) {
+			p[i].fd = s[i].idle ? -1 : s[i].fd;
+			p[i].events = POLLIN;
+		}
+		if (poll(p, NCLIENTS, 1000) <= 0)
+			continue;
+		for (i = 0; i < NCLIENTS; i++) {
+			if (p[i].fd == -1 || !(p[i].revents &
+			    (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			if (sse_read(&s[i], lat, nlat, latmax) == -1)
+				goto out;
+			left -= s[i].idle;
+		}
+	}
+	rc = left == 0 ? 0 : -1;
+out:
+	relay_stop(&rl);
+	while (--i >= 0)
+		sse_close(&s[i]);
+	return rc;
+}
+
 static void
 fig_stream(void)
 {
@@ -1447,6 +1615,20 @@ fig_stream(void)
 	}
 	row3("emit -> receive p50", "us", v);
 	row3("emit -> receive p99", "us", v2);
+	{
+		static int64_t rlat[PACE_S * PACE_N * NCLIENTS];
+		size_t nr = 0;
+
+		if (stream_relay(path, rlat, &nr, PACE_S * PACE_N *
+		    NCLIENTS) == 0 && nr > 0) {
+			bu_stats(rlat, nr, &st);
+			printf("  floor, the same stream through two processes "
+			    "that only copy bytes to 10 readers\n  "
+			    "(bench_relay.h): p50 %.1f us, p99 %.1f us "
+			    "(%zu deltas)\n", st.p50, st.p99, nr);
+		} else
+			printf("  the relay did not work: no floor row\n");
+	}
 	printf("  (load %.2f)\n", bu_loadavg());
 
 	/* First delta of a burst, to one client; then deltas/s to 10. */
