@@ -14,6 +14,7 @@
 #include <event2/event.h>
 
 #include "common/chan.h"
+#include "common/ipc_put.h"
 #include "common/timer.h"
 
 void
@@ -185,8 +186,9 @@ chan_start(struct chan *ch, struct event_base *base, const struct chan_cb *cb,
 	return 0;
 }
 
-int
-chan_send(struct chan *ch, Ocb__Ipc__Frame *fr)
+/* 0 when a frame may be queued; -1 with errno ENOTCONN or EAGAIN. */
+static int
+chan_can_send(struct chan *ch)
 {
 	if (ch->fd == -1 || ch->stopped) {
 		errno = ENOTCONN;
@@ -196,10 +198,48 @@ chan_send(struct chan *ch, Ocb__Ipc__Frame *fr)
 		errno = EAGAIN;
 		return -1;
 	}
-	if (ipc_frame_pack(&ch->out, fr) == -1)
+	return 0;
+}
+
+static void	chan_kick(struct chan *);
+
+int
+chan_send(struct chan *ch, Ocb__Ipc__Frame *fr)
+{
+	if (chan_can_send(ch) == -1 || ipc_frame_pack(&ch->out, fr) == -1)
 		return -1;
+	chan_kick(ch);
+	return 0;
+}
+
+int
+chan_send_reply(struct chan *ch, uint64_t conn_id, uint64_t request_id,
+    const uint8_t *msg, size_t len)
+{
+	if (chan_can_send(ch) == -1 ||
+	    ipc_put_reply(&ch->out, conn_id, request_id, msg, len) == -1)
+		return -1;
+	chan_kick(ch);
+	return 0;
+}
+
+int
+chan_send_event(struct chan *ch, const char *session_id, const uint8_t *msg,
+    size_t len)
+{
+	if (chan_can_send(ch) == -1 ||
+	    ipc_put_event(&ch->out, session_id, msg, len) == -1)
+		return -1;
+	chan_kick(ch);
+	return 0;
+}
+
+/* After a frame was queued. */
+static void
+chan_kick(struct chan *ch)
+{
 	if (ch->wev == NULL || event_pending(ch->wev, EV_WRITE, NULL))
-		return 0;	/* not started, or a write is already due */
+		return;		/* not started, or a write is already due */
 	/*
 	 * No write due: this frame goes out now, so the first of a burst does
 	 * not wait for the rest of the callback that made it.  The frames
@@ -212,7 +252,6 @@ chan_send(struct chan *ch, Ocb__Ipc__Frame *fr)
 			chan_retry_later(ch);
 	} else
 		event_active(ch->wev, EV_WRITE, 1);
-	return 0;
 }
 
 int

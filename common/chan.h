@@ -76,6 +76,11 @@ void	chan_dispatch(struct chan *);
  * errno ENOTCONN (none or stopped), EAGAIN (over outq_max), ENOMEM or
  * EMSGSIZE. */
 int	chan_send(struct chan *, Ocb__Ipc__Frame *);
+/* The same for a Reply or an Event, written by ipc_put.c. */
+int	chan_send_reply(struct chan *, uint64_t conn_id, uint64_t request_id,
+	    const uint8_t *msg, size_t len);
+int	chan_send_event(struct chan *, const char *session_id,
+	    const uint8_t *msg, size_t len);
 /* Start-up and shutdown paths: queues one frame and writes everything
  * queued before returning (0 or -1). */
 int	chan_send_blocking(struct chan *, Ocb__Ipc__Frame *);

@@ -12,7 +12,7 @@
 #include "netproc/api_chat.h"
 #include "netproc/arena.h"
 #include "netproc/json.h"
-#include "netproc/varint.h"
+#include "common/varint.h"
 
 static int
 cm_fail(struct chatmap *cm, const char *why)

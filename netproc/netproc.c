@@ -77,11 +77,12 @@ retry_soon(struct netproc *np)
 	timer_soon(np->retry, NETPROC_RETRY_MS);
 }
 
-/* 0, or -1 when out of memory (nothing was queued). */
+/* What a chan_send*() returned: 0, or -1 when out of memory (nothing was
+ * queued); the rest is fatal. */
 static int
-send_frame(struct netproc *np, Ocb__Ipc__Frame *fr)
+sent(int rc)
 {
-	if (chan_send(&np->chan, fr) == 0)
+	if (rc == 0)
 		return 0;
 	switch (errno) {
 	case ENOMEM:
@@ -99,16 +100,7 @@ static int
 send_reply(struct netproc *np, uint64_t conn_id, uint64_t request_id,
     const uint8_t *msg, size_t len)
 {
-	Ocb__Ipc__Frame fr = OCB__IPC__FRAME__INIT;
-	Ocb__Ipc__Reply rp = OCB__IPC__REPLY__INIT;
-
-	rp.conn_id = conn_id;
-	rp.request_id = request_id;
-	rp.server_message.data = (uint8_t *)msg;
-	rp.server_message.len = len;
-	fr.body_case = OCB__IPC__FRAME__BODY_REPLY;
-	fr.reply = &rp;
-	return send_frame(np, &fr);
+	return sent(chan_send_reply(&np->chan, conn_id, request_id, msg, len));
 }
 
 /*
@@ -184,16 +176,9 @@ static void
 event_cb(void *arg, const char *session_id, const uint8_t *msg, size_t len)
 {
 	struct netproc *np = arg;
-	Ocb__Ipc__Frame fr = OCB__IPC__FRAME__INIT;
-	Ocb__Ipc__Event ev = OCB__IPC__EVENT__INIT;
 
-	ev.server_message.data = (uint8_t *)msg;
-	ev.server_message.len = len;
-	ev.session_id = (char *)session_id;
-	fr.body_case = OCB__IPC__FRAME__BODY_EVENT;
-	fr.event = &ev;
 	/* Clients must not miss it unawares: they are told to refetch. */
-	if (send_frame(np, &fr) == -1)
+	if (sent(chan_send_event(&np->chan, session_id, msg, len)) == -1)
 		stream_resync(np->stream, "out of memory queueing an event");
 	else if (buf_used(&np->chan.out) > NETPROC_EVENTQ_HIGH)
 		stream_pause(np->stream);

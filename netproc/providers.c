@@ -28,7 +28,7 @@
 #include "netproc/arena.h"
 #include "netproc/json.h"
 #include "netproc/providers.h"
-#include "netproc/varint.h"
+#include "common/varint.h"
 
 /*
  * A provider: where its name and models are in the document, and once they

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "netproc/token_wire.h"
-#include "netproc/varint.h"
+#include "common/varint.h"
 
 /* ServerMessage.token is field 200, length-delimited: tag 200 << 3 | 2. */
 #define TAG_TOKEN	(200u << 3 | 2u)

@@ -7,6 +7,7 @@
  * send a bad frame. */
 #include "config.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -16,6 +17,7 @@
 #include <cmocka.h>
 
 #include "common/ipc.h"
+#include "tests/support/ipc_put_check.h"
 #include "tests/support/ipc_view_check.h"
 
 static void
@@ -311,6 +313,73 @@ test_view_matches_protobuf(void **state)
 }
 
 /*
+ * ipc_put writes the bytes protobuf-c writes: ids and lengths at every
+ * varint boundary, session ids up to and past what a view keeps, and
+ * messages on both sides of the frame limit.
+ */
+static void
+test_put_matches_protobuf(void **state)
+{
+	static const uint64_t ids[] = { 0, 1, 127, 128, 16383, 16384,
+	    1ull << 32, UINT64_MAX };
+	static const size_t smlens[] = { 0, 1, 127, 128, 16383, 16384, 70000 };
+	/* A reply without ids: tags, version, two 4-byte lengths. */
+	static const size_t edge[] = { IPC_MAX_FRAME - 13, IPC_MAX_FRAME - 12,
+	    IPC_MAX_FRAME - 11, IPC_MAX_FRAME };
+	char sid255[256], sid256[257];
+	const char *sids[] = { "", "ses_1", sid255, sid256 };
+	struct buf a, b;
+	uint8_t *sm;
+	size_t i, j, k, n = 0;
+
+	(void)state;
+	memset(sid255, 's', 255);
+	sid255[255] = '\0';
+	memset(sid256, 's', 256);
+	sid256[256] = '\0';
+	assert_non_null(sm = malloc(IPC_MAX_FRAME + 1));
+	for (i = 0; i < 70000; i++)
+		sm[i] = (uint8_t)(i * 7);
+	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+		for (j = 0; j < sizeof(ids) / sizeof(ids[0]); j++)
+			for (k = 0; k < sizeof(smlens) / sizeof(smlens[0]);
+			    k++, n++)
+				assert_int_equal(ipc_put_check(ids[i], ids[j],
+				    NULL, sm, smlens[k]), 0);
+	for (i = 0; i < sizeof(sids) / sizeof(sids[0]); i++)
+		for (k = 0; k < sizeof(smlens) / sizeof(smlens[0]); k++, n++)
+			assert_int_equal(ipc_put_check(0, 0, sids[i], sm,
+			    smlens[k]), 0);
+	for (k = 0; k < sizeof(edge) / sizeof(edge[0]); k++, n++) {
+		assert_int_equal(ipc_put_check(0, 0, NULL, sm, edge[k]), 0);
+		assert_int_equal(ipc_put_check(0, 0, "ses_1", sm, edge[k]), 0);
+	}
+	print_message("%zu frames written alike\n", n);
+
+	/* The one just under the limit is taken, the next one refused. */
+	buf_init(&a);
+	assert_int_equal(ipc_put_reply(&a, 0, 0, sm, IPC_MAX_FRAME - 12), 0);
+	assert_int_equal(buf_used(&a), IPC_HEADER + IPC_MAX_FRAME);
+	buf_drain(&a, buf_used(&a));
+	errno = 0;
+	assert_int_equal(ipc_put_reply(&a, 0, 0, sm, IPC_MAX_FRAME - 11), -1);
+	assert_int_equal(errno, EMSGSIZE);
+	assert_int_equal(ipc_put_event(&a, "s", sm, SIZE_MAX), -1);
+	assert_int_equal(errno, EMSGSIZE);
+	assert_int_equal(buf_used(&a), 0);
+
+	/* No session id is the empty one. */
+	buf_init(&b);
+	assert_int_equal(ipc_put_event(&a, NULL, sm, 5), 0);
+	assert_int_equal(ipc_put_event(&b, "", sm, 5), 0);
+	assert_int_equal(buf_used(&a), buf_used(&b));
+	assert_memory_equal(buf_head(&a), buf_head(&b), buf_used(&a));
+	buf_free(&a);
+	buf_free(&b);
+	free(sm);
+}
+
+/*
  * A reader with views hands Replies and Events out in place and keeps their
  * bytes until it is next used; other frames are unpacked as before.
  */
@@ -371,6 +440,7 @@ main(void)
 		cmocka_unit_test(test_empty_body_refused),
 		cmocka_unit_test(test_zero_length_frame),
 		cmocka_unit_test(test_view_matches_protobuf),
+		cmocka_unit_test(test_put_matches_protobuf),
 		cmocka_unit_test(test_view_in_reader),
 	};
 

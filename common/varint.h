@@ -4,12 +4,13 @@
  */
 
 /*
- * Protobuf varints, for the replies netproc sizes or writes by hand
- * (api_chat.c fits a message list to the frame limit, providers.c writes
- * the provider list as it reads it).
+ * Protobuf varints, for what is sized or written by hand: netproc's
+ * replies (api_chat.c fits a message list to the frame limit, providers.c
+ * writes the provider list as it reads it, token_wire.c a delta) and the
+ * IPC frames of ipc_put.c.
  */
-#ifndef OCB_NETPROC_VARINT_H
-#define OCB_NETPROC_VARINT_H
+#ifndef OCB_COMMON_VARINT_H
+#define OCB_COMMON_VARINT_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -39,4 +40,4 @@ put_varint(uint8_t *p, uint64_t v)
 	return p;
 }
 
-#endif /* OCB_NETPROC_VARINT_H */
+#endif /* OCB_COMMON_VARINT_H */
