@@ -665,6 +665,26 @@ fig_memory(void)
 
 /* ---- 4: latency ---- */
 
+/* One blocking connection to target i: HTTP for direct, else WebSocket. */
+static void
+target_open(int i, struct bu_http *h, struct bws *b, size_t max_message)
+{
+	if (i == T_DIRECT ? bu_http_open(h, T[i].fport, 5000) :
+	    bws_open_auth(b, T[i].port, T[i].token, max_message, 5000))
+		die("%s: cannot connect", T[i].name);
+	if (i != T_DIRECT)
+		bws_set_blocking(b, 5000);
+}
+
+static void
+target_close(int i, struct bu_http *h, struct bws *b)
+{
+	if (i == T_DIRECT)
+		bu_http_close(h);
+	else
+		bws_close(b);
+}
+
 /* Seconds on a CPU of the relay's two processes. */
 static double
 relay_cpu(const struct relay *rl)
@@ -672,28 +692,40 @@ relay_cpu(const struct relay *rl)
 	return bu_cpu_seconds(rl->near) + bu_cpu_seconds(rl->far);
 }
 
+/*
+ * Sends req (request id) on a blocking connection and waits for the
+ * ServerMessage with that id, in *m: the round trip in ns, or -1.
+ */
+static int64_t
+ws_call(struct bws *b, const uint8_t *req, size_t len, uint64_t id,
+    int timeout_ms, struct smsg *m)
+{
+	const uint8_t *d;
+	size_t dl;
+	int64_t t0 = bu_now_ns();
+	int op;
+
+	if (bws_send(b, req, len, 5000) == -1)
+		return -1;
+	for (;;) {
+		if (bws_next(b, &op, &d, &dl, timeout_ms) != BWS_FRAME)
+			return -1;
+		if (op == 2 && smsg_walk(d, dl, m) == 0 && m->id == id)
+			return bu_now_ns() - t0;
+	}
+}
+
 /* One ListSessions on an authenticated blocking connection; ns or -1. */
 static int64_t
 ws_roundtrip(struct bws *b)
 {
 	uint8_t req[32];
-	const uint8_t *d;
-	size_t len, dl;
 	struct smsg m;
 	uint64_t id = next_id++;
-	int64_t t0;
-	int op;
+	int64_t ns;
 
-	len = list_sessions(req, id);
-	t0 = bu_now_ns();
-	if (bws_send(b, req, len, 5000) == -1)
-		return -1;
-	for (;;) {
-		if (bws_next(b, &op, &d, &dl, 5000) != BWS_FRAME)
-			return -1;
-		if (op == 2 && smsg_walk(d, dl, &m) == 0 && m.id == id)
-			return m.list ? bu_now_ns() - t0 : -1;
-	}
+	ns = ws_call(b, req, list_sessions(req, id), id, 5000, &m);
+	return ns >= 0 && m.list ? ns : -1;
 }
 
 static int64_t
@@ -724,11 +756,7 @@ fig_latency(void)
 	for (i = 0; i < MAXT; i++) {
 		if (!T[i].up)
 			continue;
-		if (i == T_DIRECT ? bu_http_open(&h, T[i].fport, 5000) :
-		    bws_open_auth(&b[i], T[i].port, T[i].token, 1 << 20, 5000))
-			die("%s: cannot connect", T[i].name);
-		if (i != T_DIRECT)
-			bws_set_blocking(&b[i], 5000);
+		target_open(i, &h, &b[i], 1 << 20);
 		for (k = 0; k < LAT_WARM; k++)
 			if ((i == T_DIRECT ? http_roundtrip(&h) :
 			    ws_roundtrip(&b[i])) < 0)
@@ -782,10 +810,7 @@ fig_latency(void)
 		bu_stats(s[i], n[i], &st[i]);
 		p50[i] = st[i].p50;
 		p99[i] = st[i].p99;
-		if (i == T_DIRECT)
-			bu_http_close(&h);
-		else
-			bws_close(&b[i]);
+		target_close(i, &h, &b[i]);
 	}
 	cols();
 	row3("p50", "us", p50);
@@ -823,27 +848,18 @@ static int64_t
 ws_provider(struct bws *b)
 {
 	uint8_t req[16];
-	const uint8_t *d;
-	size_t len = 0, dl;
 	struct smsg m;
+	size_t len = 0;
 	uint64_t id = next_id++;
-	int64_t t0;
-	int op;
+	int64_t ns;
 
 	req[len++] = 0x08;
 	len += put_varint(req + len, id);
 	req[len++] = 0xc2;	/* field 40, length-delimited */
 	req[len++] = 0x02;
 	req[len++] = 0x00;
-	t0 = bu_now_ns();
-	if (bws_send(b, req, len, 5000) == -1)
-		return -1;
-	for (;;) {
-		if (bws_next(b, &op, &d, &dl, 30000) != BWS_FRAME)
-			return -1;
-		if (op == 2 && smsg_walk(d, dl, &m) == 0 && m.id == id)
-			return m.provider ? bu_now_ns() - t0 : -1;
-	}
+	ns = ws_call(b, req, len, id, 30000, &m);
+	return ns >= 0 && m.provider ? ns : -1;
 }
 
 static void
@@ -864,15 +880,9 @@ fig_provider(void)
 		printf("  skipped: no provider document (--provider FILE)\n");
 		return;
 	}
-	for (i = 0; i < MAXT; i++) {
-		if (!T[i].up)
-			continue;
-		if (i == T_DIRECT ? bu_http_open(&h, T[i].fport, 5000) :
-		    bws_open_auth(&b[i], T[i].port, T[i].token, 1 << 24, 5000))
-			die("%s: cannot connect", T[i].name);
-		if (i != T_DIRECT)
-			bws_set_blocking(&b[i], 5000);
-	}
+	for (i = 0; i < MAXT; i++)
+		if (T[i].up)
+			target_open(i, &h, &b[i], 1 << 24);
 	/* Rounds rotate the order; the first PROV_WARM do not count. */
 	for (r = 0; r < PROV_WARM + PROV_ROUNDS; r++)
 		for (i = 0; i < MAXT; i++) {
@@ -898,10 +908,7 @@ fig_provider(void)
 		bu_stats(s[i], n[i], &st);
 		p50[i] = st.p50 / 1000;
 		p99[i] = st.p99 / 1000;
-		if (i == T_DIRECT)
-			bu_http_close(&h);
-		else
-			bws_close(&b[i]);
+		target_close(i, &h, &b[i]);
 	}
 	cols();
 	row3("p50", "ms", p50);

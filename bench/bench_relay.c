@@ -53,6 +53,30 @@ nodelay(int fd)
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
+/* p[0] watches first, p[1..n] the fds. */
+static void
+watch(struct pollfd *p, int first, const int *fds, int n)
+{
+	int	i;
+
+	p[0].fd = first;
+	p[0].events = POLLIN;
+	for (i = 0; i < n; i++) {
+		p[i + 1].fd = fds[i];
+		p[i + 1].events = POLLIN;
+	}
+}
+
+/* poll(2) until something is ready; -1 on an error. */
+static int
+wait_ready(struct pollfd *p, int n)
+{
+	while (poll(p, (nfds_t)n, -1) == -1)
+		if (errno != EINTR)
+			return -1;
+	return 0;
+}
+
 /*
  * Copies what up sends to every client, and what the first client sends to
  * up (the others' bytes are read and dropped), until up or the first
@@ -66,18 +90,10 @@ pump(int up, int *cl, int ncl)
 	ssize_t		 n;
 	int		 i, k;
 
-	p[0].fd = up;
-	p[0].events = POLLIN;
-	for (i = 0; i < ncl; i++) {
-		p[i + 1].fd = cl[i];
-		p[i + 1].events = POLLIN;
-	}
+	watch(p, up, cl, ncl);
 	for (;;) {
-		if (poll(p, (nfds_t)ncl + 1, -1) == -1) {
-			if (errno == EINTR)
-				continue;
+		if (wait_ready(p, ncl + 1) == -1)
 			return;
-		}
 		for (i = 0; i <= ncl; i++) {
 			if (p[i].fd == -1 ||
 			    !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
@@ -114,18 +130,10 @@ mux_pump(int sp, int *fds, int n)
 	uint32_t	 l;
 	int		 i;
 
-	p[0].fd = sp;
-	p[0].events = POLLIN;
-	for (i = 0; i < n; i++) {
-		p[i + 1].fd = fds[i];
-		p[i + 1].events = POLLIN;
-	}
+	watch(p, sp, fds, n);
 	for (;;) {
-		if (poll(p, (nfds_t)n + 1, -1) == -1) {
-			if (errno == EINTR)
-				continue;
+		if (wait_ready(p, n + 1) == -1)
 			return;
-		}
 		for (i = 1; i <= n; i++) {
 			if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;

@@ -198,20 +198,7 @@ pack_out(struct buf *out, uint64_t conn, uint64_t rid, const uint8_t *sm,
 	Ocb__Ipc__Reply r = OCB__IPC__REPLY__INIT;
 	Ocb__Ipc__Event e = OCB__IPC__EVENT__INIT;
 
-	if (sid == NULL) {
-		r.conn_id = conn;
-		r.request_id = rid;
-		r.server_message.data = (uint8_t *)sm;
-		r.server_message.len = smlen;
-		f.body_case = OCB__IPC__FRAME__BODY_REPLY;
-		f.reply = &r;
-	} else {
-		e.server_message.data = (uint8_t *)sm;
-		e.server_message.len = smlen;
-		e.session_id = (char *)sid;
-		f.body_case = OCB__IPC__FRAME__BODY_EVENT;
-		f.event = &e;
-	}
+	ipc_out_frame(&f, &r, &e, conn, rid, sid, sm, smlen);
 	assert_int_equal(ipc_frame_pack(out, &f), 0);
 }
 

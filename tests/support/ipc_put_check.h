@@ -14,6 +14,28 @@
 #include "common/ipc.h"
 #include "common/ipc_put.h"
 
+/* In f (with r or e): the Reply (sid NULL) or the Event protobuf-c packs. */
+static inline void
+ipc_out_frame(Ocb__Ipc__Frame *f, Ocb__Ipc__Reply *r, Ocb__Ipc__Event *e,
+    uint64_t conn, uint64_t rid, const char *sid, const uint8_t *msg,
+    size_t len)
+{
+	if (sid == NULL) {
+		r->conn_id = conn;
+		r->request_id = rid;
+		r->server_message.data = (uint8_t *)msg;
+		r->server_message.len = len;
+		f->body_case = OCB__IPC__FRAME__BODY_REPLY;
+		f->reply = r;
+	} else {
+		e->server_message.data = (uint8_t *)msg;
+		e->server_message.len = len;
+		e->session_id = (char *)sid;
+		f->body_case = OCB__IPC__FRAME__BODY_EVENT;
+		f->event = e;
+	}
+}
+
 /*
  * 0: ipc_put_reply (sid NULL) or ipc_put_event queued the bytes, or gave the
  * answer, that ipc_frame_pack gives for the same frame; -1: they differ.
@@ -29,20 +51,7 @@ ipc_put_check(uint64_t conn, uint64_t rid, const char *sid,
 	struct buf a, b;
 	int ra, rb, ea, eb, same;
 
-	if (sid == NULL) {
-		r.conn_id = conn;
-		r.request_id = rid;
-		r.server_message.data = (uint8_t *)msg;
-		r.server_message.len = len;
-		f.body_case = OCB__IPC__FRAME__BODY_REPLY;
-		f.reply = &r;
-	} else {
-		e.server_message.data = (uint8_t *)msg;
-		e.server_message.len = len;
-		e.session_id = (char *)sid;
-		f.body_case = OCB__IPC__FRAME__BODY_EVENT;
-		f.event = &e;
-	}
+	ipc_out_frame(&f, &r, &e, conn, rid, sid, msg, len);
 	buf_init(&a);
 	buf_init(&b);
 	if (buf_add(&a, "x", 1) == -1 || buf_add(&b, "x", 1) == -1)
