@@ -16,8 +16,10 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -166,12 +168,35 @@ mux_pump(int sp, int *fds, int n)
 	}
 }
 
+/*
+ * A relay process keeps none of the bench's descriptors but a and b: a
+ * copy of a client connection the bench closes would keep it open.
+ */
+static void
+close_others(int a, int b)
+{
+	struct dirent	*de;
+	DIR		*d;
+	int		 fd;
+
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		_exit(1);
+	while ((de = readdir(d)) != NULL) {
+		fd = atoi(de->d_name);
+		if (de->d_name[0] != '.' && fd > 2 && fd != a && fd != b &&
+		    fd != dirfd(d))
+			close(fd);
+	}
+	closedir(d);
+}
+
 /* The process nearest to the clients: accepts them, then pumps. */
 static void __attribute__((noreturn))
 near_main(int lfd, int sp, int nclients, enum relay_mode mode)
 {
 	int	cl[RELAY_MAX_CLIENTS], i;
 
+	close_others(lfd, sp);
 	for (i = 0; i < nclients; i++) {
 		if ((cl[i] = accept(lfd, NULL, NULL)) == -1)
 			_exit(1);
@@ -192,6 +217,7 @@ far_main(int sp, uint16_t upstream_port, int nclients, enum relay_mode mode)
 	struct sockaddr_in	sin;
 	int			fd[RELAY_MAX_CLIENTS], i;
 
+	close_others(sp, -1);
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_port = htons(upstream_port);
