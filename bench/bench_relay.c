@@ -18,6 +18,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <signal.h>
@@ -177,15 +178,20 @@ close_others(int a, int b)
 {
 	struct dirent	*de;
 	DIR		*d;
-	int		 fd;
+	char		*end;
+	long		 fd;
 
 	if ((d = opendir("/proc/self/fd")) == NULL)
 		_exit(1);
 	while ((de = readdir(d)) != NULL) {
-		fd = atoi(de->d_name);
-		if (de->d_name[0] != '.' && fd > 2 && fd != a && fd != b &&
-		    fd != dirfd(d))
-			close(fd);
+		/* Only whole numbers name descriptors ("." and ".." do not). */
+		errno = 0;
+		fd = strtol(de->d_name, &end, 10);
+		if (errno != 0 || end == de->d_name || *end != '\0' ||
+		    fd <= 2 || fd > INT_MAX)
+			continue;
+		if (fd != a && fd != b && fd != dirfd(d))
+			close((int)fd);
 	}
 	closedir(d);
 }
