@@ -39,24 +39,6 @@ put_varint_field(uint8_t *p, uint8_t tag, uint64_t v)
 	return put_varint(p, v);
 }
 
-/* A bytes or string field; proto3 writes none for an empty one. */
-static size_t
-bytes_field_len(size_t len)
-{
-	return len == 0 ? 0 : 1 + varint_len(len) + len;
-}
-
-static uint8_t *
-put_bytes_field(uint8_t *p, uint8_t tag, const void *b, size_t len)
-{
-	if (len == 0)
-		return p;
-	*p++ = tag;
-	p = put_varint(p, len);
-	memcpy(p, b, len);
-	return p + len;
-}
-
 /*
  * Reserves the frame of a body of body_len bytes (tag body_tag): writes
  * the length, the version and the body's tag and length; returns where the

@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Bytes of v as a varint. */
 static inline size_t
@@ -38,6 +39,28 @@ put_varint(uint8_t *p, uint64_t v)
 	}
 	*p++ = (uint8_t)v;
 	return p;
+}
+
+/*
+ * A bytes or string field with a one-byte tag, as protobuf-c writes a proto3
+ * one: nothing at all when it is empty.  Its size, then the writer, which
+ * returns the byte after it.
+ */
+static inline size_t
+bytes_field_len(size_t len)
+{
+	return len == 0 ? 0 : 1 + varint_len(len) + len;
+}
+
+static inline uint8_t *
+put_bytes_field(uint8_t *p, uint8_t tag, const void *b, size_t len)
+{
+	if (len == 0)
+		return p;
+	*p++ = tag;
+	p = put_varint(p, len);
+	memcpy(p, b, len);
+	return p + len;
 }
 
 #endif /* OCB_COMMON_VARINT_H */

@@ -26,8 +26,7 @@ fields(const Opencode__ChatToken *tk, const char *f[5])
 	f[4] = tk->kind;
 }
 
-/* The ChatToken's own bytes: tag (one byte), length, string; none when
- * empty, as protobuf-c leaves out a proto3 field at its default. */
+/* The ChatToken's own bytes: a string field each, none when empty. */
 static size_t
 body_size(const char *const f[5], size_t len[5])
 {
@@ -35,8 +34,7 @@ body_size(const char *const f[5], size_t len[5])
 
 	for (int i = 0; i < 5; i++) {
 		len[i] = f[i] != NULL ? strlen(f[i]) : 0;
-		if (len[i] > 0)
-			n += 1 + varint_len(len[i]) + len[i];
+		n += bytes_field_len(len[i]);
 	}
 	return n;
 }
@@ -55,13 +53,8 @@ token_wire_pack(const Opencode__ChatToken *tk, uint8_t *out, size_t cap)
 		return size;
 	p = put_varint(p, TAG_TOKEN);
 	p = put_varint(p, body);
-	for (int i = 0; i < 5; i++) {
-		if (len[i] == 0)
-			continue;
-		*p++ = (uint8_t)((unsigned)(i + 1) << 3 | WIRE_LEN);
-		p = put_varint(p, len[i]);
-		memcpy(p, f[i], len[i]);
-		p += len[i];
-	}
+	for (int i = 0; i < 5; i++)
+		p = put_bytes_field(p, (uint8_t)((unsigned)(i + 1) << 3 |
+		    WIRE_LEN), f[i], len[i]);
 	return size;
 }
